@@ -1,0 +1,15 @@
+//! # Shockwave
+//!
+//! An HTTP/1.1, HTTP/2 and HTTP/3 client and server library whose request lifetimes live
+//! in arenas: parsed headers, buffers and the handler's scratch data are bump-allocated
+//! in a per-request arena and freed all at once.
+//!
+//! This umbrella crate re-exports the workspace's crates:
+//!
+//! | module | crate | what it holds |
+//! |---|---|---|
+//! | [`arena`] | `shockwave-arena` | request arenas, the arena pool, `ArenaStats`, `HeaderList` |
+
+#![warn(missing_docs)]
+
+pub use shockwave_arena as arena;

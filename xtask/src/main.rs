@@ -1,0 +1,85 @@
+//! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
+//!
+//! - `cargo xtask ci`: exactly what CI runs (`.ci/run` calls it after installing tools).
+//! - `cargo xtask test`: installs missing third-party test peers, then `cargo test --workspace`.
+//! - `cargo xtask peers`: only checks and installs the peers.
+
+mod peers;
+
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("test") => test(&args[1..]),
+        Some("peers") => peers::ensure_all(),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 ci      run everything CI runs (fmt, clippy, tests, bench and example builds)\n  \
+                 test    install missing test peers, then cargo test --workspace [ARGS]\n  \
+                 peers   check for and install the third-party test peers"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a command, echoing it first; a non-zero exit is an error naming the command.
+pub fn run(cmd: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: $ {}", describe(cmd));
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start `{}`: {e}", describe(cmd)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{}` failed with {status}", describe(cmd)))
+    }
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// `cargo xtask test [ARGS]`: peers first, then the whole workspace's tests.
+fn test(extra: &[String]) -> Result<(), String> {
+    peers::ensure_all()?;
+    run(cargo().args(["test", "--workspace"]).args(extra))
+}
+
+/// `cargo xtask ci`: the same steps, in the same order, as CI.
+fn ci() -> Result<(), String> {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    test(&[])?;
+    run(cargo().args(["build", "--workspace", "--examples"]))?;
+    run(cargo().args(["bench", "--workspace", "--no-run"]))?;
+    eprintln!("xtask: ci passed");
+    Ok(())
+}

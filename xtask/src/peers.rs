@@ -1,0 +1,151 @@
+//! The third-party peers the test suite talks to, and how to install them.
+//!
+//! Tests never skip a missing peer: they fail with the install command printed here.
+
+use std::process::{Command, Stdio};
+
+use crate::run;
+
+/// A command-line peer from Debian's packages.
+struct AptPeer {
+    command: &'static str,
+    package: &'static str,
+}
+
+/// A Python module peer from PyPI.
+struct PipPeer {
+    module: &'static str,
+    requirement: &'static str,
+}
+
+const APT_PEERS: &[AptPeer] = &[
+    AptPeer {
+        command: "curl",
+        package: "curl",
+    },
+    AptPeer {
+        command: "nghttp",
+        package: "nghttp2-client",
+    },
+    AptPeer {
+        command: "h2load",
+        package: "nghttp2-client",
+    },
+    AptPeer {
+        command: "wrk",
+        package: "wrk",
+    },
+];
+
+const PIP_PEERS: &[PipPeer] = &[
+    PipPeer {
+        module: "h2",
+        requirement: "h2",
+    },
+    PipPeer {
+        module: "hpack",
+        requirement: "hpack",
+    },
+    PipPeer {
+        module: "aioquic",
+        requirement: "aioquic",
+    },
+    PipPeer {
+        module: "httpx",
+        requirement: "httpx[http2]",
+    },
+];
+
+fn have_command(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn python() -> &'static str {
+    if have_command("python3") {
+        "python3"
+    } else {
+        "python"
+    }
+}
+
+fn have_module(module: &str) -> bool {
+    Command::new(python())
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Installs every missing peer; errors only if an install command fails.
+pub fn ensure_all() -> Result<(), String> {
+    let mut packages: Vec<&str> = APT_PEERS
+        .iter()
+        .filter(|p| !have_command(p.command))
+        .map(|p| p.package)
+        .collect();
+    packages.dedup();
+    if !packages.is_empty() {
+        let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
+        let apt = |args: &[&str]| {
+            let mut cmd = Command::new(sudo.first().copied().unwrap_or("apt-get"));
+            if !sudo.is_empty() {
+                cmd.arg("apt-get");
+            }
+            cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+            cmd
+        };
+        run(&mut apt(&["update", "-qq"]))?;
+        let mut install = apt(&["install", "-y", "-qq"]);
+        install.args(&packages);
+        run(&mut install)?;
+    }
+    let missing: Vec<&str> = PIP_PEERS
+        .iter()
+        .filter(|p| !have_module(p.module))
+        .map(|p| p.requirement)
+        .collect();
+    if !missing.is_empty() {
+        let mut pip = Command::new(python());
+        pip.args(["-m", "pip", "install", "-q", "--disable-pip-version-check"]);
+        pip.args(&missing);
+        run(&mut pip)?;
+    }
+    for p in APT_PEERS {
+        eprintln!(
+            "xtask: peer {:<8} {}",
+            p.command,
+            status(have_command(p.command))
+        );
+    }
+    for p in PIP_PEERS {
+        eprintln!(
+            "xtask: peer {:<8} {}",
+            p.module,
+            status(have_module(p.module))
+        );
+    }
+    Ok(())
+}
+
+fn status(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "MISSING"
+    }
+}
