@@ -1,0 +1,994 @@
+//! The message-head parser (RFC 9112 §2-§6), shared by the arena and heap strategies.
+
+use http::{Method, StatusCode, Version};
+use shockwave_arena::{Arena, ArenaError, Vec as BumpVec};
+
+use crate::message::{BodyFraming, HeaderRange, HeaderStore, HeapHeaders, Pair, Request, Response};
+use crate::tables::{skip_target_bytes, skip_token_bytes, skip_value_bytes, HOST, TOKEN};
+use crate::{Error, Limits};
+
+/// The outcome of a parse that succeeded so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status<T> {
+    /// A whole message head: the value (for parsers, the message and the number of
+    /// bytes it took, including its final empty line).
+    Complete(T),
+    /// The buffer ends inside the head: read more bytes and parse the whole buffer again.
+    Partial,
+}
+
+impl<T> Status<T> {
+    /// True for [`Status::Complete`].
+    pub fn is_complete(&self) -> bool {
+        matches!(self, Status::Complete(_))
+    }
+
+    /// True for [`Status::Partial`].
+    pub fn is_partial(&self) -> bool {
+        matches!(self, Status::Partial)
+    }
+
+    /// The complete value, if any.
+    pub fn complete(self) -> Option<T> {
+        match self {
+            Status::Complete(t) => Some(t),
+            Status::Partial => None,
+        }
+    }
+}
+
+/// Where parsed header fields go.
+pub(crate) trait Sink<'a> {
+    fn push(
+        &mut self,
+        buf: &'a [u8],
+        name: (usize, usize),
+        value: (usize, usize),
+    ) -> Result<(), Error>;
+}
+
+/// How many fields the arena strategy's first pass stores; a head with more is
+/// parsed a second time into an exact-size arena slice.
+const INLINE_FIELDS: usize = 16;
+
+/// The arena strategy's first pass: up to [`INLINE_FIELDS`] pairs in an arena vector
+/// (the arena's most recent allocation, so dropping it on `Partial` or error gives the
+/// bytes back: a client trickling a head byte by byte cannot grow the arena), and a
+/// count of all fields.
+struct Inline<'a> {
+    pairs: BumpVec<'a, Pair<'a>>,
+    total: usize,
+}
+
+impl<'a> Sink<'a> for Inline<'a> {
+    #[inline(always)]
+    fn push(
+        &mut self,
+        buf: &'a [u8],
+        name: (usize, usize),
+        value: (usize, usize),
+    ) -> Result<(), Error> {
+        if self.pairs.len() < self.pairs.capacity() {
+            self.pairs
+                .push((&buf[name.0..name.1], &buf[value.0..value.1]));
+        }
+        self.total += 1;
+        Ok(())
+    }
+}
+
+/// The second pass for heads with more than [`INLINE_FIELDS`] fields: fills an
+/// exact-size arena slice.
+struct Fill<'s, 'a> {
+    slots: &'s mut [Pair<'a>],
+    len: usize,
+}
+
+impl<'a> Sink<'a> for Fill<'_, 'a> {
+    #[inline]
+    fn push(
+        &mut self,
+        buf: &'a [u8],
+        name: (usize, usize),
+        value: (usize, usize),
+    ) -> Result<(), Error> {
+        // The second pass sees exactly the fields the first one counted.
+        let slot = self.slots.get_mut(self.len).ok_or(Error::TooManyHeaders)?;
+        *slot = (&buf[name.0..name.1], &buf[value.0..value.1]);
+        self.len += 1;
+        Ok(())
+    }
+}
+
+fn arena_error(arena: &Arena, requested: usize) -> Error {
+    Error::Arena(match arena.allocation_limit() {
+        Some(limit) => ArenaError::LimitExceeded { limit, requested },
+        None => ArenaError::OutOfMemory { requested },
+    })
+}
+
+/// Parses the header section at `pos` into an exact-size slice in `arena`.
+#[inline(always)]
+fn fields_in_arena<'a>(
+    buf: &'a [u8],
+    pos: usize,
+    limits: &Limits,
+    arena: &'a Arena,
+    facts: &mut Facts<'a>,
+) -> Result<Status<(&'a [Pair<'a>], usize)>, Error> {
+    let bounds = FieldBounds::head(limits);
+    let mut pairs = BumpVec::new_in(arena.bump());
+    let want = INLINE_FIELDS.min(limits.max_headers);
+    pairs
+        .try_reserve_exact(want)
+        .map_err(|_| arena_error(arena, want * std::mem::size_of::<Pair<'a>>()))?;
+    let mut inline = Inline { pairs, total: 0 };
+    let end = match parse_fields(buf, pos, bounds, &mut inline, Some(facts))? {
+        Status::Complete(end) => end,
+        Status::Partial => return Ok(Status::Partial),
+    };
+    if inline.total == inline.pairs.len() {
+        return Ok(Status::Complete((inline.pairs.into_bump_slice(), end)));
+    }
+    // Give the first pass's vector back before allocating the exact slice.
+    let Inline { pairs, total } = inline;
+    drop(pairs);
+    let empty: Pair<'a> = (&[], &[]);
+    let slots = arena
+        .bump()
+        .try_alloc_slice_fill_copy(total, empty)
+        .map_err(|_| arena_error(arena, total * std::mem::size_of::<Pair<'a>>()))?;
+    let mut fill = Fill { slots, len: 0 };
+    parse_fields(buf, pos, bounds, &mut fill, None)?;
+    let Fill { slots, len } = fill;
+    Ok(Status::Complete((&slots[..len], end)))
+}
+
+impl<'a> Sink<'a> for Vec<HeaderRange> {
+    #[inline]
+    fn push(
+        &mut self,
+        _buf: &'a [u8],
+        name: (usize, usize),
+        value: (usize, usize),
+    ) -> Result<(), Error> {
+        // Offsets are u32; a header section past 4 GiB is far beyond any sane limit.
+        let cvt = |x: usize| u32::try_from(x).map_err(|_| Error::HeadersTooLarge);
+        Vec::push(
+            self,
+            HeaderRange {
+                name_start: cvt(name.0)?,
+                name_end: cvt(name.1)?,
+                value_start: cvt(value.0)?,
+                value_end: cvt(value.1)?,
+            },
+        );
+        Ok(())
+    }
+}
+
+/// A sink that only validates (trailers).
+pub(crate) struct Discard;
+
+impl<'a> Sink<'a> for Discard {
+    #[inline]
+    fn push(&mut self, _: &'a [u8], _: (usize, usize), _: (usize, usize)) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// Facts from the header fields that framing and connection management depend on.
+#[derive(Default)]
+pub(crate) struct Facts<'a> {
+    content_length: Option<u64>,
+    cl_values: u32,
+    te: Option<TeFacts>,
+    conn_close: bool,
+    conn_keep_alive: bool,
+    conn_upgrade: bool,
+    expect_continue: bool,
+    upgrade: Option<&'a [u8]>,
+    http2_settings: Option<&'a [u8]>,
+    http2_settings_count: u32,
+    host: Option<&'a [u8]>,
+    host_count: u32,
+}
+
+#[derive(Default, Clone, Copy)]
+struct TeFacts {
+    codings: u32,
+    chunked: u32,
+    last_chunked: bool,
+    unknown: bool,
+    other_known: bool,
+}
+
+#[inline]
+fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Iterates over the non-empty elements of a comma-separated list (RFC 9110 §5.6.1).
+#[inline]
+fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|e| !e.is_empty())
+}
+
+/// True if the comma-separated `list` has an element equal to `token` (ASCII
+/// case-insensitive), ignoring any `/version` or `;params` suffix.
+pub(crate) fn list_contains(list: &[u8], token: &[u8]) -> bool {
+    list_elements(list).any(|e| {
+        let end = e
+            .iter()
+            .position(|&b| b == b'/' || b == b';')
+            .unwrap_or(e.len());
+        trim_ows(&e[..end]).eq_ignore_ascii_case(token)
+    })
+}
+
+impl<'a> Facts<'a> {
+    /// Looks at one field; the inline pre-check rejects most names by length and first
+    /// letter without a call.
+    #[inline(always)]
+    fn observe(&mut self, name: &[u8], value: &'a [u8]) -> Result<(), Error> {
+        let first = name[0] | 0x20;
+        let maybe = match name.len() {
+            4 => first == b'h',
+            6 => first == b'e',
+            7 => first == b'u',
+            10 | 14 => first == b'c' || first == b'h',
+            17 => first == b't',
+            _ => false,
+        };
+        if maybe {
+            self.observe_named(name, value)
+        } else {
+            Ok(())
+        }
+    }
+
+    #[inline(never)]
+    fn observe_named(&mut self, name: &[u8], value: &'a [u8]) -> Result<(), Error> {
+        match name.len() {
+            4 if name.eq_ignore_ascii_case(b"host") => {
+                self.host_count += 1;
+                self.host = Some(value);
+            }
+            6 if name.eq_ignore_ascii_case(b"expect")
+                && value.eq_ignore_ascii_case(b"100-continue") =>
+            {
+                self.expect_continue = true;
+            }
+            7 if name.eq_ignore_ascii_case(b"upgrade") => self.upgrade = Some(value),
+            10 if name.eq_ignore_ascii_case(b"connection") => {
+                for opt in list_elements(value) {
+                    if opt.eq_ignore_ascii_case(b"close") {
+                        self.conn_close = true;
+                    } else if opt.eq_ignore_ascii_case(b"keep-alive") {
+                        self.conn_keep_alive = true;
+                    } else if opt.eq_ignore_ascii_case(b"upgrade") {
+                        self.conn_upgrade = true;
+                    }
+                }
+            }
+            14 if name.eq_ignore_ascii_case(b"content-length") => self.content_length(value)?,
+            14 if name.eq_ignore_ascii_case(b"http2-settings") => {
+                self.http2_settings_count += 1;
+                self.http2_settings = Some(value);
+            }
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                self.transfer_encoding(value)?
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// RFC 9110 §8.6: `Content-Length = 1*DIGIT`; a list of values is tolerated only
+    /// when they are identical (and then only in responses, checked later).
+    fn content_length(&mut self, value: &[u8]) -> Result<(), Error> {
+        let mut any = false;
+        for elem in value.split(|&b| b == b',') {
+            let elem = trim_ows(elem);
+            if elem.is_empty() {
+                return Err(Error::InvalidContentLength);
+            }
+            let mut n: u64 = 0;
+            for &b in elem {
+                if !b.is_ascii_digit() {
+                    return Err(Error::InvalidContentLength);
+                }
+                n = n
+                    .checked_mul(10)
+                    .and_then(|n| n.checked_add(u64::from(b - b'0')))
+                    .ok_or(Error::ContentLengthOverflow)?;
+            }
+            match self.content_length {
+                Some(prev) if prev != n => return Err(Error::ConflictingContentLength),
+                _ => self.content_length = Some(n),
+            }
+            self.cl_values += 1;
+            any = true;
+        }
+        if !any {
+            return Err(Error::InvalidContentLength);
+        }
+        Ok(())
+    }
+
+    /// RFC 9112 §6.1 / §7: a list of transfer codings, `chunked` at most once.
+    fn transfer_encoding(&mut self, value: &[u8]) -> Result<(), Error> {
+        let te = self.te.get_or_insert_with(TeFacts::default);
+        if value.eq_ignore_ascii_case(b"chunked") {
+            // The common case, without list splitting.
+            te.codings += 1;
+            te.chunked += 1;
+            te.last_chunked = true;
+            return Ok(());
+        }
+        for elem in list_elements(value) {
+            let coding = match elem.iter().position(|&b| b == b';') {
+                Some(i) => trim_ows(&elem[..i]),
+                None => elem,
+            };
+            if coding.is_empty() || !coding.iter().all(|&b| TOKEN[b as usize]) {
+                return Err(Error::InvalidTransferEncoding);
+            }
+            te.codings += 1;
+            if coding.eq_ignore_ascii_case(b"chunked") {
+                te.chunked += 1;
+                te.last_chunked = true;
+            } else {
+                te.last_chunked = false;
+                const KNOWN: [&[u8]; 5] =
+                    [b"gzip", b"x-gzip", b"deflate", b"compress", b"x-compress"];
+                if KNOWN.iter().any(|k| coding.eq_ignore_ascii_case(k)) {
+                    te.other_known = true;
+                } else {
+                    te.unknown = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_te_common(&self, version: Version) -> Result<Option<TeFacts>, Error> {
+        let Some(te) = self.te else { return Ok(None) };
+        if version == Version::HTTP_10 {
+            return Err(Error::TransferEncodingInHttp10);
+        }
+        if te.codings == 0 || te.chunked > 1 {
+            return Err(Error::InvalidTransferEncoding);
+        }
+        Ok(Some(te))
+    }
+
+    fn keep_alive(&self, version: Version) -> bool {
+        !self.conn_close && (version == Version::HTTP_11 || self.conn_keep_alive)
+    }
+}
+
+#[inline(always)]
+fn more<T>(end: usize, len: usize, err: Error) -> Result<Status<T>, Error> {
+    if end < len {
+        Err(err)
+    } else {
+        Ok(Status::Partial)
+    }
+}
+
+/// Skips empty lines before a start line (RFC 9112 §2.2: a server SHOULD ignore at
+/// least one). Returns the start-line offset, or `None` if the buffer ends inside them.
+#[inline]
+fn skip_empty_lines(buf: &[u8], limits: &Limits) -> Result<Option<usize>, Error> {
+    let mut pos = 0;
+    loop {
+        match buf.get(pos) {
+            Some(b'\r') => match buf.get(pos + 1) {
+                Some(b'\n') => pos += 2,
+                Some(_) => return Err(Error::BareCr),
+                None => return Ok(None),
+            },
+            Some(b'\n') if limits.allow_bare_lf => pos += 1,
+            Some(b'\n') => return Err(Error::BareLf),
+            _ => return Ok(Some(pos)),
+        }
+        if pos > limits.max_request_line {
+            return Err(Error::RequestLineTooLong);
+        }
+    }
+}
+
+/// Parses `HTTP/x.y` (case-sensitive, RFC 9112 §2.3).
+#[inline]
+fn parse_version(v: &[u8]) -> Result<Version, Error> {
+    match v {
+        b"HTTP/1.1" => Ok(Version::HTTP_11),
+        b"HTTP/1.0" => Ok(Version::HTTP_10),
+        [b'H', b'T', b'T', b'P', b'/', a, b'.', b] if a.is_ascii_digit() && b.is_ascii_digit() => {
+            Err(Error::UnsupportedVersion)
+        }
+        _ => Err(Error::InvalidVersion),
+    }
+}
+
+/// A CRLF (or bare LF if allowed) at `pos`, for chunk data ends.
+#[inline]
+pub(crate) fn line_end_at(
+    buf: &[u8],
+    pos: usize,
+    allow_bare_lf: bool,
+) -> Result<Option<usize>, Error> {
+    line_end(buf, pos, allow_bare_lf, Error::InvalidChunkTerminator)
+}
+
+/// Parses a line end at `pos`: `Ok(Some(next))`, `Ok(None)` if the buffer ends first.
+#[inline(always)]
+fn line_end(
+    buf: &[u8],
+    pos: usize,
+    allow_bare_lf: bool,
+    other: Error,
+) -> Result<Option<usize>, Error> {
+    match buf.get(pos) {
+        Some(b'\r') => match buf.get(pos + 1) {
+            Some(b'\n') => Ok(Some(pos + 2)),
+            Some(_) => Err(Error::BareCr),
+            None => Ok(None),
+        },
+        Some(b'\n') if allow_bare_lf => Ok(Some(pos + 1)),
+        Some(b'\n') => Err(Error::BareLf),
+        Some(_) => Err(other),
+        None => Ok(None),
+    }
+}
+
+/// The bounds of one field section.
+#[derive(Clone, Copy)]
+pub(crate) struct FieldBounds {
+    /// Most bytes the section may take, final empty line included.
+    pub(crate) max_bytes: usize,
+    /// Most field lines.
+    pub(crate) max_fields: usize,
+    /// Accept LF line ends.
+    pub(crate) allow_bare_lf: bool,
+    /// The error for exceeding `max_bytes`.
+    pub(crate) too_large: Error,
+}
+
+impl FieldBounds {
+    fn head(limits: &Limits) -> Self {
+        FieldBounds {
+            max_bytes: limits.max_header_bytes,
+            max_fields: limits.max_headers,
+            allow_bare_lf: limits.allow_bare_lf,
+            too_large: Error::HeadersTooLarge,
+        }
+    }
+}
+
+/// Parses header field lines from `pos` through the empty line that ends the section
+/// (RFC 9112 §5). Returns the offset just past that empty line.
+#[inline(always)]
+pub(crate) fn parse_fields<'a, S: Sink<'a>>(
+    buf: &'a [u8],
+    mut pos: usize,
+    bounds: FieldBounds,
+    sink: &mut S,
+    mut facts: Option<&mut Facts<'a>>,
+) -> Result<Status<usize>, Error> {
+    let FieldBounds {
+        max_bytes,
+        max_fields,
+        allow_bare_lf,
+        too_large,
+    } = bounds;
+    let len = buf.len();
+    let end = len.min(pos.saturating_add(max_bytes));
+    let mut count = 0usize;
+    loop {
+        if pos >= end {
+            return more(end, len, too_large);
+        }
+        match buf[pos] {
+            b'\r' => {
+                if pos + 1 >= end {
+                    return more(end, len, too_large);
+                }
+                if buf[pos + 1] == b'\n' {
+                    return Ok(Status::Complete(pos + 2));
+                }
+                return Err(Error::BareCr);
+            }
+            b'\n' if allow_bare_lf => return Ok(Status::Complete(pos + 1)),
+            b'\n' => return Err(Error::BareLf),
+            _ => {}
+        }
+        // field-name ":" OWS field-value OWS
+        let name_start = pos;
+        let i = skip_token_bytes(buf, pos, end);
+        if i >= end {
+            return more(end, len, too_large);
+        }
+        if buf[i] != b':' {
+            return Err(match buf[i] {
+                b' ' | b'\t' if i == name_start => Error::ObsFold,
+                b' ' | b'\t' => Error::WhitespaceBeforeColon,
+                _ => Error::InvalidHeaderName,
+            });
+        }
+        if i == name_start {
+            return Err(Error::InvalidHeaderName);
+        }
+        count += 1;
+        if count > max_fields {
+            return Err(Error::TooManyHeaders);
+        }
+        let mut j = i + 1;
+        while j < end && (buf[j] == b' ' || buf[j] == b'\t') {
+            j += 1;
+        }
+        let value_start = j;
+        let (value_end, next) = loop {
+            j = skip_value_bytes(buf, j, end);
+            if j >= end {
+                return more(end, len, too_large);
+            }
+            match buf[j] {
+                b'\t' => j += 1,
+                b'\r' => {
+                    if j + 1 >= end {
+                        return more(end, len, too_large);
+                    }
+                    if buf[j + 1] == b'\n' {
+                        break (j, j + 2);
+                    }
+                    return Err(Error::BareCr);
+                }
+                b'\n' if allow_bare_lf => break (j, j + 1),
+                b'\n' => return Err(Error::BareLf),
+                _ => return Err(Error::InvalidHeaderValue),
+            }
+        };
+        let mut value_end = value_end;
+        while value_end > value_start && (buf[value_end - 1] == b' ' || buf[value_end - 1] == b'\t')
+        {
+            value_end -= 1;
+        }
+        if let Some(facts) = facts.as_deref_mut() {
+            facts.observe(&buf[name_start..i], &buf[value_start..value_end])?;
+        }
+        sink.push(buf, (name_start, i), (value_start, value_end))?;
+        pos = next;
+    }
+}
+
+#[inline]
+fn parse_method(m: &[u8]) -> Result<Method, Error> {
+    Ok(match m {
+        b"GET" => Method::GET,
+        b"POST" => Method::POST,
+        b"PUT" => Method::PUT,
+        b"HEAD" => Method::HEAD,
+        b"DELETE" => Method::DELETE,
+        b"OPTIONS" => Method::OPTIONS,
+        b"PATCH" => Method::PATCH,
+        b"CONNECT" => Method::CONNECT,
+        b"TRACE" => Method::TRACE,
+        other => Method::from_bytes(other).map_err(|_| Error::InvalidMethod)?,
+    })
+}
+
+/// Splits and checks a request-target by form (RFC 9112 §3.2). Returns (path, query).
+fn split_target<'a>(method: &Method, target: &'a str) -> Result<(&'a str, Option<&'a str>), Error> {
+    let bytes = target.as_bytes();
+    // A byte loop beats a memchr call on typical (short) targets.
+    let split_query = |s: &'a str| match s.bytes().position(|b| b == b'?') {
+        Some(q) => (&s[..q], Some(&s[q + 1..])),
+        None => (s, None),
+    };
+    if *method == Method::CONNECT {
+        // authority-form only: host ":" port, no path.
+        if bytes[0] == b'/'
+            || bytes
+                .iter()
+                .any(|&b| matches!(b, b'/' | b'?' | b'#' | b'@'))
+        {
+            return Err(Error::InvalidTarget);
+        }
+        return Ok((target, None));
+    }
+    match bytes[0] {
+        b'/' => Ok(split_query(target)),
+        b'*' if bytes.len() == 1 && *method == Method::OPTIONS => Ok((target, None)),
+        b'*' => Err(Error::InvalidTarget),
+        c if c.is_ascii_alphabetic() => {
+            // absolute-form: scheme ":" hier-part
+            let colon = bytes
+                .iter()
+                .position(|&b| b == b':')
+                .ok_or(Error::InvalidTarget)?;
+            if !bytes[..colon]
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+            {
+                return Err(Error::InvalidTarget);
+            }
+            let rest = &target[colon + 1..];
+            let after_authority = match rest.strip_prefix("//") {
+                Some(auth) => match auth.find(['/', '?']) {
+                    Some(p) => &auth[p..],
+                    None => "",
+                },
+                None => rest,
+            };
+            let (path, query) = split_query(after_authority);
+            Ok((if path.is_empty() { "/" } else { path }, query))
+        }
+        _ => Err(Error::InvalidTarget),
+    }
+}
+
+struct RequestLine<'a> {
+    method: Method,
+    target: &'a str,
+    version: Version,
+}
+
+/// `method SP request-target SP HTTP-version CRLF` (RFC 9112 §3).
+#[inline(always)]
+fn parse_request_line<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+) -> Result<Status<(RequestLine<'a>, usize)>, Error> {
+    let Some(start) = skip_empty_lines(buf, limits)? else {
+        return Ok(Status::Partial);
+    };
+    let len = buf.len();
+    let line_limit = start.saturating_add(limits.max_request_line);
+    let end = len.min(line_limit);
+    let m_end = skip_token_bytes(buf, start, end);
+    if m_end >= end {
+        return more(end, len, Error::RequestLineTooLong);
+    }
+    if buf[m_end] != b' ' || m_end == start {
+        return Err(Error::InvalidMethod);
+    }
+    let t_start = m_end + 1;
+    let t_end = skip_target_bytes(buf, t_start, end);
+    if t_end >= end {
+        return more(end, len, Error::RequestLineTooLong);
+    }
+    if buf[t_end] != b' ' {
+        return Err(match buf[t_end] {
+            b'\r' | b'\n' if t_end > t_start => Error::InvalidVersion,
+            _ => Error::InvalidTarget,
+        });
+    }
+    if t_end == t_start {
+        return Err(Error::InvalidTarget);
+    }
+    let v_start = t_end + 1;
+    let v_end = v_start + 8;
+    if v_end > line_limit {
+        return Err(Error::RequestLineTooLong);
+    }
+    if v_end > len {
+        if !b"HTTP/".starts_with(&buf[v_start..len.min(v_start + 5)]) {
+            return Err(Error::InvalidVersion);
+        }
+        return Ok(Status::Partial);
+    }
+    let version = parse_version(&buf[v_start..v_end])?;
+    let Some(next) = line_end(buf, v_end, limits.allow_bare_lf, Error::InvalidVersion)? else {
+        return Ok(Status::Partial);
+    };
+    let method = parse_method(&buf[start..m_end])?;
+    let target = std::str::from_utf8(&buf[t_start..t_end]).map_err(|_| Error::InvalidTarget)?;
+    Ok(Status::Complete((
+        RequestLine {
+            method,
+            target,
+            version,
+        },
+        next,
+    )))
+}
+
+/// Checks the request's framing and connection fields (RFC 9112 §3.2, §6, §9.3).
+#[inline(always)]
+fn finish_request<'a>(
+    line: RequestLine<'a>,
+    facts: Facts<'a>,
+    headers: HeaderStore<'a>,
+) -> Result<Request<'a>, Error> {
+    let RequestLine {
+        method,
+        target,
+        version,
+    } = line;
+    let framing = match facts.check_te_common(version)? {
+        Some(te) => {
+            if facts.cl_values > 0 {
+                return Err(Error::ContentLengthWithTransferEncoding);
+            }
+            if !te.last_chunked {
+                return Err(Error::TransferEncodingNotChunked);
+            }
+            if te.unknown {
+                return Err(Error::UnknownTransferCoding);
+            }
+            if te.other_known {
+                return Err(Error::UnsupportedTransferCoding);
+            }
+            BodyFraming::Chunked
+        }
+        None => match facts.content_length {
+            Some(_) if facts.cl_values > 1 => return Err(Error::DuplicateContentLength),
+            Some(n) => BodyFraming::Length(n),
+            None => BodyFraming::Empty,
+        },
+    };
+    match facts.host_count {
+        0 if version == Version::HTTP_11 => return Err(Error::MissingHost),
+        0 | 1 => {}
+        _ => return Err(Error::DuplicateHost),
+    }
+    if let Some(host) = facts.host {
+        if !host.iter().all(|&b| HOST[b as usize]) {
+            return Err(Error::InvalidHost);
+        }
+    }
+    let (path, query) = split_target(&method, target)?;
+    let is_11 = version == Version::HTTP_11;
+    let upgrade = if is_11 && facts.conn_upgrade {
+        facts.upgrade
+    } else {
+        None
+    };
+    let http2_settings = if facts.http2_settings_count == 1 {
+        facts.http2_settings
+    } else {
+        None
+    };
+    let h2c = http2_settings.is_some() && upgrade.is_some_and(|u| list_contains(u, b"h2c"));
+    Ok(Request {
+        method,
+        target,
+        path,
+        query,
+        version,
+        keep_alive: facts.keep_alive(version),
+        expect_continue: is_11 && facts.expect_continue,
+        h2c,
+        host: facts.host,
+        upgrade,
+        http2_settings,
+        headers,
+        framing,
+    })
+}
+
+/// Parses a request head from `buf` into `arena` (RFC 9112 §2-§6).
+///
+/// Returns the request and the number of bytes its head took; the body (if
+/// [`Request::framing`] says there is one) starts right after. Returns
+/// [`Status::Partial`] if `buf` ends inside the head: read more and call again with the
+/// whole buffer. Parsing is all-or-nothing and deterministic, so a head split at any
+/// byte parses identically once complete, and pipelined requests parse one after the
+/// other from successive offsets.
+///
+/// Method, target, header names and values borrow `buf`; the list of header fields is
+/// an exact-size slice in `arena`, allocated only once the head is complete (partial
+/// parses never touch the arena).
+pub fn parse_request<'a>(
+    buf: &'a [u8],
+    arena: &'a Arena,
+    limits: &Limits,
+) -> Result<Status<(Request<'a>, usize)>, Error> {
+    let (line, pos) = match parse_request_line(buf, limits)? {
+        Status::Complete(x) => x,
+        Status::Partial => return Ok(Status::Partial),
+    };
+    let mut facts = Facts::default();
+    let (pairs, end) = match fields_in_arena(buf, pos, limits, arena, &mut facts)? {
+        Status::Complete(x) => x,
+        Status::Partial => return Ok(Status::Partial),
+    };
+    let req = finish_request(line, facts, HeaderStore::Arena(pairs))?;
+    Ok(Status::Complete((req, end)))
+}
+
+/// [`parse_request`] with the heap strategy: header offsets go into the reusable
+/// `headers` (cleared first), so no arena is needed and a warm `HeapHeaders` makes
+/// parsing allocation-free.
+pub fn parse_request_heap<'a>(
+    buf: &'a [u8],
+    headers: &'a mut HeapHeaders,
+    limits: &Limits,
+) -> Result<Status<(Request<'a>, usize)>, Error> {
+    headers.ranges.clear();
+    let (line, pos) = match parse_request_line(buf, limits)? {
+        Status::Complete(x) => x,
+        Status::Partial => return Ok(Status::Partial),
+    };
+    let mut facts = Facts::default();
+    let end = match parse_fields(
+        buf,
+        pos,
+        FieldBounds::head(limits),
+        &mut headers.ranges,
+        Some(&mut facts),
+    )? {
+        Status::Complete(end) => end,
+        Status::Partial => return Ok(Status::Partial),
+    };
+    let headers: &'a HeapHeaders = headers;
+    let store = HeaderStore::Heap {
+        buf,
+        ranges: &headers.ranges,
+    };
+    let req = finish_request(line, facts, store)?;
+    Ok(Status::Complete((req, end)))
+}
+
+struct StatusLine<'a> {
+    version: Version,
+    status: StatusCode,
+    reason: &'a str,
+}
+
+/// `HTTP-version SP status-code SP [ reason-phrase ] CRLF` (RFC 9112 §4). A missing
+/// SP after the code is tolerated, as §4 recommends.
+#[inline]
+fn parse_status_line<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+) -> Result<Status<(StatusLine<'a>, usize)>, Error> {
+    let Some(start) = skip_empty_lines(buf, limits)? else {
+        return Ok(Status::Partial);
+    };
+    let len = buf.len();
+    let line_limit = start.saturating_add(limits.max_request_line);
+    if len < start + 13 {
+        let have = &buf[start..];
+        let n = have.len().min(5);
+        if have[..n] != b"HTTP/"[..n] {
+            return Err(Error::InvalidVersion);
+        }
+        return Ok(Status::Partial);
+    }
+    let version = parse_version(&buf[start..start + 8])?;
+    if buf[start + 8] != b' ' {
+        return Err(Error::InvalidVersion);
+    }
+    let digits = &buf[start + 9..start + 12];
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return Err(Error::InvalidStatus);
+    }
+    let code = digits
+        .iter()
+        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    let status = StatusCode::from_u16(code).map_err(|_| Error::InvalidStatus)?;
+    let (reason_start, reason_end) = match buf[start + 12] {
+        b' ' => {
+            let r = start + 13;
+            let end = len.min(line_limit);
+            let mut j = r;
+            loop {
+                j = skip_value_bytes(buf, j, end);
+                if j >= end {
+                    return more(end, len, Error::RequestLineTooLong);
+                }
+                match buf[j] {
+                    b'\t' => j += 1,
+                    b'\r' | b'\n' => break (r, j),
+                    _ => return Err(Error::InvalidHeaderValue),
+                }
+            }
+        }
+        b'\r' | b'\n' => (start + 12, start + 12),
+        _ => return Err(Error::InvalidStatus),
+    };
+    let Some(next) = line_end(buf, reason_end, limits.allow_bare_lf, Error::InvalidStatus)? else {
+        return Ok(Status::Partial);
+    };
+    let reason = std::str::from_utf8(&buf[reason_start..reason_end]).unwrap_or("");
+    Ok(Status::Complete((
+        StatusLine {
+            version,
+            status,
+            reason,
+        },
+        next,
+    )))
+}
+
+fn finish_response<'a>(
+    line: StatusLine<'a>,
+    facts: Facts<'a>,
+    headers: HeaderStore<'a>,
+) -> Result<Response<'a>, Error> {
+    let StatusLine {
+        version,
+        status,
+        reason,
+    } = line;
+    let te = facts.check_te_common(version)?;
+    if te.is_some_and(|te| te.unknown) {
+        return Err(Error::UnknownTransferCoding);
+    }
+    // RFC 9112 §6.3 item 3: Transfer-Encoding overrides Content-Length, and such a
+    // message must not be followed by another on the same connection.
+    let suspicious = te.is_some_and(|te| facts.cl_values > 0 || !te.last_chunked);
+    Ok(Response {
+        status,
+        reason,
+        version,
+        headers,
+        te_chunked: te.map(|te| te.last_chunked),
+        content_length: facts.content_length,
+        keep_alive: facts.keep_alive(version) && !suspicious,
+    })
+}
+
+/// Parses a response head from `buf` into `arena` (RFC 9112 §4-§6). See
+/// [`parse_request`] for the contract; use [`Response::framing`] with the request's
+/// method to learn how the body is delimited.
+pub fn parse_response<'a>(
+    buf: &'a [u8],
+    arena: &'a Arena,
+    limits: &Limits,
+) -> Result<Status<(Response<'a>, usize)>, Error> {
+    let (line, pos) = match parse_status_line(buf, limits)? {
+        Status::Complete(x) => x,
+        Status::Partial => return Ok(Status::Partial),
+    };
+    let mut facts = Facts::default();
+    let (pairs, end) = match fields_in_arena(buf, pos, limits, arena, &mut facts)? {
+        Status::Complete(x) => x,
+        Status::Partial => return Ok(Status::Partial),
+    };
+    let resp = finish_response(line, facts, HeaderStore::Arena(pairs))?;
+    Ok(Status::Complete((resp, end)))
+}
+
+/// [`parse_response`] with the heap strategy (see [`parse_request_heap`]).
+pub fn parse_response_heap<'a>(
+    buf: &'a [u8],
+    headers: &'a mut HeapHeaders,
+    limits: &Limits,
+) -> Result<Status<(Response<'a>, usize)>, Error> {
+    headers.ranges.clear();
+    let (line, pos) = match parse_status_line(buf, limits)? {
+        Status::Complete(x) => x,
+        Status::Partial => return Ok(Status::Partial),
+    };
+    let mut facts = Facts::default();
+    let end = match parse_fields(
+        buf,
+        pos,
+        FieldBounds::head(limits),
+        &mut headers.ranges,
+        Some(&mut facts),
+    )? {
+        Status::Complete(end) => end,
+        Status::Partial => return Ok(Status::Partial),
+    };
+    let headers: &'a HeapHeaders = headers;
+    let store = HeaderStore::Heap {
+        buf,
+        ranges: &headers.ranges,
+    };
+    let resp = finish_response(line, facts, store)?;
+    Ok(Status::Complete((resp, end)))
+}
