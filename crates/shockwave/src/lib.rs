@@ -9,7 +9,13 @@
 //! | module | crate | what it holds |
 //! |---|---|---|
 //! | [`arena`] | `shockwave-arena` | request arenas, the arena pool, `ArenaStats`, `HeaderList` |
+//! | [`server`] | (this crate) | the HTTP/1.1 server: thread-per-core workers, the arena-first `Handler` API, TLS, static files |
+//! | [`client`] | (this crate) | the HTTP client: connection pool, TLS, owned and arena-backed responses |
 
 #![warn(missing_docs)]
 
 pub use shockwave_arena as arena;
+
+pub mod server;
+
+pub mod client;

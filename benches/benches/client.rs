@@ -1,0 +1,184 @@
+//! Sequential keep-alive GETs against one local server: the Shockwave client (owned and
+//! arena APIs) next to hyper-util's legacy client and reqwest, with heap allocations per
+//! request for each.
+//!
+//! The server is a tiny blocking HTTP/1.1 responder on its own thread (one thread per
+//! connection), the same for every client, so the numbers compare client overhead. Each
+//! client runs on a current-thread tokio runtime on the bench thread, so the allocation
+//! counts (per thread) include everything the client does, its connection task too.
+//!
+//! Run: `cargo bench -p shockwave-benches --bench client`
+
+use std::hint::black_box;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion};
+use http_body_util::{BodyExt, Empty};
+use shockwave::arena::alloc_count::{self, CountingAllocator};
+use shockwave::arena::Arena;
+use shockwave::client::{ArenaRequest, Client};
+
+#[global_allocator]
+static ALLOC: CountingAllocator = CountingAllocator::new();
+
+const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\nDate: Wed, 25 Nov 2026 17:00:00 GMT\r\nServer: bench\r\n\r\nHello, World!";
+
+/// Starts the responder; it lives until the process exits.
+fn server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/plaintext", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            std::thread::spawn(move || {
+                let _ = s.set_nodelay(true);
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut have = 0;
+                loop {
+                    let n = match s.read(&mut buf[have..]) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    have += n;
+                    let mut out = Vec::new();
+                    while let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.copy_within(end + 4..have, 0);
+                        have -= end + 4;
+                        out.extend_from_slice(RESPONSE);
+                    }
+                    if s.write_all(&out).is_err() || have == buf.len() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// Runs `requests` requests of `one` inside a single task and returns the heap
+/// allocations and bytes per request on this thread (after a warm-up).
+fn allocs_per_request(
+    rt: &tokio::runtime::Runtime,
+    requests: u64,
+    one: &mut impl AsyncFnMut(),
+) -> (f64, f64) {
+    rt.block_on(async {
+        for _ in 0..64 {
+            one().await;
+        }
+        alloc_count::assert_installed();
+        let before = alloc_count::thread_counts();
+        for _ in 0..requests {
+            one().await;
+        }
+        let c = alloc_count::thread_counts().since(&before);
+        (
+            c.total_requests() as f64 / requests as f64,
+            c.bytes_allocated as f64 / requests as f64,
+        )
+    })
+}
+
+/// Benchmarks `one` (timed inside one task per sample) and reports its allocations.
+fn run(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    mut one: impl AsyncFnMut(),
+) {
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    one().await;
+                }
+                t.elapsed()
+            })
+        })
+    });
+    report(name, allocs_per_request(rt, 2000, &mut one));
+}
+
+fn report(name: &str, (allocs, bytes): (f64, f64)) {
+    println!("allocs/request {name:<36} {allocs:>8.2} allocs {bytes:>10.1} bytes");
+}
+
+fn bench_clients(c: &mut Criterion) {
+    let url = server();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("client_sequential_keepalive_get");
+    group.measurement_time(Duration::from_secs(4));
+
+    // Shockwave, arena API.
+    let sw = Client::new();
+    let mut arena = Arena::with_capacity(16 * 1024);
+    run(&mut group, &rt, "shockwave_arena", async || {
+        {
+            let resp = sw
+                .send_in(&arena, ArenaRequest::get(&url))
+                .await
+                .expect("shockwave arena request");
+            assert_eq!(resp.body().len(), 13);
+            black_box(resp.status());
+        }
+        arena.reset();
+    });
+
+    // Shockwave, owned API.
+    run(&mut group, &rt, "shockwave_owned", async || {
+        let body = sw
+            .get(&url)
+            .send()
+            .await
+            .expect("shockwave request")
+            .bytes()
+            .await
+            .expect("shockwave body");
+        assert_eq!(body.len(), 13);
+    });
+
+    // hyper-util's legacy client (its connection task runs on the same runtime).
+    let hyper = {
+        let _guard = rt.enter();
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http::<Empty<Bytes>>()
+    };
+    let uri: hyper::Uri = url.parse().expect("uri");
+    run(&mut group, &rt, "hyper_util_legacy", async || {
+        let resp = hyper.get(uri.clone()).await.expect("hyper request");
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .expect("hyper body")
+            .to_bytes();
+        assert_eq!(body.len(), 13);
+    });
+
+    // reqwest.
+    let reqwest_client = {
+        let _guard = rt.enter();
+        reqwest::Client::new()
+    };
+    run(&mut group, &rt, "reqwest", async || {
+        let resp = reqwest_client
+            .get(&url)
+            .send()
+            .await
+            .expect("reqwest request");
+        let body = resp.bytes().await.expect("reqwest body");
+        assert_eq!(body.len(), 13);
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_clients);
+criterion_main!(benches);

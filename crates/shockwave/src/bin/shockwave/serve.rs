@@ -1,0 +1,120 @@
+//! `shockwave serve`: the server with embedded default routes.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use shockwave::server::files::StaticFiles;
+use shockwave::server::routes::DefaultRoutes;
+use shockwave::server::{tls, Alloc, Server};
+
+/// `println!` that ignores a closed stdout (a pipe whose reader went away).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// Arguments of `shockwave serve`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Plain-text HTTP address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Allocation strategy for parsed requests.
+    #[arg(long, default_value = "arena", value_parser = ["arena", "heap"])]
+    alloc: String,
+    /// HTTPS address (needs --cert and --key, or --self-signed).
+    #[arg(long)]
+    tls_addr: Option<SocketAddr>,
+    /// PEM certificate chain for HTTPS.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// Generate a self-signed certificate for localhost (development); HTTPS listens on
+    /// --tls-addr (default 127.0.0.1:8443).
+    #[arg(long, conflicts_with_all = ["cert", "key"])]
+    self_signed: bool,
+    /// Serve the files below DIR under /static/.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+}
+
+/// Runs `shockwave serve`.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let alloc: Alloc = args.alloc.parse().map_err(anyhow::Error::msg)?;
+    let mut builder = Server::builder().bind(args.addr).alloc(alloc);
+    if let Some(w) = args.workers {
+        builder = builder.workers(w);
+    }
+    let mut cert_note = None;
+    if args.self_signed || args.cert.is_some() {
+        let tls_addr = args
+            .tls_addr
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
+        let config = if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+            tls::from_pem_files(cert, key)?
+        } else {
+            let ss = tls::self_signed(&["localhost", "127.0.0.1"])?;
+            let path = std::env::temp_dir()
+                .join(format!("shockwave-self-signed-{}.pem", std::process::id()));
+            std::fs::write(&path, &ss.cert_pem)
+                .with_context(|| format!("writing {}", path.display()))?;
+            cert_note = Some(path);
+            ss.config
+        };
+        builder = builder.bind_tls(tls_addr).tls(config);
+    } else if args.tls_addr.is_some() {
+        anyhow::bail!("--tls-addr needs --cert and --key, or --self-signed");
+    }
+    let mut routes = DefaultRoutes::new();
+    if let Some(root) = &args.root {
+        let files = StaticFiles::new(root).with_context(|| format!("--root {}", root.display()))?;
+        routes = routes.with_static(files);
+    }
+    let slot = routes.stats_slot();
+    let server = builder.build();
+    let workers = server.config().workers;
+    let handle = server
+        .start(routes)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let _ = slot.set(handle.stats_source());
+    for a in handle.local_addrs() {
+        say!(
+            "shockwave: listening on http://{a}/  ({workers} workers, --alloc {})",
+            args.alloc
+        );
+    }
+    for a in handle.tls_local_addrs() {
+        say!("shockwave: listening on https://{a}/");
+    }
+    if let Some(path) = cert_note {
+        say!(
+            "shockwave: self-signed certificate for localhost written to {} (curl --cacert {} https://localhost:{}/)",
+            path.display(),
+            path.display(),
+            handle.tls_local_addrs()[0].port()
+        );
+    }
+    if args.root.is_some() {
+        say!(
+            "shockwave: serving {} under /static/",
+            args.root
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+    }
+    say!("shockwave: routes: GET / | GET /json | POST /echo | GET /stats; Ctrl-C stops");
+    handle.shutdown_on_signals()?;
+    handle.wait()?;
+    say!("shockwave: stopped");
+    Ok(ExitCode::SUCCESS)
+}

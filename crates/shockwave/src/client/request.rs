@@ -1,0 +1,280 @@
+//! The owned request builder: `client.get(url).header(..).body(..).send().await`.
+
+use std::time::Duration;
+
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING, USER_AGENT};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+use super::error::{Error, Result};
+use super::redirect::{self, Follow};
+use super::response::{parse_owned_head, Response};
+use super::target::Target;
+use super::{with_deadline, Body, Client, OutBody, Outgoing};
+
+/// A request being built; finish it with [`RequestBuilder::send`] (owned response) or
+/// [`RequestBuilder::send_in`] (arena response).
+#[derive(Debug)]
+pub struct RequestBuilder {
+    client: Client,
+    method: Method,
+    url: Result<url::Url>,
+    headers: HeaderMap,
+    body: Body,
+    timeout: Option<Duration>,
+    error: Option<Error>,
+}
+
+/// Drains at most this much of a redirect response's body to keep its connection.
+const REDIRECT_DRAIN: u64 = 64 * 1024;
+
+pub(crate) fn parse_url(s: &str) -> Result<url::Url> {
+    let url = url::Url::parse(s).map_err(|_| Error::invalid_url(s, "cannot be parsed"))?;
+    match url.scheme() {
+        "http" | "https" => {}
+        other => return Err(Error::UnsupportedScheme(other.to_owned())),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::invalid_url(s, "no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::invalid_url(
+            s,
+            "user info in URLs is not supported (use an Authorization header)",
+        ));
+    }
+    Ok(url)
+}
+
+impl RequestBuilder {
+    pub(crate) fn new(client: Client, method: Method, url: &str) -> RequestBuilder {
+        RequestBuilder {
+            client,
+            method,
+            url: parse_url(url),
+            headers: HeaderMap::new(),
+            body: Body::empty(),
+            timeout: None,
+            error: None,
+        }
+    }
+
+    /// Adds a header (appended: repeated names are kept). An invalid name or value makes
+    /// [`RequestBuilder::send`] fail with [`Error::InvalidHeader`].
+    pub fn header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        K: TryInto<HeaderName>,
+        V: TryInto<HeaderValue>,
+    {
+        match name.try_into() {
+            Ok(n) => match value.try_into() {
+                Ok(v) => {
+                    self.headers.append(n, v);
+                }
+                Err(_) => {
+                    self.error.get_or_insert(Error::InvalidHeader {
+                        name: n.as_str().to_owned(),
+                    });
+                }
+            },
+            Err(_) => {
+                self.error.get_or_insert(Error::InvalidHeader {
+                    name: "(invalid name)".to_owned(),
+                });
+            }
+        }
+        self
+    }
+
+    /// Adds every header of `headers`.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        let mut last = None;
+        for (name, value) in headers {
+            if let Some(n) = name {
+                last = Some(n);
+            }
+            if let Some(n) = &last {
+                self.headers.append(n.clone(), value);
+            }
+        }
+        self
+    }
+
+    /// Sets the body (bytes, a string, or a [`Body`] stream).
+    pub fn body(mut self, body: impl Into<Body>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Overrides the client's request timeout for this request.
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+
+    /// Sends the request and returns once the response head has arrived; the body is
+    /// read from the returned [`Response`].
+    pub async fn send(self) -> Result<Response> {
+        let RequestBuilder {
+            client,
+            method,
+            url,
+            headers,
+            body,
+            timeout,
+            error,
+        } = self;
+        if let Some(e) = error {
+            return Err(e);
+        }
+        let url = url?;
+        let deadline = client.deadline(timeout);
+        with_deadline(
+            deadline,
+            send_owned(client.clone(), method, url, headers, body, deadline),
+        )
+        .await
+    }
+
+    /// Sends the request and reads the whole response into `arena` (see
+    /// [`Client::send_in`]).
+    pub async fn send_in<'a>(
+        self,
+        arena: &'a shockwave_arena::Arena,
+    ) -> Result<super::ArenaResponse<'a>> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let url = self.url?;
+        let pairs = header_pairs(&self.headers, None);
+        let body = self
+            .body
+            .as_bytes()
+            .ok_or(Error::BodyStream(std::io::Error::other(
+                "the arena API takes in-memory bodies only",
+            )))?;
+        let req = super::ArenaRequest {
+            method: self.method.clone(),
+            url: url.as_str(),
+            headers: &pairs,
+            body,
+            timeout: self.timeout,
+        };
+        self.client.send_in(arena, req).await
+    }
+}
+
+/// The header pairs to put on the wire: the framing headers (`Host`,
+/// `Content-Length`, `Transfer-Encoding`) are the codec's job and are dropped here.
+fn header_pairs<'h>(
+    headers: &'h HeaderMap,
+    ua: Option<&'h HeaderValue>,
+) -> Vec<(&'h [u8], &'h [u8])> {
+    let mut pairs = Vec::with_capacity(headers.len() + usize::from(ua.is_some()));
+    for (n, v) in headers {
+        if n == HOST || n == CONTENT_LENGTH || n == TRANSFER_ENCODING {
+            continue;
+        }
+        pairs.push((n.as_str().as_bytes(), v.as_bytes()));
+    }
+    if let Some(ua) = ua {
+        if !headers.contains_key(USER_AGENT) {
+            pairs.push((b"user-agent".as_slice(), ua.as_bytes()));
+        }
+    }
+    pairs
+}
+
+async fn send_owned(
+    client: Client,
+    mut method: Method,
+    mut url: url::Url,
+    mut headers: HeaderMap,
+    mut body: Body,
+    deadline: Option<(std::time::Instant, Duration)>,
+) -> Result<Response> {
+    let max_hops = client.config().redirect.max();
+    let mut hops = 0;
+    loop {
+        let ex = {
+            let pairs = header_pairs(&headers, client.config().user_agent.as_ref());
+            let mut out = Outgoing {
+                method: &method,
+                target: Target::parse(url.as_str())?,
+                headers: &pairs,
+                body: OutBody::from_body(&mut body),
+            };
+            client.begin(&mut out).await?
+        };
+        let mut conn = ex.conn;
+        let config = client.config();
+        let head = parse_owned_head(
+            &mut conn,
+            ex.head_len,
+            &method,
+            &config.limits,
+            config.alloc,
+        )?;
+        let follow = if max_hops > 0 {
+            redirect::follow(head.status, &method)
+        } else {
+            Follow::No
+        };
+        let location = match follow {
+            Follow::No => None,
+            _ => head.headers.get(http::header::LOCATION).cloned(),
+        };
+        let Some(location) = location else {
+            return Ok(Response::new(&client, ex.slot, conn, head, url, deadline));
+        };
+        let response = Response::new(&client, ex.slot, conn, head, url.clone(), deadline);
+        let next_body = match follow {
+            Follow::ToGet => Some(Body::empty()),
+            _ => body.try_clone(),
+        };
+        let Some(next_body) = next_body else {
+            // A streamed body cannot be resent: hand the redirect to the caller.
+            return Ok(response);
+        };
+        drain(response).await;
+        if hops >= max_hops {
+            return Err(Error::TooManyRedirects { max: max_hops });
+        }
+        let next =
+            redirect::resolve(url.as_str(), location.as_bytes()).ok_or(Error::InvalidRedirect)?;
+        if follow == Follow::ToGet {
+            method = if method == Method::HEAD {
+                Method::HEAD
+            } else {
+                Method::GET
+            };
+            headers.remove(CONTENT_TYPE);
+            headers.remove(CONTENT_LENGTH);
+        }
+        let (old, new) = (Target::parse(url.as_str())?, Target::parse(next.as_str())?);
+        if !old.same_origin(&new) {
+            let sensitive: Vec<HeaderName> = headers
+                .keys()
+                .filter(|n| redirect::is_sensitive(n.as_str().as_bytes()))
+                .cloned()
+                .collect();
+            for n in sensitive {
+                headers.remove(n);
+            }
+        }
+        body = next_body;
+        url = next;
+        hops += 1;
+    }
+}
+
+/// Reads and discards a small redirect body so its connection can be reused; a large
+/// one is abandoned (the connection closes).
+async fn drain(mut response: Response) {
+    let mut total = 0u64;
+    while let Ok(Some(piece)) = response.chunk().await {
+        total += piece.len() as u64;
+        if total > REDIRECT_DRAIN {
+            return;
+        }
+    }
+}

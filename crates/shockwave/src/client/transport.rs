@@ -1,0 +1,155 @@
+//! Opening connections: TCP (with `TCP_NODELAY`) and optionally TLS on top.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use super::error::{Error, Result, TimeoutKind};
+use super::target::{Scheme, Target};
+
+/// A client connection's byte stream: plain TCP or TLS over TCP.
+#[derive(Debug)]
+pub enum Transport {
+    /// Plain-text TCP.
+    Tcp(TcpStream),
+    /// TLS over TCP (boxed: the TLS state is large).
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Transport {
+    /// The TCP socket underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Transport::Tcp(s) => s,
+            Transport::Tls(s) => s.get_ref().0,
+        }
+    }
+
+    /// The ALPN protocol the server selected, if any (always `None` for plain TCP).
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        match self {
+            Transport::Tcp(_) => None,
+            Transport::Tls(s) => s.get_ref().1.alpn_protocol(),
+        }
+    }
+
+    /// Cheap liveness check for an idle connection: `false` if the peer has closed it
+    /// or sent unsolicited bytes (either way it cannot carry a new request). Never blocks.
+    pub(crate) fn idle_is_usable(&self) -> bool {
+        let mut probe = [0u8; 1];
+        match self.tcp().try_read(&mut probe) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
+            _ => false, // EOF, unexpected data, or an error
+        }
+    }
+}
+
+/// Connects to `target` (TCP, then TLS for `https`), within `timeout`.
+pub(crate) async fn connect(
+    target: &Target<'_>,
+    tls: &Arc<rustls::ClientConfig>,
+    timeout: Duration,
+) -> Result<Transport> {
+    let fut = connect_inner(target, tls);
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Timeout {
+            kind: TimeoutKind::Connect,
+            after: timeout,
+        }),
+    }
+}
+
+async fn connect_inner(target: &Target<'_>, tls: &Arc<rustls::ClientConfig>) -> Result<Transport> {
+    let tcp = TcpStream::connect((target.host, target.port))
+        .await
+        .map_err(|source| Error::Connect {
+            host: target.host.to_owned(),
+            port: target.port,
+            source,
+        })?;
+    // Requests are written whole; don't let Nagle delay them.
+    let _ = tcp.set_nodelay(true);
+    match target.scheme {
+        Scheme::Http => Ok(Transport::Tcp(tcp)),
+        Scheme::Https => {
+            let name = ServerName::try_from(target.host.to_owned()).map_err(|_| {
+                Error::invalid_url(target.host, "host is not a valid TLS server name")
+            })?;
+            let stream = TlsConnector::from(tls.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|source| Error::Tls {
+                    host: target.host.to_owned(),
+                    source,
+                })?;
+            Ok(Transport::Tls(Box::new(stream)))
+        }
+    }
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Transport::Tcp(s) => s.is_write_vectored(),
+            Transport::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}

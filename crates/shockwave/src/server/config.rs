@@ -1,0 +1,303 @@
+//! Server configuration: [`ServerConfig`] and its [`ServerBuilder`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shockwave_arena::PoolConfig;
+
+/// Where per-request data lives: chosen at run time, both strategies are always compiled.
+///
+/// With either strategy a warmed server answering a small request makes zero heap
+/// allocations per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Alloc {
+    /// Parsed header lists go into the request's arena (the default).
+    #[default]
+    Arena,
+    /// Parsed header lists go into pooled, reused heap buffers (`HeapHeaders`); the request
+    /// arena is still lent to the handler for its own allocations.
+    Heap,
+}
+
+impl std::str::FromStr for Alloc {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "arena" => Ok(Alloc::Arena),
+            "heap" => Ok(Alloc::Heap),
+            other => Err(format!(
+                "unknown allocation strategy `{other}` (arena|heap)"
+            )),
+        }
+    }
+}
+
+/// Size and count limits. Every one has a sane default; exceeding one is answered with the
+/// matching status (414, 431, 413, ...) and the connection is closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Longest request line (method, target, version); 414 beyond. Default 8 KiB.
+    pub max_request_line: usize,
+    /// Most header fields in one request; 431 beyond. Default 100.
+    pub max_headers: usize,
+    /// Most bytes in the request head (request line + fields); 431 beyond. Default 64 KiB.
+    pub max_header_bytes: usize,
+    /// Largest request body; 413 beyond. Default 16 MiB.
+    pub max_body_size: u64,
+    /// Most open connections per worker; further connections are refused with 503 and
+    /// closed, without affecting the served ones. Default 10,000.
+    pub max_connections_per_worker: usize,
+    /// Largest response batch kept in the write buffer before it is flushed. Default 64 KiB.
+    pub write_batch_bytes: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            max_request_line: 8 * 1024,
+            max_headers: 100,
+            max_header_bytes: 64 * 1024,
+            max_body_size: 16 * 1024 * 1024,
+            max_connections_per_worker: 10_000,
+            write_batch_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Timeouts protecting the server from slow and idle clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Time allowed to receive a whole request head once its first byte arrived (and the
+    /// TLS handshake), against slowloris. Default 10 s.
+    pub header_read: Duration,
+    /// Time an idle keep-alive connection may wait for its next request. Default 60 s.
+    pub idle: Duration,
+    /// Time allowed for one write (or one body read) to make progress. Default 30 s.
+    pub write: Duration,
+    /// On graceful shutdown, how long in-flight requests may take to finish. Default 10 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header_read: Duration::from_secs(10),
+            idle: Duration::from_secs(60),
+            write: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The whole server configuration. Build it with [`ServerConfig::builder`].
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Plain-text (HTTP) listening addresses.
+    pub addrs: Vec<SocketAddr>,
+    /// TLS (HTTPS) listening addresses; needs [`ServerConfig::tls`].
+    pub tls_addrs: Vec<SocketAddr>,
+    /// The rustls configuration for the TLS addresses (see [`crate::server::tls`]).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Worker threads (each its own runtime and listening sockets). Default: the number of
+    /// available cores.
+    pub workers: usize,
+    /// Allocation strategy for parsed requests.
+    pub alloc: Alloc,
+    /// Size and count limits.
+    pub limits: ServerLimits,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// The per-worker arena pool: retained capacity, allocation limit, idle arenas.
+    pub arena: PoolConfig,
+    /// Initial size of a connection's read buffer. Default 16 KiB.
+    pub read_buffer_size: usize,
+    /// Listen backlog. Default 1024.
+    pub backlog: i32,
+    /// Whether [`crate::server::Server::run`] installs SIGINT/SIGTERM handlers. Default true.
+    pub handle_signals: bool,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("addrs", &self.addrs)
+            .field("tls_addrs", &self.tls_addrs)
+            .field("tls", &self.tls.is_some())
+            .field("workers", &self.workers)
+            .field("alloc", &self.alloc)
+            .field("limits", &self.limits)
+            .field("timeouts", &self.timeouts)
+            .field("arena", &self.arena)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addrs: Vec::new(),
+            tls_addrs: Vec::new(),
+            tls: None,
+            workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            alloc: Alloc::Arena,
+            limits: ServerLimits::default(),
+            timeouts: Timeouts::default(),
+            arena: PoolConfig::default(),
+            read_buffer_size: 16 * 1024,
+            backlog: 1024,
+            handle_signals: true,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// A builder starting from the defaults (no address yet: add one with
+    /// [`ServerBuilder::bind`]).
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            config: ServerConfig::default(),
+        }
+    }
+}
+
+/// Builds a [`ServerConfig`] (see [`crate::server::Server::builder`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use shockwave::server::{Alloc, Server};
+///
+/// let server = Server::builder()
+///     .bind("127.0.0.1:0".parse().unwrap())
+///     .workers(2)
+///     .alloc(Alloc::Heap)
+///     .max_body_size(1 << 20)
+///     .header_read_timeout(Duration::from_secs(5))
+///     .build();
+/// assert_eq!(server.config().workers, 2);
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ServerBuilder {
+    config: ServerConfig,
+}
+
+impl ServerBuilder {
+    /// Adds a plain-text listening address (`127.0.0.1:0` picks a free port).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.config.addrs.push(addr);
+        self
+    }
+    /// Adds a TLS listening address; also set [`ServerBuilder::tls`].
+    pub fn bind_tls(mut self, addr: SocketAddr) -> Self {
+        self.config.tls_addrs.push(addr);
+        self
+    }
+    /// Sets the rustls configuration used on the TLS addresses.
+    pub fn tls(mut self, tls: Arc<rustls::ServerConfig>) -> Self {
+        self.config.tls = Some(tls);
+        self
+    }
+    /// Number of worker threads (at least 1).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.config.workers = workers.max(1);
+        self
+    }
+    /// Allocation strategy.
+    pub fn alloc(mut self, alloc: Alloc) -> Self {
+        self.config.alloc = alloc;
+        self
+    }
+    /// Replaces all limits.
+    pub fn limits(mut self, limits: ServerLimits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+    /// Largest request head in bytes (431 beyond).
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.config.limits.max_header_bytes = bytes;
+        self
+    }
+    /// Most header fields in a request (431 beyond).
+    pub fn max_headers(mut self, count: usize) -> Self {
+        self.config.limits.max_headers = count;
+        self
+    }
+    /// Largest request body (413 beyond).
+    pub fn max_body_size(mut self, bytes: u64) -> Self {
+        self.config.limits.max_body_size = bytes;
+        self
+    }
+    /// Most open connections per worker (further ones get 503 and are closed).
+    pub fn max_connections_per_worker(mut self, count: usize) -> Self {
+        self.config.limits.max_connections_per_worker = count.max(1);
+        self
+    }
+    /// Replaces all timeouts.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.config.timeouts = timeouts;
+        self
+    }
+    /// Time allowed to receive a request head (slowloris protection).
+    pub fn header_read_timeout(mut self, t: Duration) -> Self {
+        self.config.timeouts.header_read = t;
+        self
+    }
+    /// Time an idle keep-alive connection is kept open.
+    pub fn idle_timeout(mut self, t: Duration) -> Self {
+        self.config.timeouts.idle = t;
+        self
+    }
+    /// Time allowed for a write to make progress.
+    pub fn write_timeout(mut self, t: Duration) -> Self {
+        self.config.timeouts.write = t;
+        self
+    }
+    /// Deadline for in-flight requests on graceful shutdown.
+    pub fn shutdown_grace(mut self, t: Duration) -> Self {
+        self.config.timeouts.shutdown_grace = t;
+        self
+    }
+    /// Replaces the per-worker arena pool configuration.
+    pub fn arena(mut self, pool: PoolConfig) -> Self {
+        self.config.arena = pool;
+        self
+    }
+    /// An idle arena that grew past this many bytes is dropped instead of reused.
+    pub fn arena_retained_capacity(mut self, bytes: usize) -> Self {
+        self.config.arena.retained_capacity = bytes;
+        self
+    }
+    /// Per-request arena allocation limit (`None`: unlimited).
+    pub fn arena_allocation_limit(mut self, bytes: Option<usize>) -> Self {
+        self.config.arena.allocation_limit = bytes;
+        self
+    }
+    /// Whether [`crate::server::Server::run`] handles SIGINT/SIGTERM.
+    pub fn handle_signals(mut self, on: bool) -> Self {
+        self.config.handle_signals = on;
+        self
+    }
+    /// The finished configuration.
+    pub fn config(self) -> ServerConfig {
+        self.config
+    }
+    /// The server, ready to [`crate::server::Server::start`] or
+    /// [`crate::server::Server::run`].
+    pub fn build(self) -> crate::server::Server {
+        crate::server::Server::new(self.config)
+    }
+    /// Shorthand for `build().start(handler)`: binds and starts the workers.
+    pub fn start<H: crate::server::Handler>(
+        self,
+        handler: H,
+    ) -> std::io::Result<crate::server::ServerHandle> {
+        self.build().start(handler)
+    }
+    /// Shorthand for `build().run(handler)`: serves until SIGINT/SIGTERM.
+    pub fn run<H: crate::server::Handler>(self, handler: H) -> std::io::Result<()> {
+        self.build().run(handler)
+    }
+}

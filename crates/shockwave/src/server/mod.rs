@@ -1,0 +1,333 @@
+//! The HTTP/1.1 server: thread-per-core workers, per-request arenas, zero heap
+//! allocations per request once warm.
+//!
+//! ```no_run
+//! use shockwave::server::{handler_fn, Response, Server};
+//!
+//! fn main() -> std::io::Result<()> {
+//!     Server::builder()
+//!         .bind("127.0.0.1:8080".parse().unwrap())
+//!         .build()
+//!         .run(handler_fn(async |_cx| Response::text("Hello, World!")))
+//! }
+//! ```
+//!
+//! ## Architecture
+//!
+//! [`ServerConfig::workers`] threads each run a current-thread tokio runtime and accept
+//! on their own `SO_REUSEPORT` listening socket (so the kernel spreads connections), with
+//! `TCP_NODELAY`. Each worker owns an [`ArenaPool`](crate::arena::ArenaPool), a buffer
+//! pool and a cached `Date` value. A handler's future runs on the worker that accepted
+//! the connection, so it need not be `Send` and can hold the request's
+//! [`Arena`](crate::arena::Arena) across `.await`s.
+//!
+//! Per connection, requests are read into a reused buffer and parsed (zero copy) with
+//! `shockwave-http11`; pipelined requests are answered in order and their responses
+//! written with one `write`. Keep-alive follows RFC 9112 §9.3, `Expect: 100-continue` is
+//! honoured when the handler reads the body, request bodies stream (Content-Length or
+//! chunked) up to [`ServerLimits::max_body_size`].
+//!
+//! ## The handler API
+//!
+//! A [`Handler`] gets a [`RequestContext<'a>`] — the [`Request<'a>`] head, the request's
+//! arena, the streamed [`Body<'a>`] — and returns a [`Response<'a>`] that may borrow any of
+//! them. The same types serve HTTP/2 and HTTP/3 (see [`BodySource`] for how a protocol
+//! driver plugs in a body). [`handler_fn`] makes an async closure a handler;
+//! [`service_fn`] is the owned `http::Request<Bytes>` → `http::Response<Bytes>` API.
+
+pub mod body;
+pub mod config;
+pub mod files;
+mod h1;
+pub mod handler;
+pub mod request;
+pub mod response;
+pub mod routes;
+pub mod stats;
+pub mod tls;
+mod worker;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::sync::watch;
+
+pub use body::{Body, BodyError, BodySource};
+pub use config::{Alloc, ServerBuilder, ServerConfig, ServerLimits, Timeouts};
+pub use handler::{handler_fn, service_fn, Handler, HandlerFn, ServiceFn};
+pub use request::{Headers, HeadersIter, Request, RequestContext, RequestParts, Scheme};
+pub use response::{BodyStream, FileBody, Response, ResponseBody, RESPONSE_INLINE_HEADERS};
+pub use stats::ServerStats;
+
+use stats::WorkerCounters;
+use worker::BoundListener;
+
+/// A configured server, not yet listening. Create it with [`Server::builder`].
+#[derive(Debug, Clone)]
+pub struct Server {
+    config: ServerConfig,
+}
+
+impl Server {
+    /// A builder with the defaults (see [`ServerConfig`]).
+    pub fn builder() -> ServerBuilder {
+        ServerConfig::builder()
+    }
+
+    /// A server with this configuration.
+    pub fn new(config: ServerConfig) -> Server {
+        Server { config }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Binds every address (one `SO_REUSEPORT` socket per worker) and starts the workers.
+    /// Returns once the server is listening.
+    pub fn start<H: Handler>(self, handler: H) -> std::io::Result<ServerHandle> {
+        let config = self.config;
+        if config.addrs.is_empty() && config.tls_addrs.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "no listening address: call ServerBuilder::bind",
+            ));
+        }
+        if !config.tls_addrs.is_empty() && config.tls.is_none() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "TLS addresses need a TLS configuration (ServerBuilder::tls)",
+            ));
+        }
+        let workers = config.workers.max(1);
+        let tls = config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+        // Bind: the first socket of an address picks the port (for `:0`), the others
+        // join it with SO_REUSEPORT.
+        let mut per_worker: Vec<Vec<BoundListener>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut local_addrs = Vec::new();
+        let mut tls_local_addrs = Vec::new();
+        let all = config
+            .addrs
+            .iter()
+            .map(|a| (*a, false))
+            .chain(config.tls_addrs.iter().map(|a| (*a, true)));
+        for (addr, is_tls) in all {
+            let first = worker::bind_reuseport(addr, config.backlog)?;
+            let actual = first.local_addr()?;
+            if is_tls {
+                tls_local_addrs.push(actual);
+            } else {
+                local_addrs.push(actual);
+            }
+            let acceptor = if is_tls { tls.clone() } else { None };
+            per_worker[0].push(BoundListener {
+                listener: first,
+                tls: acceptor.clone(),
+            });
+            for w in per_worker.iter_mut().skip(1) {
+                w.push(BoundListener {
+                    listener: worker::bind_reuseport(actual, config.backlog)?,
+                    tls: acceptor.clone(),
+                });
+            }
+        }
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let config = Arc::new(config);
+        let handler = Arc::new(handler);
+        let counters: Vec<Arc<WorkerCounters>> = (0..workers)
+            .map(|_| Arc::new(WorkerCounters::default()))
+            .collect();
+        let mut threads = Vec::with_capacity(workers);
+        for (id, listeners) in per_worker.into_iter().enumerate() {
+            let handler = handler.clone();
+            let config = config.clone();
+            let counters = counters[id].clone();
+            let stop = stop_rx.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("shockwave-worker-{id}"))
+                .spawn(move || {
+                    worker::run_worker(id, listeners, handler, config, counters, stop)
+                })?;
+            threads.push(t);
+        }
+        tracing::info!(
+            ?local_addrs,
+            ?tls_local_addrs,
+            workers,
+            "shockwave server listening"
+        );
+        Ok(ServerHandle {
+            local_addrs,
+            tls_local_addrs,
+            shutdown: ShutdownHandle {
+                tx: Arc::new(stop_tx),
+            },
+            counters,
+            threads,
+            handle_signals: config.handle_signals,
+        })
+    }
+
+    /// Starts the server and blocks until it has shut down: on SIGINT/SIGTERM (when
+    /// [`ServerConfig::handle_signals`] is set) or a [`ShutdownHandle`].
+    pub fn run<H: Handler>(self, handler: H) -> std::io::Result<()> {
+        let handle = self.start(handler)?;
+        if handle.handle_signals {
+            handle.shutdown_on_signals()?;
+        }
+        handle.wait()
+    }
+}
+
+/// Stops a running server gracefully; cheap to clone and `Send`.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    tx: Arc<watch::Sender<bool>>,
+}
+
+impl ShutdownHandle {
+    /// Starts a graceful shutdown: stop accepting, let in-flight requests finish (up to
+    /// [`Timeouts::shutdown_grace`]), close idle connections.
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(true);
+    }
+
+    /// True once a shutdown was requested.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.tx.borrow()
+    }
+}
+
+/// A running server: its addresses, live counters, and shutdown.
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addrs: Vec<SocketAddr>,
+    tls_local_addrs: Vec<SocketAddr>,
+    shutdown: ShutdownHandle,
+    counters: Vec<Arc<WorkerCounters>>,
+    threads: Vec<JoinHandle<std::io::Result<()>>>,
+    handle_signals: bool,
+}
+
+impl ServerHandle {
+    /// The plain-text addresses actually bound (ports resolved for `:0`).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// The first plain-text address (panics if there is none; see
+    /// [`ServerHandle::local_addrs`]).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addrs
+            .first()
+            .or(self.tls_local_addrs.first())
+            .copied()
+            .expect("the server listens on at least one address")
+    }
+
+    /// The TLS addresses actually bound.
+    pub fn tls_local_addrs(&self) -> &[SocketAddr] {
+        &self.tls_local_addrs
+    }
+
+    /// A snapshot of the live counters.
+    pub fn stats(&self) -> ServerStats {
+        ServerStats::collect(&self.counters)
+    }
+
+    /// A handle that can stop the server from anywhere.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// A closure returning live counters (e.g. for a `/stats` handler built before the
+    /// server starts, via a `OnceLock`).
+    pub fn stats_source(&self) -> StatsSource {
+        StatsSource {
+            counters: self.counters.clone(),
+        }
+    }
+
+    /// Starts a graceful shutdown (see [`ShutdownHandle::shutdown`]).
+    pub fn shutdown(&self) {
+        self.shutdown.shutdown();
+    }
+
+    /// Spawns a thread that starts a graceful shutdown on SIGINT or SIGTERM.
+    pub fn shutdown_on_signals(&self) -> std::io::Result<()> {
+        let shutdown = self.shutdown.clone();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("shockwave-signals".into())
+            .spawn(move || {
+                rt.block_on(async {
+                    let ctrl_c = tokio::signal::ctrl_c();
+                    #[cfg(unix)]
+                    {
+                        use tokio::signal::unix::{signal, SignalKind};
+                        match signal(SignalKind::terminate()) {
+                            Ok(mut term) => {
+                                tokio::select! {
+                                    _ = ctrl_c => {},
+                                    _ = term.recv() => {},
+                                }
+                            }
+                            Err(_) => {
+                                let _ = ctrl_c.await;
+                            }
+                        }
+                    }
+                    #[cfg(not(unix))]
+                    let _ = ctrl_c.await;
+                    tracing::info!("signal received: shutting down gracefully");
+                    shutdown.shutdown();
+                })
+            })?;
+        Ok(())
+    }
+
+    /// Waits for every worker to finish (after a shutdown). Returns the first worker
+    /// error, if any.
+    pub fn wait(self) -> std::io::Result<()> {
+        let mut result = Ok(());
+        for t in self.threads {
+            match t.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    if result.is_ok() {
+                        result = Err(e);
+                    }
+                }
+                Err(_) => {
+                    if result.is_ok() {
+                        result = Err(std::io::Error::other("a worker thread panicked"));
+                    }
+                }
+            }
+        }
+        result
+    }
+
+    /// Shuts down gracefully and waits for the workers.
+    pub fn stop(self) -> std::io::Result<()> {
+        self.shutdown();
+        self.wait()
+    }
+}
+
+/// Reads a running server's live counters; `Send + Sync`, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct StatsSource {
+    counters: Vec<Arc<WorkerCounters>>,
+}
+
+impl StatsSource {
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> ServerStats {
+        ServerStats::collect(&self.counters)
+    }
+}

@@ -1,0 +1,337 @@
+//! The handler's view of a request: [`RequestContext<'a>`], [`Request<'a>`], [`Headers<'a>`].
+//!
+//! These types are protocol-neutral: the HTTP/1.1 driver builds them from
+//! `shockwave-http11`'s parsed request; HTTP/2 and HTTP/3 drivers build the same types from
+//! HPACK/QPACK-decoded fields in the request arena.
+
+use std::net::SocketAddr;
+
+use http::{Method, Version};
+use shockwave_arena::{Arena, HeaderList};
+
+use super::body::Body;
+
+/// The request's URI scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `http`
+    Http,
+    /// `https`
+    Https,
+}
+
+impl Scheme {
+    /// `"http"` or `"https"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// A read-only view of the request's header fields (names compared case-insensitively).
+#[derive(Clone, Copy)]
+pub struct Headers<'a> {
+    repr: HeadersRepr<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum HeadersRepr<'a> {
+    List(&'a HeaderList<'a>),
+    Pairs(&'a [(&'a [u8], &'a [u8])]),
+    H1(shockwave_http11::Headers<'a, 'a>),
+}
+
+impl std::fmt::Debug for Headers<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|(n, v)| {
+                (
+                    String::from_utf8_lossy(n).into_owned(),
+                    String::from_utf8_lossy(v).into_owned(),
+                )
+            }))
+            .finish()
+    }
+}
+
+impl<'a> Headers<'a> {
+    /// A view of an arena header list (what HTTP/2 and HTTP/3 drivers build).
+    pub fn from_list(list: &'a HeaderList<'a>) -> Self {
+        Headers {
+            repr: HeadersRepr::List(list),
+        }
+    }
+
+    /// A view of `(name, value)` pairs.
+    pub fn from_pairs(pairs: &'a [(&'a [u8], &'a [u8])]) -> Self {
+        Headers {
+            repr: HeadersRepr::Pairs(pairs),
+        }
+    }
+
+    pub(crate) fn from_h1(h: shockwave_http11::Headers<'a, 'a>) -> Self {
+        Headers {
+            repr: HeadersRepr::H1(h),
+        }
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        match self.repr {
+            HeadersRepr::List(l) => l.len(),
+            HeadersRepr::Pairs(p) => p.len(),
+            HeadersRepr::H1(h) => h.len(),
+        }
+    }
+
+    /// True when there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The field at `index`, in arrival order.
+    pub fn get_index(&self, index: usize) -> Option<(&'a [u8], &'a [u8])> {
+        match self.repr {
+            HeadersRepr::List(l) => l.get_index(index),
+            HeadersRepr::Pairs(p) => p.get(index).copied(),
+            HeadersRepr::H1(h) => h.get_index(index),
+        }
+    }
+
+    /// The first value of the field `name` (case-insensitive).
+    pub fn get(&self, name: impl AsRef<[u8]>) -> Option<&'a [u8]> {
+        let name = name.as_ref();
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The first value of `name` as a string, if it is valid UTF-8.
+    pub fn get_str(&self, name: impl AsRef<[u8]>) -> Option<&'a str> {
+        self.get(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// True if a field `name` is present.
+    pub fn contains(&self, name: impl AsRef<[u8]>) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Every value of the field `name`, in order.
+    pub fn get_all<'s>(&'s self, name: &'s [u8]) -> impl Iterator<Item = &'a [u8]> + 's {
+        self.iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Every field in arrival order.
+    pub fn iter(&self) -> HeadersIter<'a> {
+        HeadersIter {
+            headers: *self,
+            index: 0,
+        }
+    }
+}
+
+/// Iterator over [`Headers`].
+#[derive(Clone)]
+pub struct HeadersIter<'a> {
+    headers: Headers<'a>,
+    index: usize,
+}
+
+impl<'a> Iterator for HeadersIter<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = self.headers.get_index(self.index)?;
+        self.index += 1;
+        Some(item)
+    }
+}
+
+/// A parsed request head, borrowing the request's buffers and arena for `'a`.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    method: Method,
+    target: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+    authority: Option<&'a str>,
+    scheme: Scheme,
+    version: Version,
+    headers: Headers<'a>,
+    remote_addr: Option<SocketAddr>,
+}
+
+/// The parts of a [`Request`], for protocol drivers building one.
+#[derive(Debug, Clone)]
+pub struct RequestParts<'a> {
+    /// The method.
+    pub method: Method,
+    /// The request target as sent (origin form `/path?query`, or absolute form).
+    pub target: &'a str,
+    /// The authority (`host[:port]`): the `Host` field on HTTP/1.1, `:authority` on HTTP/2+.
+    pub authority: Option<&'a str>,
+    /// The scheme of the connection.
+    pub scheme: Scheme,
+    /// The protocol version.
+    pub version: Version,
+    /// The header fields.
+    pub headers: Headers<'a>,
+    /// The peer's address, when known.
+    pub remote_addr: Option<SocketAddr>,
+}
+
+impl<'a> Request<'a> {
+    /// Builds a request from its parts; the path and query are split off the target.
+    pub fn from_parts(parts: RequestParts<'a>) -> Self {
+        let (path, query) = split_target(parts.target);
+        Request {
+            method: parts.method,
+            target: parts.target,
+            path,
+            query,
+            authority: parts.authority,
+            scheme: parts.scheme,
+            version: parts.version,
+            headers: parts.headers,
+            remote_addr: parts.remote_addr,
+        }
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+    /// The request target as sent (e.g. `/search?q=x`).
+    pub fn target(&self) -> &'a str {
+        self.target
+    }
+    /// The path (without the query).
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+    /// The query string without `?`, if any.
+    pub fn query(&self) -> Option<&'a str> {
+        self.query
+    }
+    /// The authority (`Host` on HTTP/1.1).
+    pub fn authority(&self) -> Option<&'a str> {
+        self.authority
+    }
+    /// The scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+    /// The protocol version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+    /// The header fields.
+    pub fn headers(&self) -> Headers<'a> {
+        self.headers
+    }
+    /// The first value of one header field.
+    pub fn header(&self, name: impl AsRef<[u8]>) -> Option<&'a [u8]> {
+        self.headers.get(name)
+    }
+    /// The peer's address.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote_addr
+    }
+}
+
+/// Splits `path?query` (an absolute-form target keeps only its path).
+fn split_target(target: &str) -> (&str, Option<&str>) {
+    let rest = match target.find("://") {
+        Some(i) if !target.starts_with('/') => {
+            let after = &target[i + 3..];
+            match after.find('/') {
+                Some(j) => &after[j..],
+                None => "/",
+            }
+        }
+        _ => target,
+    };
+    match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    }
+}
+
+/// Everything a handler gets for one request: the request head, the request's arena,
+/// and the streamed body. `'a` is the life of the request: everything borrowed from the
+/// context (including arena allocations) is gone when the response has been written.
+pub struct RequestContext<'a> {
+    request: Request<'a>,
+    arena: &'a Arena,
+    body: Body<'a>,
+}
+
+impl std::fmt::Debug for RequestContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("request", &self.request)
+            .field("body", &self.body)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> RequestContext<'a> {
+    /// Assembles a context (used by protocol drivers and tests).
+    pub fn new(request: Request<'a>, arena: &'a Arena, body: Body<'a>) -> Self {
+        RequestContext {
+            request,
+            arena,
+            body,
+        }
+    }
+
+    /// The request head.
+    pub fn request(&self) -> &Request<'a> {
+        &self.request
+    }
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.request.method
+    }
+    /// The path (without the query).
+    pub fn path(&self) -> &'a str {
+        self.request.path
+    }
+    /// The query string, if any.
+    pub fn query(&self) -> Option<&'a str> {
+        self.request.query
+    }
+    /// The header fields.
+    pub fn headers(&self) -> Headers<'a> {
+        self.request.headers
+    }
+    /// The request's arena, for the handler's own allocations (reset after the response).
+    pub fn arena(&self) -> &'a Arena {
+        self.arena
+    }
+    /// The request body.
+    pub fn body(&mut self) -> &mut Body<'a> {
+        &mut self.body
+    }
+    /// Splits the context into its parts.
+    pub fn into_parts(self) -> (Request<'a>, &'a Arena, Body<'a>) {
+        (self.request, self.arena, self.body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_target;
+
+    #[test]
+    fn targets_split_into_path_and_query() {
+        assert_eq!(split_target("/a/b?x=1&y"), ("/a/b", Some("x=1&y")));
+        assert_eq!(split_target("/"), ("/", None));
+        assert_eq!(split_target("http://h:1/p?q"), ("/p", Some("q")));
+        assert_eq!(split_target("http://h"), ("/", None));
+        assert_eq!(split_target("*"), ("*", None));
+    }
+}

@@ -1,0 +1,191 @@
+//! Live counters, readable from the [`crate::server::ServerHandle`] while the server runs.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+use shockwave_arena::ArenaStats;
+
+/// Counters of one worker. Each worker writes only its own (single writer), so the hot
+/// path uses plain relaxed loads and stores; readers sum all workers.
+#[derive(Debug, Default)]
+pub(crate) struct WorkerCounters {
+    pub connections_accepted: AtomicU64,
+    pub connections_active: AtomicU64,
+    pub connections_refused: AtomicU64,
+    pub tls_handshake_failures: AtomicU64,
+    pub requests: AtomicU64,
+    pub responses_by_class: [AtomicU64; 5],
+    /// 4xx and 5xx responses by code (index = code - 400).
+    pub errors_by_code: ErrorCodes,
+    pub handler_panics: AtomicU64,
+    pub timeouts: AtomicU64,
+    /// Arena pool statistics, published by the worker every 100 ms and at exit.
+    pub arena: Mutex<ArenaStats>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ErrorCodes(pub [AtomicU64; 200]);
+
+impl Default for ErrorCodes {
+    fn default() -> Self {
+        ErrorCodes(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
+/// Increments a single-writer counter without a locked instruction.
+#[inline]
+pub(crate) fn inc(c: &AtomicU64) {
+    c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+}
+
+#[inline]
+pub(crate) fn dec(c: &AtomicU64) {
+    c.store(c.load(Relaxed).saturating_sub(1), Relaxed);
+}
+
+impl WorkerCounters {
+    #[inline]
+    pub(crate) fn response(&self, status: u16) {
+        if let Some(class) = (status / 100).checked_sub(1) {
+            if let Some(c) = self.responses_by_class.get(class as usize) {
+                inc(c);
+            }
+        }
+        if (400..600).contains(&status) {
+            inc(&self.errors_by_code.0[(status - 400) as usize]);
+        }
+    }
+}
+
+/// A snapshot of the server's counters, summed over all workers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Worker threads.
+    pub workers: usize,
+    /// Connections accepted since start.
+    pub connections_accepted: u64,
+    /// Connections open now.
+    pub connections_active: u64,
+    /// Connections refused because a worker was at its connection limit.
+    pub connections_refused: u64,
+    /// TLS handshakes that failed or timed out.
+    pub tls_handshake_failures: u64,
+    /// Requests whose head was parsed (or rejected) since start.
+    pub requests: u64,
+    /// Responses by status class: `[1xx, 2xx, 3xx, 4xx, 5xx]`.
+    pub responses_by_class: [u64; 5],
+    /// Error responses by status code (4xx and 5xx), ascending by code, zero counts omitted.
+    pub errors_by_status: Vec<(u16, u64)>,
+    /// Handler panics turned into 500 responses.
+    pub handler_panics: u64,
+    /// Connections closed by a header-read, idle or write timeout.
+    pub timeouts: u64,
+    /// Arena pool statistics summed over the workers (published every 100 ms).
+    pub arena: ArenaStats,
+}
+
+impl ServerStats {
+    pub(crate) fn collect(workers: &[std::sync::Arc<WorkerCounters>]) -> ServerStats {
+        let mut s = ServerStats {
+            workers: workers.len(),
+            ..ServerStats::default()
+        };
+        let mut errors = [0u64; 200];
+        for w in workers {
+            s.connections_accepted += w.connections_accepted.load(Relaxed);
+            s.connections_active += w.connections_active.load(Relaxed);
+            s.connections_refused += w.connections_refused.load(Relaxed);
+            s.tls_handshake_failures += w.tls_handshake_failures.load(Relaxed);
+            s.requests += w.requests.load(Relaxed);
+            for (i, c) in w.responses_by_class.iter().enumerate() {
+                s.responses_by_class[i] += c.load(Relaxed);
+            }
+            for (i, c) in w.errors_by_code.0.iter().enumerate() {
+                errors[i] += c.load(Relaxed);
+            }
+            s.handler_panics += w.handler_panics.load(Relaxed);
+            s.timeouts += w.timeouts.load(Relaxed);
+            let a = *w.arena.lock().unwrap_or_else(|e| e.into_inner());
+            add_arena(&mut s.arena, &a);
+        }
+        s.errors_by_status = errors
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| (400 + i as u16, *n))
+            .collect();
+        s
+    }
+
+    /// Error responses with this status code.
+    pub fn errors_with_status(&self, code: u16) -> u64 {
+        self.errors_by_status
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// The snapshot as a JSON object (what `shockwave serve` answers on `/stats`).
+    pub fn to_json(&self) -> String {
+        use std::fmt::Write;
+        let a = &self.arena;
+        let mut errors = String::new();
+        for (i, (code, n)) in self.errors_by_status.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            let _ = write!(errors, "{sep}\"{code}\":{n}");
+        }
+        let c = &self.responses_by_class;
+        format!(
+            concat!(
+                "{{\"workers\":{},\"connections\":{{\"accepted\":{},\"active\":{},\"refused\":{},",
+                "\"tls_handshake_failures\":{}}},\"requests\":{},",
+                "\"responses\":{{\"1xx\":{},\"2xx\":{},\"3xx\":{},\"4xx\":{},\"5xx\":{}}},",
+                "\"errors_by_status\":{{{}}},\"handler_panics\":{},\"timeouts\":{},",
+                "\"arena\":{{\"arenas_created\":{},\"arenas_in_use\":{},\"arenas_idle\":{},",
+                "\"arenas_discarded\":{},\"gets\":{},\"resets\":{},\"bytes_allocated\":{},",
+                "\"bytes_freed\":{},\"retained_bytes\":{},\"peak_arena_bytes\":{},",
+                "\"average_bytes_per_arena\":{},\"average_lifetime_ns\":{}}}}}"
+            ),
+            self.workers,
+            self.connections_accepted,
+            self.connections_active,
+            self.connections_refused,
+            self.tls_handshake_failures,
+            self.requests,
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            errors,
+            self.handler_panics,
+            self.timeouts,
+            a.arenas_created,
+            a.arenas_in_use,
+            a.arenas_idle,
+            a.arenas_discarded,
+            a.gets,
+            a.resets,
+            a.bytes_allocated,
+            a.bytes_freed,
+            a.retained_bytes,
+            a.peak_arena_bytes,
+            a.average_bytes_per_arena(),
+            a.average_lifetime().as_nanos(),
+        )
+    }
+}
+
+fn add_arena(sum: &mut ArenaStats, a: &ArenaStats) {
+    sum.arenas_created += a.arenas_created;
+    sum.arenas_in_use += a.arenas_in_use;
+    sum.arenas_idle += a.arenas_idle;
+    sum.arenas_discarded += a.arenas_discarded;
+    sum.gets += a.gets;
+    sum.resets += a.resets;
+    sum.bytes_allocated += a.bytes_allocated;
+    sum.bytes_freed += a.bytes_freed;
+    sum.retained_bytes += a.retained_bytes;
+    sum.peak_arena_bytes = sum.peak_arena_bytes.max(a.peak_arena_bytes);
+    sum.total_lifetime += a.total_lifetime;
+}

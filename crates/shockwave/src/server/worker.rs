@@ -1,0 +1,314 @@
+//! Worker threads: one current-thread tokio runtime, one `SO_REUSEPORT` listener per
+//! address, one arena pool, per worker. Workers share nothing on the hot path.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shockwave_arena::ArenaPool;
+use shockwave_http11 as h11;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
+use tokio_rustls::TlsAcceptor;
+
+use super::config::ServerConfig;
+use super::handler::Handler;
+use super::request::Scheme;
+use super::stats::{dec, inc, WorkerCounters};
+
+/// Everything a worker's connections share (one per worker thread, behind an `Rc`).
+pub(crate) struct WorkerState<H> {
+    pub handler: Arc<H>,
+    pub config: Arc<ServerConfig>,
+    pub h11_limits: h11::Limits,
+    pub pool: ArenaPool,
+    date_cache: RefCell<h11::DateCache>,
+    /// The `Date` value, refreshed by the worker's 50 ms tick (no clock read per request).
+    date: Cell<[u8; 29]>,
+    /// A coarse clock, refreshed by the same tick: timeouts need no clock read per request.
+    now: Cell<tokio::time::Instant>,
+    /// Set once the worker saw the shutdown signal.
+    stopping: Cell<bool>,
+    pub counters: Arc<WorkerCounters>,
+    pub shutdown: watch::Receiver<bool>,
+    buffers: RefCell<Vec<Vec<u8>>>,
+    active: Cell<usize>,
+    closed: Notify,
+    /// Wakes this worker's idle connections on shutdown (worker-local: no cross-core
+    /// traffic on the per-request path).
+    stop_notify: Notify,
+}
+
+impl<H> WorkerState<H> {
+    /// A cleared buffer from the worker's pool (reused across connections).
+    pub(crate) fn take_buffer(&self) -> Vec<u8> {
+        self.buffers
+            .borrow_mut()
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.config.read_buffer_size))
+    }
+
+    /// Gives a buffer back to the pool (bounded; oversized buffers are dropped).
+    pub(crate) fn return_buffer(&self, mut buf: Vec<u8>) {
+        let mut pool = self.buffers.borrow_mut();
+        if pool.len() < 1024 && buf.capacity() <= 4 * self.config.read_buffer_size.max(64 * 1024) {
+            buf.clear();
+            pool.push(buf);
+        }
+    }
+
+    /// The cached `Date` header value.
+    pub(crate) fn date(&self) -> [u8; 29] {
+        self.date.get()
+    }
+
+    /// The coarse current time (at most ~50 ms old).
+    pub(crate) fn now(&self) -> tokio::time::Instant {
+        self.now.get()
+    }
+
+    /// Resolves when a graceful shutdown begins (check [`Self::stopping`] first).
+    pub(crate) fn stop_signal(&self) -> tokio::sync::futures::Notified<'_> {
+        self.stop_notify.notified()
+    }
+
+    /// True once a graceful shutdown began.
+    pub(crate) fn stopping(&self) -> bool {
+        self.stopping.get()
+    }
+
+    fn tick(&self) {
+        self.now.set(tokio::time::Instant::now());
+        let mut cache = self.date_cache.borrow_mut();
+        let mut value = [0u8; 29];
+        let v = cache.header_value();
+        if v.len() == 29 {
+            value.copy_from_slice(v);
+            self.date.set(value);
+        }
+    }
+
+    fn publish_arena_stats(&self) {
+        let stats = self.pool.stats();
+        *self
+            .counters
+            .arena
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = stats;
+    }
+}
+
+/// A listening socket prepared for one worker.
+pub(crate) struct BoundListener {
+    pub listener: std::net::TcpListener,
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// Binds `addr` with `SO_REUSEADDR` + `SO_REUSEPORT`, non-blocking, with `backlog`.
+pub(crate) fn bind_reuseport(
+    addr: SocketAddr,
+    backlog: i32,
+) -> std::io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    #[cfg(unix)]
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
+
+/// The body of one worker thread.
+pub(crate) fn run_worker<H: Handler>(
+    id: usize,
+    listeners: Vec<BoundListener>,
+    handler: Arc<H>,
+    config: Arc<ServerConfig>,
+    counters: Arc<WorkerCounters>,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    // Every event of this worker (and its connections) carries the worker id.
+    let _span = tracing::info_span!("shockwave_worker", worker = id).entered();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    let limits = &config.limits;
+    let h11_limits = h11::Limits {
+        max_request_line: limits.max_request_line,
+        max_headers: limits.max_headers,
+        max_header_bytes: limits.max_header_bytes,
+        ..h11::Limits::default()
+    };
+    let state = Rc::new(WorkerState {
+        handler,
+        pool: ArenaPool::new(config.arena.clone()),
+        config: config.clone(),
+        h11_limits,
+        date_cache: RefCell::new(h11::DateCache::new()),
+        date: Cell::new(*b"Thu, 01 Jan 1970 00:00:00 GMT"),
+        now: Cell::new(tokio::time::Instant::now()),
+        stopping: Cell::new(false),
+        counters,
+        shutdown: shutdown.clone(),
+        buffers: RefCell::new(Vec::new()),
+        active: Cell::new(0),
+        closed: Notify::new(),
+        stop_notify: Notify::new(),
+    });
+    local.block_on(&rt, async move {
+        state.tick();
+        let mut accepts = Vec::new();
+        for l in listeners {
+            let listener = TcpListener::from_std(l.listener)?;
+            accepts.push(tokio::task::spawn_local(accept_loop(
+                listener,
+                l.tls,
+                state.clone(),
+            )));
+        }
+        let publisher = {
+            let state = state.clone();
+            tokio::task::spawn_local(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(50));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                let mut publish = false;
+                loop {
+                    tick.tick().await;
+                    state.tick();
+                    // Arena statistics every other tick (100 ms).
+                    publish = !publish;
+                    if publish {
+                        state.publish_arena_stats();
+                    }
+                }
+            })
+        };
+        tracing::debug!(worker = id, "worker started");
+        let mut shutdown = shutdown;
+        let _ = shutdown.wait_for(|stop| *stop).await;
+        state.stopping.set(true);
+        state.stop_notify.notify_waiters();
+        for a in accepts {
+            let _ = a.await;
+        }
+        // Graceful: idle connections close themselves on the signal; in-flight requests
+        // finish, up to the grace deadline.
+        let deadline = tokio::time::Instant::now() + config.timeouts.shutdown_grace;
+        while state.active.get() > 0 {
+            let notified = state.closed.notified();
+            if state.active.get() == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                tracing::warn!(
+                    worker = id,
+                    open = state.active.get(),
+                    "shutdown deadline reached; dropping connections"
+                );
+                break;
+            }
+        }
+        publisher.abort();
+        state.publish_arena_stats();
+        tracing::debug!(worker = id, "worker stopped");
+        Ok::<(), std::io::Error>(())
+    })
+}
+
+async fn accept_loop<H: Handler>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    state: Rc<WorkerState<H>>,
+) {
+    let mut shutdown = state.shutdown.clone();
+    let scheme = if tls.is_some() {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            r = listener.accept() => r,
+        };
+        let (stream, remote) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let counters = &state.counters;
+        if state.active.get() >= state.config.limits.max_connections_per_worker {
+            inc(&counters.connections_refused);
+            // Best effort, never blocking the accept loop.
+            let _ = stream.try_write(
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+            drop(stream);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        inc(&counters.connections_accepted);
+        inc(&counters.connections_active);
+        state.active.set(state.active.get() + 1);
+        let guard = ActiveGuard(state.clone());
+        let tls = tls.clone();
+        tokio::task::spawn_local(async move {
+            let st = &*guard.0;
+            match tls {
+                None => super::h1::serve(stream, st, scheme, Some(remote)).await,
+                Some(acceptor) => {
+                    if let Some(tls_stream) = handshake(acceptor, stream, st).await {
+                        super::h1::serve(tls_stream, st, scheme, Some(remote)).await
+                    }
+                }
+            }
+            drop(guard);
+        });
+    }
+}
+
+async fn handshake<H>(
+    acceptor: TlsAcceptor,
+    stream: TcpStream,
+    st: &WorkerState<H>,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let mut shutdown = st.shutdown.clone();
+    tokio::select! {
+        r = tokio::time::timeout(st.config.timeouts.header_read, acceptor.accept(stream)) => match r {
+            Ok(Ok(s)) => Some(s),
+            Ok(Err(e)) => {
+                inc(&st.counters.tls_handshake_failures);
+                tracing::debug!(error = %e, "TLS handshake failed");
+                None
+            }
+            Err(_) => {
+                inc(&st.counters.tls_handshake_failures);
+                inc(&st.counters.timeouts);
+                None
+            }
+        },
+        _ = shutdown.wait_for(|stop| *stop) => None,
+    }
+}
+
+/// Counts a connection as active until dropped (even if its task is cancelled).
+struct ActiveGuard<H>(Rc<WorkerState<H>>);
+
+impl<H> Drop for ActiveGuard<H> {
+    fn drop(&mut self) {
+        let st = &self.0;
+        st.active.set(st.active.get().saturating_sub(1));
+        dec(&st.counters.connections_active);
+        st.closed.notify_waiters();
+    }
+}

@@ -1,0 +1,90 @@
+//! `shockwave get`: curl mode and load mode, against an in-process Shockwave server.
+
+use std::process::Command;
+
+use shockwave::server::routes::DefaultRoutes;
+use shockwave::server::{Server, ServerHandle};
+
+fn start() -> ServerHandle {
+    Server::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .workers(1)
+        .handle_signals(false)
+        .start(DefaultRoutes::new())
+        .unwrap()
+}
+
+fn get(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_shockwave"))
+        .arg("get")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn curl_mode_prints_the_body_and_optionally_the_head() {
+    let server = start();
+    let url = format!("http://{}/", server.local_addr());
+    let (ok, out, err) = get(&[&url]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "Hello, World!");
+
+    let (ok, out, err) = get(&["-i", &url]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.contains("content-length: 13\r\n"), "{out}");
+    assert!(out.ends_with("\r\n\r\nHello, World!"), "{out}");
+
+    let echo = format!("http://{}/echo", server.local_addr());
+    let (ok, out, err) = get(&["-d", "a=1&b=2", "-H", "Content-Type: text/plain", &echo]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "a=1&b=2");
+    let (ok, out, err) = get(&["-X", "PUT", "-d", "put body", "-i", &echo]);
+    assert!(ok, "{err}");
+    assert!(out.contains("application/x-www-form-urlencoded"), "{out}");
+    assert!(out.ends_with("put body"), "{out}");
+    server.stop().unwrap();
+}
+
+#[test]
+fn curl_mode_errors_are_reported() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (ok, _, err) = get(&[&format!("http://127.0.0.1:{port}/")]);
+    assert!(!ok);
+    assert!(err.contains("connecting to 127.0.0.1"), "{err}");
+    let (ok, _, err) = get(&["-H", "no colon", "http://127.0.0.1:1/"]);
+    assert!(!ok);
+    assert!(err.contains("Name: value"), "{err}");
+}
+
+#[test]
+fn load_mode_reports_throughput_and_latency() {
+    let server = start();
+    let url = format!("http://{}/", server.local_addr());
+    for pipeline in ["1", "4"] {
+        let (ok, out, err) = get(&[&url, "-n", "400", "-c", "4", "--pipeline", pipeline]);
+        assert!(ok, "{err}\n{out}");
+        assert!(out.contains("Completed:    400 ok, 0 errors"), "{out}");
+        assert!(out.contains("req/s"), "{out}");
+        assert!(
+            out.contains("p50") && out.contains("p99") && out.contains("max"),
+            "{out}"
+        );
+        assert!(out.contains("200: 400"), "{out}");
+        assert!(out.contains("Body bytes:   5200"), "{out}");
+    }
+    // Connections are reused: at most 4 (sequential) + 4 (pipelined) for 800 requests.
+    let accepted = server.stats().connections_accepted;
+    assert!((2..=8).contains(&accepted), "{accepted} connections");
+    assert_eq!(server.stats().requests, 800);
+    server.stop().unwrap();
+}
