@@ -3,7 +3,10 @@
 //! - `cargo xtask ci`: exactly what CI runs (`.ci/run` calls it after installing tools).
 //! - `cargo xtask test`: installs missing third-party test peers, then `cargo test --workspace`.
 //! - `cargo xtask peers`: only checks and installs the peers.
+//! - `cargo xtask bench`: micro-benches and load comparisons, written to docs/BENCHMARKS.md.
 
+mod bench;
+mod load;
 mod peers;
 
 use std::process::{Command, ExitCode};
@@ -14,13 +17,17 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("test") => test(&args[1..]),
         Some("peers") => peers::ensure_all(),
+        Some("load") => load::load(&args[1..]),
+        Some("bench") => bench::bench(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  ci      run everything CI runs (fmt, clippy, tests, bench and example builds)\n  \
                  test    install missing test peers, then cargo test --workspace [ARGS]\n  \
-                 peers   check for and install the third-party test peers"
+                 peers   check for and install the third-party test peers\n  \
+                 load    wrk load comparison: shockwave vs hyper vs a no-parse ceiling\n  \
+                 bench   every benchmark side by side; regenerates docs/BENCHMARKS.md (--quick, --save, --compare)"
             );
             return ExitCode::from(2);
         }

@@ -1,0 +1,648 @@
+//! docs/BENCHMARKS.md and the charts it links, rendered from a run's [`Results`].
+
+use std::fmt::Write as _;
+
+use super::charts::{Bar, Panel};
+use super::micro::{self, Case};
+use super::model::{LoadResult, MicroResult, Results, Spread};
+
+/// A chart to draw: file name under docs/bench/, title, panels.
+pub type ChartSpec = (String, String, Vec<Panel>);
+
+/// Formats nanoseconds with a readable unit.
+pub fn fmt_time(ns: f64) -> String {
+    if !ns.is_finite() {
+        "–".into()
+    } else if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
+
+/// Formats a throughput from a result's per-iteration work and median time.
+pub fn fmt_throughput(r: &MicroResult) -> String {
+    if r.median_ns <= 0.0 {
+        return String::new();
+    }
+    let per_sec = 1e9 / r.median_ns;
+    if let Some(b) = r.throughput_bytes {
+        let bps = b as f64 * per_sec;
+        if bps >= 1024.0 * 1024.0 * 1024.0 {
+            format!("{:.2} GiB/s", bps / (1024.0 * 1024.0 * 1024.0))
+        } else {
+            format!("{:.0} MiB/s", bps / (1024.0 * 1024.0))
+        }
+    } else if let Some(e) = r.throughput_elements {
+        format!("{:.1} M elem/s", e as f64 * per_sec / 1e6)
+    } else {
+        String::new()
+    }
+}
+
+fn fmt_num(x: f64) -> String {
+    if !x.is_finite() {
+        return "–".into();
+    }
+    // Thousands separators for req/s-sized figures.
+    let n = x.round() as i64;
+    let s = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+fn fmt_ratio(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.2}×")
+    } else {
+        "–".into()
+    }
+}
+
+fn fmt_opt(x: Option<f64>, digits: usize) -> String {
+    x.map_or("–".into(), |v| format!("{v:.digits$}"))
+}
+
+fn mib(kib: f64) -> String {
+    if kib.abs() < 1024.0 {
+        format!("{kib:.0} KiB")
+    } else {
+        format!("{:.1} MiB", kib / 1024.0)
+    }
+}
+
+/// File-name-safe slug.
+pub fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_matches('_').to_string()
+}
+
+fn find<'r>(results: &'r [MicroResult], id: &str) -> Option<&'r MicroResult> {
+    results.iter().find(|r| r.id == id)
+}
+
+/// The load scenarios of a run, in first-seen order: (protocol, scenario, tool).
+fn scenarios(r: &Results) -> Vec<(String, String, String)> {
+    let mut v: Vec<(String, String, String)> = Vec::new();
+    for l in &r.load {
+        let key = (l.protocol.clone(), l.scenario.clone(), l.tool.clone());
+        if !v.contains(&key) {
+            v.push(key);
+        }
+    }
+    v
+}
+
+fn load_of<'r>(r: &'r Results, protocol: &str, scenario: &str) -> Vec<&'r LoadResult> {
+    r.load
+        .iter()
+        .filter(|l| l.protocol == protocol && l.scenario == scenario)
+        .collect()
+}
+
+fn is_ours(label: &str) -> bool {
+    label.starts_with("shockwave")
+}
+
+/// The charts for a run.
+pub fn chart_specs(r: &Results) -> Vec<ChartSpec> {
+    let mut v = Vec::new();
+    for (protocol, scenario, tool) in scenarios(r) {
+        let rows = load_of(r, &protocol, &scenario);
+        let bars = |f: &dyn Fn(&LoadResult) -> Option<Spread>| -> Vec<Bar> {
+            rows.iter()
+                .filter_map(|l| {
+                    f(l).map(|value| Bar {
+                        label: l.server.clone(),
+                        value,
+                        ours: is_ours(&l.server),
+                    })
+                })
+                .collect()
+        };
+        let rss = |l: &LoadResult| {
+            l.peak_rss().map(|s| Spread {
+                median: s.median / 1024.0,
+                min: s.min / 1024.0,
+                max: s.max / 1024.0,
+            })
+        };
+        v.push((
+            format!("load_{}_{}.svg", slug(&protocol), slug(&scenario)),
+            format!("{protocol} {scenario}: {tool}"),
+            vec![
+                Panel {
+                    caption: "requests/s (higher is better)".into(),
+                    bars: bars(&|l| l.rps()),
+                    unit: "",
+                    unit_line: false,
+                },
+                Panel {
+                    caption: "server CPU µs/request (lower is better)".into(),
+                    bars: bars(&|l| l.cpu()),
+                    unit: " µs",
+                    unit_line: false,
+                },
+                Panel {
+                    caption: "server peak RSS, MiB (lower is better)".into(),
+                    bars: bars(&rss),
+                    unit: " MiB",
+                    unit_line: false,
+                },
+            ],
+        ));
+    }
+    let cases = micro::cases();
+    for (bench, title) in micro::BENCHES {
+        let mut bars = Vec::new();
+        for c in cases.iter().filter(|c| c.bench == *bench) {
+            let Some(reference) = c.reference() else {
+                continue;
+            };
+            let Some(peer) = find(&r.micro, &c.id(reference)) else {
+                continue;
+            };
+            for s in c.subjects.iter().filter(|s| s.ours) {
+                if let Some(ours) = find(&r.micro, &c.id(s)) {
+                    bars.push(Bar {
+                        label: format!("{}: {}", c.title, s.label),
+                        value: ratio_spread(ours, peer),
+                        ours: true,
+                    });
+                }
+            }
+        }
+        if !bars.is_empty() {
+            v.push((
+                format!("micro_{bench}.svg"),
+                format!("{title}: time relative to the peer (below 1 = faster)"),
+                vec![Panel {
+                    caption: format!("our time ÷ {}'s time", reference_label(&cases, bench)),
+                    bars,
+                    unit: "×",
+                    unit_line: true,
+                }],
+            ));
+        }
+    }
+    v
+}
+
+fn reference_label(cases: &[Case], bench: &str) -> String {
+    let mut labels: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.bench == bench)
+        .filter_map(|c| c.reference().map(|s| s.label))
+        .collect();
+    labels.dedup();
+    labels.join("/")
+}
+
+/// ours ÷ peer, with the range from the two confidence intervals.
+fn ratio_spread(ours: &MicroResult, peer: &MicroResult) -> Spread {
+    Spread {
+        median: ours.median_ns / peer.median_ns,
+        min: ours.lower_ns / peer.upper_ns,
+        max: ours.upper_ns / peer.lower_ns,
+    }
+}
+
+/// The markdown of docs/BENCHMARKS.md. `charts` are the chart files that were written
+/// (linked as `bench/NAME`).
+pub fn render(r: &Results, charts: &[String]) -> String {
+    let mut md = String::new();
+    let chart = |md: &mut String, name: &str| {
+        if charts.iter().any(|c| c == name) {
+            let _ = writeln!(md, "![{name}](bench/{name})\n");
+        }
+    };
+    let _ = writeln!(md, "# Benchmarks\n");
+    let _ = writeln!(
+        md,
+        "<!-- GENERATED by `cargo xtask bench`: do not edit by hand, rerun the command. -->\n"
+    );
+    let _ = writeln!(
+        md,
+        "Generated by `{}` on {} ({} mode). Every figure below was measured in that one run, \
+         ours and the peers on the same machine in alternation; none is edited by hand.\n",
+        r.command, r.date, r.mode
+    );
+    let m = &r.machine;
+    let _ = writeln!(md, "## Machine\n");
+    let _ = writeln!(md, "| | |\n|---|---|");
+    for (k, v) in [
+        ("CPU", m.cpu.as_str()),
+        ("cores", &m.cores.to_string()),
+        ("kernel", m.kernel.as_str()),
+        ("rustc", m.rustc.as_str()),
+        ("wrk", m.wrk.as_str()),
+        ("h2load", m.h2load.as_str()),
+    ] {
+        let _ = writeln!(md, "| {k} | {v} |");
+    }
+    md.push('\n');
+    if !r.settings.is_empty() {
+        let _ = writeln!(md, "Settings:\n");
+        for s in &r.settings {
+            let _ = writeln!(md, "- {s}");
+        }
+        md.push('\n');
+    }
+
+    // ---- load ------------------------------------------------------------------------
+    let _ = writeln!(md, "## Load comparisons\n");
+    let _ = writeln!(
+        md,
+        "Each server is started fresh for every sample and the servers take turns \
+         (A B C A B C ...); the tables give the median over the rounds and the spread \
+         (min–max). Server CPU is user + system time from `/proc/PID/stat` divided by the \
+         requests served; peak RSS is the server's `VmHWM`. Ratios divide by the hyper \
+         baseline: above 1 is better for req/s, below 1 is better for CPU.\n"
+    );
+    for (protocol, scenario, tool) in scenarios(r) {
+        let rows = load_of(r, &protocol, &scenario);
+        let _ = writeln!(md, "### {protocol}, {scenario}\n\n`{tool}`\n");
+        chart(
+            &mut md,
+            &format!("load_{}_{}.svg", slug(&protocol), slug(&scenario)),
+        );
+        let reference = rows.iter().find(|l| l.server.starts_with("hyper"));
+        let (ref_rps, ref_cpu) = reference
+            .map(|h| {
+                (
+                    h.rps().map_or(f64::NAN, |s| s.median),
+                    h.cpu().map_or(f64::NAN, |s| s.median),
+                )
+            })
+            .unwrap_or((f64::NAN, f64::NAN));
+        let _ = writeln!(
+            md,
+            "| server | req/s | spread | req/s ÷ hyper | CPU µs/req | spread | CPU ÷ hyper | peak RSS | errors |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for l in &rows {
+            let (Some(rps), Some(cpu)) = (l.rps(), l.cpu()) else {
+                continue;
+            };
+            let rss = l.peak_rss().map_or("–".into(), |s| mib(s.median));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {}–{} | {} | {:.2} | {:.2}–{:.2} | {} | {} | {} |",
+                l.server,
+                fmt_num(rps.median),
+                fmt_num(rps.min),
+                fmt_num(rps.max),
+                fmt_ratio(rps.median / ref_rps),
+                cpu.median,
+                cpu.min,
+                cpu.max,
+                fmt_ratio(cpu.median / ref_cpu),
+                rss,
+                l.errors()
+            );
+        }
+        md.push('\n');
+        let arena = rows.iter().find(|l| l.server.contains("--alloc arena"));
+        let heap = rows.iter().find(|l| l.server.contains("--alloc heap"));
+        if let (Some(a), Some(h)) = (arena, heap) {
+            if let (Some(ar), Some(hr), Some(ac), Some(hc)) = (a.rps(), h.rps(), a.cpu(), h.cpu()) {
+                let _ = writeln!(
+                    md,
+                    "Arena vs heap: `--alloc arena` serves {} the requests/s of `--alloc heap` \
+                     at {} its CPU per request.\n",
+                    fmt_ratio(ar.median / hr.median),
+                    fmt_ratio(ac.median / hc.median)
+                );
+            }
+        }
+    }
+    if r.load.is_empty() && r.load_notes.is_empty() {
+        let _ = writeln!(md, "Not run in this run.\n");
+    }
+    for note in &r.load_notes {
+        let _ = writeln!(md, "> {note}\n");
+    }
+    let _ = writeln!(
+        md,
+        "### HTTP/3\n\nNot measured yet: the HTTP/3 comparison (our client against our server and \
+         a quinn/h3 peer) is the extension point `http3_scenarios` in `xtask/src/bench/mod.rs`.\n"
+    );
+
+    // ---- memory ----------------------------------------------------------------------
+    let _ = writeln!(md, "## Memory after a long run\n");
+    if r.long_run.is_empty() {
+        let _ = writeln!(md, "Not measured in this run.\n");
+    } else {
+        let _ = writeln!(
+            md,
+            "The server serves a warm-up, then many more keep-alive requests (`h2load --h1`); \
+             RSS is read from `/proc/PID/status` after each. Growth beyond the arena pools' \
+             retained capacity would show as RSS at the end well above RSS after the warm-up.\n"
+        );
+        let _ = writeln!(
+            md,
+            "| server | warm-up requests | then requests | RSS after warm-up | RSS at end | growth | peak RSS | arena pool retains | arenas created | server counted | errors |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for l in &r.long_run {
+            let growth = l.rss_end_kib as f64 - l.rss_warm_kib as f64;
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {}{} | {} | {} | {} | {} | {} |",
+                l.server,
+                fmt_num(l.warmup_requests as f64),
+                fmt_num(l.requests as f64),
+                mib(l.rss_warm_kib as f64),
+                mib(l.rss_end_kib as f64),
+                if growth >= 0.0 { "+" } else { "" },
+                mib(growth),
+                mib(l.peak_rss_kib as f64),
+                l.retained_bytes
+                    .map_or("–".into(), |b| mib(b as f64 / 1024.0)),
+                l.arenas_created.map_or("–".into(), |n| fmt_num(n as f64)),
+                l.server_requests.map_or("–".into(), |n| fmt_num(n as f64)),
+                l.errors
+            );
+        }
+        md.push('\n');
+    }
+
+    // ---- micro -----------------------------------------------------------------------
+    let _ = writeln!(md, "## Micro-benchmarks (criterion)\n");
+    let _ = writeln!(
+        md,
+        "Median time per iteration with criterion's 95% confidence interval, heap \
+         allocations and bytes per iteration from the counting allocator \
+         (`shockwave_benches::report_allocs`), and our time divided by the first peer's \
+         (below 1 = faster). Criterion's full reports (distributions, regressions) are in \
+         `target/criterion/report/index.html` after a run.\n"
+    );
+    let cases = micro::cases();
+    for (bench, title) in micro::BENCHES {
+        let _ = writeln!(md, "### {title} (`benches/benches/{bench}.rs`)\n");
+        if let Some(note) = r
+            .micro_notes
+            .iter()
+            .find(|n| n.starts_with(&format!("{bench}: ")))
+        {
+            let _ = writeln!(md, "Missing: {}\n", &note[bench.len() + 2..]);
+            continue;
+        }
+        if !r.micro.iter().any(|m| m.bench == *bench) {
+            let _ = writeln!(md, "Not run in this run.\n");
+            continue;
+        }
+        chart(&mut md, &format!("micro_{bench}.svg"));
+        let _ = writeln!(
+            md,
+            "| case | implementation | time/op | 95% CI | throughput | allocs/op | bytes/op | time ÷ peer |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|"
+        );
+        for c in cases.iter().filter(|c| c.bench == *bench) {
+            let reference = c
+                .reference()
+                .and_then(|s| find(&r.micro, &c.id(s)))
+                .map(|p| (p.median_ns, c.reference().map_or("", |s| s.label)));
+            for (i, s) in c.subjects.iter().enumerate() {
+                let case = if i == 0 { c.title.as_str() } else { "" };
+                let label = if s.ours {
+                    format!("**{}**", s.label)
+                } else {
+                    s.label.to_string()
+                };
+                match find(&r.micro, &c.id(s)) {
+                    Some(m) => {
+                        let ratio = match reference {
+                            Some((t, peer)) if c.reference() != Some(s) => {
+                                format!("{} {peer}", fmt_ratio(m.median_ns / t))
+                            }
+                            _ => String::new(),
+                        };
+                        let _ = writeln!(
+                            md,
+                            "| {case} | {label} | {} | {}–{} | {} | {} | {} | {ratio} |",
+                            fmt_time(m.median_ns),
+                            fmt_time(m.lower_ns),
+                            fmt_time(m.upper_ns),
+                            fmt_throughput(m),
+                            fmt_opt(m.allocs, 2),
+                            fmt_opt(m.alloc_bytes, 0),
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(
+                            md,
+                            "| {case} | {label} | missing (`{}` not measured) | | | | | |",
+                            c.id(s)
+                        );
+                    }
+                }
+            }
+        }
+        md.push('\n');
+        let listed: Vec<String> = cases
+            .iter()
+            .filter(|c| c.bench == *bench)
+            .flat_map(|c| c.subjects.iter().map(|s| c.id(s)))
+            .collect();
+        let others: Vec<&MicroResult> = r
+            .micro
+            .iter()
+            .filter(|m| m.bench == *bench && !listed.contains(&m.id))
+            .collect();
+        if !others.is_empty() {
+            let _ = writeln!(
+                md,
+                "Other results of this bench (not in the pairing table of `xtask/src/bench/micro.rs`):\n\n\
+                 | id | time/op | 95% CI | throughput | allocs/op | bytes/op |\n|---|---:|---:|---:|---:|---:|"
+            );
+            for m in others {
+                let _ = writeln!(
+                    md,
+                    "| `{}` | {} | {}–{} | {} | {} | {} |",
+                    m.id,
+                    fmt_time(m.median_ns),
+                    fmt_time(m.lower_ns),
+                    fmt_time(m.upper_ns),
+                    fmt_throughput(m),
+                    fmt_opt(m.allocs, 2),
+                    fmt_opt(m.alloc_bytes, 0),
+                );
+            }
+            md.push('\n');
+        }
+    }
+    let _ = writeln!(
+        md,
+        "## Reproduce\n\n```sh\ncargo xtask peers                 # installs wrk and h2load if missing\n\
+         cargo xtask bench --quick         # about 5 minutes on 2 cores, after the first release build\n\
+         cargo xtask bench                 # the full run\n\
+         cargo xtask bench --save before   # keep a run as target/xtask-bench/before.json ...\n\
+         cargo xtask bench --compare before after   # ... and compare two saved runs\n```"
+    );
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::{LoadSample, LongRun, Machine};
+    use super::*;
+
+    fn micro(bench: &str, id: &str, ns: f64, allocs: Option<f64>) -> MicroResult {
+        MicroResult {
+            bench: bench.into(),
+            id: id.into(),
+            median_ns: ns,
+            lower_ns: ns * 0.95,
+            upper_ns: ns * 1.05,
+            throughput_bytes: Some(100),
+            allocs,
+            alloc_bytes: allocs.map(|a| a * 16.0),
+            ..MicroResult::default()
+        }
+    }
+
+    fn load(protocol: &str, scenario: &str, server: &str, rps: f64, cpu: f64) -> LoadResult {
+        LoadResult {
+            protocol: protocol.into(),
+            scenario: scenario.into(),
+            tool: "wrk -c32".into(),
+            server: server.into(),
+            samples: [0.9, 1.0, 1.1]
+                .iter()
+                .map(|k| LoadSample {
+                    requests: 1000,
+                    rps: rps * k,
+                    cpu_us_per_req: cpu,
+                    peak_rss_kib: 10 * 1024,
+                    errors: 0,
+                })
+                .collect(),
+        }
+    }
+
+    fn sample() -> Results {
+        Results {
+            schema: 1,
+            mode: "quick".into(),
+            command: "cargo xtask bench --quick".into(),
+            date: "2026-11-25 18:00 UTC".into(),
+            machine: Machine {
+                cpu: "Test CPU".into(),
+                cores: 2,
+                ..Machine::default()
+            },
+            settings: vec!["3 rounds".into()],
+            micro: vec![
+                micro(
+                    "http11",
+                    "http11/plaintext/shockwave_arena",
+                    50.0,
+                    Some(0.0),
+                ),
+                micro("http11", "http11/plaintext/httparse", 100.0, Some(1.0)),
+                micro("arena", "request_graph/zzz_new", 7.0, None),
+            ],
+            micro_notes: vec!["client: `cargo bench --bench client` failed".into()],
+            load: vec![
+                load(
+                    "HTTP/1.1",
+                    "plain",
+                    "shockwave (--alloc arena)",
+                    200_000.0,
+                    5.0,
+                ),
+                load(
+                    "HTTP/1.1",
+                    "plain",
+                    "shockwave (--alloc heap)",
+                    180_000.0,
+                    6.0,
+                ),
+                load("HTTP/1.1", "plain", "hyper 1.x", 100_000.0, 10.0),
+            ],
+            load_notes: vec!["HTTP/2 comparison unavailable: no h2c".into()],
+            long_run: vec![LongRun {
+                server: "shockwave (--alloc arena)".into(),
+                requests: 1_000_000,
+                warmup_requests: 100_000,
+                rss_warm_kib: 8 * 1024,
+                rss_end_kib: 8 * 1024 + 512,
+                peak_rss_kib: 9 * 1024,
+                retained_bytes: Some(1 << 20),
+                ..LongRun::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn markdown_has_tables_ratios_notes_and_missing() {
+        let r = sample();
+        let charts: Vec<String> = chart_specs(&r).into_iter().map(|c| c.0).collect();
+        assert!(
+            charts.contains(&"load_http_1_1_plain.svg".to_string()),
+            "{charts:?}"
+        );
+        assert!(
+            charts.contains(&"micro_http11.svg".to_string()),
+            "{charts:?}"
+        );
+        let md = render(&r, &charts);
+        assert!(md.contains("Generated by `cargo xtask bench --quick` on 2026-11-25 18:00 UTC"));
+        assert!(md.contains("| CPU | Test CPU |"));
+        assert!(md.contains("![load_http_1_1_plain.svg](bench/load_http_1_1_plain.svg)"));
+        // shockwave arena: 200k req/s = 2.00× hyper, CPU 5 = 0.50× hyper.
+        assert!(
+            md.contains("| shockwave (--alloc arena) | 200,000 | 180,000–220,000 | 2.00× | 5.00 | 5.00–5.00 | 0.50× | 10.0 MiB | 0 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("`--alloc arena` serves 1.11× the requests/s"),
+            "{md}"
+        );
+        assert!(md.contains("> HTTP/2 comparison unavailable: no h2c"));
+        assert!(md.contains("### HTTP/3"));
+        // Parser: 50 ns vs 100 ns → 0.50× httparse, with allocs.
+        assert!(
+            md.contains("| parse GET /plaintext (TechEmpower) | **shockwave-http11 (arena)** | 50.0 ns | 47.5 ns–52.5 ns | 1.86 GiB/s | 0.00 | 0 | 0.50× httparse |"),
+            "{md}"
+        );
+        assert!(md.contains("missing (`http11/plaintext/shockwave_heap` not measured)"));
+        assert!(md.contains("Missing: `cargo bench --bench client` failed"));
+        assert!(md.contains("| `request_graph/zzz_new` | 7.0 ns |"), "{md}");
+        assert!(md.contains("| +512 KiB |"), "{md}");
+        assert!(md.contains("| 1.0 MiB |"), "{md}");
+        assert!(!md.contains("NaN"), "{md}");
+    }
+
+    #[test]
+    fn formatting_helpers() {
+        assert_eq!(fmt_time(12.34), "12.3 ns");
+        assert_eq!(fmt_time(1234.0), "1.23 µs");
+        assert_eq!(fmt_time(2_500_000.0), "2.50 ms");
+        assert_eq!(fmt_num(1234567.4), "1,234,567");
+        assert_eq!(fmt_num(999.0), "999");
+        assert_eq!(fmt_num(-1000.0), "-1,000");
+        assert_eq!(slug("HTTP/1.1"), "http_1_1");
+        assert_eq!(slug("16-deep pipelined"), "16_deep_pipelined");
+    }
+}
