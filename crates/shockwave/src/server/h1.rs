@@ -205,6 +205,14 @@ where
         inc(&st.counters.requests);
         head_deadline = None;
         let framing = req.framing();
+        if req.is_h2c_upgrade() && !st.stopping() {
+            // `Upgrade: h2c` (RFC 7540 §3.2): the request becomes stream 1 of HTTP/2.
+            flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
+            let rest = &c.rbuf[c.start + n..c.end];
+            if crate::http2::upgrade_for_worker!(&mut c.io, &req, rest, st, scheme, remote) {
+                return Ok(());
+            }
+        }
         let shutting_down = st.stopping();
         let (keep_alive, deferred) = match framing {
             h11::BodyFraming::Empty | h11::BodyFraming::Length(0) => {

@@ -42,7 +42,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// A rustls server configuration from a certificate chain and private key, with ALPN
-/// `http/1.1` (the server speaks HTTP/1.1 over TLS; `h2` joins when HTTP/2 lands).
+/// `h2` and `http/1.1` (a client choosing `h2` is served by [`crate::http2`]).
 pub fn server_config(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
@@ -51,7 +51,7 @@ pub fn server_config(
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 

@@ -265,10 +265,21 @@ async fn accept_loop<H: Handler>(
         tokio::task::spawn_local(async move {
             let st = &*guard.0;
             match tls {
-                None => super::h1::serve(stream, st, scheme, Some(remote)).await,
+                None => {
+                    // h2c with prior knowledge: the client preface on the cleartext port.
+                    if crate::http2::sniff_preface(&stream, st.config.timeouts.idle).await {
+                        crate::http2::serve_for_worker!(stream, st, scheme, Some(remote))
+                    } else {
+                        super::h1::serve(stream, st, scheme, Some(remote)).await
+                    }
+                }
                 Some(acceptor) => {
                     if let Some(tls_stream) = handshake(acceptor, stream, st).await {
-                        super::h1::serve(tls_stream, st, scheme, Some(remote)).await
+                        if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                            crate::http2::serve_for_worker!(tls_stream, st, scheme, Some(remote))
+                        } else {
+                            super::h1::serve(tls_stream, st, scheme, Some(remote)).await
+                        }
                     }
                 }
             }

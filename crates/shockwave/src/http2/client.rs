@@ -1,0 +1,401 @@
+//! An HTTP/2 client connection on the same sans-I/O engine (client role): many requests
+//! multiplexed over one connection, with owned `http` types.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use shockwave::http2::client::Http2Client;
+//!
+//! let tcp = tokio::net::TcpStream::connect("127.0.0.1:8080").await?;
+//! let client = Http2Client::connect(tcp, Default::default()); // prior knowledge (h2c)
+//! let req = http::Request::get("http://127.0.0.1:8080/").body(bytes::Bytes::new())?;
+//! let resp = client.send(req).await?;
+//! assert_eq!(resp.status(), 200);
+//! # Ok(()) }
+//! ```
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::engine::{ConnectionError, ServerConnection, StreamError};
+use super::Http2Config;
+
+/// Why a request on an HTTP/2 connection failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The stream failed (reset by the server, or the connection went away).
+    #[error("HTTP/2 stream: {0}")]
+    Stream(#[from] StreamError),
+    /// The connection failed with a protocol error.
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+    /// The request cannot be expressed (bad URI or header).
+    #[error("invalid request: {0}")]
+    InvalidRequest(&'static str),
+    /// The response head could not be turned into an `http::Response`.
+    #[error("invalid response")]
+    InvalidResponse,
+    /// The response body is larger than [`Http2Client::max_body`].
+    #[error("response body larger than {0} bytes")]
+    BodyTooLarge(usize),
+}
+
+struct Shared {
+    conn: Mutex<ServerConnection>,
+    io_waker: Mutex<Option<Waker>>,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, ServerConnection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wake_io(&self) {
+        let w = self
+            .io_waker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+}
+
+/// A handle to one HTTP/2 client connection; cheap to clone, `Send + Sync`. Requests from
+/// all clones are multiplexed over the connection.
+#[derive(Clone)]
+pub struct Http2Client {
+    shared: Arc<Shared>,
+    max_body: usize,
+}
+
+impl std::fmt::Debug for Http2Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http2Client")
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Http2Client {
+    /// Starts a connection over `io` (TCP with prior knowledge, or TLS after ALPN `h2`)
+    /// and spawns its driver on the current tokio runtime.
+    pub fn connect<IO>(io: IO, config: Http2Config) -> Http2Client
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let (client, driver) = Self::handshake(io, config);
+        tokio::spawn(driver);
+        client
+    }
+
+    /// Connects to the origin of `url`: TCP with prior knowledge for `http://`, TLS with
+    /// ALPN `h2` for `https://` (`tls` gives the rustls configuration; its ALPN list is
+    /// replaced by `h2`). Fails if the server does not select `h2`.
+    pub async fn connect_url(
+        url: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        config: Http2Config,
+    ) -> io::Result<Http2Client> {
+        let invalid = |m: &str| io::Error::new(io::ErrorKind::InvalidInput, m.to_string());
+        let parsed = url::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+        let host = parsed
+            .host_str()
+            .ok_or_else(|| invalid("URL without host"))?;
+        let port = parsed
+            .port_or_known_default()
+            .ok_or_else(|| invalid("URL without port"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let tcp = tokio::net::TcpStream::connect((host, port)).await?;
+        let _ = tcp.set_nodelay(true);
+        match parsed.scheme() {
+            "http" => Ok(Self::connect(tcp, config)),
+            "https" => {
+                let mut tls = match tls {
+                    Some(c) => (*c).clone(),
+                    None => {
+                        let mut roots = rustls::RootCertStore::empty();
+                        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                        rustls::ClientConfig::builder_with_provider(Arc::new(
+                            rustls::crypto::ring::default_provider(),
+                        ))
+                        .with_safe_default_protocol_versions()
+                        .map_err(io::Error::other)?
+                        .with_root_certificates(roots)
+                        .with_no_client_auth()
+                    }
+                };
+                tls.alpn_protocols = vec![b"h2".to_vec()];
+                let name = rustls_pki_types::ServerName::try_from(host.to_string())
+                    .map_err(|e| invalid(&e.to_string()))?;
+                let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
+                    .connect(name, tcp)
+                    .await?;
+                if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
+                    return Err(io::Error::other("the server did not negotiate h2 (ALPN)"));
+                }
+                Ok(Self::connect(stream, config))
+            }
+            other => Err(invalid(&format!("unsupported scheme {other}"))),
+        }
+    }
+
+    /// Like [`Http2Client::connect`], but returns the driver future for the caller to run.
+    pub fn handshake<IO>(
+        io: IO,
+        config: Http2Config,
+    ) -> (
+        Http2Client,
+        impl Future<Output = io::Result<()>> + Send + 'static,
+    )
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let shared = Arc::new(Shared {
+            conn: Mutex::new(ServerConnection::client(config)),
+            io_waker: Mutex::new(None),
+            closed: AtomicBool::new(false),
+        });
+        let driver = drive(io, shared.clone());
+        (
+            Http2Client {
+                shared,
+                max_body: 64 << 20,
+            },
+            driver,
+        )
+    }
+
+    /// The largest response body [`Http2Client::send`] collects (default 64 MiB).
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// True once the connection can take no more requests.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Relaxed) || {
+            let c = self.shared.lock();
+            c.error().is_some() || c.is_done()
+        }
+    }
+
+    /// Sends a request and collects the whole response.
+    pub async fn send(
+        &self,
+        req: http::Request<Bytes>,
+    ) -> Result<http::Response<Bytes>, ClientError> {
+        let (parts, body) = req.into_parts();
+        let uri = &parts.uri;
+        let scheme = uri.scheme_str().unwrap_or("http");
+        let authority = match uri.authority() {
+            Some(a) => a.as_str(),
+            None => parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .ok_or(ClientError::InvalidRequest("no authority"))?,
+        };
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let method = parts.method.as_str();
+        let mut fields: Vec<(&[u8], &[u8])> = Vec::with_capacity(parts.headers.len() + 4);
+        fields.extend([
+            (&b":method"[..], method.as_bytes()),
+            (b":scheme", scheme.as_bytes()),
+            (b":authority", authority.as_bytes()),
+            (b":path", path.as_bytes()),
+        ]);
+        for (name, value) in parts.headers.iter() {
+            let n = name.as_str();
+            if matches!(
+                n,
+                "host"
+                    | "connection"
+                    | "keep-alive"
+                    | "proxy-connection"
+                    | "transfer-encoding"
+                    | "upgrade"
+            ) || (n == "te" && value != "trailers")
+            {
+                continue;
+            }
+            fields.push((n.as_bytes(), value.as_bytes()));
+        }
+        let mut len_buf = String::new();
+        if !body.is_empty() && !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
+            len_buf = body.len().to_string();
+            fields.push((b"content-length", len_buf.as_bytes()));
+        }
+        let _ = &len_buf;
+        let shared = &self.shared;
+        let id = poll_fn(|cx| {
+            let r =
+                shared
+                    .lock()
+                    .poll_open_stream(cx.waker(), fields.iter().copied(), body.is_empty());
+            if r.is_ready() {
+                shared.wake_io();
+            }
+            r
+        })
+        .await?;
+        let guard = StreamGuard { shared, id };
+        let mut off = 0;
+        while off < body.len() {
+            let n = poll_fn(|cx| {
+                let r = shared
+                    .lock()
+                    .poll_send_data(id, cx.waker(), &body[off..], true);
+                shared.wake_io();
+                r
+            })
+            .await?;
+            off += n;
+        }
+        let head = poll_fn(|cx| shared.lock().poll_response(id, cx.waker())).await?;
+        let mut builder = http::Response::builder()
+            .status(head.status().unwrap_or(0))
+            .version(http::Version::HTTP_2);
+        for (n, v) in head.regular() {
+            builder = builder.header(n, v);
+        }
+        shared.lock().recycle_head(head);
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let n = poll_fn(|cx| {
+                let r = shared.lock().poll_read_data(id, cx.waker(), &mut buf);
+                if r.is_ready() {
+                    shared.wake_io();
+                }
+                r
+            })
+            .await?;
+            if n == 0 {
+                break;
+            }
+            if out.len() + n > self.max_body {
+                return Err(ClientError::BodyTooLarge(self.max_body));
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        drop(guard);
+        builder
+            .body(Bytes::from(out))
+            .map_err(|_| ClientError::InvalidResponse)
+    }
+}
+
+/// Releases the stream (RST_STREAM CANCEL if unfinished) when the request completes or
+/// its future is dropped.
+struct StreamGuard<'s> {
+    shared: &'s Shared,
+    id: u32,
+}
+
+impl Drop for StreamGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.lock().release(self.id);
+        self.shared.wake_io();
+    }
+}
+
+async fn drive<IO>(mut io: IO, shared: Arc<Shared>) -> io::Result<()>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let read_size = shared.lock().config().read_buffer_size;
+    let mut rbuf = vec![0u8; read_size];
+    let (mut start, mut end) = (0usize, 0usize);
+    let mut need_flush = false;
+    let result = poll_fn(|cx| loop {
+        *shared.io_waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+        let mut progress = false;
+        let mut conn = shared.lock();
+        loop {
+            let out = conn.pending_output();
+            if out.is_empty() {
+                break;
+            }
+            match Pin::new(&mut io).poll_write(cx, out) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    conn.advance_output(n);
+                    need_flush = true;
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => {
+                    conn.peer_closed();
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => break,
+            }
+        }
+        if need_flush && conn.pending_output().is_empty() {
+            match Pin::new(&mut io).poll_flush(cx) {
+                Poll::Ready(Ok(())) => need_flush = false,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+        }
+        if conn.pending_output().is_empty() && !need_flush && conn.is_done() {
+            return Poll::Ready(Ok(()));
+        }
+        if start < end && conn.wants_read() {
+            if let Ok(n) = conn.recv(&rbuf[start..end]) {
+                if n > 0 {
+                    progress = true;
+                }
+                start += n;
+            }
+            while conn.poll_event().is_some() {}
+            if start == end {
+                start = 0;
+                end = 0;
+            }
+        }
+        if conn.wants_read() {
+            if end == rbuf.len() && start > 0 {
+                rbuf.copy_within(start..end, 0);
+                end -= start;
+                start = 0;
+            }
+            if end < rbuf.len() {
+                let mut rb = ReadBuf::new(&mut rbuf[end..]);
+                match Pin::new(&mut io).poll_read(cx, &mut rb) {
+                    Poll::Ready(Ok(())) => {
+                        let n = rb.filled().len();
+                        if n == 0 {
+                            conn.peer_closed();
+                            return Poll::Ready(Ok(()));
+                        }
+                        end += n;
+                        progress = true;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        conn.peer_closed();
+                        return Poll::Ready(Err(e));
+                    }
+                    Poll::Pending => {}
+                }
+            }
+        }
+        drop(conn);
+        if !progress {
+            return Poll::Pending;
+        }
+    })
+    .await;
+    shared.closed.store(true, Ordering::Relaxed);
+    shared.lock().peer_closed();
+    result
+}

@@ -1,0 +1,747 @@
+//! The HTTP/3 client: [`Http3Client`] keeps one QUIC connection per `(host, port)` and
+//! sends requests on it as concurrent streams; [`Http3Connection`] is one such
+//! connection (cheap to clone, `Send + Sync`).
+//!
+//! Two ways to receive a response, as with the HTTP/1.1 client:
+//! * **owned** ([`Http3Client::send`]): an [`Http3Response`] with an `http::HeaderMap`
+//!   and the body as [`Bytes`];
+//! * **arena** ([`Http3Client::send_in`]): an [`ArenaResponse<'a>`] whose header fields
+//!   (QPACK-decoded straight into the arena) and body live in the caller's [`Arena`].
+//!
+//! Our SETTINGS advertise a QPACK dynamic table capacity of 0, so the server's encoder
+//! uses the static table and literals only: response sections never block.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), shockwave::http3::client::Http3ClientError> {
+//! use shockwave::http3::client::Http3Client;
+//!
+//! let client = Http3Client::new(Http3Client::default_tls()?)?;
+//! let resp = client.get("https://localhost:4433/").await?;
+//! println!("{} {} bytes", resp.status, resp.body.len());
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use shockwave_arena::{Arena, ArenaError, HeaderList};
+use shockwave_quic::control::{ControlEvent, ControlStream};
+use shockwave_quic::frame::{self, FrameLimits, Settings};
+use shockwave_quic::qpack::{Decoded, Decoder, DecoderConfig, Encoder};
+use shockwave_quic::request::RequestStream;
+use shockwave_quic::stream::{self as h3stream, PeerUniStreams, Role, UniStreamKind};
+use shockwave_quic::{message, Error as H3Error, ErrorCode};
+
+use super::reader::{Ev, MessageReader, ReadFail};
+use super::{format_u64, quic_client_config, varint, Http3Config, SetupError};
+
+/// Why an HTTP/3 request failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Http3ClientError {
+    /// The URL is not an `https://` URL with a host.
+    #[error("invalid URL: {0}")]
+    InvalidUrl(String),
+    /// The QUIC or TLS configuration is unusable.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// Resolving or connecting failed.
+    #[error("connect: {0}")]
+    Connect(String),
+    /// The connection failed or was closed.
+    #[error("connection: {0}")]
+    Connection(#[from] quinn::ConnectionError),
+    /// Writing the request failed.
+    #[error("write: {0}")]
+    Write(#[from] quinn::WriteError),
+    /// Reading the response failed (e.g. the server reset the stream).
+    #[error("read: {0}")]
+    Read(#[from] quinn::ReadError),
+    /// The server broke the HTTP/3 protocol.
+    #[error("protocol: {0}")]
+    Protocol(#[from] H3Error),
+    /// The arena refused an allocation.
+    #[error("arena: {0}")]
+    Arena(#[from] ArenaError),
+    /// The response body exceeds the configured maximum.
+    #[error("response body larger than {0} bytes")]
+    BodyTooLarge(u64),
+}
+
+impl From<ReadFail> for Http3ClientError {
+    fn from(e: ReadFail) -> Self {
+        match e {
+            ReadFail::H3(e) => Http3ClientError::Protocol(e),
+            ReadFail::Quic(e) => Http3ClientError::Read(e),
+            ReadFail::Arena(e) => Http3ClientError::Arena(e),
+        }
+    }
+}
+
+/// A request: method, URL parts, extra header fields and a body.
+#[derive(Debug, Clone, Copy)]
+pub struct Http3Request<'r> {
+    /// The method.
+    pub method: &'r Method,
+    /// `:authority` (`host[:port]`).
+    pub authority: &'r str,
+    /// `:path` (path and query).
+    pub path: &'r str,
+    /// Extra header fields (lowercase names; connection-specific ones are not allowed).
+    pub headers: &'r [(&'r [u8], &'r [u8])],
+    /// The request body (sent with a `content-length`).
+    pub body: &'r [u8],
+}
+
+/// A response whose head and body live in an arena.
+#[derive(Debug)]
+pub struct ArenaResponse<'a> {
+    /// The status.
+    pub status: StatusCode,
+    /// The header fields (without `:status`), decoded into the arena.
+    pub headers: HeaderList<'a>,
+    /// The whole body, in the arena.
+    pub body: &'a [u8],
+    /// The trailer fields, if any were sent.
+    pub trailers: Option<HeaderList<'a>>,
+}
+
+impl<'a> ArenaResponse<'a> {
+    /// The first value of a header field (case-insensitive).
+    pub fn header(&self, name: &[u8]) -> Option<&'a [u8]> {
+        self.headers.get(name)
+    }
+}
+
+/// An owned response.
+#[derive(Debug, Clone)]
+pub struct Http3Response {
+    /// The status.
+    pub status: StatusCode,
+    /// The header fields.
+    pub headers: http::HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+struct ConnState {
+    peer_settings: Mutex<Option<Settings>>,
+    goaway: Mutex<Option<u64>>,
+}
+
+/// One HTTP/3 connection (QUIC connection + our control stream + a task reading the
+/// server's control and QPACK streams). Clones share the connection; requests on it run
+/// as concurrent streams.
+#[derive(Clone)]
+pub struct Http3Connection {
+    quic: quinn::Connection,
+    state: Arc<ConnState>,
+    max_body: u64,
+    max_field_section_size: u64,
+}
+
+impl std::fmt::Debug for Http3Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http3Connection")
+            .field("remote", &self.quic.remote_address())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Http3Connection {
+    /// Connects to `addr` (TLS server name `server_name`) with `endpoint`, whose default
+    /// client configuration must come from [`quic_client_config`].
+    pub async fn connect(
+        endpoint: &quinn::Endpoint,
+        addr: SocketAddr,
+        server_name: &str,
+        config: &Http3Config,
+    ) -> Result<Self, Http3ClientError> {
+        let connecting = endpoint
+            .connect(addr, server_name)
+            .map_err(|e| Http3ClientError::Connect(e.to_string()))?;
+        let quic = connecting.await?;
+        Self::from_quic(quic, config).await
+    }
+
+    /// Starts HTTP/3 on an established QUIC connection (ALPN `h3`).
+    pub async fn from_quic(
+        quic: quinn::Connection,
+        config: &Http3Config,
+    ) -> Result<Self, Http3ClientError> {
+        let decoder_config = DecoderConfig {
+            max_table_capacity: 0,
+            max_blocked_streams: 0,
+            max_field_section_size: config.max_field_section_size,
+        };
+        let mut control = quic.open_uni().await?;
+        let mut buf = Vec::with_capacity(32);
+        let _ = h3stream::encode_uni_stream_header(UniStreamKind::Control, &mut buf);
+        let _ = decoder_config
+            .settings()
+            .encode(Some(quic.stable_id() as u64), &mut buf);
+        control.write_all(&buf).await?;
+        let state = Arc::new(ConnState {
+            peer_settings: Mutex::new(None),
+            goaway: Mutex::new(None),
+        });
+        tokio::spawn(background(quic.clone(), state.clone(), control));
+        Ok(Http3Connection {
+            quic,
+            state,
+            max_body: config.max_body_size.max(64 * 1024 * 1024),
+            max_field_section_size: config.max_field_section_size,
+        })
+    }
+
+    /// The underlying QUIC connection.
+    pub fn quic(&self) -> &quinn::Connection {
+        &self.quic
+    }
+
+    /// The server's SETTINGS, once received.
+    pub fn peer_settings(&self) -> Option<Settings> {
+        *self
+            .state
+            .peer_settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True while new requests may be sent (no GOAWAY received, not closed).
+    pub fn is_usable(&self) -> bool {
+        self.quic.close_reason().is_none()
+            && self
+                .state
+                .goaway
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_none()
+    }
+
+    /// Sends a request and reads the whole response into `arena`.
+    pub async fn send_in<'a>(
+        &self,
+        arena: &'a Arena,
+        req: Http3Request<'_>,
+    ) -> Result<ArenaResponse<'a>, Http3ClientError> {
+        let (mut reader, id) = self.start(req).await?;
+        let result = self
+            .read_response(arena, &mut reader, id, req.method == Method::HEAD)
+            .await;
+        if result.is_err() {
+            let _ = reader.recv.stop(varint(ErrorCode::RequestCancelled));
+        }
+        result
+    }
+
+    /// Sends a request and returns an owned response (the future is `Send`).
+    pub async fn send(&self, req: Http3Request<'_>) -> Result<Http3Response, Http3ClientError> {
+        let (mut reader, id) = self.start(req).await?;
+        let result = self
+            .read_owned(&mut reader, id, req.method == Method::HEAD)
+            .await;
+        if result.is_err() {
+            let _ = reader.recv.stop(varint(ErrorCode::RequestCancelled));
+        }
+        result
+    }
+
+    /// Opens a request stream and writes the request.
+    async fn start(&self, req: Http3Request<'_>) -> Result<(MessageReader, u64), Http3ClientError> {
+        let (mut send, recv) = self.quic.open_bi().await?;
+        let id = u64::from(send.id());
+        let mut out = Vec::with_capacity(256 + req.body.len().min(64 * 1024));
+        let mut len_buf = [0u8; 20];
+        let len = format_u64(req.body.len() as u64, &mut len_buf);
+        let pseudo: [(&[u8], &[u8]); 4] = [
+            (b":method", req.method.as_str().as_bytes()),
+            (b":scheme", b"https"),
+            (b":authority", req.authority.as_bytes()),
+            (b":path", req.path.as_bytes()),
+        ];
+        let with_len = !req.body.is_empty() || matches!(*req.method, Method::POST | Method::PUT);
+        let cl: &[(&[u8], &[u8])] = if with_len {
+            &[(b"content-length", len)]
+        } else {
+            &[]
+        };
+        let fields = pseudo
+            .iter()
+            .copied()
+            .chain(req.headers.iter().copied())
+            .chain(cl.iter().copied());
+        Encoder::new()
+            .encode_headers_frame(fields, &mut out)
+            .map_err(|_| Http3ClientError::InvalidUrl("header section too large".into()))?;
+        if !req.body.is_empty() {
+            let _ = frame::encode_data_header(req.body.len() as u64, &mut out);
+            if req.body.len() <= 16 * 1024 {
+                out.extend_from_slice(req.body);
+                send.write_all(&out).await?;
+            } else {
+                send.write_all(&out).await?;
+                send.write_all(req.body).await?;
+            }
+        } else {
+            send.write_all(&out).await?;
+        }
+        let _ = send.finish();
+        let limits = FrameLimits {
+            max_field_section_len: self.max_field_section_size,
+            ..FrameLimits::default()
+        };
+        let reader = MessageReader::new(recv, RequestStream::with_limits(Role::Client, limits));
+        Ok((reader, id))
+    }
+
+    fn decoder(&self) -> Decoder {
+        Decoder::new(DecoderConfig {
+            max_table_capacity: 0,
+            max_blocked_streams: 0,
+            max_field_section_size: self.max_field_section_size,
+        })
+    }
+
+    /// Reads a response into heap types.
+    async fn read_owned(
+        &self,
+        reader: &mut MessageReader,
+        id: u64,
+        is_head: bool,
+    ) -> Result<Http3Response, Http3ClientError> {
+        let mut decoder = self.decoder();
+        let mut fields: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let (status, content_length) = loop {
+            let section =
+                match poll_fn(|cx| reader.poll_next_with(cx, &mut [], |s| Ok(s.to_vec()))).await? {
+                    Ev::Headers(s) => s,
+                    _ => {
+                        return Err(H3Error::MessageError {
+                            reason: "response without a header section",
+                        }
+                        .into())
+                    }
+                };
+            fields.clear();
+            decode_owned(&mut decoder, id, &section, &mut fields)?;
+            let head = message::validate_response(fields.iter().map(|(n, v)| (&n[..], &v[..])))?;
+            if head.status < 200 {
+                reader.state.interim_response()?;
+                continue;
+            }
+            let status = StatusCode::from_u16(head.status).map_err(|_| H3Error::MessageError {
+                reason: "invalid :status",
+            })?;
+            break (status, head.content_length);
+        };
+        let mut headers = http::HeaderMap::with_capacity(fields.len());
+        for (n, v) in fields.iter().filter(|(n, _)| !n.starts_with(b":")) {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(n),
+                http::HeaderValue::from_bytes(v),
+            ) {
+                headers.append(n, v);
+            }
+        }
+        let no_body =
+            is_head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+        let mut body = Vec::new();
+        if let (Some(len), false) = (content_length, no_body) {
+            if len > self.max_body {
+                return Err(Http3ClientError::BodyTooLarge(self.max_body));
+            }
+            reader.state.set_content_length(len)?;
+            body.reserve_exact(len as usize);
+        }
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            match poll_fn(|cx| reader.poll_next_with(cx, &mut chunk, |s| Ok(s.to_vec()))).await? {
+                Ev::Data(n) => {
+                    if (body.len() + n) as u64 > self.max_body {
+                        return Err(Http3ClientError::BodyTooLarge(self.max_body));
+                    }
+                    body.extend_from_slice(&chunk[..n]);
+                }
+                Ev::Trailers(s) => {
+                    let mut t = Vec::new();
+                    decode_owned(&mut decoder, id, &s, &mut t)?;
+                    message::validate_trailers(t.iter().map(|(n, v)| (&n[..], &v[..])))?;
+                }
+                Ev::Headers(_) => {}
+                Ev::End => break,
+            }
+        }
+        Ok(Http3Response {
+            status,
+            headers,
+            body: Bytes::from(body),
+        })
+    }
+
+    async fn read_response<'a>(
+        &self,
+        arena: &'a Arena,
+        reader: &mut MessageReader,
+        id: u64,
+        is_head: bool,
+    ) -> Result<ArenaResponse<'a>, Http3ClientError> {
+        let mut decoder = self.decoder();
+        // The head, skipping interim (1xx) responses.
+        let (status, headers, content_length) = loop {
+            let section = match poll_fn(|cx| reader.poll_next(cx, &mut [], arena)).await? {
+                Ev::Headers(s) => s,
+                _ => {
+                    return Err(H3Error::MessageError {
+                        reason: "response without a header section",
+                    }
+                    .into())
+                }
+            };
+            let list = decode(&mut decoder, id, section, arena)?;
+            let head = message::validate_response(list.iter())?;
+            if head.status < 200 {
+                reader.state.interim_response()?;
+                continue;
+            }
+            let status = StatusCode::from_u16(head.status).map_err(|_| H3Error::MessageError {
+                reason: "invalid :status",
+            })?;
+            let mut regular = HeaderList::new_in(arena);
+            for (n, v) in list.iter().filter(|(n, _)| !n.starts_with(b":")) {
+                regular.push(n, v)?;
+            }
+            break (status, regular, head.content_length);
+        };
+        let no_body =
+            is_head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+        if let (Some(len), false) = (content_length, no_body) {
+            if len > self.max_body {
+                return Err(Http3ClientError::BodyTooLarge(self.max_body));
+            }
+            reader.state.set_content_length(len)?;
+        }
+        // The body, straight into the arena.
+        let mut cap = content_length
+            .filter(|_| !no_body)
+            .unwrap_or(16 * 1024)
+            .max(1) as usize;
+        let mut buf: &mut [u8] = arena.alloc_zeroed(cap)?;
+        let mut filled = 0usize;
+        let mut trailers = None;
+        loop {
+            if filled == cap {
+                if cap as u64 >= self.max_body {
+                    return Err(Http3ClientError::BodyTooLarge(self.max_body));
+                }
+                let new_cap = (cap * 2).min(self.max_body as usize);
+                let bigger = arena.alloc_zeroed(new_cap)?;
+                bigger[..filled].copy_from_slice(&buf[..filled]);
+                buf = bigger;
+                cap = new_cap;
+            }
+            match poll_fn(|cx| reader.poll_next(cx, &mut buf[filled..], arena)).await? {
+                Ev::Data(n) => filled += n,
+                Ev::Trailers(s) => {
+                    let list = decode(&mut decoder, id, s, arena)?;
+                    message::validate_trailers(list.iter())?;
+                    trailers = Some(list);
+                }
+                Ev::Headers(_) => {}
+                Ev::End => break,
+            }
+        }
+        Ok(ArenaResponse {
+            status,
+            headers,
+            body: &buf[..filled],
+            trailers,
+        })
+    }
+}
+
+fn decode_owned(
+    decoder: &mut Decoder,
+    id: u64,
+    section: &[u8],
+    out: &mut Vec<(Vec<u8>, Vec<u8>)>,
+) -> Result<(), Http3ClientError> {
+    match decoder.decode_section_with(id, section, |n, v| out.push((n.to_vec(), v.to_vec()))) {
+        Ok(Decoded::Done(())) => Ok(()),
+        Ok(Decoded::Blocked) => Err(H3Error::from(
+            shockwave_quic::qpack::QpackError::Decompression("dynamic table reference"),
+        )
+        .into()),
+        Err(e) => Err(H3Error::from(e).into()),
+    }
+}
+
+fn decode<'a>(
+    decoder: &mut Decoder,
+    id: u64,
+    section: &'a [u8],
+    arena: &'a Arena,
+) -> Result<HeaderList<'a>, Http3ClientError> {
+    match decoder.decode_section(id, section, arena) {
+        Ok(Decoded::Done(list)) => Ok(list),
+        // Our table capacity is 0: a section referencing the table is invalid.
+        Ok(Decoded::Blocked) => Err(H3Error::from(
+            shockwave_quic::qpack::QpackError::Decompression("dynamic table reference"),
+        )
+        .into()),
+        Err(e) => Err(H3Error::from(e).into()),
+    }
+}
+
+/// Reads the server's unidirectional streams and keeps our control stream open.
+async fn background(quic: quinn::Connection, state: Arc<ConnState>, control: quinn::SendStream) {
+    let uni = Arc::new(Mutex::new(PeerUniStreams::new(Role::Client)));
+    loop {
+        let recv = tokio::select! {
+            r = quic.accept_uni() => match r {
+                Ok(r) => r,
+                Err(_) => break,
+            },
+            _ = quic.closed() => break,
+        };
+        tokio::spawn(client_uni(quic.clone(), state.clone(), uni.clone(), recv));
+    }
+    drop(control);
+}
+
+async fn client_uni(
+    quic: quinn::Connection,
+    state: Arc<ConnState>,
+    uni: Arc<Mutex<PeerUniStreams>>,
+    mut recv: quinn::RecvStream,
+) {
+    let close = |e: H3Error| quic.close(varint(e.code()), e.code().name().as_bytes());
+    let mut header = h3stream::UniStreamHeaderReader::new();
+    let (kind, mut rest) = loop {
+        match recv.read_chunk(64 * 1024, true).await {
+            Ok(Some(c)) => {
+                let (n, kind) = header.decode(&c.bytes);
+                if let Some(kind) = kind {
+                    break (kind, c.bytes.slice(n..));
+                }
+            }
+            _ => return,
+        }
+    };
+    let opened = uni.lock().unwrap_or_else(|e| e.into_inner()).opened(kind);
+    if let Err(e) = opened {
+        return close(e);
+    }
+    let mut control = ControlStream::new(Role::Client);
+    let mut qpack = Decoder::new(DecoderConfig {
+        max_table_capacity: 0,
+        max_blocked_streams: 0,
+        ..DecoderConfig::default()
+    });
+    let mut encoder = Encoder::new();
+    loop {
+        let result = match kind {
+            UniStreamKind::Control => control.recv_all(&rest, |ev| match ev {
+                ControlEvent::Settings(s) => {
+                    *state
+                        .peer_settings
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()) = Some(s)
+                }
+                ControlEvent::GoAway(id) => {
+                    *state.goaway.lock().unwrap_or_else(|e| e.into_inner()) = Some(id)
+                }
+                _ => {}
+            }),
+            UniStreamKind::QpackEncoder => qpack.feed_encoder_stream(&rest).map_err(H3Error::from),
+            UniStreamKind::QpackDecoder => {
+                encoder.feed_decoder_stream(&rest).map_err(H3Error::from)
+            }
+            // We never send MAX_PUSH_ID: a push stream is H3_ID_ERROR (RFC 9114 §4.6).
+            UniStreamKind::Push { push_id } => Err(H3Error::IdError {
+                id: push_id,
+                reason: "push stream without MAX_PUSH_ID",
+            }),
+            UniStreamKind::Unknown(_) => {
+                let _ = recv.stop(varint(ErrorCode::StreamCreationError));
+                return;
+            }
+        };
+        if let Err(e) = result {
+            return close(e);
+        }
+        match recv.read_chunk(64 * 1024, true).await {
+            Ok(Some(c)) => rest = c.bytes,
+            Ok(None) | Err(quinn::ReadError::Reset(_)) => {
+                if kind.is_critical() {
+                    close(H3Error::ClosedCriticalStream { stream: "critical" });
+                }
+                return;
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// An HTTP/3 client with one pooled connection per `(host, port)`.
+pub struct Http3Client {
+    endpoint: quinn::Endpoint,
+    config: Http3Config,
+    conns: tokio::sync::Mutex<HashMap<(String, u16), Http3Connection>>,
+}
+
+impl std::fmt::Debug for Http3Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http3Client").finish_non_exhaustive()
+    }
+}
+
+impl Http3Client {
+    /// A rustls client configuration (ring provider) trusting the webpki roots.
+    pub fn default_tls() -> Result<rustls::ClientConfig, Http3ClientError> {
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| SetupError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+    }
+
+    /// A client with this TLS configuration (ALPN is set to `h3`) and default limits.
+    /// Must be called inside a tokio runtime.
+    pub fn new(tls: rustls::ClientConfig) -> Result<Self, Http3ClientError> {
+        Self::with_config(tls, Http3Config::default())
+    }
+
+    /// As [`new`](Self::new) with explicit limits.
+    pub fn with_config(
+        tls: rustls::ClientConfig,
+        config: Http3Config,
+    ) -> Result<Self, Http3ClientError> {
+        let mut endpoint = quinn::Endpoint::client((std::net::Ipv6Addr::UNSPECIFIED, 0).into())
+            .or_else(|_| quinn::Endpoint::client((std::net::Ipv4Addr::UNSPECIFIED, 0).into()))
+            .map_err(SetupError::Io)?;
+        endpoint.set_default_client_config(quic_client_config(&tls, &config)?);
+        Ok(Http3Client {
+            endpoint,
+            config,
+            conns: tokio::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The pooled connection to `host:port`, connecting if there is none (or it is no
+    /// longer usable).
+    pub async fn connection(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<Http3Connection, Http3ClientError> {
+        let mut conns = self.conns.lock().await;
+        let key = (host.to_owned(), port);
+        if let Some(c) = conns.get(&key) {
+            if c.is_usable() {
+                return Ok(c.clone());
+            }
+        }
+        let addr = (host.trim_start_matches('[').trim_end_matches(']'), port)
+            .to_socket_addrs()
+            .map_err(|e| Http3ClientError::Connect(e.to_string()))?
+            .next()
+            .ok_or_else(|| Http3ClientError::Connect(format!("{host}: no address")))?;
+        let conn = Http3Connection::connect(&self.endpoint, addr, host, &self.config).await?;
+        conns.insert(key, conn.clone());
+        Ok(conn)
+    }
+
+    /// GET `url` (owned response).
+    pub async fn get(&self, url: &str) -> Result<Http3Response, Http3ClientError> {
+        self.send(&Method::GET, url, &[], &[]).await
+    }
+
+    /// Sends a request to `url` and returns an owned response.
+    pub async fn send(
+        &self,
+        method: &Method,
+        url: &str,
+        headers: &[(&[u8], &[u8])],
+        body: &[u8],
+    ) -> Result<Http3Response, Http3ClientError> {
+        let (host, port, authority, path) = split_url(url)?;
+        let conn = self.connection(&host, port).await?;
+        conn.send(Http3Request {
+            method,
+            authority: &authority,
+            path: &path,
+            headers,
+            body,
+        })
+        .await
+    }
+
+    /// Sends a request to `url`; the response head and body go into `arena`.
+    pub async fn send_in<'a>(
+        &self,
+        arena: &'a Arena,
+        method: &Method,
+        url: &str,
+        headers: &[(&[u8], &[u8])],
+        body: &[u8],
+    ) -> Result<ArenaResponse<'a>, Http3ClientError> {
+        let (host, port, authority, path) = split_url(url)?;
+        let conn = self.connection(&host, port).await?;
+        conn.send_in(
+            arena,
+            Http3Request {
+                method,
+                authority: &authority,
+                path: &path,
+                headers,
+                body,
+            },
+        )
+        .await
+    }
+
+    /// Closes every connection (H3_NO_ERROR) and waits briefly for the endpoint to
+    /// go idle.
+    pub async fn close(&self) {
+        self.endpoint.close(varint(ErrorCode::NoError), b"");
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            self.endpoint.wait_idle(),
+        )
+        .await;
+    }
+}
+
+/// `(host, port, authority, path)` of an `https` URL.
+fn split_url(url: &str) -> Result<(String, u16, String, String), Http3ClientError> {
+    let parsed = url::Url::parse(url).map_err(|e| Http3ClientError::InvalidUrl(e.to_string()))?;
+    if parsed.scheme() != "https" {
+        return Err(Http3ClientError::InvalidUrl(format!(
+            "{url}: HTTP/3 needs an https URL"
+        )));
+    }
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| Http3ClientError::InvalidUrl(format!("{url}: no host")))?
+        .to_owned();
+    let port = parsed.port().unwrap_or(443);
+    let authority = match parsed.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.clone(),
+    };
+    let path = match parsed.query() {
+        Some(q) => format!("{}?{q}", parsed.path()),
+        None => parsed.path().to_owned(),
+    };
+    Ok((host, port, authority, path))
+}

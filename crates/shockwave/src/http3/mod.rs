@@ -1,0 +1,183 @@
+//! HTTP/3 (RFC 9114) over QUIC (quinn), on the sans-I/O codecs of `shockwave-quic`
+//! (re-exported here: [`frame`], [`qpack`], [`request`], [`control`], [`message`], ...).
+//!
+//! - [`server`]: serves the same [`Handler`](crate::server::Handler) as HTTP/1.1 and
+//!   HTTP/2 — one arena per request stream from the worker's pool, request fields
+//!   QPACK-decoded into it, request bodies streamed from DATA frames, responses streamed
+//!   as DATA frames, GOAWAY on graceful shutdown, protocol errors mapped to HTTP/3 codes.
+//! - [`client`]: an HTTP/3 client connection with an owned and an arena response API.
+//!
+//! QUIC itself (TLS 1.3, loss recovery, flow control, stream limits, idle timeout) is
+//! quinn's, configured from [`Http3Config`]. TLS uses the ring provider and ALPN `h3`.
+//!
+//! ```no_run
+//! use shockwave::http3::{self, Http3Config};
+//! use shockwave::server::{handler_fn, Response};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let tls = shockwave::server::tls::self_signed(&["localhost"])?;
+//! let handle = http3::server::Http3Server::new("127.0.0.1:4433".parse()?, tls.config)
+//!     .start(handler_fn(async |_cx| Response::text("Hello over HTTP/3")))?;
+//! println!("listening on udp {}", handle.local_addr());
+//! handle.wait()?;
+//! # Ok(()) }
+//! ```
+
+pub mod client;
+mod reader;
+pub mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use shockwave_quic::*;
+
+use qpack::DecoderConfig;
+
+/// The ALPN protocol identifier of HTTP/3 (RFC 9114 §3.1).
+pub const ALPN: &[u8] = b"h3";
+
+/// HTTP/3 and QUIC transport limits. Every field has a sane default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Http3Config {
+    /// SETTINGS_MAX_FIELD_SECTION_SIZE: largest decoded header section we accept
+    /// (name + value + 32 per field); `431` (server) beyond. Default 16 KiB.
+    pub max_field_section_size: u64,
+    /// SETTINGS_QPACK_MAX_TABLE_CAPACITY: the dynamic table the peer's QPACK encoder
+    /// may use. Default 4096 on servers; 0 disables the dynamic table.
+    pub qpack_max_table_capacity: u64,
+    /// SETTINGS_QPACK_BLOCKED_STREAMS: streams that may wait for QPACK encoder stream
+    /// data at once. Default 16.
+    pub qpack_blocked_streams: u64,
+    /// Most concurrent request streams the peer may open (QUIC stream limit). Default 100.
+    pub max_concurrent_streams: u32,
+    /// Most concurrent unidirectional streams the peer may open. Default 8 (control,
+    /// QPACK encoder and decoder, a few reserved ones).
+    pub max_concurrent_uni_streams: u32,
+    /// The connection is closed after this long without activity. Default 30 s.
+    pub idle_timeout: Duration,
+    /// QUIC flow-control window per stream (receive side). Default 1.25 MB.
+    pub stream_receive_window: u32,
+    /// QUIC flow-control window for the whole connection (receive side). Default 16 MB.
+    pub receive_window: u32,
+    /// Bytes buffered for sending per connection. Default 16 MB.
+    pub send_window: u64,
+    /// Largest request body a handler may read (server). Default 16 MiB.
+    pub max_body_size: u64,
+    /// On graceful shutdown, how long in-flight requests may take. Default 10 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Http3Config {
+    fn default() -> Self {
+        Http3Config {
+            max_field_section_size: 16 * 1024,
+            qpack_max_table_capacity: 4096,
+            qpack_blocked_streams: 16,
+            max_concurrent_streams: 100,
+            max_concurrent_uni_streams: 8,
+            idle_timeout: Duration::from_secs(30),
+            stream_receive_window: 1_250_000,
+            receive_window: 16 * 1024 * 1024,
+            send_window: 16 * 1024 * 1024,
+            max_body_size: 16 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Http3Config {
+    /// The QPACK decoder limits (and our SETTINGS) for this configuration.
+    pub fn decoder_config(&self) -> DecoderConfig {
+        DecoderConfig {
+            max_table_capacity: self.qpack_max_table_capacity,
+            max_blocked_streams: self.qpack_blocked_streams,
+            max_field_section_size: self.max_field_section_size,
+        }
+    }
+
+    /// The quinn transport configuration: stream limits, windows and idle timeout.
+    pub fn transport_config(&self) -> quinn::TransportConfig {
+        let mut t = quinn::TransportConfig::default();
+        t.max_concurrent_bidi_streams(self.max_concurrent_streams.into())
+            .max_concurrent_uni_streams(self.max_concurrent_uni_streams.into())
+            .stream_receive_window(self.stream_receive_window.into())
+            .receive_window(self.receive_window.into())
+            .send_window(self.send_window)
+            .max_idle_timeout(quinn::IdleTimeout::try_from(self.idle_timeout).ok());
+        t
+    }
+}
+
+/// Why a QUIC configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// The rustls configuration cannot be used for QUIC (it needs TLS 1.3 and
+    /// `TLS13_AES_128_GCM_SHA256`).
+    #[error("TLS configuration unusable for QUIC: {0}")]
+    Tls(String),
+    /// Binding the UDP socket failed.
+    #[error("binding the UDP socket: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A quinn server configuration from a rustls server configuration (its ALPN list is
+/// replaced by `h3`) and `config`'s transport limits.
+pub fn quic_server_config(
+    tls: &rustls::ServerConfig,
+    config: &Http3Config,
+) -> Result<quinn::ServerConfig, SetupError> {
+    let mut tls = tls.clone();
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    tls.max_early_data_size = 0;
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
+        .map_err(|e| SetupError::Tls(e.to_string()))?;
+    let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    server.transport_config(Arc::new(config.transport_config()));
+    Ok(server)
+}
+
+/// A quinn client configuration from a rustls client configuration (its ALPN list is
+/// replaced by `h3`) and `config`'s transport limits.
+pub fn quic_client_config(
+    tls: &rustls::ClientConfig,
+    config: &Http3Config,
+) -> Result<quinn::ClientConfig, SetupError> {
+    let mut tls = tls.clone();
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
+        .map_err(|e| SetupError::Tls(e.to_string()))?;
+    let mut client = quinn::ClientConfig::new(Arc::new(crypto));
+    client.transport_config(Arc::new(config.transport_config()));
+    Ok(client)
+}
+
+/// The QUIC application error code for an HTTP/3 error code.
+pub(crate) fn varint(code: ErrorCode) -> quinn::VarInt {
+    quinn::VarInt::from_u64(code.code()).unwrap_or(quinn::VarInt::from_u32(0x102))
+}
+
+/// Writes a 3-digit status code.
+pub(crate) fn status_bytes(status: http::StatusCode) -> [u8; 3] {
+    let s = status.as_u16();
+    [
+        b'0' + (s / 100 % 10) as u8,
+        b'0' + (s / 10 % 10) as u8,
+        b'0' + (s % 10) as u8,
+    ]
+}
+
+/// Formats `n` in decimal into `buf`.
+pub(crate) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}

@@ -1,0 +1,205 @@
+//! Our HTTP/3 client against the `h3` crate's server over loopback UDP: status, headers,
+//! 1 MiB+ bodies byte for byte (download and upload echo), trailers, owned and arena APIs.
+
+use std::sync::Arc;
+
+use bytes::{Buf as _, Bytes};
+use http::Method;
+use shockwave::arena::Arena;
+use shockwave::http3::client::{Http3Client, Http3Connection, Http3Request};
+use shockwave::http3::{quic_server_config, Http3Config};
+use shockwave::server::tls;
+
+const BIG: usize = 1024 * 1024 + 4321;
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+fn client_tls(cert: &tls::SelfSigned) -> rustls::ClientConfig {
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der).unwrap();
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+/// An `h3` + `h3-quinn` server: /big, /echo (with a trailer), 404 otherwise.
+fn h3_server(cert: &tls::SelfSigned) -> quinn::Endpoint {
+    let config = quic_server_config(&cert.config, &Http3Config::default()).unwrap();
+    let ep = quinn::Endpoint::server(config, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let accept = ep.clone();
+    tokio::spawn(async move {
+        while let Some(incoming) = accept.accept().await {
+            tokio::spawn(async move {
+                let Ok(conn) = incoming.await else { return };
+                let mut h3c =
+                    h3::server::Connection::<_, Bytes>::new(h3_quinn::Connection::new(conn))
+                        .await
+                        .unwrap();
+                while let Ok(Some(resolver)) = h3c.accept().await {
+                    tokio::spawn(async move {
+                        let (req, mut stream) = resolver.resolve_request().await.unwrap();
+                        let mut body = Vec::new();
+                        while let Some(mut c) = stream.recv_data().await.unwrap() {
+                            while c.has_remaining() {
+                                let n = c.chunk().len();
+                                body.extend_from_slice(c.chunk());
+                                c.advance(n);
+                            }
+                        }
+                        let (status, out) = match req.uri().path() {
+                            "/big" => (200, pattern(BIG)),
+                            "/echo" => (200, body),
+                            _ => (404, Vec::new()),
+                        };
+                        let resp = http::Response::builder()
+                            .status(status)
+                            .header("x-server", "h3")
+                            .header("x-method", req.method().as_str())
+                            .header("content-length", out.len())
+                            .body(())
+                            .unwrap();
+                        stream.send_response(resp).await.unwrap();
+                        if !out.is_empty() {
+                            stream.send_data(Bytes::from(out)).await.unwrap();
+                        }
+                        if req.uri().path() == "/echo" {
+                            let mut t = http::HeaderMap::new();
+                            t.insert("x-trailer", "done".parse().unwrap());
+                            stream.send_trailers(t).await.unwrap();
+                        }
+                        stream.finish().await.unwrap();
+                    });
+                }
+            });
+        }
+    });
+    ep
+}
+
+#[tokio::test]
+async fn our_client_against_h3_server() {
+    let cert = tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
+    let server = h3_server(&cert);
+    let port = server.local_addr().unwrap().port();
+    let client = Http3Client::new(client_tls(&cert)).unwrap();
+
+    // Owned API.
+    let r = client
+        .get(&format!("https://127.0.0.1:{port}/big"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["x-server"], "h3");
+    assert_eq!(r.headers["content-length"], BIG.to_string().as_str());
+    assert!(r.body == pattern(BIG), "GET body differs");
+
+    // Arena API: upload echo with trailers.
+    let payload = pattern(BIG + 3);
+    let arena = Arena::new();
+    let r = client
+        .send_in(
+            &arena,
+            &Method::POST,
+            &format!("https://127.0.0.1:{port}/echo"),
+            &[(b"x-client", b"shockwave")],
+            &payload,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header(b"x-method"), Some(&b"POST"[..]));
+    assert!(r.body == payload, "echoed body differs");
+    assert_eq!(
+        r.trailers.as_ref().and_then(|t| t.get(b"x-trailer")),
+        Some(&b"done"[..])
+    );
+
+    let r = client
+        .get(&format!("https://127.0.0.1:{port}/missing"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404);
+    assert!(r.body.is_empty());
+
+    // One pooled connection served everything; concurrent requests share it.
+    let conn: Http3Connection = client.connection("127.0.0.1", port).await.unwrap();
+    assert!(conn.peer_settings().is_some());
+    let mut tasks = Vec::new();
+    for i in 0..16usize {
+        let conn = conn.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = pattern(10_000 + i);
+            let authority = format!("127.0.0.1:{port}");
+            let r = conn
+                .send(Http3Request {
+                    method: &Method::PUT,
+                    authority: &authority,
+                    path: "/echo",
+                    headers: &[],
+                    body: &body,
+                })
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200);
+            assert_eq!(r.body, body);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    client.close().await;
+    server.close(0u32.into(), b"");
+}
+
+#[test]
+fn serve_on_an_existing_endpoint() {
+    use shockwave::server::{handler_fn, Response};
+    let cert = tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let config = cert.config.clone();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async move {
+            let quic = quic_server_config(&config, &Http3Config::default()).unwrap();
+            let ep = quinn::Endpoint::server(quic, "127.0.0.1:0".parse().unwrap()).unwrap();
+            addr_tx.send(ep.local_addr().unwrap()).unwrap();
+            let handler = Arc::new(handler_fn(async |cx| {
+                Response::text(if cx.query() == Some("q=1") {
+                    "one"
+                } else {
+                    "other"
+                })
+            }));
+            shockwave::http3::server::serve(ep, handler, Http3Config::default(), stop_rx).await;
+        });
+    });
+    let addr = addr_rx.recv().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = Http3Client::new(client_tls(&cert)).unwrap();
+        let r = client
+            .get(&format!("https://127.0.0.1:{}/x?q=1", addr.port()))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(&r.body[..], b"one");
+        assert_eq!(r.headers["content-type"], "text/plain; charset=utf-8");
+        client.close().await;
+    });
+    stop_tx.send(true).unwrap();
+    server.join().unwrap();
+}
