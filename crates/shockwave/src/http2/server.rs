@@ -22,6 +22,7 @@ use tokio::time::Instant;
 
 use super::engine::{Event, ServerConnection, StreamError};
 use super::Http2Config;
+use crate::server::fields::{field_valid, skipped, status_bytes};
 use crate::server::stats::{inc, WorkerCounters};
 use crate::server::{
     Body, BodyError, BodySource, Handler, Headers, Request, RequestContext, RequestParts, Response,
@@ -589,39 +590,6 @@ fn simple_response<H>(
     let code = status_bytes(status);
     let fields: [(&[u8], &[u8]); 2] = [(b":status", &code), (b"content-length", b"0")];
     engine.borrow_mut().send_headers(id, fields, true)
-}
-
-fn status_bytes(status: StatusCode) -> [u8; 3] {
-    let s = status.as_u16();
-    [
-        b'0' + (s / 100 % 10) as u8,
-        b'0' + (s / 10 % 10) as u8,
-        b'0' + (s % 10) as u8,
-    ]
-}
-
-/// Names the server manages or that HTTP/2 forbids (RFC 9113 §8.2.2).
-fn skipped(name: &[u8]) -> bool {
-    [
-        &b"connection"[..],
-        b"transfer-encoding",
-        b"keep-alive",
-        b"proxy-connection",
-        b"upgrade",
-        b"content-length",
-        b"date",
-        b"te",
-    ]
-    .iter()
-    .any(|n| n.eq_ignore_ascii_case(name))
-}
-
-fn field_valid(name: &[u8], value: &[u8]) -> bool {
-    !name.is_empty()
-        && name
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b))
-        && value.iter().all(|b| *b != b'\r' && *b != b'\n' && *b != 0)
 }
 
 async fn send_response<'a, H>(

@@ -158,16 +158,6 @@ pub(crate) fn varint(code: ErrorCode) -> quinn::VarInt {
     quinn::VarInt::from_u64(code.code()).unwrap_or(quinn::VarInt::from_u32(0x102))
 }
 
-/// Writes a 3-digit status code.
-pub(crate) fn status_bytes(status: http::StatusCode) -> [u8; 3] {
-    let s = status.as_u16();
-    [
-        b'0' + (s / 100 % 10) as u8,
-        b'0' + (s / 10 % 10) as u8,
-        b'0' + (s % 10) as u8,
-    ]
-}
-
 /// Formats `n` in decimal into `buf`.
 pub(crate) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();

@@ -46,7 +46,8 @@ use shockwave_quic::{message, Error as H3Error, ErrorCode, Scope};
 use tokio::sync::{watch, Notify};
 
 use super::reader::{Ev, MessageReader, ReadFail};
-use super::{format_u64, quic_server_config, status_bytes, varint, Http3Config, SetupError};
+use super::{format_u64, quic_server_config, varint, Http3Config, SetupError};
+use crate::server::fields::{field_valid, skipped, status_bytes};
 use crate::server::stats::{inc, WorkerCounters};
 use crate::server::{
     Body, BodyError, BodySource, Handler, Headers, Request, RequestContext, RequestParts, Response,
@@ -971,30 +972,6 @@ impl<H> BodySource for H3Body<'_, '_, H> {
     fn is_end(&self) -> bool {
         self.end
     }
-}
-
-/// Names the server manages or that HTTP/3 forbids (RFC 9114 §4.2).
-fn skipped(name: &[u8]) -> bool {
-    [
-        &b"connection"[..],
-        b"transfer-encoding",
-        b"keep-alive",
-        b"proxy-connection",
-        b"upgrade",
-        b"content-length",
-        b"date",
-        b"te",
-    ]
-    .iter()
-    .any(|n| n.eq_ignore_ascii_case(name))
-}
-
-fn field_valid(name: &[u8], value: &[u8]) -> bool {
-    !name.is_empty()
-        && name
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b))
-        && value.iter().all(|b| *b != b'\r' && *b != b'\n' && *b != 0)
 }
 
 fn count_response<H>(conn: &Conn<H>, status: StatusCode) {

@@ -37,6 +37,7 @@
 
 pub mod body;
 pub mod config;
+pub(crate) mod fields;
 pub mod files;
 mod h1;
 pub mod handler;
