@@ -3,41 +3,23 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shockwave_http11::{BodyDecoder, BodyFraming, Error, Limits};
-
-fn decode(input: &[u8], step: usize) -> Result<(Vec<u8>, usize, bool), Error> {
-    let limits = Limits {
-        max_chunk_line: 32,
-        max_trailer_bytes: 64,
-        ..Limits::default()
-    };
-    let mut dec = BodyDecoder::new(BodyFraming::Chunked, &limits);
-    let (mut start, mut fed, mut body) = (0usize, 0usize, Vec::new());
-    loop {
-        loop {
-            let s = dec.decode(&input[start..fed])?;
-            assert!(s.consumed <= fed - start);
-            body.extend_from_slice(s.data);
-            start += s.consumed;
-            if s.done {
-                return Ok((body, start, true));
-            }
-            if s.consumed == 0 {
-                break;
-            }
-        }
-        if fed == input.len() {
-            return Ok((body, start, false));
-        }
-        fed = (fed + step).min(input.len());
-    }
-}
+use shockwave_fuzz::decode_body;
+use shockwave_http11::{BodyFraming, Limits};
 
 fuzz_target!(|data: &[u8]| {
     if data.is_empty() {
         return;
     }
+    let limits = Limits {
+        max_chunk_line: 32,
+        max_trailer_bytes: 64,
+        allow_bare_lf: data[0] & 0x80 != 0,
+        ..Limits::default()
+    };
     let step = usize::from(data[0] % 7) + 1;
     let input = &data[1..];
-    assert_eq!(decode(input, input.len().max(1)), decode(input, step));
+    assert_eq!(
+        decode_body(BodyFraming::Chunked, &limits, input, input.len().max(1)),
+        decode_body(BodyFraming::Chunked, &limits, input, step)
+    );
 });

@@ -63,7 +63,7 @@ mod sync_pool;
 pub use arena::Arena;
 pub use error::ArenaError;
 pub use header_list::{HeaderList, Iter as HeaderIter, HEADER_LIST_INLINE};
-pub use pool::{ArenaPool, PoolConfig, PooledArena};
+pub use pool::{ArenaPool, PoolConfig, PooledArena, LIFETIME_SAMPLE_EVERY};
 pub use stats::ArenaStats;
 pub use sync_pool::{SyncArenaPool, SyncPooledArena};
 

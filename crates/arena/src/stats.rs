@@ -29,7 +29,9 @@ pub struct ArenaStats {
     pub retained_bytes: u64,
     /// The largest number of bytes a single arena handed out before its return.
     pub peak_arena_bytes: u64,
-    /// Sum of the lifetimes (get to return) of every returned arena.
+    /// Sum of the lifetimes (get to return) of every returned arena. [`crate::ArenaPool`]
+    /// times one arena in [`crate::LIFETIME_SAMPLE_EVERY`] and extrapolates (so
+    /// [`ArenaStats::average_lifetime`] is the sample's average).
     pub total_lifetime: Duration,
 }
 
@@ -63,7 +65,10 @@ pub(crate) struct LocalCounters {
     pub bytes_freed: Cell<u64>,
     pub retained_bytes: Cell<u64>,
     pub peak_arena_bytes: Cell<u64>,
+    /// Sum of the sampled lifetimes, in nanoseconds.
     pub total_lifetime_nanos: Cell<u64>,
+    /// Returned arenas whose lifetime was timed.
+    pub lifetime_samples: Cell<u64>,
 }
 
 pub(crate) fn bump(cell: &Cell<u64>, by: u64) {

@@ -99,12 +99,105 @@ impl BodyDecoder {
     }
 
     /// Decodes from `input` (the bytes not yet consumed). See the type docs.
+    #[inline]
     pub fn decode<'b>(&mut self, input: &'b [u8]) -> Result<BodyChunk<'b>, Error> {
-        let mut pos = 0usize;
+        match self.state {
+            State::Size | State::Data(_) => self.decode_chunked(input),
+            _ => self.decode_from(input, 0, &[]),
+        }
+    }
+
+    /// The common chunked case as straight-line code (size line, data, CRLF, next size
+    /// line, empty trailer section), with no state dispatch between the steps; anything
+    /// unusual (a split line end, bare LF, trailer fields) continues in
+    /// [`Self::decode_from`], which implements the whole grammar.
+    #[inline]
+    fn decode_chunked<'b>(&mut self, input: &'b [u8]) -> Result<BodyChunk<'b>, Error> {
+        let (mut pos, left) = match self.state {
+            State::Data(left) => (0, left),
+            _ => match self.size_line(input)? {
+                None => return Ok(chunk(0, &[], false)),
+                Some((0, n)) => {
+                    self.state = State::Trailers(0);
+                    return self.decode_from(input, n, &[]);
+                }
+                Some((size, n)) => (n, size),
+            },
+        };
+        let avail = input.len() - pos;
+        if avail == 0 {
+            self.state = State::Data(left);
+            return Ok(chunk(pos, &[], false));
+        }
+        let n = take(left, avail);
+        let data = &input[pos..pos + n];
+        pos += n;
+        let left = left - n as u64;
+        if left > 0 {
+            self.state = State::Data(left);
+            return Ok(chunk(pos, data, false));
+        }
+        // The CRLF after the data (RFC 9112 §7.1).
+        if input.get(pos..pos + 2) != Some(b"\r\n") {
+            self.state = State::DataEnd;
+            return self.decode_from(input, pos, data);
+        }
+        pos += 2;
+        match self.size_line(&input[pos..])? {
+            None => {
+                self.state = State::Size;
+                Ok(chunk(pos, data, false))
+            }
+            Some((0, n)) => {
+                pos += n;
+                // Nearly always no trailer fields: just the final CRLF.
+                if input.get(pos..pos + 2) == Some(b"\r\n") {
+                    self.state = State::Done;
+                    return Ok(chunk(pos + 2, data, true));
+                }
+                self.state = State::Trailers(0);
+                self.decode_from(input, pos, data)
+            }
+            Some((size, n)) => {
+                self.state = State::Data(size);
+                Ok(chunk(pos + n, data, false))
+            }
+        }
+    }
+
+    /// A chunk-size line at the start of `rest`: `(size, line length)`, `None` if
+    /// incomplete.
+    #[inline(always)]
+    fn size_line(&self, rest: &[u8]) -> Result<Option<(u64, usize)>, Error> {
+        // Fast path: hex digits then CRLF, no extension (nearly every chunk). At most
+        // 16 digits here; a 17th goes to the full parser, which reports the overflow.
+        let mut size: u64 = 0;
+        let mut i = 0;
+        let digits = rest.len().min(16);
+        while i < digits {
+            let v = HEX[rest[i] as usize];
+            if v == 0xff {
+                break;
+            }
+            size = size << 4 | u64::from(v);
+            i += 1;
+        }
+        if i > 0 && rest.get(i..i + 2) == Some(b"\r\n") {
+            return Ok(Some((size, i + 2)));
+        }
+        self.chunk_line(rest)
+    }
+
+    /// The general decoder: continues at `pos` with `data` already taken in this call.
+    fn decode_from<'b>(
+        &mut self,
+        input: &'b [u8],
+        mut pos: usize,
+        mut data: &'b [u8],
+    ) -> Result<BodyChunk<'b>, Error> {
         // At most one chunk's data per call; the framing after it (CRLF, the next
         // size line, even the trailers) is consumed in the same call when present,
         // which halves the calls per body.
-        let mut data: &'b [u8] = &[];
         loop {
             match self.state {
                 State::Done => return Ok(chunk(pos, data, true)),
@@ -120,30 +213,10 @@ impl BodyDecoder {
                     return Ok(chunk(n, &input[..n], left == 0));
                 }
                 State::Size => {
-                    let rest = &input[pos..];
-                    // Fast path: hex digits then CRLF, no extension (nearly every chunk).
-                    let mut size: u64 = 0;
-                    let mut i = 0;
-                    while i < rest.len() && i < 17 {
-                        match hex_value(rest[i]) {
-                            Some(d) => size = size << 4 | u64::from(d),
-                            None => break,
-                        }
-                        i += 1;
-                    }
-                    if i > 0
-                        && i < 17
-                        && rest.get(i) == Some(&b'\r')
-                        && rest.get(i + 1) == Some(&b'\n')
-                    {
-                        pos += i + 2;
-                    } else {
-                        let Some((size_checked, line_len)) = self.chunk_line(rest)? else {
-                            return Ok(chunk(pos, data, false));
-                        };
-                        size = size_checked;
-                        pos += line_len;
-                    }
+                    let Some((size, line_len)) = self.size_line(&input[pos..])? else {
+                        return Ok(chunk(pos, data, false));
+                    };
+                    pos += line_len;
                     self.state = if size == 0 {
                         State::Trailers(0)
                     } else {
@@ -317,9 +390,19 @@ fn hex_value(c: u8) -> Option<u8> {
 /// `chunk-size [ chunk-ext ]` without the line end (RFC 9112 §7.1, §7.1.1):
 /// `chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`.
 fn parse_chunk_line(line: &[u8]) -> Result<u64, Error> {
-    if line.contains(&b'\r') {
-        return Err(Error::BareCr);
-    }
+    // A CR is valid nowhere in the grammar, so a line with one always fails it: the
+    // (rarer) error path reports it as a bare CR, and valid lines are scanned once.
+    parse_chunk_line_grammar(line).map_err(|e| {
+        if line.contains(&b'\r') {
+            Error::BareCr
+        } else {
+            e
+        }
+    })
+}
+
+#[inline(always)]
+fn parse_chunk_line_grammar(line: &[u8]) -> Result<u64, Error> {
     let mut size: u64 = 0;
     let mut i = 0;
     while i < line.len() {

@@ -88,7 +88,7 @@ pub use limits::Limits;
 pub use message::{BodyFraming, GetAll, Headers, HeadersIter, HeapHeaders, Request, Response};
 pub use parse::{parse_request, parse_request_heap, parse_response, parse_response_heap, Status};
 pub use write::{
-    is_valid_field, write_chunk, write_last_chunk, BodyLength, RequestHead, ResponseHead,
+    is_token, is_valid_field, write_chunk, write_last_chunk, BodyLength, RequestHead, ResponseHead,
 };
 
 pub use http::{Method, StatusCode, Version};

@@ -60,6 +60,12 @@ pub struct RequestHead<'h> {
     pub keep_alive: bool,
 }
 
+/// True if `bytes` is a non-empty token (RFC 9110 §5.6.2): a valid method, field name
+/// or transfer-coding name. Table-driven.
+pub fn is_token(bytes: &[u8]) -> bool {
+    !bytes.is_empty() && bytes.iter().all(|&b| TOKEN[b as usize])
+}
+
 /// True if `(name, value)` may be written as a field line: a token name and a value
 /// of VCHAR / SP / HTAB / obs-text only (RFC 9110 §5.1, §5.5).
 pub fn is_valid_field(name: &[u8], value: &[u8]) -> bool {

@@ -316,7 +316,10 @@ impl Decoder {
         while pos < buf.len() {
             let mut p = pos;
             match self.instruction(buf, &mut p) {
-                Ok(()) => pos = p,
+                Ok(()) => {
+                    pos = p;
+                    self.check_blocked_evictions()?;
+                }
                 Err(Err(PrimError::Truncated)) => break,
                 Err(Err(PrimError::Overflow)) => {
                     return Err(QpackError::EncoderStream("integer or length too large"))
@@ -325,6 +328,27 @@ impl Decoder {
             }
         }
         Ok(pos)
+    }
+
+    /// RFC 9204 §2.1.1.1: the encoder must not evict an entry that an unacknowledged field
+    /// section references. A blocked section references entry `ric - 1`; once that entry
+    /// was inserted and evicted again, the section can never be decoded (and its encoded
+    /// Required Insert Count would be reconstructed to another value on retry, §4.5.1.1,
+    /// re-blocking a stream [`Decoder::next_unblocked`] reported as decodable). Found by
+    /// the `qpack_decode` fuzz target.
+    fn check_blocked_evictions(&self) -> Result<(), QpackError> {
+        let count = self.table.insert_count();
+        let oldest = count - self.table.len() as u64;
+        if self
+            .blocked
+            .iter()
+            .any(|&(_, ric)| ric <= count && ric.saturating_sub(1) < oldest)
+        {
+            return Err(QpackError::EncoderStream(
+                "evicted an entry that a blocked stream references",
+            ));
+        }
+        Ok(())
     }
 
     /// One encoder instruction. The outer error distinguishes protocol errors (`Ok`)
