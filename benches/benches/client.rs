@@ -7,6 +7,11 @@
 //! client runs on a current-thread tokio runtime on the bench thread, so the allocation
 //! counts (per thread) include everything the client does, its connection task too.
 //!
+//! The HTTP/2 groups run against the shockwave server (h2c with prior knowledge, one
+//! worker thread, a 13-byte body): sequential GETs and bursts of 50 concurrent GETs over
+//! one multiplexed connection, the pooled Shockwave client (owned and arena APIs) next to
+//! hyper's HTTP/2 client connection (`hyper::client::conn::http2`).
+//!
 //! Run: `cargo bench -p shockwave-benches --bench client`
 
 use std::hint::black_box;
@@ -180,5 +185,132 @@ fn bench_clients(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_clients);
+/// The shockwave server with HTTP/2 prior knowledge on its cleartext port; lives until
+/// the process exits. Returns the URL of its route.
+fn h2_server() -> String {
+    use shockwave::server::{handler_fn, Response, Server};
+    let handle = Server::builder()
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .workers(1)
+        .handle_signals(false)
+        .start(handler_fn(async |_cx| Response::text("Hello, World!")))
+        .expect("start the HTTP/2 server");
+    let url = format!("http://{}/plaintext", handle.local_addr());
+    std::mem::forget(handle);
+    url
+}
+
+fn bench_h2_clients(c: &mut Criterion) {
+    use futures_util::future::join_all;
+    let url = h2_server();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sw = Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
+    let hyper_h2 = rt.block_on(async {
+        let addr = url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .expect("authority")
+            .to_owned();
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let _ = tcp.set_nodelay(true);
+        let (send, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tcp),
+        )
+        .await
+        .expect("hyper h2 handshake");
+        tokio::spawn(conn);
+        send
+    });
+    let uri: hyper::Uri = url.parse().expect("uri");
+    let hyper_get = |send: &hyper::client::conn::http2::SendRequest<Empty<Bytes>>| {
+        let mut send = send.clone();
+        let req = http::Request::get(uri.clone())
+            .body(Empty::<Bytes>::new())
+            .expect("request");
+        async move {
+            let resp = send.send_request(req).await.expect("hyper h2 request");
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .expect("hyper h2 body")
+                .to_bytes();
+            assert_eq!(body.len(), 13);
+        }
+    };
+
+    let mut group = c.benchmark_group("client_h2_sequential_get");
+    group.measurement_time(Duration::from_secs(4));
+    let mut arena = Arena::with_capacity(16 * 1024);
+    run(&mut group, &rt, "shockwave_h2_arena", async || {
+        {
+            let resp = sw
+                .send_in(&arena, ArenaRequest::get(&url))
+                .await
+                .expect("shockwave arena request");
+            assert_eq!(resp.body().len(), 13);
+            black_box(resp.status());
+        }
+        arena.reset();
+    });
+    run(&mut group, &rt, "shockwave_h2_owned", async || {
+        let body = sw
+            .get(&url)
+            .send()
+            .await
+            .expect("shockwave request")
+            .bytes()
+            .await
+            .expect("shockwave body");
+        assert_eq!(body.len(), 13);
+    });
+    run(&mut group, &rt, "hyper_h2", async || {
+        hyper_get(&hyper_h2).await
+    });
+    group.finish();
+
+    // 50 concurrent requests per iteration, all over the one connection.
+    let mut group = c.benchmark_group("client_h2_concurrent_50_get");
+    group.measurement_time(Duration::from_secs(4));
+    run(&mut group, &rt, "shockwave_h2_owned_x50", async || {
+        join_all((0..50).map(|_| async {
+            let body = sw
+                .get(&url)
+                .send()
+                .await
+                .expect("shockwave request")
+                .bytes()
+                .await
+                .expect("shockwave body");
+            assert_eq!(body.len(), 13);
+        }))
+        .await;
+    });
+    run(&mut group, &rt, "shockwave_h2_arena_x50", async || {
+        join_all((0..50).map(|_| async {
+            let arena = Arena::with_capacity(4096);
+            let resp = sw
+                .send_in(&arena, ArenaRequest::get(&url))
+                .await
+                .expect("shockwave arena request");
+            assert_eq!(resp.body().len(), 13);
+        }))
+        .await;
+    });
+    run(&mut group, &rt, "hyper_h2_x50", async || {
+        join_all((0..50).map(|_| hyper_get(&hyper_h2))).await;
+    });
+    group.finish();
+    assert_eq!(sw.stats().http2_connections_opened, 1);
+}
+
+criterion_group!(benches, bench_clients, bench_h2_clients);
 criterion_main!(benches);

@@ -1,16 +1,21 @@
 //! The HTTP/3 comparison: our HTTP/3 server vs an `h3` + `h3-quinn` server on the same
-//! quinn version and transport settings, driven by the same client (the `h3` crate's)
-//! over loopback UDP.
+//! quinn version and transport settings, driven by the same client over loopback UDP.
 //!
-//! - `h3_baseline server ADDR`: run only the h3 baseline server (routes `/` →
-//!   "Hello, World!", `/big` → 100 MiB).
-//! - `h3_baseline compare [REQUESTS] [MIB]`: start both servers in this process (one
-//!   current-thread runtime each), then measure requests/s over one connection with 100
-//!   concurrent streams (GET `/`, REQUESTS total, default 50,000) and the throughput of
-//!   one large download (GET `/big`, MIB MiB, default 100), for each server in turn,
-//!   once driven by the `h3` client and once by shockwave's HTTP/3 client. Each figure
-//!   comes with the server thread's CPU time (from /proc), which is steadier than
-//!   wall-clock rates on a shared machine.
+//! Both servers answer `/` with "Hello, World!" (with `content-length`) and `/big/N` with N
+//! MiB streamed as 1 MiB chunks of one shared buffer (no `content-length`; `/big` is
+//! 100 MiB), each on one current-thread runtime.
+//!
+//! - `h3_baseline serve h3|shockwave ADDR`: run one server until killed (the
+//!   `cargo xtask bench` HTTP/3 scenario starts each in its own process, so peak RSS and
+//!   CPU are per server). `h3_baseline server [ADDR]` is `serve h3`.
+//! - `h3_baseline client h3|shockwave ADDR REQUESTS MIB [SERVER_PID]`: with the `h3` or
+//!   shockwave's client, measure requests/s over one connection with 100 concurrent
+//!   streams (GET `/`, REQUESTS total) and the throughput of one download of MIB MiB;
+//!   with SERVER_PID, also that process's CPU time (all threads, from
+//!   `/proc/PID/task/*/schedstat`) per request and for the download. Prints one line of
+//!   `key=value` figures.
+//! - `h3_baseline compare [REQUESTS] [MIB]`: both servers in this process, each client
+//!   in turn against each server (CPU time per server thread).
 //!
 //! `cargo run --release -p shockwave-benches --bin h3_baseline -- compare`
 
@@ -20,25 +25,47 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf as _, Bytes};
-use shockwave::http3::server::Http3Server;
+use shockwave::http3::server::{Http3Handle, Http3Server};
 use shockwave::http3::{quic_client_config, quic_server_config, Http3Config};
 use shockwave::server::{handler_fn, tls, Response};
 
 const HELLO: &[u8] = b"Hello, World!";
 const CONCURRENCY: u64 = 100;
-/// Thread names: the CPU time of each server is read from /proc by thread name.
+const WARMUP: usize = 200;
+/// Thread names: in `compare`, the CPU time of each server is read by thread name.
 const H3_THREAD: &str = "h3-baseline-srv";
 const OUR_THREAD: &str = "shockwave-h3-";
+const CHUNK: usize = 1024 * 1024;
 
-/// CPU time used so far by this process's threads whose name starts with `prefix`
-/// (Linux `schedstat`; zero elsewhere).
-fn thread_cpu(prefix: &str) -> Duration {
-    let mut total = 0u64;
-    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
-        for entry in dir.flatten() {
-            let p = entry.path();
-            let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
-            if comm.trim_end().starts_with(prefix) {
+/// Where a server's CPU time is read from.
+#[derive(Clone)]
+enum CpuSource {
+    /// This process's threads whose name starts with the prefix.
+    Threads(&'static str),
+    /// Every thread of another process.
+    Process(u32),
+    /// Not measured.
+    None,
+}
+
+impl CpuSource {
+    /// CPU time used so far (Linux `schedstat`, nanoseconds; zero elsewhere).
+    fn read(&self) -> Duration {
+        let (dir, prefix) = match self {
+            CpuSource::Threads(p) => ("/proc/self/task".to_string(), Some(*p)),
+            CpuSource::Process(pid) => (format!("/proc/{pid}/task"), None),
+            CpuSource::None => return Duration::ZERO,
+        };
+        let mut total = 0u64;
+        if let Ok(dir) = std::fs::read_dir(dir) {
+            for entry in dir.flatten() {
+                let p = entry.path();
+                if let Some(prefix) = prefix {
+                    let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+                    if !comm.trim_end().starts_with(prefix) {
+                        continue;
+                    }
+                }
                 let stat = std::fs::read_to_string(p.join("schedstat")).unwrap_or_default();
                 total += stat
                     .split_whitespace()
@@ -47,29 +74,47 @@ fn thread_cpu(prefix: &str) -> Duration {
                     .unwrap_or(0);
             }
         }
+        Duration::from_nanos(total)
     }
-    Duration::from_nanos(total)
+
+    fn measured(&self) -> bool {
+        !matches!(self, CpuSource::None)
+    }
 }
 
 /// What one server did under the client.
 struct Figures {
+    requests: u64,
+    errors: u64,
     rps: f64,
     cpu_us_per_request: f64,
     mbps: f64,
     cpu_ms_download: f64,
+    /// The client thread's CPU µs per request (in the request phase).
+    client_us_per_request: f64,
+    /// UDP datagrams received and sent by the client per request (request phase).
+    rx_per_request: f64,
+    tx_per_request: f64,
 }
 
-fn big(mib: usize) -> Bytes {
-    Bytes::from(
-        (0..mib * 1024 * 1024)
-            .map(|i| (i % 251) as u8)
-            .collect::<Vec<u8>>(),
-    )
+/// `/big/N` → N MiB, `/big` → 100 MiB, anything else: not a download.
+fn big_mib(path: &str) -> Option<usize> {
+    let rest = path.strip_prefix("/big")?;
+    match rest.strip_prefix('/') {
+        Some(n) => n.parse().ok(),
+        None if rest.is_empty() => Some(100),
+        None => None,
+    }
+}
+
+fn chunk() -> Bytes {
+    Bytes::from((0..CHUNK).map(|i| (i % 251) as u8).collect::<Vec<u8>>())
 }
 
 /// Runs the h3 baseline server on a current-thread runtime in a new thread.
-fn start_h3(addr: SocketAddr, tls: Arc<rustls::ServerConfig>, body: Bytes) -> SocketAddr {
+fn start_h3(addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> SocketAddr {
     let config = quic_server_config(&tls, &Http3Config::default()).expect("QUIC config");
+    let chunk = chunk();
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new().name(H3_THREAD.into());
     let _ = thread.spawn(move || {
@@ -81,7 +126,7 @@ fn start_h3(addr: SocketAddr, tls: Arc<rustls::ServerConfig>, body: Bytes) -> So
             let ep = quinn::Endpoint::server(config, addr).expect("bind");
             let _ = tx.send(ep.local_addr().expect("addr"));
             while let Some(incoming) = ep.accept().await {
-                let body = body.clone();
+                let chunk = chunk.clone();
                 tokio::spawn(async move {
                     let Ok(conn) = incoming.await else { return };
                     let Ok(mut h3c) =
@@ -91,25 +136,38 @@ fn start_h3(addr: SocketAddr, tls: Arc<rustls::ServerConfig>, body: Bytes) -> So
                         return;
                     };
                     while let Ok(Some(resolver)) = h3c.accept().await {
-                        let body = body.clone();
+                        let chunk = chunk.clone();
                         tokio::spawn(async move {
                             let Ok((req, mut stream)) = resolver.resolve_request().await else {
                                 return;
                             };
-                            let out = match req.uri().path() {
-                                "/big" => body,
-                                _ => Bytes::from_static(HELLO),
+                            let resp = http::Response::builder();
+                            let Some(mib) = big_mib(req.uri().path()) else {
+                                let resp = resp
+                                    .header("content-type", "text/plain")
+                                    .header("content-length", HELLO.len())
+                                    .body(())
+                                    .expect("response");
+                                if stream.send_response(resp).await.is_ok()
+                                    && stream.send_data(Bytes::from_static(HELLO)).await.is_ok()
+                                {
+                                    let _ = stream.finish().await;
+                                }
+                                return;
                             };
-                            let resp = http::Response::builder()
-                                .header("content-type", "text/plain")
-                                .header("content-length", out.len())
+                            let resp = resp
+                                .header("content-type", "application/octet-stream")
                                 .body(())
                                 .expect("response");
-                            if stream.send_response(resp).await.is_ok()
-                                && stream.send_data(out).await.is_ok()
-                            {
-                                let _ = stream.finish().await;
+                            if stream.send_response(resp).await.is_err() {
+                                return;
                             }
+                            for _ in 0..mib {
+                                if stream.send_data(chunk.clone()).await.is_err() {
+                                    return;
+                                }
+                            }
+                            let _ = stream.finish().await;
                         });
                     }
                 });
@@ -119,51 +177,199 @@ fn start_h3(addr: SocketAddr, tls: Arc<rustls::ServerConfig>, body: Bytes) -> So
     rx.recv().expect("h3 server started")
 }
 
-fn client_tls(cert: &tls::SelfSigned) -> rustls::ClientConfig {
-    use rustls::pki_types::pem::PemObject;
-    let der =
-        rustls::pki_types::CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).expect("cert");
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(der).expect("root");
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+/// Starts our server (one worker) with the same routes as the h3 baseline.
+fn start_ours(addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> Http3Handle {
+    let chunk = chunk();
+    Http3Server::new(addr, tls)
+        .start(handler_fn(async move |cx| match big_mib(cx.path()) {
+            Some(mib) => {
+                let chunk = chunk.clone();
+                Response::ok()
+                    .header("content-type", "application/octet-stream")
+                    .stream(futures_util::stream::iter(
+                        (0..mib).map(move |_| Ok(chunk.clone())),
+                    ))
+            }
+            None => Response::ok()
+                .header("content-type", "text/plain")
+                .body(HELLO),
+        }))
+        .expect("shockwave HTTP/3 server")
+}
+
+/// Accepts any server certificate (the bench's servers make a new self-signed one per
+/// run), still checking the handshake signatures.
+#[derive(Debug)]
+struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn client_tls() -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .expect("versions")
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
         .with_no_client_auth()
 }
 
-async fn get(
+/// One GET with the h3 client; the body length, or `None` on any failure.
+async fn get_h3(
     send: &mut h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>,
     path: &str,
-) -> usize {
+) -> Option<usize> {
     let req = http::Request::get(format!("https://localhost{path}"))
         .body(())
-        .expect("request");
-    let mut stream = send.send_request(req).await.expect("send_request");
-    stream.finish().await.expect("finish");
-    let resp = stream.recv_response().await.expect("response");
-    assert_eq!(resp.status(), 200);
+        .ok()?;
+    let mut stream = send.send_request(req).await.ok()?;
+    stream.finish().await.ok()?;
+    let resp = stream.recv_response().await.ok()?;
+    if resp.status() != 200 {
+        return None;
+    }
     let mut n = 0;
-    while let Some(mut chunk) = stream.recv_data().await.expect("data") {
+    while let Some(mut chunk) = stream.recv_data().await.ok()? {
         n += chunk.remaining();
         chunk.advance(chunk.remaining());
     }
-    n
+    Some(n)
 }
 
-/// Requests/s with 100 concurrent streams and download MB/s, with the server's CPU time.
-fn measure(
-    addr: SocketAddr,
-    cert: &tls::SelfSigned,
+/// Runs `requests` GETs of `/` on CONCURRENCY tasks, then one download of `mib` MiB;
+/// `get` performs one request. Returns the figures.
+async fn drive<F, Fut>(
+    get: F,
     requests: u64,
     mib: usize,
-    thread: &str,
-) -> Figures {
+    cpu: &CpuSource,
+    quic: &quinn::Connection,
+) -> Figures
+where
+    F: Fn(&'static str) -> Fut + Clone + 'static,
+    Fut: std::future::Future<Output = Option<usize>> + 'static,
+{
+    for _ in 0..WARMUP {
+        get("/").await;
+    }
+    let next = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let cpu0 = cpu.read();
+    let client0 = client_cpu();
+    let stats0 = quic.stats();
+    let start = Instant::now();
+    let local = tokio::task::LocalSet::new();
+    for _ in 0..CONCURRENCY {
+        let get = get.clone();
+        let next = next.clone();
+        let errors = errors.clone();
+        local.spawn_local(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < requests {
+                if get("/").await != Some(HELLO.len()) {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    local.await;
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu_req = cpu.read() - cpu0;
+    let client = client_cpu() - client0;
+    let stats = quic.stats();
+    if std::env::var_os("H3_STATS").is_some() {
+        eprintln!(
+            "client frames rx before {:?}\nclient frames rx after {:?}\nclient frames tx before {:?}\nclient frames tx after {:?}",
+            stats0.frame_rx, stats.frame_rx, stats0.frame_tx, stats.frame_tx
+        );
+    }
+    let errors = errors.load(Ordering::Relaxed);
+    let ok = requests.saturating_sub(errors);
+    let cpu0 = cpu.read();
+    let start = Instant::now();
+    let path: &'static str = Box::leak(format!("/big/{mib}").into_boxed_str());
+    let n = get(path).await;
+    let mbps = match n {
+        Some(n) if n == mib * CHUNK => n as f64 / 1e6 / start.elapsed().as_secs_f64(),
+        _ => f64::NAN,
+    };
+    let cpu_ms_download = (cpu.read() - cpu0).as_secs_f64() * 1e3;
+    Figures {
+        requests: ok,
+        errors: errors + u64::from(mbps.is_nan()),
+        rps: ok as f64 / elapsed,
+        cpu_us_per_request: cpu_req.as_secs_f64() * 1e6 / ok.max(1) as f64,
+        mbps,
+        cpu_ms_download,
+        client_us_per_request: client.as_secs_f64() * 1e6 / requests.max(1) as f64,
+        rx_per_request: (stats.udp_rx.datagrams - stats0.udp_rx.datagrams) as f64
+            / requests.max(1) as f64,
+        tx_per_request: (stats.udp_tx.datagrams - stats0.udp_tx.datagrams) as f64
+            / requests.max(1) as f64,
+    }
+}
+
+/// CPU time of the calling thread (the client runs on one thread).
+fn client_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    Duration::from_nanos(
+        stat.split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    )
+}
+
+/// Requests/s with 100 concurrent streams and download MB/s, with the server's CPU
+/// time, driven by the h3 client.
+fn measure_h3(addr: SocketAddr, requests: u64, mib: usize, cpu: &CpuSource) -> Figures {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let tls = client_tls(cert);
+    let tls = client_tls();
     rt.block_on(async move {
         let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("bind");
         ep.set_default_client_config(
@@ -178,72 +384,28 @@ fn measure(
         let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(conn))
             .await
             .expect("h3 client");
-        let drive = tokio::spawn(async move {
+        let drive_task = tokio::spawn(async move {
             let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
         });
-        // Warm-up.
-        let mut s = send.clone();
-        for _ in 0..200 {
-            get(&mut s, "/").await;
-        }
-        let next = Arc::new(AtomicU64::new(0));
-        let cpu0 = thread_cpu(thread);
-        let start = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..CONCURRENCY {
+        let get = move |path: &'static str| {
             let mut s = send.clone();
-            let next = next.clone();
-            tasks.push(tokio::spawn(async move {
-                while next.fetch_add(1, Ordering::Relaxed) < requests {
-                    assert_eq!(get(&mut s, "/").await, HELLO.len());
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.expect("task");
-        }
-        let rps = requests as f64 / start.elapsed().as_secs_f64();
-        let cpu_us_per_request = (thread_cpu(thread) - cpu0).as_secs_f64() * 1e6 / requests as f64;
-        if std::env::var_os("H3_STATS").is_some() {
-            let st = quic.stats();
-            eprintln!(
-                "client: rx {} datagrams, tx {} datagrams, rx frames {:?}",
-                st.udp_rx.datagrams, st.udp_tx.datagrams, st.frame_rx
-            );
-        }
-        let cpu0 = thread_cpu(thread);
-        let start = Instant::now();
-        let n = get(&mut s, "/big").await;
-        assert_eq!(n, mib * 1024 * 1024);
-        let mbps = n as f64 / 1e6 / start.elapsed().as_secs_f64();
-        let cpu_ms_download = (thread_cpu(thread) - cpu0).as_secs_f64() * 1e3;
-        drop(s);
-        drop(send);
-        drive.abort();
+            async move { get_h3(&mut s, path).await }
+        };
+        let f = drive(get, requests, mib, cpu, &quic).await;
+        drive_task.abort();
         ep.close(0u32.into(), b"");
-        Figures {
-            rps,
-            cpu_us_per_request,
-            mbps,
-            cpu_ms_download,
-        }
+        f
     })
 }
 
-/// As [`measure`], driven by shockwave's HTTP/3 client instead of h3's.
-fn measure_ours(
-    addr: SocketAddr,
-    cert: &tls::SelfSigned,
-    requests: u64,
-    mib: usize,
-    thread: &str,
-) -> Figures {
+/// As [`measure_h3`], driven by shockwave's HTTP/3 client instead of h3's.
+fn measure_ours(addr: SocketAddr, requests: u64, mib: usize, cpu: &CpuSource) -> Figures {
     use shockwave::http3::client::{Http3Connection, Http3Request};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let tls = client_tls(cert);
+    let tls = client_tls();
     rt.block_on(async move {
         let config = Http3Config {
             max_body_size: (mib as u64 + 1) << 20,
@@ -254,55 +416,34 @@ fn measure_ours(
         let conn = Http3Connection::connect(&ep, addr, "localhost", &config)
             .await
             .expect("connect");
-        let get = |conn: Http3Connection, path: &'static str| async move {
-            let r = conn
-                .send(Http3Request {
-                    method: &http::Method::GET,
-                    authority: "localhost",
-                    path,
-                    headers: &[],
-                    body: &[],
-                })
-                .await
-                .expect("request");
-            assert_eq!(r.status, 200);
-            r.body.len()
-        };
-        for _ in 0..200 {
-            get(conn.clone(), "/").await;
-        }
-        let next = Arc::new(AtomicU64::new(0));
-        let cpu0 = thread_cpu(thread);
-        let start = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..CONCURRENCY {
+        let quic = conn.quic().clone();
+        let get = move |path: &'static str| {
             let conn = conn.clone();
-            let next = next.clone();
-            tasks.push(tokio::spawn(async move {
-                while next.fetch_add(1, Ordering::Relaxed) < requests {
-                    assert_eq!(get(conn.clone(), "/").await, HELLO.len());
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.expect("task");
-        }
-        let rps = requests as f64 / start.elapsed().as_secs_f64();
-        let cpu_us_per_request = (thread_cpu(thread) - cpu0).as_secs_f64() * 1e6 / requests as f64;
-        let cpu0 = thread_cpu(thread);
-        let start = Instant::now();
-        let n = get(conn.clone(), "/big").await;
-        assert_eq!(n, mib * 1024 * 1024);
-        let mbps = n as f64 / 1e6 / start.elapsed().as_secs_f64();
-        let cpu_ms_download = (thread_cpu(thread) - cpu0).as_secs_f64() * 1e3;
+            async move {
+                let r = conn
+                    .send(Http3Request {
+                        method: &http::Method::GET,
+                        authority: "localhost",
+                        path,
+                        headers: &[],
+                        body: &[],
+                    })
+                    .await
+                    .ok()?;
+                (r.status == 200).then_some(r.body.len())
+            }
+        };
+        let f = drive(get, requests, mib, cpu, &quic).await;
         ep.close(0u32.into(), b"");
-        Figures {
-            rps,
-            cpu_us_per_request,
-            mbps,
-            cpu_ms_download,
-        }
+        f
     })
+}
+
+fn measure(client: &str, addr: SocketAddr, requests: u64, mib: usize, cpu: &CpuSource) -> Figures {
+    match client {
+        "h3" => measure_h3(addr, requests, mib, cpu),
+        _ => measure_ours(addr, requests, mib, cpu),
+    }
 }
 
 fn report(client: &str, requests: u64, mib: usize, h3: &Figures, us: &Figures) {
@@ -311,8 +452,8 @@ fn report(client: &str, requests: u64, mib: usize, h3: &Figures, us: &Figures) {
     );
     for (name, f) in [("h3 + h3-quinn", h3), ("shockwave", us)] {
         println!(
-            "  {name:<13} : {:>8.0} req/s ({:>5.1} us server CPU/request)   {mib} MiB download {:>7.1} MB/s ({:>6.1} ms server CPU)",
-            f.rps, f.cpu_us_per_request, f.mbps, f.cpu_ms_download
+            "  {name:<13} : {:>8.0} req/s ({:>5.1} us server CPU/request, client {:.1} us, {:.2} rx + {:.2} tx datagrams/request)   {mib} MiB download {:>7.1} MB/s ({:>6.1} ms server CPU)  {} errors",
+            f.rps, f.cpu_us_per_request, f.client_us_per_request, f.rx_per_request, f.tx_per_request, f.mbps, f.cpu_ms_download, f.errors
         );
     }
     println!(
@@ -324,51 +465,100 @@ fn report(client: &str, requests: u64, mib: usize, h3: &Figures, us: &Figures) {
     );
 }
 
+fn usage() -> ! {
+    eprintln!(
+        "usage: h3_baseline serve h3|shockwave ADDR\n       \
+         h3_baseline client h3|shockwave ADDR REQUESTS MIB [SERVER_PID]\n       \
+         h3_baseline compare [REQUESTS] [MIB]\n       \
+         h3_baseline server [ADDR]   (= serve h3)"
+    );
+    std::process::exit(2);
+}
+
+fn which(arg: Option<&String>) -> &'static str {
+    match arg.map(String::as_str) {
+        Some("h3") => "h3",
+        Some("shockwave") => "shockwave",
+        _ => usage(),
+    }
+}
+
+fn parse<T: std::str::FromStr>(arg: Option<&String>, default: Option<T>) -> T {
+    match arg.map(|a| a.parse()) {
+        Some(Ok(v)) => v,
+        None if default.is_some() => default.unwrap_or_else(|| usage()),
+        _ => usage(),
+    }
+}
+
+fn serve_forever(server: &str, addr: SocketAddr) -> ! {
+    let cert = tls::self_signed(&["localhost"]).expect("certificate");
+    let (bound, _handle) = match server {
+        "h3" => (start_h3(addr, cert.config.clone()), None),
+        _ => {
+            let h = start_ours(addr, cert.config.clone());
+            (h.local_addr(), Some(h))
+        }
+    };
+    println!("h3_baseline: {server} listening on udp {bound}");
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let cert = tls::self_signed(&["localhost"]).expect("certificate");
     match args.get(1).map(String::as_str) {
         Some("server") => {
-            let addr = args
-                .get(2)
-                .map(|a| a.parse().expect("ADDR"))
-                .unwrap_or_else(|| "127.0.0.1:4434".parse().expect("addr"));
-            let bound = start_h3(addr, cert.config.clone(), big(100));
-            println!("h3 baseline listening on udp {bound}");
-            loop {
-                std::thread::sleep(Duration::from_secs(3600));
-            }
+            let addr = parse(args.get(2), Some("127.0.0.1:4434".parse().expect("addr")));
+            serve_forever("h3", addr)
+        }
+        Some("serve") => {
+            let server = which(args.get(2));
+            serve_forever(server, parse(args.get(3), None))
+        }
+        Some("client") => {
+            let client = which(args.get(2));
+            let addr: SocketAddr = parse(args.get(3), None);
+            let requests: u64 = parse(args.get(4), None);
+            let mib: usize = parse(args.get(5), None);
+            let cpu = match args.get(6) {
+                Some(_) => CpuSource::Process(parse(args.get(6), None)),
+                None => CpuSource::None,
+            };
+            let f = measure(client, addr, requests, mib, &cpu);
+            let nan = |measured: bool, x: f64| if measured { x } else { f64::NAN };
+            println!(
+                "h3_baseline: client={client} requests={} errors={} rps={:.1} mbps={:.2} \
+                 server_cpu_us_per_req={:.3} server_cpu_ms_download={:.2} \
+                 client_cpu_us_per_req={:.3}",
+                f.requests,
+                f.errors,
+                f.rps,
+                f.mbps,
+                nan(cpu.measured(), f.cpu_us_per_request),
+                nan(cpu.measured(), f.cpu_ms_download),
+                f.client_us_per_request
+            );
         }
         Some("compare") => {
-            let requests = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(50_000);
-            let mib = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(100);
-            let body = big(mib);
-            let h3_addr = start_h3(
-                "127.0.0.1:0".parse().expect("addr"),
-                cert.config.clone(),
-                body.clone(),
+            let requests = parse(args.get(2), Some(50_000));
+            let mib = parse(args.get(3), Some(100));
+            let cert = tls::self_signed(&["localhost"]).expect("certificate");
+            let local: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+            let h3_addr = start_h3(local, cert.config.clone());
+            let ours = start_ours(local, cert.config.clone());
+            let (h3_cpu, our_cpu) = (
+                CpuSource::Threads(H3_THREAD),
+                CpuSource::Threads(OUR_THREAD),
             );
-            let ours_body = body.clone();
-            let ours = Http3Server::new("127.0.0.1:0".parse().expect("addr"), cert.config.clone())
-                .start(handler_fn(async move |cx| {
-                    let r = Response::ok().header("content-type", "text/plain");
-                    match cx.path() {
-                        "/big" => r.body(ours_body.clone()),
-                        _ => r.body(HELLO),
-                    }
-                }))
-                .expect("shockwave HTTP/3 server");
-            let h3 = measure(h3_addr, &cert, requests, mib, H3_THREAD);
-            let us = measure(ours.local_addr(), &cert, requests, mib, OUR_THREAD);
-            report("h3", requests, mib, &h3, &us);
-            let h3 = measure_ours(h3_addr, &cert, requests, mib, H3_THREAD);
-            let us = measure_ours(ours.local_addr(), &cert, requests, mib, OUR_THREAD);
-            report("shockwave", requests, mib, &h3, &us);
+            for client in ["h3", "shockwave"] {
+                let h3 = measure(client, h3_addr, requests, mib, &h3_cpu);
+                let us = measure(client, ours.local_addr(), requests, mib, &our_cpu);
+                report(client, requests, mib, &h3, &us);
+            }
             let _ = ours.stop();
         }
-        _ => {
-            eprintln!("usage: h3_baseline server [ADDR] | h3_baseline compare [REQUESTS] [MIB]");
-            std::process::exit(2);
-        }
+        _ => usage(),
     }
 }

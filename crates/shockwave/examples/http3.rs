@@ -1,13 +1,11 @@
 //! HTTP/3 end to end on loopback: our HTTP/3 server (self-signed certificate) answering
-//! a GET and a POST from our HTTP/3 client, with the owned and the arena APIs.
+//! a GET and a POST from the pooled `client::Client` with HTTP/3 enabled, with the owned
+//! and the arena APIs.
 //!
 //! `cargo run -p shockwave --example http3`
 
-use std::sync::Arc;
-
-use http::Method;
 use shockwave::arena::Arena;
-use shockwave::http3::client::Http3Client;
+use shockwave::client::{ArenaRequest, Client};
 use shockwave::http3::server::Http3Server;
 use shockwave::server::{handler_fn, tls, Response};
 
@@ -25,46 +23,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port = server.local_addr().port();
     println!("HTTP/3 server on udp 127.0.0.1:{port}");
 
-    // A client trusting the self-signed certificate.
+    // The pooled client, HTTP/3 by default, trusting the self-signed certificate.
     use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(rustls::pki_types::CertificateDer::from_pem_slice(
-        cert.cert_pem.as_bytes(),
-    )?)?;
-    let client_tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let root = rustls::pki_types::CertificateDer::from_pem_slice(cert.cert_pem.as_bytes())?;
+    let client = Client::builder()
+        .http3()
+        .add_root_certificate(root)
+        .build()?;
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let client = Http3Client::new(client_tls)?;
-        let resp = client.get(&format!("https://127.0.0.1:{port}/")).await?;
+        let resp = client
+            .get(format!("https://127.0.0.1:{port}/"))
+            .send()
+            .await?;
         println!(
-            "GET /      -> {} {:?}",
-            resp.status,
-            String::from_utf8_lossy(&resp.body)
+            "GET /      -> {} {:?} {:?}",
+            resp.status(),
+            resp.version(),
+            resp.text().await?
         );
         let arena = Arena::new();
+        let url = format!("https://127.0.0.1:{port}/echo");
         let resp = client
-            .send_in(
-                &arena,
-                &Method::POST,
-                &format!("https://127.0.0.1:{port}/echo"),
-                &[],
-                b"ping",
-            )
+            .send_in(&arena, ArenaRequest::post(&url, b"ping"))
             .await?;
         println!(
             "POST /echo -> {} {:?} (head and body in the arena)",
-            resp.status,
-            String::from_utf8_lossy(resp.body)
+            resp.status(),
+            String::from_utf8_lossy(resp.body())
         );
-        client.close().await;
+        println!(
+            "QUIC connections opened: {}",
+            client.stats().http3_connections_opened
+        );
         Ok::<_, Box<dyn std::error::Error>>(())
     })?;
     server.stop()?;

@@ -6,9 +6,10 @@ mod http2_support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
 use http2_support::{Client, F};
-use shockwave::http2::{Event, Http2Config, ServerConnection};
+use shockwave::http2::{Event, Http2Config, ServerConnection, StreamError};
 use shockwave_http2_frames::{ErrorCode, SettingId};
 
 struct CountWaker(AtomicUsize);
@@ -510,6 +511,14 @@ fn trailers_end_the_body() {
     let mut buf = [0u8; 16];
     assert_eq!(server.poll_read_data(1, &w, &mut buf), Poll::Ready(Ok(3)));
     assert_eq!(server.poll_read_data(1, &w, &mut buf), Poll::Ready(Ok(0)));
+    // The request's trailer section is kept for the stream side.
+    let trailers = server.take_trailers(1).expect("trailers kept");
+    assert_eq!(
+        trailers.regular().collect::<Vec<_>>(),
+        [(&b"x-checksum"[..], &b"1"[..])]
+    );
+    server.recycle_head(trailers);
+    assert!(server.take_trailers(1).is_none());
     // Trailers without END_STREAM are malformed.
     client
         .headers(
@@ -627,4 +636,307 @@ fn settings_timeout_is_a_connection_error() {
     let frames = drain(&mut server, &mut client);
     assert_eq!(goaway(&frames), Some(ErrorCode::SettingsTimeout));
     assert!(server.is_done());
+}
+
+fn pings(frames: &[F]) -> Vec<(bool, [u8; 8])> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            F::Ping { ack, data } => Some((*ack, *data)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn keep_alive_ping_is_sent_after_silence_and_acknowledged() {
+    let config = Http2Config {
+        keep_alive_interval: Some(Duration::from_secs(10)),
+        keep_alive_timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let (mut server, mut client) = handshake(config, &[]);
+    client.settings_ack();
+    exchange(&mut server, &mut client);
+    let t0 = Instant::now();
+    server.handle_timeout(t0);
+    assert_eq!(server.next_timeout(), Some(t0 + Duration::from_secs(10)));
+    server.handle_timeout(t0 + Duration::from_secs(9));
+    assert!(pings(&drain(&mut server, &mut client)).is_empty());
+    // Input pushes the keep-alive back.
+    client.ping([9; 8]);
+    exchange(&mut server, &mut client);
+    server.handle_timeout(t0 + Duration::from_secs(9));
+    server.handle_timeout(t0 + Duration::from_secs(18));
+    assert!(pings(&drain(&mut server, &mut client)).is_empty());
+    assert!(!server.ping_outstanding());
+    // Ten seconds of silence: a PING with fresh opaque data.
+    let t1 = t0 + Duration::from_secs(19);
+    server.handle_timeout(t1);
+    let sent = pings(&drain(&mut server, &mut client));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let (ack, data) = sent[0];
+    assert!(!ack);
+    assert!(server.ping_outstanding());
+    assert_eq!(server.next_timeout(), Some(t1 + Duration::from_secs(5)));
+    // An ACK with other data does not count (§6.7); the right one does.
+    client.raw(0x6, 0x1, 0, &[0xee; 8]);
+    exchange(&mut server, &mut client);
+    assert!(server.ping_outstanding());
+    client.raw(0x6, 0x1, 0, &data);
+    exchange(&mut server, &mut client);
+    assert!(!server.ping_outstanding());
+    server.handle_timeout(t1 + Duration::from_secs(6));
+    assert!(server.error().is_none());
+    // The next PING carries other data.
+    server.handle_timeout(t1 + Duration::from_secs(16));
+    let next = pings(&drain(&mut server, &mut client));
+    assert_eq!(next.len(), 1);
+    assert_ne!(next[0].1, data);
+}
+
+#[test]
+fn missing_ping_ack_closes_the_connection() {
+    let config = Http2Config {
+        keep_alive_interval: Some(Duration::from_secs(10)),
+        keep_alive_timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let (mut server, mut client) = handshake(config, &[]);
+    client.settings_ack().get(1, "/");
+    exchange(&mut server, &mut client);
+    assert_eq!(requests(&mut server), vec![1]);
+    let t0 = Instant::now();
+    server.handle_timeout(t0);
+    server.handle_timeout(t0 + Duration::from_secs(10));
+    assert_eq!(pings(&drain(&mut server, &mut client)).len(), 1);
+    // A second PING is not sent while one is outstanding.
+    assert!(!server.send_ping([1; 8], t0 + Duration::from_secs(11)));
+    server.handle_timeout(t0 + Duration::from_secs(14));
+    assert!(server.error().is_none());
+    server.handle_timeout(t0 + Duration::from_secs(15));
+    let frames = drain(&mut server, &mut client);
+    assert_eq!(goaway(&frames), Some(ErrorCode::NoError));
+    assert!(server.is_done());
+    assert_eq!(server.next_timeout(), None);
+    // The open stream's handler is told to stop.
+    let (_, w) = waker();
+    assert!(server.poll_reset(1, &w).is_ready());
+}
+
+#[test]
+fn explicit_ping_and_no_keep_alive_by_default() {
+    let (mut server, mut client) = handshake(Http2Config::default(), &[]);
+    client.settings_ack();
+    exchange(&mut server, &mut client);
+    let t0 = Instant::now();
+    server.handle_timeout(t0);
+    // Defaults: no keep-alive, SETTINGS acknowledged, nothing stalled: no timer.
+    assert_eq!(server.next_timeout(), None);
+    server.handle_timeout(t0 + Duration::from_secs(3600));
+    assert!(pings(&drain(&mut server, &mut client)).is_empty());
+    assert!(server.send_ping(*b"opaque!!", t0));
+    assert_eq!(
+        pings(&drain(&mut server, &mut client)),
+        [(false, *b"opaque!!")]
+    );
+    assert_eq!(server.next_timeout(), Some(t0 + Duration::from_secs(20)));
+    client.raw(0x6, 0x1, 0, b"opaque!!");
+    exchange(&mut server, &mut client);
+    assert!(!server.ping_outstanding());
+    assert_eq!(server.next_timeout(), None);
+}
+
+#[test]
+fn settings_timeout_fires_from_the_clock() {
+    let config = Http2Config {
+        settings_timeout: Duration::from_secs(10),
+        ..Default::default()
+    };
+    let (mut server, mut client) = handshake(config, &[]); // never acknowledges
+    let t0 = Instant::now();
+    server.handle_timeout(t0);
+    assert_eq!(server.next_timeout(), Some(t0 + Duration::from_secs(10)));
+    server.handle_timeout(t0 + Duration::from_millis(9_999));
+    assert!(server.error().is_none());
+    server.handle_timeout(t0 + Duration::from_secs(10));
+    assert_eq!(
+        goaway(&drain(&mut server, &mut client)),
+        Some(ErrorCode::SettingsTimeout)
+    );
+    // Acknowledged in time: no timeout.
+    let (mut server, mut client) = handshake(Http2Config::default(), &[]);
+    server.handle_timeout(t0);
+    client.settings_ack();
+    exchange(&mut server, &mut client);
+    server.handle_timeout(t0 + Duration::from_secs(60));
+    assert!(server.error().is_none());
+}
+
+#[test]
+fn stalled_stream_is_cancelled_and_others_are_not() {
+    let config = Http2Config {
+        stream_stall_timeout: Some(Duration::from_secs(30)),
+        ..Default::default()
+    };
+    // The client's stream windows are 100 bytes and it never sends WINDOW_UPDATE.
+    let (mut server, mut client) = handshake(config, &[(SettingId::InitialWindowSize, 100)]);
+    client
+        .settings_ack()
+        .get(1, "/big")
+        .get(3, "/slowreader")
+        .get(5, "/small");
+    exchange(&mut server, &mut client);
+    assert_eq!(requests(&mut server), vec![1, 3, 5]);
+    let t0 = Instant::now();
+    server.handle_timeout(t0);
+    let (_, w) = waker();
+    let big = vec![7u8; 1 << 20];
+    for id in [1, 3] {
+        server
+            .send_headers(id, [(&b":status"[..], &b"200"[..])], false)
+            .unwrap();
+        assert_eq!(
+            server.poll_send_data(id, &w, &big, true),
+            Poll::Ready(Ok(100))
+        );
+        assert_eq!(
+            server.poll_send_data(id, &w, &big[100..], true),
+            Poll::Pending
+        );
+    }
+    // The stall starts now (stamped by the tick).
+    let t1 = t0 + Duration::from_secs(1);
+    server.handle_timeout(t1);
+    assert_eq!(server.next_timeout(), Some(t1 + Duration::from_secs(30)));
+    // Stream 3's reader gives a little credit at t1 + 20 s: its stall restarts when it
+    // blocks again.
+    client.window(3, 50);
+    exchange(&mut server, &mut client);
+    let t2 = t1 + Duration::from_secs(20);
+    server.handle_timeout(t2);
+    assert_eq!(
+        server.poll_send_data(3, &w, &big[100..], true),
+        Poll::Ready(Ok(50))
+    );
+    assert_eq!(
+        server.poll_send_data(3, &w, &big[150..], true),
+        Poll::Pending
+    );
+    server.handle_timeout(t2);
+    drain(&mut server, &mut client);
+    // Stream 5 answers normally meanwhile.
+    respond(&mut server, 5, b"small");
+    let frames = drain(&mut server, &mut client);
+    assert!(frames.contains(&F::Data {
+        id: 5,
+        data: b"small".to_vec(),
+        end_stream: true
+    }));
+    server.handle_timeout(t1 + Duration::from_millis(29_999));
+    assert!(rst(&drain(&mut server, &mut client), 1).is_none());
+    // 30 s after the stall began: stream 1 is cancelled, stream 3 (stalled since t2) not.
+    server.handle_timeout(t1 + Duration::from_secs(30));
+    let frames = drain(&mut server, &mut client);
+    assert_eq!(rst(&frames, 1), Some(ErrorCode::Cancel));
+    assert_eq!(rst(&frames, 3), None);
+    assert_eq!(server.stall_resets(), 1);
+    assert_eq!(
+        server.poll_send_data(1, &w, &big[100..], true),
+        Poll::Ready(Err(StreamError::Reset(ErrorCode::Cancel)))
+    );
+    server.release(1);
+    assert_eq!(server.next_timeout(), Some(t2 + Duration::from_secs(30)));
+    server.handle_timeout(t2 + Duration::from_secs(30));
+    assert_eq!(
+        rst(&drain(&mut server, &mut client), 3),
+        Some(ErrorCode::Cancel)
+    );
+    server.release(3);
+    assert_eq!(server.active_streams(), 0);
+    assert_eq!(server.next_timeout(), None);
+    assert!(server.error().is_none());
+    // The connection still serves new streams.
+    client.get(7, "/");
+    exchange(&mut server, &mut client);
+    assert_eq!(requests(&mut server), vec![7]);
+}
+
+#[test]
+fn stall_timeout_can_be_disabled() {
+    let config = Http2Config {
+        stream_stall_timeout: None,
+        ..Default::default()
+    };
+    let (mut server, mut client) = handshake(config, &[(SettingId::InitialWindowSize, 0)]);
+    client.settings_ack().get(1, "/big");
+    exchange(&mut server, &mut client);
+    requests(&mut server);
+    let (_, w) = waker();
+    server
+        .send_headers(1, [(&b":status"[..], &b"200"[..])], false)
+        .unwrap();
+    assert_eq!(server.poll_send_data(1, &w, b"data", true), Poll::Pending);
+    let t0 = Instant::now();
+    server.handle_timeout(t0);
+    assert_eq!(server.next_timeout(), None);
+    server.handle_timeout(t0 + Duration::from_secs(86_400));
+    assert_eq!(rst(&drain(&mut server, &mut client), 1), None);
+}
+
+#[test]
+fn connection_window_stall_cancels_only_when_the_window_stays_closed() {
+    let config = Http2Config {
+        stream_stall_timeout: Some(Duration::from_secs(30)),
+        ..Default::default()
+    };
+    // Large stream windows; the connection window stays at the initial 65,535 bytes.
+    let (mut server, mut client) = handshake(config, &[(SettingId::InitialWindowSize, 1 << 20)]);
+    client.settings_ack().get(1, "/a").get(3, "/b");
+    exchange(&mut server, &mut client);
+    assert_eq!(requests(&mut server), vec![1, 3]);
+    let t0 = Instant::now();
+    server.handle_timeout(t0);
+    let (_, w) = waker();
+    let big = vec![1u8; 1 << 20];
+    for id in [1, 3] {
+        server
+            .send_headers(id, [(&b":status"[..], &b"200"[..])], false)
+            .unwrap();
+    }
+    assert_eq!(
+        server.poll_send_data(1, &w, &big, true),
+        Poll::Ready(Ok(65_535))
+    );
+    assert_eq!(server.poll_send_data(1, &w, &big, true), Poll::Pending);
+    assert_eq!(server.poll_send_data(3, &w, &big, true), Poll::Pending);
+    server.handle_timeout(t0);
+    assert_eq!(server.next_timeout(), Some(t0 + Duration::from_secs(30)));
+    // 20 s later the client opens the connection window a little: stream 3 wins it,
+    // stream 1 keeps losing, yet neither is cancelled while the window moves.
+    let t1 = t0 + Duration::from_secs(20);
+    client.window(0, 100);
+    exchange(&mut server, &mut client);
+    server.handle_timeout(t1);
+    assert_eq!(
+        server.poll_send_data(3, &w, &big, true),
+        Poll::Ready(Ok(100))
+    );
+    assert_eq!(server.poll_send_data(1, &w, &big, true), Poll::Pending);
+    assert_eq!(
+        server.poll_send_data(3, &w, &big[100..], true),
+        Poll::Pending
+    );
+    server.handle_timeout(t1);
+    drain(&mut server, &mut client);
+    server.handle_timeout(t0 + Duration::from_secs(35));
+    assert_eq!(rst(&drain(&mut server, &mut client), 1), None);
+    assert_eq!(server.next_timeout(), Some(t1 + Duration::from_secs(30)));
+    // Closed for 30 s: every stream waiting for it is cancelled.
+    server.handle_timeout(t1 + Duration::from_secs(30));
+    let frames = drain(&mut server, &mut client);
+    assert_eq!(rst(&frames, 1), Some(ErrorCode::Cancel));
+    assert_eq!(rst(&frames, 3), Some(ErrorCode::Cancel));
+    assert_eq!(server.stall_resets(), 2);
+    assert!(server.error().is_none());
 }

@@ -111,6 +111,20 @@ fn serve_listens_for_http3_and_advertises_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!out.stdout.is_empty());
+    // `/stats` (over HTTP/1.1) counts the HTTP/3 connection and request under "http3".
+    let out = Command::new(BIN)
+        .args(["get", "-k", &format!("https://{tls_addr}/stats")])
+        .output()
+        .unwrap();
     let _ = child.kill();
     let _ = child.wait();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let h3 = &json["http3"];
+    assert_eq!(h3["workers"], 1, "{json}");
+    assert_eq!(h3["connections"]["accepted"], 1, "{json}");
+    assert_eq!(h3["requests"], 1, "{json}");
+    assert_eq!(h3["responses"]["2xx"], 1, "{json}");
+    // The HTTP/1.1 requests are counted at the top level, not under "http3".
+    assert!(json["requests"].as_u64().unwrap() >= 1, "{json}");
 }

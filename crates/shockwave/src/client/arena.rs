@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use http::{Method, StatusCode, Version};
 use shockwave_arena::{Arena, ArenaError};
-use shockwave_http11::{BodyDecoder, BodyFraming, Headers, Status};
+use shockwave_http11::{BodyDecoder, BodyFraming, Status};
 
 use super::conn::{Http1Conn, BODY_BUF_MAX};
 use super::error::{ClosedDuring, Error, Result};
 use super::redirect::{self, Follow};
 use super::target::Target;
-use super::{with_deadline, Client, OutBody, Outgoing};
+use super::{with_deadline, Client, Exchange, OutBody, Outgoing};
+use crate::http2::client::H2Stream;
+use crate::http2::RequestHead as H2Head;
 
 /// A request for [`Client::send_in`], borrowing everything it sends (no allocation).
 ///
@@ -30,6 +32,9 @@ pub struct ArenaRequest<'r> {
     pub body: &'r [u8],
     /// Overrides the client's request timeout.
     pub timeout: Option<Duration>,
+    /// The HTTP version asked for (see [`ArenaRequest::version`]); `None`: the client's
+    /// configuration decides.
+    pub version: Option<Version>,
 }
 
 impl<'r> ArenaRequest<'r> {
@@ -41,6 +46,7 @@ impl<'r> ArenaRequest<'r> {
             headers: &[],
             body: &[],
             timeout: None,
+            version: None,
         }
     }
 
@@ -76,44 +82,172 @@ impl<'r> ArenaRequest<'r> {
         self.timeout = Some(d);
         self
     }
+
+    /// Asks for an HTTP version (`HTTP_3`, `HTTP_2` or `HTTP_11`), as
+    /// [`RequestBuilder::version`](super::RequestBuilder::version).
+    pub fn version(mut self, version: Version) -> Self {
+        self.version = Some(version);
+        self
+    }
 }
 
-/// A complete response living in an arena: status line, headers and body borrow `'a`.
-/// The connection is already back in the pool when you get this.
+/// Header (or trailer) fields living in an arena, in received order. Lookups are ASCII
+/// case-insensitive.
+#[derive(Clone, Copy, Default)]
+pub struct ArenaFields<'a> {
+    pairs: &'a [(&'a [u8], &'a [u8])],
+}
+
+impl<'a> ArenaFields<'a> {
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// True if there are none.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// The first value of the field called `name`.
+    pub fn get(&self, name: &[u8]) -> Option<&'a [u8]> {
+        self.pairs
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+
+    /// True if a field called `name` is present.
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Every value of the field called `name`, in order.
+    pub fn get_all<'n>(&self, name: &'n [u8]) -> impl Iterator<Item = &'a [u8]> + 'n
+    where
+        'a: 'n,
+    {
+        self.pairs
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+
+    /// The field at `index`.
+    pub fn get_index(&self, index: usize) -> Option<(&'a [u8], &'a [u8])> {
+        self.pairs.get(index).copied()
+    }
+
+    /// Every `(name, value)` pair in order.
+    pub fn iter(&self) -> std::iter::Copied<std::slice::Iter<'a, (&'a [u8], &'a [u8])>> {
+        self.pairs.iter().copied()
+    }
+
+    /// The pairs as a slice.
+    pub fn as_slice(&self) -> &'a [(&'a [u8], &'a [u8])] {
+        self.pairs
+    }
+}
+
+impl<'a> IntoIterator for ArenaFields<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    type IntoIter = std::iter::Copied<std::slice::Iter<'a, (&'a [u8], &'a [u8])>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for ArenaFields<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|(n, v)| {
+                (
+                    String::from_utf8_lossy(n).into_owned(),
+                    String::from_utf8_lossy(v).into_owned(),
+                )
+            }))
+            .finish()
+    }
+}
+
+/// Collects `pairs` (already in the arena) into an exact-size arena slice.
+fn pairs_in<'a>(
+    arena: &'a Arena,
+    n: usize,
+    pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+) -> Result<ArenaFields<'a>> {
+    let mut v = shockwave_arena::Vec::new_in(arena.bump());
+    v.try_reserve_exact(n)
+        .map_err(|_| limit_error(arena, n * std::mem::size_of::<(&[u8], &[u8])>()))?;
+    v.extend(pairs);
+    Ok(ArenaFields {
+        pairs: v.into_bump_slice(),
+    })
+}
+
+/// Copies `fields` (names, values and the pair slice) into the arena.
+fn copy_fields_in<'a, 'f, I: Iterator<Item = (&'f [u8], &'f [u8])>>(
+    arena: &'a Arena,
+    fields: impl Fn() -> I,
+) -> Result<ArenaFields<'a>> {
+    let (count, bytes) = fields().fold((0usize, 0usize), |(c, b), (n, v)| {
+        (c + 1, b + n.len() + v.len())
+    });
+    let blob: &'a mut [u8] = arena.alloc_zeroed(bytes)?;
+    let mut v = shockwave_arena::Vec::new_in(arena.bump());
+    v.try_reserve_exact(count)
+        .map_err(|_| limit_error(arena, count * std::mem::size_of::<(&[u8], &[u8])>()))?;
+    let mut rest: &'a mut [u8] = blob;
+    for (n, val) in fields().take(count) {
+        let (name_dst, tail) = std::mem::take(&mut rest).split_at_mut(n.len());
+        name_dst.copy_from_slice(n);
+        let (value_dst, tail) = tail.split_at_mut(val.len());
+        value_dst.copy_from_slice(val);
+        rest = tail;
+        v.push((&*name_dst, &*value_dst));
+    }
+    Ok(ArenaFields {
+        pairs: v.into_bump_slice(),
+    })
+}
+
+/// A complete response living in an arena: status, headers, body and trailers borrow
+/// `'a`. The connection is already back in the pool (or the HTTP/2 stream released)
+/// when you get this.
 pub struct ArenaResponse<'a> {
-    head: shockwave_http11::Response<'a>,
+    status: StatusCode,
+    reason: &'a str,
+    version: Version,
+    headers: ArenaFields<'a>,
     body: &'a [u8],
+    trailers: Option<ArenaFields<'a>>,
 }
 
 impl<'a> ArenaResponse<'a> {
     /// The status code.
     pub fn status(&self) -> StatusCode {
-        self.head.status()
+        self.status
     }
 
-    /// The reason phrase as sent.
+    /// The reason phrase as sent (HTTP/1.x), or the canonical one (HTTP/2 and HTTP/3,
+    /// which carry none).
     pub fn reason(&self) -> &'a str {
-        self.head.reason()
+        self.reason
     }
 
     /// The HTTP version.
     pub fn version(&self) -> Version {
-        self.head.version()
+        self.version
     }
 
     /// The first value of header `name` (ASCII case-insensitive).
     pub fn header(&self, name: &[u8]) -> Option<&'a [u8]> {
-        self.head.header(name)
+        self.headers.get(name)
     }
 
-    /// All header fields (a view over the arena).
-    pub fn headers(&self) -> Headers<'_, 'a> {
-        self.head.headers()
-    }
-
-    /// The parsed response head.
-    pub fn head(&self) -> &shockwave_http11::Response<'a> {
-        &self.head
+    /// All header fields, in received order (pseudo-headers excluded).
+    pub fn headers(&self) -> ArenaFields<'a> {
+        self.headers
     }
 
     /// The whole body (chunk framing removed).
@@ -125,6 +259,12 @@ impl<'a> ArenaResponse<'a> {
     pub fn text(&self) -> std::result::Result<&'a str, std::str::Utf8Error> {
         std::str::from_utf8(self.body)
     }
+
+    /// The trailer fields (HTTP/1.1 chunked trailer section, HTTP/2 or HTTP/3 trailing
+    /// HEADERS), if the server sent any.
+    pub fn trailers(&self) -> Option<ArenaFields<'a>> {
+        self.trailers
+    }
 }
 
 impl fmt::Debug for ArenaResponse<'_> {
@@ -133,6 +273,7 @@ impl fmt::Debug for ArenaResponse<'_> {
             .field("status", &self.status())
             .field("version", &self.version())
             .field("body_len", &self.body.len())
+            .field("trailers", &self.trailers)
             .finish_non_exhaustive()
     }
 }
@@ -206,33 +347,86 @@ impl Client {
                 target,
                 headers,
                 body: OutBody::Full(body),
+                version: req.version,
             };
-            let ex = self.begin(&mut out).await?;
-            let (slot, mut conn) = (ex.slot, ex.conn);
-            let head_bytes: &'a [u8] = arena.alloc_bytes(&conn.buffered()[..ex.head_len])?;
-            conn.consume(ex.head_len);
-            let limits = &self.config().limits;
-            let head = match shockwave_http11::parse_response(head_bytes, arena, limits)? {
-                Status::Complete((head, _)) => head,
-                Status::Partial => return Err(Error::MalformedHead),
+            let resp = match self.begin(&mut out).await? {
+                Exchange::H1 {
+                    slot,
+                    mut conn,
+                    head_len,
+                } => {
+                    let head_bytes: &'a [u8] = arena.alloc_bytes(&conn.buffered()[..head_len])?;
+                    conn.consume(head_len);
+                    let limits = &self.config().limits;
+                    let head = match shockwave_http11::parse_response(head_bytes, arena, limits)? {
+                        Status::Complete((head, _)) => head,
+                        Status::Partial => return Err(Error::MalformedHead),
+                    };
+                    let framing = head.framing(&method);
+                    let reusable =
+                        head.keep_alive() && !matches!(framing, BodyFraming::CloseDelimited);
+                    let headers = pairs_in(arena, head.headers().len(), head.headers().iter())?;
+                    let body_bytes =
+                        read_body_into(arena, &mut conn, framing, limits, self.config().max_body)
+                            .await?;
+                    let trailers = if matches!(framing, BodyFraming::Chunked) {
+                        if conn.trailer_fields().next().is_some() {
+                            Some(copy_fields_in(arena, || conn.trailer_fields())?)
+                        } else {
+                            None
+                        }
+                    } else {
+                        None
+                    };
+                    self.finish(slot, conn, reusable);
+                    ArenaResponse {
+                        status: head.status(),
+                        reason: head.reason(),
+                        version: head.version(),
+                        headers,
+                        body: body_bytes,
+                        trailers,
+                    }
+                }
+                Exchange::H2 { mut stream, head } => {
+                    read_h2_into(arena, &mut stream, head, &method, self.config().max_body).await?
+                }
+                Exchange::H3(conn) => {
+                    let mut lowered = Vec::new();
+                    let fields = super::multiplexed_fields(out.headers, &mut lowered);
+                    let r = conn
+                        .send_in(
+                            arena,
+                            crate::http3::client::Http3Request {
+                                method: out.method,
+                                authority: out.target.authority,
+                                path: out.target.path_and_query,
+                                headers: &fields,
+                                body,
+                            },
+                        )
+                        .await?;
+                    ArenaResponse {
+                        status: r.status,
+                        reason: r.status.canonical_reason().unwrap_or(""),
+                        version: Version::HTTP_3,
+                        headers: pairs_in(arena, r.headers.len(), r.headers.iter())?,
+                        body: r.body,
+                        trailers: match &r.trailers {
+                            Some(t) => Some(pairs_in(arena, t.len(), t.iter())?),
+                            None => None,
+                        },
+                    }
+                }
             };
-            let framing = head.framing(&method);
-            let reusable = head.keep_alive() && !matches!(framing, BodyFraming::CloseDelimited);
-            let body_bytes =
-                read_body_into(arena, &mut conn, framing, limits, self.config().max_body).await?;
-            self.finish(slot, conn, reusable);
-
             let follow = if max_hops > 0 {
-                redirect::follow(head.status(), &method)
+                redirect::follow(resp.status(), &method)
             } else {
                 Follow::No
             };
-            let location = head.header(b"location");
+            let location = resp.header(b"location");
             let (Follow::ToGet | Follow::SameMethod, Some(location)) = (follow, location) else {
-                return Ok(ArenaResponse {
-                    head,
-                    body: body_bytes,
-                });
+                return Ok(resp);
             };
             if hops >= max_hops {
                 return Err(Error::TooManyRedirects { max: max_hops });
@@ -258,6 +452,76 @@ fn limit_error(arena: &Arena, requested: usize) -> Error {
     Error::Arena(match arena.allocation_limit() {
         Some(limit) => ArenaError::LimitExceeded { limit, requested },
         None => ArenaError::OutOfMemory { requested },
+    })
+}
+
+/// Reads an HTTP/2 response (head already received) into the arena: the head's fields,
+/// the body (sized by `content-length` when given) and the trailers.
+async fn read_h2_into<'a>(
+    arena: &'a Arena,
+    stream: &mut H2Stream,
+    head: H2Head,
+    method: &Method,
+    max_body: u64,
+) -> Result<ArenaResponse<'a>> {
+    let status = head
+        .status()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let headers = copy_fields_in(arena, || head.regular());
+    let hint = head.content_length();
+    stream.recycle(head);
+    let headers = headers?;
+    let no_body = *method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    if hint.is_some_and(|n| n > max_body) {
+        return Err(Error::BodyTooLarge { limit: max_body });
+    }
+    let mut cap = match hint {
+        Some(n) if !no_body => n as usize,
+        _ => 16 * 1024,
+    }
+    .max(1);
+    let mut buf: &'a mut [u8] = arena.alloc_zeroed(cap)?;
+    let mut filled = 0usize;
+    loop {
+        if filled == cap {
+            if cap as u64 >= max_body {
+                // One more read tells whether the body really is larger.
+                let mut probe = [0u8; 1];
+                if stream.read(&mut probe).await? == 0 {
+                    break;
+                }
+                return Err(Error::BodyTooLarge { limit: max_body });
+            }
+            let new_cap = (cap * 2).min(max_body as usize).max(cap + 1);
+            let bigger = arena.alloc_zeroed(new_cap)?;
+            bigger[..filled].copy_from_slice(&buf[..filled]);
+            buf = bigger;
+            cap = new_cap;
+        }
+        let n = stream.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    let trailers = match stream.take_trailers() {
+        Some(t) => {
+            let fields = copy_fields_in(arena, || t.iter());
+            stream.recycle(t);
+            Some(fields?)
+        }
+        None => None,
+    };
+    Ok(ArenaResponse {
+        status,
+        reason: status.canonical_reason().unwrap_or(""),
+        version: Version::HTTP_2,
+        headers,
+        body: &buf[..filled],
+        trailers,
     })
 }
 
@@ -288,18 +552,20 @@ async fn read_body_into<'a>(
             Ok(dst)
         }
         framing => {
+            let chunked = matches!(framing, BodyFraming::Chunked);
             let mut decoder = BodyDecoder::new(framing, limits);
             let mut out = shockwave_arena::Vec::new_in(arena.bump());
             loop {
-                let step = decoder.decode(conn.buffered())?;
+                let step = conn.decode_step(&mut decoder, chunked)?;
                 if step.consumed > 0 || step.done {
                     if !step.data.is_empty() {
-                        if (out.len() + step.data.len()) as u64 > max_body {
+                        let data = &conn.buffered()[step.data.clone()];
+                        if (out.len() + data.len()) as u64 > max_body {
                             return Err(Error::BodyTooLarge { limit: max_body });
                         }
-                        out.try_reserve(step.data.len())
-                            .map_err(|_| limit_error(arena, step.data.len()))?;
-                        out.extend_from_slice(step.data);
+                        out.try_reserve(data.len())
+                            .map_err(|_| limit_error(arena, data.len()))?;
+                        out.extend_from_slice(data);
                     }
                     let done = step.done;
                     conn.consume(step.consumed);

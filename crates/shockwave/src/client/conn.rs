@@ -29,7 +29,22 @@ pub(crate) struct Http1Conn {
     pub received: u64,
     pub heap_headers: shockwave_http11::HeapHeaders,
     pub scratch: shockwave_arena::Arena,
+    /// Chunked framing seen since the last body data (ends with the trailer section).
+    tail: Vec<u8>,
 }
+
+/// One body decoding step on the buffered bytes (see [`Http1Conn::decode_step`]).
+pub(crate) struct Step {
+    /// Buffered bytes used.
+    pub consumed: usize,
+    /// Where the body data is in [`Http1Conn::buffered`].
+    pub data: std::ops::Range<usize>,
+    /// The body is complete.
+    pub done: bool,
+}
+
+/// Most chunked framing kept for trailers (the decoder's own limits are far lower).
+const TAIL_MAX: usize = 256 * 1024;
 
 impl Http1Conn {
     pub fn new(io: Transport) -> Box<Http1Conn> {
@@ -42,7 +57,53 @@ impl Http1Conn {
             received: 0,
             heap_headers: shockwave_http11::HeapHeaders::new(),
             scratch: shockwave_arena::Arena::with_capacity(4096),
+            tail: Vec::new(),
         })
+    }
+
+    /// Runs `decoder` on the buffered bytes (consuming nothing) and, for chunked bodies
+    /// (`track`), remembers the framing after the last data so the trailer section can
+    /// be read once the body is done ([`Http1Conn::trailer_section`]).
+    pub fn decode_step(
+        &mut self,
+        decoder: &mut shockwave_http11::BodyDecoder,
+        track: bool,
+    ) -> std::result::Result<Step, shockwave_http11::Error> {
+        let input = &self.rbuf[self.start..self.end];
+        let c = decoder.decode(input)?;
+        let off = if c.data.is_empty() {
+            0
+        } else {
+            c.data.as_ptr() as usize - input.as_ptr() as usize
+        };
+        let data = off..off + c.data.len();
+        if track {
+            if !c.data.is_empty() {
+                self.tail.clear();
+                self.tail.extend_from_slice(&input[data.end..c.consumed]);
+            } else {
+                self.tail.extend_from_slice(&input[..c.consumed]);
+            }
+            if self.tail.len() > TAIL_MAX {
+                self.tail.clear();
+            }
+        }
+        Ok(Step {
+            consumed: c.consumed,
+            data,
+            done: c.done,
+        })
+    }
+
+    /// The trailer fields of the chunked body just decoded (RFC 9112 §7.1.2), already
+    /// validated by the body decoder; empty if there were none.
+    pub fn trailer_fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        trailer_fields(&self.tail)
+    }
+
+    /// Forgets the framing of the previous body.
+    pub fn reset_tail(&mut self) {
+        self.tail.clear();
     }
 
     /// See [`Transport::idle_is_usable`]; also false if unread bytes are buffered.
@@ -176,6 +237,34 @@ impl Http1Conn {
     }
 }
 
+/// The fields of the trailer section at the end of `framing` (the chunked framing after
+/// the last data: an optional CRLF, the last-chunk line `0[;ext]`, the fields, and an
+/// empty line).
+fn trailer_fields(framing: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+    let mut seen_last_chunk = false;
+    framing
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .filter_map(move |line| {
+            if line.is_empty() {
+                return None;
+            }
+            if !seen_last_chunk {
+                seen_last_chunk = true;
+                return None;
+            }
+            let colon = memchr::memchr(b':', line)?;
+            let trim = |b: &u8| *b == b' ' || *b == b'\t';
+            let value = &line[colon + 1..];
+            let start = value.iter().position(|b| !trim(b)).unwrap_or(value.len());
+            let end = value
+                .iter()
+                .rposition(|b| !trim(b))
+                .map_or(start, |e| e + 1);
+            Some((&line[..colon], &value[start..end]))
+        })
+}
+
 fn stale_io(e: io::Error) -> Error {
     match e.kind() {
         io::ErrorKind::ConnectionReset
@@ -204,7 +293,15 @@ pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::find_head_end;
+    use super::{find_head_end, trailer_fields};
+
+    #[test]
+    fn trailer_section() {
+        let got: Vec<_> = trailer_fields(b"\r\n0;x=1\r\nA: b \r\nC:d\r\n\r\n").collect();
+        assert_eq!(got, [(&b"A"[..], &b"b"[..]), (b"C", b"d")]);
+        assert_eq!(trailer_fields(b"0\r\n\r\n").count(), 0);
+        assert_eq!(trailer_fields(b"").count(), 0);
+    }
 
     #[test]
     fn head_end() {

@@ -147,6 +147,13 @@ pub enum Error {
     /// A redirect response carried no usable `Location`.
     #[error("redirect with a missing or invalid Location header")]
     InvalidRedirect,
+    /// An HTTP/2 connection or stream failed (stream reset by the server, connection
+    /// error, or the connection went away).
+    #[error("HTTP/2: {0}")]
+    Http2(#[from] crate::http2::client::ClientError),
+    /// An HTTP/3 request failed (QUIC connection, stream, or protocol error).
+    #[error("HTTP/3: {0}")]
+    Http3(#[from] crate::http3::client::Http3ClientError),
     /// The response is an HTTP/1.1 upgrade (101), which this client does not follow.
     #[error("unexpected 101 Switching Protocols")]
     UnexpectedUpgrade,

@@ -26,8 +26,43 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Only HTTP/1.1 is spoken today; the pool is built so HTTP/2 and HTTP/3 connections
-//! can join it (see the `pool` module notes).
+//! ## Protocols
+//!
+//! * **HTTP/1.1**: one exchange per pooled connection at a time (keep-alive reuse).
+//! * **HTTP/2** over TLS: ALPN offers `h2` then `http/1.1` by default; when the server
+//!   selects `h2`, one connection per origin is shared by all concurrent requests (up to
+//!   the server's SETTINGS_MAX_CONCURRENT_STREAMS; then another connection, up to
+//!   [`ClientBuilder::http2_max_connections_per_host`], then requests wait for a stream
+//!   slot). Cleartext HTTP/2 needs [`ClientBuilder::http2_prior_knowledge`]. Requests
+//!   the server did not process (REFUSED_STREAM, or above a GOAWAY's last stream id)
+//!   are retried once on another connection.
+//! * **HTTP/3** (QUIC) for `https://` URLs with [`ClientBuilder::http3`] or per request
+//!   ([`RequestBuilder::version`], [`ArenaRequest::version`] with `Version::HTTP_3`):
+//!   one QUIC connection per origin, multiplexed.
+//!
+//! Every protocol works with both APIs, and response trailers (HTTP/1.1 chunked,
+//! HTTP/2, HTTP/3) are available from [`Response::trailers`] once the body is read
+//! and from [`ArenaResponse::trailers`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), shockwave::client::Error> {
+//! use shockwave::client::Client;
+//! use http::Version;
+//!
+//! // h2 over TLS is negotiated automatically; h2c needs prior knowledge.
+//! let client = Client::builder().http2_prior_knowledge().build()?;
+//! let resp = client.get("http://127.0.0.1:8080/").send().await?;
+//! assert_eq!(resp.version(), Version::HTTP_2);
+//!
+//! // HTTP/3 for one request.
+//! let resp = Client::new()
+//!     .get("https://localhost:4433/")
+//!     .version(Version::HTTP_3)
+//!     .send()
+//!     .await?;
+//! println!("{:?}", resp.trailers());
+//! # Ok(()) }
+//! ```
 
 mod arena;
 mod body;
@@ -47,10 +82,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::Method;
+use http::{Method, Version};
 use shockwave_http11::{BodyLength, Limits, RequestHead};
 
-pub use arena::{ArenaRequest, ArenaResponse};
+pub use arena::{ArenaFields, ArenaRequest, ArenaResponse};
 pub use body::{Body, BodyStream};
 pub use error::{ClosedDuring, Error, Result, TimeoutKind};
 pub use redirect::RedirectPolicy;
@@ -62,7 +97,12 @@ pub use transport::Transport;
 
 use body::BodyKind;
 use conn::Http1Conn;
-use pool::{Checkout, Pool, PoolConn, PoolLimits};
+use pool::{Checkout, H2Pick, HostPool, Pool, PoolConn, PoolLimits};
+
+use crate::http2::client::{ClientError as H2Error, H2Stream, Http2Client};
+use crate::http2::{ErrorCode, Http2Config, RequestHead as H2Head, StreamError};
+use crate::http3::client::{Http3Client, Http3Connection};
+use crate::http3::Http3Config;
 
 /// How the owned API parses response heads. Both strategies are compiled; the choice is
 /// run-time configuration (see `docs/arenas.md`). The arena API always uses the
@@ -85,8 +125,24 @@ pub struct ClientStats {
     pub connections_reused: u64,
     /// Idle connections dropped: expired, closed by the peer, or over the idle limit.
     pub connections_evicted: u64,
-    /// Requests retried on a fresh connection after a stale pooled one failed.
+    /// Requests retried on a fresh connection after a stale pooled one failed (or an
+    /// HTTP/2 stream the server refused or did not process before GOAWAY).
     pub retries: u64,
+    /// HTTP/2 connections opened (included in `connections_opened`).
+    pub http2_connections_opened: u64,
+    /// HTTP/3 (QUIC) connections opened (not included in `connections_opened`).
+    pub http3_connections_opened: u64,
+}
+
+/// How the client uses HTTP/2 (see [`ClientBuilder::http2_prior_knowledge`]).
+#[derive(Debug, Clone)]
+pub(crate) struct H2Options {
+    /// Offer `h2` in TLS ALPN (default true).
+    pub alpn: bool,
+    /// Speak HTTP/2 with prior knowledge over cleartext `http://` (default false).
+    pub prior_knowledge: bool,
+    /// The HTTP/2 connection settings.
+    pub config: Http2Config,
 }
 
 /// The client's configuration; built by [`ClientBuilder`].
@@ -99,12 +155,18 @@ pub(crate) struct Config {
     pub(crate) redirect: RedirectPolicy,
     pub(crate) alloc: AllocStrategy,
     pub(crate) user_agent: Option<http::HeaderValue>,
+    pub(crate) h2: H2Options,
+    pub(crate) http3: bool,
+    pub(crate) h3_config: Http3Config,
 }
 
 struct Inner {
     config: Config,
     tls: Arc<rustls::ClientConfig>,
+    /// `tls` without `h2` in ALPN, for connections that must speak HTTP/1.1.
+    tls_h1: Arc<rustls::ClientConfig>,
     pool: Pool,
+    h3: tokio::sync::OnceCell<Http3Client>,
 }
 
 /// An HTTP client with a connection pool. Cheap to clone (an `Arc`), `Send + Sync`, and
@@ -148,12 +210,20 @@ impl Default for ClientBuilder {
                 redirect: RedirectPolicy::none(),
                 alloc: AllocStrategy::Arena,
                 user_agent: None,
+                h2: H2Options {
+                    alpn: true,
+                    prior_knowledge: false,
+                    config: Http2Config::default(),
+                },
+                http3: false,
+                h3_config: Http3Config::default(),
             },
             pool: PoolLimits {
                 max_per_host: 256,
                 max_idle_per_host: 64,
                 idle_timeout: Duration::from_secs(90),
                 wait_timeout: Duration::from_secs(30),
+                max_h2_per_host: 4,
             },
             tls: TlsOptions::default(),
             tls_config: None,
@@ -248,7 +318,58 @@ impl ClientBuilder {
         Ok(self)
     }
 
-    /// TLS settings: roots, ALPN, verification (default: webpki roots, `http/1.1`).
+    /// Offer HTTP/2 in TLS ALPN (default true: `["h2", "http/1.1"]`; with `false`,
+    /// `["http/1.1"]`). An explicit [`TlsOptions::alpn`] list or [`Self::tls_config`]
+    /// wins over this.
+    pub fn http2(mut self, enabled: bool) -> Self {
+        self.config.h2.alpn = enabled;
+        self
+    }
+
+    /// Only HTTP/1.1: no `h2` in ALPN, no prior knowledge.
+    pub fn http1_only(mut self) -> Self {
+        self.config.h2.alpn = false;
+        self.config.h2.prior_knowledge = false;
+        self.config.http3 = false;
+        self
+    }
+
+    /// Speak HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3) to `http://` URLs.
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.config.h2.prior_knowledge = true;
+        self
+    }
+
+    /// Most HTTP/2 connections per origin (default 4). A new one is opened only when
+    /// every existing one has reached the server's SETTINGS_MAX_CONCURRENT_STREAMS;
+    /// beyond this limit requests wait for a free stream slot.
+    pub fn http2_max_connections_per_host(mut self, n: usize) -> Self {
+        self.pool.max_h2_per_host = n.max(1);
+        self
+    }
+
+    /// HTTP/2 connection settings (windows, limits); see [`Http2Config`].
+    pub fn http2_config(mut self, config: Http2Config) -> Self {
+        self.config.h2.config = config;
+        self
+    }
+
+    /// Use HTTP/3 (QUIC over UDP) for `https://` URLs by default. A request can still
+    /// choose another version with [`RequestBuilder::version`].
+    pub fn http3(mut self) -> Self {
+        self.config.http3 = true;
+        self
+    }
+
+    /// HTTP/3 settings (QUIC windows, idle timeout, field section limit); see
+    /// [`Http3Config`].
+    pub fn http3_config(mut self, config: Http3Config) -> Self {
+        self.config.h3_config = config;
+        self
+    }
+
+    /// TLS settings: roots, ALPN, verification (default: webpki roots, ALPN `h2`,
+    /// `http/1.1`).
     pub fn tls(mut self, tls: TlsOptions) -> Self {
         self.tls = tls;
         self
@@ -276,13 +397,24 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         let tls = match self.tls_config {
             Some(c) => c,
-            None => self.tls.build()?,
+            None => {
+                let default_alpn: &[&[u8]] = if self.config.h2.alpn {
+                    &[b"h2", b"http/1.1"]
+                } else {
+                    &[b"http/1.1"]
+                };
+                self.tls.build_with_default_alpn(default_alpn)?
+            }
         };
+        let mut config = self.config;
+        config.h2.config = config.h2.config.validated();
         Ok(Client {
             inner: Arc::new(Inner {
-                config: self.config,
+                config,
+                tls_h1: without_h2(&tls),
                 tls,
                 pool: Pool::new(self.pool),
+                h3: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -294,6 +426,8 @@ pub(crate) struct Outgoing<'x> {
     pub target: Target<'x>,
     pub headers: &'x [(&'x [u8], &'x [u8])],
     pub body: OutBody<'x>,
+    /// The HTTP version asked for (`None`: the client's default).
+    pub version: Option<Version>,
 }
 
 /// The body of an [`Outgoing`] request.
@@ -321,11 +455,45 @@ impl<'x> OutBody<'x> {
     }
 }
 
-/// A request whose response head is buffered on `conn` (`head_len` bytes).
-pub(crate) struct Exchange {
-    pub slot: Checkout,
-    pub conn: Box<Http1Conn>,
-    pub head_len: usize,
+/// A request whose response head has arrived.
+pub(crate) enum Exchange {
+    /// HTTP/1.1: the head is buffered on `conn` (`head_len` bytes).
+    H1 {
+        slot: Checkout,
+        conn: Box<Http1Conn>,
+        head_len: usize,
+    },
+    /// HTTP/2: the stream and its response head.
+    H2 { stream: H2Stream, head: H2Head },
+    /// HTTP/3: nothing sent yet; the caller sends on this connection (the HTTP/3 client
+    /// writes and reads a whole exchange).
+    H3(Http3Connection),
+}
+
+/// A protocol chosen for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    H1,
+    /// HTTP/2 with prior knowledge (cleartext).
+    H2c,
+    /// TLS with ALPN: HTTP/2 if the server selects `h2`, else HTTP/1.1.
+    Alpn,
+    H3,
+}
+
+/// Where a request goes after connection routing.
+enum Route {
+    H1(Checkout, Box<Http1Conn>, bool),
+    H2(Http2Client),
+}
+
+/// Why an HTTP/2 exchange failed, and whether it may be retried on another connection.
+enum H2Fail {
+    /// The server did not process the request (never sent, REFUSED_STREAM, above the
+    /// GOAWAY last stream id), or the connection died before a response to an
+    /// idempotent request: safe to resend.
+    Retry(Error),
+    Fatal(Error),
 }
 
 /// RFC 9110 section 9.2.2: idempotent methods may be retried automatically.
@@ -401,7 +569,18 @@ impl Client {
             connections_reused: c.reused.load(Relaxed),
             connections_evicted: c.evicted.load(Relaxed),
             retries: c.retried.load(Relaxed),
+            http2_connections_opened: c.h2_opened.load(Relaxed),
+            http3_connections_opened: self
+                .inner
+                .h3
+                .get()
+                .map_or(0, Http3Client::connections_opened),
         }
+    }
+
+    /// Shared HTTP/2 connections pooled for `url`'s origin (0 for an invalid URL).
+    pub fn http2_connections(&self, url: &str) -> usize {
+        Target::parse(url).map_or(0, |t| self.inner.pool.h2_count(&t))
     }
 
     /// Idle connections pooled for `url`'s origin (0 for an invalid URL).
@@ -410,10 +589,11 @@ impl Client {
     }
 
     /// Opens a new connection to `url`'s origin (TCP, plus TLS for `https`) outside the
-    /// pool, for callers that drive the protocol themselves (e.g. pipelining load tests).
+    /// pool, for callers that drive HTTP/1.1 themselves (e.g. pipelining load tests):
+    /// ALPN never offers `h2` here.
     pub async fn connect(&self, url: &str) -> Result<Transport> {
         let t = Target::parse(url)?;
-        transport::connect(&t, &self.inner.tls, self.inner.config.connect_timeout).await
+        transport::connect(&t, &self.inner.tls_h1, self.inner.config.connect_timeout).await
     }
 
     pub(crate) fn config(&self) -> &Config {
@@ -421,7 +601,8 @@ impl Client {
     }
 
     async fn connect_new(&self, t: &Target<'_>) -> Result<Box<Http1Conn>> {
-        let io = transport::connect(t, &self.inner.tls, self.inner.config.connect_timeout).await?;
+        let io =
+            transport::connect(t, &self.inner.tls_h1, self.inner.config.connect_timeout).await?;
         self.inner.pool.counters.opened.fetch_add(1, Relaxed);
         Ok(Http1Conn::new(io))
     }
@@ -433,20 +614,183 @@ impl Client {
         }
     }
 
-    /// Checks out (or opens) a connection, writes the request, and waits for the final
-    /// response head (1xx responses are skipped). A pooled connection that fails before
-    /// any response byte arrives is replaced and the request retried once, if the method
-    /// is idempotent and the body replayable.
+    /// Which protocol `out` goes over: the request's version preference, else the
+    /// client's configuration.
+    fn protocol(&self, out: &Outgoing<'_>) -> Result<Proto> {
+        let cfg = &self.inner.config;
+        let https = out.target.scheme == Scheme::Https;
+        Ok(match out.version {
+            Some(Version::HTTP_3) => {
+                if !https {
+                    return Err(Error::invalid_url(
+                        out.target.authority,
+                        "HTTP/3 needs an https URL",
+                    ));
+                }
+                Proto::H3
+            }
+            Some(Version::HTTP_2) => {
+                if https {
+                    Proto::Alpn
+                } else {
+                    Proto::H2c
+                }
+            }
+            Some(_) => Proto::H1,
+            None if https && cfg.http3 => Proto::H3,
+            None if https && cfg.h2.alpn => Proto::Alpn,
+            None if !https && cfg.h2.prior_knowledge => Proto::H2c,
+            None => Proto::H1,
+        })
+    }
+
+    /// Routes the request to a connection, sends it, and waits for the final response
+    /// head (1xx responses are skipped). For HTTP/3 only the connection is returned.
     pub(crate) async fn begin(&self, out: &mut Outgoing<'_>) -> Result<Exchange> {
-        let (slot, pooled) = self.inner.pool.checkout(&out.target).await?;
-        let (mut conn, mut reused) = match pooled {
-            Some(PoolConn::Http1(c)) => (c, true),
-            None => (self.connect_new(&out.target).await?, false),
+        match self.protocol(out)? {
+            Proto::H1 => self.begin_h1(out, None).await,
+            Proto::H3 => Ok(Exchange::H3(self.h3_connection(&out.target).await?)),
+            proto => self.begin_shared(out, proto == Proto::Alpn).await,
+        }
+    }
+
+    /// The client's HTTP/3 connection to `t`'s origin (one QUIC connection per origin,
+    /// opened on first use).
+    async fn h3_connection(&self, t: &Target<'_>) -> Result<Http3Connection> {
+        let h3 = self
+            .inner
+            .h3
+            .get_or_try_init(|| async {
+                Http3Client::with_config(
+                    (*self.inner.tls).clone(),
+                    self.inner.config.h3_config.clone(),
+                )
+            })
+            .await?;
+        let connect = h3.connection(t.host, t.port);
+        let timeout = self.inner.config.connect_timeout;
+        match tokio::time::timeout(timeout, connect).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(Error::Timeout {
+                kind: TimeoutKind::Connect,
+                after: timeout,
+            }),
+        }
+    }
+
+    /// HTTP/2 (prior knowledge, or ALPN with HTTP/1.1 fallback): picks or opens a shared
+    /// connection and runs the exchange, retrying once on another connection when the
+    /// server did not process the request.
+    async fn begin_shared(&self, out: &mut Outgoing<'_>, alpn: bool) -> Result<Exchange> {
+        let pool = &self.inner.pool;
+        pool.maybe_sweep();
+        let host = pool.host_pool(&out.target);
+        let mut retried = false;
+        loop {
+            let conn = match self.route_shared(&host, &out.target, alpn).await? {
+                Route::H2(c) => c,
+                Route::H1(slot, conn, reused) => {
+                    return self.begin_h1(out, Some((slot, conn, reused))).await
+                }
+            };
+            match h2_exchange(&conn, out).await {
+                Ok((stream, head)) => return Ok(Exchange::H2 { stream, head }),
+                Err(H2Fail::Retry(_)) if !retried => {
+                    if !conn.is_usable() {
+                        host.remove_h2(&conn);
+                        pool.counters.evicted.fetch_add(1, Relaxed);
+                    }
+                    pool.counters.retried.fetch_add(1, Relaxed);
+                    retried = true;
+                }
+                Err(H2Fail::Retry(e) | H2Fail::Fatal(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// A shared HTTP/2 connection for `t`, or (ALPN chose HTTP/1.1) an HTTP/1.1 one.
+    /// New connections to one origin are opened one at a time, so concurrent first
+    /// requests share the first connection instead of racing to open their own.
+    async fn route_shared(
+        &self,
+        host: &Arc<HostPool>,
+        t: &Target<'_>,
+        alpn: bool,
+    ) -> Result<Route> {
+        let pool = &self.inner.pool;
+        let max = pool.max_h2_per_host();
+        if let H2Pick::Use(c) = host.pick_h2(max, &pool.counters.evicted) {
+            return Ok(Route::H2(c));
+        }
+        if alpn && host.speaks_h1.load(Relaxed) {
+            return self.route_h1(host).await;
+        }
+        let wait = self.inner.config.connect_timeout;
+        let guard = match tokio::time::timeout(wait, host.h2_connect.lock()).await {
+            Ok(g) => g,
+            Err(_) => {
+                return Err(Error::Timeout {
+                    kind: TimeoutKind::PoolWait,
+                    after: wait,
+                })
+            }
+        };
+        if let H2Pick::Use(c) = host.pick_h2(max, &pool.counters.evicted) {
+            return Ok(Route::H2(c));
+        }
+        if alpn && host.speaks_h1.load(Relaxed) {
+            drop(guard);
+            return self.route_h1(host).await;
+        }
+        let io = transport::connect(t, &self.inner.tls, self.inner.config.connect_timeout).await?;
+        pool.counters.opened.fetch_add(1, Relaxed);
+        if !alpn || io.alpn_protocol() == Some(b"h2") {
+            let conn = Http2Client::connect(io, self.inner.config.h2.config.clone());
+            pool.counters.h2_opened.fetch_add(1, Relaxed);
+            host.add_h2(conn.clone());
+            return Ok(Route::H2(conn));
+        }
+        // ALPN chose HTTP/1.1 (or nothing): remember, and use this connection for it.
+        host.speaks_h1.store(true, Relaxed);
+        drop(guard);
+        let (slot, _idle) = pool.checkout_in(host.clone()).await?;
+        Ok(Route::H1(slot, Http1Conn::new(io), false))
+    }
+
+    async fn route_h1(&self, host: &Arc<HostPool>) -> Result<Route> {
+        let (slot, pooled) = self.inner.pool.checkout_in(host.clone()).await?;
+        Ok(match pooled {
+            Some(PoolConn::Http1(c)) => Route::H1(slot, c, true),
+            None => {
+                let t = host.target();
+                Route::H1(slot, self.connect_new(&t).await?, false)
+            }
+        })
+    }
+
+    /// HTTP/1.1: checks out (or opens) a connection, writes the request, and waits for
+    /// the final response head (1xx responses are skipped). A pooled connection that
+    /// fails before any response byte arrives is replaced and the request retried once,
+    /// if the method is idempotent and the body replayable.
+    async fn begin_h1(
+        &self,
+        out: &mut Outgoing<'_>,
+        routed: Option<(Checkout, Box<Http1Conn>, bool)>,
+    ) -> Result<Exchange> {
+        let (slot, mut conn, mut reused) = match routed {
+            Some(r) => r,
+            None => {
+                let (slot, pooled) = self.inner.pool.checkout(&out.target).await?;
+                match pooled {
+                    Some(PoolConn::Http1(c)) => (slot, c, true),
+                    None => (slot, self.connect_new(&out.target).await?, false),
+                }
+            }
         };
         loop {
             match self.write_and_read_head(&mut conn, out).await {
                 Ok(head_len) => {
-                    return Ok(Exchange {
+                    return Ok(Exchange::H1 {
                         slot,
                         conn,
                         head_len,
@@ -485,6 +829,7 @@ impl Client {
             OutBody::Stream { len: None, .. } => BodyLength::Chunked,
         };
         conn.wbuf.clear();
+        conn.reset_tail();
         RequestHead {
             method: out.method,
             target: out.target.path_and_query,
@@ -522,6 +867,156 @@ impl Client {
             .or(self.inner.config.request_timeout)
             .map(|d| (Instant::now() + d, d))
     }
+}
+
+/// `tls` with `h2` removed from its ALPN list (shared as is when it has none).
+fn without_h2(tls: &Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
+    if !tls.alpn_protocols.iter().any(|p| p == b"h2") {
+        return tls.clone();
+    }
+    let mut c = (**tls).clone();
+    c.alpn_protocols.retain(|p| p != b"h2");
+    Arc::new(c)
+}
+
+/// Decimal digits of `n` in `buf`.
+pub(crate) fn format_len(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// The request's regular header fields for HTTP/2 and HTTP/3: connection-specific ones
+/// dropped (RFC 9113 §8.2.2, RFC 9114 §4.2), names lowercased (copied only when a name
+/// has an uppercase letter).
+pub(crate) fn multiplexed_fields<'h>(
+    headers: &'h [(&'h [u8], &'h [u8])],
+    lowered: &'h mut Vec<(Vec<u8>, &'h [u8])>,
+) -> Vec<(&'h [u8], &'h [u8])> {
+    regular_fields(headers, lowered).collect()
+}
+
+/// [`multiplexed_fields`] as an iterator (no allocation unless a name must be
+/// lowercased).
+fn regular_fields<'h>(
+    headers: &'h [(&'h [u8], &'h [u8])],
+    lowered: &'h mut Vec<(Vec<u8>, &'h [u8])>,
+) -> impl Iterator<Item = (&'h [u8], &'h [u8])> + Clone + 'h {
+    use crate::http2::client::skip_request_field;
+    let keep = |(n, v): &(&[u8], &[u8])| !skip_request_field(n, v);
+    let upper = headers
+        .iter()
+        .any(|(n, _)| n.iter().any(u8::is_ascii_uppercase));
+    if upper {
+        lowered.extend(
+            headers
+                .iter()
+                .filter(|f| keep(f))
+                .map(|(n, v)| (n.to_ascii_lowercase(), *v)),
+        );
+    }
+    let lowered: &'h [(Vec<u8>, &'h [u8])] = lowered;
+    let direct: &'h [(&'h [u8], &'h [u8])] = if upper { &[] } else { headers };
+    direct
+        .iter()
+        .copied()
+        .filter(keep)
+        .chain(lowered.iter().map(|(n, v)| (&n[..], *v)))
+}
+
+/// Sends `out` on a new stream of `conn` and waits for the final response head.
+async fn h2_exchange(
+    conn: &Http2Client,
+    out: &mut Outgoing<'_>,
+) -> std::result::Result<(H2Stream, H2Head), H2Fail> {
+    let mut len_buf = [0u8; 20];
+    let mut lowered = Vec::new();
+    let regular = regular_fields(out.headers, &mut lowered);
+    let content_length: Option<&[u8]> = match &out.body {
+        OutBody::Full(b) if b.is_empty() && !method_expects_body(out.method) => None,
+        OutBody::Full(b) => Some(format_len(b.len() as u64, &mut len_buf)),
+        OutBody::Stream { len: Some(n), .. } => Some(format_len(*n, &mut len_buf)),
+        OutBody::Stream { len: None, .. } => None,
+    };
+    let pseudo: [(&[u8], &[u8]); 4] = [
+        (b":method", out.method.as_str().as_bytes()),
+        (b":scheme", out.target.scheme.as_str().as_bytes()),
+        (b":authority", out.target.authority.as_bytes()),
+        (b":path", out.target.path_and_query.as_bytes()),
+    ];
+    let fields = pseudo
+        .into_iter()
+        .chain(regular)
+        .chain(content_length.map(|cl| (&b"content-length"[..], cl)));
+    let no_body = matches!(&out.body, OutBody::Full(b) if b.is_empty());
+    let replayable = out.body.replayable();
+    let retry_ok = replayable && idempotent(out.method);
+    let fail = |e: H2Error, opened: bool| -> H2Fail {
+        let retry = match &e {
+            // Never sent: the connection went away (GOAWAY or closed) before the stream
+            // opened.
+            H2Error::Stream(StreamError::ConnectionClosed) if !opened => true,
+            // RFC 9113 §8.7: REFUSED_STREAM (and streams above a GOAWAY's last stream id,
+            // which the engine fails the same way) were not processed.
+            H2Error::Stream(StreamError::Reset(ErrorCode::RefusedStream)) => replayable,
+            H2Error::Stream(StreamError::ConnectionClosed) => retry_ok,
+            _ => false,
+        };
+        if retry {
+            H2Fail::Retry(Error::Http2(e))
+        } else {
+            H2Fail::Fatal(Error::Http2(e))
+        }
+    };
+    let mut stream = conn
+        .open_stream(fields, no_body)
+        .await
+        .map_err(|e| fail(e, false))?;
+    match &mut out.body {
+        OutBody::Full([]) => {}
+        OutBody::Full(b) => stream.send_data(b, true).await.map_err(|e| fail(e, true))?,
+        OutBody::Stream { stream: body, len } => {
+            let mut sent: u64 = 0;
+            while let Some(piece) = body.next().await {
+                let piece: Bytes = piece.map_err(|e| H2Fail::Fatal(Error::BodyStream(e)))?;
+                sent += piece.len() as u64;
+                if let Some(declared) = *len {
+                    if sent > declared {
+                        return Err(H2Fail::Fatal(Error::BodyLengthMismatch {
+                            declared,
+                            produced: sent,
+                        }));
+                    }
+                }
+                if !piece.is_empty() {
+                    stream
+                        .send_data(&piece, false)
+                        .await
+                        .map_err(|e| fail(e, true))?;
+                }
+            }
+            if let Some(declared) = *len {
+                if sent != declared {
+                    return Err(H2Fail::Fatal(Error::BodyLengthMismatch {
+                        declared,
+                        produced: sent,
+                    }));
+                }
+            }
+            stream
+                .send_data(&[], true)
+                .await
+                .map_err(|e| fail(e, true))?;
+        }
+    }
+    let head = stream.response().await.map_err(|e| fail(e, true))?;
+    Ok((stream, head))
 }
 
 /// POST/PUT/PATCH send `Content-Length: 0` for an empty body (RFC 9110 section 8.6).

@@ -6,14 +6,19 @@
 //! pool timeout). Idle connections are kept most-recently-used first, up to
 //! `max_idle_per_host`, and dropped once older than `idle_timeout` or found closed.
 //!
-//! Multiplexed protocols join later without changing this shape: an HTTP/2 or HTTP/3
-//! connection is *shared* rather than checked out, so a `HostPool` will hold a list of
-//! shared connections next to `idle`, and checkout will first look for one with a free
-//! stream slot (the [`PoolConn`] enum is where those connection kinds are added).
+//! HTTP/2 connections are *shared* rather than checked out: a `HostPool` keeps a short
+//! list of them next to `idle` ([`HostPool::pick_h2`]); every request opens a stream on
+//! one with a free stream slot (below the peer's SETTINGS_MAX_CONCURRENT_STREAMS). When
+//! all are full, another is opened, up to `max_h2_per_host`; beyond that requests wait
+//! for a stream slot on the least loaded one (bounded by the request timeout). Opening
+//! is serialized per origin (`h2_connect`), so a burst of requests to a new origin makes
+//! one connection, not one each. A connection that got GOAWAY or died is dropped from
+//! the list. HTTP/3 connections live in the client's [`Http3Client`]
+//! (`crate::http3::client`), which keeps one QUIC connection per origin.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -22,6 +27,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::conn::Http1Conn;
 use super::error::{Error, Result, TimeoutKind};
 use super::target::{Scheme, Target};
+use crate::http2::client::Http2Client;
 
 /// Pool sizing and timing.
 #[derive(Debug, Clone)]
@@ -30,10 +36,11 @@ pub(crate) struct PoolLimits {
     pub max_idle_per_host: usize,
     pub idle_timeout: Duration,
     pub wait_timeout: Duration,
+    pub max_h2_per_host: usize,
 }
 
-/// A pooled connection of some protocol. Only HTTP/1.1 exists today; HTTP/2 and HTTP/3
-/// connections (shared, multiplexed) will be further variants.
+/// A pooled exclusive connection (HTTP/2 connections are shared: see
+/// [`HostPool::pick_h2`]).
 #[derive(Debug)]
 pub(crate) enum PoolConn {
     /// An HTTP/1.1 connection (exclusive while checked out).
@@ -52,6 +59,25 @@ pub(crate) struct HostPool {
     port: u16,
     permits: Arc<Semaphore>,
     idle: Mutex<VecDeque<Idle>>,
+    /// Shared HTTP/2 connections to this origin.
+    h2: Mutex<Vec<H2Entry>>,
+    /// Held while opening a connection that may become HTTP/2 (one at a time).
+    pub h2_connect: tokio::sync::Mutex<()>,
+    /// The origin answered ALPN with `http/1.1` (or none): don't wait for HTTP/2.
+    pub speaks_h1: AtomicBool,
+}
+
+struct H2Entry {
+    conn: Http2Client,
+    last_used: Instant,
+}
+
+/// What [`HostPool::pick_h2`] found.
+pub(crate) enum H2Pick {
+    /// Use this connection.
+    Use(Http2Client),
+    /// None usable, or all full with room for another: open one.
+    Open,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -60,6 +86,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl HostPool {
+    /// This origin as a connect target (the path is `/`).
+    pub fn target(&self) -> Target<'_> {
+        Target {
+            scheme: self.scheme,
+            host: &self.host,
+            port: self.port,
+            authority: &self.host,
+            path_and_query: "/",
+        }
+    }
+
     fn matches(&self, t: &Target<'_>) -> bool {
         self.scheme == t.scheme && self.port == t.port && self.host.eq_ignore_ascii_case(t.host)
     }
@@ -77,6 +114,63 @@ impl HostPool {
         }
         n
     }
+
+    /// A shared HTTP/2 connection for a new request: the first with a free stream slot;
+    /// if all are full, [`H2Pick::Open`] while fewer than `max_conns` exist, else the
+    /// least loaded one (the request then waits for a slot). Connections that got GOAWAY
+    /// or died are dropped (counted in `evicted`).
+    pub fn pick_h2(&self, max_conns: usize, evicted: &AtomicU64) -> H2Pick {
+        let mut list = lock(&self.h2);
+        let before = list.len();
+        list.retain(|e| e.conn.is_usable());
+        if list.len() < before {
+            evicted.fetch_add((before - list.len()) as u64, Relaxed);
+        }
+        let now = Instant::now();
+        if let Some(e) = list.iter_mut().find(|e| e.conn.has_capacity()) {
+            e.last_used = now;
+            return H2Pick::Use(e.conn.clone());
+        }
+        if list.len() < max_conns.max(1) {
+            return H2Pick::Open;
+        }
+        match list.iter_mut().min_by_key(|e| e.conn.active_streams()) {
+            Some(e) => {
+                e.last_used = now;
+                H2Pick::Use(e.conn.clone())
+            }
+            None => H2Pick::Open,
+        }
+    }
+
+    /// Adds a new shared HTTP/2 connection.
+    pub fn add_h2(&self, conn: Http2Client) {
+        lock(&self.h2).push(H2Entry {
+            conn,
+            last_used: Instant::now(),
+        });
+    }
+
+    /// Drops `conn` from the shared list (it failed).
+    pub fn remove_h2(&self, conn: &Http2Client) {
+        lock(&self.h2).retain(|e| !e.conn.same_connection(conn));
+    }
+
+    /// Drops HTTP/2 connections that are unusable, or idle (no stream) for `timeout`.
+    fn evict_h2(&self, now: Instant, timeout: Duration) -> usize {
+        let mut list = lock(&self.h2);
+        let before = list.len();
+        list.retain(|e| {
+            e.conn.is_usable()
+                && (e.conn.active_streams() > 0 || now.duration_since(e.last_used) < timeout)
+        });
+        before - list.len()
+    }
+
+    /// Shared HTTP/2 connections currently pooled.
+    pub fn h2_count(&self) -> usize {
+        lock(&self.h2).len()
+    }
 }
 
 /// Counters kept by the pool (cheap relaxed atomics).
@@ -86,6 +180,7 @@ pub(crate) struct PoolCounters {
     pub reused: AtomicU64,
     pub evicted: AtomicU64,
     pub retried: AtomicU64,
+    pub h2_opened: AtomicU64,
 }
 
 /// All origins' pools.
@@ -125,7 +220,8 @@ impl Pool {
         h.finish()
     }
 
-    fn host_pool(&self, t: &Target<'_>) -> Arc<HostPool> {
+    /// The pool of `t`'s origin (created on first use).
+    pub fn host_pool(&self, t: &Target<'_>) -> Arc<HostPool> {
         let hash = self.key_hash(t);
         let mut hosts = lock(&self.hosts);
         let bucket = hosts.entry(hash).or_default();
@@ -140,6 +236,9 @@ impl Pool {
             idle: Mutex::new(VecDeque::with_capacity(
                 self.limits.max_idle_per_host.min(64),
             )),
+            h2: Mutex::new(Vec::new()),
+            h2_connect: tokio::sync::Mutex::new(()),
+            speaks_h1: AtomicBool::new(false),
         });
         bucket.push(hp.clone());
         hp
@@ -150,6 +249,11 @@ impl Pool {
     pub async fn checkout(&self, t: &Target<'_>) -> Result<(Checkout, Option<PoolConn>)> {
         self.maybe_sweep();
         let host = self.host_pool(t);
+        self.checkout_in(host).await
+    }
+
+    /// [`Pool::checkout`] on a known host pool.
+    pub async fn checkout_in(&self, host: Arc<HostPool>) -> Result<(Checkout, Option<PoolConn>)> {
         let permit = match host.permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
@@ -223,9 +327,14 @@ impl Pool {
         drop(slot);
     }
 
+    /// The HTTP/2 connection limit per origin.
+    pub fn max_h2_per_host(&self) -> usize {
+        self.limits.max_h2_per_host
+    }
+
     /// Drops idle connections of every host that have outlived the idle timeout; runs at
     /// most once per half idle timeout, from checkouts (no background task needed).
-    fn maybe_sweep(&self) {
+    pub fn maybe_sweep(&self) {
         let now = Instant::now();
         {
             let mut last = lock(&self.last_sweep);
@@ -240,9 +349,10 @@ impl Pool {
             bucket.retain(|hp| {
                 let mut idle = lock(&hp.idle);
                 evicted += HostPool::evict_expired(&mut idle, now, self.limits.idle_timeout);
+                evicted += hp.evict_h2(now, self.limits.idle_timeout);
                 // Forget origins with no idle connection and no request in flight (only
                 // the map holds the Arc), so the map stays bounded by live origins.
-                !(idle.is_empty() && Arc::strong_count(hp) == 1)
+                !(idle.is_empty() && hp.h2_count() == 0 && Arc::strong_count(hp) == 1)
             });
         }
         hosts.retain(|_, bucket| !bucket.is_empty());
@@ -257,5 +367,15 @@ impl Pool {
             .get(&hash)
             .and_then(|b| b.iter().find(|hp| hp.matches(t)))
             .map_or(0, |hp| lock(&hp.idle).len())
+    }
+
+    /// Shared HTTP/2 connections currently pooled for `t`'s origin.
+    pub fn h2_count(&self, t: &Target<'_>) -> usize {
+        let hash = self.key_hash(t);
+        let hosts = lock(&self.hosts);
+        hosts
+            .get(&hash)
+            .and_then(|b| b.iter().find(|hp| hp.matches(t)))
+            .map_or(0, |hp| hp.h2_count())
     }
 }

@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING, USER_AGENT};
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
 
 use super::error::{Error, Result};
 use super::redirect::{self, Follow};
 use super::response::{parse_owned_head, Response};
 use super::target::Target;
-use super::{with_deadline, Body, Client, OutBody, Outgoing};
+use super::{with_deadline, Body, Client, Exchange, OutBody, Outgoing};
 
 /// A request being built; finish it with [`RequestBuilder::send`] (owned response) or
 /// [`RequestBuilder::send_in`] (arena response).
@@ -21,6 +21,7 @@ pub struct RequestBuilder {
     headers: HeaderMap,
     body: Body,
     timeout: Option<Duration>,
+    version: Option<Version>,
     error: Option<Error>,
 }
 
@@ -54,6 +55,7 @@ impl RequestBuilder {
             headers: HeaderMap::new(),
             body: Body::empty(),
             timeout: None,
+            version: None,
             error: None,
         }
     }
@@ -111,6 +113,15 @@ impl RequestBuilder {
         self
     }
 
+    /// Asks for an HTTP version for this request: `Version::HTTP_3` (QUIC; `https`
+    /// only), `Version::HTTP_2` (ALPN `h2` over TLS, prior knowledge for `http://`), or
+    /// `Version::HTTP_11` (HTTP/1.1 only). Without it the client's configuration
+    /// decides.
+    pub fn version(mut self, version: Version) -> Self {
+        self.version = Some(version);
+        self
+    }
+
     /// Sends the request and returns once the response head has arrived; the body is
     /// read from the returned [`Response`].
     pub async fn send(self) -> Result<Response> {
@@ -121,6 +132,7 @@ impl RequestBuilder {
             headers,
             body,
             timeout,
+            version,
             error,
         } = self;
         if let Some(e) = error {
@@ -130,7 +142,15 @@ impl RequestBuilder {
         let deadline = client.deadline(timeout);
         with_deadline(
             deadline,
-            send_owned(client.clone(), method, url, headers, body, deadline),
+            send_owned(
+                client.clone(),
+                method,
+                url,
+                headers,
+                body,
+                deadline,
+                version,
+            ),
         )
         .await
     }
@@ -158,6 +178,7 @@ impl RequestBuilder {
             headers: &pairs,
             body,
             timeout: self.timeout,
+            version: self.version,
         };
         self.client.send_in(arena, req).await
     }
@@ -191,42 +212,72 @@ async fn send_owned(
     mut headers: HeaderMap,
     mut body: Body,
     deadline: Option<(std::time::Instant, Duration)>,
+    version: Option<Version>,
 ) -> Result<Response> {
     let max_hops = client.config().redirect.max();
     let mut hops = 0;
     loop {
-        let ex = {
+        let response = {
             let pairs = header_pairs(&headers, client.config().user_agent.as_ref());
             let mut out = Outgoing {
                 method: &method,
                 target: Target::parse(url.as_str())?,
                 headers: &pairs,
                 body: OutBody::from_body(&mut body),
+                version,
             };
-            client.begin(&mut out).await?
+            match client.begin(&mut out).await? {
+                Exchange::H1 {
+                    slot,
+                    mut conn,
+                    head_len,
+                } => {
+                    let config = client.config();
+                    let head = parse_owned_head(
+                        &mut conn,
+                        head_len,
+                        &method,
+                        &config.limits,
+                        config.alloc,
+                    )?;
+                    Response::new(&client, slot, conn, head, url.clone(), deadline)
+                }
+                Exchange::H2 { stream, head } => {
+                    Response::h2(&client, stream, head, &method, url.clone(), deadline)
+                }
+                Exchange::H3(conn) => {
+                    let OutBody::Full(body) = out.body else {
+                        return Err(Error::BodyStream(std::io::Error::other(
+                            "streamed request bodies are not supported over HTTP/3",
+                        )));
+                    };
+                    let mut lowered = Vec::new();
+                    let fields = super::multiplexed_fields(out.headers, &mut lowered);
+                    let resp = conn
+                        .send(crate::http3::client::Http3Request {
+                            method: out.method,
+                            authority: out.target.authority,
+                            path: out.target.path_and_query,
+                            headers: &fields,
+                            body,
+                        })
+                        .await?;
+                    Response::buffered(&client, resp, url.clone())
+                }
+            }
         };
-        let mut conn = ex.conn;
-        let config = client.config();
-        let head = parse_owned_head(
-            &mut conn,
-            ex.head_len,
-            &method,
-            &config.limits,
-            config.alloc,
-        )?;
         let follow = if max_hops > 0 {
-            redirect::follow(head.status, &method)
+            redirect::follow(response.status(), &method)
         } else {
             Follow::No
         };
         let location = match follow {
             Follow::No => None,
-            _ => head.headers.get(http::header::LOCATION).cloned(),
+            _ => response.headers().get(http::header::LOCATION).cloned(),
         };
         let Some(location) = location else {
-            return Ok(Response::new(&client, ex.slot, conn, head, url, deadline));
+            return Ok(response);
         };
-        let response = Response::new(&client, ex.slot, conn, head, url.clone(), deadline);
         let next_body = match follow {
             Follow::ToGet => Some(Body::empty()),
             _ => body.try_clone(),

@@ -11,6 +11,8 @@ use super::conn::Http1Conn;
 use super::error::{ClosedDuring, Error, Result, TimeoutKind};
 use super::pool::Checkout;
 use super::{AllocStrategy, Client};
+use crate::http2::client::H2Stream;
+use crate::http2::RequestHead as H2Head;
 
 /// A response head copied out of the connection buffer.
 pub(crate) struct OwnedHead {
@@ -71,7 +73,9 @@ pub(crate) fn parse_owned_head(
 ///
 /// Read the body with [`Response::chunk`] (streaming), [`Response::bytes`] or
 /// [`Response::text`]. When the body has been read completely the connection goes back
-/// to the pool; dropping the response earlier closes it.
+/// to the pool (HTTP/1.1) or the stream is released (HTTP/2); dropping the response
+/// earlier closes the connection (HTTP/1.1) or resets the stream (HTTP/2). Over HTTP/3
+/// the body is received whole before the response is returned.
 pub struct Response {
     status: StatusCode,
     version: Version,
@@ -86,14 +90,46 @@ struct Live {
     conn: Box<Http1Conn>,
     decoder: BodyDecoder,
     reusable: bool,
+    chunked: bool,
+}
+
+/// Where the body comes from.
+enum Source {
+    /// An HTTP/1.1 connection, checked out until the body ends.
+    H1(Live),
+    /// An HTTP/2 stream; `buf` is the spare room the next pieces are read into, `left`
+    /// what `content-length` says is still to come.
+    H2 {
+        stream: H2Stream,
+        buf: BytesMut,
+        left: Option<u64>,
+    },
+    /// A body received whole (HTTP/3).
+    Buffered(Bytes),
 }
 
 /// The body half of a [`Response`]: the connection and the decoder state.
 struct BodyReader {
-    live: Option<Live>,
+    live: Option<Source>,
     deadline: Option<(Instant, Duration)>,
     received: u64,
     max_body: u64,
+    trailers: Option<HeaderMap>,
+}
+
+/// HTTP/2 body pieces are read into buffers of this size.
+const H2_READ_BUF: usize = 32 * 1024;
+
+/// Copies header fields into an `HeaderMap` (fields `http` refuses are skipped; the
+/// protocol layers validated them already).
+pub(crate) fn header_map<'f>(fields: impl Iterator<Item = (&'f [u8], &'f [u8])>) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (n, v) in fields {
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(n), HeaderValue::from_bytes(v)) {
+            map.append(n, v);
+        }
+    }
+    map
 }
 
 impl Response {
@@ -112,13 +148,14 @@ impl Response {
             client.finish(slot, conn, reusable);
             None
         } else {
-            Some(Live {
+            Some(Source::H1(Live {
                 client: client.clone(),
                 slot,
                 conn,
                 decoder: BodyDecoder::new(head.framing, limits),
                 reusable,
-            })
+                chunked: matches!(head.framing, BodyFraming::Chunked),
+            }))
         };
         Response {
             status: head.status,
@@ -130,6 +167,69 @@ impl Response {
                 deadline,
                 received: 0,
                 max_body: client.config().max_body,
+                trailers: None,
+            },
+        }
+    }
+
+    /// A response on an HTTP/2 stream whose head has arrived.
+    pub(crate) fn h2(
+        client: &Client,
+        stream: H2Stream,
+        head: H2Head,
+        method: &Method,
+        url: url::Url,
+        deadline: Option<(Instant, Duration)>,
+    ) -> Response {
+        let status = head
+            .status()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::OK);
+        let headers = header_map(head.regular());
+        let left = head.content_length();
+        // RFC 9110 §6.4.1: no content for HEAD, 204 and 304 (END_STREAM follows anyway).
+        let ended = head.end_stream();
+        stream.recycle(head);
+        let no_body = *method == Method::HEAD
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED;
+        let live = (!(ended && no_body)).then(|| Source::H2 {
+            stream,
+            buf: BytesMut::new(),
+            left,
+        });
+        Response {
+            status,
+            version: Version::HTTP_2,
+            headers,
+            url,
+            body: BodyReader {
+                live,
+                deadline,
+                received: 0,
+                max_body: client.config().max_body,
+                trailers: None,
+            },
+        }
+    }
+
+    /// A response received whole (HTTP/3).
+    pub(crate) fn buffered(
+        client: &Client,
+        resp: crate::http3::client::Http3Response,
+        url: url::Url,
+    ) -> Response {
+        Response {
+            status: resp.status,
+            version: Version::HTTP_3,
+            headers: resp.headers,
+            url,
+            body: BodyReader {
+                live: (!resp.body.is_empty()).then_some(Source::Buffered(resp.body)),
+                deadline: None,
+                received: 0,
+                max_body: client.config().max_body,
+                trailers: resp.trailers,
             },
         }
     }
@@ -154,6 +254,14 @@ impl Response {
         self.headers.get(name)
     }
 
+    /// The trailer fields (HTTP/1.1 chunked trailer section, HTTP/2 or HTTP/3 trailing
+    /// HEADERS), once the body has been read to its end with [`Response::chunk`];
+    /// `None` before that, or if the server sent none. [`Response::bytes_and_trailers`]
+    /// returns both at once.
+    pub fn trailers(&self) -> Option<&HeaderMap> {
+        self.body.trailers.as_ref()
+    }
+
     /// The final URL (after redirects).
     pub fn url(&self) -> &url::Url {
         &self.url
@@ -176,6 +284,16 @@ impl Response {
 
     /// Reads the whole body (at most the client's `max_response_body_size`).
     pub async fn bytes(mut self) -> Result<Bytes> {
+        self.read_all().await
+    }
+
+    /// Reads the whole body, then returns it with the trailer fields (if any).
+    pub async fn bytes_and_trailers(mut self) -> Result<(Bytes, Option<HeaderMap>)> {
+        let body = self.read_all().await?;
+        Ok((body, self.body.trailers.take()))
+    }
+
+    async fn read_all(&mut self) -> Result<Bytes> {
         let max = self.body.max_body;
         let hint = self.content_length().unwrap_or(0);
         if hint > max {
@@ -185,6 +303,9 @@ impl Response {
             None => return Ok(Bytes::new()),
             Some(b) => b,
         };
+        if first.len() as u64 > max {
+            return Err(Error::BodyTooLarge { limit: max });
+        }
         if first.len() as u64 == hint || self.body.live.is_none() {
             // Often the whole body arrives in one piece.
             if self.chunk().await?.is_none() {
@@ -192,7 +313,7 @@ impl Response {
             }
             return Err(Error::Protocol(shockwave_http11::Error::IncompleteBody));
         }
-        let mut all = BytesMut::with_capacity(hint.max(first.len() as u64 * 2) as usize);
+        let mut all = BytesMut::with_capacity(hint.max(first.len() as u64 * 2).min(max) as usize);
         all.extend_from_slice(&first);
         while let Some(piece) = self.chunk().await? {
             if (all.len() + piece.len()) as u64 > max {
@@ -239,6 +360,7 @@ impl ResponseBody {
                 deadline: None,
                 received: 0,
                 max_body: 0,
+                trailers: None,
             },
         }
     }
@@ -247,6 +369,11 @@ impl ResponseBody {
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
         let deadline = self.inner.deadline;
         super::with_deadline(deadline, self.inner.next_chunk()).await
+    }
+
+    /// The trailer fields, once [`ResponseBody::chunk`] returned `None`.
+    pub fn trailers(&self) -> Option<&HeaderMap> {
+        self.inner.trailers.as_ref()
     }
 }
 
@@ -261,23 +388,98 @@ impl fmt::Debug for ResponseBody {
 impl BodyReader {
     async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
         loop {
-            let Some(live) = self.live.as_mut() else {
-                return Ok(None);
+            let live = match self.live.as_mut() {
+                None => return Ok(None),
+                Some(Source::H1(live)) => live,
+                Some(Source::Buffered(_)) => {
+                    let Some(Source::Buffered(b)) = self.live.take() else {
+                        return Ok(None);
+                    };
+                    self.received += b.len() as u64;
+                    return Ok(Some(b));
+                }
+                Some(Source::H2 { stream, buf, left }) => {
+                    if *left == Some(0) {
+                        // All declared bytes are in: only END_STREAM (and maybe the
+                        // trailers) to wait for; no buffer needed.
+                        let mut probe = [0u8; 1];
+                        let n = match stream.read(&mut probe).await {
+                            Ok(n) => n,
+                            Err(e) => {
+                                self.live = None;
+                                return Err(Error::Http2(e));
+                            }
+                        };
+                        if n > 0 {
+                            *left = None;
+                            self.received += 1;
+                            return Ok(Some(Bytes::copy_from_slice(&probe)));
+                        }
+                        if let Some(t) = stream.take_trailers() {
+                            self.trailers = Some(header_map(t.iter()));
+                            stream.recycle(t);
+                        }
+                        self.live = None;
+                        return Ok(None);
+                    }
+                    if buf.capacity() < 4096 {
+                        // Sized to what is expected (small bodies get small buffers).
+                        let want = match *left {
+                            Some(n) => n.max(1) as usize,
+                            None => stream.buffered().max(4096),
+                        };
+                        let cap = want.min(H2_READ_BUF);
+                        if buf.capacity() < cap {
+                            *buf = BytesMut::with_capacity(cap);
+                        }
+                    }
+                    let room = buf.capacity();
+                    buf.resize(room, 0);
+                    let n = match stream.read(&mut buf[..]).await {
+                        Ok(n) => n,
+                        Err(e) => {
+                            self.live = None; // resets the stream
+                            return Err(Error::Http2(e));
+                        }
+                    };
+                    if n == 0 {
+                        if let Some(t) = stream.take_trailers() {
+                            self.trailers = Some(header_map(t.iter()));
+                            stream.recycle(t);
+                        }
+                        self.live = None;
+                        return Ok(None);
+                    }
+                    let piece = buf.split_to(n).freeze();
+                    buf.clear();
+                    if let Some(l) = left.as_mut() {
+                        *l = l.saturating_sub(n as u64);
+                    }
+                    self.received += n as u64;
+                    return Ok(Some(piece));
+                }
             };
-            let step = live.decoder.decode(live.conn.buffered());
-            let chunk = match step {
+            let chunked = live.chunked;
+            let step = match live.conn.decode_step(&mut live.decoder, chunked) {
                 Ok(c) => c,
                 Err(e) => {
                     self.live = None; // close the connection
                     return Err(e.into());
                 }
             };
-            if chunk.consumed > 0 || chunk.done {
-                let data = (!chunk.data.is_empty()).then(|| Bytes::copy_from_slice(chunk.data));
-                let (consumed, done) = (chunk.consumed, chunk.done);
-                live.conn.consume(consumed);
-                if done {
-                    if let Some(l) = self.live.take() {
+            if step.consumed > 0 || step.done {
+                let data = (!step.data.is_empty())
+                    .then(|| Bytes::copy_from_slice(&live.conn.buffered()[step.data.clone()]));
+                live.conn.consume(step.consumed);
+                if step.done {
+                    if chunked {
+                        let fields = live.conn.trailer_fields();
+                        let map = header_map(fields);
+                        if !map.is_empty() {
+                            self.trailers = Some(map);
+                        }
+                    }
+                    if let Some(Source::H1(l)) = self.live.take() {
                         l.client.finish(l.slot, l.conn, l.reusable);
                     }
                 }
@@ -311,7 +513,7 @@ impl Drop for BodyReader {
     /// A response dropped before its body was read keeps its connection if the rest of
     /// the body is already buffered (common for small bodies); otherwise it is closed.
     fn drop(&mut self) {
-        let Some(mut live) = self.live.take() else {
+        let Some(Source::H1(mut live)) = self.live.take() else {
             return;
         };
         loop {

@@ -18,17 +18,19 @@ use super::error::{Error, Result};
 pub struct TlsOptions {
     pub(crate) builtin_roots: bool,
     pub(crate) extra_roots: Vec<CertificateDer<'static>>,
-    pub(crate) alpn: Vec<Vec<u8>>,
+    /// `None`: the client's default (`h2`, `http/1.1` unless HTTP/2 is disabled).
+    pub(crate) alpn: Option<Vec<Vec<u8>>>,
     pub(crate) accept_invalid_certs: bool,
 }
 
 impl Default for TlsOptions {
-    /// webpki roots, no extra roots, ALPN `http/1.1`, certificates verified.
+    /// webpki roots, no extra roots, the client's default ALPN list, certificates
+    /// verified.
     fn default() -> Self {
         TlsOptions {
             builtin_roots: true,
             extra_roots: Vec::new(),
-            alpn: vec![b"http/1.1".to_vec()],
+            alpn: None,
             accept_invalid_certs: false,
         }
     }
@@ -62,9 +64,11 @@ impl TlsOptions {
         Ok(self)
     }
 
-    /// The ALPN protocols offered, most preferred first (default `["http/1.1"]`).
+    /// The ALPN protocols offered, most preferred first (default: `["h2", "http/1.1"]`
+    /// in a [`Client`](super::Client) with HTTP/2 enabled, else `["http/1.1"]`). The
+    /// client speaks HTTP/2 on a connection only if the server selects `h2`.
     pub fn alpn(mut self, protocols: &[&[u8]]) -> Self {
-        self.alpn = protocols.iter().map(|p| p.to_vec()).collect();
+        self.alpn = Some(protocols.iter().map(|p| p.to_vec()).collect());
         self
     }
 
@@ -76,8 +80,17 @@ impl TlsOptions {
         self
     }
 
-    /// Builds the rustls configuration (ring provider, TLS 1.2 and 1.3).
+    /// Builds the rustls configuration (ring provider, TLS 1.2 and 1.3); without an
+    /// explicit [`TlsOptions::alpn`] list, ALPN offers `http/1.1` only.
     pub fn build(&self) -> Result<Arc<rustls::ClientConfig>> {
+        self.build_with_default_alpn(&[b"http/1.1"])
+    }
+
+    /// [`TlsOptions::build`] with `default_alpn` when no ALPN list was set.
+    pub(crate) fn build_with_default_alpn(
+        &self,
+        default_alpn: &[&[u8]],
+    ) -> Result<Arc<rustls::ClientConfig>> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -104,7 +117,10 @@ impl TlsOptions {
             }
             builder.with_root_certificates(roots).with_no_client_auth()
         };
-        config.alpn_protocols = self.alpn.clone();
+        config.alpn_protocols = match &self.alpn {
+            Some(list) => list.clone(),
+            None => default_alpn.iter().map(|p| p.to_vec()).collect(),
+        };
         Ok(Arc::new(config))
     }
 }

@@ -23,7 +23,8 @@ use std::task::{Poll, Waker};
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::engine::{ConnectionError, ServerConnection, StreamError};
+use super::engine::{ConnectionError, Event, ServerConnection, StreamError};
+use super::head::RequestHead;
 use super::Http2Config;
 
 /// Why a request on an HTTP/2 connection failed.
@@ -51,6 +52,7 @@ struct Shared {
     conn: Mutex<ServerConnection>,
     io_waker: Mutex<Option<Waker>>,
     closed: AtomicBool,
+    goaway: AtomicBool,
 }
 
 impl Shared {
@@ -70,11 +72,25 @@ impl Shared {
     }
 }
 
+/// Owned by every [`Http2Client`] clone and every open [`H2Stream`]: when the last one
+/// goes, the connection says GOAWAY and the driver ends once the streams are done.
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.lock().go_away();
+        self.shared.wake_io();
+    }
+}
+
 /// A handle to one HTTP/2 client connection; cheap to clone, `Send + Sync`. Requests from
-/// all clones are multiplexed over the connection.
+/// all clones are multiplexed over the connection. The connection is closed (GOAWAY)
+/// when the last clone and the last [`H2Stream`] are dropped.
 #[derive(Clone)]
 pub struct Http2Client {
-    shared: Arc<Shared>,
+    handle: Arc<Handle>,
     max_body: usize,
 }
 
@@ -84,6 +100,21 @@ impl std::fmt::Debug for Http2Client {
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
     }
+}
+
+/// Connection-specific fields that HTTP/2 forbids (RFC 9113 §8.2.2); `Host` is replaced
+/// by `:authority`. `te` is allowed only as `trailers`.
+pub(crate) fn skip_request_field(name: &[u8], value: &[u8]) -> bool {
+    const DROP: [&[u8]; 6] = [
+        b"host",
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"upgrade",
+    ];
+    DROP.iter().any(|d| name.eq_ignore_ascii_case(d))
+        || (name.eq_ignore_ascii_case(b"te") && !value.eq_ignore_ascii_case(b"trailers"))
 }
 
 impl Http2Client {
@@ -101,6 +132,9 @@ impl Http2Client {
     /// Connects to the origin of `url`: TCP with prior knowledge for `http://`, TLS with
     /// ALPN `h2` for `https://` (`tls` gives the rustls configuration; its ALPN list is
     /// replaced by `h2`). Fails if the server does not select `h2`.
+    ///
+    /// For many origins, connection reuse, retries and HTTP/1.1 fallback use
+    /// [`crate::client::Client`] instead: its pool keeps one of these per origin.
     pub async fn connect_url(
         url: &str,
         tls: Option<Arc<rustls::ClientConfig>>,
@@ -164,15 +198,20 @@ impl Http2Client {
             conn: Mutex::new(ServerConnection::client(config)),
             io_waker: Mutex::new(None),
             closed: AtomicBool::new(false),
+            goaway: AtomicBool::new(false),
         });
         let driver = drive(io, shared.clone());
         (
             Http2Client {
-                shared,
+                handle: Arc::new(Handle { shared }),
                 max_body: 64 << 20,
             },
             driver,
         )
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.handle.shared
     }
 
     /// The largest response body [`Http2Client::send`] collects (default 64 MiB).
@@ -183,10 +222,67 @@ impl Http2Client {
 
     /// True once the connection can take no more requests.
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::Relaxed) || {
-            let c = self.shared.lock();
+        self.shared().closed.load(Ordering::Relaxed) || {
+            let c = self.shared().lock();
             c.error().is_some() || c.is_done()
         }
+    }
+
+    /// True if both handles drive the same connection.
+    pub fn same_connection(&self, other: &Http2Client) -> bool {
+        Arc::ptr_eq(&self.handle, &other.handle)
+    }
+
+    /// True while new streams may be opened: not closed, and no GOAWAY received.
+    pub fn is_usable(&self) -> bool {
+        !self.shared().goaway.load(Ordering::Relaxed) && !self.is_closed()
+    }
+
+    /// Streams open on the connection now.
+    pub fn active_streams(&self) -> usize {
+        self.shared().lock().active_streams()
+    }
+
+    /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS (`None`: not announced, unlimited).
+    pub fn max_concurrent_streams(&self) -> Option<u32> {
+        self.shared().lock().peer_settings().max_concurrent_streams
+    }
+
+    /// True if another stream can be opened now without waiting for the peer's
+    /// concurrency limit.
+    pub fn has_capacity(&self) -> bool {
+        let c = self.shared().lock();
+        let max = c.peer_settings().max_concurrent_streams.unwrap_or(u32::MAX) as usize;
+        c.active_streams() < max
+    }
+
+    /// Opens a request stream with `fields` (`:method`, `:scheme`, `:authority`, `:path`
+    /// first, then lowercase regular fields). Waits while the peer's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS is reached. With `end_stream` the request has no
+    /// body; otherwise send it with [`H2Stream::send_data`].
+    pub async fn open_stream<'h, I>(
+        &self,
+        fields: I,
+        end_stream: bool,
+    ) -> Result<H2Stream, ClientError>
+    where
+        I: IntoIterator<Item = (&'h [u8], &'h [u8])> + Clone,
+    {
+        let shared = self.shared();
+        let id = poll_fn(|cx| {
+            let r = shared
+                .lock()
+                .poll_open_stream(cx.waker(), fields.clone(), end_stream);
+            if r.is_ready() {
+                shared.wake_io();
+            }
+            r
+        })
+        .await?;
+        Ok(H2Stream {
+            handle: self.handle.clone(),
+            id,
+        })
     }
 
     /// Sends a request and collects the whole response.
@@ -207,7 +303,7 @@ impl Http2Client {
         };
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         let method = parts.method.as_str();
-        let mut fields: Vec<(&[u8], &[u8])> = Vec::with_capacity(parts.headers.len() + 4);
+        let mut fields: Vec<(&[u8], &[u8])> = Vec::with_capacity(parts.headers.len() + 5);
         fields.extend([
             (&b":method"[..], method.as_bytes()),
             (b":scheme", scheme.as_bytes()),
@@ -215,71 +311,34 @@ impl Http2Client {
             (b":path", path.as_bytes()),
         ]);
         for (name, value) in parts.headers.iter() {
-            let n = name.as_str();
-            if matches!(
-                n,
-                "host"
-                    | "connection"
-                    | "keep-alive"
-                    | "proxy-connection"
-                    | "transfer-encoding"
-                    | "upgrade"
-            ) || (n == "te" && value != "trailers")
-            {
+            if skip_request_field(name.as_str().as_bytes(), value.as_bytes()) {
                 continue;
             }
-            fields.push((n.as_bytes(), value.as_bytes()));
+            fields.push((name.as_str().as_bytes(), value.as_bytes()));
         }
-        let mut len_buf = String::new();
+        let len_buf;
         if !body.is_empty() && !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
             len_buf = body.len().to_string();
             fields.push((b"content-length", len_buf.as_bytes()));
         }
-        let _ = &len_buf;
-        let shared = &self.shared;
-        let id = poll_fn(|cx| {
-            let r =
-                shared
-                    .lock()
-                    .poll_open_stream(cx.waker(), fields.iter().copied(), body.is_empty());
-            if r.is_ready() {
-                shared.wake_io();
-            }
-            r
-        })
-        .await?;
-        let guard = StreamGuard { shared, id };
-        let mut off = 0;
-        while off < body.len() {
-            let n = poll_fn(|cx| {
-                let r = shared
-                    .lock()
-                    .poll_send_data(id, cx.waker(), &body[off..], true);
-                shared.wake_io();
-                r
-            })
+        let mut stream = self
+            .open_stream(fields.iter().copied(), body.is_empty())
             .await?;
-            off += n;
+        if !body.is_empty() {
+            stream.send_data(&body, true).await?;
         }
-        let head = poll_fn(|cx| shared.lock().poll_response(id, cx.waker())).await?;
+        let head = stream.response().await?;
         let mut builder = http::Response::builder()
             .status(head.status().unwrap_or(0))
             .version(http::Version::HTTP_2);
         for (n, v) in head.regular() {
             builder = builder.header(n, v);
         }
-        shared.lock().recycle_head(head);
+        stream.recycle(head);
         let mut out = Vec::new();
         let mut buf = vec![0u8; 32 * 1024];
         loop {
-            let n = poll_fn(|cx| {
-                let r = shared.lock().poll_read_data(id, cx.waker(), &mut buf);
-                if r.is_ready() {
-                    shared.wake_io();
-                }
-                r
-            })
-            .await?;
+            let n = stream.read(&mut buf).await?;
             if n == 0 {
                 break;
             }
@@ -288,24 +347,103 @@ impl Http2Client {
             }
             out.extend_from_slice(&buf[..n]);
         }
-        drop(guard);
         builder
             .body(Bytes::from(out))
             .map_err(|_| ClientError::InvalidResponse)
     }
 }
 
-/// Releases the stream (RST_STREAM CANCEL if unfinished) when the request completes or
-/// its future is dropped.
-struct StreamGuard<'s> {
-    shared: &'s Shared,
+/// One request stream on an [`Http2Client`] connection. Dropping it releases the stream
+/// (RST_STREAM CANCEL if the exchange is unfinished).
+pub struct H2Stream {
+    handle: Arc<Handle>,
     id: u32,
 }
 
-impl Drop for StreamGuard<'_> {
+impl std::fmt::Debug for H2Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H2Stream").field("id", &self.id).finish()
+    }
+}
+
+impl H2Stream {
+    /// The stream identifier.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Sends request body bytes (all of `data`, as flow control allows); `end_stream`
+    /// ends the request body (an empty `data` with `end_stream` sends an empty DATA
+    /// frame with END_STREAM).
+    pub async fn send_data(&mut self, data: &[u8], end_stream: bool) -> Result<(), ClientError> {
+        let shared = &self.handle.shared;
+        let id = self.id;
+        let mut off = 0;
+        loop {
+            let n = poll_fn(|cx| {
+                let r = shared
+                    .lock()
+                    .poll_send_data(id, cx.waker(), &data[off..], end_stream);
+                shared.wake_io();
+                r
+            })
+            .await?;
+            off += n;
+            if off >= data.len() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Waits for the final response head (1xx responses are skipped). Give the head back
+    /// with [`H2Stream::recycle`] once done with it, to reuse its buffers.
+    pub async fn response(&mut self) -> Result<RequestHead, ClientError> {
+        let shared = &self.handle.shared;
+        let id = self.id;
+        Ok(poll_fn(|cx| shared.lock().poll_response(id, cx.waker())).await?)
+    }
+
+    /// Reads response body bytes into `buf`; `Ready(Ok(0))` at the end of the body.
+    pub fn poll_read(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<usize, ClientError>> {
+        let shared = &self.handle.shared;
+        let r = shared.lock().poll_read_data(self.id, cx.waker(), buf);
+        if r.is_ready() {
+            // Consumed bytes may have queued a WINDOW_UPDATE.
+            shared.wake_io();
+        }
+        r.map_err(ClientError::from)
+    }
+
+    /// Reads response body bytes into `buf`; `Ok(0)` at the end of the body.
+    pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ClientError> {
+        poll_fn(|cx| self.poll_read(cx, buf)).await
+    }
+
+    /// Response body bytes received and not yet read.
+    pub fn buffered(&self) -> usize {
+        self.handle.shared.lock().buffered(self.id)
+    }
+
+    /// The response trailer section, if the server sent one (available once
+    /// [`H2Stream::read`] returned 0).
+    pub fn take_trailers(&mut self) -> Option<RequestHead> {
+        self.handle.shared.lock().take_trailers(self.id)
+    }
+
+    /// Gives a head's buffers back to the connection for reuse.
+    pub fn recycle(&self, head: RequestHead) {
+        self.handle.shared.lock().recycle_head(head);
+    }
+}
+
+impl Drop for H2Stream {
     fn drop(&mut self) {
-        self.shared.lock().release(self.id);
-        self.shared.wake_io();
+        self.handle.shared.lock().release(self.id);
+        self.handle.shared.wake_io();
     }
 }
 
@@ -357,7 +495,11 @@ where
                 }
                 start += n;
             }
-            while conn.poll_event().is_some() {}
+            while let Some(ev) = conn.poll_event() {
+                if let Event::GoAway { .. } = ev {
+                    shared.goaway.store(true, Ordering::Relaxed);
+                }
+            }
             if start == end {
                 start = 0;
                 end = 0;

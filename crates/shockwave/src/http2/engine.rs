@@ -100,6 +100,8 @@ struct Stream {
     peer_reset: bool,
     /// Client role: the final response head arrived.
     response_received: bool,
+    /// The peer's trailer section (request or response), once received (RFC 9113 §8.1).
+    trailers: Option<RequestHead>,
     send_window: i64,
     recv_window: i64,
     recv_unacked: u32,
@@ -110,6 +112,10 @@ struct Stream {
     read_waker: Option<Waker>,
     send_waker: Option<Waker>,
     reset_waker: Option<Waker>,
+    /// The last send was refused for lack of flow-control window, and which one.
+    blocked: Blocked,
+    /// When the stream's own window stall was first seen (stamped by `handle_timeout`).
+    stalled_since: Option<Instant>,
 }
 
 impl Stream {
@@ -129,6 +135,18 @@ impl Stream {
     fn buffered(&self) -> usize {
         self.buf.len() - self.buf_pos
     }
+}
+
+/// Why a stream's response cannot be sent (stall detection).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Blocked {
+    /// Not blocked (or not known to be).
+    #[default]
+    No,
+    /// The stream's own send window is used up: the peer does not read this stream.
+    Stream,
+    /// The connection's send window is used up (the stream's is open).
+    Connection,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -227,6 +245,38 @@ pub struct ServerConnection {
     local_resets: RateLimit,
     recent: RecentResets,
     closed_ids: RecentResets,
+    timers: Timers,
+}
+
+/// The engine's clock-driven state. Time only enters through
+/// [`ServerConnection::handle_timeout`], so tests pass it in.
+#[derive(Debug, Default)]
+struct Timers {
+    /// The time of the latest `handle_timeout` call.
+    now: Option<Instant>,
+    /// When our SETTINGS went out (the first tick).
+    settings_sent: Option<Instant>,
+    /// Bytes arrived since the last tick.
+    heard: bool,
+    /// When the peer was last heard from (stamped at a tick).
+    last_heard: Option<Instant>,
+    /// Our PING waiting for its ACK: its data and the deadline.
+    ping: Option<([u8; 8], Instant)>,
+    /// Keep-alive PINGs sent (their opaque data counts up).
+    pings_sent: u64,
+    /// A stream blocked on flow control that has not been stamped yet (or the
+    /// connection window moved).
+    stall_scan: bool,
+    /// Since when streams wait for a connection window that stays closed.
+    conn_stall_since: Option<Instant>,
+    /// The earliest stall deadline among stamped, blocked streams.
+    next_stall: Option<Instant>,
+    /// Reused list of streams to reset.
+    due: Vec<u32>,
+    /// Streams reset because they stalled.
+    stall_resets: u64,
+    /// Frames received, PING ACKs excepted.
+    activity: u64,
 }
 
 impl ServerConnection {
@@ -297,6 +347,7 @@ impl ServerConnection {
                 ids: [0; 64],
                 next: 0,
             },
+            timers: Timers::default(),
             config,
         };
         conn.send_settings();
@@ -414,6 +465,194 @@ impl ServerConnection {
         self.conn_error(ErrorCode::SettingsTimeout, "SETTINGS not acknowledged")
     }
 
+    // ---- time: keep-alive PINGs, SETTINGS and stall timeouts ---------------------------
+
+    /// Sends a PING with `data` (RFC 9113 §6.7) whose ACK is expected within
+    /// [`Http2Config::keep_alive_timeout`] of `now`; without it,
+    /// [`ServerConnection::handle_timeout`] closes the connection. `false` (nothing sent)
+    /// while an earlier PING is unacknowledged or after a connection error.
+    pub fn send_ping(&mut self, data: [u8; 8], now: Instant) -> bool {
+        if self.timers.ping.is_some() || self.error.is_some() {
+            return false;
+        }
+        let Some(deadline) = now.checked_add(self.config.keep_alive_timeout) else {
+            return false;
+        };
+        let _ = shockwave_http2_frames::Ping { ack: false, data }.encode(&mut self.out);
+        self.timers.ping = Some((data, deadline));
+        true
+    }
+
+    /// Counts the frames received except PING ACKs: an idle timer should restart when it
+    /// changes, so that acknowledged keep-alive PINGs alone do not keep an idle connection
+    /// open.
+    pub fn activity(&self) -> u64 {
+        self.timers.activity
+    }
+
+    /// True while a PING we sent waits for its ACK.
+    pub fn ping_outstanding(&self) -> bool {
+        self.timers.ping.is_some()
+    }
+
+    /// Streams reset (CANCEL) because their response stalled on a zero window longer than
+    /// [`Http2Config::stream_stall_timeout`].
+    pub fn stall_resets(&self) -> u64 {
+        self.timers.stall_resets
+    }
+
+    /// Advances the engine's clock to `now` and fires what is due: the SETTINGS timeout
+    /// (GOAWAY SETTINGS_TIMEOUT, §6.5.3), a keep-alive PING after
+    /// [`Http2Config::keep_alive_interval`] without input, the close (GOAWAY NO_ERROR)
+    /// when a PING's ACK is late, and RST_STREAM CANCEL for streams stalled on flow
+    /// control. Cheap: call it whenever the driver wakes up (it also stamps the start of
+    /// new stalls and of input), then sleep until [`ServerConnection::next_timeout`].
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.error.is_some() {
+            return;
+        }
+        let t = &mut self.timers;
+        t.now = Some(now);
+        t.settings_sent.get_or_insert(now);
+        if t.heard || t.last_heard.is_none() {
+            t.heard = false;
+            t.last_heard = Some(now);
+        }
+        if self.settings_unacked > 0
+            && t.settings_sent
+                .and_then(|s| s.checked_add(self.config.settings_timeout))
+                .is_some_and(|d| now >= d)
+        {
+            self.settings_timeout();
+            return;
+        }
+        match t.ping {
+            Some((_, deadline)) if now >= deadline => {
+                // The peer is gone or hung. No error code names a missing PING ACK, and
+                // the peer broke no protocol rule: NO_ERROR (§7), in a GOAWAY that still
+                // tells a live peer which streams were processed.
+                self.conn_error(ErrorCode::NoError, "keep-alive PING not acknowledged");
+                return;
+            }
+            Some(_) => {}
+            None => {
+                let due = self
+                    .config
+                    .keep_alive_interval
+                    .and_then(|iv| t.last_heard.and_then(|h| h.checked_add(iv)));
+                if due.is_some_and(|d| now >= d) {
+                    t.pings_sent += 1;
+                    let data = t.pings_sent.to_be_bytes();
+                    self.send_ping(data, now);
+                }
+            }
+        }
+        let t = &self.timers;
+        if t.stall_scan || t.next_stall.is_some_and(|d| now >= d) {
+            self.scan_stalls(now);
+        }
+    }
+
+    /// Stamps new stalls, resets the streams stalled for too long, and finds the next
+    /// stall deadline.
+    fn scan_stalls(&mut self, now: Instant) {
+        let t = &mut self.timers;
+        t.stall_scan = false;
+        t.next_stall = None;
+        let Some(limit) = self.config.stream_stall_timeout else {
+            return;
+        };
+        let mut due = std::mem::take(&mut t.due);
+        due.clear();
+        let conn_open = self.conn_send_window > 0;
+        let mut conn_waiters = false;
+        let earliest = |next: &mut Option<Instant>, d: Instant| {
+            *next = Some(next.map_or(d, |n: Instant| n.min(d)));
+        };
+        for (&id, s) in &mut self.streams {
+            if s.reset.is_some() || s.send_closed {
+                continue;
+            }
+            match s.blocked {
+                Blocked::No => {}
+                Blocked::Stream if s.send_window > 0 => {
+                    // Credit arrived; the stream will send when it runs next.
+                    s.blocked = Blocked::No;
+                    s.stalled_since = None;
+                }
+                Blocked::Stream => {
+                    // The peer keeps this stream's window closed.
+                    let since = *s.stalled_since.get_or_insert(now);
+                    match since.checked_add(limit) {
+                        Some(d) if now >= d => due.push(id),
+                        Some(d) => earliest(&mut t.next_stall, d),
+                        None => {}
+                    }
+                }
+                Blocked::Connection if conn_open => s.blocked = Blocked::No,
+                Blocked::Connection => conn_waiters = true,
+            }
+        }
+        // Streams waiting for the connection window compete for it; a stream that merely
+        // loses that race to others is not stalled. They are cancelled only when the
+        // connection window itself stays closed for the whole timeout.
+        if conn_waiters {
+            let since = *t.conn_stall_since.get_or_insert(now);
+            match since.checked_add(limit) {
+                Some(d) if now >= d => {
+                    for (&id, s) in &self.streams {
+                        if s.blocked == Blocked::Connection && s.reset.is_none() && !s.send_closed {
+                            due.push(id);
+                        }
+                    }
+                    t.conn_stall_since = None;
+                }
+                Some(d) => earliest(&mut t.next_stall, d),
+                None => {}
+            }
+        } else {
+            t.conn_stall_since = None;
+        }
+        for &id in &due {
+            // §7 CANCEL: we no longer need the stream. Not FLOW_CONTROL_ERROR: a peer
+            // that keeps a window closed breaks no rule (§6.9), it just does not read.
+            // The reset wakes the stream's handler, which is dropped with its response.
+            self.reset(id, ErrorCode::Cancel);
+            self.timers.stall_resets += 1;
+        }
+        self.timers.due = due;
+    }
+
+    /// When [`ServerConnection::handle_timeout`] must be called next (if nothing else
+    /// happens before): the earliest of the SETTINGS ACK deadline, the keep-alive PING or
+    /// its ACK deadline, and the first stall deadline. `None` when no timer runs.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        if self.error.is_some() {
+            return None;
+        }
+        let t = &self.timers;
+        let c = &self.config;
+        let settings = if self.settings_unacked > 0 {
+            t.settings_sent
+                .and_then(|s| s.checked_add(c.settings_timeout))
+        } else {
+            None
+        };
+        let ping = match t.ping {
+            Some((_, deadline)) => Some(deadline),
+            None => c
+                .keep_alive_interval
+                .and_then(|iv| t.last_heard.and_then(|h| h.checked_add(iv))),
+        };
+        // A stall not stamped yet: as soon as possible.
+        let stall = if t.stall_scan && c.stream_stall_timeout.is_some() {
+            t.now
+        } else {
+            t.next_stall
+        };
+        [settings, ping, stall].into_iter().flatten().min()
+    }
+
     /// Streams open on the connection (including reset ones whose handler is still
     /// running).
     pub fn active_streams(&self) -> usize {
@@ -492,6 +731,10 @@ impl ServerConnection {
             match self.frames.decode(&input[pos..]) {
                 Ok(Some((frame, n))) => {
                     pos += n;
+                    self.timers.heard = true;
+                    if !matches!(frame, Frame::Ping(p) if p.ack) {
+                        self.timers.activity += 1;
+                    }
                     self.handle_frame(frame)?;
                 }
                 Ok(None) => break,
@@ -572,6 +815,9 @@ impl ServerConnection {
                 if !p.ack {
                     self.control_frame()?;
                     let _ = p.pong().encode(&mut self.out);
+                } else if self.timers.ping.is_some_and(|(data, _)| data == p.data) {
+                    // §6.7: the ACK of our PING (one with other data is ignored).
+                    self.timers.ping = None;
                 }
                 Ok(())
             }
@@ -731,6 +977,9 @@ impl ServerConnection {
                 return self.stream_error(id, ErrorCode::ProtocolError);
             }
             s.recv_closed = true;
+            // Kept for the stream side (`take_trailers`), in a recycled buffer.
+            let spare = self.spare_heads.pop().unwrap_or_default();
+            s.trailers = Some(std::mem::replace(&mut self.scratch, spare));
             if let Some(w) = s.read_waker.take() {
                 w.wake();
             }
@@ -811,6 +1060,9 @@ impl ServerConnection {
                 return self.stream_error(id, ErrorCode::ProtocolError);
             }
             s.recv_closed = true;
+            // Kept for the client (see `take_trailers`).
+            let spare = self.spare_heads.pop().unwrap_or_default();
+            s.trailers = Some(std::mem::replace(&mut self.scratch, spare));
             if let Some(w) = s.read_waker.take() {
                 w.wake();
             }
@@ -947,6 +1199,11 @@ impl ServerConnection {
             if self.conn_send_window > i64::from(MAX_WINDOW_SIZE) {
                 return Err(self.conn_error(ErrorCode::FlowControlError, "window overflow"));
             }
+            if self.conn_send_window > 0 {
+                // The connection window moved: a connection-level stall starts over.
+                self.timers.conn_stall_since = None;
+                self.timers.stall_scan = true;
+            }
             for s in self.streams.values_mut() {
                 if let Some(w) = s.send_waker.take() {
                     w.wake();
@@ -1016,7 +1273,7 @@ impl ServerConnection {
             if n > 0 {
                 self.release_conn(n);
             }
-            if let Some(mut h) = s.head.take() {
+            for mut h in [s.head.take(), s.trailers.take()].into_iter().flatten() {
                 if self.spare_heads.len() < 32 {
                     h.clear();
                     self.spare_heads.push(h);
@@ -1240,6 +1497,15 @@ impl ServerConnection {
         Poll::Pending
     }
 
+    /// The trailer section the peer sent on stream `id` (RFC 9113 §8.1): the request's
+    /// (server role) or the response's (client role). Take it once the body has been read
+    /// to its end ([`ServerConnection::poll_read_data`] returned `Ok(0)`); the fields were
+    /// checked (no pseudo-headers, valid lowercase names). Give it back with
+    /// [`ServerConnection::recycle_head`].
+    pub fn take_trailers(&mut self, id: u32) -> Option<RequestHead> {
+        self.streams.get_mut(&id).and_then(|s| s.trailers.take())
+    }
+
     /// Sends body bytes on stream `id` within the flow-control windows: `Ready(Ok(n))`
     /// with `n` bytes accepted (as DATA frames of at most the peer's max frame size;
     /// END_STREAM on the last one if `end_stream` and everything was accepted). `Pending`
@@ -1276,8 +1542,21 @@ impl ServerConnection {
         let n = data.len().min(window).min(room.max(max_frame as usize));
         if n == 0 && !data.is_empty() {
             s.send_waker = Some(waker.clone());
+            let cause = if s.send_window <= 0 {
+                Blocked::Stream
+            } else {
+                Blocked::Connection
+            };
+            if s.blocked != cause {
+                // A zero-window stall starts: `handle_timeout` stamps it.
+                s.blocked = cause;
+                s.stalled_since = None;
+                self.timers.stall_scan = true;
+            }
             return Poll::Pending;
         }
+        s.blocked = Blocked::No;
+        s.stalled_since = None;
         let end = end_stream && n == data.len();
         s.send_window -= n as i64;
         if end {

@@ -10,7 +10,8 @@
 //!   [`Handler`](crate::server::Handler) and
 //!   [`RequestContext`](crate::server::RequestContext) as HTTP/1.1: per stream an arena from
 //!   the worker's pool, the request body streamed from DATA frames, a panic answered with
-//!   500, responses coalesced into few writes.
+//!   500, responses (and trailers) coalesced into few writes, no heap allocation per
+//!   request once the connection is warm.
 //!
 //! ## Defences
 //!
@@ -21,9 +22,11 @@
 //! | CONTINUATION flood | the field block is capped at [`Http2Config::max_header_block_len`] (64 KiB) and 32 CONTINUATION frames before any decoding → GOAWAY `ENHANCE_YOUR_CALM` |
 //! | HPACK bomb | decoded header list capped at [`Http2Config::max_header_list_size`] (16 KiB) → `431` on that stream |
 //! | SETTINGS / PING floods | at most [`Http2Config::max_pending_control_frames`] unwritten answers; input is not read while the output buffer is full |
-//! | zero-window stalls | body bytes are only copied into the write buffer as the windows allow; a stalled stream holds nothing but its own response |
+//! | zero-window stalls | body bytes are only copied into the write buffer as the windows allow; a stalled stream holds nothing but its own response, and is reset with CANCEL after [`Http2Config::stream_stall_timeout`] (30 s) |
+//! | dead peers | optional keep-alive PINGs ([`Http2Config::keep_alive_interval`]); no ACK within [`Http2Config::keep_alive_timeout`] → GOAWAY and close; SETTINGS not acknowledged within [`Http2Config::settings_timeout`] → GOAWAY `SETTINGS_TIMEOUT` |
 //! | too many streams | `REFUSED_STREAM` beyond [`Http2Config::max_concurrent_streams`] (200) |
 //! | malformed requests | `PROTOCOL_ERROR` stream errors (pseudo-headers, connection-specific fields, content-length) |
+//! | silent or slow clients on the cleartext port (slowloris) | [`sniff_preface`] must see the preface or other first bytes within the header-read timeout the server passes (`Timeouts::header_read`, 10 s), or the connection is closed; it sleeps until the socket has new bytes (a stalled partial preface costs no CPU) |
 
 pub mod client;
 pub mod engine;
@@ -37,7 +40,7 @@ pub use engine::{ConnectionError, Event, Role, ServerConnection, StreamError};
 /// The engine is the same for both roles; this name reads better on the client side.
 pub type Connection = ServerConnection;
 pub use head::{ArenaHead, Malformed, RequestHead};
-pub use server::{cached_date, serve_connection, sniff_preface, ServeContext};
+pub use server::{cached_date, serve_connection, sniff_preface, ServeContext, Sniffed};
 pub(crate) use server::{serve_worker_conn, upgrade_worker_conn};
 
 /// The server's HTTP/2 hook (in `server::worker`): serves `$io` as HTTP/2 with the worker
@@ -129,6 +132,18 @@ pub struct Http2Config {
     /// Our SETTINGS must be acknowledged within this time, else GOAWAY SETTINGS_TIMEOUT.
     /// Default 10 s.
     pub settings_timeout: Duration,
+    /// Keep-alive: when nothing was received from the peer for this long, send a PING
+    /// (RFC 9113 §6.7) to check that it is still there. `None` (the default): never.
+    pub keep_alive_interval: Option<Duration>,
+    /// A keep-alive PING must be acknowledged within this time, else the connection is
+    /// closed (GOAWAY, then the socket). Default 20 s.
+    pub keep_alive_timeout: Duration,
+    /// A stream whose response has been blocked on its own zero flow-control window for
+    /// this long is reset with CANCEL and its handler stopped, so a peer that never sends
+    /// WINDOW_UPDATE cannot pin it forever; streams waiting for the connection window are
+    /// cancelled when that window stays closed this long (losing the race for a moving
+    /// window is no stall). `None`: never. Default 30 s.
+    pub stream_stall_timeout: Option<Duration>,
 }
 
 impl Default for Http2Config {
@@ -148,6 +163,9 @@ impl Default for Http2Config {
             read_buffer_size: 64 * 1024,
             idle_timeout: Duration::from_secs(60),
             settings_timeout: Duration::from_secs(10),
+            keep_alive_interval: None,
+            keep_alive_timeout: Duration::from_secs(20),
+            stream_stall_timeout: Some(Duration::from_secs(30)),
         }
     }
 }

@@ -1,20 +1,28 @@
 //! The tokio driver: one [`ServerConnection`] per socket, one future per stream, all
 //! polled by the connection's task (no spawning, no `Send` needed: handler futures may
 //! hold the request arena across `.await`s, as on HTTP/1.1).
+//!
+//! Stream futures live in reused slots (`StreamSlots`), so a warmed connection serves
+//! requests without heap allocation (up to `max_concurrent_streams` slots of one future's
+//! size each are kept until the connection closes). The engine's timers (SETTINGS ACK,
+//! keep-alive PINGs, stalled streams) run on one re-armed sleep; responses carry trailers
+//! as a final HEADERS frame.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::io::{self, Read as _, Seek as _};
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 
 use futures_util::future::select;
-use futures_util::stream::FuturesUnordered;
+use futures_util::task::AtomicWaker;
 use futures_util::{FutureExt as _, StreamExt as _};
 use http::{Method, StatusCode, Version};
-use shockwave_arena::{Arena, ArenaPool};
+use shockwave_arena::{Arena, ArenaPool, HeaderList};
 use shockwave_http11::DateCache;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::sync::watch;
@@ -22,11 +30,11 @@ use tokio::time::Instant;
 
 use super::engine::{Event, ServerConnection, StreamError};
 use super::Http2Config;
-use crate::server::fields::{field_valid, skipped, status_bytes};
+use crate::server::fields::{prepare_response, status_bytes, trailer_allowed};
 use crate::server::stats::{inc, WorkerCounters};
 use crate::server::{
     Body, BodyError, BodySource, Handler, Headers, Request, RequestContext, RequestParts, Response,
-    ResponseBody, Scheme,
+    ResponseBody, Scheme, Trailers,
 };
 
 /// What one HTTP/2 connection needs from its server: the handler, the worker's arena pool
@@ -85,29 +93,90 @@ pub fn cached_date(cache: &RefCell<DateCache>) -> [u8; 29] {
     out
 }
 
+/// What the first bytes of a cleartext connection said (see [`sniff_preface`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniffed {
+    /// The 24-byte HTTP/2 client preface arrived: serve HTTP/2 (h2c with prior knowledge).
+    Http2,
+    /// Bytes that are not the preface arrived: serve HTTP/1.1.
+    Http1,
+    /// The peer closed (or the socket failed) before the bytes decided: close.
+    Closed,
+    /// Nothing decided within the timeout (silent, or a partial preface): close.
+    TimedOut,
+}
+
 /// Waits for the first bytes of a cleartext connection and tells whether they are the
 /// HTTP/2 client preface (h2c with prior knowledge, RFC 9113 §3.3). Only peeks: nothing is
-/// consumed. `false` on timeout, EOF or any other first bytes.
-pub async fn sniff_preface(stream: &tokio::net::TcpStream, timeout: std::time::Duration) -> bool {
-    let deadline = Instant::now() + timeout;
+/// consumed. Decides as soon as the bytes diverge from the preface (HTTP/1.1) or all 24
+/// arrived (HTTP/2); a peer that stays silent or stops inside the preface gets
+/// [`Sniffed::TimedOut`] after `timeout` — give it the header-read timeout (slowloris).
+///
+/// The wait is event-driven: while a partial preface sits in the socket, the task sleeps
+/// until the peer sends more (no polling), so idle half-prefaces cost no CPU.
+pub async fn sniff_preface(
+    stream: &tokio::net::TcpStream,
+    timeout: std::time::Duration,
+) -> Sniffed {
+    let mut wakeups = 0;
+    sniff_counted(stream, timeout, &mut wakeups).await
+}
+
+/// [`sniff_preface`], counting its wake-ups in `wakeups` (tests check that a stalled
+/// partial preface does not wake the task again and again).
+async fn sniff_counted(
+    stream: &tokio::net::TcpStream,
+    timeout: std::time::Duration,
+    wakeups: &mut u32,
+) -> Sniffed {
+    tokio::time::timeout(timeout, sniff_until_decided(stream, wakeups))
+        .await
+        .unwrap_or(Sniffed::TimedOut)
+}
+
+async fn sniff_until_decided(stream: &tokio::net::TcpStream, wakeups: &mut u32) -> Sniffed {
+    use tokio::io::Interest;
     let mut buf = [0u8; 24];
+    let mut seen = 0usize;
     loop {
-        let n = match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
-            Ok(Ok(n)) => n,
-            _ => return false,
+        let Ok(ready) = stream.ready(Interest::READABLE).await else {
+            return Sniffed::Closed;
         };
-        if n == 0 || !super::is_preface_prefix(&buf[..n]) {
-            return false;
+        *wakeups += 1;
+        // After EOF no more bytes come: decide on what is there.
+        let eof = ready.is_read_closed();
+        // `peek` leaves the bytes in the socket, so the socket stays readable and a plain
+        // `peek().await` would return at once forever. Peeking inside `try_io` and
+        // answering `WouldBlock` when no new byte arrived clears tokio's readiness (only
+        // if no newer event came in meanwhile): the next `ready()` waits for new data.
+        let peeked = stream.try_io(Interest::READABLE, || {
+            let mut rb = ReadBuf::new(&mut buf);
+            let mut noop = Context::from_waker(Waker::noop());
+            match stream.poll_peek(&mut noop, &mut rb) {
+                Poll::Ready(Ok(n)) if n > seen || n == 0 || eof => Ok(n),
+                Poll::Ready(Ok(_)) | Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+                Poll::Ready(Err(e)) => Err(e),
+            }
+        });
+        let n = match peeked {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && !eof => continue,
+            Err(_) => return Sniffed::Closed,
+        };
+        if n == 0 {
+            return Sniffed::Closed;
+        }
+        if !super::is_preface_prefix(&buf[..n]) {
+            return Sniffed::Http1;
         }
         if n == buf.len() {
-            return true;
+            return Sniffed::Http2;
         }
-        // Part of the preface so far: wait briefly for the rest (peek does not block
-        // while bytes are available).
-        if Instant::now() >= deadline {
-            return false;
+        if eof {
+            // A partial preface, then EOF: neither protocol can be served.
+            return Sniffed::Closed;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        seen = n;
     }
 }
 
@@ -130,6 +199,7 @@ pub(crate) async fn serve_worker_conn<IO, H>(
 {
     let mut cx = ServeContext::new(handler, pool).with_counters(counters);
     cx.max_body_size = config.limits.max_body_size;
+    cx.config = config.http2.clone();
     cx.config.idle_timeout = config.timeouts.idle;
     cx.scheme = scheme;
     cx.remote_addr = remote;
@@ -178,6 +248,7 @@ where
     crate::server::stats::dec(&counters.requests);
     let mut cx = ServeContext::new(handler, pool).with_counters(counters);
     cx.max_body_size = config.limits.max_body_size;
+    cx.config = config.http2.clone();
     cx.config.idle_timeout = config.timeouts.idle;
     cx.scheme = scheme;
     cx.remote_addr = remote;
@@ -291,7 +362,7 @@ where
     let mut rbuf = vec![0u8; cfg.read_buffer_size.max(already_read.len())];
     rbuf[..already_read.len()].copy_from_slice(already_read);
     let (mut start, mut end) = (0usize, already_read.len());
-    let mut futs = FuturesUnordered::new();
+    let mut futs = StreamSlots::new(cfg.max_concurrent_streams as usize + 1);
     let mut read_closed = false;
     let mut need_flush = false;
     let mut shutdown_seen = false;
@@ -306,8 +377,11 @@ where
     });
     let idle = tokio::time::sleep(cfg.idle_timeout);
     let mut idle = pin!(idle);
-    let mut settings_deadline = pin!(tokio::time::sleep(cfg.settings_timeout));
-    let mut settings_checked = false;
+    // The engine's timers (SETTINGS ACK, keep-alive PING, stalled streams): one sleep,
+    // re-armed when the engine's next deadline changes.
+    let mut timer = pin!(tokio::time::sleep(cfg.idle_timeout));
+    let mut timer_at: Option<std::time::Instant> = None;
+    let mut seen_activity = 0u64;
 
     let result = poll_fn(|tcx| loop {
         let mut progress = false;
@@ -325,17 +399,15 @@ where
             idle.as_mut().reset(Instant::now() + cfg.idle_timeout);
             progress = true;
         }
-        if !settings_checked && settings_deadline.as_mut().poll(tcx).is_ready() {
-            settings_checked = true;
-            let mut e = engine.borrow_mut();
-            if !e.settings_acked() && e.error().is_none() {
-                e.settings_timeout();
-            }
-            progress = true;
-        }
         // Input already buffered (after backpressure, or read before we took over).
         if start < end && engine.borrow().wants_read() {
             let r = engine.borrow_mut().recv(&rbuf[start..end]);
+            let activity = engine.borrow().activity();
+            if activity != seen_activity {
+                // Frames other than our PINGs' ACKs: not idle.
+                seen_activity = activity;
+                idle.as_mut().reset(Instant::now() + cfg.idle_timeout);
+            }
             if let Ok(n) = r {
                 if n > 0 {
                     progress = true;
@@ -353,7 +425,11 @@ where
                         if let Some(c) = cx.counters {
                             inc(&c.requests);
                         }
-                        futs.push(run_stream(engine, stream_id, cx));
+                        if !futs.push(run_stream(engine, stream_id, cx)) {
+                            let mut e = engine.borrow_mut();
+                            e.reset(stream_id, shockwave_http2_frames::ErrorCode::RefusedStream);
+                            e.release(stream_id);
+                        }
                         progress = true;
                     }
                     Some(_) => {}
@@ -361,8 +437,32 @@ where
                 }
             }
         }
-        while let Poll::Ready(Some(())) = futs.poll_next_unpin(tcx) {
+        if futs.poll(tcx) {
             progress = true;
+        }
+        // Time: after the streams ran (a response that just blocked on flow control gets
+        // its stall stamped), before writing (a PING or GOAWAY goes out now).
+        {
+            let mut e = engine.borrow_mut();
+            e.handle_timeout(Instant::now().into_std());
+            let next = e.next_timeout();
+            drop(e);
+            match (next, timer_at) {
+                // A later deadline (e.g. the keep-alive pushed back by input) keeps the
+                // armed sleep: it fires early once and is re-armed then, instead of
+                // being re-registered on every read.
+                (Some(n), Some(armed)) if n >= armed => {}
+                (Some(n), _) => {
+                    timer_at = Some(n);
+                    timer.as_mut().reset(Instant::from_std(n));
+                }
+                (None, _) => timer_at = None,
+            }
+            if timer_at.is_some() && timer.as_mut().poll(tcx).is_ready() {
+                // Due: the next round calls `handle_timeout` again, which fires it.
+                timer_at = None;
+                progress = true;
+            }
         }
         // Write everything queued, in as few writes as the socket takes.
         loop {
@@ -414,7 +514,6 @@ where
                             engine.borrow_mut().peer_closed();
                         } else {
                             end += n;
-                            idle.as_mut().reset(Instant::now() + cfg.idle_timeout);
                         }
                     }
                     Poll::Ready(Err(err)) => {
@@ -456,15 +555,174 @@ async fn linger_close<IO: AsyncRead + AsyncWrite + Unpin>(io: &mut IO, scratch: 
     }
 }
 
+/// The connection's stream futures, each in a pinned slot that is reused by later streams
+/// (a warmed connection allocates nothing per request), polled only when woken: every slot
+/// has its own [`Waker`] that queues the slot's index and wakes the connection's task.
+/// Safe code only: a slot is a `Pin<Box<Option<F>>>`, refilled with `Pin::set`.
+struct StreamSlots<F> {
+    slots: Vec<Slot<F>>,
+    free: Vec<usize>,
+    /// Occupied slots.
+    len: usize,
+    /// Most slots (the engine refuses streams beyond its concurrency limit first).
+    max: usize,
+    ready: Arc<ReadyQueue>,
+    /// The indices being polled (swapped with the ready queue; both keep their capacity).
+    polling: Vec<usize>,
+}
+
+struct Slot<F> {
+    fut: Pin<Box<Option<F>>>,
+    wake: Arc<SlotWaker>,
+    waker: Waker,
+}
+
+#[derive(Default)]
+struct ReadyQueue {
+    /// Woken slot indices, each at most once (see `SlotWaker::queued`): the capacity
+    /// reserved for every slot means pushing never allocates.
+    queue: Mutex<Vec<usize>>,
+    /// The connection task.
+    parent: AtomicWaker,
+}
+
+struct SlotWaker {
+    index: usize,
+    queued: AtomicBool,
+    ready: Arc<ReadyQueue>,
+}
+
+impl Wake for SlotWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            let mut q = self
+                .ready
+                .queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            q.push(self.index);
+        }
+        self.ready.parent.wake();
+    }
+}
+
+impl<F: Future<Output = ()>> StreamSlots<F> {
+    fn new(max: usize) -> Self {
+        StreamSlots {
+            slots: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+            max,
+            ready: Arc::new(ReadyQueue::default()),
+            polling: Vec::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Starts `fut` in a free slot (a new one while fewer than `max` exist). `false` when
+    /// every slot is taken (the engine's stream limit prevents it): `fut` is dropped
+    /// unpolled.
+    fn push(&mut self, fut: F) -> bool {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None if self.slots.len() < self.max => {
+                let index = self.slots.len();
+                let wake = Arc::new(SlotWaker {
+                    index,
+                    queued: AtomicBool::new(false),
+                    ready: self.ready.clone(),
+                });
+                self.slots.push(Slot {
+                    fut: Box::pin(None),
+                    waker: Waker::from(wake.clone()),
+                    wake,
+                });
+                let n = self.slots.len();
+                let mut q = self.lock();
+                let queued = q.len();
+                q.reserve(n - queued);
+                drop(q);
+                self.polling.reserve(n);
+                index
+            }
+            None => return false,
+        };
+        let slot = &mut self.slots[index];
+        slot.fut.as_mut().set(Some(fut));
+        self.len += 1;
+        slot.waker.wake_by_ref();
+        true
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<usize>> {
+        self.ready
+            .queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Polls the woken futures once each; true if any finished. Futures woken while
+    /// being polled wait for the next call (the connection task is woken for them).
+    fn poll(&mut self, cx: &mut Context<'_>) -> bool {
+        self.ready.parent.register(cx.waker());
+        let mut polling = std::mem::take(&mut self.polling);
+        std::mem::swap(&mut *self.lock(), &mut polling);
+        let mut finished = false;
+        for &i in &polling {
+            let Some(slot) = self.slots.get_mut(i) else {
+                continue;
+            };
+            slot.wake.queued.store(false, Ordering::Release);
+            let Some(fut) = slot.fut.as_mut().as_pin_mut() else {
+                continue; // a stale wake-up of a free slot
+            };
+            if fut.poll(&mut Context::from_waker(&slot.waker)).is_ready() {
+                slot.fut.as_mut().set(None);
+                self.free.push(i);
+                self.len -= 1;
+                finished = true;
+            }
+        }
+        polling.clear();
+        self.polling = polling;
+        finished
+    }
+}
+
 /// A request body read from the stream's DATA frames.
-struct H2Body<'e> {
+struct H2Body<'e, 'a> {
     engine: &'e RefCell<ServerConnection>,
     id: u32,
     content_length: Option<u64>,
     end: bool,
+    /// The request arena, where a trailer section is copied when the body ends.
+    arena: &'a Arena,
+    /// The request's trailer fields (RFC 9113 §8.1), once the body ended.
+    trailers: Option<HeaderList<'a>>,
 }
 
-impl BodySource for H2Body<'_> {
+impl H2Body<'_, '_> {
+    /// At the end of the body: moves the trailer section the engine kept (already
+    /// checked: no pseudo-headers, lowercase names) into the request arena. A section
+    /// that does not fit the arena's limit is dropped rather than failing the body.
+    fn finish(&mut self) {
+        self.end = true;
+        let mut engine = self.engine.borrow_mut();
+        if let Some(head) = engine.take_trailers(self.id) {
+            self.trailers = head.copy_into(self.arena).ok().map(|h| h.headers);
+            engine.recycle_head(head);
+        }
+    }
+}
+
+impl BodySource for H2Body<'_, '_> {
     fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
@@ -473,13 +731,13 @@ impl BodySource for H2Body<'_> {
         if self.end || buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        match self
+        let read = self
             .engine
             .borrow_mut()
-            .poll_read_data(self.id, cx.waker(), buf)
-        {
+            .poll_read_data(self.id, cx.waker(), buf);
+        match read {
             Poll::Ready(Ok(0)) => {
-                self.end = true;
+                self.finish();
                 Poll::Ready(Ok(0))
             }
             Poll::Ready(Ok(n)) => Poll::Ready(Ok(n)),
@@ -495,6 +753,10 @@ impl BodySource for H2Body<'_> {
     fn is_end(&self) -> bool {
         self.end
     }
+
+    fn trailers(&self) -> Option<Headers<'_>> {
+        self.trailers.as_ref().map(Headers::from_list)
+    }
 }
 
 /// One stream: build the request in an arena, call the handler, send the response.
@@ -504,9 +766,18 @@ async fn run_stream<H: Handler>(
     id: u32,
     cx: &ServeContext<'_, H>,
 ) {
-    let work = serve_stream(engine, id, cx);
+    // Set when the response head is queued: a stream that ends before (the peer reset it
+    // or closed the connection) counts as cancelled, not as a response — the handler may
+    // have produced one (e.g. a `400` for the body it could not read), but it was never sent.
+    let answered = Cell::new(false);
+    let work = serve_stream(engine, id, cx, &answered);
     let reset = poll_fn(|tcx| engine.borrow_mut().poll_reset(id, tcx.waker()));
     let _ = select(pin!(work), pin!(reset)).await;
+    if !answered.get() {
+        if let Some(c) = cx.counters {
+            inc(&c.requests_cancelled);
+        }
+    }
     engine.borrow_mut().release(id);
 }
 
@@ -514,6 +785,7 @@ async fn serve_stream<H: Handler>(
     engine: &RefCell<ServerConnection>,
     id: u32,
     cx: &ServeContext<'_, H>,
+    answered: &Cell<bool>,
 ) {
     let Some(head) = engine.borrow_mut().take_head(id) else {
         return;
@@ -524,14 +796,20 @@ async fn serve_stream<H: Handler>(
     let content_length = head.content_length();
     engine.borrow_mut().recycle_head(head);
     let Ok(ah) = copied else {
-        let _ = simple_response(engine, id, cx, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        let _ = simple_response(
+            engine,
+            id,
+            cx,
+            answered,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        );
         return;
     };
     let list = ah.headers;
     let method = Method::from_bytes(ah.method).ok();
     let target = ah.path.and_then(|p| std::str::from_utf8(p).ok());
     let (Some(method), Some(target)) = (method, target) else {
-        let _ = simple_response(engine, id, cx, StatusCode::BAD_REQUEST);
+        let _ = simple_response(engine, id, cx, answered, StatusCode::BAD_REQUEST);
         return;
     };
     let authority = ah
@@ -558,6 +836,8 @@ async fn serve_stream<H: Handler>(
         id,
         content_length,
         end: end_stream,
+        arena: &arena,
+        trailers: None,
     };
     let body = if end_stream {
         Body::empty(&arena)
@@ -575,102 +855,75 @@ async fn serve_stream<H: Handler>(
             Response::new(StatusCode::INTERNAL_SERVER_ERROR)
         }
     };
-    let _ = send_response(engine, id, cx, &arena, response, is_head).await;
+    let _ = send_response(engine, id, cx, answered, &arena, response, is_head).await;
 }
 
 fn simple_response<H>(
     engine: &RefCell<ServerConnection>,
     id: u32,
     cx: &ServeContext<'_, H>,
+    answered: &Cell<bool>,
     status: StatusCode,
 ) -> Result<(), StreamError> {
+    let code = status_bytes(status);
+    let fields: [(&[u8], &[u8]); 2] = [(b":status", &code), (b"content-length", b"0")];
+    engine.borrow_mut().send_headers(id, fields, true)?;
+    count_response(cx, answered, status);
+    Ok(())
+}
+
+/// A response head was queued: count it (only then: a reset stream's is not sent).
+fn count_response<H>(cx: &ServeContext<'_, H>, answered: &Cell<bool>, status: StatusCode) {
+    answered.set(true);
     if let Some(c) = cx.counters {
         c.response(status.as_u16());
     }
-    let code = status_bytes(status);
-    let fields: [(&[u8], &[u8]); 2] = [(b":status", &code), (b"content-length", b"0")];
-    engine.borrow_mut().send_headers(id, fields, true)
 }
 
 async fn send_response<'a, H>(
     engine: &RefCell<ServerConnection>,
     id: u32,
     cx: &ServeContext<'_, H>,
+    answered: &Cell<bool>,
     arena: &'a Arena,
-    mut response: Response<'a>,
+    response: Response<'a>,
     is_head: bool,
 ) -> Result<(), StreamError> {
-    if response.overflow
-        || response.status().as_u16() < 200
-        || !response.header_fields().all(|(n, v)| field_valid(n, v))
-    {
-        tracing::error!("invalid response from handler (header fields or status); answering 500");
-        response = Response::new(StatusCode::INTERNAL_SERVER_ERROR);
-    }
-    let status = response.status();
-    if let Some(c) = cx.counters {
-        c.response(status.as_u16());
-    }
-    let body = response.take_body();
-    let no_body = is_head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
-    let length = body.len();
-    let code = status_bytes(status);
-    let mut len_buf = [0u8; 20];
-    let len_str: Option<&[u8]> = match length {
-        Some(n) if status != StatusCode::NO_CONTENT && status != StatusCode::NOT_MODIFIED => {
-            Some(format_u64(n, &mut len_buf))
-        }
-        _ => None,
+    let date = cx.date.map(|d| d());
+    let Some(prepared) = prepare_response(arena, response, is_head, date.as_ref().map(|d| &d[..]))
+    else {
+        return simple_response(engine, id, cx, answered, StatusCode::INTERNAL_SERVER_ERROR);
     };
-    let mut date_buf = [0u8; 29];
-    let date: Option<&[u8]> = cx.date.map(|d| {
-        date_buf = d();
-        &date_buf[..]
-    });
-    {
-        let count = response.header_fields().count() + 3;
-        let mut fields = shockwave_arena::Vec::new_in(arena.bump());
-        if fields.try_reserve_exact(count).is_err() {
-            return simple_response(engine, id, cx, StatusCode::INTERNAL_SERVER_ERROR);
-        }
-        fields.push((&b":status"[..], &code[..]));
-        for (name, value) in response.header_fields() {
-            if skipped(name) {
-                continue;
-            }
-            let name: &[u8] = if name.iter().any(u8::is_ascii_uppercase) {
-                match arena.alloc_bytes(name) {
-                    Ok(n) => {
-                        n.make_ascii_lowercase();
-                        n
-                    }
-                    Err(_) => {
-                        return simple_response(engine, id, cx, StatusCode::INTERNAL_SERVER_ERROR)
-                    }
-                }
-            } else {
-                name
-            };
-            fields.push((name, value));
-        }
-        if let Some(l) = len_str {
-            fields.push((&b"content-length"[..], l));
-        }
-        if let Some(d) = date {
-            fields.push((&b"date"[..], d));
-        }
-        let end = no_body || length == Some(0);
-        engine
-            .borrow_mut()
-            .send_headers(id, fields.iter().copied(), end)?;
-        if end {
-            return Ok(());
-        }
+    let end = prepared.head_only();
+    engine
+        .borrow_mut()
+        .send_headers(id, prepared.fields.iter().copied(), end)?;
+    count_response(cx, answered, prepared.status);
+    if end {
+        return Ok(());
     }
+    // Trailers follow the body (RFC 9113 §8.1): the last DATA frame then goes without
+    // END_STREAM and a HEADERS frame ends the stream.
+    let fin = prepared.trailers.is_none();
+    send_body(engine, id, arena, prepared.body, fin).await?;
+    if !fin {
+        send_trailers(engine, id, arena, prepared.trailers).await?;
+    }
+    Ok(())
+}
+
+/// Sends a response body; `fin`: END_STREAM on its last DATA frame (no trailers follow).
+async fn send_body<'a>(
+    engine: &RefCell<ServerConnection>,
+    id: u32,
+    arena: &'a Arena,
+    body: ResponseBody<'a>,
+    fin: bool,
+) -> Result<(), StreamError> {
     match body {
-        ResponseBody::Empty => send_all(engine, id, &[], true).await,
-        ResponseBody::Slice(s) => send_all(engine, id, s, true).await,
-        ResponseBody::Bytes(b) => send_all(engine, id, &b, true).await,
+        ResponseBody::Empty => send_all(engine, id, &[], fin).await,
+        ResponseBody::Slice(s) => send_all(engine, id, s, fin).await,
+        ResponseBody::Bytes(b) => send_all(engine, id, &b, fin).await,
         ResponseBody::File(mut f) => {
             let chunk = match arena.alloc_zeroed(16 * 1024) {
                 Ok(c) => c,
@@ -700,7 +953,7 @@ async fn send_response<'a, H>(
                     Ok(n) => n,
                 };
                 left -= n as u64;
-                send_all(engine, id, &chunk[..n], left == 0).await?;
+                send_all(engine, id, &chunk[..n], fin && left == 0).await?;
             }
             Ok(())
         }
@@ -720,7 +973,73 @@ async fn send_response<'a, H>(
                     }
                 }
             }
-            send_all(engine, id, &[], true).await
+            send_all(engine, id, &[], fin).await
+        }
+    }
+}
+
+/// Sends the trailer section: a HEADERS frame with END_STREAM, after the body. Fields are
+/// filtered with [`trailer_allowed`] and lowercased (in the arena) as HTTP/2 requires
+/// (§8.2.1); when none is left, an empty DATA frame ends the stream instead. A deferred
+/// section is awaited first (the stream's reset cancels the wait).
+async fn send_trailers<'a>(
+    engine: &RefCell<ServerConnection>,
+    id: u32,
+    arena: &'a Arena,
+    trailers: Trailers<'a>,
+) -> Result<(), StreamError> {
+    match trailers {
+        Trailers::None => send_all(engine, id, &[], true).await,
+        Trailers::Fields(list) => {
+            let mut fields = shockwave_arena::Vec::new_in(arena.bump());
+            if fields.try_reserve_exact(list.len()).is_err() {
+                engine
+                    .borrow_mut()
+                    .reset(id, shockwave_http2_frames::ErrorCode::InternalError);
+                return Ok(());
+            }
+            for &(name, value) in list {
+                if !trailer_allowed(name, value) {
+                    continue;
+                }
+                let name: &[u8] = if name.iter().any(u8::is_ascii_uppercase) {
+                    match arena.alloc_bytes(name) {
+                        Ok(n) => {
+                            n.make_ascii_lowercase();
+                            n
+                        }
+                        Err(_) => continue,
+                    }
+                } else {
+                    name
+                };
+                fields.push((name, value));
+            }
+            if fields.is_empty() {
+                return send_all(engine, id, &[], true).await;
+            }
+            engine
+                .borrow_mut()
+                .send_headers(id, fields.iter().copied(), true)
+        }
+        Trailers::Deferred(fut) => {
+            let Ok(map) = AssertUnwindSafe(fut).catch_unwind().await else {
+                tracing::error!(stream = id, "trailer future panicked; resetting the stream");
+                engine
+                    .borrow_mut()
+                    .reset(id, shockwave_http2_frames::ErrorCode::InternalError);
+                return Ok(());
+            };
+            // `HeaderName`s are lowercase already.
+            let fields = || {
+                map.iter()
+                    .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
+                    .filter(|&(n, v)| trailer_allowed(n, v))
+            };
+            if fields().next().is_none() {
+                return send_all(engine, id, &[], true).await;
+            }
+            engine.borrow_mut().send_headers(id, fields(), true)
         }
     }
 }
@@ -731,6 +1050,9 @@ async fn send_all(
     data: &[u8],
     end_stream: bool,
 ) -> Result<(), StreamError> {
+    if data.is_empty() && !end_stream {
+        return Ok(());
+    }
     let mut off = 0;
     loop {
         let n = poll_fn(|tcx| {
@@ -746,22 +1068,116 @@ async fn send_all(
     }
 }
 
-fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs `sniff_counted` on an accepted connection after `client` wrote to its end.
+    fn sniff_with(client: impl FnOnce(&mut std::net::TcpStream), wait_ms: u64) -> (Sniffed, u32) {
+        use std::io::Write as _;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            client(&mut peer);
+            peer.flush().unwrap();
+            let mut wakeups = 0;
+            let timeout = std::time::Duration::from_millis(wait_ms);
+            let sniffed = sniff_counted(&stream, timeout, &mut wakeups).await;
+            drop(peer);
+            (sniffed, wakeups)
+        })
+    }
+
+    #[test]
+    fn a_stalled_partial_preface_sleeps_until_the_timeout() {
+        use std::io::Write as _;
+        let (sniffed, wakeups) = sniff_with(|p| p.write_all(b"PRI * HTTP/2.0\r\n").unwrap(), 300);
+        assert_eq!(sniffed, Sniffed::TimedOut);
+        // One wake-up to see the bytes, one to find nothing new (which clears the
+        // readiness); then none until the timeout. Polling every millisecond made ~300.
+        assert!(wakeups <= 3, "{wakeups} wake-ups");
+    }
+
+    #[test]
+    fn the_first_bytes_decide() {
+        use std::io::Write as _;
+        let (sniffed, _) = sniff_with(|_| {}, 50);
+        assert_eq!(sniffed, Sniffed::TimedOut, "silent");
+        let (sniffed, _) = sniff_with(|p| p.write_all(PREFACE_BYTES).unwrap(), 5000);
+        assert_eq!(sniffed, Sniffed::Http2);
+        let (sniffed, _) = sniff_with(
+            |p| {
+                p.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n plus")
+                    .unwrap()
+            },
+            5000,
+        );
+        assert_eq!(sniffed, Sniffed::Http2, "more than the preface");
+        let (sniffed, _) = sniff_with(|p| p.write_all(b"GET / HTTP/1.1\r\n").unwrap(), 5000);
+        assert_eq!(sniffed, Sniffed::Http1);
+        let (sniffed, _) = sniff_with(|p| p.write_all(b"PRI * HTTP/2.1").unwrap(), 5000);
+        assert_eq!(sniffed, Sniffed::Http1, "diverges late");
+        let (sniffed, _) = sniff_with(|p| p.shutdown(std::net::Shutdown::Write).unwrap(), 5000);
+        assert_eq!(sniffed, Sniffed::Closed, "EOF");
+        let (sniffed, wakeups) = sniff_with(
+            |p| {
+                p.write_all(b"PRI * HTTP").unwrap();
+                p.shutdown(std::net::Shutdown::Write).unwrap();
+            },
+            5000,
+        );
+        assert_eq!(sniffed, Sniffed::Closed, "partial preface, then EOF");
+        assert!(wakeups <= 3, "{wakeups} wake-ups");
+    }
+
+    #[test]
+    fn a_preface_in_pieces_wakes_the_sniff_for_each() {
+        use std::io::Write as _;
+        let (sniffed, wakeups) = sniff_with(
+            |p| {
+                let mut p = p.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    for piece in PREFACE_BYTES.chunks(7) {
+                        p.write_all(piece).unwrap();
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                });
+            },
+            5000,
+        );
+        assert_eq!(sniffed, Sniffed::Http2);
+        assert!(wakeups <= 2 * 4 + 1, "{wakeups} wake-ups for 4 pieces");
+    }
+
+    const PREFACE_BYTES: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+    #[test]
+    fn stream_slots_are_reused_and_bounded() {
+        use futures_util::future::{pending, ready, Either, Pending, Ready};
+        type Fut = Either<Ready<()>, Pending<()>>;
+        let mut slots: StreamSlots<Fut> = StreamSlots::new(2);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(slots.push(Either::Right(pending())));
+        assert!(slots.push(Either::Left(ready(()))));
+        assert!(!slots.push(Either::Left(ready(()))), "both slots are taken");
+        assert!(slots.poll(&mut cx), "the ready future finished");
+        assert!(!slots.is_empty());
+        // Nothing woken: nothing polled, nothing finished.
+        assert!(!slots.poll(&mut cx));
+        // The freed slot is reused, no new one is made.
+        assert!(slots.push(Either::Left(ready(()))));
+        assert_eq!(slots.slots.len(), 2);
+        assert!(slots.poll(&mut cx));
+        // A stale wake-up of a free slot is harmless.
+        slots.slots[1].waker.wake_by_ref();
+        assert!(!slots.poll(&mut cx));
+        assert_eq!(slots.len, 1);
+    }
 
     #[test]
     fn h2c_upgrade_request_translates() {

@@ -126,6 +126,8 @@ pub struct Http3Response {
     pub headers: http::HeaderMap,
     /// The body.
     pub body: Bytes,
+    /// The trailer fields, if the server sent a trailer section.
+    pub trailers: Option<http::HeaderMap>,
 }
 
 struct ConnState {
@@ -359,6 +361,7 @@ impl Http3Connection {
             body.reserve_exact(len as usize);
         }
         let mut chunk = vec![0u8; 64 * 1024];
+        let mut trailers = None;
         loop {
             match poll_fn(|cx| reader.poll_next_with(cx, &mut chunk, |s| Ok(s.to_vec()))).await? {
                 Ev::Data(n) => {
@@ -371,6 +374,16 @@ impl Http3Connection {
                     let mut t = Vec::new();
                     decode_owned(&mut decoder, id, &s, &mut t)?;
                     message::validate_trailers(t.iter().map(|(n, v)| (&n[..], &v[..])))?;
+                    let mut map = http::HeaderMap::with_capacity(t.len());
+                    for (n, v) in &t {
+                        if let (Ok(n), Ok(v)) = (
+                            http::HeaderName::from_bytes(n),
+                            http::HeaderValue::from_bytes(v),
+                        ) {
+                            map.append(n, v);
+                        }
+                    }
+                    trailers = Some(map);
                 }
                 Ev::Headers(_) => {}
                 Ev::End => break,
@@ -380,6 +393,7 @@ impl Http3Connection {
             status,
             headers,
             body: Bytes::from(body),
+            trailers,
         })
     }
 
@@ -592,6 +606,7 @@ pub struct Http3Client {
     endpoint: quinn::Endpoint,
     config: Http3Config,
     conns: tokio::sync::Mutex<HashMap<(String, u16), Http3Connection>>,
+    opened: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Http3Client {
@@ -634,7 +649,13 @@ impl Http3Client {
             endpoint,
             config,
             conns: tokio::sync::Mutex::new(HashMap::new()),
+            opened: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// QUIC connections opened so far.
+    pub fn connections_opened(&self) -> u64 {
+        self.opened.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The pooled connection to `host:port`, connecting if there is none (or it is no
@@ -657,6 +678,8 @@ impl Http3Client {
             .next()
             .ok_or_else(|| Http3ClientError::Connect(format!("{host}: no address")))?;
         let conn = Http3Connection::connect(&self.endpoint, addr, host, &self.config).await?;
+        self.opened
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         conns.insert(key, conn.clone());
         Ok(conn)
     }

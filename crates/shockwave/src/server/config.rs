@@ -116,6 +116,10 @@ pub struct ServerConfig {
     pub backlog: i32,
     /// Whether [`crate::server::Server::run`] installs SIGINT/SIGTERM handlers. Default true.
     pub handle_signals: bool,
+    /// HTTP/2 settings and defences for h2c, `Upgrade: h2c` and ALPN `h2` connections
+    /// (stream limits, windows, reset-rate caps, keep-alive PINGs, stall timeout). Its
+    /// `idle_timeout` is replaced by [`Timeouts::idle`] so one setting governs every protocol.
+    pub http2: crate::http2::Http2Config,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -129,6 +133,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("limits", &self.limits)
             .field("timeouts", &self.timeouts)
             .field("arena", &self.arena)
+            .field("http2", &self.http2)
             .finish_non_exhaustive()
     }
 }
@@ -149,6 +154,7 @@ impl Default for ServerConfig {
             read_buffer_size: 16 * 1024,
             backlog: 1024,
             handle_signals: true,
+            http2: crate::http2::Http2Config::default(),
         }
     }
 }
@@ -233,6 +239,12 @@ impl ServerBuilder {
     /// Most open connections per worker (further ones get 503 and are closed).
     pub fn max_connections_per_worker(mut self, count: usize) -> Self {
         self.config.limits.max_connections_per_worker = count.max(1);
+        self
+    }
+    /// Replaces the HTTP/2 settings (see [`ServerConfig::http2`]), e.g. to turn on
+    /// keep-alive PINGs or lower `max_concurrent_streams`.
+    pub fn http2(mut self, config: crate::http2::Http2Config) -> Self {
+        self.config.http2 = config;
         self
     }
     /// Replaces all timeouts.

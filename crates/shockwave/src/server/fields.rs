@@ -2,6 +2,9 @@
 //! encode a handler's `Response` as a field section instead of an HTTP/1.1 head.
 
 use http::StatusCode;
+use shockwave_arena::Arena;
+
+use super::{Response, ResponseBody, Trailers};
 
 /// The three ASCII digits of a status code, for the `:status` pseudo-header.
 pub(crate) fn status_bytes(status: StatusCode) -> [u8; 3] {
@@ -41,6 +44,125 @@ pub(crate) fn field_valid(name: &[u8], value: &[u8]) -> bool {
         && value.iter().all(|b| *b != b'\r' && *b != b'\n' && *b != 0)
 }
 
+/// True when a response trailer field may be sent (every driver filters with it): a valid
+/// field ([`field_valid`]) that is neither connection-specific nor framing ([`skipped`]:
+/// `content-length`, `transfer-encoding`, `te`, ...) nor `trailer` or `host`, which RFC 9110
+/// §6.5.1 forbids in trailers. Pseudo-fields fail [`field_valid`] (`:` is not a token
+/// character).
+pub(crate) fn trailer_allowed(name: &[u8], value: &[u8]) -> bool {
+    field_valid(name, value)
+        && !skipped(name)
+        && !name.eq_ignore_ascii_case(b"trailer")
+        && !name.eq_ignore_ascii_case(b"host")
+}
+
+/// A handler's response made ready for a multiplexed driver (HTTP/2, HTTP/3): what both
+/// encode the same way. Build it with [`prepare_response`].
+pub(crate) struct PreparedResponse<'a> {
+    /// The status sent (500 when the handler's response was invalid).
+    pub(crate) status: StatusCode,
+    /// The field section, in the request arena: `:status`, the handler's fields minus
+    /// [`skipped`] names, lowercased (RFC 9113 §8.2.1, RFC 9114 §4.2), then
+    /// `content-length` (known length, not 204/304) and `date` (when given).
+    pub(crate) fields: &'a [(&'a [u8], &'a [u8])],
+    /// The body; send none when `!with_body`.
+    pub(crate) body: ResponseBody<'a>,
+    /// The body's length when known (`Some(0)` for 204/304).
+    pub(crate) length: Option<u64>,
+    /// False for `HEAD` and 204/304 responses: no DATA at all.
+    pub(crate) with_body: bool,
+    /// The trailers to send after the body; always [`Trailers::None`] when `!with_body`
+    /// (a deferred future is then never polled). Filter them with [`trailer_allowed`].
+    pub(crate) trailers: Trailers<'a>,
+}
+
+impl PreparedResponse<'_> {
+    /// True when the field section ends the stream (END_STREAM on HEADERS, or finish the
+    /// QUIC stream after it): no body bytes and no trailers follow.
+    pub(crate) fn head_only(&self) -> bool {
+        !self.with_body || (self.length == Some(0) && self.trailers.is_none())
+    }
+}
+
+/// Prepares `response` for a multiplexed driver: an invalid one (fields overflowing the
+/// inline storage, a status below 200, a field name that is not a token or a value with
+/// CR/LF/NUL) becomes an empty 500; the field section is built in `arena`. `None` when the
+/// arena refuses the allocation (answer a plain 500 then). Makes no heap allocation.
+pub(crate) fn prepare_response<'a>(
+    arena: &'a Arena,
+    mut response: Response<'a>,
+    is_head: bool,
+    date: Option<&[u8]>,
+) -> Option<PreparedResponse<'a>> {
+    if response.overflow
+        || response.status().as_u16() < 200
+        || !response.header_fields().all(|(n, v)| field_valid(n, v))
+    {
+        tracing::error!("invalid response from handler (header fields or status); answering 500");
+        response = Response::new(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    let status = response.status();
+    let body = response.take_body();
+    let no_content = status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+    let with_body = !is_head && !no_content;
+    let trailers = if with_body {
+        response.take_trailers()
+    } else {
+        Trailers::None
+    };
+    let length = if no_content { Some(0) } else { body.len() };
+    let mut fields = shockwave_arena::Vec::new_in(arena.bump());
+    fields
+        .try_reserve_exact(response.header_fields().count() + 3)
+        .ok()?;
+    let code: &'a [u8] = arena.alloc_bytes(&status_bytes(status)).ok()?;
+    fields.push((&b":status"[..], code));
+    for (name, value) in response.header_fields() {
+        if skipped(name) {
+            continue;
+        }
+        let name: &'a [u8] = if name.iter().any(u8::is_ascii_uppercase) {
+            let lower = arena.alloc_bytes(name).ok()?;
+            lower.make_ascii_lowercase();
+            lower
+        } else {
+            name
+        };
+        fields.push((name, value));
+    }
+    if let (Some(n), false) = (length, no_content) {
+        let mut buf = [0u8; 20];
+        let digits: &'a [u8] = arena.alloc_bytes(format_u64(n, &mut buf)).ok()?;
+        fields.push((&b"content-length"[..], digits));
+    }
+    if let Some(d) = date {
+        let d: &'a [u8] = arena.alloc_bytes(d).ok()?;
+        fields.push((&b"date"[..], d));
+    }
+    Some(PreparedResponse {
+        status,
+        fields: fields.into_bump_slice(),
+        body,
+        length,
+        with_body,
+        trailers,
+    })
+}
+
+/// The decimal digits of `n`, written at the end of `buf`.
+pub(crate) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +183,77 @@ mod tests {
         assert!(!field_valid(b"", b"v"));
         assert!(!field_valid(b"bad name", b"v"));
         assert!(!field_valid(b"x", b"a\r\nb"));
+    }
+
+    #[test]
+    fn responses_are_prepared_in_the_arena() {
+        let arena = Arena::new();
+        let r = Response::text("hi")
+            .header("X-Upper", "1")
+            .header("connection", "close")
+            .trailers(&[(b"x-t", b"v")]);
+        let p = prepare_response(&arena, r, false, Some(b"Wed, 25 Nov 2026 20:00:00 GMT")).unwrap();
+        assert_eq!(p.status, StatusCode::OK);
+        let names: Vec<&[u8]> = p.fields.iter().map(|f| f.0).collect();
+        assert_eq!(
+            names,
+            [
+                &b":status"[..],
+                b"content-type",
+                b"x-upper",
+                b"content-length",
+                b"date"
+            ]
+        );
+        assert_eq!(p.fields[0].1, b"200");
+        assert_eq!(p.fields[3].1, b"2");
+        assert!(p.with_body && !p.head_only());
+        assert!(!p.trailers.is_none());
+
+        // HEAD: fields as for GET, no body, trailers dropped.
+        let r = Response::text("hi").trailers(&[(b"x-t", b"v")]);
+        let p = prepare_response(&arena, r, true, None).unwrap();
+        assert!(p.head_only() && p.trailers.is_none());
+        assert_eq!(
+            p.fields.last().unwrap(),
+            &(&b"content-length"[..], &b"2"[..])
+        );
+
+        // 204: no content-length; an empty body ends with the head.
+        let p = prepare_response(&arena, Response::status_code(204), false, None).unwrap();
+        assert_eq!(p.fields.len(), 1);
+        assert!(p.head_only());
+
+        // Invalid responses become 500.
+        let p =
+            prepare_response(&arena, Response::ok().header("bad name", "v"), false, None).unwrap();
+        assert_eq!(p.status, StatusCode::INTERNAL_SERVER_ERROR);
+        let p =
+            prepare_response(&arena, Response::ok().header("x", "a\r\nb"), false, None).unwrap();
+        assert_eq!(p.status, StatusCode::INTERNAL_SERVER_ERROR);
+        let p = prepare_response(&arena, Response::status_code(101), false, None).unwrap();
+        assert_eq!(p.status, StatusCode::INTERNAL_SERVER_ERROR);
+
+        let mut buf = [0u8; 20];
+        assert_eq!(format_u64(0, &mut buf), b"0");
+        assert_eq!(format_u64(u64::MAX, &mut buf), b"18446744073709551615");
+    }
+
+    #[test]
+    fn trailer_fields() {
+        assert!(trailer_allowed(b"grpc-status", b"0"));
+        assert!(trailer_allowed(b"X-Checksum", b"abc"));
+        for name in [
+            &b":status"[..],
+            b"content-length",
+            b"Transfer-Encoding",
+            b"connection",
+            b"te",
+            b"trailer",
+            b"host",
+        ] {
+            assert!(!trailer_allowed(name, b"1"), "{name:?}");
+        }
+        assert!(!trailer_allowed(b"x", b"a\nb"));
     }
 }

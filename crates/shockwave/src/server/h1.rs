@@ -4,12 +4,11 @@
 use std::cell::Cell;
 use std::io::{self, Read as _, Seek as _};
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::{FutureExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
 use http::{StatusCode, Version};
 use shockwave_arena::Arena;
 use shockwave_http11 as h11;
@@ -18,9 +17,10 @@ use tokio::time::{Instant, Sleep};
 
 use super::body::{Body, BodyError, BodySource};
 use super::config::Alloc;
-use super::handler::Handler;
+use super::fields::{self, trailer_allowed};
+use super::handler::{call_guarded, Handler};
 use super::request::{Headers, Request, RequestContext, RequestParts, Scheme};
-use super::response::{BodyStream, FileBody, Response, ResponseBody};
+use super::response::{BodyStream, FileBody, Response, ResponseBody, Trailers};
 use super::stats::inc;
 use super::worker::WorkerState;
 
@@ -40,11 +40,41 @@ impl From<io::Error> for Close {
 }
 
 /// What must be sent after the head once the request's borrows have ended.
-enum Deferred {
+struct Deferred {
+    body: DeferredBody,
+    /// The body goes out with chunked framing, ended by a last chunk (and the trailers).
+    chunked: bool,
+    trailers: PendingTrailers,
+}
+
+impl Deferred {
+    const NONE: Deferred = Deferred {
+        body: DeferredBody::None,
+        chunked: false,
+        trailers: PendingTrailers::None,
+    };
+
+    fn is_none(&self) -> bool {
+        matches!(self.body, DeferredBody::None) && matches!(self.trailers, PendingTrailers::None)
+    }
+}
+
+/// A body that outlives the request's borrows.
+enum DeferredBody {
+    /// Nothing (or the body is already in the write buffer).
     None,
     Bytes(Bytes),
     File(FileBody),
-    Stream { stream: BodyStream, chunked: bool },
+    Stream(BodyStream),
+}
+
+/// Trailer fields still to be sent in the last chunk (RFC 9112 §7.1.2).
+enum PendingTrailers {
+    None,
+    /// Serialized into the connection's trailer buffer (`Conn::tbuf`).
+    Buffered,
+    /// Resolved once the body has been written.
+    Future(Pin<Box<dyn std::future::Future<Output = http::HeaderMap>>>),
 }
 
 /// Shared between the body source and the response path.
@@ -69,6 +99,7 @@ pub(crate) async fn serve<IO, H>(
         rbuf: st.take_buffer(),
         wbuf: st.take_buffer(),
         head: Vec::new(),
+        tbuf: Vec::new(),
         heap: h11::HeapHeaders::new(),
         start: 0,
         end: 0,
@@ -95,6 +126,9 @@ struct Conn<IO> {
     wbuf: Vec<u8>,
     /// Heap strategy: a copy of the head of a request with a body.
     head: Vec<u8>,
+    /// Serialized trailer fields waiting for the end of a deferred body (allocated only
+    /// by connections whose responses have trailers).
+    tbuf: Vec<u8>,
     heap: h11::HeapHeaders,
     start: usize,
     end: usize,
@@ -226,6 +260,7 @@ where
                     body,
                     &state,
                     &mut c.wbuf,
+                    &mut c.tbuf,
                     scheme,
                     remote,
                     shutting_down,
@@ -300,6 +335,7 @@ where
                     body,
                     &state,
                     &mut c.wbuf,
+                    &mut c.tbuf,
                     scheme,
                     remote,
                     shutting_down,
@@ -309,13 +345,19 @@ where
         };
         drop(arena);
         let mut keep_alive = keep_alive;
-        match deferred {
-            Deferred::None => {}
-            other => {
-                flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
-                if !send_deferred(&mut c.io, &mut c.wbuf, other, st, sleep.as_mut()).await? {
-                    keep_alive = false;
-                }
+        if !deferred.is_none() {
+            flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
+            let sent = send_deferred(
+                &mut c.io,
+                &mut c.wbuf,
+                &c.tbuf,
+                deferred,
+                st,
+                sleep.as_mut(),
+            )
+            .await?;
+            if !sent {
+                keep_alive = false;
             }
         }
         if !keep_alive {
@@ -342,6 +384,7 @@ async fn respond<'r, H: Handler>(
     body: Body<'r>,
     body_state: &BodyState,
     wbuf: &mut Vec<u8>,
+    tbuf: &mut Vec<u8>,
     scheme: Scheme,
     remote: Option<SocketAddr>,
     shutting_down: bool,
@@ -358,28 +401,27 @@ async fn respond<'r, H: Handler>(
     let is_head = req.method() == http::Method::HEAD;
     let http10 = req.version() == Version::HTTP_10;
     let cx = RequestContext::new(request, arena, body);
-    let result = AssertUnwindSafe(st.handler.call(cx)).catch_unwind().await;
+    let mut slot = None;
+    let panicked = call_guarded(&*st.handler, cx, &mut slot).await;
     // Requests that were in flight when a shutdown began are answered, then the
     // connection closes.
     let shutting_down = shutting_down || st.stopping();
     let mut keep_alive = req.keep_alive() && !shutting_down && body_state.done.get();
-    let mut response = match result {
-        Ok(r) => r,
-        Err(_) => {
-            inc(&st.counters.handler_panics);
-            tracing::error!(path = req.path(), "handler panicked; answering 500");
-            keep_alive = false;
-            Response::new(StatusCode::INTERNAL_SERVER_ERROR)
-        }
-    };
+    if panicked {
+        inc(&st.counters.handler_panics);
+        tracing::error!(path = req.path(), "handler panicked; answering 500");
+        keep_alive = false;
+    }
+    // Worked on in place: a `Response` is not small.
+    let response = slot.get_or_insert_with(|| Response::new(StatusCode::INTERNAL_SERVER_ERROR));
     if let Some(status) = body_state.error.get() {
         // The body could not be read (too large, malformed): that is the answer.
         keep_alive = false;
-        response = Response::new(status);
+        *response = Response::new(status);
     }
-    if response.overflow || response.status.as_u16() < 200 || !fields_valid(&response) {
+    if response.overflow || response.status.as_u16() < 200 || !fields_valid(response) {
         tracing::error!("invalid response from handler (header fields or status); answering 500");
-        response = Response::new(StatusCode::INTERNAL_SERVER_ERROR);
+        *response = Response::new(StatusCode::INTERNAL_SERVER_ERROR);
     }
     if response
         .header_fields()
@@ -391,7 +433,16 @@ async fn respond<'r, H: Handler>(
     st.counters.response(status.as_u16());
     let no_body = is_head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
     let body = response.take_body();
-    let length = body.len();
+    let trailers = response.take_trailers();
+    // Trailers need chunked framing (RFC 9112 §7.1.2): an HTTP/1.0 peer cannot get them,
+    // and a response without a body has nowhere to put them.
+    let trailers = if http10 || no_body {
+        Trailers::None
+    } else {
+        trailers
+    };
+    let with_trailers = !trailers.is_none();
+    let length = if with_trailers { None } else { body.len() };
     let chunked = length.is_none() && !http10;
     if length.is_none() && http10 {
         keep_alive = false; // close-delimited for HTTP/1.0 clients
@@ -404,34 +455,112 @@ async fn respond<'r, H: Handler>(
         length
     };
     let date = st.date();
+    let announced = match &trailers {
+        Trailers::Fields(fields) => fields,
+        _ => &[][..],
+    };
     write_head(
         wbuf,
         status,
-        &response,
+        response,
         length,
         chunked && !no_body,
         keep_alive,
         http10,
         &date,
+        announced,
     );
     if no_body {
-        return (keep_alive, Deferred::None);
+        return (keep_alive, Deferred::NONE);
     }
-    let deferred = match body {
-        ResponseBody::Empty => Deferred::None,
+    if !with_trailers {
+        let body = match body {
+            ResponseBody::Empty => DeferredBody::None,
+            ResponseBody::Slice(s) => {
+                wbuf.extend_from_slice(s);
+                DeferredBody::None
+            }
+            ResponseBody::Bytes(b) if b.len() <= 16 * 1024 => {
+                wbuf.extend_from_slice(&b);
+                DeferredBody::None
+            }
+            ResponseBody::Bytes(b) => DeferredBody::Bytes(b),
+            ResponseBody::File(f) => DeferredBody::File(f),
+            ResponseBody::Stream(s) => DeferredBody::Stream(s),
+        };
+        let chunked = chunked && matches!(body, DeferredBody::Stream(_));
+        let deferred = Deferred {
+            body,
+            chunked,
+            trailers: PendingTrailers::None,
+        };
+        return (keep_alive, deferred);
+    }
+    // Chunked framing with a trailer section.
+    let body = match body {
+        ResponseBody::Empty => DeferredBody::None,
         ResponseBody::Slice(s) => {
-            wbuf.extend_from_slice(s);
-            Deferred::None
+            write_chunk(wbuf, s);
+            DeferredBody::None
         }
         ResponseBody::Bytes(b) if b.len() <= 16 * 1024 => {
-            wbuf.extend_from_slice(&b);
-            Deferred::None
+            write_chunk(wbuf, &b);
+            DeferredBody::None
         }
-        ResponseBody::Bytes(b) => Deferred::Bytes(b),
-        ResponseBody::File(f) => Deferred::File(f),
-        ResponseBody::Stream(s) => Deferred::Stream { stream: s, chunked },
+        ResponseBody::Bytes(b) => DeferredBody::Bytes(b),
+        ResponseBody::File(f) => DeferredBody::File(f),
+        ResponseBody::Stream(s) => DeferredBody::Stream(s),
+    };
+    let in_memory = matches!(body, DeferredBody::None);
+    let trailers = match trailers {
+        Trailers::None => PendingTrailers::None,
+        Trailers::Fields(fields) if in_memory => {
+            wbuf.extend_from_slice(b"0\r\n");
+            write_trailer_fields(wbuf, fields.iter().copied());
+            wbuf.extend_from_slice(b"\r\n");
+            return (keep_alive, Deferred::NONE);
+        }
+        Trailers::Fields(fields) => {
+            // The fields may borrow the arena, which is gone when the body is sent.
+            tbuf.clear();
+            write_trailer_fields(tbuf, fields.iter().copied());
+            PendingTrailers::Buffered
+        }
+        Trailers::Deferred(f) => PendingTrailers::Future(f),
+    };
+    let deferred = Deferred {
+        body,
+        chunked: true,
+        trailers,
     };
     (keep_alive, deferred)
+}
+
+/// One chunk of a chunked body (RFC 9112 §7.1).
+fn write_chunk(wbuf: &mut Vec<u8>, data: &[u8]) {
+    if data.is_empty() {
+        return; // a zero-size chunk would end the body
+    }
+    write_chunk_header(wbuf, data.len());
+    wbuf.extend_from_slice(data);
+    wbuf.extend_from_slice(b"\r\n");
+}
+
+/// Writes the allowed trailer field lines (`name: value\r\n`), dropping the others.
+fn write_trailer_fields<'f>(dst: &mut Vec<u8>, fields: impl Iterator<Item = (&'f [u8], &'f [u8])>) {
+    for (name, value) in fields {
+        if !trailer_allowed(name, value) {
+            tracing::debug!(
+                name = %String::from_utf8_lossy(name),
+                "dropping a trailer field that is invalid or not allowed in trailers"
+            );
+            continue;
+        }
+        dst.extend_from_slice(name);
+        dst.extend_from_slice(b": ");
+        dst.extend_from_slice(value);
+        dst.extend_from_slice(b"\r\n");
+    }
 }
 
 fn has_token(value: &[u8], token: &[u8]) -> bool {
@@ -443,15 +572,9 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
 /// RFC 9110 §5.1/§5.5: names are tokens, values have no CR, LF or NUL (response
 /// splitting).
 fn fields_valid(r: &Response<'_>) -> bool {
-    r.header_fields().all(|(n, v)| {
-        !n.is_empty()
-            && n.iter().all(|b| is_tchar(*b))
-            && memchr::memchr3(b'\r', b'\n', 0, v).is_none()
-    })
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    r.header_slice()
+        .iter()
+        .all(|(n, v)| h11::is_token(n) && memchr::memchr3(b'\r', b'\n', 0, v).is_none())
 }
 
 fn is_managed(name: &[u8]) -> bool {
@@ -470,13 +593,19 @@ fn write_head(
     chunked: bool,
     keep_alive: bool,
     http10: bool,
-    date: &[u8],
+    date: &[u8; 29],
+    trailers: &[(&[u8], &[u8])],
 ) {
-    wbuf.extend_from_slice(b"HTTP/1.1 ");
-    wbuf.extend_from_slice(status.as_str().as_bytes());
-    wbuf.push(b' ');
-    wbuf.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
-    wbuf.extend_from_slice(b"\r\ndate: ");
+    // Fixed-size pieces are copied inline; only the variable ones call memcpy.
+    if status == StatusCode::OK {
+        wbuf.extend_from_slice(b"HTTP/1.1 200 OK\r\ndate: ");
+    } else {
+        wbuf.extend_from_slice(b"HTTP/1.1 ");
+        wbuf.extend_from_slice(&fields::status_bytes(status));
+        wbuf.push(b' ');
+        wbuf.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+        wbuf.extend_from_slice(b"\r\ndate: ");
+    }
     wbuf.extend_from_slice(date);
     wbuf.extend_from_slice(b"\r\n");
     for (name, value) in response.header_fields() {
@@ -486,6 +615,20 @@ fn write_head(
         wbuf.extend_from_slice(name);
         wbuf.extend_from_slice(b": ");
         wbuf.extend_from_slice(value);
+        wbuf.extend_from_slice(b"\r\n");
+    }
+    // RFC 9110 §6.6.2: announce the trailer fields known up front.
+    let mut announced = trailers
+        .iter()
+        .filter(|(n, v)| trailer_allowed(n, v))
+        .map(|(n, _)| *n);
+    if let Some(first) = announced.next() {
+        wbuf.extend_from_slice(b"trailer: ");
+        wbuf.extend_from_slice(first);
+        for name in announced {
+            wbuf.extend_from_slice(b", ");
+            wbuf.extend_from_slice(name);
+        }
         wbuf.extend_from_slice(b"\r\n");
     }
     if let Some(len) = length {
@@ -503,18 +646,19 @@ fn write_head(
     wbuf.extend_from_slice(b"\r\n");
 }
 
-fn write_decimal(dst: &mut Vec<u8>, mut n: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
+fn write_decimal(dst: &mut Vec<u8>, n: u64) {
+    // Byte pushes, not a copy of a variable-length slice (a memcpy call for 1-3 bytes).
+    let mut div = 1u64;
+    while n / div >= 10 {
+        div *= 10;
+    }
     loop {
-        i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
+        dst.push(b'0' + (n / div % 10) as u8);
+        if div == 1 {
             break;
         }
+        div /= 10;
     }
-    dst.extend_from_slice(&tmp[i..]);
 }
 
 fn write_chunk_header(dst: &mut Vec<u8>, len: usize) {
@@ -585,11 +729,13 @@ async fn write_all_timeout<IO: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// Sends a body that outlives the request's borrows. Returns false when the connection
-/// must close afterwards (close-delimited stream).
+/// Sends a body that outlives the request's borrows, then (chunked framing) the last
+/// chunk with the trailer section. Returns false when the connection must close
+/// afterwards (close-delimited stream, failed stream, shrunk file).
 async fn send_deferred<IO, H>(
     io: &mut IO,
     wbuf: &mut Vec<u8>,
+    tbuf: &[u8],
     deferred: Deferred,
     st: &WorkerState<H>,
     mut sleep: Pin<&mut Sleep>,
@@ -598,15 +744,31 @@ where
     IO: AsyncWrite + Unpin,
 {
     let timeout = st.config.timeouts.write;
-    match deferred {
-        Deferred::None => Ok(true),
-        Deferred::Bytes(b) => {
-            write_all_timeout(io, &b, timeout, sleep).await?;
-            Ok(true)
+    let chunked = deferred.chunked;
+    wbuf.clear();
+    match deferred.body {
+        DeferredBody::None => {}
+        DeferredBody::Bytes(b) => {
+            if chunked {
+                // One chunk of the whole length.
+                write_chunk_header(wbuf, b.len());
+                write_all_timeout(io, wbuf, timeout, sleep.as_mut()).await?;
+                wbuf.clear();
+                write_all_timeout(io, &b, timeout, sleep.as_mut()).await?;
+                wbuf.extend_from_slice(b"\r\n");
+            } else {
+                write_all_timeout(io, &b, timeout, sleep.as_mut()).await?;
+            }
         }
-        Deferred::File(mut f) => {
+        DeferredBody::File(mut f) => {
             // Read on the worker thread: fast from the page cache; the chunk is bounded.
             f.file.seek(io::SeekFrom::Start(f.offset))?;
+            if chunked && f.len > 0 {
+                // One chunk of the whole region.
+                let len = usize::try_from(f.len).map_err(io::Error::other)?;
+                write_chunk_header(wbuf, len);
+                write_all_timeout(io, wbuf, timeout, sleep.as_mut()).await?;
+            }
             let mut left = f.len;
             let chunk = st.config.limits.write_batch_bytes.max(16 * 1024);
             while left > 0 {
@@ -622,42 +784,71 @@ where
                 left -= n as u64;
             }
             wbuf.clear();
-            Ok(true)
+            if chunked && f.len > 0 {
+                wbuf.extend_from_slice(b"\r\n");
+            }
         }
-        Deferred::Stream {
-            mut stream,
-            chunked,
-        } => {
+        DeferredBody::Stream(mut stream) => {
             while let Some(item) = stream.next().await {
                 let data = match item {
                     Ok(d) => d,
                     Err(e) => {
                         tracing::debug!(error = %e, "response stream failed; closing");
+                        wbuf.clear();
                         return Ok(false);
                     }
                 };
                 if data.is_empty() {
                     continue;
                 }
-                wbuf.clear();
                 if chunked {
                     write_chunk_header(wbuf, data.len());
                     wbuf.extend_from_slice(&data);
                     wbuf.extend_from_slice(b"\r\n");
                     write_all_timeout(io, wbuf, timeout, sleep.as_mut()).await?;
+                    wbuf.clear();
                 } else {
                     write_all_timeout(io, &data, timeout, sleep.as_mut()).await?;
                 }
             }
-            wbuf.clear();
-            if chunked {
-                write_all_timeout(io, b"0\r\n\r\n", timeout, sleep).await?;
-                Ok(true)
-            } else {
-                Ok(false)
+            if !chunked {
+                return Ok(false);
             }
         }
     }
+    if !chunked {
+        return Ok(true);
+    }
+    // The last chunk and the trailer section (RFC 9112 §7.1.2).
+    match deferred.trailers {
+        PendingTrailers::None => wbuf.extend_from_slice(b"0\r\n"),
+        PendingTrailers::Buffered => {
+            wbuf.extend_from_slice(b"0\r\n");
+            wbuf.extend_from_slice(tbuf);
+        }
+        PendingTrailers::Future(mut f) => {
+            // Send the body now if the fields are not ready yet.
+            let ready = std::future::poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx))).await;
+            let map = match ready {
+                Poll::Ready(map) => map,
+                Poll::Pending => {
+                    write_all_timeout(io, wbuf, timeout, sleep.as_mut()).await?;
+                    wbuf.clear();
+                    f.await
+                }
+            };
+            wbuf.extend_from_slice(b"0\r\n");
+            write_trailer_fields(
+                wbuf,
+                map.iter()
+                    .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())),
+            );
+        }
+    }
+    wbuf.extend_from_slice(b"\r\n");
+    write_all_timeout(io, wbuf, timeout, sleep).await?;
+    wbuf.clear();
+    Ok(true)
 }
 
 /// Answers a request that cannot be served (parse error, limit, timeout) and closes.
@@ -881,5 +1072,71 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> BodySource for H1Body<'_, IO> {
 
     fn is_end(&self) -> bool {
         self.state.done.get() && self.pending.0 >= self.pending.1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals() {
+        for n in [0u64, 7, 10, 13, 99, 100, 65_535, 1 << 40, u64::MAX] {
+            let mut out = Vec::new();
+            write_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn chunks_and_trailer_fields_serialize() {
+        let mut out = Vec::new();
+        write_chunk(&mut out, b"hello world, this is 31 bytes!!");
+        write_chunk(&mut out, b""); // never a premature last chunk
+        assert_eq!(out, b"1f\r\nhello world, this is 31 bytes!!\r\n");
+        out.clear();
+        write_trailer_fields(
+            &mut out,
+            [
+                (&b"grpc-status"[..], &b"0"[..]),
+                (b"Transfer-Encoding", b"chunked"),
+                (b"TE", b"trailers"),
+                (b"trailer", b"x"),
+                (b"host", b"evil"),
+                (b":path", b"/"),
+                (b"bad name", b"v"),
+                (b"x-split", b"a\nb"),
+                (b"x-nul", b"a\0b"),
+                (b"X-Ok", b""),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(out, b"grpc-status: 0\r\nX-Ok: \r\n");
+    }
+
+    #[test]
+    fn head_announces_trailers_and_uses_chunked() {
+        let r = Response::text("hi").header("content-length", "2");
+        let trailers: &[(&[u8], &[u8])] =
+            &[(b"x-a", b"1"), (b"connection", b"close"), (b"x-b", b"2")];
+        let mut out = Vec::new();
+        let date = b"Wed, 25 Nov 2026 19:00:00 GMT";
+        write_head(
+            &mut out,
+            StatusCode::OK,
+            &r,
+            None,
+            true,
+            true,
+            false,
+            date,
+            trailers,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 200 OK\r\ndate: Wed, 25 Nov 2026 19:00:00 GMT\r\n\
+             content-type: text/plain; charset=utf-8\r\ntrailer: x-a, x-b\r\n\
+             transfer-encoding: chunked\r\n\r\n"
+        );
     }
 }

@@ -2,6 +2,8 @@
 //! ([`service_fn`]).
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::task::Poll;
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -36,6 +38,38 @@ use super::response::{Response, ResponseBody};
 pub trait Handler: Send + Sync + 'static {
     /// Answers one request.
     fn call<'a>(&'a self, cx: RequestContext<'a>) -> impl Future<Output = Response<'a>> + 'a;
+}
+
+/// Runs `handler` on `cx`, catching a panic, and stores the response in `slot`. Returns
+/// true when the handler panicked (`slot` is then `None`).
+///
+/// The response is written straight from the handler future's output into `slot`: a
+/// `Response` is ~150 bytes, and `FutureExt::catch_unwind` plus the `Result` and `Poll`
+/// wrappers would copy it several times per request.
+pub(crate) async fn call_guarded<'a, H: Handler>(
+    handler: &'a H,
+    cx: RequestContext<'a>,
+    slot: &mut Option<Response<'a>>,
+) -> bool {
+    let mut fut = std::pin::pin!(handler.call(cx));
+    std::future::poll_fn(|task| {
+        let fut = fut.as_mut();
+        let slot = &mut *slot;
+        // AssertUnwindSafe: after a panic the future is dropped unpolled and the slot
+        // stays empty, so no broken state is observed.
+        match std::panic::catch_unwind(AssertUnwindSafe(move || match fut.poll(task) {
+            Poll::Ready(response) => {
+                *slot = Some(response);
+                true
+            }
+            Poll::Pending => false,
+        })) {
+            Ok(true) => Poll::Ready(false),
+            Ok(false) => Poll::Pending,
+            Err(_) => Poll::Ready(true),
+        }
+    })
+    .await
 }
 
 /// A [`Handler`] made from an async closure: see [`handler_fn`].
@@ -104,40 +138,140 @@ where
     F: Fn(http::Request<Bytes>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = http::Response<Bytes>> + 'static,
 {
-    async fn call<'a>(&'a self, mut cx: RequestContext<'a>) -> Response<'a> {
-        let body = match cx.body().to_bytes().await {
-            Ok(b) => b,
-            Err(e) => return Response::new(e.status()),
+    async fn call<'a>(&'a self, cx: RequestContext<'a>) -> Response<'a> {
+        owned_call(cx, |request| (self.0)(request)).await
+    }
+}
+
+/// Runs an owned-types handler `f`: reads the whole body, builds the `http::Request`,
+/// and copies the `http::Response`'s fields into the request arena.
+async fn owned_call<'a, Fut>(
+    mut cx: RequestContext<'a>,
+    f: impl FnOnce(http::Request<Bytes>) -> Fut,
+) -> Response<'a>
+where
+    Fut: Future<Output = http::Response<Bytes>>,
+{
+    let body = match cx.body().to_bytes().await {
+        Ok(b) => b,
+        Err(e) => return Response::new(e.status()),
+    };
+    let arena = cx.arena();
+    let req = cx.request();
+    let mut builder = http::Request::builder()
+        .method(req.method().clone())
+        .uri(req.target())
+        .version(req.version());
+    for (name, value) in req.headers().iter() {
+        builder = builder.header(name, value);
+    }
+    let Ok(request) = builder.body(body) else {
+        return Response::new(StatusCode::BAD_REQUEST);
+    };
+    let response = f(request).await;
+    let (parts, body) = response.into_parts();
+    let out = Response::new(parts.status).body(ResponseBody::Bytes(body));
+    let mut fields = shockwave_arena::Vec::new_in(arena.bump());
+    if fields.try_reserve_exact(parts.headers.len()).is_err() {
+        return Response::new(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    for (name, value) in parts.headers.iter() {
+        let (Ok(n), Ok(v)) = (
+            arena.alloc_bytes(name.as_str().as_bytes()),
+            arena.alloc_bytes(value.as_bytes()),
+        ) else {
+            return Response::new(StatusCode::INTERNAL_SERVER_ERROR);
         };
-        let arena = cx.arena();
-        let req = cx.request();
-        let mut builder = http::Request::builder()
-            .method(req.method().clone())
-            .uri(req.target())
-            .version(req.version());
-        for (name, value) in req.headers().iter() {
-            builder = builder.header(name, value);
-        }
-        let Ok(request) = builder.body(body) else {
-            return Response::new(StatusCode::BAD_REQUEST);
-        };
-        let response = (self.0)(request).await;
-        let (parts, body) = response.into_parts();
-        let mut out = Response::new(parts.status).body(ResponseBody::Bytes(body));
-        let mut fields = Vec::with_capacity(parts.headers.len());
-        for (name, value) in parts.headers.iter() {
-            let (Ok(n), Ok(v)) = (
-                arena.alloc_bytes(name.as_str().as_bytes()),
-                arena.alloc_bytes(value.as_bytes()),
-            ) else {
-                return Response::new(StatusCode::INTERNAL_SERVER_ERROR);
+        fields.push((&*n, &*v));
+    }
+    out.headers_slice(fields.into_bump_slice())
+}
+
+/// A [`Handler`] running a [`tower_service::Service`]: see [`from_tower`].
+#[derive(Debug, Clone)]
+pub struct TowerHandler<S>(S);
+
+/// Serves a `tower::Service<http::Request<Bytes>>` answering `http::Response<Bytes>`
+/// (the owned-types API of [`service_fn`], for code built on tower).
+///
+/// The handler is shared by every worker thread, and `Service::call` takes `&mut self`,
+/// so each request runs on a **clone** of `service` (the usual tower pattern: make the
+/// clone cheap, e.g. state behind an `Arc`), after `poll_ready`. A `poll_ready` or `call`
+/// error is logged and answered with an empty 500. The service's future runs on the
+/// worker and need not be `Send`.
+///
+/// **Extra allocations** compared to [`Handler`]: those of [`service_fn`] (the body read
+/// into `Bytes`, the `http::Uri`, the `http::HeaderMap`), plus whatever cloning and
+/// calling the service allocate (a boxed future for `BoxService`-style services).
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::future::{ready, Ready};
+/// use std::task::{Context, Poll};
+///
+/// use bytes::Bytes;
+/// use shockwave::server::from_tower;
+///
+/// #[derive(Clone)]
+/// struct Hello;
+///
+/// impl tower_service::Service<http::Request<Bytes>> for Hello {
+///     type Response = http::Response<Bytes>;
+///     type Error = Infallible;
+///     type Future = Ready<Result<Self::Response, Infallible>>;
+///
+///     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+///         Poll::Ready(Ok(()))
+///     }
+///
+///     fn call(&mut self, req: http::Request<Bytes>) -> Self::Future {
+///         let body = format!("Hello, {}!", req.uri().path());
+///         ready(Ok(http::Response::new(Bytes::from(body))))
+///     }
+/// }
+///
+/// let handler = from_tower(Hello);
+/// // shockwave::server::Server::builder().bind(addr).build().run(handler)
+/// # let _ = handler;
+/// ```
+pub fn from_tower<S>(service: S) -> TowerHandler<S>
+where
+    S: tower_service::Service<http::Request<Bytes>, Response = http::Response<Bytes>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Error: std::fmt::Display,
+{
+    TowerHandler(service)
+}
+
+impl<S> Handler for TowerHandler<S>
+where
+    S: tower_service::Service<http::Request<Bytes>, Response = http::Response<Bytes>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Error: std::fmt::Display,
+{
+    async fn call<'a>(&'a self, cx: RequestContext<'a>) -> Response<'a> {
+        let mut service = self.0.clone();
+        owned_call(cx, move |request| async move {
+            let failed = |e: S::Error| {
+                tracing::error!(error = %e, "tower service failed; answering 500");
+                let mut r = http::Response::new(Bytes::new());
+                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                r
             };
-            fields.push((&*n, &*v));
-        }
-        match arena.alloc_slice_copy(&fields) {
-            Ok(slice) => out = out.headers_slice(slice),
-            Err(_) => return Response::new(StatusCode::INTERNAL_SERVER_ERROR),
-        }
-        out
+            if let Err(e) = std::future::poll_fn(|task| service.poll_ready(task)).await {
+                return failed(e);
+            }
+            match service.call(request).await {
+                Ok(response) => response,
+                Err(e) => failed(e),
+            }
+        })
+        .await
     }
 }

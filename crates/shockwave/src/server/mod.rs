@@ -33,7 +33,8 @@
 //! arena, the streamed [`Body<'a>`] — and returns a [`Response<'a>`] that may borrow any of
 //! them. The same types serve HTTP/2 and HTTP/3 (see [`BodySource`] for how a protocol
 //! driver plugs in a body). [`handler_fn`] makes an async closure a handler;
-//! [`service_fn`] is the owned `http::Request<Bytes>` → `http::Response<Bytes>` API.
+//! [`service_fn`] is the owned `http::Request<Bytes>` → `http::Response<Bytes>` API, and
+//! [`from_tower`] serves a `tower::Service` of those types.
 
 pub mod body;
 pub mod config;
@@ -56,9 +57,13 @@ use tokio::sync::watch;
 
 pub use body::{Body, BodyError, BodySource};
 pub use config::{Alloc, ServerBuilder, ServerConfig, ServerLimits, Timeouts};
-pub use handler::{handler_fn, service_fn, Handler, HandlerFn, ServiceFn};
+pub use handler::{
+    from_tower, handler_fn, service_fn, Handler, HandlerFn, ServiceFn, TowerHandler,
+};
 pub use request::{Headers, HeadersIter, Request, RequestContext, RequestParts, Scheme};
-pub use response::{BodyStream, FileBody, Response, ResponseBody, RESPONSE_INLINE_HEADERS};
+pub use response::{
+    BodyStream, FileBody, Response, ResponseBody, Trailers, RESPONSE_INLINE_HEADERS,
+};
 pub use stats::ServerStats;
 
 use stats::WorkerCounters;
@@ -246,9 +251,7 @@ impl ServerHandle {
     /// A closure returning live counters (e.g. for a `/stats` handler built before the
     /// server starts, via a `OnceLock`).
     pub fn stats_source(&self) -> StatsSource {
-        StatsSource {
-            counters: self.counters.clone(),
-        }
+        StatsSource::from_counters(self.counters.clone())
     }
 
     /// Starts a graceful shutdown (see [`ShutdownHandle::shutdown`]).
@@ -324,11 +327,45 @@ impl ServerHandle {
 #[derive(Debug, Clone)]
 pub struct StatsSource {
     counters: Vec<Arc<WorkerCounters>>,
+    /// The counters of an HTTP/3 server running beside (see [`StatsSource::with_http3`]).
+    http3: Vec<Arc<WorkerCounters>>,
 }
 
 impl StatsSource {
+    pub(crate) fn from_counters(counters: Vec<Arc<WorkerCounters>>) -> Self {
+        StatsSource {
+            counters,
+            http3: Vec::new(),
+        }
+    }
+
     /// A snapshot of the counters.
     pub fn stats(&self) -> ServerStats {
         ServerStats::collect(&self.counters)
+    }
+
+    /// Adds the counters of an HTTP/3 server serving beside this one (its
+    /// `Http3Handle::stats_source()`); `/stats` then shows them under `"http3"`.
+    pub fn with_http3(mut self, http3: StatsSource) -> Self {
+        self.http3 = http3.counters;
+        self
+    }
+
+    /// A snapshot of the attached HTTP/3 server's counters, if one was attached.
+    pub fn http3_stats(&self) -> Option<ServerStats> {
+        (!self.http3.is_empty()).then(|| ServerStats::collect(&self.http3))
+    }
+
+    /// What `/stats` answers: [`ServerStats::to_json`] of [`stats`](Self::stats), plus
+    /// `"http3": {...}` (the same fields) when an HTTP/3 server is attached.
+    pub fn to_json(&self) -> String {
+        let mut json = self.stats().to_json();
+        if let Some(h3) = self.http3_stats() {
+            json.pop(); // the closing brace
+            json.push_str(",\"http3\":");
+            json.push_str(&h3.to_json());
+            json.push('}');
+        }
+        json
     }
 }

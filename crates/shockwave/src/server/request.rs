@@ -244,18 +244,24 @@ impl<'a> Request<'a> {
 
 /// Splits `path?query` (an absolute-form target keeps only its path).
 fn split_target(target: &str) -> (&str, Option<&str>) {
-    let rest = match target.find("://") {
-        Some(i) if !target.starts_with('/') => {
-            let after = &target[i + 3..];
-            match after.find('/') {
-                Some(j) => &after[j..],
-                None => "/",
+    // Origin form (`/path?query`, nearly every request) needs no search for "://".
+    let rest = if target.starts_with('/') {
+        target
+    } else {
+        match target.find("://") {
+            Some(i) => {
+                let after = &target[i + 3..];
+                match after.find('/') {
+                    Some(j) => &after[j..],
+                    None => "/",
+                }
             }
+            None => target,
         }
-        _ => target,
     };
-    match rest.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
+    match memchr::memchr(b'?', rest.as_bytes()) {
+        // `?` is ASCII, so both halves are on char boundaries.
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
     }
 }
@@ -291,6 +297,25 @@ impl<'a> RequestContext<'a> {
     /// The request head.
     pub fn request(&self) -> &Request<'a> {
         &self.request
+    }
+
+    /// An empty response with this status, bound to the request arena so that header
+    /// fields past [`RESPONSE_INLINE_HEADERS`](super::RESPONSE_INLINE_HEADERS) are stored
+    /// there (no heap allocation).
+    ///
+    /// ```
+    /// use shockwave::server::{handler_fn, Response};
+    ///
+    /// let h = handler_fn(async |cx| {
+    ///     cx.response(http::StatusCode::OK)
+    ///         .header("content-type", "text/plain")
+    ///         .header("cache-control", "no-store")
+    ///         .header("x-frame-options", "DENY")
+    ///         .body("many headers, no heap")
+    /// });
+    /// ```
+    pub fn response(&self, status: http::StatusCode) -> super::Response<'a> {
+        super::Response::new(status).with_arena(self.arena)
     }
     /// The method.
     pub fn method(&self) -> &Method {

@@ -1,16 +1,114 @@
 //! The handler's answer: [`Response<'a>`] and its [`ResponseBody<'a>`].
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 
 use bytes::Bytes;
 use futures_util::Stream;
 use http::StatusCode;
+use shockwave_arena::Arena;
 
-/// Response header fields kept inline in a [`Response`] (more go through
-/// [`Response::headers_slice`]).
-pub const RESPONSE_INLINE_HEADERS: usize = 8;
+/// Response header fields stored inline in a [`Response`]; more spill into the request
+/// arena (when the response is bound to it: [`Response::with_arena`],
+/// [`RequestContext::response`](super::RequestContext::response)) or else into a heap
+/// `Vec`. There is no limit on the number of fields.
+///
+/// The inline part is deliberately small: a `Response` is moved several times between
+/// the handler and the connection driver, so its size is paid on every request.
+pub const RESPONSE_INLINE_HEADERS: usize = 2;
+
+/// One `(name, value)` header field.
+type Field<'a> = (&'a [u8], &'a [u8]);
+
+const EMPTY_FIELD: Field<'static> = (&[], &[]);
+
+/// Where a response's header fields live (see [`RESPONSE_INLINE_HEADERS`]).
+enum HeaderStore<'a> {
+    /// Up to [`RESPONSE_INLINE_HEADERS`] fields, no allocation.
+    Inline {
+        len: u8,
+        slots: [Field<'a>; RESPONSE_INLINE_HEADERS],
+    },
+    /// A caller-provided list ([`Response::headers_slice`]), no allocation.
+    Slice(&'a [Field<'a>]),
+    /// Spilled into the request arena.
+    Arena(shockwave_arena::Vec<'a, Field<'a>>),
+    /// Spilled onto the heap (a response not bound to an arena).
+    Heap(Vec<Field<'a>>),
+}
+
+impl<'a> HeaderStore<'a> {
+    const EMPTY: HeaderStore<'static> = HeaderStore::Inline {
+        len: 0,
+        slots: [EMPTY_FIELD; RESPONSE_INLINE_HEADERS],
+    };
+
+    fn as_slice(&self) -> &[Field<'a>] {
+        match self {
+            HeaderStore::Inline { len, slots } => &slots[..*len as usize],
+            HeaderStore::Slice(s) => s,
+            HeaderStore::Arena(v) => v,
+            HeaderStore::Heap(v) => v,
+        }
+    }
+
+    /// Appends `fields`; false when the spill could not be allocated (arena limit or
+    /// out of memory).
+    fn extend(&mut self, fields: &[Field<'a>], arena: Option<&'a Arena>) -> bool {
+        if let HeaderStore::Inline { len, slots } = self {
+            let at = *len as usize;
+            if let Some(dst) = slots.get_mut(at..at + fields.len()) {
+                dst.copy_from_slice(fields);
+                *len += fields.len() as u8;
+                return true;
+            }
+        }
+        match self {
+            HeaderStore::Arena(v) => {
+                if v.try_reserve(fields.len()).is_err() {
+                    return false;
+                }
+                v.extend_from_slice(fields);
+                true
+            }
+            HeaderStore::Heap(v) => {
+                if v.try_reserve(fields.len()).is_err() {
+                    return false;
+                }
+                v.extend_from_slice(fields);
+                true
+            }
+            HeaderStore::Inline { .. } | HeaderStore::Slice(_) => {
+                // Spill: move what we have plus `fields` into a growable list.
+                let current = self.as_slice();
+                let want = (current.len() + fields.len()).max(2 * RESPONSE_INLINE_HEADERS + 4);
+                match arena {
+                    Some(arena) => {
+                        let mut v = shockwave_arena::Vec::new_in(arena.bump());
+                        if v.try_reserve(want).is_err() {
+                            return false;
+                        }
+                        v.extend_from_slice(current);
+                        v.extend_from_slice(fields);
+                        *self = HeaderStore::Arena(v);
+                    }
+                    None => {
+                        let mut v = Vec::new();
+                        if v.try_reserve(want).is_err() {
+                            return false;
+                        }
+                        v.extend_from_slice(current);
+                        v.extend_from_slice(fields);
+                        *self = HeaderStore::Heap(v);
+                    }
+                }
+                true
+            }
+        }
+    }
+}
 
 /// A streamed response body: chunks produced on the worker (need not be `Send`).
 /// HTTP/1.1 sends it with chunked transfer coding.
@@ -87,6 +185,44 @@ impl From<FileBody> for ResponseBody<'_> {
     }
 }
 
+/// Trailer fields sent after a response body (HTTP/1.1 chunked trailers, an HTTP/2 or
+/// HTTP/3 HEADERS frame).
+///
+/// Drivers send them after the last body byte. HTTP/1.1 switches a response with
+/// trailers to chunked framing when the request is HTTP/1.1; for HTTP/1.0 requests, `HEAD`,
+/// 204 and 304 the trailers are dropped (a [`Trailers::Deferred`] future is then never
+/// polled). Trailer fields are validated like header fields; invalid ones, pseudo-fields
+/// and connection-specific or framing names (`connection`, `transfer-encoding`,
+/// `content-length`, `te`, ...) are dropped (RFC 9110 §6.5.1).
+#[derive(Default)]
+pub enum Trailers<'a> {
+    /// No trailers.
+    #[default]
+    None,
+    /// Fields known up front (they may live in the request arena).
+    Fields(&'a [(&'a [u8], &'a [u8])]),
+    /// Fields computed once the body has ended (e.g. a gRPC-style status): the driver
+    /// awaits the future after the last body byte is written.
+    Deferred(Pin<Box<dyn Future<Output = http::HeaderMap> + 'static>>),
+}
+
+impl Trailers<'_> {
+    /// True for [`Trailers::None`].
+    pub fn is_none(&self) -> bool {
+        matches!(self, Trailers::None)
+    }
+}
+
+impl fmt::Debug for Trailers<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trailers::None => f.write_str("None"),
+            Trailers::Fields(fields) => write!(f, "Fields({} fields)", fields.len()),
+            Trailers::Deferred(_) => f.write_str("Deferred"),
+        }
+    }
+}
+
 /// A region of an open file to send as a response body.
 #[derive(Debug)]
 pub struct FileBody {
@@ -122,6 +258,13 @@ impl FileBody {
 /// `connection` as needed: header fields with those names set here are ignored, except that
 /// `connection: close` is honoured.
 ///
+/// Any number of header fields may be set. The first [`RESPONSE_INLINE_HEADERS`] are
+/// stored inline; further ones spill into the request arena when the response is bound to
+/// it ([`RequestContext::response`](super::RequestContext::response) or
+/// [`Response::with_arena`]: no heap allocation), otherwise into a heap `Vec` (one
+/// allocation). A response is a 500 only when that spill cannot be allocated (the arena's
+/// allocation limit).
+///
 /// ```
 /// use shockwave::server::Response;
 ///
@@ -135,11 +278,13 @@ impl FileBody {
 #[must_use]
 pub struct Response<'a> {
     pub(crate) status: StatusCode,
-    inline: [(&'a [u8], &'a [u8]); RESPONSE_INLINE_HEADERS],
-    inline_len: usize,
-    extra: &'a [(&'a [u8], &'a [u8])],
+    /// Set when header fields could not be stored (spill allocation failed): drivers
+    /// answer 500 instead.
     pub(crate) overflow: bool,
+    headers: HeaderStore<'a>,
+    arena: Option<&'a Arena>,
     pub(crate) body: ResponseBody<'a>,
+    trailers: Trailers<'a>,
 }
 
 impl fmt::Debug for Response<'_> {
@@ -148,6 +293,7 @@ impl fmt::Debug for Response<'_> {
             .field("status", &self.status)
             .field("headers", &self.header_fields().count())
             .field("body", &self.body)
+            .field("trailers", &self.trailers)
             .finish()
     }
 }
@@ -157,12 +303,31 @@ impl<'a> Response<'a> {
     pub fn new(status: StatusCode) -> Self {
         Response {
             status,
-            inline: [(&[][..], &[][..]); RESPONSE_INLINE_HEADERS],
-            inline_len: 0,
-            extra: &[],
             overflow: false,
+            headers: HeaderStore::EMPTY,
+            arena: None,
             body: ResponseBody::Empty,
+            trailers: Trailers::None,
         }
+    }
+
+    /// Binds the response to the request arena: header fields past
+    /// [`RESPONSE_INLINE_HEADERS`] are then stored there instead of on the heap.
+    ///
+    /// ```
+    /// use shockwave::arena::Arena;
+    /// use shockwave::server::Response;
+    ///
+    /// let arena = Arena::new();
+    /// let mut r = Response::ok().with_arena(&arena);
+    /// for name in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"] {
+    ///     r = r.header(name, "1");
+    /// }
+    /// assert_eq!(r.header_fields().count(), 10);
+    /// ```
+    pub fn with_arena(mut self, arena: &'a Arena) -> Self {
+        self.arena = Some(arena);
+        self
     }
 
     /// `200 OK` with an empty body.
@@ -195,8 +360,7 @@ impl<'a> Response<'a> {
         self
     }
 
-    /// Adds a header field. Up to [`RESPONSE_INLINE_HEADERS`] fit inline; past that the
-    /// response becomes a 500 (use [`Response::headers_slice`] for long lists).
+    /// Adds a header field (any number: see [`Response`] for where they are stored).
     pub fn header(
         mut self,
         name: &'a (impl AsRef<[u8]> + ?Sized),
@@ -208,19 +372,28 @@ impl<'a> Response<'a> {
 
     /// Adds a header field in place (see [`Response::header`]).
     pub fn push_header(&mut self, name: &'a [u8], value: &'a [u8]) {
-        match self.inline.get_mut(self.inline_len) {
-            Some(slot) => {
+        if let HeaderStore::Inline { len, slots } = &mut self.headers {
+            if let Some(slot) = slots.get_mut(*len as usize) {
                 *slot = (name, value);
-                self.inline_len += 1;
+                *len += 1;
+                return;
             }
-            None => self.overflow = true,
+        }
+        if !self.headers.extend(&[(name, value)], self.arena) {
+            self.overflow = true;
         }
     }
 
-    /// Sets an additional list of header fields (e.g. allocated in the request arena),
-    /// sent after the inline ones.
+    /// Appends a list of header fields (e.g. allocated in the request arena). When no
+    /// field was set before, the list is used in place (no copy, no allocation).
     pub fn headers_slice(mut self, fields: &'a [(&'a [u8], &'a [u8])]) -> Self {
-        self.extra = fields;
+        if self.headers.as_slice().is_empty()
+            && !matches!(self.headers, HeaderStore::Arena(_) | HeaderStore::Heap(_))
+        {
+            self.headers = HeaderStore::Slice(fields);
+        } else if !self.headers.extend(fields, self.arena) {
+            self.overflow = true;
+        }
         self
     }
 
@@ -237,6 +410,38 @@ impl<'a> Response<'a> {
     ) -> Self {
         self.body = ResponseBody::Stream(Box::pin(stream));
         self
+    }
+
+    /// Sends these trailer fields after the body (see [`Trailers`]). The slice may live in
+    /// the request arena.
+    ///
+    /// ```
+    /// use shockwave::server::Response;
+    ///
+    /// let r = Response::text("data").trailers(&[(b"x-checksum", b"abc123")]);
+    /// assert!(r.has_trailers());
+    /// ```
+    pub fn trailers(mut self, fields: &'a [(&'a [u8], &'a [u8])]) -> Self {
+        self.trailers = Trailers::Fields(fields);
+        self
+    }
+
+    /// Sends the fields that `f` resolves to after the body has ended (gRPC-style status);
+    /// the driver awaits `f` after the last body byte (see [`Trailers::Deferred`]).
+    pub fn trailers_deferred(mut self, f: impl Future<Output = http::HeaderMap> + 'static) -> Self {
+        self.trailers = Trailers::Deferred(Box::pin(f));
+        self
+    }
+
+    /// True when trailers were set.
+    pub fn has_trailers(&self) -> bool {
+        !self.trailers.is_none()
+    }
+
+    /// Takes the trailers out, leaving [`Trailers::None`]. Drivers call this after
+    /// [`Response::take_body`].
+    pub fn take_trailers(&mut self) -> Trailers<'a> {
+        std::mem::take(&mut self.trailers)
     }
 
     /// The status.
@@ -256,9 +461,78 @@ impl<'a> Response<'a> {
 
     /// Every header field set on the response, in order.
     pub fn header_fields(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + '_ {
-        self.inline[..self.inline_len]
-            .iter()
-            .chain(self.extra.iter())
-            .copied()
+        self.headers.as_slice().iter().copied()
+    }
+
+    /// Every header field set on the response, in order, as a slice.
+    pub fn header_slice(&self) -> &[(&'a [u8], &'a [u8])] {
+        self.headers.as_slice()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: [&str; 12] = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"];
+
+    #[test]
+    fn the_response_stays_small() {
+        // It is moved between the handler and the driver on every request.
+        assert!(
+            std::mem::size_of::<Response<'_>>() <= 160,
+            "{}",
+            std::mem::size_of::<Response<'_>>()
+        );
+    }
+
+    #[test]
+    fn many_headers_spill_to_the_heap_in_order() {
+        let mut r = Response::ok();
+        for n in NAMES {
+            r = r.header(n, n);
+        }
+        assert!(!r.overflow);
+        let names: Vec<&[u8]> = r.header_fields().map(|(n, _)| n).collect();
+        assert_eq!(names, NAMES.map(str::as_bytes));
+        assert!(matches!(r.headers, HeaderStore::Heap(_)));
+    }
+
+    #[test]
+    fn many_headers_spill_into_the_arena_without_heap_allocations() {
+        let arena = Arena::with_capacity(4096);
+        let mut r = Response::ok().with_arena(&arena);
+        for n in NAMES {
+            r = r.header(n, "v");
+        }
+        assert_eq!(r.header_fields().count(), NAMES.len());
+        assert!(matches!(r.headers, HeaderStore::Arena(_)));
+        assert!(arena.allocated_bytes() >= NAMES.len() * 32);
+    }
+
+    #[test]
+    fn arena_limit_makes_an_overflow_not_a_panic() {
+        let arena = Arena::with_limit(0, Some(64));
+        let _fill = arena.alloc_zeroed(60);
+        let mut r = Response::ok().with_arena(&arena);
+        for n in NAMES {
+            r = r.header(n, "v");
+        }
+        assert!(r.overflow);
+    }
+
+    #[test]
+    fn headers_slice_is_used_in_place_then_appends() {
+        let list: &[(&[u8], &[u8])] = &[(b"x-1", b"1"), (b"x-2", b"2"), (b"x-3", b"3")];
+        let r = Response::ok().headers_slice(list);
+        assert!(matches!(r.headers, HeaderStore::Slice(_)));
+        assert_eq!(r.header_slice(), list);
+        let r = r.header("x-4", "4");
+        assert_eq!(r.header_fields().count(), 4);
+        let r = Response::ok().header("first", "0").headers_slice(list);
+        let names: Vec<&[u8]> = r.header_fields().map(|(n, _)| n).collect();
+        assert_eq!(names, [&b"first"[..], b"x-1", b"x-2", b"x-3"]);
+        let r = Response::ok().header("a", "1").headers_slice(&list[..1]);
+        assert!(matches!(r.headers, HeaderStore::Inline { len: 2, .. }));
     }
 }

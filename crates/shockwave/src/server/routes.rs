@@ -68,7 +68,7 @@ impl Handler for DefaultRoutes {
                 Some(src) => Response::ok()
                     .header("content-type", "application/json")
                     .header("cache-control", "no-store")
-                    .body(Bytes::from(src.stats().to_json())),
+                    .body(Bytes::from(src.to_json())),
                 None => Response::new(StatusCode::SERVICE_UNAVAILABLE),
             },
             (_, p) if p.starts_with("/static/") => match &self.files {

@@ -14,6 +14,8 @@ pub(crate) struct WorkerCounters {
     pub connections_refused: AtomicU64,
     pub tls_handshake_failures: AtomicU64,
     pub requests: AtomicU64,
+    /// Requests that ended without a response (see [`ServerStats::requests_cancelled`]).
+    pub requests_cancelled: AtomicU64,
     pub responses_by_class: [AtomicU64; 5],
     /// 4xx and 5xx responses by code (index = code - 400).
     pub errors_by_code: ErrorCodes,
@@ -72,6 +74,10 @@ pub struct ServerStats {
     pub tls_handshake_failures: u64,
     /// Requests whose head was parsed (or rejected) since start.
     pub requests: u64,
+    /// Requests that ended without a response because the peer cancelled them (an
+    /// HTTP/2 RST_STREAM, a closed connection) before it was sent: counted in `requests`,
+    /// not in `responses_by_class`.
+    pub requests_cancelled: u64,
     /// Responses by status class: `[1xx, 2xx, 3xx, 4xx, 5xx]`.
     pub responses_by_class: [u64; 5],
     /// Error responses by status code (4xx and 5xx), ascending by code, zero counts omitted.
@@ -97,6 +103,7 @@ impl ServerStats {
             s.connections_refused += w.connections_refused.load(Relaxed);
             s.tls_handshake_failures += w.tls_handshake_failures.load(Relaxed);
             s.requests += w.requests.load(Relaxed);
+            s.requests_cancelled += w.requests_cancelled.load(Relaxed);
             for (i, c) in w.responses_by_class.iter().enumerate() {
                 s.responses_by_class[i] += c.load(Relaxed);
             }
@@ -138,7 +145,7 @@ impl ServerStats {
         format!(
             concat!(
                 "{{\"workers\":{},\"connections\":{{\"accepted\":{},\"active\":{},\"refused\":{},",
-                "\"tls_handshake_failures\":{}}},\"requests\":{},",
+                "\"tls_handshake_failures\":{}}},\"requests\":{},\"requests_cancelled\":{},",
                 "\"responses\":{{\"1xx\":{},\"2xx\":{},\"3xx\":{},\"4xx\":{},\"5xx\":{}}},",
                 "\"errors_by_status\":{{{}}},\"handler_panics\":{},\"timeouts\":{},",
                 "\"arena\":{{\"arenas_created\":{},\"arenas_in_use\":{},\"arenas_idle\":{},",
@@ -152,6 +159,7 @@ impl ServerStats {
             self.connections_refused,
             self.tls_handshake_failures,
             self.requests,
+            self.requests_cancelled,
             c[0],
             c[1],
             c[2],

@@ -267,10 +267,25 @@ async fn accept_loop<H: Handler>(
             match tls {
                 None => {
                     // h2c with prior knowledge: the client preface on the cleartext port.
-                    if crate::http2::sniff_preface(&stream, st.config.timeouts.idle).await {
-                        crate::http2::serve_for_worker!(stream, st, scheme, Some(remote))
+                    // The first bytes must come within the header-read timeout (once:
+                    // HTTP/1.1 then finds them buffered); a shutdown closes the wait.
+                    use crate::http2::Sniffed;
+                    let sniffed = if st.stopping() {
+                        Sniffed::Closed
                     } else {
-                        super::h1::serve(stream, st, scheme, Some(remote)).await
+                        let wait = st.config.timeouts.header_read;
+                        tokio::select! {
+                            s = crate::http2::sniff_preface(&stream, wait) => s,
+                            _ = st.stop_signal() => Sniffed::Closed,
+                        }
+                    };
+                    match sniffed {
+                        Sniffed::Http2 => {
+                            crate::http2::serve_for_worker!(stream, st, scheme, Some(remote))
+                        }
+                        Sniffed::Http1 => super::h1::serve(stream, st, scheme, Some(remote)).await,
+                        Sniffed::TimedOut => inc(&st.counters.timeouts),
+                        Sniffed::Closed => {}
                     }
                 }
                 Some(acceptor) => {

@@ -26,6 +26,15 @@ impl Drop for TestServer {
     }
 }
 
+/// Trailer fields of `/trailers`: one kept (lowercased on the wire), two dropped
+/// (framing and connection-specific names), one kept.
+pub const TRAILERS: &[(&[u8], &[u8])] = &[
+    (b"X-Checksum", b"abc123"),
+    (b"content-length", b"5"),
+    (b"connection", b"close"),
+    (b"grpc-status", b"0"),
+];
+
 /// The routes every HTTP/2 test uses.
 pub fn routes() -> impl Handler {
     handler_fn(async |mut cx| {
@@ -67,6 +76,45 @@ pub fn routes() -> impl Handler {
                     Err(_) => Response::status_code(500),
                 }
             }
+            "/echo-trailers" => {
+                // The request body's length, then each request trailer as `name=value;`.
+                let Ok(body) = cx.body().to_arena().await else {
+                    return Response::status_code(400);
+                };
+                let mut text = format!("{}:", body.len());
+                if let Some(t) = cx.body().trailers() {
+                    for (n, v) in t.iter() {
+                        text.push_str(&format!(
+                            "{}={};",
+                            String::from_utf8_lossy(n),
+                            String::from_utf8_lossy(v)
+                        ));
+                    }
+                }
+                match cx.arena().alloc_str(&text) {
+                    Ok(s) => Response::text(s),
+                    Err(_) => Response::status_code(500),
+                }
+            }
+            "/trailers" => Response::text("with trailers").trailers(TRAILERS),
+            "/trailers-deferred" => Response::ok()
+                .stream(futures_util::stream::iter(
+                    ["part one, ", "part two"].map(|s| Ok(bytes::Bytes::from_static(s.as_bytes()))),
+                ))
+                .trailers_deferred(async {
+                    tokio::task::yield_now().await;
+                    let mut m = http::HeaderMap::new();
+                    m.insert("grpc-status", http::HeaderValue::from_static("0"));
+                    m.insert("grpc-message", http::HeaderValue::from_static("done"));
+                    m
+                }),
+            "/trailers-dropped" => Response::text("body").trailers_deferred(async {
+                // Only forbidden names: no trailer section, END_STREAM on an empty DATA.
+                let mut m = http::HeaderMap::new();
+                m.insert("connection", http::HeaderValue::from_static("close"));
+                m.insert("content-length", http::HeaderValue::from_static("4"));
+                m
+            }),
             "/slow" => {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 Response::text("slow")

@@ -42,12 +42,13 @@ pub fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
     }
 }
 
-/// One parsed response: status, lower-cased headers, body.
+/// One parsed response: status, lower-cased headers, body, chunked trailer fields.
 #[derive(Debug)]
 pub struct Resp {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    pub trailers: Vec<(String, String)>,
 }
 
 impl Resp {
@@ -85,6 +86,7 @@ pub fn read_response_for(s: &mut TcpStream, pending: &mut Vec<u8>, head_request:
         .collect();
     pending.drain(..head_end);
     let get = |n: &str| headers.iter().find(|(h, _)| h == n).map(|(_, v)| v.clone());
+    let mut trailers = Vec::new();
     let body = if head_request || status == 204 || status == 304 || status < 200 {
         Vec::new()
     } else if let Some(len) = get("content-length") {
@@ -106,14 +108,30 @@ pub fn read_response_for(s: &mut TcpStream, pending: &mut Vec<u8>, head_request:
                 usize::from_str_radix(std::str::from_utf8(&pending[..line_end]).unwrap(), 16)
                     .unwrap();
             pending.drain(..line_end + 2);
+            if size == 0 {
+                // The trailer section: field lines up to an empty line.
+                loop {
+                    let line_end = loop {
+                        if let Some(i) = find(pending, b"\r\n") {
+                            break i;
+                        }
+                        fill(s, pending);
+                    };
+                    let line = String::from_utf8(pending[..line_end].to_vec()).unwrap();
+                    pending.drain(..line_end + 2);
+                    if line.is_empty() {
+                        break;
+                    }
+                    let (n, v) = line.split_once(':').unwrap();
+                    trailers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+                }
+                break;
+            }
             while pending.len() < size + 2 {
                 fill(s, pending);
             }
             body.extend_from_slice(&pending[..size]);
             pending.drain(..size + 2);
-            if size == 0 {
-                break;
-            }
         }
         body
     } else {
@@ -125,6 +143,7 @@ pub fn read_response_for(s: &mut TcpStream, pending: &mut Vec<u8>, head_request:
         status,
         headers,
         body,
+        trailers,
     }
 }
 

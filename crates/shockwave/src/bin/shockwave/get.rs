@@ -57,11 +57,12 @@ pub struct GetArgs {
     /// Load mode: worker threads (default: the number of cores, at most -c).
     #[arg(long)]
     threads: Option<usize>,
-    /// Use HTTP/3 (QUIC, UDP) for an `https://` URL (single requests).
-    #[arg(long)]
+    /// Use HTTP/3 (QUIC, UDP) for an `https://` URL. In load mode each thread shares one
+    /// QUIC connection and -c counts concurrent requests.
+    #[arg(long, conflicts_with = "http2")]
     http3: bool,
-    /// Use HTTP/2: prior knowledge (h2c) for `http://`, ALPN `h2` for `https://` (single
-    /// requests).
+    /// Use HTTP/2: prior knowledge (h2c) for `http://`, ALPN `h2` for `https://`. In load
+    /// mode each thread shares one HTTP/2 connection and -c counts concurrent streams.
     #[arg(long)]
     http2: bool,
 }
@@ -100,11 +101,8 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
             "application/x-www-form-urlencoded".into(),
         ));
     }
-    if args.http3 {
-        return fetch_http3(&args, method, headers, body);
-    }
-    if args.http2 {
-        return fetch_h2(&args, method, headers, body);
+    if (args.http2 || args.http3) && args.pipeline > 1 {
+        bail!("--pipeline is HTTP/1.1 pipelining; HTTP/2 and HTTP/3 multiplex instead (use -c)");
     }
     let client = build_client(&args, args.connections)?;
     match args.requests {
@@ -125,48 +123,19 @@ fn build_client(args: &GetArgs, per_host: usize) -> anyhow::Result<Client> {
         .request_timeout(Some(timeout))
         .max_connections_per_host(per_host)
         .max_idle_per_host(per_host);
+    if args.http3 {
+        b = b.http3();
+    } else if args.http2 {
+        // One multiplexed connection per client (per load thread).
+        b = b.http2_prior_knowledge().http2_max_connections_per_host(1);
+    } else if args.requests.is_some() {
+        // Load mode without --http2: -c means HTTP/1.1 connections.
+        b = b.http2(false);
+    }
     if args.follow {
         b = b.redirect(RedirectPolicy::limited(args.max_redirs));
     }
     Ok(b.build()?)
-}
-
-/// `--http2`: one request over an HTTP/2 connection ([`shockwave::http2::client`]).
-fn fetch_h2(
-    args: &GetArgs,
-    method: http::Method,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-) -> anyhow::Result<ExitCode> {
-    let mut tls = TlsOptions::default().danger_accept_invalid_certs(args.insecure);
-    if let Some(path) = &args.cacert {
-        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        tls = tls.add_root_certificates_pem(&pem)?;
-    }
-    let tls = tls.build()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        use shockwave::http2::client::Http2Client;
-        let client = Http2Client::connect_url(&args.url, Some(tls), Default::default()).await?;
-        let mut req = http::Request::builder().method(method).uri(&args.url);
-        for (n, v) in &headers {
-            req = req.header(n.as_str(), v.as_str());
-        }
-        let resp = client.send(req.body(bytes::Bytes::from(body))?).await?;
-        let mut out = std::io::stdout().lock();
-        if args.include {
-            writeln!(out, "HTTP/2 {}", resp.status().as_u16())?;
-            for (n, v) in resp.headers() {
-                writeln!(out, "{n}: {}", String::from_utf8_lossy(v.as_bytes()))?;
-            }
-            writeln!(out)?;
-        }
-        out.write_all(resp.body())?;
-        out.flush()?;
-        Ok(ExitCode::SUCCESS)
-    })
 }
 
 /// curl mode: one request, the body to stdout.
@@ -189,23 +158,42 @@ fn fetch(
         let mut out = std::io::stdout().lock();
         if args.include {
             let reason = resp.status().canonical_reason().unwrap_or("");
-            writeln!(
-                out,
-                "{:?} {} {}\r",
-                resp.version(),
-                resp.status().as_u16(),
-                reason
-            )?;
+            let code = resp.status().as_u16();
+            // curl's status lines: HTTP/2 has no reason phrase.
+            let eol: &[u8] = match resp.version() {
+                http::Version::HTTP_2 => {
+                    write!(out, "HTTP/2 {code}")?;
+                    b"\n"
+                }
+                http::Version::HTTP_3 => {
+                    write!(out, "HTTP/3 {code} {reason}")?;
+                    b"\r\n"
+                }
+                v => {
+                    write!(out, "{v:?} {code} {reason}")?;
+                    b"\r\n"
+                }
+            };
+            out.write_all(eol)?;
             for (n, v) in resp.headers() {
                 out.write_all(n.as_str().as_bytes())?;
                 out.write_all(b": ")?;
                 out.write_all(v.as_bytes())?;
-                out.write_all(b"\r\n")?;
+                out.write_all(eol)?;
             }
-            out.write_all(b"\r\n")?;
+            out.write_all(eol)?;
         }
         while let Some(piece) = resp.chunk().await? {
             out.write_all(&piece)?;
+        }
+        if let (true, Some(trailers)) = (args.include, resp.trailers()) {
+            // Trailers after the body, like `curl -i` does for HTTP/1.1 chunked ones.
+            for (n, v) in trailers {
+                out.write_all(n.as_str().as_bytes())?;
+                out.write_all(b": ")?;
+                out.write_all(v.as_bytes())?;
+                out.write_all(b"\n")?;
+            }
         }
         out.flush()?;
         Ok(ExitCode::SUCCESS)
@@ -579,52 +567,4 @@ async fn pipelined(state: &Load, client: &Client, depth: usize, hist: &mut Histo
         }
     }
     merge_statuses(state, statuses);
-}
-
-/// curl mode over HTTP/3 (`--http3`): one request with `shockwave::http3::client`.
-fn fetch_http3(
-    args: &GetArgs,
-    method: http::Method,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-) -> anyhow::Result<ExitCode> {
-    if args.requests.is_some() {
-        bail!("--http3 sends single requests (no -n load mode)");
-    }
-    let mut tls = TlsOptions::default().danger_accept_invalid_certs(args.insecure);
-    if let Some(path) = &args.cacert {
-        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        tls = tls.add_root_certificates_pem(&pem)?;
-    }
-    let tls = tls.build()?;
-    let timeout = Duration::try_from_secs_f64(args.timeout).context("invalid --timeout")?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let client = shockwave::http3::client::Http3Client::new((*tls).clone())?;
-        let fields: Vec<(&[u8], &[u8])> = headers
-            .iter()
-            .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
-            .collect();
-        let resp = tokio::time::timeout(timeout, client.send(&method, &args.url, &fields, &body))
-            .await
-            .context("request timed out")??;
-        let mut out = std::io::stdout().lock();
-        if args.include {
-            let reason = resp.status.canonical_reason().unwrap_or("");
-            writeln!(out, "HTTP/3 {} {}\r", resp.status.as_u16(), reason)?;
-            for (n, v) in &resp.headers {
-                out.write_all(n.as_str().as_bytes())?;
-                out.write_all(b": ")?;
-                out.write_all(v.as_bytes())?;
-                out.write_all(b"\r\n")?;
-            }
-            out.write_all(b"\r\n")?;
-        }
-        out.write_all(&resp.body)?;
-        out.flush()?;
-        client.close().await;
-        Ok(ExitCode::SUCCESS)
-    })
 }

@@ -106,7 +106,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             (handle, None)
         }
     };
-    let _ = slot.set(handle.stats_source());
+    // `/stats` shows the HTTP/3 server's counters too, under "http3".
+    let _ = slot.set(match &h3 {
+        Some(h3) => handle.stats_source().with_http3(h3.stats_source()),
+        None => handle.stats_source(),
+    });
     for a in handle.local_addrs() {
         say!(
             "shockwave: listening on http://{a}/  ({workers} workers, --alloc {})",
