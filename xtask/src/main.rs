@@ -4,10 +4,13 @@
 //! - `cargo xtask test`: installs missing third-party test peers, then `cargo test --workspace`.
 //! - `cargo xtask peers`: only checks and installs the peers.
 //! - `cargo xtask bench`: micro-benches and load comparisons, written to docs/BENCHMARKS.md.
+//! - `cargo xtask fuzz`: coverage-guided fuzzing of every decoder, bounded in time.
 
 mod bench;
+mod fuzz;
 mod load;
 mod peers;
+mod soak;
 
 use std::process::{Command, ExitCode};
 
@@ -19,6 +22,8 @@ fn main() -> ExitCode {
         Some("peers") => peers::ensure_all(),
         Some("load") => load::load(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("soak") => soak::soak(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -27,7 +32,9 @@ fn main() -> ExitCode {
                  test    install missing test peers, then cargo test --workspace [ARGS]\n  \
                  peers   check for and install the third-party test peers\n  \
                  load    wrk load comparison: shockwave vs hyper vs a no-parse ceiling\n  \
-                 bench   every benchmark side by side; regenerates docs/BENCHMARKS.md (--quick, --save, --compare)"
+                 bench   every benchmark side by side; regenerates docs/BENCHMARKS.md (--quick, --save, --compare)\n  \
+                 fuzz    cargo-fuzz every decoder for --seconds N each (default 60; --smoke, --target NAME)\n  \
+                 soak    valid + attack traffic against the release server for --minutes N, then health checks"
             );
             return ExitCode::from(2);
         }
@@ -87,6 +94,10 @@ fn ci() -> Result<(), String> {
     test(&[])?;
     run(cargo().args(["build", "--workspace", "--examples"]))?;
     run(cargo().args(["bench", "--workspace", "--no-run"]))?;
+    // Fuzz smoke: the codec targets, 5 s each (~3 min with the sanitizer build on 2 cores;
+    // the HTTP/2 engine target's build alone costs several more, so it is left to
+    // `cargo xtask fuzz`). See fuzz/README.md.
+    fuzz::fuzz(&["--smoke".into(), "--no-engine".into()])?;
     eprintln!("xtask: ci passed");
     Ok(())
 }

@@ -118,6 +118,13 @@ pub fn deltas(a: &Results, b: &Results) -> Vec<Delta> {
                 lb.peak_rss(),
                 Better::Lower,
             ),
+            (
+                "download",
+                "MB/s",
+                la.download(),
+                lb.download(),
+                Better::Higher,
+            ),
         ];
         for (m, unit, x, y, better) in figures {
             if let (Some(x), Some(y)) = (x, y) {

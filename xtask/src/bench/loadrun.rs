@@ -3,7 +3,7 @@
 //! fresh for each sample, and the servers of a scenario take turns (A B C A B C ...).
 
 use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -32,6 +32,10 @@ pub struct LoadSettings {
     pub long_requests: u64,
     /// Requests of the long run's warm-up.
     pub long_warmup: u64,
+    /// HTTP/3: requests per sample (one connection, 100 concurrent streams).
+    pub h3_requests: u64,
+    /// HTTP/3: size of the download per sample, MiB.
+    pub h3_mib: u64,
 }
 
 /// A server the comparisons start.
@@ -45,6 +49,8 @@ pub struct ServerSpec {
     pub args: Vec<String>,
     /// Answers `GET /stats` (shockwave).
     pub has_stats: bool,
+    /// Listens on UDP (HTTP/3) instead of TCP.
+    pub udp: bool,
 }
 
 impl ServerSpec {
@@ -57,6 +63,7 @@ impl ServerSpec {
                 .map(String::from)
                 .to_vec(),
             has_stats: true,
+            udp: false,
         }
     }
 
@@ -67,11 +74,32 @@ impl ServerSpec {
             program: bin_dir.join(bin),
             args: vec!["{addr}".into()],
             has_stats: false,
+            udp: false,
+        }
+    }
+
+    /// `h3_baseline serve SERVER {addr}` (HTTP/3 over UDP): `h3` or `shockwave`.
+    pub fn h3_baseline(bin_dir: &Path, label: &str, server: &str) -> ServerSpec {
+        ServerSpec {
+            label: label.into(),
+            program: bin_dir.join("h3_baseline"),
+            args: vec!["serve".into(), server.into(), "{addr}".into()],
+            has_stats: false,
+            udp: true,
         }
     }
 
     fn start(&self) -> Result<Running, String> {
-        let addr = free_addr()?;
+        let addr = if self.udp {
+            free_udp_addr()?
+        } else {
+            free_addr()?
+        };
+        let stdout = if self.udp {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
         let args: Vec<String> = self
             .args
             .iter()
@@ -80,11 +108,16 @@ impl ServerSpec {
         let mut child = Command::new(&self.program)
             .args(&args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.program.display()))?;
-        if let Err(e) = load::wait_listening(&addr, &mut child) {
+        let ready = if self.udp {
+            wait_ready_line(&mut child, "listening on udp")
+        } else {
+            load::wait_listening(&addr, &mut child)
+        };
+        if let Err(e) = ready {
             stop(&mut child);
             return Err(format!("{}: {e}", self.label));
         }
@@ -140,6 +173,42 @@ fn free_addr() -> Result<String, String> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind 127.0.0.1:0: {e}"))?;
     let a = l.local_addr().map_err(|e| e.to_string())?;
     Ok(a.to_string())
+}
+
+/// A free loopback UDP address (bound, read, released).
+fn free_udp_addr() -> Result<String, String> {
+    let s = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind udp 127.0.0.1:0: {e}"))?;
+    let a = s.local_addr().map_err(|e| e.to_string())?;
+    Ok(a.to_string())
+}
+
+/// Waits (up to 10 s) until the child prints a line containing `marker` on its stdout
+/// (a UDP server cannot be probed by connecting; probing by binding would race with
+/// the server's own bind). The rest of its output is drained in the background.
+fn wait_ready_line(child: &mut Child, marker: &'static str) -> Result<(), String> {
+    use std::io::BufRead as _;
+    let stdout = child.stdout.take().ok_or("no stdout to read")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = false;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if !seen && line.contains(marker) {
+                seen = true;
+                let _ = tx.send(());
+            }
+        }
+    });
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if rx.recv_timeout(Duration::from_millis(20)).is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("exited before listening ({status})"));
+        }
+    }
+    Err(format!("did not print `{marker}` within 10 s"))
 }
 
 /// Memory figures of /proc/PID/status, KiB.
@@ -324,6 +393,15 @@ pub enum Tool {
     },
     /// h2load with prior-knowledge h2c.
     H2load,
+    /// `h3_baseline client CLIENT ADDR REQUESTS MIB PID`: HTTP/3 requests/s over one
+    /// connection with 100 concurrent streams, then one download; the client reads the
+    /// server's CPU time itself (ns precision, only around the measured phases).
+    H3 {
+        /// The h3_baseline binary.
+        program: PathBuf,
+        /// `h3` or `shockwave`: whose client drives the servers.
+        client: &'static str,
+    },
 }
 
 /// A scenario: one protocol, one load generator, several servers.
@@ -372,6 +450,31 @@ fn sample(
             let after = load::cpu_ticks(pid)?;
             (h.succeeded, h.rps, h.errors, after.saturating_sub(before))
         }
+        Tool::H3 { program, client } => {
+            let args: Vec<String> = [
+                "client",
+                client,
+                &server.addr,
+                &s.h3_requests.to_string(),
+                &s.h3_mib.to_string(),
+                &pid.to_string(),
+            ]
+            .map(String::from)
+            .to_vec();
+            let timeout = Duration::from_secs(60 + s.h3_requests / 1000 + s.h3_mib);
+            let text = run_captured(program, &args, timeout)?;
+            let h = parse_h3_client(&text)?;
+            let mem = server.mem()?;
+            drop(server);
+            return Ok(LoadSample {
+                requests: h.requests,
+                rps: h.rps,
+                cpu_us_per_req: h.cpu_us_per_req,
+                peak_rss_kib: mem.hwm_kib,
+                errors: h.errors,
+                download_mbps: Some(h.mbps).filter(|m| m.is_finite()),
+            });
+        }
     };
     let mem = server.mem()?;
     drop(server);
@@ -381,7 +484,100 @@ fn sample(
         cpu_us_per_req: cpu_us_per_request(cpu, tck, requests),
         peak_rss_kib: mem.hwm_kib,
         errors,
+        download_mbps: None,
     })
+}
+
+/// What one `h3_baseline client` run measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct H3ClientOutput {
+    /// Requests that succeeded.
+    pub requests: u64,
+    /// Failed requests (and a failed download).
+    pub errors: u64,
+    /// Requests per second.
+    pub rps: f64,
+    /// Download throughput, MB/s (NaN if the download failed).
+    pub mbps: f64,
+    /// Server CPU µs per request.
+    pub cpu_us_per_req: f64,
+}
+
+/// Parses the `h3_baseline: client=... requests=N errors=N rps=X mbps=X
+/// server_cpu_us_per_req=X ...` line.
+pub fn parse_h3_client(text: &str) -> Result<H3ClientOutput, String> {
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("h3_baseline: client="))
+        .ok_or_else(|| format!("cannot read h3_baseline output: {}", snippet(text)))?;
+    let get = |key: &str| -> Result<f64, String> {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| format!("no {key} in h3_baseline output: {line}"))
+    };
+    Ok(H3ClientOutput {
+        requests: get("requests")? as u64,
+        errors: get("errors")? as u64,
+        rps: get("rps")?,
+        mbps: get("mbps")?,
+        cpu_us_per_req: get("server_cpu_us_per_req")?,
+    })
+}
+
+/// Runs `program args`, killing it after `timeout`; its stdout (and stderr on failure).
+fn run_captured(program: &Path, args: &[String], timeout: Duration) -> Result<String, String> {
+    let name = program.display().to_string();
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{name}: {e}"))?;
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(o) = stdout.as_mut() {
+            let _ = o.read_to_string(&mut s);
+        }
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(o) = stderr.as_mut() {
+            let _ = o.read_to_string(&mut s);
+        }
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{name} did not finish within {} s",
+                    timeout.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("{name}: {e}")),
+        }
+    };
+    let text = reader.join().unwrap_or_default();
+    let err = err_reader.join().unwrap_or_default();
+    if status.success() {
+        Ok(text)
+    } else {
+        Err(format!(
+            "{name} failed ({status}): {}",
+            snippet(&format!("{text}{err}"))
+        ))
+    }
 }
 
 /// CPU ticks over requests, in µs per request (NaN when nothing was served).
@@ -420,8 +616,11 @@ pub fn run_scenario(sc: &Scenario, s: &LoadSettings, notes: &mut Vec<String>) ->
             );
             match sample(spec, sc, s, tck) {
                 Ok(x) => {
+                    let download = x
+                        .download_mbps
+                        .map_or(String::new(), |m| format!(", download {m:.0} MB/s"));
                     eprintln!(
-                        "xtask bench:   {:.0} req/s, {:.2} µs CPU/req, peak RSS {} KiB, {} errors",
+                        "xtask bench:   {:.0} req/s, {:.2} µs CPU/req{download}, peak RSS {} KiB, {} errors",
                         x.rps, x.cpu_us_per_req, x.peak_rss_kib, x.errors
                     );
                     results[i].samples.push(x);
@@ -634,6 +833,8 @@ Transfer/sec:     18.00MB
             h2_streams: 100,
             long_requests: 10,
             long_warmup: 1,
+            h3_requests: 100,
+            h3_mib: 1,
         };
         assert_eq!(
             h2load_args(&s, 500, false, "http://127.0.0.1:1/").join(" "),
@@ -643,6 +844,53 @@ Transfer/sec:     18.00MB
             h2load_args(&s, 500, true, "http://x/").join(" "),
             "-n 500 -c 16 -t 1 --h1 -m 1 http://x/"
         );
+    }
+
+    #[test]
+    fn h3_client_output_parses() {
+        let text = "h3_baseline: client=h3 requests=20000 errors=0 rps=25123.4 mbps=310.50 \
+                    server_cpu_us_per_req=4.125 server_cpu_ms_download=120.00\n";
+        let o = parse_h3_client(text).unwrap();
+        assert_eq!(
+            o,
+            H3ClientOutput {
+                requests: 20000,
+                errors: 0,
+                rps: 25123.4,
+                mbps: 310.5,
+                cpu_us_per_req: 4.125
+            }
+        );
+        let failed = "h3_baseline: client=h3 requests=10 errors=2 rps=5.0 mbps=NaN \
+                      server_cpu_us_per_req=NaN server_cpu_ms_download=NaN";
+        let o = parse_h3_client(failed).unwrap();
+        assert!(o.mbps.is_nan() && o.cpu_us_per_req.is_nan());
+        assert_eq!(o.errors, 2);
+        assert!(parse_h3_client("thread 'main' panicked").is_err());
+        let spec = ServerSpec::h3_baseline(Path::new("/b"), "h3", "h3");
+        assert!(spec.udp);
+        assert_eq!(spec.args, ["serve", "h3", "{addr}"]);
+    }
+
+    #[test]
+    fn udp_readiness_waits_for_the_listening_line() {
+        let spawn = |script: &str| {
+            Command::new("sh")
+                .args(["-c", script])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let mut child = spawn("echo starting; echo 'x: listening on udp 127.0.0.1:1'; sleep 5");
+        let r = wait_ready_line(&mut child, "listening on udp");
+        let _ = child.kill();
+        let _ = child.wait();
+        r.unwrap();
+        let mut child = spawn("echo starting; exit 3");
+        let r = wait_ready_line(&mut child, "listening on udp");
+        let _ = child.wait();
+        assert!(r.unwrap_err().contains("exited before listening"));
+        assert!(free_udp_addr().unwrap().starts_with("127.0.0.1:"));
     }
 
     #[test]

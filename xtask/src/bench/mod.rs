@@ -6,7 +6,8 @@
 //!    criterion's estimates plus the `allocs/...` lines the benches print; the pairing of
 //!    ours and peers is the data table in [`micro::cases`].
 //! 4. Runs the load comparisons in alternation (HTTP/1.1 with wrk, reusing
-//!    `cargo xtask load`; HTTP/2 with h2load when our h2c works), and a long run for memory.
+//!    `cargo xtask load`; HTTP/2 with h2load when our h2c works; HTTP/3 with
+//!    `h3_baseline client`, ours vs h3 + h3-quinn), and a long run for memory.
 //! 5. Saves the results as JSON (`target/xtask-bench/latest.json`, and `NAME.json` with
 //!    `--save NAME`) and writes docs/BENCHMARKS.md with SVG charts in docs/bench/.
 //!
@@ -101,6 +102,8 @@ impl Mode {
                 h2_streams: 100,
                 long_requests: 1_000_000,
                 long_warmup: 100_000,
+                h3_requests: 50_000,
+                h3_mib: 100,
             },
             Mode::Quick => LoadSettings {
                 rounds: 3,
@@ -112,6 +115,8 @@ impl Mode {
                 h2_streams: 100,
                 long_requests: 200_000,
                 long_warmup: 20_000,
+                h3_requests: 20_000,
+                h3_mib: 32,
             },
             Mode::Smoke => LoadSettings {
                 rounds: 2,
@@ -123,6 +128,8 @@ impl Mode {
                 h2_streams: 10,
                 long_requests: 5_000,
                 long_warmup: 1_000,
+                h3_requests: 1_000,
+                h3_mib: 2,
             },
         }
     }
@@ -351,6 +358,12 @@ fn settings_text(mode: Mode, o: &Options) -> Vec<String> {
             mode.server_profile()
         ));
         v.push(format!(
+            "HTTP/3: `h3_baseline client CLIENT ADDR {} {}`: {} GET / over one connection with \
+             100 concurrent streams after 200 warm-up requests, then one {} MiB download; server \
+             CPU from `/proc/PID/task/*/schedstat` around those phases only",
+            l.h3_requests, l.h3_mib, l.h3_requests, l.h3_mib
+        ));
+        v.push(format!(
             "long run: {} warm-up + {} requests with `h2load --h1 -c {} -m 1`",
             l.long_warmup, l.long_requests, l.h2_clients
         ));
@@ -358,12 +371,40 @@ fn settings_text(mode: Mode, o: &Options) -> Vec<String> {
     v
 }
 
-/// Extension point for HTTP/3: return the HTTP/3 scenarios (our client driving our server
-/// and a quinn/h3 peer, both `--alloc arena` and `--alloc heap`) once `shockwave serve`
-/// speaks HTTP/3 and `shockwave get` has a load mode for it; this needs a `Tool` variant for
-/// our client in `loadrun.rs`. Until then there are no HTTP/3 figures, and the report says so.
-fn http3_scenarios(_bin_dir: &Path) -> Vec<Scenario> {
-    Vec::new()
+/// The HTTP/3 scenarios: `benches/src/bin/h3_baseline.rs` runs our HTTP/3 server and an
+/// `h3` + `h3-quinn` server (same quinn, same transport settings, same routes, one
+/// current-thread runtime each), each in its own process so CPU and peak RSS are per
+/// server, and drives them with the same client: once the `h3` crate's, once ours.
+/// The HTTP/3 driver always decodes fields into the request arena, so there is no
+/// `--alloc heap` variant.
+fn http3_scenarios(bin_dir: &Path, settings: &LoadSettings) -> Vec<Scenario> {
+    let program = bin_dir.join("h3_baseline");
+    let servers = vec![
+        ServerSpec::h3_baseline(bin_dir, "shockwave HTTP/3 (1 worker)", "shockwave"),
+        ServerSpec::h3_baseline(bin_dir, "h3 0.0.8 + h3-quinn (1 runtime)", "h3"),
+    ];
+    [
+        ("one connection x 100 streams, h3 client", "h3"),
+        (
+            "one connection x 100 streams, shockwave client",
+            "shockwave",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, client)| Scenario {
+        protocol: "HTTP/3",
+        name,
+        tool_text: format!(
+            "h3_baseline client {client} ADDR {} {}",
+            settings.h3_requests, settings.h3_mib
+        ),
+        tool: Tool::H3 {
+            program: program.clone(),
+            client,
+        },
+        servers: servers.clone(),
+    })
+    .collect()
 }
 
 /// Runs `cargo xtask bench`.
@@ -414,6 +455,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     let mut bin_dir = None;
     let mut h2_baseline = None;
     let mut h2_example = None;
+    let mut h3_built = Ok(());
     if o.load {
         match load::build_servers(mode.server_profile(), o.build) {
             Ok(dir) => bin_dir = Some(dir),
@@ -450,6 +492,12 @@ pub fn bench(args: &[String]) -> Result<(), String> {
                 Some(crate::run(&mut cmd).map_err(|e| format!("http2_server did not build: {e}")));
         } else {
             h2_example = Some(Ok(()));
+        }
+        if o.build {
+            let mut cmd = crate::cargo();
+            cmd.args(["build", "--profile", mode.server_profile(), "-p"])
+                .args(["shockwave-benches", "--bin", "h3_baseline"]);
+            h3_built = crate::run(&mut cmd).map_err(|e| format!("h3_baseline did not build: {e}"));
         }
     }
     eprintln!(
@@ -538,7 +586,12 @@ pub fn bench(args: &[String]) -> Result<(), String> {
                 .load_notes
                 .push(format!("HTTP/2 comparison unavailable: {reason}")),
         }
-        scenarios.extend(http3_scenarios(bin_dir));
+        match &h3_built {
+            Ok(()) => scenarios.extend(http3_scenarios(bin_dir, &settings)),
+            Err(e) => results
+                .load_notes
+                .push(format!("HTTP/3 comparison unavailable: {e}")),
+        }
         for sc in &scenarios {
             let mut r = loadrun::run_scenario(sc, &settings, &mut results.load_notes);
             results.load.append(&mut r);
@@ -607,6 +660,7 @@ fn h2_scenario(
                 program: bin_dir.join("examples").join("http2_server"),
                 args: vec!["{addr}".into()],
                 has_stats: false,
+                udp: false,
             };
             match example_built
                 .unwrap_or(Err("not built".into()))
@@ -744,6 +798,11 @@ mod tests {
         let micro = 50.0 * (c.warm_up + c.measurement + 0.5) + 4.0 * 4.5;
         let load = (2 * 4 * l.rounds) as f64 * (l.warmup + l.duration) as f64 + 30.0;
         assert!(micro + load < 280.0, "{micro} + {load}");
+        // HTTP/3: 2 clients x 2 servers x rounds, each at >= 10k req/s and >= 50 MB/s
+        // plus ~1 s of start-up and handshake.
+        let h3 = (2 * 2 * l.rounds) as f64
+            * (l.h3_requests as f64 / 10_000.0 + l.h3_mib as f64 * 1.05 / 50.0 + 1.0);
+        assert!(h3 < 60.0, "{h3}");
         assert!(l.rounds >= 3);
     }
 }

@@ -101,6 +101,9 @@ pub struct LoadSample {
     pub peak_rss_kib: u64,
     /// Errors the load generator reported.
     pub errors: u64,
+    /// Throughput of one large download, MB/s (HTTP/3 scenario; absent elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_mbps: Option<f64>,
 }
 
 /// The server's memory after many requests.
@@ -182,6 +185,10 @@ impl LoadResult {
     /// Peak RSS (KiB) over the rounds.
     pub fn peak_rss(&self) -> Option<Spread> {
         Spread::of(self.samples.iter().map(|s| s.peak_rss_kib as f64))
+    }
+    /// Download throughput (MB/s) over the rounds, when the scenario measures one.
+    pub fn download(&self) -> Option<Spread> {
+        Spread::of(self.samples.iter().filter_map(|s| s.download_mbps))
     }
     /// Errors summed over the rounds.
     pub fn errors(&self) -> u64 {

@@ -123,6 +123,19 @@ fn is_ours(label: &str) -> bool {
     label.starts_with("shockwave")
 }
 
+/// The peer a scenario's ratios divide by: the first server that is neither ours nor the
+/// no-parsing ceiling (hyper for HTTP/1.1 and HTTP/2, h3 for HTTP/3).
+fn reference<'r>(rows: &[&'r LoadResult]) -> Option<&'r LoadResult> {
+    rows.iter()
+        .copied()
+        .find(|l| !is_ours(&l.server) && !l.server.starts_with("ceiling"))
+}
+
+/// The peer's short name for column headers: its label's first word.
+fn short_name(label: &str) -> &str {
+    label.split_whitespace().next().unwrap_or(label)
+}
+
 /// The charts for a run.
 pub fn chart_specs(r: &Results) -> Vec<ChartSpec> {
     let mut v = Vec::new();
@@ -146,29 +159,42 @@ pub fn chart_specs(r: &Results) -> Vec<ChartSpec> {
                 max: s.max / 1024.0,
             })
         };
-        v.push((
-            format!("load_{}_{}.svg", slug(&protocol), slug(&scenario)),
-            format!("{protocol} {scenario}: {tool}"),
-            vec![
+        let mut panels = vec![
+            Panel {
+                caption: "requests/s (higher is better)".into(),
+                bars: bars(&|l| l.rps()),
+                unit: "",
+                unit_line: false,
+            },
+            Panel {
+                caption: "server CPU µs/request (lower is better)".into(),
+                bars: bars(&|l| l.cpu()),
+                unit: " µs",
+                unit_line: false,
+            },
+            Panel {
+                caption: "server peak RSS, MiB (lower is better)".into(),
+                bars: bars(&rss),
+                unit: " MiB",
+                unit_line: false,
+            },
+        ];
+        let download = bars(&|l| l.download());
+        if !download.is_empty() {
+            panels.insert(
+                1,
                 Panel {
-                    caption: "requests/s (higher is better)".into(),
-                    bars: bars(&|l| l.rps()),
+                    caption: "large download, MB/s (higher is better)".into(),
+                    bars: download,
                     unit: "",
                     unit_line: false,
                 },
-                Panel {
-                    caption: "server CPU µs/request (lower is better)".into(),
-                    bars: bars(&|l| l.cpu()),
-                    unit: " µs",
-                    unit_line: false,
-                },
-                Panel {
-                    caption: "server peak RSS, MiB (lower is better)".into(),
-                    bars: bars(&rss),
-                    unit: " MiB",
-                    unit_line: false,
-                },
-            ],
+            );
+        }
+        v.push((
+            format!("load_{}_{}.svg", slug(&protocol), slug(&scenario)),
+            format!("{protocol} {scenario}: {tool}"),
+            panels,
         ));
     }
     let cases = micro::cases();
@@ -275,8 +301,10 @@ pub fn render(r: &Results, charts: &[String]) -> String {
         "Each server is started fresh for every sample and the servers take turns \
          (A B C A B C ...); the tables give the median over the rounds and the spread \
          (min–max). Server CPU is user + system time from `/proc/PID/stat` divided by the \
-         requests served; peak RSS is the server's `VmHWM`. Ratios divide by the hyper \
-         baseline: above 1 is better for req/s, below 1 is better for CPU.\n"
+         requests served (HTTP/3: from `/proc/PID/task/*/schedstat` around the measured \
+         phases); peak RSS is the server's `VmHWM`. Ratios divide by the peer named in the \
+         column (hyper for HTTP/1.1 and HTTP/2, h3 for HTTP/3): above 1 is better for req/s \
+         and MB/s, below 1 is better for CPU.\n"
     );
     for (protocol, scenario, tool) in scenarios(r) {
         let rows = load_of(r, &protocol, &scenario);
@@ -285,28 +313,45 @@ pub fn render(r: &Results, charts: &[String]) -> String {
             &mut md,
             &format!("load_{}_{}.svg", slug(&protocol), slug(&scenario)),
         );
-        let reference = rows.iter().find(|l| l.server.starts_with("hyper"));
-        let (ref_rps, ref_cpu) = reference
-            .map(|h| {
-                (
-                    h.rps().map_or(f64::NAN, |s| s.median),
-                    h.cpu().map_or(f64::NAN, |s| s.median),
-                )
-            })
-            .unwrap_or((f64::NAN, f64::NAN));
+        let reference = reference(&rows);
+        let peer = reference.map_or("peer", |r| short_name(&r.server));
+        let median = |s: Option<Spread>| s.map_or(f64::NAN, |s| s.median);
+        let (ref_rps, ref_cpu, ref_dl) = reference
+            .map(|h| (median(h.rps()), median(h.cpu()), median(h.download())))
+            .unwrap_or((f64::NAN, f64::NAN, f64::NAN));
+        let with_download = rows.iter().any(|l| l.download().is_some());
+        let (dl_head, dl_rule) = if with_download {
+            (
+                format!(" download MB/s | spread | MB/s ÷ {peer} |"),
+                "---:|---:|---:|",
+            )
+        } else {
+            (String::new(), "")
+        };
         let _ = writeln!(
             md,
-            "| server | req/s | spread | req/s ÷ hyper | CPU µs/req | spread | CPU ÷ hyper | peak RSS | errors |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "| server | req/s | spread | req/s ÷ {peer} | CPU µs/req | spread | CPU ÷ {peer} |{dl_head} peak RSS | errors |\n\
+             |---|---:|---:|---:|---:|---:|---:|{dl_rule}---:|---:|"
         );
         for l in &rows {
             let (Some(rps), Some(cpu)) = (l.rps(), l.cpu()) else {
                 continue;
             };
             let rss = l.peak_rss().map_or("–".into(), |s| mib(s.median));
+            let dl = match (with_download, l.download()) {
+                (false, _) => String::new(),
+                (true, Some(d)) => format!(
+                    " {:.0} | {:.0}–{:.0} | {} |",
+                    d.median,
+                    d.min,
+                    d.max,
+                    fmt_ratio(d.median / ref_dl)
+                ),
+                (true, None) => " – | – | – |".into(),
+            };
             let _ = writeln!(
                 md,
-                "| {} | {} | {}–{} | {} | {:.2} | {:.2}–{:.2} | {} | {} | {} |",
+                "| {} | {} | {}–{} | {} | {:.2} | {:.2}–{:.2} | {} |{dl} {} | {} |",
                 l.server,
                 fmt_num(rps.median),
                 fmt_num(rps.min),
@@ -341,11 +386,13 @@ pub fn render(r: &Results, charts: &[String]) -> String {
     for note in &r.load_notes {
         let _ = writeln!(md, "> {note}\n");
     }
-    let _ = writeln!(
-        md,
-        "### HTTP/3\n\nNot measured yet: the HTTP/3 comparison (our client against our server and \
-         a quinn/h3 peer) is the extension point `http3_scenarios` in `xtask/src/bench/mod.rs`.\n"
-    );
+    if !r.load.iter().any(|l| l.protocol == "HTTP/3") {
+        let _ = writeln!(
+            md,
+            "### HTTP/3\n\nNot measured in this run (see the notes above, or rerun without \
+             `--skip-load`).\n"
+        );
+    }
 
     // ---- memory ----------------------------------------------------------------------
     let _ = writeln!(md, "## Memory after a long run\n");
@@ -535,6 +582,7 @@ mod tests {
                     cpu_us_per_req: cpu,
                     peak_rss_kib: 10 * 1024,
                     errors: 0,
+                    download_mbps: None,
                 })
                 .collect(),
         }
@@ -620,7 +668,8 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("> HTTP/2 comparison unavailable: no h2c"));
-        assert!(md.contains("### HTTP/3"));
+        assert!(md.contains("### HTTP/3\n\nNot measured in this run"));
+        assert!(md.contains("| req/s ÷ hyper |"), "{md}");
         // Parser: 50 ns vs 100 ns → 0.50× httparse, with allocs.
         assert!(
             md.contains("| parse GET /plaintext (TechEmpower) | **shockwave-http11 (arena)** | 50.0 ns | 47.5 ns–52.5 ns | 1.86 GiB/s | 0.00 | 0 | 0.50× httparse |"),
@@ -632,6 +681,37 @@ mod tests {
         assert!(md.contains("| +512 KiB |"), "{md}");
         assert!(md.contains("| 1.0 MiB |"), "{md}");
         assert!(!md.contains("NaN"), "{md}");
+    }
+
+    #[test]
+    fn http3_rows_have_download_and_divide_by_h3() {
+        let mut r = sample();
+        let with_dl = |server: &str, rps: f64, cpu: f64, mbps: f64| {
+            let mut l = load("HTTP/3", "one connection", server, rps, cpu);
+            for s in &mut l.samples {
+                s.download_mbps = Some(mbps);
+            }
+            l
+        };
+        r.load = vec![
+            with_dl("shockwave HTTP/3 (1 worker)", 30_000.0, 3.0, 400.0),
+            with_dl("h3 0.0.8 + h3-quinn (1 runtime)", 20_000.0, 4.0, 200.0),
+        ];
+        let specs = chart_specs(&r);
+        let (_, _, panels) = specs
+            .iter()
+            .find(|c| c.0 == "load_http_3_one_connection.svg")
+            .expect("HTTP/3 chart");
+        assert_eq!(panels.len(), 4);
+        assert!(panels[1].caption.contains("MB/s"));
+        let charts: Vec<String> = specs.into_iter().map(|c| c.0).collect();
+        let md = render(&r, &charts);
+        assert!(md.contains("| req/s ÷ h3 |"), "{md}");
+        assert!(
+            md.contains("| shockwave HTTP/3 (1 worker) | 30,000 | 27,000–33,000 | 1.50× | 3.00 | 3.00–3.00 | 0.75× | 400 | 400–400 | 2.00× | 10.0 MiB | 0 |"),
+            "{md}"
+        );
+        assert!(!md.contains("Not measured in this run (see"), "{md}");
     }
 
     #[test]
