@@ -325,6 +325,16 @@ async fn graceful_shutdown_sends_goaway_and_finishes_requests() {
     let mut chunk = [0u8; 256];
     let n = server_control.read(&mut chunk).await.unwrap().unwrap();
     seen.extend_from_slice(&chunk[..n]);
+    // Stop only once the server has accepted the request stream: a shutdown that starts
+    // before would rightly send GOAWAY(0) and leave the stream unprocessed.
+    let accepted_by = std::time::Instant::now() + Duration::from_secs(10);
+    while h.stats().requests == 0 {
+        assert!(
+            std::time::Instant::now() < accepted_by,
+            "the server never accepted the request stream"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let stopper = std::thread::spawn(move || h.stop());
     // GOAWAY (type 0x07) with stream ID 4: stream 0 is processed, later ones are not.
     let goaway = [0x07, 0x01, 0x04];
