@@ -311,43 +311,7 @@ fn snippet(text: &str) -> String {
 
 /// Runs h2load with `args` (the URL last), killing it after `timeout`.
 fn h2load(args: &[String], timeout: Duration) -> Result<H2loadOutput, String> {
-    let mut child = Command::new("h2load")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("h2load: {e}"))?;
-    let mut stdout = child.stdout.take();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(o) = stdout.as_mut() {
-            let _ = o.read_to_string(&mut s);
-        }
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let _ = reader.join();
-                return Err(format!(
-                    "h2load did not finish within {} s",
-                    timeout.as_secs()
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("h2load: {e}")),
-        }
-    };
-    let text = reader.join().unwrap_or_default();
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
+    let (status, text, err) = run_with_timeout(Path::new("h2load"), args, timeout)?;
     parse_h2load(&text).map_err(|e| {
         if status.success() {
             e
@@ -528,6 +492,25 @@ pub fn parse_h3_client(text: &str) -> Result<H3ClientOutput, String> {
 
 /// Runs `program args`, killing it after `timeout`; its stdout (and stderr on failure).
 fn run_captured(program: &Path, args: &[String], timeout: Duration) -> Result<String, String> {
+    let (status, text, err) = run_with_timeout(program, args, timeout)?;
+    if status.success() {
+        Ok(text)
+    } else {
+        Err(format!(
+            "{} failed ({status}): {}",
+            program.display(),
+            snippet(&format!("{text}{err}"))
+        ))
+    }
+}
+
+/// Runs `program args` with both outputs captured (read on their own threads, so neither
+/// pipe can fill up), killing it after `timeout`: its exit status, stdout and stderr.
+fn run_with_timeout(
+    program: &Path,
+    args: &[String],
+    timeout: Duration,
+) -> Result<(std::process::ExitStatus, String, String), String> {
     let name = program.display().to_string();
     let mut child = Command::new(program)
         .args(args)
@@ -536,22 +519,19 @@ fn run_captured(program: &Path, args: &[String], timeout: Duration) -> Result<St
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("{name}: {e}"))?;
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(o) = stdout.as_mut() {
-            let _ = o.read_to_string(&mut s);
-        }
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(o) = stderr.as_mut() {
-            let _ = o.read_to_string(&mut s);
-        }
-        s
-    });
+    fn read_all<R: std::io::Read + Send + 'static>(
+        pipe: Option<R>,
+    ) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut s);
+            }
+            s
+        })
+    }
+    let out_reader = read_all(child.stdout.take());
+    let err_reader = read_all(child.stderr.take());
     let start = Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -568,16 +548,9 @@ fn run_captured(program: &Path, args: &[String], timeout: Duration) -> Result<St
             Err(e) => return Err(format!("{name}: {e}")),
         }
     };
-    let text = reader.join().unwrap_or_default();
+    let text = out_reader.join().unwrap_or_default();
     let err = err_reader.join().unwrap_or_default();
-    if status.success() {
-        Ok(text)
-    } else {
-        Err(format!(
-            "{name} failed ({status}): {}",
-            snippet(&format!("{text}{err}"))
-        ))
-    }
+    Ok((status, text, err))
 }
 
 /// CPU ticks over requests, in µs per request (NaN when nothing was served).
