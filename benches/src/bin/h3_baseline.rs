@@ -5,12 +5,23 @@
 //! MiB streamed as 1 MiB chunks of one shared buffer (no `content-length`; `/big` is
 //! 100 MiB), each on one current-thread runtime.
 //!
+//! Fairness: both servers get the same quinn `ServerConfig` ([`quic_server_config`] with
+//! `Http3Config::default()`: same `TransportConfig`, default `EndpointConfig`), the same
+//! rustls configuration (ring provider, one self-signed certificate) and the same
+//! runtime shape, each as it runs by default: `Http3Server` with its default single
+//! worker (one thread, a current-thread tokio runtime with a `LocalSet`), the h3 server
+//! on one thread with a current-thread runtime (`tokio::spawn` per connection and
+//! request, as h3's examples do). Our server also sends a `date` field (RFC 9110
+//! §6.6.1), which h3's does not.
+//!
 //! - `h3_baseline serve h3|shockwave ADDR`: run one server until killed (the
 //!   `cargo xtask bench` HTTP/3 scenario starts each in its own process, so peak RSS and
 //!   CPU are per server). `h3_baseline server [ADDR]` is `serve h3`.
 //! - `h3_baseline client h3|shockwave ADDR REQUESTS MIB [SERVER_PID]`: with the `h3` or
 //!   shockwave's client, measure requests/s over one connection with 100 concurrent
-//!   streams (GET `/`, REQUESTS total) and the throughput of one download of MIB MiB;
+//!   streams (GET `/`, REQUESTS total) and the throughput of one download of MIB MiB
+//!   (both clients count the downloaded pieces as they arrive: h3's `recv_data`, our
+//!   `send_streaming`; GET `/` uses our owned API);
 //!   with SERVER_PID, also that process's CPU time (all threads, from
 //!   `/proc/PID/task/*/schedstat`) per request and for the download. Prints one line of
 //!   `key=value` figures.
@@ -95,6 +106,10 @@ struct Figures {
     /// UDP datagrams received and sent by the client per request (request phase).
     rx_per_request: f64,
     tx_per_request: f64,
+    /// The client thread's CPU time over wall time in the request phase and in the
+    /// download (near 1.0: the client is the bottleneck).
+    client_busy: f64,
+    client_busy_download: f64,
 }
 
 /// `/big/N` → N MiB, `/big` → 100 MiB, anything else: not a download.
@@ -328,11 +343,14 @@ where
     let errors = errors.load(Ordering::Relaxed);
     let ok = requests.saturating_sub(errors);
     let cpu0 = cpu.read();
+    let client0 = client_cpu();
     let start = Instant::now();
     let path: &'static str = Box::leak(format!("/big/{mib}").into_boxed_str());
     let n = get(path).await;
+    let download_secs = start.elapsed().as_secs_f64();
+    let client_download = client_cpu() - client0;
     let mbps = match n {
-        Some(n) if n == mib * CHUNK => n as f64 / 1e6 / start.elapsed().as_secs_f64(),
+        Some(n) if n == mib * CHUNK => n as f64 / 1e6 / download_secs,
         _ => f64::NAN,
     };
     let cpu_ms_download = (cpu.read() - cpu0).as_secs_f64() * 1e3;
@@ -348,6 +366,8 @@ where
             / requests.max(1) as f64,
         tx_per_request: (stats.udp_tx.datagrams - stats0.udp_tx.datagrams) as f64
             / requests.max(1) as f64,
+        client_busy: client.as_secs_f64() / elapsed,
+        client_busy_download: client_download.as_secs_f64() / download_secs,
     }
 }
 
@@ -417,20 +437,31 @@ fn measure_ours(addr: SocketAddr, requests: u64, mib: usize, cpu: &CpuSource) ->
             .await
             .expect("connect");
         let quic = conn.quic().clone();
+        // GET / with the owned API (the whole response in one value); the download
+        // with the streaming API, counting the pieces as the h3 client does.
         let get = move |path: &'static str| {
             let conn = conn.clone();
             async move {
-                let r = conn
-                    .send(Http3Request {
-                        method: &http::Method::GET,
-                        authority: "localhost",
-                        path,
-                        headers: &[],
-                        body: &[],
-                    })
-                    .await
-                    .ok()?;
-                (r.status == 200).then_some(r.body.len())
+                let req = Http3Request {
+                    method: &http::Method::GET,
+                    authority: "localhost",
+                    path,
+                    headers: &[],
+                    body: &[],
+                };
+                if big_mib(path).is_none() {
+                    let r = conn.send(req).await.ok()?;
+                    return (r.status == 200).then_some(r.body.len());
+                }
+                let mut r = conn.send_streaming(req).await.ok()?;
+                if r.status != 200 {
+                    return None;
+                }
+                let mut n = 0;
+                while let Some(piece) = r.body.chunk().await.ok()? {
+                    n += piece.len();
+                }
+                Some(n)
             }
         };
         let f = drive(get, requests, mib, cpu, &quic).await;
@@ -452,8 +483,8 @@ fn report(client: &str, requests: u64, mib: usize, h3: &Figures, us: &Figures) {
     );
     for (name, f) in [("h3 + h3-quinn", h3), ("shockwave", us)] {
         println!(
-            "  {name:<13} : {:>8.0} req/s ({:>5.1} us server CPU/request, client {:.1} us, {:.2} rx + {:.2} tx datagrams/request)   {mib} MiB download {:>7.1} MB/s ({:>6.1} ms server CPU)  {} errors",
-            f.rps, f.cpu_us_per_request, f.client_us_per_request, f.rx_per_request, f.tx_per_request, f.mbps, f.cpu_ms_download, f.errors
+            "  {name:<13} : {:>8.0} req/s ({:>5.1} us server CPU/request, client {:.1} us ({:.0}% busy), {:.2} rx + {:.2} tx datagrams/request)   {mib} MiB download {:>7.1} MB/s ({:>6.1} ms server CPU, client {:.0}% busy)  {} errors",
+            f.rps, f.cpu_us_per_request, f.client_us_per_request, f.client_busy * 100.0, f.rx_per_request, f.tx_per_request, f.mbps, f.cpu_ms_download, f.client_busy_download * 100.0, f.errors
         );
     }
     println!(
@@ -531,14 +562,16 @@ fn main() {
             println!(
                 "h3_baseline: client={client} requests={} errors={} rps={:.1} mbps={:.2} \
                  server_cpu_us_per_req={:.3} server_cpu_ms_download={:.2} \
-                 client_cpu_us_per_req={:.3}",
+                 client_cpu_us_per_req={:.3} client_busy={:.2} client_busy_download={:.2}",
                 f.requests,
                 f.errors,
                 f.rps,
                 f.mbps,
                 nan(cpu.measured(), f.cpu_us_per_request),
                 nan(cpu.measured(), f.cpu_ms_download),
-                f.client_us_per_request
+                f.client_us_per_request,
+                f.client_busy,
+                f.client_busy_download
             );
         }
         Some("compare") => {

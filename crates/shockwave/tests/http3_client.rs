@@ -130,6 +130,50 @@ async fn our_client_against_h3_server() {
     // One pooled connection served everything; concurrent requests share it.
     let conn: Http3Connection = client.connection("127.0.0.1", port).await.unwrap();
     assert!(conn.peer_settings().is_some());
+
+    // Streaming API: the body piece by piece, byte for byte; trailers at the end.
+    let authority = format!("127.0.0.1:{port}");
+    let get = |path| Http3Request {
+        method: &Method::GET,
+        authority: &authority,
+        path,
+        headers: &[],
+        body: &[],
+    };
+    let mut r = conn.send_streaming(get("/big")).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["x-server"], "h3");
+    let mut got = Vec::new();
+    let mut pieces = 0;
+    while let Some(piece) = r.body.chunk().await.unwrap() {
+        assert!(!piece.is_empty());
+        got.extend_from_slice(&piece);
+        pieces += 1;
+    }
+    assert!(got == pattern(BIG), "streamed body differs");
+    assert!(pieces > 1, "a 1 MiB body arrives in several pieces");
+    assert_eq!(r.body.received(), BIG as u64);
+    assert!(r.body.trailers().is_none());
+    assert!(r.body.chunk().await.unwrap().is_none(), "stays at the end");
+    let payload = pattern(5000);
+    let mut r = conn
+        .send_streaming(Http3Request {
+            method: &Method::POST,
+            authority: &authority,
+            path: "/echo",
+            headers: &[],
+            body: &payload,
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.body.collect().await.unwrap(), payload);
+    assert_eq!(r.body.trailers().unwrap()["x-trailer"], "done");
+    // Dropping a body half read cancels that stream only.
+    let mut r = conn.send_streaming(get("/big")).await.unwrap();
+    assert!(r.body.chunk().await.unwrap().is_some());
+    drop(r);
+    let r = conn.send(get("/big")).await.unwrap();
+    assert!(r.body == pattern(BIG), "GET after a cancelled stream");
     let mut tasks = Vec::new();
     for i in 0..16usize {
         let conn = conn.clone();

@@ -437,6 +437,8 @@ fn sample(
                 peak_rss_kib: mem.hwm_kib,
                 errors: h.errors,
                 download_mbps: Some(h.mbps).filter(|m| m.is_finite()),
+                client_busy: h.client_busy,
+                client_busy_download: h.client_busy_download,
             });
         }
     };
@@ -449,6 +451,8 @@ fn sample(
         peak_rss_kib: mem.hwm_kib,
         errors,
         download_mbps: None,
+        client_busy: None,
+        client_busy_download: None,
     })
 }
 
@@ -465,6 +469,10 @@ pub struct H3ClientOutput {
     pub mbps: f64,
     /// Server CPU µs per request.
     pub cpu_us_per_req: f64,
+    /// The client thread's CPU time over wall time, request phase (when reported).
+    pub client_busy: Option<f64>,
+    /// The same during the download (when reported).
+    pub client_busy_download: Option<f64>,
 }
 
 /// Parses the `h3_baseline: client=... requests=N errors=N rps=X mbps=X
@@ -487,6 +495,8 @@ pub fn parse_h3_client(text: &str) -> Result<H3ClientOutput, String> {
         rps: get("rps")?,
         mbps: get("mbps")?,
         cpu_us_per_req: get("server_cpu_us_per_req")?,
+        client_busy: get("client_busy").ok().filter(|b| b.is_finite()),
+        client_busy_download: get("client_busy_download").ok().filter(|b| b.is_finite()),
     })
 }
 
@@ -831,9 +841,17 @@ Transfer/sec:     18.00MB
                 errors: 0,
                 rps: 25123.4,
                 mbps: 310.5,
-                cpu_us_per_req: 4.125
+                cpu_us_per_req: 4.125,
+                client_busy: None,
+                client_busy_download: None,
             }
         );
+        let busy = "h3_baseline: client=h3 requests=5 errors=0 rps=5.0 mbps=9.0 \
+                    server_cpu_us_per_req=1.0 server_cpu_ms_download=2.0 \
+                    client_cpu_us_per_req=3.0 client_busy=0.81 client_busy_download=0.97";
+        let o = parse_h3_client(busy).unwrap();
+        assert_eq!(o.client_busy, Some(0.81));
+        assert_eq!(o.client_busy_download, Some(0.97));
         let failed = "h3_baseline: client=h3 requests=10 errors=2 rps=5.0 mbps=NaN \
                       server_cpu_us_per_req=NaN server_cpu_ms_download=NaN";
         let o = parse_h3_client(failed).unwrap();

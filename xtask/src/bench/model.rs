@@ -104,6 +104,13 @@ pub struct LoadSample {
     /// Throughput of one large download, MB/s (HTTP/3 scenario; absent elsewhere).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download_mbps: Option<f64>,
+    /// The load generator's CPU time over wall time in the request phase (HTTP/3: the
+    /// client thread; near 1.0 means the client, not the server, limits req/s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_busy: Option<f64>,
+    /// As `client_busy`, during the download.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_busy_download: Option<f64>,
 }
 
 /// The server's memory after many requests.
@@ -189,6 +196,14 @@ impl LoadResult {
     /// Download throughput (MB/s) over the rounds, when the scenario measures one.
     pub fn download(&self) -> Option<Spread> {
         Spread::of(self.samples.iter().filter_map(|s| s.download_mbps))
+    }
+    /// The client's busy fraction in the request phase over the rounds, when measured.
+    pub fn client_busy(&self) -> Option<Spread> {
+        Spread::of(self.samples.iter().filter_map(|s| s.client_busy))
+    }
+    /// The client's busy fraction during the download over the rounds, when measured.
+    pub fn client_busy_download(&self) -> Option<Spread> {
+        Spread::of(self.samples.iter().filter_map(|s| s.client_busy_download))
     }
     /// Errors summed over the rounds.
     pub fn errors(&self) -> u64 {

@@ -304,7 +304,9 @@ pub fn render(r: &Results, charts: &[String]) -> String {
          requests served (HTTP/3: from `/proc/PID/task/*/schedstat` around the measured \
          phases); peak RSS is the server's `VmHWM`. Ratios divide by the peer named in the \
          column (hyper for HTTP/1.1 and HTTP/2, h3 for HTTP/3): above 1 is better for req/s \
-         and MB/s, below 1 is better for CPU.\n"
+         and MB/s, below 1 is better for CPU. HTTP/3 client busy: the client thread's CPU \
+         time over wall time in the request phase and in the download (near 100%: the \
+         client, not the server, sets the pace).\n"
     );
     for (protocol, scenario, tool) in scenarios(r) {
         let rows = load_of(r, &protocol, &scenario);
@@ -320,6 +322,12 @@ pub fn render(r: &Results, charts: &[String]) -> String {
             .map(|h| (median(h.rps()), median(h.cpu()), median(h.download())))
             .unwrap_or((f64::NAN, f64::NAN, f64::NAN));
         let with_download = rows.iter().any(|l| l.download().is_some());
+        let with_busy = rows.iter().any(|l| l.client_busy().is_some());
+        let (busy_head, busy_rule) = if with_busy {
+            (" client busy (req / download) |", "---:|")
+        } else {
+            ("", "")
+        };
         let (dl_head, dl_rule) = if with_download {
             (
                 format!(" download MB/s | spread | MB/s ÷ {peer} |"),
@@ -330,8 +338,8 @@ pub fn render(r: &Results, charts: &[String]) -> String {
         };
         let _ = writeln!(
             md,
-            "| server | req/s | spread | req/s ÷ {peer} | CPU µs/req | spread | CPU ÷ {peer} |{dl_head} peak RSS | errors |\n\
-             |---|---:|---:|---:|---:|---:|---:|{dl_rule}---:|---:|"
+            "| server | req/s | spread | req/s ÷ {peer} | CPU µs/req | spread | CPU ÷ {peer} |{dl_head}{busy_head} peak RSS | errors |\n\
+             |---|---:|---:|---:|---:|---:|---:|{dl_rule}{busy_rule}---:|---:|"
         );
         for l in &rows {
             let (Some(rps), Some(cpu)) = (l.rps(), l.cpu()) else {
@@ -349,9 +357,20 @@ pub fn render(r: &Results, charts: &[String]) -> String {
                 ),
                 (true, None) => " – | – | – |".into(),
             };
+            let pct =
+                |s: Option<Spread>| s.map_or("–".into(), |s| format!("{:.0}%", s.median * 100.0));
+            let busy = if with_busy {
+                format!(
+                    " {} / {} |",
+                    pct(l.client_busy()),
+                    pct(l.client_busy_download())
+                )
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 md,
-                "| {} | {} | {}–{} | {} | {:.2} | {:.2}–{:.2} | {} |{dl} {} | {} |",
+                "| {} | {} | {}–{} | {} | {:.2} | {:.2}–{:.2} | {} |{dl}{busy} {} | {} |",
                 l.server,
                 fmt_num(rps.median),
                 fmt_num(rps.min),
@@ -582,7 +601,7 @@ mod tests {
                     cpu_us_per_req: cpu,
                     peak_rss_kib: 10 * 1024,
                     errors: 0,
-                    download_mbps: None,
+                    ..LoadSample::default()
                 })
                 .collect(),
         }
@@ -697,6 +716,10 @@ mod tests {
             with_dl("shockwave HTTP/3 (1 worker)", 30_000.0, 3.0, 400.0),
             with_dl("h3 0.0.8 + h3-quinn (1 runtime)", 20_000.0, 4.0, 200.0),
         ];
+        for s in &mut r.load[0].samples {
+            s.client_busy = Some(0.8);
+            s.client_busy_download = Some(0.95);
+        }
         let specs = chart_specs(&r);
         let (_, _, panels) = specs
             .iter()
@@ -708,9 +731,14 @@ mod tests {
         let md = render(&r, &charts);
         assert!(md.contains("| req/s ÷ h3 |"), "{md}");
         assert!(
-            md.contains("| shockwave HTTP/3 (1 worker) | 30,000 | 27,000–33,000 | 1.50× | 3.00 | 3.00–3.00 | 0.75× | 400 | 400–400 | 2.00× | 10.0 MiB | 0 |"),
+            md.contains("| shockwave HTTP/3 (1 worker) | 30,000 | 27,000–33,000 | 1.50× | 3.00 | 3.00–3.00 | 0.75× | 400 | 400–400 | 2.00× | 80% / 95% | 10.0 MiB | 0 |"),
             "{md}"
         );
+        assert!(
+            md.contains("| 2.00× | – / – |") || md.contains("| 1.00× | – / – |"),
+            "{md}"
+        );
+        assert!(md.contains("client busy (req / download) |"), "{md}");
         assert!(!md.contains("Not measured in this run (see"), "{md}");
     }
 

@@ -18,6 +18,65 @@ fn is_sensitive(name: &[u8], value: &[u8]) -> bool {
     }
 }
 
+/// Field lines remembered by [`Memo`].
+const MEMO_LINES: usize = 16;
+/// Longest name + value remembered.
+const MEMO_MAX_FIELD: usize = 128;
+
+/// The encodings of recently sent literal field lines (e.g. `content-type`, `date`,
+/// `server` of every response), so that a field sent again is copied instead of looked
+/// up and Huffman-coded again. The output is byte for byte what [`encode_field`] gives:
+/// encoding is a pure function of name and value (this encoder has no dynamic table).
+/// Sensitive fields are never remembered.
+#[derive(Debug, Default)]
+struct Memo {
+    lines: Vec<MemoLine>,
+    /// The slot replaced next once `lines` is full (round robin).
+    next: usize,
+}
+
+#[derive(Debug, Default)]
+struct MemoLine {
+    /// Name then value.
+    key: Vec<u8>,
+    name_len: usize,
+    encoded: Vec<u8>,
+}
+
+impl Memo {
+    fn find(&self, name: &[u8], value: &[u8]) -> Option<&[u8]> {
+        self.lines
+            .iter()
+            .find(|l| {
+                l.name_len == name.len()
+                    && l.key.len() == name.len() + value.len()
+                    && l.key[..name.len()] == *name
+                    && l.key[name.len()..] == *value
+            })
+            .map(|l| &l.encoded[..])
+    }
+
+    /// Remembers `encoded` for `(name, value)`, reusing a slot's buffers when full.
+    fn insert(&mut self, name: &[u8], value: &[u8], encoded: &[u8]) {
+        let line = if self.lines.len() < MEMO_LINES {
+            self.lines.push(MemoLine::default());
+            self.lines.last_mut()
+        } else {
+            let i = self.next;
+            self.next = (i + 1) % MEMO_LINES;
+            self.lines.get_mut(i)
+        };
+        if let Some(line) = line {
+            line.key.clear();
+            line.key.extend_from_slice(name);
+            line.key.extend_from_slice(value);
+            line.name_len = name.len();
+            line.encoded.clear();
+            line.encoded.extend_from_slice(encoded);
+        }
+    }
+}
+
 /// A static-table-only QPACK encoder (see the [module docs](super)). One per connection;
 /// it also validates the peer's decoder stream.
 #[derive(Debug, Default)]
@@ -26,6 +85,8 @@ pub struct Encoder {
     scratch: Vec<u8>,
     /// An incomplete decoder-stream instruction carried over between reads.
     pending: Vec<u8>,
+    /// Recently encoded literal field lines.
+    memo: Memo,
 }
 
 impl Encoder {
@@ -55,7 +116,21 @@ impl Encoder {
             } else {
                 name
             };
+            if let Some(line) = self.memo.find(name, value) {
+                dst.extend_from_slice(line);
+                continue;
+            }
+            let start = dst.len();
             encode_field(name, value, dst);
+            // Indexed lines (one or two bytes) are cheaper to encode than to look up.
+            let encoded = &dst[start..];
+            if encoded.len() > 2
+                && name.len() + value.len() <= MEMO_MAX_FIELD
+                && !is_sensitive(name, value)
+                && !matches!(name, b"cookie" | b"set-cookie")
+            {
+                self.memo.insert(name, value, encoded);
+            }
         }
         size
     }
@@ -179,6 +254,50 @@ mod tests {
         e.encode_section([(&b"X-Y"[..], &b"z"[..])], &mut out);
         // 001 N=0 H=? name "x-y" (3 bytes, not shorter in Huffman), value "z".
         assert_eq!(out, [0x00, 0x00, 0x23, b'x', b'-', b'y', 0x01, b'z']);
+    }
+
+    #[test]
+    fn memo_gives_the_same_bytes_and_skips_secrets() {
+        let fields: [(&[u8], &[u8]); 5] = [
+            (b":status", b"200"),
+            (b"content-type", b"text/plain"),
+            (b"date", b"Tue, 25 Nov 2026 22:37:00 GMT"),
+            (b"X-Custom", b"some value"),
+            (b"authorization", b"Bearer abc"),
+        ];
+        let mut fresh = Vec::new();
+        Encoder::new().encode_section(fields, &mut fresh);
+        let mut e = Encoder::new();
+        for _ in 0..3 {
+            let mut out = Vec::new();
+            e.encode_section(fields, &mut out);
+            assert_eq!(out, fresh);
+        }
+        // date and x-custom remembered; :status 200 and content-type text/plain are
+        // indexed static entries, the authorization value is never kept.
+        assert_eq!(e.memo.lines.len(), 2);
+        assert!(e.memo.find(b"authorization", b"Bearer abc").is_none());
+        assert!(e.memo.find(b"x-custom", b"some value").is_some());
+        // Many distinct values: slots are recycled and every output stays exact.
+        for i in 0..100u32 {
+            let v = format!("value-{i}");
+            let line: [(&[u8], &[u8]); 1] = [(b"etag", v.as_bytes())];
+            let mut a = Vec::new();
+            e.encode_section(line, &mut a);
+            let mut b = Vec::new();
+            Encoder::new().encode_section(line, &mut b);
+            assert_eq!(a, b);
+            let mut again = Vec::new();
+            e.encode_section(line, &mut again);
+            assert_eq!(again, b);
+        }
+        assert_eq!(e.memo.lines.len(), MEMO_LINES);
+        // A value that is a prefix of a remembered one is not confused with it.
+        let mut a = Vec::new();
+        e.encode_section([(&b"etag"[..], &b"value-9"[..])], &mut a);
+        let mut b = Vec::new();
+        Encoder::new().encode_section([(&b"etag"[..], &b"value-9"[..])], &mut b);
+        assert_eq!(a, b);
     }
 
     #[test]

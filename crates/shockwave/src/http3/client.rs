@@ -2,11 +2,14 @@
 //! sends requests on it as concurrent streams; [`Http3Connection`] is one such
 //! connection (cheap to clone, `Send + Sync`).
 //!
-//! Two ways to receive a response, as with the HTTP/1.1 client:
+//! Three ways to receive a response:
 //! * **owned** ([`Http3Client::send`]): an [`Http3Response`] with an `http::HeaderMap`
-//!   and the body as [`Bytes`];
+//!   and the body as [`Bytes`] (header values and a body that arrived in one packet
+//!   share the received buffers; a longer body is copied once);
 //! * **arena** ([`Http3Client::send_in`]): an [`ArenaResponse<'a>`] whose header fields
-//!   (QPACK-decoded straight into the arena) and body live in the caller's [`Arena`].
+//!   (QPACK-decoded straight into the arena) and body live in the caller's [`Arena`];
+//! * **streaming** ([`Http3Connection::send_streaming`]): the head, then the body piece
+//!   by piece as it arrives ([`Http3Body::chunk`]), without copying or buffering it.
 //!
 //! Our SETTINGS advertise a QPACK dynamic table capacity of 0, so the server's encoder
 //! uses the static table and literals only: response sections never block.
@@ -130,6 +133,139 @@ pub struct Http3Response {
     pub trailers: Option<http::HeaderMap>,
 }
 
+/// A response whose body is read as it arrives ([`Http3Connection::send_streaming`]).
+#[derive(Debug)]
+pub struct Http3StreamingResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// The header fields.
+    pub headers: http::HeaderMap,
+    /// The body, read with [`Http3Body::chunk`].
+    pub body: Http3Body,
+}
+
+/// The body of an [`Http3StreamingResponse`]. Dropping it before the end stops the
+/// stream with `H3_REQUEST_CANCELLED` (RFC 9114 §4.1.1).
+pub struct Http3Body {
+    reader: MessageReader,
+    decoder: Decoder,
+    id: u64,
+    max_body: u64,
+    /// The announced content-length (0 when none), checked and used as a capacity hint
+    /// by [`collect`](Self::collect).
+    expected: u64,
+    received: u64,
+    trailers: Option<http::HeaderMap>,
+    done: bool,
+}
+
+impl std::fmt::Debug for Http3Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http3Body")
+            .field("stream", &self.id)
+            .field("received", &self.received)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Http3Body {
+    /// The next piece of content, `None` once the body (and any trailers) ended. The
+    /// pieces follow QUIC's packets, not the server's writes. After an error the stream
+    /// is stopped and further calls return `None`.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Http3ClientError> {
+        let result = self.next().await;
+        if result.is_err() {
+            self.done = true;
+            let _ = self.reader.recv.stop(varint(ErrorCode::RequestCancelled));
+        }
+        result
+    }
+
+    async fn next(&mut self) -> Result<Option<Bytes>, Http3ClientError> {
+        while !self.done {
+            match poll_fn(|cx| self.reader.poll_next_bytes(cx)).await? {
+                Ev::Data(d) if d.is_empty() => {}
+                Ev::Data(d) => {
+                    self.received += d.len() as u64;
+                    return Ok(Some(d));
+                }
+                Ev::Trailers(s) => {
+                    let mut t = Vec::new();
+                    decode_shared(&mut self.decoder, self.id, &s, &mut t)?;
+                    message::validate_trailers(t.iter().map(|(n, v)| (&n[..], &v[..])))?;
+                    self.trailers = Some(header_map(t));
+                }
+                Ev::Headers(_) => {}
+                Ev::End => self.done = true,
+            }
+        }
+        Ok(None)
+    }
+
+    /// The trailer fields, once [`chunk`](Self::chunk) returned `None`, if the server
+    /// sent any.
+    pub fn trailers(&self) -> Option<&http::HeaderMap> {
+        self.trailers.as_ref()
+    }
+
+    /// Content bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Reads the rest of the body into one buffer: a body that arrived in one piece is
+    /// not copied at all, a longer one once. A body (or announced content-length) above
+    /// the configured maximum ([`Http3Config::max_body_size`], at least 64 MiB) is
+    /// [`Http3ClientError::BodyTooLarge`] and stops the stream; [`chunk`](Self::chunk)
+    /// itself has no limit, as it keeps nothing.
+    pub async fn collect(&mut self) -> Result<Bytes, Http3ClientError> {
+        let result = self.collect_limited().await;
+        if result.is_err() && !self.done {
+            self.done = true;
+            let _ = self.reader.recv.stop(varint(ErrorCode::RequestCancelled));
+        }
+        result
+    }
+
+    async fn collect_limited(&mut self) -> Result<Bytes, Http3ClientError> {
+        let too_large = Http3ClientError::BodyTooLarge(self.max_body);
+        if self.expected > self.max_body {
+            return Err(too_large);
+        }
+        let start = self.received;
+        let Some(first) = self.chunk().await? else {
+            return Ok(Bytes::new());
+        };
+        let Some(second) = self.chunk().await? else {
+            return Ok(first);
+        };
+        let hint = usize::try_from(self.expected).unwrap_or(0);
+        let mut all = Vec::with_capacity(hint.max(first.len() + second.len()));
+        all.extend_from_slice(&first);
+        all.extend_from_slice(&second);
+        drop((first, second));
+        while let Some(piece) = self.chunk().await? {
+            if self.received - start > self.max_body {
+                return Err(too_large);
+            }
+            all.extend_from_slice(&piece);
+        }
+        if self.received - start > self.max_body {
+            return Err(too_large);
+        }
+        Ok(Bytes::from(all))
+    }
+}
+
+impl Drop for Http3Body {
+    fn drop(&mut self) {
+        if !self.done && !self.reader.is_finished() {
+            let _ = self.reader.recv.stop(varint(ErrorCode::RequestCancelled));
+        }
+    }
+}
+
 struct ConnState {
     peer_settings: Mutex<Option<Settings>>,
     goaway: Mutex<Option<u64>>,
@@ -243,14 +379,59 @@ impl Http3Connection {
 
     /// Sends a request and returns an owned response (the future is `Send`).
     pub async fn send(&self, req: Http3Request<'_>) -> Result<Http3Response, Http3ClientError> {
+        let mut r = self.send_streaming(req).await?;
+        let body = r.body.collect().await?;
+        Ok(Http3Response {
+            status: r.status,
+            headers: r.headers,
+            body,
+            trailers: r.body.trailers.take(),
+        })
+    }
+
+    /// Sends a request and returns the response head; the body is then read piece by
+    /// piece with [`Http3Body::chunk`], each piece a shared slice of the received
+    /// packets (no copy, nothing buffered beyond QUIC's flow-control window). The
+    /// future is `Send`.
+    pub async fn send_streaming(
+        &self,
+        req: Http3Request<'_>,
+    ) -> Result<Http3StreamingResponse, Http3ClientError> {
         let (mut reader, id) = self.start(req).await?;
-        let result = self
-            .read_owned(&mut reader, id, req.method == Method::HEAD)
-            .await;
-        if result.is_err() {
-            let _ = reader.recv.stop(varint(ErrorCode::RequestCancelled));
+        let mut decoder = self.decoder();
+        match self.read_head(&mut reader, &mut decoder, id).await {
+            Ok((status, content_length, fields)) => {
+                let no_body = req.method == Method::HEAD
+                    || status == StatusCode::NO_CONTENT
+                    || status == StatusCode::NOT_MODIFIED;
+                let mut expected = 0;
+                if let (Some(len), false) = (content_length, no_body) {
+                    if let Err(e) = reader.state.set_content_length(len) {
+                        let _ = reader.recv.stop(varint(ErrorCode::RequestCancelled));
+                        return Err(e.into());
+                    }
+                    expected = len;
+                }
+                Ok(Http3StreamingResponse {
+                    status,
+                    headers: header_map(fields),
+                    body: Http3Body {
+                        reader,
+                        decoder,
+                        id,
+                        max_body: self.max_body,
+                        expected,
+                        received: 0,
+                        trailers: None,
+                        done: false,
+                    },
+                })
+            }
+            Err(e) => {
+                let _ = reader.recv.stop(varint(ErrorCode::RequestCancelled));
+                Err(e)
+            }
         }
-        result
     }
 
     /// Opens a request stream and writes the request.
@@ -309,28 +490,27 @@ impl Http3Connection {
         })
     }
 
-    /// Reads a response into heap types.
-    async fn read_owned(
+    /// Reads the response head (skipping interim responses): status, content-length
+    /// and the fields, whose values share the received section's buffer.
+    async fn read_head(
         &self,
         reader: &mut MessageReader,
+        decoder: &mut Decoder,
         id: u64,
-        is_head: bool,
-    ) -> Result<Http3Response, Http3ClientError> {
-        let mut decoder = self.decoder();
-        let mut fields: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        let (status, content_length) = loop {
-            let section =
-                match poll_fn(|cx| reader.poll_next_with(cx, &mut [], |s| Ok(s.to_vec()))).await? {
-                    Ev::Headers(s) => s,
-                    _ => {
-                        return Err(H3Error::MessageError {
-                            reason: "response without a header section",
-                        }
-                        .into())
+    ) -> Result<(StatusCode, Option<u64>, Vec<(Bytes, Bytes)>), Http3ClientError> {
+        let mut fields: Vec<(Bytes, Bytes)> = Vec::new();
+        loop {
+            let section = match poll_fn(|cx| reader.poll_next_bytes(cx)).await? {
+                Ev::Headers(s) => s,
+                _ => {
+                    return Err(H3Error::MessageError {
+                        reason: "response without a header section",
                     }
-                };
+                    .into())
+                }
+            };
             fields.clear();
-            decode_owned(&mut decoder, id, &section, &mut fields)?;
+            decode_shared(decoder, id, &section, &mut fields)?;
             let head = message::validate_response(fields.iter().map(|(n, v)| (&n[..], &v[..])))?;
             if head.status < 200 {
                 reader.state.interim_response()?;
@@ -339,62 +519,8 @@ impl Http3Connection {
             let status = StatusCode::from_u16(head.status).map_err(|_| H3Error::MessageError {
                 reason: "invalid :status",
             })?;
-            break (status, head.content_length);
-        };
-        let mut headers = http::HeaderMap::with_capacity(fields.len());
-        for (n, v) in fields.iter().filter(|(n, _)| !n.starts_with(b":")) {
-            if let (Ok(n), Ok(v)) = (
-                http::HeaderName::from_bytes(n),
-                http::HeaderValue::from_bytes(v),
-            ) {
-                headers.append(n, v);
-            }
+            return Ok((status, head.content_length, fields));
         }
-        let no_body =
-            is_head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
-        let mut body = Vec::new();
-        if let (Some(len), false) = (content_length, no_body) {
-            if len > self.max_body {
-                return Err(Http3ClientError::BodyTooLarge(self.max_body));
-            }
-            reader.state.set_content_length(len)?;
-            body.reserve_exact(len as usize);
-        }
-        let mut chunk = vec![0u8; 64 * 1024];
-        let mut trailers = None;
-        loop {
-            match poll_fn(|cx| reader.poll_next_with(cx, &mut chunk, |s| Ok(s.to_vec()))).await? {
-                Ev::Data(n) => {
-                    if (body.len() + n) as u64 > self.max_body {
-                        return Err(Http3ClientError::BodyTooLarge(self.max_body));
-                    }
-                    body.extend_from_slice(&chunk[..n]);
-                }
-                Ev::Trailers(s) => {
-                    let mut t = Vec::new();
-                    decode_owned(&mut decoder, id, &s, &mut t)?;
-                    message::validate_trailers(t.iter().map(|(n, v)| (&n[..], &v[..])))?;
-                    let mut map = http::HeaderMap::with_capacity(t.len());
-                    for (n, v) in &t {
-                        if let (Ok(n), Ok(v)) = (
-                            http::HeaderName::from_bytes(n),
-                            http::HeaderValue::from_bytes(v),
-                        ) {
-                            map.append(n, v);
-                        }
-                    }
-                    trailers = Some(map);
-                }
-                Ev::Headers(_) => {}
-                Ev::End => break,
-            }
-        }
-        Ok(Http3Response {
-            status,
-            headers,
-            body: Bytes::from(body),
-            trailers,
-        })
     }
 
     async fn read_response<'a>(
@@ -478,13 +604,25 @@ impl Http3Connection {
     }
 }
 
-fn decode_owned(
+/// Decodes a field section into `(name, value)` pairs that share `section`'s buffer
+/// where the encoding is a plain literal (copies only for Huffman-coded and static
+/// table strings).
+fn decode_shared(
     decoder: &mut Decoder,
     id: u64,
-    section: &[u8],
-    out: &mut Vec<(Vec<u8>, Vec<u8>)>,
+    section: &Bytes,
+    out: &mut Vec<(Bytes, Bytes)>,
 ) -> Result<(), Http3ClientError> {
-    match decoder.decode_section_with(id, section, |n, v| out.push((n.to_vec(), v.to_vec()))) {
+    let piece = |s: &[u8]| {
+        let start = (s.as_ptr() as usize).wrapping_sub(section.as_ptr() as usize);
+        match start.checked_add(s.len()) {
+            Some(end) if start <= section.len() && end <= section.len() => {
+                section.slice(start..end)
+            }
+            _ => Bytes::copy_from_slice(s),
+        }
+    };
+    match decoder.decode_section_with(id, section, |n, v| out.push((piece(n), piece(v)))) {
         Ok(Decoded::Done(())) => Ok(()),
         Ok(Decoded::Blocked) => Err(H3Error::from(
             shockwave_quic::qpack::QpackError::Decompression("dynamic table reference"),
@@ -492,6 +630,21 @@ fn decode_owned(
         .into()),
         Err(e) => Err(H3Error::from(e).into()),
     }
+}
+
+/// The regular (non-pseudo) fields as a header map; values keep sharing their buffer.
+/// Fields `http` refuses are left out.
+fn header_map(fields: Vec<(Bytes, Bytes)>) -> http::HeaderMap {
+    let mut map = http::HeaderMap::with_capacity(fields.len());
+    for (n, v) in fields.into_iter().filter(|(n, _)| !n.starts_with(b":")) {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(&n),
+            http::HeaderValue::from_maybe_shared(v),
+        ) {
+            map.append(n, v);
+        }
+    }
+    map
 }
 
 fn decode<'a>(

@@ -1,7 +1,8 @@
 //! The HTTP/3 server driver: quinn endpoints on current-thread runtimes (one per worker
-//! thread), one local task per connection and per request stream, so handler futures
-//! need not be `Send` and may hold the request's arena across `.await`s — exactly as on
-//! HTTP/1.1 and HTTP/2.
+//! thread), one local task per connection and per request stream that has to wait (a
+//! request answered in its first poll is served within the connection's task), so
+//! handler futures need not be `Send` and may hold the request's arena across
+//! `.await`s — exactly as on HTTP/1.1 and HTTP/2.
 //!
 //! Per connection: our control stream opens with SETTINGS (max field section size, QPACK
 //! table capacity and blocked streams), a QPACK decoder stream carries acknowledgments
@@ -36,7 +37,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{FutureExt as _, StreamExt as _};
 use http::{Method, StatusCode, Version};
-use shockwave_arena::{Arena, ArenaPool, HeaderList, PoolConfig};
+use shockwave_arena::{Arena, ArenaError, ArenaPool, HeaderList, PoolConfig};
 use shockwave_http11::DateCache;
 use shockwave_quic::control::{ControlEvent, ControlStream};
 use shockwave_quic::frame::{self, FrameLimits, Settings};
@@ -446,7 +447,10 @@ struct Conn<H> {
     decoder_out: Notify,
     peer_settings: Cell<Option<Settings>>,
     requests: Cell<usize>,
+    /// Notified as requests finish once GOAWAY went out (`draining`), so the
+    /// connection can close after the last one.
     request_done: Notify,
+    draining: Cell<bool>,
 }
 
 impl<H> Conn<H> {
@@ -512,6 +516,7 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
         peer_settings: Cell::new(None),
         requests: Cell::new(0),
         request_done: Notify::new(),
+        draining: Cell::new(false),
     });
     // Our control stream: stream type, then SETTINGS (RFC 9114 §6.2.1), with a grease
     // setting (§7.2.4.1).
@@ -549,6 +554,7 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
                 let _ = frame::encode_goaway(next_id, &mut buf);
                 let _ = control.write_all(&buf).await;
                 goaway = Some(next_id);
+                conn.draining.set(true);
                 continue;
             }
             _ = done, if goaway.is_some() => continue,
@@ -567,12 +573,19 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
         next_id = id + 4;
         conn.requests.set(conn.requests.get() + 1);
         // The request's state machine is a few KiB (arena, reader, handler future,
-        // response): spawning it by value would copy it several times on the way into
-        // the task's allocation (a fifth of the CPU per request in a profile). Spawn a
-        // small future that boxes it on its first poll instead: one allocation, built
-        // in place.
-        let conn = conn.clone();
-        tokio::task::spawn_local(async move { Box::pin(request_task(conn, send, recv, id)).await });
+        // response): it goes into one box (spawning it by value would copy it several
+        // times on the way into the task's allocation). A typical request (its header
+        // section already here, a handler that does not wait, a response that fits the
+        // send buffer) completes in its first poll: run that poll right here, so a
+        // burst of requests is answered within this task's turn (their responses leave
+        // in as few packets as possible) and needs no task of its own. Only a request
+        // that has to wait becomes a task. A handler panic is caught inside
+        // `serve_request`, so none unwinds through this loop.
+        let mut task = Box::pin(request_task(conn.clone(), send, recv, id));
+        let done = poll_fn(|cx| Poll::Ready(task.poll_unpin(cx).is_ready())).await;
+        if !done {
+            tokio::task::spawn_local(task);
+        }
     }
     if goaway.is_some() {
         let deadline = tokio::time::Instant::now() + config.shutdown_grace;
@@ -705,11 +718,16 @@ async fn request_task<H: Handler>(
     // during a shutdown, every response. (A reset stream has nothing to deliver; small
     // responses are covered by the linger before the close.)
     let wait_ack = large.get() || *conn.shared.shutdown.borrow();
-    if send.finish().is_ok() && wait_ack {
+    if wait_ack && send.finish().is_ok() {
         let _ = tokio::time::timeout(conn.shared.config.shutdown_grace, send.stopped()).await;
     }
+    // Otherwise dropping the stream finishes it (quinn does it under the same lock it
+    // takes to drop the stream anyway): one lock of the connection fewer per request.
+    drop(send);
     conn.requests.set(conn.requests.get().saturating_sub(1));
-    conn.request_done.notify_waiters();
+    if conn.draining.get() {
+        conn.request_done.notify_waiters();
+    }
 }
 
 /// What to do with a failed request stream.
@@ -783,14 +801,16 @@ async fn serve_request<H: Handler>(
         }
     };
     // QPACK-decode into the arena, waiting for the encoder stream if blocked.
-    let list = loop {
+    let checked = loop {
         let r = conn
             .decoder
             .borrow_mut()
             .decode_section(id, section, &arena);
         conn.flush_decoder();
         match r {
-            Ok(Decoded::Done(list)) => break list,
+            // The list (a few hundred bytes inline) is consumed right here, so it does
+            // not take room in this future's state across the awaits below.
+            Ok(Decoded::Done(list)) => break check_request(list, &arena),
             Ok(Decoded::Blocked) => {
                 let closed = conn.quic.closed();
                 tokio::select! {
@@ -798,57 +818,35 @@ async fn serve_request<H: Handler>(
                     _ = closed => return,
                 }
             }
-            Err(e) => {
-                let e = ReadFail::H3(H3Error::from(e));
-                if is_too_large(&e) {
-                    let _ = reader.recv.stop(varint(ErrorCode::ExcessiveLoad));
-                    simple_response(conn, send, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await;
-                } else {
-                    fail_stream(conn, send, &mut reader.recv, &e);
-                }
-                return;
-            }
+            Err(e) => break Err(Refused::Fail(ReadFail::H3(H3Error::from(e)))),
         }
     };
-    let head = match message::validate_request(list.iter()) {
-        Ok(h) => h,
-        Err(e) => return fail_stream(conn, send, &mut reader.recv, &ReadFail::H3(e)),
+    let (head, regular) = match checked {
+        Ok(c) => c,
+        Err(Refused::Fail(e)) if is_too_large(&e) => {
+            let _ = reader.recv.stop(varint(ErrorCode::ExcessiveLoad));
+            simple_response(conn, send, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await;
+            return;
+        }
+        Err(Refused::Fail(e)) => return fail_stream(conn, send, &mut reader.recv, &e),
+        Err(Refused::Status(status)) => {
+            let _ = reader.recv.stop(varint(ErrorCode::NoError));
+            simple_response(conn, send, status).await;
+            return;
+        }
     };
     if let Some(len) = head.content_length {
         if let Err(e) = reader.state.set_content_length(len) {
             return fail_stream(conn, send, &mut reader.recv, &ReadFail::H3(e));
         }
     }
-    let method = Method::from_bytes(head.method).ok();
-    let target = head.path.and_then(|p| std::str::from_utf8(p).ok());
-    let (Some(method), Some(target)) = (method, target) else {
-        // CONNECT (no :path) is not supported; a non-UTF-8 path is a bad request.
-        let status = if head.path.is_none() {
-            StatusCode::NOT_IMPLEMENTED
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        let _ = reader.recv.stop(varint(ErrorCode::NoError));
-        simple_response(conn, send, status).await;
-        return;
-    };
-    let authority = head
-        .authority
-        .or(head.host)
-        .and_then(|a| std::str::from_utf8(a).ok());
-    let scheme = match head.scheme {
-        Some(b"http") => Scheme::Http,
-        _ => Scheme::Https,
-    };
-    // The handler sees the regular fields only.
-    let mut regular = HeaderList::new_in(&arena);
-    for (name, value) in list.iter() {
-        if !name.starts_with(b":") && regular.push(name, value).is_err() {
-            let _ = reader.recv.stop(varint(ErrorCode::ExcessiveLoad));
-            simple_response(conn, send, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await;
-            return;
-        }
-    }
+    let RequestHead {
+        method,
+        target,
+        authority,
+        scheme,
+        ..
+    } = head;
     let is_head = method == Method::HEAD;
     let request = Request::from_parts(RequestParts {
         method,
@@ -856,7 +854,7 @@ async fn serve_request<H: Handler>(
         authority,
         scheme,
         version: Version::HTTP_3,
-        headers: Headers::from_list(&regular),
+        headers: Headers::from_pairs(regular),
         remote_addr: Some(conn.quic.remote_address()),
     });
     let stream_error: Cell<Option<ErrorCode>> = Cell::new(None);
@@ -899,6 +897,70 @@ async fn serve_request<H: Handler>(
     if !reader.is_finished() && !drain_ready(&mut reader, &arena) {
         let _ = reader.recv.stop(varint(ErrorCode::NoError));
     }
+}
+
+/// Why a decoded request is not handed to the handler.
+enum Refused {
+    /// A stream or connection error (or a full arena: `431`).
+    Fail(ReadFail),
+    /// Answered with this status: `501` for CONNECT (no `:path`), `400` for a
+    /// non-UTF-8 path or an unknown method token.
+    Status(StatusCode),
+}
+
+/// The checked request head, borrowing the arena.
+struct RequestHead<'a> {
+    method: Method,
+    target: &'a str,
+    authority: Option<&'a str>,
+    scheme: Scheme,
+    content_length: Option<u64>,
+}
+
+/// Validates the decoded fields (RFC 9114 §4.3.1) and copies the regular ones (what
+/// the handler sees) into an arena slice.
+#[allow(clippy::type_complexity)]
+fn check_request<'a>(
+    list: HeaderList<'a>,
+    arena: &'a Arena,
+) -> Result<(RequestHead<'a>, &'a [(&'a [u8], &'a [u8])]), Refused> {
+    let head =
+        message::validate_request(list.iter()).map_err(|e| Refused::Fail(ReadFail::H3(e)))?;
+    let method = Method::from_bytes(head.method).ok();
+    let target = head.path.and_then(|p| std::str::from_utf8(p).ok());
+    let (Some(method), Some(target)) = (method, target) else {
+        // CONNECT (no :path) is not supported; a non-UTF-8 path is a bad request.
+        return Err(Refused::Status(if head.path.is_none() {
+            StatusCode::NOT_IMPLEMENTED
+        } else {
+            StatusCode::BAD_REQUEST
+        }));
+    };
+    let authority = head
+        .authority
+        .or(head.host)
+        .and_then(|a| std::str::from_utf8(a).ok());
+    let scheme = match head.scheme {
+        Some(b"http") => Scheme::Http,
+        _ => Scheme::Https,
+    };
+    let mut regular = shockwave_arena::Vec::new_in(arena.bump());
+    if regular.try_reserve_exact(list.len()).is_err() {
+        // Answered 431 like any full arena.
+        let requested = list.len() * std::mem::size_of::<(&[u8], &[u8])>();
+        return Err(Refused::Fail(ReadFail::Arena(ArenaError::OutOfMemory {
+            requested,
+        })));
+    }
+    regular.extend(list.iter().filter(|(name, _)| !name.starts_with(b":")));
+    let head = RequestHead {
+        method,
+        target,
+        authority,
+        scheme,
+        content_length: head.content_length,
+    };
+    Ok((head, regular.into_bump_slice()))
 }
 
 /// Reads, without waiting, whatever of the request is already buffered (up to 64 KiB of
