@@ -1,22 +1,27 @@
 //! HTTP/3 end to end on loopback: our HTTP/3 server (self-signed certificate) answering
 //! a GET and a POST from the pooled `client::Client` with HTTP/3 enabled, with the owned
-//! and the arena APIs.
+//! and the arena APIs, then a 4 MiB download read piece by piece with the streaming API
+//! of a single `Http3Client` connection.
 //!
 //! `cargo run -p shockwave --example http3`
 
 use shockwave::arena::Arena;
 use shockwave::client::{ArenaRequest, Client};
+use shockwave::http3::client::{Http3Client, Http3Request};
 use shockwave::http3::server::Http3Server;
 use shockwave::server::{handler_fn, tls, Response};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cert = tls::self_signed(&["localhost", "127.0.0.1"])?;
+    let big = bytes::Bytes::from(vec![b'x'; 4 << 20]);
     let server = Http3Server::new("127.0.0.1:0".parse()?, cert.config.clone()).start(
-        handler_fn(async |mut cx| match cx.path() {
+        handler_fn(async move |mut cx| match cx.path() {
             "/echo" => match cx.body().to_arena().await {
                 Ok(body) => Response::ok().body(body),
                 Err(e) => Response::new(e.status()),
             },
+            // A shared `Bytes` body: cloned per request, never copied.
+            "/big" => Response::ok().body(big.clone()),
             _ => Response::text("Hello over HTTP/3!"),
         }),
     )?;
@@ -59,6 +64,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "QUIC connections opened: {}",
             client.stats().http3_connections_opened
         );
+
+        // The streaming API of one HTTP/3 connection: the head first, then the body as
+        // slices of the received packets, so a large download is never buffered whole.
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates({
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(rustls::pki_types::CertificateDer::from_pem_slice(
+                cert.cert_pem.as_bytes(),
+            )?)?;
+            roots
+        })
+        .with_no_client_auth();
+        let h3 = Http3Client::new(tls)?;
+        let conn = h3.connection("127.0.0.1", port).await?;
+        let authority = format!("127.0.0.1:{port}");
+        let mut resp = conn
+            .send_streaming(Http3Request {
+                method: &http::Method::GET,
+                authority: &authority,
+                path: "/big",
+                headers: &[],
+                body: &[],
+            })
+            .await?;
+        let (mut pieces, mut largest) = (0usize, 0usize);
+        while let Some(piece) = resp.body.chunk().await? {
+            pieces += 1;
+            largest = largest.max(piece.len());
+        }
+        println!(
+            "GET /big   -> {} {} bytes in {pieces} pieces (largest {largest} bytes)",
+            resp.status,
+            resp.body.received()
+        );
+        h3.close().await;
         Ok::<_, Box<dyn std::error::Error>>(())
     })?;
     server.stop()?;
