@@ -4,7 +4,9 @@ use http::{Method, StatusCode, Version};
 use shockwave_arena::{Arena, ArenaError, Vec as BumpVec};
 
 use crate::message::{BodyFraming, HeaderRange, HeaderStore, HeapHeaders, Pair, Request, Response};
-use crate::tables::{skip_target_bytes, skip_token_bytes, skip_value_bytes, HOST, TOKEN};
+use crate::tables::{
+    find_byte, skip_target_bytes, skip_token_bytes, skip_value_bytes, HOST, TOKEN,
+};
 use crate::{Error, Limits};
 
 /// The outcome of a parse that succeeded so far.
@@ -203,6 +205,25 @@ struct TeFacts {
     other_known: bool,
 }
 
+/// ASCII case-insensitive equality of a field name or value with `lit`, a literal of
+/// lowercase letters, digits and `-`, without an early exit (so it unrolls).
+///
+/// `b | 0x20 == c` holds for a lowercase letter `c` only if `b` is `c` or its
+/// uppercase, and for a digit or `-` only if `b` is that byte or a control byte 0x20
+/// below it; field names (tokens) and values never hold control bytes here (HTAB aside,
+/// and 0x09 | 0x20 is `)`), so the comparison is exact.
+#[inline(always)]
+fn eq_lower(s: &[u8], lit: &[u8]) -> bool {
+    debug_assert!(lit
+        .iter()
+        .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-'));
+    s.len() == lit.len()
+        && s.iter()
+            .zip(lit)
+            .fold(0u8, |acc, (&b, &c)| acc | ((b | 0x20) ^ c))
+            == 0
+}
+
 #[inline]
 fn trim_ows(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
@@ -259,38 +280,46 @@ impl<'a> Facts<'a> {
     #[inline(never)]
     fn observe_named(&mut self, name: &[u8], value: &'a [u8]) -> Result<(), Error> {
         match name.len() {
-            4 if name.eq_ignore_ascii_case(b"host") => {
+            4 if eq_lower(name, b"host") => {
                 self.host_count += 1;
                 self.host = Some(value);
             }
-            6 if name.eq_ignore_ascii_case(b"expect")
-                && value.eq_ignore_ascii_case(b"100-continue") =>
-            {
+            6 if eq_lower(name, b"expect") && eq_lower(value, b"100-continue") => {
                 self.expect_continue = true;
             }
-            7 if name.eq_ignore_ascii_case(b"upgrade") => self.upgrade = Some(value),
-            10 if name.eq_ignore_ascii_case(b"connection") => {
-                for opt in list_elements(value) {
-                    if opt.eq_ignore_ascii_case(b"close") {
-                        self.conn_close = true;
-                    } else if opt.eq_ignore_ascii_case(b"keep-alive") {
-                        self.conn_keep_alive = true;
-                    } else if opt.eq_ignore_ascii_case(b"upgrade") {
-                        self.conn_upgrade = true;
-                    }
+            7 if eq_lower(name, b"upgrade") => self.upgrade = Some(value),
+            10 if eq_lower(name, b"connection") => {
+                // The common single-option values without list splitting.
+                if eq_lower(value, b"keep-alive") {
+                    self.conn_keep_alive = true;
+                } else if eq_lower(value, b"close") {
+                    self.conn_close = true;
+                } else {
+                    self.connection_list(value);
                 }
             }
-            14 if name.eq_ignore_ascii_case(b"content-length") => self.content_length(value)?,
-            14 if name.eq_ignore_ascii_case(b"http2-settings") => {
+            14 if eq_lower(name, b"content-length") => self.content_length(value)?,
+            14 if eq_lower(name, b"http2-settings") => {
                 self.http2_settings_count += 1;
                 self.http2_settings = Some(value);
             }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-                self.transfer_encoding(value)?
-            }
+            17 if eq_lower(name, b"transfer-encoding") => self.transfer_encoding(value)?,
             _ => {}
         }
         Ok(())
+    }
+
+    /// `Connection` options (RFC 9110 §7.6.1).
+    fn connection_list(&mut self, value: &[u8]) {
+        for opt in list_elements(value) {
+            if opt.eq_ignore_ascii_case(b"close") {
+                self.conn_close = true;
+            } else if opt.eq_ignore_ascii_case(b"keep-alive") {
+                self.conn_keep_alive = true;
+            } else if opt.eq_ignore_ascii_case(b"upgrade") {
+                self.conn_upgrade = true;
+            }
+        }
     }
 
     /// RFC 9110 §8.6: `Content-Length = 1*DIGIT`; a list of values is tolerated only
@@ -328,7 +357,7 @@ impl<'a> Facts<'a> {
     /// RFC 9112 §6.1 / §7: a list of transfer codings, `chunked` at most once.
     fn transfer_encoding(&mut self, value: &[u8]) -> Result<(), Error> {
         let te = self.te.get_or_insert_with(TeFacts::default);
-        if value.eq_ignore_ascii_case(b"chunked") {
+        if eq_lower(value, b"chunked") {
             // The common case, without list splitting.
             te.codings += 1;
             te.chunked += 1;
@@ -409,7 +438,7 @@ fn skip_empty_lines(buf: &[u8], limits: &Limits) -> Result<Option<usize>, Error>
 }
 
 /// Parses `HTTP/x.y` (case-sensitive, RFC 9112 §2.3).
-#[inline]
+#[inline(always)]
 fn parse_version(v: &[u8]) -> Result<Version, Error> {
     match v {
         b"HTTP/1.1" => Ok(Version::HTTP_11),
@@ -572,7 +601,7 @@ pub(crate) fn parse_fields<'a, S: Sink<'a>>(
     }
 }
 
-#[inline]
+#[inline(always)]
 fn parse_method(m: &[u8]) -> Result<Method, Error> {
     Ok(match m {
         b"GET" => Method::GET,
@@ -589,10 +618,11 @@ fn parse_method(m: &[u8]) -> Result<Method, Error> {
 }
 
 /// Splits and checks a request-target by form (RFC 9112 §3.2). Returns (path, query).
+#[inline(never)]
 fn split_target<'a>(method: &Method, target: &'a str) -> Result<(&'a str, Option<&'a str>), Error> {
     let bytes = target.as_bytes();
-    // A byte loop beats a memchr call on typical (short) targets.
-    let split_query = |s: &'a str| match s.bytes().position(|b| b == b'?') {
+    // A word-at-a-time search beats a memchr call on typical (short) targets.
+    let split_query = |s: &'a str| match find_byte(s.as_bytes(), b'?') {
         Some(q) => (&s[..q], Some(&s[q + 1..])),
         None => (s, None),
     };
@@ -748,7 +778,15 @@ fn finish_request<'a>(
             return Err(Error::InvalidHost);
         }
     }
-    let (path, query) = split_target(&method, target)?;
+    // origin-form, nearly every request, inline; the other forms out of line.
+    let (path, query) = if target.as_bytes()[0] == b'/' && method != Method::CONNECT {
+        match find_byte(target.as_bytes(), b'?') {
+            Some(q) => (&target[..q], Some(&target[q + 1..])),
+            None => (target, None),
+        }
+    } else {
+        split_target(&method, target)?
+    };
     let is_11 = version == Version::HTTP_11;
     let upgrade = if is_11 && facts.conn_upgrade {
         facts.upgrade
@@ -991,4 +1029,41 @@ pub fn parse_response_heap<'a>(
     };
     let resp = finish_response(line, facts, store)?;
     Ok(Status::Complete((resp, end)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eq_lower;
+
+    /// `eq_lower` agrees with `eq_ignore_ascii_case` on every byte a field name or
+    /// value can hold (no controls but HTAB), at every position of every literal used.
+    #[test]
+    fn eq_lower_is_exact_on_field_bytes() {
+        let lits: [&[u8]; 11] = [
+            b"host",
+            b"expect",
+            b"100-continue",
+            b"upgrade",
+            b"connection",
+            b"keep-alive",
+            b"close",
+            b"content-length",
+            b"http2-settings",
+            b"transfer-encoding",
+            b"chunked",
+        ];
+        let field_bytes = (0..=255u8).filter(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f));
+        for lit in lits {
+            assert!(eq_lower(lit, lit));
+            assert!(eq_lower(&lit.to_ascii_uppercase(), lit));
+            assert!(!eq_lower(&lit[1..], lit));
+            for b in field_bytes.clone() {
+                for at in 0..lit.len() {
+                    let mut s = lit.to_vec();
+                    s[at] = b;
+                    assert_eq!(eq_lower(&s, lit), s.eq_ignore_ascii_case(lit), "{s:?}");
+                }
+            }
+        }
+    }
 }
