@@ -35,7 +35,7 @@ impl Default for PoolConfig {
 
 /// One lent arena in this many has its lifetime timed (two clock reads); the others
 /// skip the clock. [`ArenaStats::total_lifetime`] extrapolates from the sample.
-pub const LIFETIME_SAMPLE_EVERY: u64 = 16;
+pub const LIFETIME_SAMPLE_EVERY: u64 = 128;
 
 /// A bounded pool of [`Arena`]s for one thread: the `sync.Pool` analogue.
 ///

@@ -18,8 +18,8 @@ use tokio::time::{Instant, Sleep};
 use super::body::{Body, BodyError, BodySource};
 use super::config::Alloc;
 use super::fields::{self, trailer_allowed};
-use super::handler::{call_guarded, Handler};
-use super::request::{Headers, Request, RequestContext, RequestParts, Scheme};
+use super::handler::{poll_guarded, Handler};
+use super::request::{Headers, Request, RequestContext, Scheme};
 use super::response::{BodyStream, FileBody, Response, ResponseBody, Trailers};
 use super::stats::inc;
 use super::worker::WorkerState;
@@ -108,7 +108,12 @@ pub(crate) async fn serve<IO, H>(
     conn.rbuf.resize(read_size, 0);
     let sleep = tokio::time::sleep(std::time::Duration::ZERO);
     tokio::pin!(sleep);
-    match run(&mut conn, st, scheme, remote, sleep.as_mut()).await {
+    // One shutdown waiter for the whole connection: a fresh `Notified` per idle wait
+    // would link and unlink a waiter (and clone a waker) on every request. A `Notified`
+    // created before `notify_waiters` is woken by it even if not polled yet.
+    let stop = st.stop_signal();
+    tokio::pin!(stop);
+    match run(&mut conn, st, scheme, remote, sleep.as_mut(), stop.as_mut()).await {
         Ok(()) => {}
         Err(Close::Timeout) => {
             inc(&st.counters.timeouts);
@@ -140,6 +145,7 @@ async fn run<IO, H>(
     scheme: Scheme,
     remote: Option<SocketAddr>,
     mut sleep: Pin<&mut Sleep>,
+    mut stop: Pin<&mut tokio::sync::futures::Notified<'_>>,
 ) -> Result<(), Close>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
@@ -164,7 +170,7 @@ where
                 biased;
                 r = c.io.read(&mut c.rbuf[..]) => r?,
                 _ = &mut sleep => return Err(Close::Timeout),
-                _ = st.stop_signal() => return Ok(()),
+                _ = stop.as_mut() => return Ok(()),
             };
             if n == 0 {
                 return Ok(());
@@ -222,18 +228,22 @@ where
 
         // Parse one request head.
         let arena = st.pool.get();
-        let (req, n) = match match cfg.alloc {
+        // Matched by reference: the parsed head (~200 bytes) stays where the parser
+        // wrote it instead of being moved out of the result.
+        let parsed = match cfg.alloc {
             Alloc::Arena => h11::parse_request(&c.rbuf[c.start..c.end], &arena, limits),
             Alloc::Heap => h11::parse_request_heap(&c.rbuf[c.start..c.end], &mut c.heap, limits),
-        } {
-            Ok(h11::Status::Complete(x)) => x,
-            other => {
-                let err = other.err();
-                drop(arena);
-                let Some(e) = err else { continue };
+        };
+        let (req, n) = match &parsed {
+            Ok(h11::Status::Complete((req, n))) => (req, *n),
+            Ok(h11::Status::Partial) => continue,
+            Err(e) => {
+                let status = e.status_code();
                 inc(&st.counters.requests);
                 tracing::debug!(?remote, error = %e, "bad request");
-                return reject(c, st, e.status_code(), sleep).await;
+                drop(parsed);
+                drop(arena);
+                return reject(c, st, status, sleep).await;
             }
         };
         inc(&st.counters.requests);
@@ -243,19 +253,22 @@ where
             // `Upgrade: h2c` (RFC 7540 §3.2): the request becomes stream 1 of HTTP/2.
             flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
             let rest = &c.rbuf[c.start + n..c.end];
-            if crate::http2::upgrade_for_worker!(&mut c.io, &req, rest, st, scheme, remote) {
+            if crate::http2::upgrade_for_worker!(&mut c.io, req, rest, st, scheme, remote) {
                 return Ok(());
             }
         }
         let shutting_down = st.stopping();
-        let (keep_alive, deferred) = match framing {
+        // Filled by `respond` only for bodies sent after the request's borrows end: the
+        // common in-memory response does not move a `Deferred` around.
+        let mut deferred = Deferred::NONE;
+        let keep_alive = match framing {
             h11::BodyFraming::Empty | h11::BodyFraming::Length(0) => {
                 let state = BodyState::default();
                 state.done.set(true);
                 let body = Body::empty(&arena);
                 let out = respond(
                     st,
-                    &req,
+                    req,
                     &arena,
                     body,
                     &state,
@@ -264,15 +277,16 @@ where
                     scheme,
                     remote,
                     shutting_down,
+                    &mut deferred,
                 )
                 .await;
-                drop(req);
+                drop(parsed);
                 c.start += n;
                 out
             }
             _ => {
                 let expect_continue = req.expect_continue();
-                drop(req);
+                drop(parsed);
                 if let h11::BodyFraming::Length(len) = framing {
                     if len > cfg.limits.max_body_size {
                         drop(arena);
@@ -339,6 +353,7 @@ where
                     scheme,
                     remote,
                     shutting_down,
+                    &mut deferred,
                 )
                 .await
             }
@@ -374,8 +389,9 @@ where
 }
 
 /// Calls the handler for one request and serializes its response head (and in-memory
-/// body) into `wbuf`. Returns whether the connection may stay open, and what remains to
-/// be sent once the request's borrows have ended.
+/// body) into `wbuf`. Returns whether the connection may stay open; what remains to be
+/// sent once the request's borrows have ended goes to `deferred` (left as is when
+/// nothing does).
 #[allow(clippy::too_many_arguments)]
 async fn respond<'r, H: Handler>(
     st: &'r WorkerState<H>,
@@ -388,21 +404,24 @@ async fn respond<'r, H: Handler>(
     scheme: Scheme,
     remote: Option<SocketAddr>,
     shutting_down: bool,
-) -> (bool, Deferred) {
-    let request = Request::from_parts(RequestParts {
-        method: req.method().clone(),
-        target: req.target(),
-        authority: req.host().and_then(|h| std::str::from_utf8(h).ok()),
+    deferred: &mut Deferred,
+) -> bool {
+    let request = Request::from_h1(
+        req.method().clone(),
+        req.target(),
+        req.path(),
+        req.query(),
+        req.host(),
         scheme,
-        version: req.version(),
-        headers: Headers::from_h1(req.headers()),
-        remote_addr: remote,
-    });
+        req.version(),
+        Headers::from_h1(req.headers()),
+        remote,
+    );
     let is_head = req.method() == http::Method::HEAD;
     let http10 = req.version() == Version::HTTP_10;
-    let cx = RequestContext::new(request, arena, body);
     let mut slot = None;
-    let panicked = call_guarded(&*st.handler, cx, &mut slot).await;
+    let fut = st.handler.call(RequestContext::new(request, arena, body));
+    let panicked = poll_guarded(std::pin::pin!(fut), &mut slot).await;
     // Requests that were in flight when a shutdown began are answered, then the
     // connection closes.
     let shutting_down = shutting_down || st.stopping();
@@ -419,13 +438,17 @@ async fn respond<'r, H: Handler>(
         keep_alive = false;
         *response = Response::new(status);
     }
-    if response.overflow || response.status.as_u16() < 200 || !fields_valid(response) {
+    if response.overflow
+        || response.status.as_u16() < 200
+        || (!response.trusted && !fields_valid(response))
+    {
         tracing::error!("invalid response from handler (header fields or status); answering 500");
         *response = Response::new(StatusCode::INTERNAL_SERVER_ERROR);
     }
-    if response
-        .header_fields()
-        .any(|(n, v)| n.eq_ignore_ascii_case(b"connection") && has_token(v, b"close"))
+    if !response.trusted
+        && response
+            .header_fields()
+            .any(|(n, v)| n.eq_ignore_ascii_case(b"connection") && has_token(v, b"close"))
     {
         keep_alive = false;
     }
@@ -471,7 +494,7 @@ async fn respond<'r, H: Handler>(
         announced,
     );
     if no_body {
-        return (keep_alive, Deferred::NONE);
+        return keep_alive;
     }
     if !with_trailers {
         let body = match body {
@@ -488,13 +511,16 @@ async fn respond<'r, H: Handler>(
             ResponseBody::File(f) => DeferredBody::File(f),
             ResponseBody::Stream(s) => DeferredBody::Stream(s),
         };
+        if matches!(body, DeferredBody::None) {
+            return keep_alive;
+        }
         let chunked = chunked && matches!(body, DeferredBody::Stream(_));
-        let deferred = Deferred {
+        *deferred = Deferred {
             body,
             chunked,
             trailers: PendingTrailers::None,
         };
-        return (keep_alive, deferred);
+        return keep_alive;
     }
     // Chunked framing with a trailer section.
     let body = match body {
@@ -518,7 +544,7 @@ async fn respond<'r, H: Handler>(
             wbuf.extend_from_slice(b"0\r\n");
             write_trailer_fields(wbuf, fields.iter().copied());
             wbuf.extend_from_slice(b"\r\n");
-            return (keep_alive, Deferred::NONE);
+            return keep_alive;
         }
         Trailers::Fields(fields) => {
             // The fields may borrow the arena, which is gone when the body is sent.
@@ -528,12 +554,12 @@ async fn respond<'r, H: Handler>(
         }
         Trailers::Deferred(f) => PendingTrailers::Future(f),
     };
-    let deferred = Deferred {
+    *deferred = Deferred {
         body,
         chunked: true,
         trailers,
     };
-    (keep_alive, deferred)
+    keep_alive
 }
 
 /// One chunk of a chunked body (RFC 9112 §7.1).
@@ -608,8 +634,9 @@ fn write_head(
     }
     wbuf.extend_from_slice(date);
     wbuf.extend_from_slice(b"\r\n");
+    let trusted = response.trusted;
     for (name, value) in response.header_fields() {
-        if is_managed(name) {
+        if !trusted && is_managed(name) {
             continue;
         }
         wbuf.extend_from_slice(name);
@@ -1137,6 +1164,52 @@ mod tests {
             "HTTP/1.1 200 OK\r\ndate: Wed, 25 Nov 2026 19:00:00 GMT\r\n\
              content-type: text/plain; charset=utf-8\r\ntrailer: x-a, x-b\r\n\
              transfer-encoding: chunked\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn untrusted_fields_are_filtered_and_trusted_ones_written_as_is() {
+        let date = b"Wed, 25 Nov 2026 19:00:00 GMT";
+        let mut out = Vec::new();
+        let r = Response::text("hi")
+            .header("content-length", "99")
+            .header("x-a", "1");
+        assert!(!r.trusted);
+        write_head(
+            &mut out,
+            StatusCode::OK,
+            &r,
+            Some(2),
+            false,
+            true,
+            false,
+            date,
+            &[],
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 200 OK\r\ndate: Wed, 25 Nov 2026 19:00:00 GMT\r\n\
+             content-type: text/plain; charset=utf-8\r\nx-a: 1\r\ncontent-length: 2\r\n\r\n"
+        );
+        let mut out = Vec::new();
+        let r = Response::text("hi");
+        assert!(r.trusted);
+        write_head(
+            &mut out,
+            StatusCode::OK,
+            &r,
+            Some(2),
+            false,
+            false,
+            false,
+            date,
+            &[],
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 200 OK\r\ndate: Wed, 25 Nov 2026 19:00:00 GMT\r\n\
+             content-type: text/plain; charset=utf-8\r\ncontent-length: 2\r\n\
+             connection: close\r\n\r\n"
         );
     }
 }

@@ -40,19 +40,22 @@ pub trait Handler: Send + Sync + 'static {
     fn call<'a>(&'a self, cx: RequestContext<'a>) -> impl Future<Output = Response<'a>> + 'a;
 }
 
-/// Runs `handler` on `cx`, catching a panic, and stores the response in `slot`. Returns
-/// true when the handler panicked (`slot` is then `None`).
+/// Polls a handler's future to completion, catching a panic, and stores the response
+/// in `slot`. Returns true when the handler panicked (`slot` is then `None`).
 ///
-/// The response is written straight from the handler future's output into `slot`: a
-/// `Response` is ~150 bytes, and `FutureExt::catch_unwind` plus the `Result` and `Poll`
-/// wrappers would copy it several times per request.
-pub(crate) async fn call_guarded<'a, H: Handler>(
-    handler: &'a H,
-    cx: RequestContext<'a>,
+/// The caller creates and pins the future (`handler.call(cx)`), so the context is moved
+/// once, into the handler's future, not through another async layer first; the response
+/// is written straight from the future's output into `slot`: a `Response` is ~150 bytes,
+/// and `FutureExt::catch_unwind` plus the `Result` and `Poll` wrappers would copy it
+/// several times per request.
+pub(crate) async fn poll_guarded<'a, F>(
+    mut fut: std::pin::Pin<&mut F>,
     slot: &mut Option<Response<'a>>,
-) -> bool {
-    let mut fut = std::pin::pin!(handler.call(cx));
-    std::future::poll_fn(|task| {
+) -> bool
+where
+    F: Future<Output = Response<'a>>,
+{
+    std::future::poll_fn(move |task| {
         let fut = fut.as_mut();
         let slot = &mut *slot;
         // AssertUnwindSafe: after a panic the future is dropped unpolled and the slot

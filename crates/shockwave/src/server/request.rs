@@ -157,7 +157,9 @@ pub struct Request<'a> {
     target: &'a str,
     path: &'a str,
     query: Option<&'a str>,
-    authority: Option<&'a str>,
+    /// Kept as bytes and checked for UTF-8 only when asked for (most handlers never
+    /// look at it).
+    authority: Option<&'a [u8]>,
     scheme: Scheme,
     version: Version,
     headers: Headers<'a>,
@@ -192,7 +194,7 @@ impl<'a> Request<'a> {
             target: parts.target,
             path,
             query,
-            authority: parts.authority,
+            authority: parts.authority.map(str::as_bytes),
             scheme: parts.scheme,
             version: parts.version,
             headers: parts.headers,
@@ -218,7 +220,35 @@ impl<'a> Request<'a> {
     }
     /// The authority (`Host` on HTTP/1.1).
     pub fn authority(&self) -> Option<&'a str> {
-        self.authority
+        self.authority.and_then(|a| std::str::from_utf8(a).ok())
+    }
+
+    /// A request whose target the HTTP/1.1 parser already split into `path` and `query`
+    /// (same rules as [`Request::from_parts`]); `authority` is the raw `Host` field,
+    /// validated lazily by [`Request::authority`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_h1(
+        method: Method,
+        target: &'a str,
+        path: &'a str,
+        query: Option<&'a str>,
+        authority: Option<&'a [u8]>,
+        scheme: Scheme,
+        version: Version,
+        headers: Headers<'a>,
+        remote_addr: Option<SocketAddr>,
+    ) -> Self {
+        Request {
+            method,
+            target,
+            path,
+            query,
+            authority,
+            scheme,
+            version,
+            headers,
+            remote_addr,
+        }
     }
     /// The scheme.
     pub fn scheme(&self) -> Scheme {

@@ -281,6 +281,11 @@ pub struct Response<'a> {
     /// Set when header fields could not be stored (spill allocation failed): drivers
     /// answer 500 instead.
     pub(crate) overflow: bool,
+    /// The header fields are known to be valid and to hold no field the drivers manage
+    /// (`content-length`, `transfer-encoding`, `connection`, `date`): set by the
+    /// constructors, cleared by any field the caller adds, so drivers can skip their
+    /// per-field checks on the common responses.
+    pub(crate) trusted: bool,
     headers: HeaderStore<'a>,
     arena: Option<&'a Arena>,
     pub(crate) body: ResponseBody<'a>,
@@ -304,6 +309,7 @@ impl<'a> Response<'a> {
         Response {
             status,
             overflow: false,
+            trusted: true,
             headers: HeaderStore::EMPTY,
             arena: None,
             body: ResponseBody::Empty,
@@ -337,16 +343,29 @@ impl<'a> Response<'a> {
 
     /// `200 OK`, `content-type: text/plain; charset=utf-8`.
     pub fn text(body: &'a str) -> Self {
-        Self::ok()
-            .header("content-type", "text/plain; charset=utf-8")
-            .body(body)
+        Self::with_type(b"text/plain; charset=utf-8", body.as_bytes())
     }
 
     /// `200 OK`, `content-type: application/json`.
     pub fn json(body: &'a str) -> Self {
-        Self::ok()
-            .header("content-type", "application/json")
-            .body(body)
+        Self::with_type(b"application/json", body.as_bytes())
+    }
+
+    /// `200 OK` with one `content-type` field and a borrowed body, built in place (the
+    /// builder chain would move the whole `Response` once per call on hot routes).
+    fn with_type(content_type: &'static [u8], body: &'a [u8]) -> Self {
+        Response {
+            status: StatusCode::OK,
+            overflow: false,
+            trusted: true,
+            headers: HeaderStore::Inline {
+                len: 1,
+                slots: [(&b"content-type"[..], content_type), EMPTY_FIELD],
+            },
+            arena: None,
+            body: ResponseBody::Slice(body),
+            trailers: Trailers::None,
+        }
     }
 
     /// An empty response with this status code (invalid codes become 500).
@@ -372,6 +391,7 @@ impl<'a> Response<'a> {
 
     /// Adds a header field in place (see [`Response::header`]).
     pub fn push_header(&mut self, name: &'a [u8], value: &'a [u8]) {
+        self.trusted = false;
         if let HeaderStore::Inline { len, slots } = &mut self.headers {
             if let Some(slot) = slots.get_mut(*len as usize) {
                 *slot = (name, value);
@@ -387,6 +407,7 @@ impl<'a> Response<'a> {
     /// Appends a list of header fields (e.g. allocated in the request arena). When no
     /// field was set before, the list is used in place (no copy, no allocation).
     pub fn headers_slice(mut self, fields: &'a [(&'a [u8], &'a [u8])]) -> Self {
+        self.trusted = false;
         if self.headers.as_slice().is_empty()
             && !matches!(self.headers, HeaderStore::Arena(_) | HeaderStore::Heap(_))
         {
@@ -534,5 +555,28 @@ mod tests {
         assert_eq!(names, [&b"first"[..], b"x-1", b"x-2", b"x-3"]);
         let r = Response::ok().header("a", "1").headers_slice(&list[..1]);
         assert!(matches!(r.headers, HeaderStore::Inline { len: 2, .. }));
+    }
+
+    #[test]
+    fn built_in_responses_are_trusted_until_a_field_is_added() {
+        let t = Response::text("hi");
+        assert!(t.trusted);
+        assert_eq!(
+            t.header_fields().collect::<Vec<_>>(),
+            [(&b"content-type"[..], &b"text/plain; charset=utf-8"[..])]
+        );
+        assert!(matches!(t.body, ResponseBody::Slice(b"hi")));
+        let j = Response::json("{}");
+        assert!(j.trusted);
+        assert_eq!(j.header_slice()[0].1, b"application/json");
+        assert!(Response::new(StatusCode::NOT_FOUND).trusted);
+        // A caller's field may be a managed one (connection, content-length) or invalid:
+        // the driver must check the fields again.
+        assert!(!Response::text("hi").header("connection", "close").trusted);
+        let fields: &[(&[u8], &[u8])] = &[(b"content-length", b"5")];
+        assert!(!Response::ok().headers_slice(fields).trusted);
+        let mut r = Response::ok();
+        r.push_header(b"x-a", b"1");
+        assert!(!r.trusted);
     }
 }

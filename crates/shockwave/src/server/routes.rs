@@ -3,6 +3,7 @@
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::{Method, StatusCode};
 
 use super::files::StaticFiles;
@@ -43,7 +44,59 @@ const HELLO: &str = "Hello, World!";
 const JSON: &str = "{\"message\":\"Hello, World!\"}";
 
 impl Handler for DefaultRoutes {
-    async fn call<'a>(&'a self, mut cx: RequestContext<'a>) -> Response<'a> {
+    fn call<'a>(
+        &'a self,
+        cx: RequestContext<'a>,
+    ) -> impl std::future::Future<Output = Response<'a>> + 'a {
+        // The fixed answers are ready at once: no future holding the request context is
+        // built (and no context is copied into one) for them.
+        let fixed = match (cx.method(), cx.path()) {
+            (&Method::GET | &Method::HEAD, "/" | "/plaintext") => Some(Fixed::TEXT),
+            (&Method::GET | &Method::HEAD, "/json") => Some(Fixed::JSON),
+            _ => None,
+        };
+        match fixed {
+            Some(fixed) => Either::Left(fixed),
+            None => Either::Right(self.route(cx)),
+        }
+    }
+}
+
+/// A fixed answer, built when polled: the `Response` is written once, into the poll's
+/// output, instead of being stored in the future and moved out again.
+struct Fixed<'a> {
+    json: bool,
+    _response: std::marker::PhantomData<Response<'a>>,
+}
+
+impl Fixed<'_> {
+    const TEXT: Self = Fixed {
+        json: false,
+        _response: std::marker::PhantomData,
+    };
+    const JSON: Self = Fixed {
+        json: true,
+        _response: std::marker::PhantomData,
+    };
+}
+
+impl<'a> std::future::Future for Fixed<'a> {
+    type Output = Response<'a>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Response<'a>> {
+        std::task::Poll::Ready(if self.json {
+            Response::json(JSON)
+        } else {
+            Response::text(HELLO)
+        })
+    }
+}
+
+impl DefaultRoutes {
+    async fn route<'a>(&'a self, mut cx: RequestContext<'a>) -> Response<'a> {
         let method = cx.method().clone();
         let path = cx.path();
         match (method, path) {
