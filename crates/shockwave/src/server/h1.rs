@@ -101,6 +101,7 @@ pub(crate) async fn serve<IO, H>(
         head: Vec::new(),
         tbuf: Vec::new(),
         heap: h11::HeapHeaders::new(),
+        memo: HeadMemo::new(),
         start: 0,
         end: 0,
     };
@@ -135,8 +136,65 @@ struct Conn<IO> {
     /// by connections whose responses have trailers).
     tbuf: Vec<u8>,
     heap: h11::HeapHeaders,
+    /// The last response head serialized for a preset response (see [`HeadMemo`]).
+    memo: HeadMemo,
     start: usize,
     end: usize,
+}
+
+/// Everything a preset response's head depends on: equal keys give byte-identical heads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct HeadKey {
+    status: StatusCode,
+    /// `Response::preset` (never 0 here): the exact header fields.
+    preset: u8,
+    length: Option<u64>,
+    chunked: bool,
+    keep_alive: bool,
+    http10: bool,
+    /// `WorkerState::date_gen` when the head was written (the head holds the date).
+    date_gen: u64,
+}
+
+/// A connection's copy of its last preset response head: pipelined and keep-alive
+/// requests for the same route get it with one copy instead of a field-by-field
+/// serialization. Heads without trailers only.
+struct HeadMemo {
+    key: Option<HeadKey>,
+    len: usize,
+    bytes: [u8; HeadMemo::CAPACITY],
+}
+
+impl HeadMemo {
+    /// Preset heads are ~130 bytes; longer ones (long reason phrases) are not kept.
+    const CAPACITY: usize = 192;
+
+    fn new() -> Self {
+        HeadMemo {
+            key: None,
+            len: 0,
+            bytes: [0; Self::CAPACITY],
+        }
+    }
+
+    /// Appends the head for `key` to `wbuf`: the memo when it was written for the same
+    /// key, else `write` (whose output becomes the memo).
+    fn write(&mut self, key: HeadKey, wbuf: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+        if self.key == Some(key) {
+            wbuf.extend_from_slice(&self.bytes[..self.len]);
+            return;
+        }
+        let start = wbuf.len();
+        write(wbuf);
+        let head = &wbuf[start..];
+        if let Some(dst) = self.bytes.get_mut(..head.len()) {
+            dst.copy_from_slice(head);
+            self.len = head.len();
+            self.key = Some(key);
+        } else {
+            self.key = None;
+        }
+    }
 }
 
 async fn run<IO, H>(
@@ -156,9 +214,13 @@ where
     let max_buffer = cfg.limits.max_header_bytes + cfg.limits.max_request_line + 1024;
     let mut head_deadline: Option<Instant> = None;
     let mut must_parse = false;
+    // The arena of the previous request of a pipelined batch, recycled for the next one
+    // (no trip through the pool); given back before any wait for the peer.
+    let mut held: Option<shockwave_arena::PooledArena<'_>> = None;
     loop {
         if c.start == c.end {
             // Nothing buffered: send the batch, then wait for the next request.
+            held = None;
             c.start = 0;
             c.end = 0;
             flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
@@ -188,6 +250,7 @@ where
         }
         if !must_parse {
             // Partial head: read more (within the header-read deadline).
+            held = None;
             if c.end == c.rbuf.len() {
                 if c.start > 0 {
                     c.rbuf.copy_within(c.start..c.end, 0);
@@ -227,11 +290,17 @@ where
         must_parse = false;
 
         // Parse one request head.
-        let arena = st.pool.get();
+        let arena: &Arena = match &mut held {
+            Some(a) => {
+                a.recycle();
+                a
+            }
+            None => held.insert(st.pool.get()),
+        };
         // Matched by reference: the parsed head (~200 bytes) stays where the parser
         // wrote it instead of being moved out of the result.
         let parsed = match cfg.alloc {
-            Alloc::Arena => h11::parse_request(&c.rbuf[c.start..c.end], &arena, limits),
+            Alloc::Arena => h11::parse_request(&c.rbuf[c.start..c.end], arena, limits),
             Alloc::Heap => h11::parse_request_heap(&c.rbuf[c.start..c.end], &mut c.heap, limits),
         };
         let (req, n) = match &parsed {
@@ -242,7 +311,6 @@ where
                 inc(&st.counters.requests);
                 tracing::debug!(?remote, error = %e, "bad request");
                 drop(parsed);
-                drop(arena);
                 return reject(c, st, status, sleep).await;
             }
         };
@@ -265,15 +333,16 @@ where
             h11::BodyFraming::Empty | h11::BodyFraming::Length(0) => {
                 let state = BodyState::default();
                 state.done.set(true);
-                let body = Body::empty(&arena);
+                let body = Body::empty(arena);
                 let out = respond(
                     st,
                     req,
-                    &arena,
+                    arena,
                     body,
                     &state,
                     &mut c.wbuf,
                     &mut c.tbuf,
+                    &mut c.memo,
                     scheme,
                     remote,
                     shutting_down,
@@ -289,7 +358,6 @@ where
                 drop(parsed);
                 if let h11::BodyFraming::Length(len) = framing {
                     if len > cfg.limits.max_body_size {
-                        drop(arena);
                         return reject(c, st, StatusCode::PAYLOAD_TOO_LARGE, sleep).await;
                     }
                 }
@@ -298,7 +366,7 @@ where
                 // The head is copied so that the body reader can reuse the read buffer.
                 let reparsed = match cfg.alloc {
                     Alloc::Arena => match arena.alloc_bytes(&c.rbuf[c.start..c.start + n]) {
-                        Ok(head) => h11::parse_request(head, &arena, limits),
+                        Ok(head) => h11::parse_request(head, arena, limits),
                         Err(e) => Err(h11::Error::Arena(e)),
                     },
                     Alloc::Heap => {
@@ -341,15 +409,16 @@ where
                     timeout: cfg.timeouts.write,
                     waiting: false,
                 };
-                let body = Body::new(&mut source, &arena, cfg.limits.max_body_size);
+                let body = Body::new(&mut source, arena, cfg.limits.max_body_size);
                 respond(
                     st,
                     &req,
-                    &arena,
+                    arena,
                     body,
                     &state,
                     &mut c.wbuf,
                     &mut c.tbuf,
+                    &mut c.memo,
                     scheme,
                     remote,
                     shutting_down,
@@ -358,8 +427,10 @@ where
                 .await
             }
         };
-        drop(arena);
         let mut keep_alive = keep_alive;
+        if !deferred.is_none() || !keep_alive || c.wbuf.len() >= cfg.limits.write_batch_bytes {
+            held = None; // about to wait for the peer
+        }
         if !deferred.is_none() {
             flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
             let sent = send_deferred(
@@ -401,6 +472,7 @@ async fn respond<'r, H: Handler>(
     body_state: &BodyState,
     wbuf: &mut Vec<u8>,
     tbuf: &mut Vec<u8>,
+    memo: &mut HeadMemo,
     scheme: Scheme,
     remote: Option<SocketAddr>,
     shutting_down: bool,
@@ -477,22 +549,47 @@ async fn respond<'r, H: Handler>(
     } else {
         length
     };
-    let date = st.date();
     let announced = match &trailers {
         Trailers::Fields(fields) => fields,
         _ => &[][..],
     };
-    write_head(
-        wbuf,
-        status,
-        response,
-        length,
-        chunked && !no_body,
-        keep_alive,
-        http10,
-        &date,
-        announced,
-    );
+    let chunked_head = chunked && !no_body;
+    if response.preset != 0 && !with_trailers {
+        let key = HeadKey {
+            status,
+            preset: response.preset,
+            length,
+            chunked: chunked_head,
+            keep_alive,
+            http10,
+            date_gen: st.date_gen(),
+        };
+        memo.write(key, wbuf, |w| {
+            write_head(
+                w,
+                status,
+                response,
+                length,
+                chunked_head,
+                keep_alive,
+                http10,
+                &st.date(),
+                &[],
+            )
+        });
+    } else {
+        write_head(
+            wbuf,
+            status,
+            response,
+            length,
+            chunked_head,
+            keep_alive,
+            http10,
+            &st.date(),
+            announced,
+        );
+    }
     if no_body {
         return keep_alive;
     }
@@ -1139,6 +1236,119 @@ mod tests {
             .into_iter(),
         );
         assert_eq!(out, b"grpc-status: 0\r\nX-Ok: \r\n");
+    }
+
+    #[test]
+    fn head_memo_is_byte_identical_and_follows_every_key_part() {
+        let dates = [
+            b"Wed, 25 Nov 2026 19:00:00 GMT",
+            b"Wed, 25 Nov 2026 19:00:01 GMT",
+        ];
+        let mut memo = HeadMemo::new();
+        let mut writes = 0;
+        let mut heads = 0;
+        for (date_gen, date) in dates.iter().enumerate() {
+            let responses = [
+                Response::text("hi"),
+                Response::json("{}"),
+                Response::new(StatusCode::NOT_FOUND),
+                Response::text("x").with_status(StatusCode::IM_A_TEAPOT),
+                Response::new(StatusCode::NO_CONTENT),
+            ];
+            for r in &responses {
+                for length in [Some(2), Some(13), None] {
+                    for keep_alive in [true, false] {
+                        for http10 in [false, true] {
+                            let chunked = length.is_none() && !http10;
+                            let key = HeadKey {
+                                status: r.status,
+                                preset: r.preset,
+                                length,
+                                chunked,
+                                keep_alive,
+                                http10,
+                                date_gen: date_gen as u64,
+                            };
+                            let mut want = b"previous".to_vec();
+                            write_head(
+                                &mut want,
+                                r.status,
+                                r,
+                                length,
+                                chunked,
+                                keep_alive,
+                                http10,
+                                date,
+                                &[],
+                            );
+                            // The second time the same key comes, the memo is copied.
+                            for _ in 0..2 {
+                                let mut got = b"previous".to_vec();
+                                memo.write(key, &mut got, |w| {
+                                    writes += 1;
+                                    write_head(
+                                        w,
+                                        r.status,
+                                        r,
+                                        length,
+                                        chunked,
+                                        keep_alive,
+                                        http10,
+                                        date,
+                                        &[],
+                                    )
+                                });
+                                assert_eq!(
+                                    String::from_utf8(got).unwrap(),
+                                    String::from_utf8(want.clone()).unwrap()
+                                );
+                                heads += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(writes * 2, heads, "every repeated key must hit the memo");
+        // Keep-alive and close variants of the same response differ, and the memo follows.
+        let r = Response::text("Hello, World!");
+        let key = |keep_alive, date_gen| HeadKey {
+            status: StatusCode::OK,
+            preset: r.preset,
+            length: Some(13),
+            chunked: false,
+            keep_alive,
+            http10: false,
+            date_gen,
+        };
+        let head = |memo: &mut HeadMemo, keep_alive, date_gen, date: &[u8; 29]| {
+            let mut out = Vec::new();
+            memo.write(key(keep_alive, date_gen), &mut out, |w| {
+                write_head(
+                    w,
+                    StatusCode::OK,
+                    &r,
+                    Some(13),
+                    false,
+                    keep_alive,
+                    false,
+                    date,
+                    &[],
+                )
+            });
+            String::from_utf8(out).unwrap()
+        };
+        let mut memo = HeadMemo::new();
+        let expected = "HTTP/1.1 200 OK\r\ndate: Wed, 25 Nov 2026 19:00:00 GMT\r\n\
+                        content-type: text/plain; charset=utf-8\r\ncontent-length: 13\r\n\r\n";
+        assert_eq!(head(&mut memo, true, 7, dates[0]), expected);
+        assert_eq!(head(&mut memo, true, 7, dates[0]), expected);
+        assert!(head(&mut memo, false, 7, dates[0]).ends_with("connection: close\r\n\r\n"));
+        assert_eq!(head(&mut memo, true, 7, dates[0]), expected);
+        // Date rollover: a new generation writes (and keeps) the new date.
+        let rolled = expected.replace("19:00:00", "19:00:01");
+        assert_eq!(head(&mut memo, true, 8, dates[1]), rolled);
+        assert_eq!(head(&mut memo, true, 8, dates[1]), rolled);
     }
 
     #[test]

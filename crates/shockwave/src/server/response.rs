@@ -286,11 +286,22 @@ pub struct Response<'a> {
     /// constructors, cleared by any field the caller adds, so drivers can skip their
     /// per-field checks on the common responses.
     pub(crate) trusted: bool,
+    /// Identifies the exact header fields of a built-in response (`PRESET_*`; 0 = not a
+    /// preset): equal presets mean byte-identical fields, so drivers may reuse a head
+    /// they serialized before. Cleared together with `trusted`.
+    pub(crate) preset: u8,
     headers: HeaderStore<'a>,
     arena: Option<&'a Arena>,
     pub(crate) body: ResponseBody<'a>,
     trailers: Trailers<'a>,
 }
+
+/// [`Response::preset`]: no header field.
+pub(crate) const PRESET_NO_FIELDS: u8 = 1;
+/// [`Response::preset`]: only `content-type: text/plain; charset=utf-8`.
+pub(crate) const PRESET_TEXT: u8 = 2;
+/// [`Response::preset`]: only `content-type: application/json`.
+pub(crate) const PRESET_JSON: u8 = 3;
 
 impl fmt::Debug for Response<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -310,6 +321,7 @@ impl<'a> Response<'a> {
             status,
             overflow: false,
             trusted: true,
+            preset: PRESET_NO_FIELDS,
             headers: HeaderStore::EMPTY,
             arena: None,
             body: ResponseBody::Empty,
@@ -343,21 +355,22 @@ impl<'a> Response<'a> {
 
     /// `200 OK`, `content-type: text/plain; charset=utf-8`.
     pub fn text(body: &'a str) -> Self {
-        Self::with_type(b"text/plain; charset=utf-8", body.as_bytes())
+        Self::with_type(b"text/plain; charset=utf-8", PRESET_TEXT, body.as_bytes())
     }
 
     /// `200 OK`, `content-type: application/json`.
     pub fn json(body: &'a str) -> Self {
-        Self::with_type(b"application/json", body.as_bytes())
+        Self::with_type(b"application/json", PRESET_JSON, body.as_bytes())
     }
 
     /// `200 OK` with one `content-type` field and a borrowed body, built in place (the
     /// builder chain would move the whole `Response` once per call on hot routes).
-    fn with_type(content_type: &'static [u8], body: &'a [u8]) -> Self {
+    fn with_type(content_type: &'static [u8], preset: u8, body: &'a [u8]) -> Self {
         Response {
             status: StatusCode::OK,
             overflow: false,
             trusted: true,
+            preset,
             headers: HeaderStore::Inline {
                 len: 1,
                 slots: [(&b"content-type"[..], content_type), EMPTY_FIELD],
@@ -392,6 +405,7 @@ impl<'a> Response<'a> {
     /// Adds a header field in place (see [`Response::header`]).
     pub fn push_header(&mut self, name: &'a [u8], value: &'a [u8]) {
         self.trusted = false;
+        self.preset = 0;
         if let HeaderStore::Inline { len, slots } = &mut self.headers {
             if let Some(slot) = slots.get_mut(*len as usize) {
                 *slot = (name, value);
@@ -408,6 +422,7 @@ impl<'a> Response<'a> {
     /// field was set before, the list is used in place (no copy, no allocation).
     pub fn headers_slice(mut self, fields: &'a [(&'a [u8], &'a [u8])]) -> Self {
         self.trusted = false;
+        self.preset = 0;
         if self.headers.as_slice().is_empty()
             && !matches!(self.headers, HeaderStore::Arena(_) | HeaderStore::Heap(_))
         {
@@ -578,5 +593,20 @@ mod tests {
         let mut r = Response::ok();
         r.push_header(b"x-a", b"1");
         assert!(!r.trusted);
+        assert_eq!(r.preset, 0);
+    }
+
+    #[test]
+    fn presets_identify_the_fields_and_are_cleared_by_added_fields() {
+        assert_eq!(Response::ok().preset, PRESET_NO_FIELDS);
+        assert_eq!(Response::text("a").preset, PRESET_TEXT);
+        assert_eq!(Response::json("{}").preset, PRESET_JSON);
+        assert_eq!(Response::text("a").header("x", "1").preset, 0);
+        let fields: &[(&[u8], &[u8])] = &[(b"x", b"1")];
+        assert_eq!(Response::ok().headers_slice(fields).preset, 0);
+        // Different presets are different fields.
+        let t = Response::text("a");
+        let j = Response::json("a");
+        assert_ne!(t.header_slice(), j.header_slice());
     }
 }

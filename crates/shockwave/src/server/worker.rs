@@ -28,6 +28,9 @@ pub(crate) struct WorkerState<H> {
     date_cache: RefCell<h11::DateCache>,
     /// The `Date` value, refreshed by the worker's 50 ms tick (no clock read per request).
     date: Cell<[u8; 29]>,
+    /// Incremented whenever `date` changes: lets connections reuse a serialized response
+    /// head while the date it holds is current.
+    date_gen: Cell<u64>,
     /// A coarse clock, refreshed by the same tick: timeouts need no clock read per request.
     now: Cell<tokio::time::Instant>,
     /// Set once the worker saw the shutdown signal.
@@ -65,6 +68,11 @@ impl<H> WorkerState<H> {
         self.date.get()
     }
 
+    /// Changes whenever [`Self::date`] does.
+    pub(crate) fn date_gen(&self) -> u64 {
+        self.date_gen.get()
+    }
+
     /// The coarse current time (at most ~50 ms old).
     pub(crate) fn now(&self) -> tokio::time::Instant {
         self.now.get()
@@ -87,7 +95,10 @@ impl<H> WorkerState<H> {
         let v = cache.header_value();
         if v.len() == 29 {
             value.copy_from_slice(v);
-            self.date.set(value);
+            if value != self.date.get() {
+                self.date.set(value);
+                self.date_gen.set(self.date_gen.get().wrapping_add(1));
+            }
         }
     }
 
@@ -151,6 +162,7 @@ pub(crate) fn run_worker<H: Handler>(
         h11_limits,
         date_cache: RefCell::new(h11::DateCache::new()),
         date: Cell::new(*b"Thu, 01 Jan 1970 00:00:00 GMT"),
+        date_gen: Cell::new(0),
         now: Cell::new(tokio::time::Instant::now()),
         stopping: Cell::new(false),
         counters,
