@@ -512,12 +512,12 @@ async fn respond<'r, H: Handler>(
     }
     if response.overflow
         || response.status.as_u16() < 200
-        || (!response.trusted && !fields_valid(response))
+        || (!response.trusted() && !fields_valid(response))
     {
         tracing::error!("invalid response from handler (header fields or status); answering 500");
         *response = Response::new(StatusCode::INTERNAL_SERVER_ERROR);
     }
-    if !response.trusted
+    if !response.trusted()
         && response
             .header_fields()
             .any(|(n, v)| n.eq_ignore_ascii_case(b"connection") && has_token(v, b"close"))
@@ -731,7 +731,7 @@ fn write_head(
     }
     wbuf.extend_from_slice(date);
     wbuf.extend_from_slice(b"\r\n");
-    let trusted = response.trusted;
+    let trusted = response.trusted();
     for (name, value) in response.header_fields() {
         if !trusted && is_managed(name) {
             continue;
@@ -1384,7 +1384,7 @@ mod tests {
         let r = Response::text("hi")
             .header("content-length", "99")
             .header("x-a", "1");
-        assert!(!r.trusted);
+        assert!(!r.trusted());
         write_head(
             &mut out,
             StatusCode::OK,
@@ -1403,7 +1403,7 @@ mod tests {
         );
         let mut out = Vec::new();
         let r = Response::text("hi");
-        assert!(r.trusted);
+        assert!(r.trusted());
         write_head(
             &mut out,
             StatusCode::OK,

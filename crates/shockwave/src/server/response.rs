@@ -281,14 +281,10 @@ pub struct Response<'a> {
     /// Set when header fields could not be stored (spill allocation failed): drivers
     /// answer 500 instead.
     pub(crate) overflow: bool,
-    /// The header fields are known to be valid and to hold no field the drivers manage
-    /// (`content-length`, `transfer-encoding`, `connection`, `date`): set by the
-    /// constructors, cleared by any field the caller adds, so drivers can skip their
-    /// per-field checks on the common responses.
-    pub(crate) trusted: bool,
     /// Identifies the exact header fields of a built-in response (`PRESET_*`; 0 = not a
-    /// preset): equal presets mean byte-identical fields, so drivers may reuse a head
-    /// they serialized before. Cleared together with `trusted`.
+    /// preset): set by the constructors, cleared by any field the caller adds. Equal
+    /// presets mean byte-identical fields, so drivers may reuse a head they serialized
+    /// before, and any preset is [`trusted`](Self::trusted).
     pub(crate) preset: u8,
     headers: HeaderStore<'a>,
     arena: Option<&'a Arena>,
@@ -320,7 +316,6 @@ impl<'a> Response<'a> {
         Response {
             status,
             overflow: false,
-            trusted: true,
             preset: PRESET_NO_FIELDS,
             headers: HeaderStore::EMPTY,
             arena: None,
@@ -348,6 +343,14 @@ impl<'a> Response<'a> {
         self
     }
 
+    /// The header fields are known to be valid and to hold no field the drivers manage
+    /// (`content-length`, `transfer-encoding`, `connection`, `date`): true for the
+    /// built-in responses until a field is added, so drivers can skip their per-field
+    /// checks on the common responses.
+    pub(crate) fn trusted(&self) -> bool {
+        self.preset != 0
+    }
+
     /// `200 OK` with an empty body.
     pub fn ok() -> Self {
         Self::new(StatusCode::OK)
@@ -369,7 +372,6 @@ impl<'a> Response<'a> {
         Response {
             status: StatusCode::OK,
             overflow: false,
-            trusted: true,
             preset,
             headers: HeaderStore::Inline {
                 len: 1,
@@ -404,7 +406,6 @@ impl<'a> Response<'a> {
 
     /// Adds a header field in place (see [`Response::header`]).
     pub fn push_header(&mut self, name: &'a [u8], value: &'a [u8]) {
-        self.trusted = false;
         self.preset = 0;
         if let HeaderStore::Inline { len, slots } = &mut self.headers {
             if let Some(slot) = slots.get_mut(*len as usize) {
@@ -421,7 +422,6 @@ impl<'a> Response<'a> {
     /// Appends a list of header fields (e.g. allocated in the request arena). When no
     /// field was set before, the list is used in place (no copy, no allocation).
     pub fn headers_slice(mut self, fields: &'a [(&'a [u8], &'a [u8])]) -> Self {
-        self.trusted = false;
         self.preset = 0;
         if self.headers.as_slice().is_empty()
             && !matches!(self.headers, HeaderStore::Arena(_) | HeaderStore::Heap(_))
@@ -575,24 +575,24 @@ mod tests {
     #[test]
     fn built_in_responses_are_trusted_until_a_field_is_added() {
         let t = Response::text("hi");
-        assert!(t.trusted);
+        assert!(t.trusted());
         assert_eq!(
             t.header_fields().collect::<Vec<_>>(),
             [(&b"content-type"[..], &b"text/plain; charset=utf-8"[..])]
         );
         assert!(matches!(t.body, ResponseBody::Slice(b"hi")));
         let j = Response::json("{}");
-        assert!(j.trusted);
+        assert!(j.trusted());
         assert_eq!(j.header_slice()[0].1, b"application/json");
-        assert!(Response::new(StatusCode::NOT_FOUND).trusted);
+        assert!(Response::new(StatusCode::NOT_FOUND).trusted());
         // A caller's field may be a managed one (connection, content-length) or invalid:
         // the driver must check the fields again.
-        assert!(!Response::text("hi").header("connection", "close").trusted);
+        assert!(!Response::text("hi").header("connection", "close").trusted());
         let fields: &[(&[u8], &[u8])] = &[(b"content-length", b"5")];
-        assert!(!Response::ok().headers_slice(fields).trusted);
+        assert!(!Response::ok().headers_slice(fields).trusted());
         let mut r = Response::ok();
         r.push_header(b"x-a", b"1");
-        assert!(!r.trusted);
+        assert!(!r.trusted());
         assert_eq!(r.preset, 0);
     }
 
