@@ -67,19 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
         // The streaming API of one HTTP/3 connection: the head first, then the body as
         // slices of the received packets, so a large download is never buffered whole.
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates({
-            let mut roots = rustls::RootCertStore::empty();
-            roots.add(rustls::pki_types::CertificateDer::from_pem_slice(
-                cert.cert_pem.as_bytes(),
-            )?)?;
-            roots
-        })
-        .with_no_client_auth();
-        let h3 = Http3Client::new(tls)?;
+        let h3 = Http3Client::new(cert.client_config()?)?;
         let conn = h3.connection("127.0.0.1", port).await?;
         let authority = format!("127.0.0.1:{port}");
         let mut resp = conn

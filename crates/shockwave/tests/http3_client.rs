@@ -16,18 +16,6 @@ fn pattern(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i % 251) as u8).collect()
 }
 
-fn client_tls(cert: &tls::SelfSigned) -> rustls::ClientConfig {
-    use rustls_pki_types::pem::PemObject;
-    let der = rustls_pki_types::CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(der).unwrap();
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth()
-}
-
 /// An `h3` + `h3-quinn` server: /big, /echo (with a trailer), 404 otherwise.
 fn h3_server(cert: &tls::SelfSigned) -> quinn::Endpoint {
     let config = quic_server_config(&cert.config, &Http3Config::default()).unwrap();
@@ -87,7 +75,7 @@ async fn our_client_against_h3_server() {
     let cert = tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
     let server = h3_server(&cert);
     let port = server.local_addr().unwrap().port();
-    let client = Http3Client::new(client_tls(&cert)).unwrap();
+    let client = Http3Client::new(cert.client_config().unwrap()).unwrap();
 
     // Owned API.
     let r = client
@@ -234,7 +222,7 @@ fn serve_on_an_existing_endpoint() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let client = Http3Client::new(client_tls(&cert)).unwrap();
+        let client = Http3Client::new(cert.client_config().unwrap()).unwrap();
         let r = client
             .get(&format!("https://127.0.0.1:{}/x?q=1", addr.port()))
             .await

@@ -2,7 +2,6 @@
 //! (RFC 9114 §8, RFC 9204 §6), the QPACK dynamic table with a blocked stream, the header
 //! size limit, and graceful shutdown with GOAWAY.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use shockwave::http3::frame;
@@ -44,17 +43,7 @@ async fn stop(h: Http3Handle) {
 }
 
 async fn connect(h: &Http3Handle, cert: &tls::SelfSigned) -> (quinn::Endpoint, quinn::Connection) {
-    use rustls_pki_types::pem::PemObject;
-    let der = rustls_pki_types::CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(der).unwrap();
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let tls = cert.client_config().unwrap();
     let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     ep.set_default_client_config(quic_client_config(&tls, &Http3Config::default()).unwrap());
     let conn = ep

@@ -3,7 +3,7 @@
 //! byte, both ways.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use bytes::{Buf as _, Bytes};
 use shockwave::http3::server::{Http3Handle, Http3Server};
@@ -55,18 +55,6 @@ fn start_server() -> (Http3Handle, tls::SelfSigned) {
         .start(handler)
         .unwrap();
     (handle, cert)
-}
-
-fn client_tls(cert: &tls::SelfSigned) -> rustls::ClientConfig {
-    use rustls_pki_types::pem::PemObject;
-    let der = rustls_pki_types::CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(der).unwrap();
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth()
 }
 
 struct H3Response {
@@ -129,7 +117,7 @@ async fn h3_connect(
 ) {
     let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     ep.set_default_client_config(
-        quic_client_config(&client_tls(cert), &Http3Config::default()).unwrap(),
+        quic_client_config(&cert.client_config().unwrap(), &Http3Config::default()).unwrap(),
     );
     let conn = ep.connect(addr, "localhost").unwrap().await.unwrap();
     let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(conn))

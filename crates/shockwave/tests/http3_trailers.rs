@@ -4,8 +4,6 @@
 //! header fields and lowercased; none for HEAD; a panicking trailer future resets the
 //! stream. Request trailers reach the handler through `Body::trailers`.
 
-use std::sync::Arc;
-
 use bytes::{Buf as _, Bytes};
 use shockwave::http3::server::{Http3Handle, Http3Server};
 use shockwave::http3::{quic_client_config, Http3Config};
@@ -90,18 +88,6 @@ fn start_server() -> (Http3Handle, tls::SelfSigned) {
     (handle, cert)
 }
 
-fn client_tls(cert: &tls::SelfSigned) -> rustls::ClientConfig {
-    use rustls_pki_types::pem::PemObject;
-    let der = rustls_pki_types::CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(der).unwrap();
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth()
-}
-
 /// Status, headers, body and trailers of one request, or the error that ended it.
 async fn get(
     send: &mut h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>,
@@ -172,7 +158,7 @@ async fn h3_client_reads_response_trailers() {
     let (server, cert) = start_server();
     let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     ep.set_default_client_config(
-        quic_client_config(&client_tls(&cert), &Http3Config::default()).unwrap(),
+        quic_client_config(&cert.client_config().unwrap(), &Http3Config::default()).unwrap(),
     );
     let conn = ep
         .connect(server.local_addr(), "localhost")

@@ -3,8 +3,6 @@
 //! concurrent connections (each with concurrent streams) are all answered correctly,
 //! every connection by a single worker, both workers serve, and the counters add up.
 
-use std::sync::Arc;
-
 use bytes::{Buf as _, Bytes};
 use shockwave::http3::server::Http3Server;
 use shockwave::http3::{quic_client_config, Http3Config};
@@ -12,18 +10,6 @@ use shockwave::server::{handler_fn, tls, Response};
 
 const CONNECTIONS: usize = 24;
 const STREAMS: usize = 8;
-
-fn client_tls(cert: &tls::SelfSigned) -> rustls::ClientConfig {
-    use rustls_pki_types::pem::PemObject;
-    let der = rustls_pki_types::CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(der).unwrap();
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth()
-}
 
 /// One connection from its own UDP socket: STREAMS concurrent POSTs whose bodies are
 /// echoed; returns the worker names that answered.
@@ -95,7 +81,7 @@ async fn two_workers_serve_concurrent_connections() {
         }))
         .unwrap();
     let addr = server.local_addr();
-    let tls = client_tls(&cert);
+    let tls = cert.client_config().unwrap();
     let conns: Vec<_> = (0..CONNECTIONS)
         .map(|n| tokio::spawn(connection(addr, tls.clone(), n)))
         .collect();

@@ -37,6 +37,31 @@ pub struct SelfSigned {
     pub config: Arc<rustls::ServerConfig>,
 }
 
+impl SelfSigned {
+    /// A rustls client configuration (the same ring provider as the server) that trusts
+    /// this certificate and nothing else: for tests, examples and local development.
+    ///
+    /// ```
+    /// let cert = shockwave::server::tls::self_signed(&["localhost"]).unwrap();
+    /// let client = cert.client_config().unwrap();
+    /// assert!(client.alpn_protocols.is_empty());
+    /// ```
+    pub fn client_config(&self) -> Result<rustls::ClientConfig, TlsError> {
+        let der = CertificateDer::from_pem_slice(self.cert_pem.as_bytes()).map_err(|e| {
+            TlsError::Pem {
+                path: "<self-signed certificate>".into(),
+                message: e.to_string(),
+            }
+        })?;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der)?;
+        Ok(rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth())
+    }
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
