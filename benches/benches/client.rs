@@ -109,6 +109,40 @@ fn run(
     report(name, allocs_per_request(rt, 2000, &mut one));
 }
 
+/// Measures `sw` fetching `url` (a 13-byte body) with the arena API as `{prefix}_arena`
+/// and with the owned API as `{prefix}_owned`.
+fn run_shockwave(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+    sw: &Client,
+    url: &str,
+    prefix: &str,
+) {
+    let mut arena = Arena::with_capacity(16 * 1024);
+    run(group, rt, &format!("{prefix}_arena"), async || {
+        {
+            let resp = sw
+                .send_in(&arena, ArenaRequest::get(url))
+                .await
+                .expect("shockwave arena request");
+            assert_eq!(resp.body().len(), 13);
+            black_box(resp.status());
+        }
+        arena.reset();
+    });
+    run(group, rt, &format!("{prefix}_owned"), async || {
+        let body = sw
+            .get(url)
+            .send()
+            .await
+            .expect("shockwave request")
+            .bytes()
+            .await
+            .expect("shockwave body");
+        assert_eq!(body.len(), 13);
+    });
+}
+
 fn report(name: &str, (allocs, bytes): (f64, f64)) {
     println!("allocs/request {name:<36} {allocs:>8.2} allocs {bytes:>10.1} bytes");
 }
@@ -122,33 +156,9 @@ fn bench_clients(c: &mut Criterion) {
     let mut group = c.benchmark_group("client_sequential_keepalive_get");
     group.measurement_time(Duration::from_secs(4));
 
-    // Shockwave, arena API.
+    // Shockwave, arena and owned APIs.
     let sw = Client::new();
-    let mut arena = Arena::with_capacity(16 * 1024);
-    run(&mut group, &rt, "shockwave_arena", async || {
-        {
-            let resp = sw
-                .send_in(&arena, ArenaRequest::get(&url))
-                .await
-                .expect("shockwave arena request");
-            assert_eq!(resp.body().len(), 13);
-            black_box(resp.status());
-        }
-        arena.reset();
-    });
-
-    // Shockwave, owned API.
-    run(&mut group, &rt, "shockwave_owned", async || {
-        let body = sw
-            .get(&url)
-            .send()
-            .await
-            .expect("shockwave request")
-            .bytes()
-            .await
-            .expect("shockwave body");
-        assert_eq!(body.len(), 13);
-    });
+    run_shockwave(&mut group, &rt, &sw, &url, "shockwave");
 
     // hyper-util's legacy client (its connection task runs on the same runtime).
     let hyper = {
@@ -249,29 +259,7 @@ fn bench_h2_clients(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("client_h2_sequential_get");
     group.measurement_time(Duration::from_secs(4));
-    let mut arena = Arena::with_capacity(16 * 1024);
-    run(&mut group, &rt, "shockwave_h2_arena", async || {
-        {
-            let resp = sw
-                .send_in(&arena, ArenaRequest::get(&url))
-                .await
-                .expect("shockwave arena request");
-            assert_eq!(resp.body().len(), 13);
-            black_box(resp.status());
-        }
-        arena.reset();
-    });
-    run(&mut group, &rt, "shockwave_h2_owned", async || {
-        let body = sw
-            .get(&url)
-            .send()
-            .await
-            .expect("shockwave request")
-            .bytes()
-            .await
-            .expect("shockwave body");
-        assert_eq!(body.len(), 13);
-    });
+    run_shockwave(&mut group, &rt, &sw, &url, "shockwave_h2");
     run(&mut group, &rt, "hyper_h2", async || {
         hyper_get(&hyper_h2).await
     });
