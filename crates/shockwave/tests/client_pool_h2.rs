@@ -472,6 +472,24 @@ async fn trailers_from_hyper_over_http1_chunked_and_http2() {
 }
 
 /// The shockwave server (h2c prior knowledge on the cleartext port, ALPN over TLS).
+/// Sends `n` GETs of `url` at once (each its own task) and checks that every answer came
+/// over `version` with the body `expected`.
+async fn concurrent_gets(client: &Client, url: &str, n: usize, version: Version, expected: &str) {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (c, url) = (client.clone(), url.to_owned());
+            tokio::spawn(async move {
+                let r = c.get(url).send().await.unwrap();
+                assert_eq!(r.version(), version);
+                r.text().await.unwrap()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), expected);
+    }
+}
+
 fn shockwave_server(tls: Option<Arc<rustls::ServerConfig>>) -> shockwave::server::ServerHandle {
     use shockwave::server::{handler_fn, Response, Server};
     let mut b = Server::builder()
@@ -507,19 +525,7 @@ async fn shockwave_server_h2c_and_alpn_h2_share_one_connection() {
             format!("http://{plain}/slow"),
             format!("https://127.0.0.1:{tls_port}/slow"),
         ] {
-            let mut tasks = Vec::new();
-            for _ in 0..50 {
-                let c = client.clone();
-                let url = url.clone();
-                tasks.push(tokio::spawn(async move {
-                    let r = c.get(url).send().await.unwrap();
-                    assert_eq!(r.version(), Version::HTTP_2);
-                    r.text().await.unwrap()
-                }));
-            }
-            for t in tasks {
-                assert_eq!(t.await.unwrap(), "slow");
-            }
+            concurrent_gets(&client, &url, 50, Version::HTTP_2, "slow").await;
             let arena = Arena::new();
             let r = client
                 .send_in(&arena, ArenaRequest::get(&url))
@@ -547,19 +553,7 @@ async fn alpn_falls_back_to_http1_when_the_server_has_no_h2() {
             .danger_accept_invalid_certs(true)
             .build()
             .unwrap();
-        let mut tasks = Vec::new();
-        for _ in 0..8 {
-            let c = client.clone();
-            let url = url.clone();
-            tasks.push(tokio::spawn(async move {
-                let r = c.get(url).send().await.unwrap();
-                assert_eq!(r.version(), Version::HTTP_11);
-                r.text().await.unwrap()
-            }));
-        }
-        for t in tasks {
-            assert_eq!(t.await.unwrap(), "Hello, World!");
-        }
+        concurrent_gets(&client, &url, 8, Version::HTTP_11, "Hello, World!").await;
         assert_eq!(client.stats().http2_connections_opened, 0);
         assert_eq!(client.http2_connections(&url), 0);
         // Sequential requests then reuse pooled HTTP/1.1 connections.
