@@ -6,16 +6,7 @@ mod http2_support;
 use std::process::Command;
 
 use bytes::Bytes;
-use http2_support::server;
-
-fn peer(cmd: &str, install: &str) {
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {cmd}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(ok, "{cmd} missing: run `{install}` or `cargo xtask test`");
-}
+use http2_support::{require_peer as peer, server};
 
 fn run(cmd: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(cmd).args(args).output().unwrap();

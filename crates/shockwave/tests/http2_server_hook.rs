@@ -4,6 +4,9 @@
 use std::process::Command;
 use std::time::Duration;
 
+mod http2_support;
+use http2_support::require_peer as peer;
+
 use shockwave::server::routes::DefaultRoutes;
 use shockwave::server::{tls, Server, ServerBuilder};
 
@@ -13,15 +16,6 @@ fn builder() -> ServerBuilder {
         .workers(1)
         .shutdown_grace(Duration::from_secs(2))
         .handle_signals(false)
-}
-
-fn peer(cmd: &str, install: &str) {
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {cmd}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(ok, "{cmd} missing: run `{install}` or `cargo xtask test`");
 }
 
 fn curl(args: &[&str]) -> String {

@@ -162,14 +162,7 @@ fn frames_on_the_wire() {
 
 #[test]
 fn nghttp_sees_trailers() {
-    let ok = Command::new("sh")
-        .args(["-c", "command -v nghttp"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "nghttp missing: run `apt-get install -y nghttp2-client` or `cargo xtask test`"
-    );
+    http2_support::require_peer("nghttp", "apt-get install -y nghttp2-client");
     let srv = server::start();
     let url = format!("http://{}/trailers-deferred", srv.addr);
     let out = Command::new("nghttp").args(["-v", &url]).output().unwrap();

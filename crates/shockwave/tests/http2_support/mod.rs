@@ -4,6 +4,17 @@
 
 pub mod server;
 
+/// Fails (never skips) when the third-party peer `cmd` is not installed, naming the
+/// command that installs it.
+pub fn require_peer(cmd: &str, install: &str) {
+    let ok = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {cmd}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok, "{cmd} missing: run `{install}` or `cargo xtask test`");
+}
+
 use shockwave_hpack::{Decoder, Encoder};
 use shockwave_http2_frames::{
     encode_settings, Continuation, Data, ErrorCode, Frame, FrameDecoder, GoAway, Headers, Ping,
