@@ -417,18 +417,31 @@ fn check(r: &Resp, want: &H1Req) -> Result<(), String> {
     Ok(())
 }
 
+/// The connection of a traffic class, or `None` after tallying the failure and pausing
+/// briefly (so a server that refuses connections is not hammered in a tight loop).
+fn connected<C, E: std::fmt::Display>(
+    class: &'static str,
+    tally: &Tally,
+    connection: Result<C, E>,
+) -> Option<C> {
+    match connection {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tally.fail(class, format!("connect: {e}"));
+            std::thread::sleep(Duration::from_millis(100));
+            None
+        }
+    }
+}
+
 /// Keep-alive: one request at a time, a new connection every 300 requests.
 fn h1_keepalive(addr: SocketAddr, stop: &AtomicBool, tally: &Tally, seed: u64) {
     const CLASS: &str = "h1 keep-alive";
     let mut rng = Rng(seed);
     while !stop.load(Relaxed) {
-        let mut c = match H1::connect(addr, Duration::from_secs(10)) {
-            Ok(c) => c,
-            Err(e) => {
-                tally.fail(CLASS, format!("connect: {e}"));
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
+        let Some(mut c) = connected(CLASS, tally, H1::connect(addr, Duration::from_secs(10)))
+        else {
+            continue;
         };
         let mut done = 0u64;
         for _ in 0..300 {
@@ -457,13 +470,9 @@ fn h1_pipelined(addr: SocketAddr, stop: &AtomicBool, tally: &Tally, seed: u64) {
     const CLASS: &str = "h1 pipelined";
     let mut rng = Rng(seed);
     while !stop.load(Relaxed) {
-        let mut c = match H1::connect(addr, Duration::from_secs(10)) {
-            Ok(c) => c,
-            Err(e) => {
-                tally.fail(CLASS, format!("connect: {e}"));
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
+        let Some(mut c) = connected(CLASS, tally, H1::connect(addr, Duration::from_secs(10)))
+        else {
+            continue;
         };
         'conn: for _ in 0..100 {
             if stop.load(Relaxed) {
@@ -755,13 +764,12 @@ fn h2c_valid(addr: SocketAddr, stop: &AtomicBool, tally: &Tally, seed: u64) {
     const CLASS: &str = "h2c (own client)";
     let mut rng = Rng(seed);
     while !stop.load(Relaxed) {
-        let mut c = match H2::connect(addr, &[(4, 1 << 20)], Duration::from_secs(10)) {
-            Ok(c) => c,
-            Err(e) => {
-                tally.fail(CLASS, format!("connect: {e}"));
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
+        let Some(mut c) = connected(
+            CLASS,
+            tally,
+            H2::connect(addr, &[(4, 1 << 20)], Duration::from_secs(10)),
+        ) else {
+            continue;
         };
         let mut next_id = 1u32;
         'conn: for _ in 0..50 {
