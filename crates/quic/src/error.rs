@@ -222,6 +222,13 @@ pub enum Error {
         /// What was wrong.
         reason: &'static str,
     },
+    /// The peer makes us track more state than we allow, e.g. too many unidirectional
+    /// streams whose type has not arrived yet.
+    #[error("H3_EXCESSIVE_LOAD: {reason}")]
+    ExcessiveLoad {
+        /// What was exceeded.
+        reason: &'static str,
+    },
     /// A QPACK failure (field section decoding, encoder or decoder stream).
     #[error(transparent)]
     Qpack(#[from] QpackError),
@@ -241,6 +248,7 @@ impl Error {
             Error::ClosedCriticalStream { .. } => ErrorCode::ClosedCriticalStream,
             Error::RequestIncomplete => ErrorCode::RequestIncomplete,
             Error::MessageError { .. } => ErrorCode::MessageError,
+            Error::ExcessiveLoad { .. } => ErrorCode::ExcessiveLoad,
             Error::Qpack(e) => e.code(),
         }
     }

@@ -9,6 +9,7 @@
 //! | [`varint`] | QUIC variable-length integers (RFC 9000 §16) |
 //! | [`frame`] | HTTP/3 frames: incremental zero-copy [`frame::FrameDecoder`], encoders, [`frame::Settings`] |
 //! | [`stream`] | roles, stream IDs, unidirectional stream types and the peer's stream bookkeeping |
+//! | [`connection`] | the connection state machine for both roles: [`connection::Connection`] (control and QPACK streams, peer uni streams, SETTINGS, GOAWAY, field sections) |
 //! | [`control`] | the peer's control stream: [`control::ControlStream`] |
 //! | [`request`] | one request stream: [`request::RequestStream`] (HEADERS, DATA*, trailers) |
 //! | [`qpack`] | QPACK [`qpack::Decoder`] (dynamic table, blocked streams) and static-only [`qpack::Encoder`] |
@@ -80,6 +81,7 @@
 
 #![warn(missing_docs)]
 
+pub mod connection;
 pub mod control;
 pub mod error;
 pub mod frame;

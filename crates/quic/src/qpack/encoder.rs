@@ -1,8 +1,11 @@
-//! The QPACK encoder: static table and literals only (RFC 9204 §4.5), so every section
-//! has Required Insert Count 0, never blocks the peer and needs no encoder stream.
+//! The QPACK encoder (RFC 9204 §4.5). By default static table and literals only, so
+//! every section has Required Insert Count 0, never blocks the peer and needs no encoder
+//! stream. [`Encoder::use_dynamic_table`] turns on a simple dynamic table
+//! (see `encoder_table.rs`) whose instructions go to our encoder stream.
 
 use shockwave_hpack::integer;
 
+use super::encoder_table::{EncoderTable, Lookup};
 use super::{read_int, static_table, write_str, PrimError, QpackError};
 use crate::frame::{self, frame_type};
 use crate::varint::VarIntError;
@@ -77,8 +80,9 @@ impl Memo {
     }
 }
 
-/// A static-table-only QPACK encoder (see the [module docs](super)). One per connection;
-/// it also validates the peer's decoder stream.
+/// A QPACK encoder (see the [module docs](super)): static-table-only unless
+/// [`use_dynamic_table`](Encoder::use_dynamic_table) was called. One per connection; it
+/// also processes the peer's decoder stream.
 #[derive(Debug, Default)]
 pub struct Encoder {
     /// Lowercased field names.
@@ -87,6 +91,10 @@ pub struct Encoder {
     pending: Vec<u8>,
     /// Recently encoded literal field lines.
     memo: Memo,
+    /// The dynamic table, once enabled.
+    table: Option<EncoderTable>,
+    /// Field lines of a dynamic section, before its prefix is known.
+    lines: Vec<u8>,
 }
 
 impl Encoder {
@@ -151,11 +159,142 @@ impl Encoder {
         Ok(size)
     }
 
-    /// Processes bytes from the peer's decoder stream (RFC 9204 §4.4). Since this
-    /// encoder never references the dynamic table, a Section Acknowledgment or an Insert
-    /// Count Increment is a `QPACK_DECODER_STREAM_ERROR` (§4.4.1, §4.4.3); Stream
-    /// Cancellations are accepted.
+    /// Starts using a dynamic table of up to `capacity` bytes (capped at the peer's
+    /// SETTINGS_QPACK_MAX_TABLE_CAPACITY `peer_max_capacity`), blocking at most
+    /// `peer_blocked_streams` streams (the peer's SETTINGS_QPACK_BLOCKED_STREAMS).
+    /// Appends the Set Dynamic Table Capacity instruction to `encoder_stream` (our QPACK
+    /// encoder stream's content). Does nothing if the resulting capacity is 0 or a table
+    /// is already in use. Sections are then encoded with
+    /// [`encode_section_on`](Self::encode_section_on).
+    pub fn use_dynamic_table(
+        &mut self,
+        capacity: u64,
+        peer_max_capacity: u64,
+        peer_blocked_streams: u64,
+        encoder_stream: &mut Vec<u8>,
+    ) {
+        if self.table.is_none() && capacity.min(peer_max_capacity) > 0 {
+            self.table = Some(EncoderTable::new(
+                capacity,
+                peer_max_capacity,
+                peer_blocked_streams,
+                encoder_stream,
+            ));
+        }
+    }
+
+    /// True once [`use_dynamic_table`](Self::use_dynamic_table) enabled a table.
+    pub fn has_dynamic_table(&self) -> bool {
+        self.table.is_some()
+    }
+
+    /// Entries inserted into our dynamic table so far (0 without a table).
+    pub fn insert_count(&self) -> u64 {
+        self.table.as_ref().map_or(0, EncoderTable::insert_count)
+    }
+
+    /// The Known Received Count: insertions the peer's decoder has acknowledged.
+    pub fn known_received_count(&self) -> u64 {
+        self.table.as_ref().map_or(0, EncoderTable::known_received)
+    }
+
+    /// Encodes a field section for request stream `stream_id`, using the dynamic table
+    /// if one is in use (new entries' insert instructions are appended to
+    /// `encoder_stream`, which must reach the peer, or the stream stays blocked there).
+    /// Without a table this is [`encode_section`](Self::encode_section). Returns the
+    /// field section size like `encode_section`.
+    pub fn encode_section_on<'h, I>(
+        &mut self,
+        stream_id: u64,
+        fields: I,
+        dst: &mut Vec<u8>,
+        encoder_stream: &mut Vec<u8>,
+    ) -> u64
+    where
+        I: IntoIterator<Item = (&'h [u8], &'h [u8])>,
+    {
+        let Some(table) = self.table.as_mut() else {
+            return self.encode_section(fields, dst);
+        };
+        let may_block = table.may_block(stream_id);
+        // Base is the Insert Count before this section: entries inserted while encoding
+        // it are referenced with post-base indices (RFC 9204 §4.5.3).
+        let base = table.insert_count();
+        let mut ric = 0u64;
+        let mut size = 0u64;
+        self.lines.clear();
+        for (name, value) in fields {
+            size = size.saturating_add(name.len() as u64 + value.len() as u64 + 32);
+            let name = if name.iter().any(u8::is_ascii_uppercase) {
+                self.scratch.clear();
+                self.scratch.extend(name.iter().map(u8::to_ascii_lowercase));
+                &self.scratch[..]
+            } else {
+                name
+            };
+            let static_exact = matches!(static_table::lookup(name, value), Some((_, true)));
+            if static_exact || is_sensitive(name, value) {
+                encode_field(name, value, &mut self.lines);
+                continue;
+            }
+            match table.lookup_or_insert(name, value, may_block, encoder_stream) {
+                Lookup::Index(abs) if abs < base => {
+                    // Indexed Field Line, dynamic, relative: 1 0 index(6+).
+                    integer::encode(base - 1 - abs, 6, 0x80, &mut self.lines);
+                    ric = ric.max(abs + 1);
+                }
+                Lookup::Index(abs) => {
+                    // Indexed Field Line with Post-Base Index: 0001 index(4+).
+                    integer::encode(abs - base, 4, 0x10, &mut self.lines);
+                    ric = ric.max(abs + 1);
+                }
+                Lookup::Literal => encode_field(name, value, &mut self.lines),
+            }
+        }
+        // Prefix (RFC 9204 §4.5.1): Encoded Required Insert Count, then S + Delta Base.
+        integer::encode(table.encode_ric(ric), 8, 0, dst);
+        if ric == 0 {
+            dst.push(0);
+        } else if base >= ric {
+            integer::encode(base - ric, 7, 0, dst);
+        } else {
+            integer::encode(ric - base - 1, 7, 0x80, dst);
+        }
+        if ric > 0 {
+            table.sent(stream_id, ric);
+        }
+        dst.extend_from_slice(&self.lines);
+        size
+    }
+
+    /// As [`encode_headers_frame`](Self::encode_headers_frame), through
+    /// [`encode_section_on`](Self::encode_section_on).
+    pub fn encode_headers_frame_on<'h, I>(
+        &mut self,
+        stream_id: u64,
+        fields: I,
+        dst: &mut Vec<u8>,
+        encoder_stream: &mut Vec<u8>,
+    ) -> Result<u64, VarIntError>
+    where
+        I: IntoIterator<Item = (&'h [u8], &'h [u8])>,
+    {
+        let start = dst.len();
+        let size = self.encode_section_on(stream_id, fields, dst, encoder_stream);
+        frame::wrap_payload(frame_type::HEADERS, start, dst)?;
+        Ok(size)
+    }
+
+    /// Processes bytes from the peer's decoder stream (RFC 9204 §4.4). With the dynamic
+    /// table, Section Acknowledgments and Insert Count Increments advance the Known
+    /// Received Count; one for a section or insertion never sent is a
+    /// `QPACK_DECODER_STREAM_ERROR`. Without it, this encoder never references the
+    /// dynamic table, so a Section Acknowledgment or an Insert Count Increment is a
+    /// `QPACK_DECODER_STREAM_ERROR` (§4.4.1, §4.4.3); Stream Cancellations are accepted.
     pub fn feed_decoder_stream(&mut self, data: &[u8]) -> Result<(), QpackError> {
+        if let Some(table) = self.table.as_mut() {
+            return table.feed_decoder_stream(data);
+        }
         let carried = !self.pending.is_empty();
         if carried {
             self.pending.extend_from_slice(data);

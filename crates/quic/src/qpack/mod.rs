@@ -6,9 +6,10 @@
 //!   our decoder stream ([`Decoder::take_decoder_stream`]: Section Acknowledgment, Stream
 //!   Cancellation, Insert Count Increment) and handles blocked streams, bounded by
 //!   SETTINGS_QPACK_BLOCKED_STREAMS.
-//! * [`Encoder`]: encodes with the static table and literals only (Required Insert Count
-//!   0, never blocking the peer), Huffman-coding strings when that is shorter; it
-//!   validates the peer's decoder stream.
+//! * [`Encoder`]: encodes with the static table and literals (Required Insert Count 0,
+//!   never blocking the peer), Huffman-coding strings when that is shorter; it validates
+//!   the peer's decoder stream. Opt-in ([`Encoder::use_dynamic_table`]), it also inserts
+//!   field lines into a dynamic table (never evicting) and references them.
 //!
 //! Huffman coding and prefixed integers are shared with HPACK (`shockwave_hpack`).
 //!
@@ -33,6 +34,7 @@
 
 mod decoder;
 mod encoder;
+mod encoder_table;
 pub mod static_table;
 mod table;
 
