@@ -165,11 +165,13 @@ impl PeerStreams {
     }
 
     /// Number of peer streams whose type has not arrived yet.
+    #[cfg(test)]
     pub(super) fn untyped(&self) -> usize {
         self.untyped
     }
 
     /// Number of ignored streams still remembered.
+    #[cfg(test)]
     pub(super) fn ignored(&self) -> usize {
         self.ignored.len()
     }
@@ -193,5 +195,77 @@ impl PeerStreams {
             self.streams.remove(&oldest);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(r: Result<Route<'_>, Error>) -> UniAction {
+        match r.unwrap() {
+            Route::Action(a) => a,
+            Route::Critical(..) => panic!("critical"),
+        }
+    }
+
+    #[test]
+    fn header_split_across_reads() {
+        let mut p = PeerStreams::new(Role::Server, 4);
+        // Control stream type as a 2-byte varint (0x40 0x00), then content.
+        assert_eq!(action(p.recv(2, &[0x40], false)), UniAction::Read);
+        assert_eq!(p.untyped(), 1);
+        match p.recv(2, &[0x00, 0xaa], false).unwrap() {
+            Route::Critical(Critical::Control, rest, false) => assert_eq!(rest, [0xaa]),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(p.untyped(), 0);
+    }
+
+    #[test]
+    fn unknown_streams_are_ignored_and_bounded() {
+        let mut p = PeerStreams::new(Role::Server, 3);
+        // A reserved type (0x21) and an unknown one (0x54).
+        assert_eq!(
+            action(p.recv(2, &[0x21, 1, 2, 3], false)),
+            UniAction::Stop(ErrorCode::StreamCreationError)
+        );
+        assert_eq!(
+            action(p.recv(6, &[0x40, 0x54], false)),
+            UniAction::Stop(ErrorCode::StreamCreationError)
+        );
+        // Later bytes of an ignored stream are dropped; its end forgets it.
+        assert_eq!(action(p.recv(2, &[0x00; 100], false)), UniAction::Done);
+        assert_eq!(action(p.recv(2, &[], true)), UniAction::Done);
+        assert_eq!(p.ignored(), 1);
+        // A stream that ends before its type is tolerated.
+        assert_eq!(action(p.recv(10, &[0x40], true)), UniAction::Done);
+        assert_eq!(p.untyped(), 0);
+        // Three untyped streams fill the bound (the ignored stream 6 is forgotten first);
+        // a fourth is H3_EXCESSIVE_LOAD.
+        for id in [14, 18, 22] {
+            assert_eq!(action(p.recv(id, &[0x40], false)), UniAction::Read);
+        }
+        assert_eq!(p.ignored(), 0);
+        let e = p.recv(26, &[0x40], false).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::ExcessiveLoad);
+        assert!(e.is_connection_error());
+    }
+
+    #[test]
+    fn resets() {
+        let mut p = PeerStreams::new(Role::Client, 4);
+        assert!(matches!(
+            p.recv(3, &[0x02], false).unwrap(),
+            Route::Critical(Critical::QpackEncoder, _, _)
+        ));
+        assert_eq!(
+            p.reset(3).unwrap_err().code(),
+            ErrorCode::ClosedCriticalStream
+        );
+        p.recv(7, &[0x40], false).unwrap();
+        p.reset(7).unwrap();
+        assert_eq!(p.untyped(), 0);
+        p.reset(99).unwrap();
     }
 }

@@ -1,7 +1,8 @@
 //! The encoder's side of the QPACK dynamic table (RFC 9204 §2.1, §3.2, §4.3, §4.4, §4.5).
 //!
 //! Deliberately simple: an entry is inserted the first time a field line is sent (when it
-//! fits in the free space), referenced by later sections, and never evicted. Once the
+//! fits in the free space), referenced by later sections (and by the inserting one when
+//! it may block), and never evicted. Once the
 //! table is full, new field lines go out as literals. This needs no eviction bookkeeping
 //! ("draining") and can never reference an entry the decoder might have dropped.
 //!
@@ -104,7 +105,7 @@ impl EncoderTable {
     }
 
     /// Finds or inserts `(name, value)`; `may_block` says whether an unacknowledged entry
-    /// may be used.
+    /// may be referenced (if not, a new entry is still inserted for later sections).
     pub(super) fn lookup_or_insert(
         &mut self,
         name: &[u8],
@@ -124,7 +125,7 @@ impl EncoderTable {
             return Lookup::Literal;
         }
         let entry_size = name.len() as u64 + value.len() as u64 + 32;
-        if !may_block || self.size + entry_size > self.capacity {
+        if self.size + entry_size > self.capacity {
             return Lookup::Literal;
         }
         // Insert with Literal Name (RFC 9204 §4.3.3): 01 H NameLen(5+), then the value
@@ -136,7 +137,12 @@ impl EncoderTable {
             value: value.to_vec(),
         });
         self.size += entry_size;
-        Lookup::Index(self.insert_count() - 1)
+        // Without blocking, the new entry is used once the decoder acknowledged it.
+        if may_block {
+            Lookup::Index(self.insert_count() - 1)
+        } else {
+            Lookup::Literal
+        }
     }
 
     /// The encoded Required Insert Count for `ric` (RFC 9204 §4.5.1.1).
@@ -217,5 +223,99 @@ impl EncoderTable {
         }
         self.known_received = known;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn table(max_blocked: u64) -> (EncoderTable, Vec<u8>) {
+        let mut stream = Vec::new();
+        let t = EncoderTable::new(4096, 220, max_blocked, &mut stream);
+        (t, stream)
+    }
+
+    #[test]
+    fn capacity_is_capped_by_the_peer_and_announced() {
+        let (t, stream) = table(1);
+        assert_eq!(t.capacity, 220);
+        // Set Dynamic Table Capacity 220: 001 + 5-bit prefix 31, then 189.
+        assert_eq!(stream, [0x3f, 189, 1]);
+    }
+
+    #[test]
+    fn insert_reference_and_full_table() {
+        let (mut t, mut s) = table(1);
+        assert!(matches!(
+            t.lookup_or_insert(b"a", b"1", true, &mut s),
+            Lookup::Index(0)
+        ));
+        assert!(matches!(
+            t.lookup_or_insert(b"a", b"1", true, &mut s),
+            Lookup::Index(0)
+        ));
+        // Not yet acknowledged and no blocking allowed: a literal.
+        assert!(matches!(
+            t.lookup_or_insert(b"a", b"1", false, &mut s),
+            Lookup::Literal
+        ));
+        // Six entries of 34 bytes fit in 220; a 135-byte one does not.
+        for i in 0..5u8 {
+            t.lookup_or_insert(b"b", &[i], true, &mut s);
+        }
+        assert_eq!(t.insert_count(), 6);
+        assert!(matches!(
+            t.lookup_or_insert(b"big", &[0; 100], true, &mut s),
+            Lookup::Literal
+        ));
+        assert_eq!(t.insert_count(), 6);
+        // The Required Insert Count wraps at 2 * MaxEntries (220 / 32 = 6).
+        assert_eq!(t.encode_ric(0), 0);
+        assert_eq!(t.encode_ric(1), 2);
+        assert_eq!(t.encode_ric(12), 1);
+    }
+
+    #[test]
+    fn blocked_stream_accounting() {
+        let (mut t, mut s) = table(1);
+        t.lookup_or_insert(b"a", b"1", true, &mut s);
+        assert!(t.may_block(0));
+        t.sent(0, 1);
+        assert!(t.may_block(0), "the same stream may block again");
+        assert!(!t.may_block(4), "the peer allows one blocked stream");
+        // Insert Count Increment 1: nothing blocks any more.
+        t.feed_decoder_stream(&[0x01]).unwrap();
+        assert_eq!(t.known_received(), 1);
+        assert!(t.may_block(4));
+        // Section Acknowledgment for stream 0 (split over two reads is fine).
+        t.feed_decoder_stream(&[0x80]).unwrap();
+        assert!(t.outstanding.is_empty());
+        // Stream Cancellation drops a stream's outstanding sections.
+        t.sent(8, 1);
+        t.feed_decoder_stream(&[0x48]).unwrap();
+        assert!(t.outstanding.is_empty());
+    }
+
+    #[test]
+    fn decoder_stream_errors() {
+        let cases: [(&str, &[u8]); 4] = [
+            ("ack without section", &[0x84]),
+            ("increment of zero", &[0x00]),
+            ("increment beyond inserts", &[0x02]),
+            (
+                "integer too large",
+                &[
+                    0x3f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+                ],
+            ),
+        ];
+        for (name, bytes) in cases {
+            let (mut t, mut s) = table(1);
+            t.lookup_or_insert(b"a", b"1", true, &mut s);
+            let e = t.feed_decoder_stream(bytes).expect_err(name);
+            assert_eq!(e.code(), ErrorCode::QpackDecoderStreamError, "{name}");
+        }
     }
 }
