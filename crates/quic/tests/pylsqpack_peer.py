@@ -10,8 +10,12 @@ Commands (all byte strings are hex):
   {"op": "feed_decoder", "data": hex}
       -> {"ok": true} | {"error": "..."}  our decoder stream fed to pylsqpack.Encoder
   {"op": "decode", "stream": id, "block": hex}
-      -> {"headers": [[name, value], ...], "decoder": hex} | {"error": "..."}
+      -> {"headers": [[name, value], ...], "decoder": hex} | {"blocked": true} | {"error": "..."}
          our field section decoded by pylsqpack.Decoder
+  {"op": "feed_encoder", "data": hex}
+      -> {"unblocked": [id, ...]} | {"error": "..."}  our encoder stream fed to pylsqpack.Decoder
+  {"op": "resume", "stream": id}
+      -> {"headers": [[name, value], ...], "decoder": hex}   a section unblocked by feed_encoder
   {"op": "quit"}
 """
 
@@ -43,7 +47,20 @@ def main():
                 encoder.feed_decoder(bytes.fromhex(cmd["data"]))
                 reply = {"ok": True}
             elif op == "decode":
-                control, headers = decoder.feed_header(cmd["stream"], bytes.fromhex(cmd["block"]))
+                try:
+                    control, headers = decoder.feed_header(
+                        cmd["stream"], bytes.fromhex(cmd["block"])
+                    )
+                    reply = {
+                        "headers": [[n.hex(), v.hex()] for n, v in headers],
+                        "decoder": control.hex(),
+                    }
+                except pylsqpack.StreamBlocked:
+                    reply = {"blocked": True}
+            elif op == "feed_encoder":
+                reply = {"unblocked": decoder.feed_encoder(bytes.fromhex(cmd["data"]))}
+            elif op == "resume":
+                control, headers = decoder.resume_header(cmd["stream"])
                 reply = {
                     "headers": [[n.hex(), v.hex()] for n, v in headers],
                     "decoder": control.hex(),
