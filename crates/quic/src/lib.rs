@@ -12,34 +12,38 @@
 //! | [`connection`] | the connection state machine for both roles: [`connection::Connection`] (control and QPACK streams, peer uni streams, SETTINGS, GOAWAY, field sections) |
 //! | [`control`] | the peer's control stream: [`control::ControlStream`] |
 //! | [`request`] | one request stream: [`request::RequestStream`] (HEADERS, DATA*, trailers) |
-//! | [`qpack`] | QPACK [`qpack::Decoder`] (dynamic table, blocked streams) and static-only [`qpack::Encoder`] |
+//! | [`qpack`] | QPACK [`qpack::Decoder`] (dynamic table, blocked streams) and [`qpack::Encoder`] (static table; opt-in dynamic table) |
 //! | [`message`] | pseudo-header and field checks on decoded sections (`H3_MESSAGE_ERROR`) |
 //! | [`error`] | [`ErrorCode`] (RFC 9114 §8.1, RFC 9204 §6), the typed [`Error`] and its [`Scope`] |
 //!
+//! What it does not do: QUIC itself (streams, flow control, loss recovery, TLS) is the
+//! QUIC stack's (quinn's); there is no tokio, no `Waker` and no clock read in this crate.
+//!
 //! ## How a driver uses it (one connection)
 //!
-//! 1. Open our control stream: [`stream::encode_uni_stream_header`] with
-//!    [`stream::UniStreamKind::Control`], then [`qpack::DecoderConfig::settings`]`.encode`.
-//!    If our QPACK table capacity is non-zero, also open a QPACK decoder stream (type
-//!    0x03) for [`qpack::Decoder::take_decoder_stream`] output. Our encoder never needs
-//!    an encoder stream.
-//! 2. For each peer unidirectional stream, read its type with
-//!    [`stream::UniStreamHeaderReader`], register it in [`stream::PeerUniStreams`], then
-//!    route the rest: control → [`control::ControlStream::recv`]; QPACK encoder stream →
-//!    [`qpack::Decoder::feed_encoder_stream`] (then retry the streams
-//!    [`qpack::Decoder::next_unblocked`] returns); QPACK decoder stream →
-//!    [`qpack::Encoder::feed_decoder_stream`]; unknown types → stop reading.
+//! 1. Create a [`connection::Connection`] for the role (see its module docs for when to
+//!    call each method). It owns our control stream (type, SETTINGS, GOAWAY), our QPACK
+//!    encoder and decoder streams (write what [`connection::Connection::pending`] returns
+//!    and [`advance`](connection::Connection::advance)), the QPACK state and the
+//!    peer's SETTINGS and GOAWAY; [`connection::Connection::poll_event`] reports what
+//!    happened.
+//! 2. Pass every byte read from each peer unidirectional stream to
+//!    [`connection::Connection::recv_uni`]: it identifies the stream, enforces RFC 9114
+//!    §6.2 and routes control and QPACK instructions. (The lower-level pieces it is built
+//!    from stay public: [`stream::UniStreamHeaderReader`], [`stream::PeerUniStreams`],
+//!    [`control::ControlStream`], [`qpack::Decoder`], [`qpack::Encoder`].)
 //! 3. For each request stream, feed bytes to a [`request::RequestStream`]. On
-//!    [`request::RequestEvent::Headers`], decode with [`qpack::Decoder::decode_section`]
-//!    into the request's arena (copy the section into the arena first if it is in a
-//!    transient buffer; keep it there while [`qpack::Decoded::Blocked`]), check it with
+//!    [`request::RequestEvent::Headers`], decode with
+//!    [`connection::Connection::decode_section`] into the request's arena (copy the
+//!    section into the arena first if it is in a transient buffer; keep it there while
+//!    [`qpack::Decoded::Blocked`], until [`connection::Event::StreamUnblocked`]), check it with
 //!    [`message::validate_request`], and pass `content_length` to
 //!    [`request::RequestStream::set_content_length`]. DATA comes as zero-copy slices.
-//! 4. Respond with [`qpack::Encoder::encode_headers_frame`] and
+//! 4. Respond with [`connection::Connection::encode_headers_frame`] and
 //!    [`frame::encode_data_header`] + the body bytes.
 //! 5. On any [`Error`]: [`Error::scope`] says whether to reset the stream or close the
 //!    connection, [`Error::code`] which code to send. When a request stream is reset or
-//!    abandoned, call [`qpack::Decoder::cancel_stream`].
+//!    abandoned, call [`connection::Connection::cancel_stream`].
 //!
 //! ```
 //! use shockwave_arena::Arena;

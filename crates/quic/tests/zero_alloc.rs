@@ -169,3 +169,87 @@ fn request_stream_over_a_buffer_makes_no_heap_allocation() {
     });
     assert_eq!(counts.total_requests(), 0, "{counts:?}");
 }
+
+/// What a driver does per request through `connection::Connection`: the server decodes
+/// the request's section and encodes the response's HEADERS frame; with a dynamic table
+/// the client encodes with it, and the acknowledgments travel on the decoder stream.
+#[test]
+fn connection_field_sections_make_no_heap_allocation() {
+    use shockwave_quic::connection::{Config, Connection, LocalStream};
+
+    fn deliver(from: &mut Connection, to: &mut Connection, stream: LocalStream, id: u64) {
+        let bytes = from.pending(stream);
+        if !bytes.is_empty() {
+            let n = bytes.len();
+            to.recv_uni(id, bytes, false).unwrap();
+            from.advance(stream, n);
+        }
+    }
+
+    for encoder_table_capacity in [0, 4096] {
+        let mut client = Connection::new(
+            Role::Client,
+            Config {
+                encoder_table_capacity,
+                ..Config::default()
+            },
+        );
+        let mut server = Connection::new(Role::Server, Config::default());
+        // Client uni streams 2, 6, 10 and server uni streams 3, 7, 11 (control,
+        // encoder, decoder).
+        for (i, s) in LocalStream::ALL.into_iter().enumerate() {
+            deliver(&mut client, &mut server, s, 2 + 4 * i as u64);
+            deliver(&mut server, &mut client, s, 3 + 4 * i as u64);
+        }
+        while client.poll_event().is_some() || server.poll_event().is_some() {}
+
+        let pool = ArenaPool::new(PoolConfig::default());
+        let fields = browser_request();
+        let response: [(&[u8], &[u8]); 3] = [
+            (b":status", b"200"),
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"server", b"shockwave"),
+        ];
+        let mut request = Vec::with_capacity(1024);
+        let mut reply = Vec::with_capacity(256);
+        let mut cycle = |client: &mut Connection, server: &mut Connection| {
+            request.clear();
+            client
+                .encode_headers_frame(0, fields.iter().copied(), &mut request)
+                .unwrap();
+            deliver(client, server, LocalStream::QpackEncoder, 6);
+            let arena = pool.get();
+            // The HEADERS payload, copied into the request's arena as a driver does.
+            let header = 1 + shockwave_quic::varint::len_from_first_byte(request[1]);
+            let section = arena.alloc_bytes(&request[header..]).unwrap();
+            let list = server
+                .decode_section(0, section, &arena)
+                .unwrap()
+                .done()
+                .unwrap();
+            assert_eq!(list.len(), 18);
+            reply.clear();
+            server
+                .encode_headers_frame(0, response, &mut reply)
+                .unwrap();
+            deliver(server, client, LocalStream::QpackDecoder, 11);
+            assert!(server.poll_event().is_none() && client.poll_event().is_none());
+        };
+        for _ in 0..4 {
+            cycle(&mut client, &mut server);
+        }
+        let ((), counts) = alloc_count::measure(|| {
+            for _ in 0..200 {
+                cycle(&mut client, &mut server);
+            }
+        });
+        assert_eq!(
+            counts.total_requests(),
+            0,
+            "table {encoder_table_capacity}: {counts:?}"
+        );
+        let (inserted, known) = client.encoder_insert_counts();
+        assert_eq!(inserted, known);
+        assert_eq!(inserted > 0, encoder_table_capacity > 0);
+    }
+}
