@@ -708,3 +708,11 @@ fn field_section_errors() {
     assert!(s.error().is_none());
     assert!(events(&mut s).is_empty());
 }
+
+#[test]
+fn a_connection_can_be_shared_across_threads() {
+    // The multi-threaded client keeps it in an `Arc<Mutex<_>>`.
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Connection>();
+    send_sync::<Event>();
+}
