@@ -89,7 +89,7 @@ use crate::control::{ControlEvent, ControlStream};
 use crate::error::{Error, Scope};
 use crate::frame::{self, Settings};
 use crate::qpack::{Decoded, Decoder, Encoder, QpackError};
-use crate::stream::Role;
+use crate::stream::{is_server_initiated, is_uni, Role};
 use crate::varint::VarIntError;
 
 use goaway::GoAway;
@@ -164,8 +164,9 @@ impl Connection {
 
     // ---- the peer's unidirectional streams -------------------------------------------
 
-    /// Bytes read from the peer's unidirectional stream `stream_id` (`fin`: the stream
-    /// ended after them). Identifies the stream from its first bytes and interprets
+    /// Bytes read from the peer's unidirectional stream `stream_id` (the QUIC stream ID
+    /// of a stream the peer opened; `fin`: the stream ended after them; do not report
+    /// the end of streams when the whole QUIC connection is lost). Identifies the stream from its first bytes and interprets
     /// control and QPACK streams; says whether to keep reading.
     pub fn recv_uni(
         &mut self,
@@ -173,6 +174,10 @@ impl Connection {
         bytes: &[u8],
         fin: bool,
     ) -> Result<UniAction, Error> {
+        debug_assert!(
+            is_uni(stream_id) && is_server_initiated(stream_id) == (self.role == Role::Client),
+            "stream {stream_id} is not a unidirectional stream of the peer"
+        );
         self.check_open()?;
         let result = self.recv_uni_inner(stream_id, bytes, fin);
         self.fail_on_connection_error(result)
