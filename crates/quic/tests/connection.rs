@@ -716,3 +716,101 @@ fn a_connection_can_be_shared_across_threads() {
     send_sync::<Connection>();
     send_sync::<Event>();
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn field() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
+        (
+            prop_oneof![
+                Just(b"x-a".to_vec()),
+                Just(b"x-b".to_vec()),
+                Just(b"content-type".to_vec()),
+                "[a-z][a-z-]{0,12}".prop_map(String::into_bytes),
+            ],
+            prop_oneof![
+                Just(b"v".to_vec()),
+                Just(b"text/plain".to_vec()),
+                "[ -~]{0,40}".prop_map(String::into_bytes),
+            ],
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Random bytes on random peer uni streams: never a panic; an error is always a
+        /// connection error, reported once and then returned by every call.
+        #[test]
+        fn random_uni_stream_bytes_never_panic(
+            server in any::<bool>(),
+            chunks in prop::collection::vec((0u64..6, prop::collection::vec(any::<u8>(), 0..24), any::<bool>()), 0..24),
+        ) {
+            let role = if server { Role::Server } else { Role::Client };
+            let first = if server { 2 } else { 3 };
+            let mut conn = Connection::new(role, Config::default());
+            let mut failed = None;
+            for (n, bytes, fin) in chunks {
+                match conn.recv_uni(first + 4 * n, &bytes, fin) {
+                    Ok(_) => prop_assert!(failed.is_none()),
+                    Err(e) => {
+                        prop_assert!(e.is_connection_error());
+                        if let Some(prev) = &failed {
+                            prop_assert_eq!(prev, &e);
+                        }
+                        failed = Some(e);
+                    }
+                }
+            }
+            let errors = events(&mut conn)
+                .into_iter()
+                .filter(|e| matches!(e, Event::ConnectionError(_)))
+                .count();
+            prop_assert_eq!(errors, usize::from(failed.is_some()));
+        }
+
+        /// Sections encoded with the dynamic table decode to the same fields, however
+        /// the encoder stream is split and whether it arrives before or after them.
+        #[test]
+        fn dynamic_table_sections_round_trip(
+            sets in prop::collection::vec(prop::collection::vec(field(), 1..6), 1..8),
+            early in prop::collection::vec(any::<bool>(), 8),
+            cut in any::<usize>(),
+        ) {
+            let (mut c, mut s) = pair(dynamic_client(), Config::default());
+            for (i, set) in sets.iter().enumerate() {
+                let id = 4 * i as u64;
+                let mut wire = Vec::new();
+                c.encode_headers_frame(id, set.iter().map(|(n, v)| (&n[..], &v[..])), &mut wire).unwrap();
+                let section = section_of(&wire);
+                let enc = c.pending(LocalStream::QpackEncoder).to_vec();
+                c.advance(LocalStream::QpackEncoder, enc.len());
+                let cut = cut % (enc.len() + 1);
+                let feed = |s: &mut Connection| {
+                    for part in [&enc[..cut], &enc[cut..]] {
+                        s.recv_uni(uni_id(Role::Client, LocalStream::QpackEncoder), part, false).unwrap();
+                    }
+                };
+                let got = if early[i] {
+                    feed(&mut s);
+                    decode(&mut s, id, &section).unwrap()
+                } else {
+                    match decode(&mut s, id, &section).unwrap() {
+                        Some(f) => { feed(&mut s); Some(f) }
+                        None => {
+                            feed(&mut s);
+                            prop_assert_eq!(events(&mut s), vec![Event::StreamUnblocked(id)]);
+                            decode(&mut s, id, &section).unwrap()
+                        }
+                    }
+                };
+                prop_assert_eq!(got.as_ref(), Some(set));
+                deliver(&mut s, &mut c, LocalStream::QpackDecoder).unwrap();
+                prop_assert!(c.error().is_none() && s.error().is_none());
+            }
+            let (inserted, known) = c.encoder_insert_counts();
+            prop_assert_eq!(inserted, known);
+        }
+    }
+}
