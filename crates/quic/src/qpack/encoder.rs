@@ -213,8 +213,11 @@ impl Encoder {
     where
         I: IntoIterator<Item = (&'h [u8], &'h [u8])>,
     {
-        let Some(table) = self.table.as_mut() else {
-            return self.encode_section(fields, dst);
+        let table = match self.table.as_mut() {
+            Some(t) if !t.too_many_outstanding() => t,
+            // No table, or a peer that stopped acknowledging: static table and literals
+            // (Required Insert Count 0 needs no acknowledgment).
+            _ => return self.encode_section(fields, dst),
         };
         let may_block = table.may_block(stream_id);
         // Base is the Insert Count before this section: entries inserted while encoding

@@ -9,10 +9,17 @@
 //! Blocking (RFC 9204 §2.1.2): a section may reference entries the decoder has not
 //! acknowledged yet only while fewer than the peer's SETTINGS_QPACK_BLOCKED_STREAMS
 //! streams have such sections outstanding (or the stream already has one).
+//!
+//! Memory: entries are bounded by the table capacity; sections awaiting a Section
+//! Acknowledgment by `MAX_OUTSTANDING`, past which sections are encoded without the table
+//! (a peer that never acknowledges gets static-table sections).
 
 use shockwave_hpack::integer;
 
 use super::{read_int, write_str, PrimError, QpackError};
+
+/// Sections awaiting acknowledgment beyond which new sections do not use the table.
+const MAX_OUTSTANDING: usize = 1024;
 
 /// One entry: name then value, as inserted.
 #[derive(Debug)]
@@ -90,18 +97,36 @@ impl EncoderTable {
         self.known_received
     }
 
-    /// True if a section on `stream_id` may reference unacknowledged entries.
+    /// True if a section on `stream_id` may reference unacknowledged entries: the
+    /// stream already has such a section outstanding, or fewer than the peer's limit of
+    /// streams have one.
     pub(super) fn may_block(&self, stream_id: u64) -> bool {
-        let mut blocking: Vec<u64> = Vec::new();
-        for o in &self.outstanding {
-            if o.ric > self.known_received && !blocking.contains(&o.stream_id) {
-                if o.stream_id == stream_id {
-                    return true;
-                }
-                blocking.push(o.stream_id);
+        let known = self.known_received;
+        let mut blocking = 0u64;
+        for (i, o) in self.outstanding.iter().enumerate() {
+            if o.ric <= known {
+                continue;
+            }
+            if o.stream_id == stream_id {
+                return true;
+            }
+            // Count each stream once (only streams allowed to block are here, so this
+            // stays short).
+            let counted = self.outstanding[..i]
+                .iter()
+                .any(|p| p.stream_id == o.stream_id && p.ric > known);
+            if !counted {
+                blocking += 1;
             }
         }
-        (blocking.len() as u64) < self.max_blocked
+        blocking < self.max_blocked
+    }
+
+    /// True when so many sections await acknowledgment that new sections should not
+    /// reference the table at all (they then need no acknowledgment): bounds what a
+    /// peer that never acknowledges can make us remember.
+    pub(super) fn too_many_outstanding(&self) -> bool {
+        self.outstanding.len() >= MAX_OUTSTANDING
     }
 
     /// Finds or inserts `(name, value)`; `may_block` says whether an unacknowledged entry
@@ -296,6 +321,22 @@ mod tests {
         t.sent(8, 1);
         t.feed_decoder_stream(&[0x48]).unwrap();
         assert!(t.outstanding.is_empty());
+    }
+
+    #[test]
+    fn outstanding_sections_are_bounded() {
+        let (mut t, _) = table(1);
+        for i in 0..MAX_OUTSTANDING as u64 {
+            assert!(!t.too_many_outstanding());
+            t.sent(4 * i, 1);
+        }
+        assert!(t.too_many_outstanding());
+        t.entries.push(Entry {
+            name: b"a".to_vec(),
+            value: b"1".to_vec(),
+        });
+        t.feed_decoder_stream(&[0x80]).unwrap(); // Section Acknowledgment, stream 0
+        assert!(!t.too_many_outstanding());
     }
 
     #[test]
