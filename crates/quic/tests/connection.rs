@@ -814,3 +814,21 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn secrets_and_cookies_never_enter_the_dynamic_table() {
+    let (mut c, mut s) = pair(dynamic_client(), Config::default());
+    let fields: [(&[u8], &[u8]); 3] = [
+        (b"authorization", b"Bearer a-long-enough-secret-token"),
+        (b"cookie", b"session=0123456789abcdef0123456789abcdef"),
+        (b"x-public", b"fine"),
+    ];
+    let mut wire = Vec::new();
+    c.encode_headers_frame(0, fields, &mut wire).unwrap();
+    assert_eq!(c.encoder_insert_counts().0, 1, "only x-public");
+    deliver(&mut c, &mut s, LocalStream::QpackEncoder).unwrap();
+    assert_eq!(
+        decode(&mut s, 0, &section_of(&wire)).unwrap(),
+        Some(owned(&fields))
+    );
+}

@@ -236,7 +236,9 @@ impl Encoder {
                 name
             };
             let static_exact = matches!(static_table::lookup(name, value), Some((_, true)));
-            if static_exact || is_sensitive(name, value) {
+            // Never into the table: secrets, and cookies of any length (RFC 9204 §7.1).
+            let secret = is_sensitive(name, value) || matches!(name, b"cookie" | b"set-cookie");
+            if static_exact || secret {
                 encode_field(name, value, &mut self.lines);
                 continue;
             }

@@ -2,9 +2,10 @@
 //!
 //! Deliberately simple: an entry is inserted the first time a field line is sent (when it
 //! fits in the free space), referenced by later sections (and by the inserting one when
-//! it may block), and never evicted. Once the
-//! table is full, new field lines go out as literals. This needs no eviction bookkeeping
-//! ("draining") and can never reference an entry the decoder might have dropped.
+//! it may block), and never evicted. Once the table is full, new field lines go out as
+//! literals. This needs no eviction bookkeeping ("draining") and can never reference an
+//! entry the decoder might have dropped. Sensitive fields and cookies are never inserted
+//! (RFC 9204 §7.1: a shared table is a compression oracle); the encoder decides that.
 //!
 //! Blocking (RFC 9204 §2.1.2): a section may reference entries the decoder has not
 //! acknowledged yet only while fewer than the peer's SETTINGS_QPACK_BLOCKED_STREAMS
