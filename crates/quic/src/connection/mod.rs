@@ -165,9 +165,9 @@ impl Connection {
     // ---- the peer's unidirectional streams -------------------------------------------
 
     /// Bytes read from the peer's unidirectional stream `stream_id` (the QUIC stream ID
-    /// of a stream the peer opened; `fin`: the stream ended after them; do not report
-    /// the end of streams when the whole QUIC connection is lost). Identifies the stream from its first bytes and interprets
-    /// control and QPACK streams; says whether to keep reading.
+    /// of a stream the peer opened; `fin`: the stream ended after them). Identifies the
+    /// stream from its first bytes, interprets control and QPACK streams, and says
+    /// whether to keep reading. When the whole QUIC connection is lost, report nothing.
     pub fn recv_uni(
         &mut self,
         stream_id: u64,
