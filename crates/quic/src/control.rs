@@ -1,5 +1,7 @@
 //! The receive side of the peer's control stream (RFC 9114 §6.2.1): a state machine fed
-//! the stream's bytes (after the stream type) that yields [`ControlEvent`]s.
+//! the stream's bytes (after the stream type) that yields [`ControlEvent`]s. Drivers
+//! normally do not use it directly: [`Connection`](crate::connection::Connection) feeds
+//! it and reports its events.
 //!
 //! Rules enforced:
 //! * the first frame must be SETTINGS, else `H3_MISSING_SETTINGS`;

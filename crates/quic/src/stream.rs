@@ -1,6 +1,7 @@
 //! Stream identities: endpoint roles, QUIC stream ID helpers, unidirectional stream types
 //! (RFC 9114 §6.2, RFC 9204 §4.2) and the per-connection bookkeeping of the peer's
-//! unidirectional streams.
+//! unidirectional streams. [`Connection`](crate::connection::Connection) builds on these;
+//! drivers pass peer unidirectional streams to it rather than use them directly.
 
 use crate::error::{is_reserved, Error};
 use crate::varint;
