@@ -335,3 +335,43 @@ pub(crate) fn h1_pipelined(addr: SocketAddr, stop: &AtomicBool, tally: &Tally, s
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shockwave_http11::parse_request_heap;
+
+    #[test]
+    fn generated_requests_parse_with_their_bodies() {
+        let mut rng = Rng(7);
+        let limits = Limits::default();
+        for _ in 0..200 {
+            let req = h1_request(&mut rng, true);
+            let mut headers = HeapHeaders::new();
+            let Ok(Status::Complete((r, head))) =
+                parse_request_heap(&req.bytes, &mut headers, &limits)
+            else {
+                panic!("{:?}", String::from_utf8_lossy(&req.bytes));
+            };
+            assert_eq!(r.host(), Some(&b"soak"[..]));
+            assert!(r.keep_alive());
+            let mut body = Vec::new();
+            let mut rest = &req.bytes[head..];
+            let mut dec = BodyDecoder::new(r.framing(), &limits);
+            loop {
+                let step = dec.decode(rest).unwrap();
+                body.extend_from_slice(step.data);
+                rest = &rest[step.consumed..];
+                if step.done {
+                    break;
+                }
+            }
+            assert!(rest.is_empty());
+            if r.method() == Method::POST {
+                assert_eq!(Some(&body), req.body.as_ref());
+            } else {
+                assert!(body.is_empty());
+            }
+        }
+    }
+}

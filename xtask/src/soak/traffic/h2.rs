@@ -447,3 +447,51 @@ pub(crate) fn h2c_valid(addr: SocketAddr, stop: &AtomicBool, tally: &Tally, seed
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_blocks_decode_and_carry_no_table_state() {
+        let block = request_block("POST", "/echo", Some(42));
+        assert_eq!(block, request_block("POST", "/echo", Some(42)));
+        let mut fields = Vec::new();
+        shockwave_hpack::Decoder::new()
+            .decode(&block, |n, v| fields.push((n.to_vec(), v.to_vec())))
+            .unwrap();
+        let want: Vec<(Vec<u8>, Vec<u8>)> = [
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", "/echo"),
+            (":authority", "127.0.0.1"),
+            ("content-length", "42"),
+        ]
+        .iter()
+        .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect();
+        assert_eq!(fields, want);
+        // Static indexes, then `:authority` as a literal without indexing (0x01, RFC 7541
+        // §6.2.2), never with incremental indexing (0x41): any decoder state accepts it.
+        assert_eq!(
+            request_block("GET", "/", None)[..4],
+            [0x82, 0x86, 0x84, 0x01]
+        );
+    }
+
+    #[test]
+    fn frames_have_the_wire_layout() {
+        let mut out = Vec::new();
+        headers(&mut out, 3, b"ab", true, true);
+        assert_eq!(out, [0, 0, 2, 1, 0x5, 0, 0, 0, 3, b'a', b'b']);
+        out.clear();
+        window_update(&mut out, 0, 16 << 20);
+        assert_eq!(out, [0, 0, 4, 8, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
+        out.clear();
+        rst_stream(&mut out, 1, ErrorCode::Cancel);
+        assert_eq!(out, [0, 0, 4, 3, 0, 0, 0, 0, 1, 0, 0, 0, 8]);
+        out.clear();
+        settings(&mut out, &[Setting::new(SettingId::InitialWindowSize, 0)]);
+        assert_eq!(out, [0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0]);
+    }
+}
