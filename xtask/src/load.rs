@@ -9,8 +9,10 @@
 //! Old vs new: `--baseline-bin OLD` runs the freshly built `shockwave` (or `--new-bin NEW`)
 //! and OLD side by side instead, `--rounds N` (default 5) alternating rounds, and reports
 //! medians, ranges and new/old ratios (see `bench::oldnew`); `--h2-requests N` (default
-//! 200000) and `--h3-requests N` (default 20000) size the h2load and HTTP/3 samples,
-//! `--baseline-h3-args` / `--new-h3-args "ARGS"` override how each binary serves HTTP/3.
+//! 500000: CPU is counted in clock ticks, so fewer requests blur the h2c figure) and
+//! `--h3-requests N` (default 20000) size the h2load and HTTP/3 samples;
+//! `--baseline-h3-args` / `--new-h3-args "ARGS"` override how each binary serves HTTP/3
+//! and `--baseline-serve-args` / `--new-serve-args "ARGS"` add `serve` arguments.
 
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream};
@@ -55,9 +57,9 @@ pub fn load(args: &[String]) -> Result<(), String> {
     let mut connections = 32u32;
     let mut workers: Option<usize> = None;
     let mut build = true;
-    let (mut old_bin, mut new_bin, mut old_h3, mut new_h3) = (None, None, None, None);
+    let mut oldnew_flags = oldnew::Flags::default();
     let mut rounds = 5usize;
-    let mut h2_requests = 200_000u64;
+    let mut h2_requests = 500_000u64;
     let mut h3_requests = 20_000u64;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -66,14 +68,7 @@ pub fn load(args: &[String]) -> Result<(), String> {
                 .ok_or_else(|| format!("{name} needs a value"))
                 .cloned()
         };
-        if oldnew::parse_flag(
-            a,
-            &mut value,
-            &mut old_bin,
-            &mut new_bin,
-            &mut old_h3,
-            &mut new_h3,
-        )? {
+        if oldnew_flags.parse(a, &mut value)? {
             continue;
         }
         match a.as_str() {
@@ -116,7 +111,7 @@ pub fn load(args: &[String]) -> Result<(), String> {
     if Command::new("wrk").arg("--version").output().is_err() {
         return Err("wrk missing: run `sudo apt-get install -y wrk` or `cargo xtask peers`".into());
     }
-    if let Some(old) = old_bin {
+    if let Some(old) = oldnew_flags.old.clone() {
         if Command::new("h2load").arg("--version").output().is_err() {
             return Err(
                 "h2load missing: run `sudo apt-get install -y nghttp2-client` or `cargo xtask peers`"
@@ -124,14 +119,8 @@ pub fn load(args: &[String]) -> Result<(), String> {
             );
         }
         let mut notes = Vec::new();
-        let (new, client) = oldnew::build("release", build, new_bin, &mut notes)?;
-        let binaries = oldnew::Binaries {
-            new,
-            old,
-            new_h3_args: new_h3,
-            old_h3_args: old_h3,
-            workers,
-        };
+        let (new, client) = oldnew::build("release", build, oldnew_flags.new.clone(), &mut notes)?;
+        let binaries = oldnew_flags.binaries(old, new, workers);
         let settings = LoadSettings {
             rounds: rounds.max(1),
             duration,

@@ -36,6 +36,7 @@ const USAGE: &str = "usage: cargo xtask bench [--quick] [--save NAME] [--no-buil
 cargo xtask bench --compare A B      (A, B: names given to --save, or JSON paths)\n       \
 cargo xtask bench --baseline-bin OLD [--new-bin NEW] [--quick] [--no-build] \
 [--baseline-h3-args ARGS] [--new-h3-args ARGS]\n                    \
+[--baseline-serve-args ARGS] [--new-serve-args ARGS]\n                    \
 (old vs new shockwave side by side: HTTP/1.1 pipelined and plain, h2c, HTTP/3)";
 
 /// How long and how thoroughly to measure.
@@ -149,11 +150,8 @@ struct Options {
     load: bool,
     benches: Vec<String>,
     out: Option<PathBuf>,
-    /// `--baseline-bin`: compare this `shockwave` with the new one instead.
-    baseline_bin: Option<PathBuf>,
-    new_bin: Option<PathBuf>,
-    baseline_h3_args: Option<Vec<String>>,
-    new_h3_args: Option<Vec<String>>,
+    /// `--baseline-bin` and friends: compare two `shockwave` binaries instead.
+    oldnew: oldnew::Flags,
 }
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
@@ -166,10 +164,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         load: true,
         benches: Vec::new(),
         out: None,
-        baseline_bin: None,
-        new_bin: None,
-        baseline_h3_args: None,
-        new_h3_args: None,
+        oldnew: oldnew::Flags::default(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -178,14 +173,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                 .cloned()
                 .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
         };
-        if oldnew::parse_flag(
-            a,
-            &mut value,
-            &mut o.baseline_bin,
-            &mut o.new_bin,
-            &mut o.baseline_h3_args,
-            &mut o.new_h3_args,
-        )? {
+        if o.oldnew.parse(a, &mut value)? {
             continue;
         }
         match a.as_str() {
@@ -443,7 +431,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         return Ok(());
     }
     let mode = o.mode;
-    if let Some(old) = &o.baseline_bin {
+    if let Some(old) = &o.oldnew.old {
         return old_vs_new(&o, old);
     }
     if o.load {
@@ -676,16 +664,10 @@ fn old_vs_new(o: &Options, old: &Path) -> Result<(), String> {
     let (new, client) = oldnew::build(
         o.mode.server_profile(),
         o.build,
-        o.new_bin.clone(),
+        o.oldnew.new.clone(),
         &mut notes,
     )?;
-    let binaries = oldnew::Binaries {
-        new,
-        old: old.to_path_buf(),
-        new_h3_args: o.new_h3_args.clone(),
-        old_h3_args: o.baseline_h3_args.clone(),
-        workers: None,
-    };
+    let binaries = o.oldnew.binaries(old.to_path_buf(), new, None);
     let settings = LoadSettings {
         // `shockwave serve` has no download route: requests/s only.
         h3_mib: 0,

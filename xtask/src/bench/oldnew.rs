@@ -17,7 +17,9 @@
 //! HTTP/3 is served by `shockwave serve` itself. The flags that turn it on differ between
 //! versions (the old binary serves HTTP/3 on the UDP port of `--tls-addr` when TLS is on);
 //! [`h3_args_from_help`] reads `shockwave serve --help` to pick them, and
-//! `--baseline-h3-args` / `--new-h3-args` override the choice per binary.
+//! `--baseline-h3-args` / `--new-h3-args` override the choice per binary
+//! (`{addr}` stands for the UDP address). `--baseline-serve-args` / `--new-serve-args`
+//! add arguments to every `shockwave serve` of one binary.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,30 +40,65 @@ pub struct Binaries {
     pub new_h3_args: Option<Vec<String>>,
     /// The same for `old`.
     pub old_h3_args: Option<Vec<String>>,
+    /// Extra `shockwave serve` arguments for `new` in every scenario.
+    pub new_extra: Vec<String>,
+    /// Extra `shockwave serve` arguments for `old` in every scenario.
+    pub old_extra: Vec<String>,
     /// `--workers N` for both servers (default: theirs).
     pub workers: Option<usize>,
 }
 
-/// The options `load` and `bench` share: `--baseline-bin`, `--new-bin`,
-/// `--baseline-h3-args`, `--new-h3-args`. Returns true if `flag` was one of them
-/// (taking its value from `value`).
-pub fn parse_flag(
-    flag: &str,
-    mut value: impl FnMut(&str) -> Result<String, String>,
-    old: &mut Option<PathBuf>,
-    new: &mut Option<PathBuf>,
-    old_h3: &mut Option<Vec<String>>,
-    new_h3: &mut Option<Vec<String>>,
-) -> Result<bool, String> {
-    let split = |s: String| s.split_whitespace().map(String::from).collect::<Vec<_>>();
-    match flag {
-        "--baseline-bin" => *old = Some(PathBuf::from(value(flag)?)),
-        "--new-bin" => *new = Some(PathBuf::from(value(flag)?)),
-        "--baseline-h3-args" => *old_h3 = Some(split(value(flag)?)),
-        "--new-h3-args" => *new_h3 = Some(split(value(flag)?)),
-        _ => return Ok(false),
+/// The options `load` and `bench` share (see [`Flags::parse`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Flags {
+    /// `--baseline-bin OLD`: the comparison runs when this is set.
+    pub old: Option<PathBuf>,
+    /// `--new-bin NEW` (default: the freshly built `shockwave`).
+    pub new: Option<PathBuf>,
+    /// `--baseline-h3-args "ARGS"`.
+    pub old_h3: Option<Vec<String>>,
+    /// `--new-h3-args "ARGS"`.
+    pub new_h3: Option<Vec<String>>,
+    /// `--baseline-serve-args "ARGS"`.
+    pub old_extra: Vec<String>,
+    /// `--new-serve-args "ARGS"`.
+    pub new_extra: Vec<String>,
+}
+
+impl Flags {
+    /// Takes `flag` (and its value from `value`) if it is one of `--baseline-bin`,
+    /// `--new-bin`, `--baseline-h3-args`, `--new-h3-args`, `--baseline-serve-args`,
+    /// `--new-serve-args`; returns whether it was.
+    pub fn parse(
+        &mut self,
+        flag: &str,
+        mut value: impl FnMut(&str) -> Result<String, String>,
+    ) -> Result<bool, String> {
+        let split = |s: String| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        match flag {
+            "--baseline-bin" => self.old = Some(PathBuf::from(value(flag)?)),
+            "--new-bin" => self.new = Some(PathBuf::from(value(flag)?)),
+            "--baseline-h3-args" => self.old_h3 = Some(split(value(flag)?)),
+            "--new-h3-args" => self.new_h3 = Some(split(value(flag)?)),
+            "--baseline-serve-args" => self.old_extra = split(value(flag)?),
+            "--new-serve-args" => self.new_extra = split(value(flag)?),
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
-    Ok(true)
+
+    /// The binaries to compare, `new` being the built one unless `--new-bin` was given.
+    pub fn binaries(&self, old: PathBuf, new: PathBuf, workers: Option<usize>) -> Binaries {
+        Binaries {
+            new,
+            old,
+            new_h3_args: self.new_h3.clone(),
+            old_h3_args: self.old_h3.clone(),
+            new_extra: self.new_extra.clone(),
+            old_extra: self.old_extra.clone(),
+            workers,
+        }
+    }
 }
 
 /// `shockwave serve` arguments that serve HTTP/3 on UDP `{addr}`, chosen from the text
@@ -105,19 +142,26 @@ fn serve_help(program: &Path) -> Result<String, String> {
 }
 
 /// `shockwave serve` on `{addr}` (TCP) with arena allocation, like the bench's own spec.
-fn tcp_spec(label: &str, program: &Path, workers: Option<usize>) -> ServerSpec {
+fn tcp_spec(label: &str, program: &Path, extra: &[String], workers: Option<usize>) -> ServerSpec {
     let mut spec = ServerSpec::shockwave(program.parent().unwrap_or(Path::new(".")), "arena");
     spec.label = label.into();
     spec.program = program.to_path_buf();
     if let Some(w) = workers {
         spec.args.extend(["--workers".into(), w.to_string()]);
     }
+    spec.args.extend(extra.iter().cloned());
     spec
 }
 
 /// `shockwave serve` serving HTTP/3 on UDP `{addr}` (plain HTTP on an ephemeral port);
 /// ready once it prints a line that mentions HTTP/3.
-fn h3_spec(label: &str, program: &Path, h3_args: &[String], workers: Option<usize>) -> ServerSpec {
+fn h3_spec(
+    label: &str,
+    program: &Path,
+    h3_args: &[String],
+    extra: &[String],
+    workers: Option<usize>,
+) -> ServerSpec {
     let mut args: Vec<String> = ["serve", "--addr", "127.0.0.1:0"]
         .map(String::from)
         .to_vec();
@@ -125,6 +169,7 @@ fn h3_spec(label: &str, program: &Path, h3_args: &[String], workers: Option<usiz
     if let Some(w) = workers {
         args.extend(["--workers".into(), w.to_string()]);
     }
+    args.extend(extra.iter().cloned());
     ServerSpec {
         label: label.into(),
         program: program.to_path_buf(),
@@ -166,8 +211,8 @@ pub fn scenarios(
 ) -> Vec<Scenario> {
     let pair = || {
         vec![
-            tcp_spec(NEW, &b.new, b.workers),
-            tcp_spec(OLD, &b.old, b.workers),
+            tcp_spec(NEW, &b.new, &b.new_extra, b.workers),
+            tcp_spec(OLD, &b.old, &b.old_extra, b.workers),
         ]
     };
     let wrk_text = |extra: &str| {
@@ -208,12 +253,15 @@ pub fn scenarios(
         notes.push("HTTP/3: no h3_baseline client binary, so no HTTP/3 figures".into());
         return v;
     };
-    let servers = [(NEW, &b.new, &b.new_h3_args), (OLD, &b.old, &b.old_h3_args)]
-        .into_iter()
-        .map(|(label, program, given)| {
-            h3_args_for(program, given).map(|a| h3_spec(label, program, &a, b.workers))
-        })
-        .collect::<Result<Vec<_>, String>>();
+    let servers = [
+        (NEW, &b.new, &b.new_h3_args, &b.new_extra),
+        (OLD, &b.old, &b.old_h3_args, &b.old_extra),
+    ]
+    .into_iter()
+    .map(|(label, program, given, extra)| {
+        h3_args_for(program, given).map(|a| h3_spec(label, program, &a, extra, b.workers))
+    })
+    .collect::<Result<Vec<_>, String>>();
     match servers {
         Ok(servers) => v.push(Scenario {
             protocol: "HTTP/3",
@@ -470,37 +518,40 @@ mod tests {
 
     #[test]
     fn shared_flags_parse() {
-        let (mut o, mut n, mut oh, mut nh) = (None, None, None, None);
+        let mut f = Flags::default();
         let v = |_: &str| Ok::<_, String>("--http3-addr {addr} --self-signed".to_string());
-        assert!(parse_flag("--new-h3-args", v, &mut o, &mut n, &mut oh, &mut nh).unwrap());
+        assert!(f.parse("--new-h3-args", v).unwrap());
         assert_eq!(
-            nh.as_deref().unwrap(),
+            f.new_h3.as_deref().unwrap(),
             ["--http3-addr", "{addr}", "--self-signed"]
         );
         let p = |_: &str| Ok::<_, String>("/b/old".to_string());
-        assert!(parse_flag("--baseline-bin", p, &mut o, &mut n, &mut oh, &mut nh).unwrap());
-        assert_eq!(o.as_deref().unwrap(), Path::new("/b/old"));
-        assert!(!parse_flag("--quick", p, &mut None, &mut n, &mut oh, &mut None).unwrap());
+        assert!(f.parse("--baseline-bin", p).unwrap());
+        assert_eq!(f.old.as_deref().unwrap(), Path::new("/b/old"));
+        let x = |_: &str| Ok::<_, String>("--alloc heap".to_string());
+        assert!(f.parse("--baseline-serve-args", x).unwrap());
+        assert!(!f.parse("--quick", p).unwrap());
+        let b = f.binaries("/o".into(), "/n".into(), Some(2));
+        assert_eq!(b.old_extra, ["--alloc", "heap"]);
+        assert!(b.new_extra.is_empty());
+        assert_eq!(b.workers, Some(2));
     }
 
     #[test]
     fn specs_use_each_binary() {
-        let s = tcp_spec(NEW, Path::new("/x/shockwave"), Some(2));
+        let s = tcp_spec(NEW, Path::new("/x/shockwave"), &[], Some(2));
         assert_eq!(s.program, Path::new("/x/shockwave"));
         assert_eq!(
             s.args.join(" "),
             "serve --addr {addr} --alloc arena --workers 2"
         );
-        let h = h3_spec(
-            OLD,
-            Path::new("/o"),
-            &h3_args_from_help(OLD_HELP).unwrap(),
-            None,
-        );
+        let extra = ["--root".to_string(), "/tmp".to_string()];
+        let h3 = h3_args_from_help(OLD_HELP).unwrap();
+        let h = h3_spec(OLD, Path::new("/o"), &h3, &extra, None);
         assert!(h.udp);
         assert_eq!(
             h.args.join(" "),
-            "serve --addr 127.0.0.1:0 --self-signed --tls-addr {addr}"
+            "serve --addr 127.0.0.1:0 --self-signed --tls-addr {addr} --root /tmp"
         );
     }
 
@@ -564,13 +615,7 @@ mod tests {
         assert_eq!(r[3].errors, (0, 0), "the unserved download is not an error");
         let text = render(
             &r,
-            &Binaries {
-                new: "/n".into(),
-                old: "/o".into(),
-                new_h3_args: None,
-                old_h3_args: None,
-                workers: None,
-            },
+            &Flags::default().binaries("/o".into(), "/n".into(), None),
             &LoadSettings {
                 rounds: 3,
                 duration: 1,
