@@ -98,9 +98,9 @@ const FEATURE_SETS: &[&[&str]] = &[
     &["--no-default-features", "--features", "client,http3"],
 ];
 
-/// `cargo check -p shockwave` once per entry of `sets`; every set is tried, and the
-/// error names each set that failed.
-fn feature_matrix(sets: &[&[&str]]) -> Result<(), String> {
+/// `cargo check -p shockwave` once per entry of `sets` (`cargo` makes the command);
+/// every set is tried, and the error names each set that failed.
+fn feature_matrix(sets: &[&[&str]], cargo: impl Fn() -> Command) -> Result<(), String> {
     let mut failed = Vec::new();
     for set in sets {
         let mut cmd = cargo();
@@ -147,7 +147,7 @@ fn ci(args: &[String]) -> Result<(), String> {
     ]))?;
     test(&[])?;
     if feature_matrix_on {
-        feature_matrix(FEATURE_SETS)?;
+        feature_matrix(FEATURE_SETS, cargo)?;
     }
     run(cargo().args(["build", "--workspace", "--examples"]))?;
     run(cargo().args(["bench", "--workspace", "--no-run"]))?;
@@ -170,6 +170,21 @@ mod tests {
         assert!(ci_options(&args("--feature-matrix")).unwrap());
         assert!(!ci_options(&args("--feature-matrix --no-feature-matrix")).unwrap());
         assert!(ci_options(&args("--fast")).is_err());
+    }
+
+    #[test]
+    fn feature_matrix_failures_name_the_feature_sets() {
+        let sets: &[&[&str]] = &[
+            &["--all-features"],
+            &["--no-default-features", "--features", "client"],
+        ];
+        let err = feature_matrix(sets, || Command::new("false")).unwrap_err();
+        assert!(err.contains("`--all-features`"), "{err}");
+        assert!(
+            err.contains("`--no-default-features --features client`"),
+            "{err}"
+        );
+        assert!(feature_matrix(sets, || Command::new("true")).is_ok());
     }
 
     #[test]

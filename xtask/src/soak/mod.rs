@@ -5,8 +5,8 @@
 //!
 //! - valid traffic whose every answer is checked (status and body bytes): HTTP/1.1
 //!   keep-alive and 16-deep pipelining with GETs and `/echo` uploads (Content-Length and
-//!   chunked), h2c with several streams per connection (our own minimal client, HPACK
-//!   decoded with `shockwave-hpack`), TLS h2 / h2c / TLS h1 through `h2load`, and HTTP/3
+//!   chunked), h2c with several streams per connection (our own minimal client), TLS h2 /
+//!   h2c / TLS h1 through `h2load`, and HTTP/3
 //!   through `shockwave get --http3` (load runs checked by status counts and body bytes,
 //!   single requests byte for byte);
 //! - attack traffic over raw sockets, each with the outcome it must get: request smuggling
@@ -28,6 +28,22 @@
 //! Options: `--minutes N` (default 1; decimals allowed), `--workers N` (server threads,
 //! default 2), `--no-build`, `--server-bin PATH` (a prebuilt `shockwave`),
 //! `--rss-slack-mib N` (default 64).
+//!
+//! Layout: [`options`] parses the flags; [`traffic`] holds the valid traffic, one file per
+//! protocol ([`traffic::h1`], [`traffic::h2`], [`traffic::h3`], and [`traffic::h2load`]
+//! for the h2load runs); [`attacks`] the attack classes by family (`h1`, `h2`, `slow`);
+//! [`monitor`] the watching of the server process (RSS, threads, `/stats`); [`tally`] the
+//! per-class counts. This file starts the server, runs everything and checks the end
+//! state.
+//!
+//! Valid traffic is written and read with the project's own codecs, so the soak exercises
+//! them against the server as a peer would: HTTP/1.1 request heads and chunked bodies with
+//! `shockwave-http11`'s writers and responses with its parser and body decoder; HTTP/2
+//! frames with `shockwave-http2-frames`' encoders and field blocks with `shockwave-hpack`
+//! (encoder without dynamic-table insertion, so every block stands alone; decoder for the
+//! responses); HTTP/3 through `shockwave get --http3`, the project's own client. The
+//! attacks' malformed bytes (smuggling, oversized and broken HTTP/1.1, the HPACK bomb's
+//! field block) stay hand-made: being malformed is their point.
 
 mod attacks;
 mod monitor;
