@@ -302,6 +302,10 @@ impl Row {
     pub fn ratio(&self) -> f64 {
         self.new.median / self.old.median
     }
+    /// Whether the two ranges overlap (then the difference is within the noise).
+    pub fn overlap(&self) -> bool {
+        self.new.min <= self.old.max && self.old.min <= self.new.max
+    }
     /// The change in the good direction counts as no regression; a worse one must stay
     /// within `pct` percent.
     pub fn within(&self, pct: f64) -> bool {
@@ -387,11 +391,13 @@ pub fn render(rows: &[Row], b: &Binaries, s: &LoadSettings) -> String {
         b.new.display(),
         s.rounds
     );
-    t.push_str("| scenario | figure | new | old | new/old | within 5% | errors new/old |\n");
-    t.push_str("|---|---|---|---|---|---|---|\n");
+    t.push_str(
+        "| scenario | figure | new | old | new/old | within 5% | ranges overlap | errors new/old |\n",
+    );
+    t.push_str("|---|---|---|---|---|---|---|---|\n");
     for r in rows {
         t.push_str(&format!(
-            "| {} | {} | {} [{}–{}] (n={}) | {} [{}–{}] (n={}) | {:.3} | {} | {}/{} |\n",
+            "| {} | {} | {} [{}–{}] (n={}) | {} [{}–{}] (n={}) | {:.3} | {} | {} | {}/{} |\n",
             r.scenario,
             r.figure,
             fmt(r.new.median),
@@ -404,6 +410,7 @@ pub fn render(rows: &[Row], b: &Binaries, s: &LoadSettings) -> String {
             r.samples.1,
             r.ratio(),
             if r.within(5.0) { "yes" } else { "NO" },
+            if r.overlap() { "yes" } else { "no" },
             r.errors.0,
             r.errors.1,
         ));
@@ -632,6 +639,8 @@ mod tests {
         );
         assert!(text
             .contains("| HTTP/1.1 16-deep pipelining | CPU µs/req | 1.100 [1.000–1.200] (n=3) |"));
-        assert!(text.contains("| NO |"));
+        assert!(text.contains("| 1.100 | NO | yes |"), "{text}");
+        assert!(r[0].overlap() && r[1].overlap());
+        assert!(!r[2].overlap() && !r[3].overlap());
     }
 }
