@@ -5,6 +5,14 @@
 //!
 //! Options: `--duration SECS` (default 5), `--connections N` (default 32),
 //! `--workers N` (server threads, default: all cores), `--no-build`.
+//!
+//! Old vs new: `--baseline-bin OLD` runs the freshly built `shockwave` (or `--new-bin NEW`)
+//! and OLD side by side instead, `--rounds N` (default 5) alternating rounds, and reports
+//! medians, ranges and new/old ratios (see `bench::oldnew`); `--h2-requests N` (default
+//! 500000: CPU is counted in clock ticks, so fewer requests blur the h2c figure) and
+//! `--h3-requests N` (default 20000) size the h2load and HTTP/3 samples;
+//! `--baseline-h3-args` / `--new-h3-args "ARGS"` override how each binary serves HTTP/3
+//! and `--baseline-serve-args` / `--new-serve-args "ARGS"` add `serve` arguments.
 
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream};
@@ -12,6 +20,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::bench::loadrun::LoadSettings;
+use crate::bench::oldnew;
 use crate::{cargo, run};
 
 struct Target {
@@ -47,6 +57,10 @@ pub fn load(args: &[String]) -> Result<(), String> {
     let mut connections = 32u32;
     let mut workers: Option<usize> = None;
     let mut build = true;
+    let mut oldnew_flags = oldnew::Flags::default();
+    let mut rounds = 5usize;
+    let mut h2_requests = 500_000u64;
+    let mut h3_requests = 20_000u64;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |name: &str| {
@@ -54,7 +68,25 @@ pub fn load(args: &[String]) -> Result<(), String> {
                 .ok_or_else(|| format!("{name} needs a value"))
                 .cloned()
         };
+        if oldnew_flags.parse(a, &mut value)? {
+            continue;
+        }
         match a.as_str() {
+            "--rounds" => {
+                rounds = value("--rounds")?
+                    .parse()
+                    .map_err(|e| format!("--rounds: {e}"))?
+            }
+            "--h2-requests" => {
+                h2_requests = value("--h2-requests")?
+                    .parse()
+                    .map_err(|e| format!("--h2-requests: {e}"))?
+            }
+            "--h3-requests" => {
+                h3_requests = value("--h3-requests")?
+                    .parse()
+                    .map_err(|e| format!("--h3-requests: {e}"))?
+            }
             "--duration" => {
                 duration = value("--duration")?
                     .parse()
@@ -78,6 +110,33 @@ pub fn load(args: &[String]) -> Result<(), String> {
     }
     if Command::new("wrk").arg("--version").output().is_err() {
         return Err("wrk missing: run `sudo apt-get install -y wrk` or `cargo xtask peers`".into());
+    }
+    if let Some(old) = oldnew_flags.old.clone() {
+        if Command::new("h2load").arg("--version").output().is_err() {
+            return Err(
+                "h2load missing: run `sudo apt-get install -y nghttp2-client` or `cargo xtask peers`"
+                    .into(),
+            );
+        }
+        let mut notes = Vec::new();
+        let (new, client) = oldnew::build("release", build, oldnew_flags.new.clone(), &mut notes)?;
+        let binaries = oldnew_flags.binaries(old, new, workers);
+        let settings = LoadSettings {
+            rounds: rounds.max(1),
+            duration,
+            connections,
+            warmup: 1,
+            h2_requests,
+            h2_clients: 16,
+            h2_streams: 100,
+            long_requests: 0,
+            long_warmup: 0,
+            h3_requests,
+            // `shockwave serve` has no download route: requests/s only.
+            h3_mib: 0,
+        };
+        oldnew::run(&binaries, &settings, client.as_deref(), None, &mut notes)?;
+        return Ok(());
     }
     let bin_dir = build_servers("release", build)?;
     let bin = |name: &str| bin_dir.join(name);

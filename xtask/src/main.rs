@@ -17,7 +17,7 @@ use std::process::{Command, ExitCode};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("ci") => ci(),
+        Some("ci") => ci(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("peers") => peers::ensure_all(),
         Some("load") => load::load(&args[1..]),
@@ -28,10 +28,12 @@ fn main() -> ExitCode {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
-                 ci      run everything CI runs (fmt, clippy, tests, bench and example builds)\n  \
+                 ci      run everything CI runs (fmt, clippy, tests, bench and example builds;\n          \
+                 --feature-matrix adds `cargo check -p shockwave` per feature set)\n  \
                  test    install missing test peers, then cargo test --workspace [ARGS]\n  \
                  peers   check for and install the third-party test peers\n  \
-                 load    wrk load comparison: shockwave vs hyper vs a no-parse ceiling\n  \
+                 load    wrk load comparison: shockwave vs hyper vs a no-parse ceiling\n          \
+                 (--baseline-bin OLD: old vs new shockwave, HTTP/1.1, h2c and HTTP/3)\n  \
                  bench   every benchmark side by side; regenerates docs/BENCHMARKS.md (--quick, --save, --compare)\n  \
                  fuzz    cargo-fuzz every decoder for --seconds N each (default 60; --smoke, --target NAME)\n  \
                  soak    valid + attack traffic against the release server for --minutes N, then health checks"
@@ -80,8 +82,60 @@ fn test(extra: &[String]) -> Result<(), String> {
     run(cargo().args(["test", "--workspace"]).args(extra))
 }
 
+/// Whether `cargo xtask ci` checks [`FEATURE_SETS`] by default. Off until the `shockwave`
+/// crate has the `server` / `client` / `http2` / `http3` features; `--feature-matrix`
+/// runs the step anyway (and `--no-feature-matrix` skips it once this is on).
+const FEATURE_MATRIX_BY_DEFAULT: bool = false;
+
+/// The feature sets `cargo check -p shockwave` must accept: everything, nothing, and each
+/// role alone (with one protocol added), so no feature silently depends on another.
+const FEATURE_SETS: &[&[&str]] = &[
+    &["--all-features"],
+    &["--no-default-features"],
+    &["--no-default-features", "--features", "server"],
+    &["--no-default-features", "--features", "client"],
+    &["--no-default-features", "--features", "server,http2"],
+    &["--no-default-features", "--features", "client,http3"],
+];
+
+/// `cargo check -p shockwave` once per entry of `sets` (`cargo` makes the command);
+/// every set is tried, and the error names each set that failed.
+fn feature_matrix(sets: &[&[&str]], cargo: impl Fn() -> Command) -> Result<(), String> {
+    let mut failed = Vec::new();
+    for set in sets {
+        let mut cmd = cargo();
+        cmd.args(["check", "-p", "shockwave"]).args(*set);
+        if let Err(e) = run(&mut cmd) {
+            eprintln!("xtask: feature set `{}` failed: {e}", set.join(" "));
+            failed.push(format!("`{}`", set.join(" ")));
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cargo check -p shockwave failed for feature set(s): {}",
+            failed.join(", ")
+        ))
+    }
+}
+
+/// Reads `cargo xtask ci`'s options: whether to run the feature matrix.
+fn ci_options(args: &[String]) -> Result<bool, String> {
+    let mut matrix = FEATURE_MATRIX_BY_DEFAULT;
+    for a in args {
+        match a.as_str() {
+            "--feature-matrix" => matrix = true,
+            "--no-feature-matrix" => matrix = false,
+            other => return Err(format!("ci: unknown option {other}")),
+        }
+    }
+    Ok(matrix)
+}
+
 /// `cargo xtask ci`: the same steps, in the same order, as CI.
-fn ci() -> Result<(), String> {
+fn ci(args: &[String]) -> Result<(), String> {
+    let feature_matrix_on = ci_options(args)?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args([
         "clippy",
@@ -92,6 +146,9 @@ fn ci() -> Result<(), String> {
         "warnings",
     ]))?;
     test(&[])?;
+    if feature_matrix_on {
+        feature_matrix(FEATURE_SETS, cargo)?;
+    }
     run(cargo().args(["build", "--workspace", "--examples"]))?;
     run(cargo().args(["bench", "--workspace", "--no-run"]))?;
     // Fuzz smoke: the codec targets, 5 s each (~3 min with the sanitizer build on 2 cores;
@@ -100,4 +157,48 @@ fn ci() -> Result<(), String> {
     fuzz::fuzz(&["--smoke".into(), "--no-engine".into()])?;
     eprintln!("xtask: ci passed");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ci_feature_matrix_flag() {
+        let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(ci_options(&[]).unwrap(), FEATURE_MATRIX_BY_DEFAULT);
+        assert!(ci_options(&args("--feature-matrix")).unwrap());
+        assert!(!ci_options(&args("--feature-matrix --no-feature-matrix")).unwrap());
+        assert!(ci_options(&args("--fast")).is_err());
+    }
+
+    #[test]
+    fn feature_matrix_failures_name_the_feature_sets() {
+        let sets: &[&[&str]] = &[
+            &["--all-features"],
+            &["--no-default-features", "--features", "client"],
+        ];
+        let err = feature_matrix(sets, || Command::new("false")).unwrap_err();
+        assert!(err.contains("`--all-features`"), "{err}");
+        assert!(
+            err.contains("`--no-default-features --features client`"),
+            "{err}"
+        );
+        assert!(feature_matrix(sets, || Command::new("true")).is_ok());
+    }
+
+    #[test]
+    fn feature_sets_cover_all_none_and_each_role() {
+        let text: Vec<String> = FEATURE_SETS.iter().map(|s| s.join(" ")).collect();
+        for want in [
+            "--all-features",
+            "--no-default-features",
+            "--no-default-features --features server",
+            "--no-default-features --features client",
+            "--no-default-features --features server,http2",
+            "--no-default-features --features client,http3",
+        ] {
+            assert!(text.iter().any(|t| t == want), "{want} missing");
+        }
+    }
 }

@@ -51,6 +51,8 @@ pub struct ServerSpec {
     pub has_stats: bool,
     /// Listens on UDP (HTTP/3) instead of TCP.
     pub udp: bool,
+    /// A UDP server is ready once it prints a stdout line containing this.
+    pub ready_marker: &'static str,
 }
 
 impl ServerSpec {
@@ -64,6 +66,7 @@ impl ServerSpec {
                 .to_vec(),
             has_stats: true,
             udp: false,
+            ready_marker: "",
         }
     }
 
@@ -75,6 +78,7 @@ impl ServerSpec {
             args: vec!["{addr}".into()],
             has_stats: false,
             udp: false,
+            ready_marker: "",
         }
     }
 
@@ -86,6 +90,7 @@ impl ServerSpec {
             args: vec!["serve".into(), server.into(), "{addr}".into()],
             has_stats: false,
             udp: true,
+            ready_marker: "listening on udp",
         }
     }
 
@@ -113,7 +118,7 @@ impl ServerSpec {
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.program.display()))?;
         let ready = if self.udp {
-            wait_ready_line(&mut child, "listening on udp")
+            wait_ready_line(&mut child, self.ready_marker)
         } else {
             load::wait_listening(&addr, &mut child)
         };

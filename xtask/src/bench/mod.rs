@@ -15,9 +15,10 @@
 
 mod charts;
 mod compare;
-mod loadrun;
+pub(crate) mod loadrun;
 mod micro;
-mod model;
+pub(crate) mod model;
+pub(crate) mod oldnew;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +33,11 @@ use crate::load;
 
 const USAGE: &str = "usage: cargo xtask bench [--quick] [--save NAME] [--no-build] \
 [--skip-micro] [--skip-load] [--bench NAME]... [--out DIR]\n       \
-cargo xtask bench --compare A B      (A, B: names given to --save, or JSON paths)";
+cargo xtask bench --compare A B      (A, B: names given to --save, or JSON paths)\n       \
+cargo xtask bench --baseline-bin OLD [--new-bin NEW] [--quick] [--no-build] \
+[--baseline-h3-args ARGS] [--new-h3-args ARGS]\n                    \
+[--baseline-serve-args ARGS] [--new-serve-args ARGS]\n                    \
+(old vs new shockwave side by side: HTTP/1.1 pipelined and plain, h2c, HTTP/3)";
 
 /// How long and how thoroughly to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +150,8 @@ struct Options {
     load: bool,
     benches: Vec<String>,
     out: Option<PathBuf>,
+    /// `--baseline-bin` and friends: compare two `shockwave` binaries instead.
+    oldnew: oldnew::Flags,
 }
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
@@ -157,6 +164,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         load: true,
         benches: Vec::new(),
         out: None,
+        oldnew: oldnew::Flags::default(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -165,6 +173,9 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                 .cloned()
                 .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
         };
+        if o.oldnew.parse(a, &mut value)? {
+            continue;
+        }
         match a.as_str() {
             "--quick" => o.mode = Mode::Quick,
             "--smoke" => o.mode = Mode::Smoke,
@@ -420,6 +431,9 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         return Ok(());
     }
     let mode = o.mode;
+    if let Some(old) = &o.oldnew.old {
+        return old_vs_new(&o, old);
+    }
     if o.load {
         check_peers()?;
     }
@@ -642,6 +656,34 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `cargo xtask bench --baseline-bin OLD`: the old-vs-new comparison at this mode's load
+/// settings (see [`oldnew`]); the samples go to `target/xtask-bench/oldnew-MODE.json`.
+fn old_vs_new(o: &Options, old: &Path) -> Result<(), String> {
+    check_peers()?;
+    let mut notes = Vec::new();
+    let (new, client) = oldnew::build(
+        o.mode.server_profile(),
+        o.build,
+        o.oldnew.new.clone(),
+        &mut notes,
+    )?;
+    let binaries = o.oldnew.binaries(old.to_path_buf(), new, None);
+    let settings = LoadSettings {
+        // `shockwave serve` has no download route: requests/s only.
+        h3_mib: 0,
+        ..o.mode.load()
+    };
+    let save = results_dir().join(format!("oldnew-{}.json", o.mode.name()));
+    oldnew::run(
+        &binaries,
+        &settings,
+        client.as_deref(),
+        Some(&save),
+        &mut notes,
+    )?;
+    Ok(())
+}
+
 fn h2_scenario(
     bin_dir: &Path,
     settings: &LoadSettings,
@@ -661,6 +703,7 @@ fn h2_scenario(
                 args: vec!["{addr}".into()],
                 has_stats: false,
                 udp: false,
+                ready_marker: "",
             };
             match example_built
                 .unwrap_or(Err("not built".into()))
