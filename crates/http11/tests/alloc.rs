@@ -4,7 +4,8 @@ use shockwave_arena::alloc_count::{self, CountingAllocator};
 use shockwave_arena::{ArenaPool, PoolConfig};
 use shockwave_http11::{
     parse_request, parse_request_heap, parse_response, parse_response_heap, BodyDecoder,
-    BodyLength, DateCache, HeapHeaders, Limits, Method, ResponseHead, Status, StatusCode, Version,
+    BodyLength, DateCache, Fields, HeapHeaders, Limits, Method, ResponseHead, Status, StatusCode,
+    Version,
 };
 
 #[global_allocator]
@@ -120,12 +121,16 @@ fn responses_and_writing_are_allocation_free_when_warm() {
         assert_eq!(r2.framing(&Method::GET), framing);
         for _ in 0..16 {
             ResponseHead {
-                version: Version::HTTP_11,
                 status: StatusCode::OK,
-                headers: &[(b"Server", b"shockwave"), (b"Content-Type", b"text/plain")],
-                body: BodyLength::Known(13),
-                keep_alive: true,
                 date: Some(dates.header_value()),
+                fields: Fields::Untrusted(&[
+                    (b"Server", b"shockwave"),
+                    (b"Content-Type", b"text/plain"),
+                ]),
+                trailers: &[],
+                body: BodyLength::Known(13),
+                version: Version::HTTP_11,
+                keep_alive: true,
             }
             .write_to(&mut out);
             out.extend_from_slice(b"Hello, World!");

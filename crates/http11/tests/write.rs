@@ -2,9 +2,10 @@
 
 use shockwave_arena::Arena;
 use shockwave_http11::{
-    is_valid_field, parse_request, parse_response, write_chunk, write_last_chunk, BodyDecoder,
-    BodyFraming, BodyLength, DateCache, Limits, Method, RequestHead, ResponseHead, Status,
-    StatusCode, Version,
+    fields_safe, is_field_safe, is_valid_field, parse_request, parse_response,
+    parse_trailer_section, write_chunk, write_last_chunk, BodyDecoder, BodyFraming, BodyLength,
+    DateCache, Fields, Limits, Method, RequestHead, ResponseHead, ResponsePlan, Status, StatusCode,
+    Version,
 };
 
 fn response(head: &ResponseHead<'_>) -> Vec<u8> {
@@ -18,17 +19,18 @@ fn response_head_round_trips() {
     let mut dates = DateCache::new();
     let date = dates.header_value().to_vec();
     let out = response(&ResponseHead {
-        version: Version::HTTP_11,
         status: StatusCode::OK,
-        headers: &[(b"Server", b"shockwave"), (b"Content-Type", b"text/plain")],
-        body: BodyLength::Known(13),
-        keep_alive: true,
         date: Some(&date),
+        fields: Fields::Untrusted(&[(b"Server", b"shockwave"), (b"Content-Type", b"text/plain")]),
+        trailers: &[],
+        body: BodyLength::Known(13),
+        version: Version::HTTP_11,
+        keep_alive: true,
     });
-    let mut expected = b"HTTP/1.1 200 OK\r\nDate: ".to_vec();
+    let mut expected = b"HTTP/1.1 200 OK\r\ndate: ".to_vec();
     expected.extend_from_slice(&date);
     expected.extend_from_slice(
-        b"\r\nServer: shockwave\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\n",
+        b"\r\nServer: shockwave\r\nContent-Type: text/plain\r\ncontent-length: 13\r\n\r\n",
     );
     assert_eq!(
         String::from_utf8_lossy(&out),
@@ -48,50 +50,66 @@ fn response_head_round_trips() {
 #[test]
 fn response_framing_and_connection_fields() {
     let chunked = response(&ResponseHead {
-        version: Version::HTTP_11,
         status: StatusCode::NOT_FOUND,
-        headers: &[(b"content-length", b"99"), (b"Transfer-Encoding", b"gzip")],
-        body: BodyLength::Chunked,
-        keep_alive: false,
         date: None,
+        fields: Fields::Untrusted(&[(b"content-length", b"99"), (b"Transfer-Encoding", b"gzip")]),
+        trailers: &[],
+        body: BodyLength::Chunked,
+        version: Version::HTTP_11,
+        keep_alive: false,
     });
     assert_eq!(
         chunked,
-        b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"HTTP/1.1 404 Not Found\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
     );
+    // An HTTP/1.0 peer gets an HTTP/1.1 status line (RFC 9110 §2.5) and an explicit
+    // keep-alive.
     let http10 = response(&ResponseHead {
-        version: Version::HTTP_10,
         status: StatusCode::NO_CONTENT,
-        headers: &[],
-        body: BodyLength::None,
-        keep_alive: true,
         date: None,
+        fields: Fields::Untrusted(&[]),
+        trailers: &[],
+        body: BodyLength::None,
+        version: Version::HTTP_10,
+        keep_alive: true,
     });
     assert_eq!(
         http10,
-        b"HTTP/1.0 204 No Content\r\nConnection: keep-alive\r\n\r\n"
+        b"HTTP/1.1 204 No Content\r\nconnection: keep-alive\r\n\r\n"
     );
-    // HEAD: the caller may announce the length of the GET body itself.
+    // HEAD: the length the GET would have is announced (from the plan), a handler's own
+    // Content-Length is a managed name and never written.
+    let plan = ResponsePlan::new(
+        StatusCode::OK,
+        true,
+        Version::HTTP_11,
+        Some(1234),
+        false,
+        true,
+    );
+    assert!(!plan.send_body);
     let head = response(&ResponseHead {
-        version: Version::HTTP_11,
         status: StatusCode::OK,
-        headers: &[(b"Content-Length", b"1234")],
-        body: BodyLength::None,
-        keep_alive: true,
         date: None,
-    });
-    assert_eq!(head, b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n");
-    let custom = response(&ResponseHead {
+        fields: Fields::Untrusted(&[(b"Content-Length", b"99")]),
+        trailers: &[],
+        body: plan.head,
         version: Version::HTTP_11,
+        keep_alive: plan.keep_alive,
+    });
+    assert_eq!(head, b"HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n");
+    let custom = response(&ResponseHead {
         status: StatusCode::from_u16(599).unwrap(),
-        headers: &[],
-        body: BodyLength::Known(u64::MAX),
-        keep_alive: true,
         date: None,
+        fields: Fields::Untrusted(&[]),
+        trailers: &[],
+        body: BodyLength::Known(u64::MAX),
+        version: Version::HTTP_11,
+        keep_alive: true,
     });
     assert_eq!(
         custom,
-        b"HTTP/1.1 599 \r\nContent-Length: 18446744073709551615\r\n\r\n"
+        b"HTTP/1.1 599 Unknown\r\ncontent-length: 18446744073709551615\r\n\r\n"
     );
 }
 
@@ -106,21 +124,28 @@ fn response_splitting_is_impossible() {
         (b"", b"empty name"),
     ];
     let head = ResponseHead {
-        version: Version::HTTP_11,
         status: StatusCode::OK,
-        headers: evil,
-        body: BodyLength::Known(0),
-        keep_alive: true,
         date: Some(b"bad\r\ndate"),
+        fields: Fields::Untrusted(evil),
+        trailers: &[(b"X-Evil", b"a\r\nb"), (b"Bad Name", b"v")],
+        body: BodyLength::Known(0),
+        version: Version::HTTP_11,
+        keep_alive: true,
     };
     assert!(!head.validate());
+    assert!(!fields_safe(evil));
+    assert!(fields_safe(&evil[..1]));
     let out = response(&head);
     assert_eq!(
         out,
-        b"HTTP/1.1 200 OK\r\nX-Ok: fine\r\nContent-Length: 0\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nX-Ok: fine\r\ncontent-length: 0\r\n\r\n"
     );
     assert!(is_valid_field(b"X", b"tab\tand obs-text \xff"));
     assert!(!is_valid_field(b"X", b"\x7f"));
+    // The server's guard is looser for other control bytes, as it has always been.
+    assert!(is_field_safe(b"X", b"\x7f\x01"));
+    assert!(!is_field_safe(b"X", b"a\rb"));
+    assert!(!is_field_safe(b"X:", b"a"));
 }
 
 #[test]
@@ -200,6 +225,43 @@ fn chunks_round_trip_through_the_decoder() {
     let mut out = Vec::new();
     write_last_chunk(&mut out, &[]);
     assert_eq!(out, b"0\r\n\r\n");
+}
+
+#[test]
+fn trailers_round_trip() {
+    let trailers: &[(&[u8], &[u8])] = &[
+        (b"X-Checksum", b"abc"),
+        (b"grpc-status", b"0"),
+        (b"grpc-message", b"a b\tc"),
+        (b"content-length", b"5"),
+        (b"X-Empty", b""),
+    ];
+    let mut out = Vec::new();
+    write_chunk(&mut out, b"data");
+    let data_end = out.len() - 2;
+    write_last_chunk(&mut out, trailers);
+    // What a client keeps: the framing the decoder consumed after the last data.
+    let mut dec = BodyDecoder::new(BodyFraming::Chunked, &Limits::default());
+    let step = dec.decode(&out).unwrap();
+    assert_eq!(step.data, b"data");
+    assert!(step.done);
+    assert_eq!(step.consumed, out.len());
+    let got: Vec<_> = parse_trailer_section(&out[data_end..], &Limits::default())
+        .unwrap()
+        .collect();
+    let allowed: Vec<_> = trailers
+        .iter()
+        .copied()
+        .filter(|(n, _)| *n != b"content-length")
+        .collect();
+    assert_eq!(got, allowed);
+    assert_eq!(
+        parse_trailer_section(&out[data_end..], &Limits::default())
+            .unwrap()
+            .allowed()
+            .count(),
+        allowed.len()
+    );
 }
 
 #[test]
