@@ -222,7 +222,9 @@ pub fn parse_trailer_section<'b>(
 mod tests {
     use super::*;
 
-    fn parse(b: &[u8]) -> Result<Vec<(&[u8], &[u8])>, Error> {
+    type Field<'b> = (&'b [u8], &'b [u8]);
+
+    fn parse(b: &[u8]) -> Result<Vec<Field<'_>>, Error> {
         parse_trailer_section(b, &Limits::default()).map(Iterator::collect)
     }
 
