@@ -272,6 +272,9 @@ fn date_cache_is_stable_within_a_second() {
     assert!(httpdate::parse_http_date(std::str::from_utf8(&a).unwrap()).is_ok());
 }
 
+/// A field list.
+type FieldList = &'static [(&'static [u8], &'static [u8])];
+
 const DATE: &[u8; 29] = b"Wed, 25 Nov 2026 19:00:00 GMT";
 const TEXT: &[(&[u8], &[u8])] = &[(b"content-type", b"text/plain; charset=utf-8")];
 const JSON: &[(&[u8], &[u8])] = &[(b"content-type", b"application/json")];
@@ -375,7 +378,7 @@ fn head_memo_is_byte_identical_and_follows_every_key_part() {
     let mut writes = 0;
     let mut heads = 0;
     for (date_gen, date) in dates.iter().enumerate() {
-        let presets: [(u16, u8, &[(&[u8], &[u8])]); 5] = [
+        let presets: [(u16, u8, FieldList); 5] = [
             (200, 1, TEXT),
             (200, 2, JSON),
             (404, 3, &[]),
@@ -458,7 +461,7 @@ fn head_memo_is_byte_identical_and_follows_every_key_part() {
 #[test]
 fn client_request_heads() {
     // What the client sends: Host from the target, the caller's fields, then framing.
-    let cases: [(Method, &str, &[(&[u8], &[u8])], BodyLength, &str); 4] = [
+    let cases: [(Method, &str, FieldList, BodyLength, &str); 4] = [
         (Method::GET, "/", &[], BodyLength::None, "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"),
         (Method::POST, "/submit", &[(b"content-type", b"application/json")], BodyLength::Known(0),
             "POST /submit HTTP/1.1\r\nHost: example.com\r\ncontent-type: application/json\r\nContent-Length: 0\r\n\r\n"),
