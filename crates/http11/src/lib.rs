@@ -102,7 +102,7 @@
 //! let plan = ResponsePlan::new(StatusCode::OK, false, Version::HTTP_11, None, true, true);
 //! ResponseHead {
 //!     status: StatusCode::OK,
-//!     date: Some(dates.header_value()),
+//!     date: Some(&dates.http_date()),
 //!     fields: Fields::Untrusted(&[(b"content-type", b"text/plain")]),
 //!     trailers,
 //!     body: plan.head,
@@ -140,7 +140,7 @@ pub use chunk::{
     find_head_end, is_trailer_allowed, parse_trailer_section, write_chunk, write_chunk_header,
     write_last_chunk, write_trailer_fields, TrailerFields, LAST_CHUNK,
 };
-pub use date::DateCache;
+pub use date::{DateCache, HttpDate};
 pub use digits::{format_decimal, status_digits, write_decimal, write_hex};
 pub use error::Error;
 pub use limits::Limits;

@@ -8,7 +8,8 @@ use http::{StatusCode, Version};
 
 use crate::chunk::is_trailer_allowed;
 use crate::digits::{status_digits, write_decimal};
-use crate::write::{is_field_safe, is_valid_field, BodyLength};
+use crate::write::{is_field_safe, BodyLength};
+use crate::HttpDate;
 
 /// `HTTP/1.1 100 Continue` (RFC 9110 §10.1.1, §15.2.1), sent before reading a body the
 /// client announced with `Expect: 100-continue`.
@@ -45,13 +46,18 @@ pub enum Fields<'h> {
     /// practice nothing unsafe reaches the writer); the skip is the last line of defence
     /// against response splitting.
     Untrusted(&'h [(&'h [u8], &'h [u8])]),
+    /// A handler's fields the caller has already checked with
+    /// [`fields_safe`](crate::fields_safe) (answering `500` when that failed): managed
+    /// names are skipped as for [`Fields::Untrusted`], but the fields are not checked a
+    /// second time. The server's hot path; a debug build asserts the check was made.
+    Validated(&'h [(&'h [u8], &'h [u8])]),
 }
 
 impl<'h> Fields<'h> {
     /// The fields, whatever their trust.
     pub fn as_slice(&self) -> &'h [(&'h [u8], &'h [u8])] {
         match *self {
-            Fields::Trusted(f) | Fields::Untrusted(f) => f,
+            Fields::Trusted(f) | Fields::Untrusted(f) | Fields::Validated(f) => f,
         }
     }
 }
@@ -62,12 +68,13 @@ impl<'h> Fields<'h> {
 /// server's version, RFC 9110 §2.5), whatever the request's version.
 ///
 /// ```
-/// use shockwave_http11::{BodyLength, Fields, ResponseHead, StatusCode, Version};
+/// use shockwave_http11::{BodyLength, Fields, HttpDate, ResponseHead, StatusCode, Version};
 ///
 /// let mut out = Vec::with_capacity(256);
+/// let date = HttpDate::new(*b"Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
 /// let range = ResponseHead {
 ///     status: StatusCode::OK,
-///     date: Some(b"Sun, 06 Nov 1994 08:49:37 GMT"),
+///     date: Some(&date),
 ///     fields: Fields::Trusted(&[(b"content-type", b"text/plain")]),
 ///     trailers: &[],
 ///     body: BodyLength::Known(13),
@@ -88,10 +95,9 @@ pub struct ResponseHead<'h> {
     /// one). Interim (1xx) heads other than [`CONTINUE`] are not a use of this type.
     pub status: StatusCode,
     /// The `date` value (RFC 9110 §6.6.1), given by the caller (normally
-    /// [`DateCache`](crate::DateCache), refreshed by the driver: the codec reads no
-    /// clock). `None` writes no `date`. A value that fails
-    /// [`is_valid_field`](crate::is_valid_field) is not written.
-    pub date: Option<&'h [u8]>,
+    /// [`DateCache::date`](crate::DateCache::date), refreshed by the driver: the codec
+    /// reads no clock). `None` writes no `date`.
+    pub date: Option<&'h HttpDate>,
     /// The caller's fields (see [`Fields`]).
     pub fields: Fields<'h>,
     /// The trailer fields that will follow a chunked body, announced up front in one
@@ -116,28 +122,43 @@ impl ResponseHead<'_> {
     #[inline]
     pub fn write_to(&self, dst: &mut Vec<u8>) -> Range<usize> {
         let start = dst.len();
+        let date = self.date.map(HttpDate::as_bytes);
         // Fixed-size pieces are copied inline; only the variable ones call memcpy.
         if self.status == StatusCode::OK {
-            dst.extend_from_slice(b"HTTP/1.1 200 OK");
+            dst.extend_from_slice(match date {
+                Some(_) => b"HTTP/1.1 200 OK\r\ndate: ",
+                None => b"HTTP/1.1 200 OK\r\n",
+            });
         } else {
             dst.extend_from_slice(b"HTTP/1.1 ");
             dst.extend_from_slice(&status_digits(self.status));
             dst.push(b' ');
             let reason = self.status.canonical_reason().unwrap_or("Unknown");
             dst.extend_from_slice(reason.as_bytes());
+            dst.extend_from_slice(match date {
+                Some(_) => b"\r\ndate: ",
+                None => b"\r\n",
+            });
         }
-        match self.date {
-            Some(date) if is_valid_field(b"date", date) => {
-                dst.extend_from_slice(b"\r\ndate: ");
-                dst.extend_from_slice(date);
-                dst.extend_from_slice(b"\r\n");
-            }
-            _ => dst.extend_from_slice(b"\r\n"),
+        if let Some(date) = date {
+            dst.extend_from_slice(date);
+            dst.extend_from_slice(b"\r\n");
         }
         match self.fields {
             Fields::Trusted(fields) => {
                 for &(name, value) in fields {
                     push_field(dst, name, value);
+                }
+            }
+            Fields::Validated(fields) => {
+                debug_assert!(
+                    crate::fields_safe(fields),
+                    "Fields::Validated: unsafe field"
+                );
+                for &(name, value) in fields {
+                    if !is_managed(name) {
+                        push_field(dst, name, value);
+                    }
                 }
             }
             Fields::Untrusted(fields) => {
@@ -148,20 +169,8 @@ impl ResponseHead<'_> {
                 }
             }
         }
-        // RFC 9110 §6.6.2: announce the trailer fields known up front.
-        let mut announced = self
-            .trailers
-            .iter()
-            .filter(|(n, v)| is_trailer_allowed(n, v))
-            .map(|(n, _)| *n);
-        if let Some(first) = announced.next() {
-            dst.extend_from_slice(b"trailer: ");
-            dst.extend_from_slice(first);
-            for name in announced {
-                dst.extend_from_slice(b", ");
-                dst.extend_from_slice(name);
-            }
-            dst.extend_from_slice(b"\r\n");
+        if !self.trailers.is_empty() {
+            announce_trailers(dst, self.trailers);
         }
         match self.body {
             BodyLength::Known(len) => {
@@ -182,11 +191,27 @@ impl ResponseHead<'_> {
     }
 
     /// True if nothing would be dropped for its bytes: every field is
-    /// [`is_field_safe`] and the date is valid. (Managed names in
+    /// [`is_field_safe`] (the date is an [`HttpDate`], valid by construction). (Managed names in
     /// [`Fields::Untrusted`] are skipped by design and do not count.)
     pub fn validate(&self) -> bool {
         crate::fields_safe(self.fields.as_slice())
-            && self.date.is_none_or(|d| is_valid_field(b"date", d))
+    }
+}
+
+/// RFC 9110 §6.6.2: announces the trailer fields known up front (`trailer: a, b`).
+fn announce_trailers(dst: &mut Vec<u8>, trailers: &[(&[u8], &[u8])]) {
+    let mut announced = trailers
+        .iter()
+        .filter(|(n, v)| is_trailer_allowed(n, v))
+        .map(|(n, _)| *n);
+    if let Some(first) = announced.next() {
+        dst.extend_from_slice(b"trailer: ");
+        dst.extend_from_slice(first);
+        for name in announced {
+            dst.extend_from_slice(b", ");
+            dst.extend_from_slice(name);
+        }
+        dst.extend_from_slice(b"\r\n");
     }
 }
 
@@ -286,13 +311,16 @@ impl ResponsePlan {
 /// untrusted fields (their key would be the fields themselves).
 ///
 /// ```
-/// use shockwave_http11::{BodyLength, Fields, HeadMemo, ResponseHead, StatusCode, Version};
+/// use shockwave_http11::{
+///     BodyLength, Fields, HeadMemo, HttpDate, ResponseHead, StatusCode, Version,
+/// };
 ///
 /// let mut memo = HeadMemo::new();
 /// let mut out = Vec::new();
+/// let date = HttpDate::new(*b"Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
 /// let head = ResponseHead {
 ///     status: StatusCode::OK,
-///     date: Some(b"Sun, 06 Nov 1994 08:49:37 GMT"),
+///     date: Some(&date),
 ///     fields: Fields::Trusted(&[]),
 ///     trailers: &[],
 ///     body: BodyLength::Known(2),

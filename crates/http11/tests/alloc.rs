@@ -122,7 +122,7 @@ fn responses_and_writing_are_allocation_free_when_warm() {
         for _ in 0..16 {
             ResponseHead {
                 status: StatusCode::OK,
-                date: Some(dates.header_value()),
+                date: Some(&dates.http_date()),
                 fields: Fields::Untrusted(&[
                     (b"Server", b"shockwave"),
                     (b"Content-Type", b"text/plain"),
@@ -176,7 +176,7 @@ fn every_writer_is_allocation_free_with_capacity() {
         find_head_end, parse_trailer_section, write_chunk_header, write_decimal,
         write_trailer_fields, Fields, HeadMemo, RequestHead, ResponsePlan, LAST_CHUNK,
     };
-    let date = *b"Wed, 25 Nov 2026 19:00:00 GMT";
+    let date = shockwave_http11::HttpDate::new(*b"Wed, 25 Nov 2026 19:00:00 GMT").unwrap();
     let fields: &[(&[u8], &[u8])] = &[(b"content-type", b"text/plain"), (b"x-a", b"1")];
     let trailers: &[(&[u8], &[u8])] = &[(b"x-checksum", b"abc"), (b"grpc-status", b"0")];
     let limits = Limits::default();

@@ -175,8 +175,8 @@ mod written_heads {
     use shockwave_http11::{
         is_managed, is_trailer_allowed, is_valid_field, parse_request, parse_response,
         parse_trailer_section, write_chunk, write_last_chunk, BodyDecoder, BodyFraming, BodyLength,
-        Fields, Limits, Method, RequestHead, ResponseHead, ResponsePlan, Status, StatusCode,
-        Version,
+        Fields, HttpDate, Limits, Method, RequestHead, ResponseHead, ResponsePlan, Status,
+        StatusCode, Version,
     };
 
     fn name() -> impl Strategy<Value = Vec<u8>> {
@@ -232,9 +232,10 @@ mod written_heads {
             let trailers = slices(&trailers);
             let plan = ResponsePlan::new(status, head_request, version, body_len, !trailers.is_empty(), keep_alive);
             let mut out = b"junk".to_vec();
+            let date = HttpDate::new(*b"Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
             let range = ResponseHead {
                 status,
-                date: Some(b"Sun, 06 Nov 1994 08:49:37 GMT"),
+                date: Some(&date),
                 fields: Fields::Untrusted(&fields),
                 trailers: if plan.trailers { &trailers } else { &[] },
                 body: plan.head,

@@ -4,8 +4,8 @@ use shockwave_arena::Arena;
 use shockwave_http11::{
     fields_safe, is_field_safe, is_valid_field, parse_request, parse_response,
     parse_trailer_section, write_chunk, write_last_chunk, BodyDecoder, BodyFraming, BodyLength,
-    DateCache, Fields, HeadMemo, Limits, Method, RequestHead, ResponseHead, ResponsePlan, Status,
-    StatusCode, Version,
+    DateCache, Fields, HeadMemo, HttpDate, Limits, Method, RequestHead, ResponseHead, ResponsePlan,
+    Status, StatusCode, Version,
 };
 
 fn response(head: &ResponseHead<'_>) -> Vec<u8> {
@@ -17,7 +17,7 @@ fn response(head: &ResponseHead<'_>) -> Vec<u8> {
 #[test]
 fn response_head_round_trips() {
     let mut dates = DateCache::new();
-    let date = dates.header_value().to_vec();
+    let date = dates.http_date();
     let out = response(&ResponseHead {
         status: StatusCode::OK,
         date: Some(&date),
@@ -28,7 +28,7 @@ fn response_head_round_trips() {
         keep_alive: true,
     });
     let mut expected = b"HTTP/1.1 200 OK\r\ndate: ".to_vec();
-    expected.extend_from_slice(&date);
+    expected.extend_from_slice(date.as_bytes());
     expected.extend_from_slice(
         b"\r\nServer: shockwave\r\nContent-Type: text/plain\r\ncontent-length: 13\r\n\r\n",
     );
@@ -44,7 +44,7 @@ fn response_head_round_trips() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.framing(&Method::GET), BodyFraming::Length(13));
     assert!(r.keep_alive());
-    assert_eq!(r.header(b"date"), Some(&date[..]));
+    assert_eq!(r.header(b"date"), Some(&date.as_bytes()[..]));
 }
 
 #[test]
@@ -123,15 +123,17 @@ fn response_splitting_is_impossible() {
         (b"X-Nul", b"a\0b"),
         (b"", b"empty name"),
     ];
+    let bad_date = HttpDate::new(*b"Sun, 06 Nov 1994\r\nX: 1 ab GMT");
     let head = ResponseHead {
         status: StatusCode::OK,
-        date: Some(b"bad\r\ndate"),
+        date: bad_date.as_ref(),
         fields: Fields::Untrusted(evil),
         trailers: &[(b"X-Evil", b"a\r\nb"), (b"Bad Name", b"v")],
         body: BodyLength::Known(0),
         version: Version::HTTP_11,
         keep_alive: true,
     };
+    assert!(head.date.is_none(), "a date with CR LF cannot be built");
     assert!(!head.validate());
     assert!(!fields_safe(evil));
     assert!(fields_safe(&evil[..1]));
@@ -353,7 +355,7 @@ fn server_head_table() {
         out.extend_from_slice(b"earlier response");
         let range = ResponseHead {
             status,
-            date: Some(DATE),
+            date: Some(&HttpDate::new(*DATE).unwrap()),
             fields: c.fields,
             trailers: if plan.trailers { c.trailers } else { &[] },
             body: plan.head,
@@ -397,9 +399,10 @@ fn head_memo_is_byte_identical_and_follows_every_key_part() {
                         let status = StatusCode::from_u16(status).unwrap();
                         let plan =
                             ResponsePlan::new(status, false, version, length, false, keep_alive);
+                        let http_date = HttpDate::new(**date).unwrap();
                         let head = ResponseHead {
                             status,
-                            date: Some(&date[..]),
+                            date: Some(&http_date),
                             fields: Fields::Trusted(fields),
                             trailers: &[],
                             body: plan.head,
@@ -429,14 +432,15 @@ fn head_memo_is_byte_identical_and_follows_every_key_part() {
     }
     assert_eq!(writes * 2, heads, "every repeated key must hit the memo");
     // Keep-alive and close variants differ, and the memo follows; so does the date.
-    let head = |memo: &mut HeadMemo<(bool, u64)>, keep_alive, date_gen, date: &[u8]| {
+    let head = |memo: &mut HeadMemo<(bool, u64)>, keep_alive, date_gen, date: &[u8; 29]| {
+        let date = HttpDate::new(*date).unwrap();
         let mut out = Vec::new();
         memo.write_head(
             (keep_alive, date_gen),
             &mut out,
             &ResponseHead {
                 status: StatusCode::OK,
-                date: Some(date),
+                date: Some(&date),
                 fields: Fields::Trusted(TEXT),
                 trailers: &[],
                 body: BodyLength::Known(13),
