@@ -28,7 +28,7 @@ pub struct DateCache {
 /// use shockwave_http11::HttpDate;
 /// let date = HttpDate::new(*b"Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
 /// assert_eq!(date.as_bytes(), b"Sun, 06 Nov 1994 08:49:37 GMT");
-/// assert!(HttpDate::new(*b"Sun, 06 Nov 1994 08:49\r\nX: 1 GMT").is_none());
+/// assert!(HttpDate::new(*b"Sun, 06 Nov 1994\r\nX: 1 ab GMT").is_none());
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct HttpDate([u8; 29]);
