@@ -119,26 +119,29 @@ impl ResponseHead<'_> {
     /// Appends the head, through its final empty line, to `dst` and returns where it is
     /// in `dst` (for [`HeadMemo`] or a caller's own cache). Allocates only if `dst` must
     /// grow.
-    #[inline]
+    #[inline(always)]
     pub fn write_to(&self, dst: &mut Vec<u8>) -> Range<usize> {
         let start = dst.len();
         let date = self.date.map(HttpDate::as_bytes);
         // Fixed-size pieces are copied inline; only the variable ones call memcpy.
         if self.status == StatusCode::OK {
-            dst.extend_from_slice(match date {
-                Some(_) => b"HTTP/1.1 200 OK\r\ndate: ",
-                None => b"HTTP/1.1 200 OK\r\n",
-            });
+            // One fixed-length copy per arm (a selected slice would be a memcpy call).
+            if date.is_some() {
+                dst.extend_from_slice(b"HTTP/1.1 200 OK\r\ndate: ");
+            } else {
+                dst.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+            }
         } else {
             dst.extend_from_slice(b"HTTP/1.1 ");
             dst.extend_from_slice(&status_digits(self.status));
             dst.push(b' ');
             let reason = self.status.canonical_reason().unwrap_or("Unknown");
             dst.extend_from_slice(reason.as_bytes());
-            dst.extend_from_slice(match date {
-                Some(_) => b"\r\ndate: ",
-                None => b"\r\n",
-            });
+            if date.is_some() {
+                dst.extend_from_slice(b"\r\ndate: ");
+            } else {
+                dst.extend_from_slice(b"\r\n");
+            }
         }
         if let Some(date) = date {
             dst.extend_from_slice(date);
