@@ -29,14 +29,29 @@
 //!
 //! ## Contract
 //!
-//! The codec does **no I/O and reads no clock**: no sockets, no async runtime, no
-//! wakers, no `SystemTime::now()` on any writing or parsing path (the `date` value is
-//! bytes the driver passes in; only the convenience [`DateCache::header_value`] /
-//! [`DateCache::new`] read the system clock, and a driver may call
-//! [`DateCache::refresh`] with its own time instead). It keeps no connection state:
-//! the driver owns buffers, timers, keep-alive bookkeeping and the order of messages.
+//! What it does:
+//! * turns bytes into validated messages and body slices, and messages into bytes, for
+//!   both roles, with the exact field rules the server applies (managed names, response
+//!   splitting guard, trailer-field rules, trailer announcement, keep-alive fields);
+//! * decides a response's framing ([`ResponsePlan`]) from what the driver tells it.
+//!
+//! What it does **not** do:
+//! * **no I/O and no clock**: no sockets, no async runtime, no wakers, no
+//!   `SystemTime::now()` on any writing or parsing path. The `date` value is an
+//!   [`HttpDate`] the driver passes in; only the conveniences [`DateCache::new`],
+//!   [`DateCache::header_value`] and [`DateCache::http_date`] read the system clock, and
+//!   a driver can call [`DateCache::refresh`] with its own time and then
+//!   [`DateCache::date`] instead;
+//! * **no connection state**: the driver owns buffers, timers, the order of pipelined
+//!   messages, the keep-alive decision inputs (request, shutdown, handler), `100
+//!   Continue` timing, upgrades (h2c is only detected: [`Request::is_h2c_upgrade`]) and
+//!   linger-close;
+//! * no content codings, no redirects, no field-name case changes (names are written as
+//!   given), no interim responses other than [`CONTINUE`].
+//!
 //! Nothing here allocates except by growing the `Vec<u8>` the caller passes, or in the
-//! [`Arena`](shockwave_arena::Arena) the caller passes to the parsers.
+//! [`Arena`](shockwave_arena::Arena) the caller passes to the parsers: with capacity,
+//! every writer is allocation-free (asserted in `tests/alloc.rs`).
 //!
 //! When a **server** driver calls what, per request:
 //!
