@@ -3,6 +3,10 @@
 //! itself: find and parse Content-Length, check Transfer-Encoding, the version and
 //! keep-alive, require Host, and decode the chunked body.
 //!
+//! The `http11/write` group measures the response writers the server uses per request:
+//! a preset head, the same head from the per-connection memo, a head with handler
+//! fields, and a chunked response with trailers.
+//!
 //! Run: `cargo bench -p shockwave-benches --bench http11`
 
 use std::hint::black_box;
@@ -254,5 +258,76 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+fn bench_write(c: &mut Criterion) {
+    use shockwave_http11::{
+        fields_safe, write_chunk, write_last_chunk, BodyLength, Fields, HeadMemo, HttpDate,
+        ResponseHead, ResponsePlan, StatusCode, Version,
+    };
+    let date = HttpDate::new(*b"Wed, 25 Nov 2026 19:00:00 GMT").unwrap();
+    let preset: &[(&[u8], &[u8])] = &[(b"content-type", b"text/plain; charset=utf-8")];
+    let user: &[(&[u8], &[u8])] = &[
+        (b"content-type", b"application/json"),
+        (b"x-request-id", b"7f3c9a2e"),
+        (b"cache-control", b"no-store"),
+    ];
+    let trailers: &[(&[u8], &[u8])] = &[(b"grpc-status", b"0"), (b"x-checksum", b"abc")];
+    let head = |fields, body, trailers| ResponseHead {
+        status: StatusCode::OK,
+        date: Some(&date),
+        fields,
+        trailers,
+        body,
+        version: Version::HTTP_11,
+        keep_alive: true,
+    };
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut memo = HeadMemo::new();
+    let mut run = |name: &str, f: &mut dyn FnMut(&mut Vec<u8>, &mut HeadMemo<u64>)| {
+        report_allocs(&format!("http11/write/{name}"), 10_000, || {
+            out.clear();
+            f(&mut out, &mut memo);
+        });
+        let mut group = c.benchmark_group("http11/write");
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                f(&mut out, &mut memo);
+                black_box(out.len())
+            })
+        });
+        group.finish();
+    };
+    run("preset_head", &mut |out, _| {
+        head(
+            Fields::Trusted(black_box(preset)),
+            BodyLength::Known(13),
+            &[],
+        )
+        .write_to(out);
+    });
+    run("preset_head_memo_hit", &mut |out, memo| {
+        memo.write_head(
+            1,
+            out,
+            &head(
+                Fields::Trusted(black_box(preset)),
+                BodyLength::Known(13),
+                &[],
+            ),
+        );
+    });
+    run("head_3_handler_fields", &mut |out, _| {
+        let fields = black_box(user);
+        assert!(fields_safe(fields));
+        head(Fields::Validated(fields), BodyLength::Known(13), &[]).write_to(out);
+    });
+    run("chunked_with_trailers", &mut |out, _| {
+        let plan = ResponsePlan::new(StatusCode::OK, false, Version::HTTP_11, None, true, true);
+        head(Fields::Trusted(black_box(preset)), plan.head, trailers).write_to(out);
+        write_chunk(out, b"Hello, World!");
+        write_last_chunk(out, trailers);
+    });
+}
+
+criterion_group!(benches, bench, bench_write);
 criterion_main!(benches);

@@ -389,7 +389,7 @@ fn hex_value(c: u8) -> Option<u8> {
 
 /// `chunk-size [ chunk-ext ]` without the line end (RFC 9112 §7.1, §7.1.1):
 /// `chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`.
-fn parse_chunk_line(line: &[u8]) -> Result<u64, Error> {
+pub(crate) fn parse_chunk_line(line: &[u8]) -> Result<u64, Error> {
     // A CR is valid nowhere in the grammar, so a line with one always fails it: the
     // (rarer) error path reports it as a bare CR, and valid lines are scanned once.
     parse_chunk_line_grammar(line).map_err(|e| {

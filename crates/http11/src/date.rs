@@ -18,6 +18,60 @@ pub struct DateCache {
     value: [u8; 29],
 }
 
+/// A `date` field value known to be an IMF-fixdate's 29 visible ASCII bytes (RFC 9110
+/// §5.6.7: `Sun, 06 Nov 1994 08:49:37 GMT`), so a response head can write it with no
+/// per-head check: it cannot split the head. Build it with [`HttpDate::new`] (checked
+/// bytes), [`HttpDate::from_system_time`] (formatting a time the caller read) or
+/// [`DateCache`].
+///
+/// ```
+/// use shockwave_http11::HttpDate;
+/// let date = HttpDate::new(*b"Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+/// assert_eq!(date.as_bytes(), b"Sun, 06 Nov 1994 08:49:37 GMT");
+/// assert!(HttpDate::new(*b"Sun, 06 Nov 1994\r\nX: 1 ab GMT").is_none());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HttpDate([u8; 29]);
+
+impl HttpDate {
+    /// The bytes as a date value, if they are all visible ASCII or spaces (the
+    /// IMF-fixdate alphabet); `None` for anything else (CR, LF, controls, obs-text).
+    pub fn new(bytes: [u8; 29]) -> Option<Self> {
+        bytes
+            .iter()
+            .all(|b| (0x20..0x7f).contains(b))
+            .then_some(HttpDate(bytes))
+    }
+
+    /// Formats `time` (whole seconds; the caller reads the clock). Times before 1970 are
+    /// written as the epoch, after 9999 as the last second of 9999.
+    pub fn from_system_time(time: SystemTime) -> Self {
+        let mut cache = DateCache {
+            second: u64::MAX,
+            value: EPOCH,
+        };
+        cache.refresh(time);
+        HttpDate(cache.value)
+    }
+
+    /// The 29 bytes.
+    pub fn as_bytes(&self) -> &[u8; 29] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for HttpDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Always ASCII (checked at construction).
+        f.write_str(std::str::from_utf8(&self.0).unwrap_or("?"))
+    }
+}
+
+/// 9999-12-31 23:59:59 UTC, the last second an IMF-fixdate can hold.
+const LAST_SECOND: u64 = 253_402_300_799;
+
+const EPOCH: [u8; 29] = *b"Thu, 01 Jan 1970 00:00:00 GMT";
+
 /// A fixed buffer that `fmt::Write` fills without allocating.
 struct Fixed<'b> {
     buf: &'b mut [u8; 29],
@@ -41,21 +95,40 @@ impl DateCache {
     pub fn new() -> Self {
         let mut cache = DateCache {
             second: u64::MAX,
-            value: *b"Thu, 01 Jan 1970 00:00:00 GMT",
+            value: EPOCH,
         };
         cache.refresh(SystemTime::now());
         cache
     }
 
     /// The current `Date` value; reformatted only when the second has changed.
-    pub fn header_value(&mut self) -> &[u8] {
+    pub fn header_value(&mut self) -> &[u8; 29] {
         self.refresh(SystemTime::now());
         &self.value
     }
 
+    /// The current `date` value (reads the system clock, like
+    /// [`header_value`](Self::header_value)).
+    pub fn http_date(&mut self) -> HttpDate {
+        self.refresh(SystemTime::now());
+        self.date()
+    }
+
+    /// The value as of the last [`refresh`](Self::refresh), as an [`HttpDate`] for
+    /// [`ResponseHead::date`](crate::ResponseHead::date). No clock read: a driver that
+    /// passes its own time in calls `refresh(now)` and then this.
+    pub fn date(&self) -> HttpDate {
+        // Only ever set by httpdate's 29-byte IMF-fixdate or the epoch constant.
+        HttpDate(self.value)
+    }
+
     /// Updates the cached value for `now` (a no-op within the same second).
     pub fn refresh(&mut self, now: SystemTime) {
-        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        // httpdate formats years 1970..=9999 only (and panics after): clamp.
+        let second = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .min(LAST_SECOND);
         if second == self.second {
             return;
         }
@@ -94,5 +167,28 @@ mod tests {
         assert_eq!(&cache.value, b"Sun, 06 Nov 1994 08:49:38 GMT");
         let parsed = httpdate::parse_http_date(std::str::from_utf8(cache.header_value()).unwrap());
         assert!(parsed.is_ok());
+    }
+
+    #[test]
+    fn http_dates_are_checked_or_formatted() {
+        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let d = HttpDate::from_system_time(t);
+        assert_eq!(d.as_bytes(), b"Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(format!("{d:?}"), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(HttpDate::new(*d.as_bytes()), Some(d));
+        assert_eq!(HttpDate::from_system_time(UNIX_EPOCH).as_bytes(), &EPOCH);
+        let far = UNIX_EPOCH + Duration::from_secs(300_000_000_000);
+        assert_eq!(
+            HttpDate::from_system_time(far).as_bytes(),
+            b"Fri, 31 Dec 9999 23:59:59 GMT"
+        );
+        let mut bad = *d.as_bytes();
+        for b in [b'\r', b'\n', 0, 0x7f, 0xff, b'\t'] {
+            bad[10] = b;
+            assert_eq!(HttpDate::new(bad), None);
+        }
+        let mut cache = DateCache::new();
+        cache.refresh(t);
+        assert_eq!(cache.date(), d);
     }
 }

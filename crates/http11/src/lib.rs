@@ -16,9 +16,64 @@
 //! * **Bodies.** [`BodyDecoder`] yields body slices of the caller's buffers for
 //!   Content-Length, chunked (extensions and trailers validated) and close-delimited
 //!   bodies, reporting how many bytes it consumed.
-//! * **Writing.** [`ResponseHead`] / [`RequestHead`] serialize into a reused `Vec<u8>`,
-//!   [`write_chunk`] / [`write_last_chunk`] frame chunked bodies, and [`DateCache`]
-//!   keeps the `Date` value formatted at most once a second.
+//! * **Writing.** Every HTTP/1.1 byte the server and client send is written here, into
+//!   a reused `Vec<u8>`: [`ResponseHead`] (status line, `date`, fields, `trailer`
+//!   announcement, framing, `connection`) with its [`ResponsePlan`] and [`HeadMemo`];
+//!   [`RequestHead`] for the client; chunks ([`write_chunk`], [`write_chunk_header`]) and
+//!   the end of a chunked body ([`write_last_chunk`], [`write_trailer_fields`]); digits
+//!   ([`write_decimal`], [`format_decimal`], [`write_hex`]). [`DateCache`] keeps the
+//!   `date` value formatted at most once a second.
+//! * **Reading what the drivers frame themselves.** [`find_head_end`] locates a head in a
+//!   growing buffer; [`parse_trailer_section`] reads (and validates) the trailer section
+//!   a [`BodyDecoder`] consumed.
+//!
+//! ## Contract
+//!
+//! What it does:
+//! * turns bytes into validated messages and body slices, and messages into bytes, for
+//!   both roles, with the exact field rules the server applies (managed names, response
+//!   splitting guard, trailer-field rules, trailer announcement, keep-alive fields);
+//! * decides a response's framing ([`ResponsePlan`]) from what the driver tells it.
+//!
+//! What it does **not** do:
+//! * **no I/O and no clock**: no sockets, no async runtime, no wakers, no
+//!   `SystemTime::now()` on any writing or parsing path. The `date` value is an
+//!   [`HttpDate`] the driver passes in; only the conveniences [`DateCache::new`],
+//!   [`DateCache::header_value`] and [`DateCache::http_date`] read the system clock, and
+//!   a driver can call [`DateCache::refresh`] with its own time and then
+//!   [`DateCache::date`] instead;
+//! * **no connection state**: the driver owns buffers, timers, the order of pipelined
+//!   messages, the keep-alive decision inputs (request, shutdown, handler), `100
+//!   Continue` timing, upgrades (h2c is only detected: [`Request::is_h2c_upgrade`]) and
+//!   linger-close;
+//! * no content codings, no redirects, no field-name case changes (names are written as
+//!   given), no interim responses other than [`CONTINUE`].
+//!
+//! Nothing here allocates except by growing the `Vec<u8>` the caller passes, or in the
+//! [`Arena`](shockwave_arena::Arena) the caller passes to the parsers: with capacity,
+//! every writer is allocation-free (asserted in `tests/alloc.rs`).
+//!
+//! When a **server** driver calls what, per request:
+//!
+//! 1. Find and parse the head: [`parse_request`] / [`parse_request_heap`] (they return
+//!    [`Status::Partial`] until the head is complete). Errors carry the status to answer.
+//! 2. If the request has a body and asks for it ([`Request::expect_continue`]), write
+//!    [`CONTINUE`] before the first read; decode the body with [`BodyDecoder`].
+//! 3. When the handler has answered: reject unsafe handler fields ([`fields_safe`]; a
+//!    server answers 500), honour [`fields_request_close`], then
+//!    [`ResponsePlan::new`] decides the framing, trailers and keep-alive.
+//! 4. Write the head with [`ResponseHead::write_to`] (or through a [`HeadMemo`] for
+//!    heads that depend only on a small key), then the body: as is for
+//!    [`BodyLength::Known`], with [`write_chunk`] / [`write_chunk_header`] when
+//!    [`ResponsePlan::chunked`], and end it with [`write_last_chunk`] (or [`LAST_CHUNK`],
+//!    [`write_trailer_fields`], `CRLF` when the trailers are ready only later).
+//!
+//! A **client** driver writes [`RequestHead::write_to`], then the body (chunked when
+//! [`BodyLength::Chunked`], ended by `write_last_chunk(dst, &[])`), waits for
+//! [`find_head_end`], parses with [`parse_response`] / [`parse_response_heap`], skips
+//! 1xx heads, decodes the body with [`BodyDecoder`] (framing from
+//! [`Response::framing`]), keeps the framing bytes the decoder consumed after the last
+//! data, and reads the trailers from them with [`parse_trailer_section`].
 //!
 //! ```
 //! use shockwave_arena::Arena;
@@ -50,22 +105,33 @@
 //! Writing a response:
 //!
 //! ```
-//! use shockwave_http11::{BodyLength, DateCache, ResponseHead, StatusCode, Version};
+//! use shockwave_http11::{
+//!     write_last_chunk, write_chunk, DateCache, Fields, ResponseHead, ResponsePlan, StatusCode,
+//!     Version,
+//! };
 //!
 //! let mut dates = DateCache::new();
 //! let mut out = Vec::with_capacity(256);
+//! // The handler answered 200 with a body of unknown length and one trailer field.
+//! let trailers: &[(&[u8], &[u8])] = &[(b"x-checksum", b"abc")];
+//! let plan = ResponsePlan::new(StatusCode::OK, false, Version::HTTP_11, None, true, true);
 //! ResponseHead {
-//!     version: Version::HTTP_11,
 //!     status: StatusCode::OK,
-//!     headers: &[(b"Content-Type", b"text/plain")],
-//!     body: BodyLength::Known(13),
-//!     keep_alive: true,
-//!     date: Some(dates.header_value()),
+//!     date: Some(&dates.http_date()),
+//!     fields: Fields::Untrusted(&[(b"content-type", b"text/plain")]),
+//!     trailers,
+//!     body: plan.head,
+//!     version: Version::HTTP_11,
+//!     keep_alive: plan.keep_alive,
 //! }
 //! .write_to(&mut out);
-//! out.extend_from_slice(b"Hello, World!");
-//! assert!(out.starts_with(b"HTTP/1.1 200 OK\r\nDate: "));
-//! assert!(out.ends_with(b"Content-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"));
+//! write_chunk(&mut out, b"Hello, World!");
+//! write_last_chunk(&mut out, trailers);
+//! assert!(out.starts_with(b"HTTP/1.1 200 OK\r\ndate: "));
+//! assert!(out.ends_with(
+//!     b"content-type: text/plain\r\ntrailer: x-checksum\r\ntransfer-encoding: chunked\r\n\r\n\
+//!       d\r\nHello, World!\r\n0\r\nx-checksum: abc\r\n\r\n"
+//! ));
 //! ```
 //!
 //! [RFC 9112]: https://www.rfc-editor.org/rfc/rfc9112
@@ -73,22 +139,34 @@
 #![warn(missing_docs)]
 
 mod body;
+mod chunk;
 mod date;
+mod digits;
 mod error;
 mod limits;
 mod message;
 mod parse;
+mod response_head;
 mod tables;
 mod write;
 
 pub use body::{BodyChunk, BodyDecoder};
-pub use date::DateCache;
+pub use chunk::{
+    find_head_end, is_trailer_allowed, parse_trailer_section, write_chunk, write_chunk_header,
+    write_last_chunk, write_trailer_fields, TrailerFields, LAST_CHUNK,
+};
+pub use date::{DateCache, HttpDate};
+pub use digits::{format_decimal, status_digits, write_decimal, write_hex};
 pub use error::Error;
 pub use limits::Limits;
 pub use message::{BodyFraming, GetAll, Headers, HeadersIter, HeapHeaders, Request, Response};
 pub use parse::{parse_request, parse_request_heap, parse_response, parse_response_heap, Status};
+pub use response_head::{
+    fields_request_close, is_managed, Fields, HeadMemo, ResponseHead, ResponsePlan, CONTINUE,
+    HEAD_MEMO_CAPACITY,
+};
 pub use write::{
-    is_token, is_valid_field, write_chunk, write_last_chunk, BodyLength, RequestHead, ResponseHead,
+    fields_safe, has_token, is_field_safe, is_token, is_valid_field, BodyLength, RequestHead,
 };
 
 pub use http::{Method, StatusCode, Version};

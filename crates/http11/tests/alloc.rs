@@ -4,7 +4,8 @@ use shockwave_arena::alloc_count::{self, CountingAllocator};
 use shockwave_arena::{ArenaPool, PoolConfig};
 use shockwave_http11::{
     parse_request, parse_request_heap, parse_response, parse_response_heap, BodyDecoder,
-    BodyLength, DateCache, HeapHeaders, Limits, Method, ResponseHead, Status, StatusCode, Version,
+    BodyLength, DateCache, Fields, HeapHeaders, Limits, Method, ResponseHead, Status, StatusCode,
+    Version,
 };
 
 #[global_allocator]
@@ -120,12 +121,16 @@ fn responses_and_writing_are_allocation_free_when_warm() {
         assert_eq!(r2.framing(&Method::GET), framing);
         for _ in 0..16 {
             ResponseHead {
-                version: Version::HTTP_11,
                 status: StatusCode::OK,
-                headers: &[(b"Server", b"shockwave"), (b"Content-Type", b"text/plain")],
+                date: Some(&dates.http_date()),
+                fields: Fields::Untrusted(&[
+                    (b"Server", b"shockwave"),
+                    (b"Content-Type", b"text/plain"),
+                ]),
+                trailers: &[],
                 body: BodyLength::Known(13),
+                version: Version::HTTP_11,
                 keep_alive: true,
-                date: Some(dates.header_value()),
             }
             .write_to(&mut out);
             out.extend_from_slice(b"Hello, World!");
@@ -163,4 +168,85 @@ fn partial_parses_do_not_grow_the_arena() {
         "arena grew by {} bytes over partial parses",
         after - before
     );
+}
+
+#[test]
+fn every_writer_is_allocation_free_with_capacity() {
+    use shockwave_http11::{
+        find_head_end, parse_trailer_section, write_chunk_header, write_decimal,
+        write_trailer_fields, Fields, HeadMemo, RequestHead, ResponsePlan, LAST_CHUNK,
+    };
+    let date = shockwave_http11::HttpDate::new(*b"Wed, 25 Nov 2026 19:00:00 GMT").unwrap();
+    let fields: &[(&[u8], &[u8])] = &[(b"content-type", b"text/plain"), (b"x-a", b"1")];
+    let trailers: &[(&[u8], &[u8])] = &[(b"x-checksum", b"abc"), (b"grpc-status", b"0")];
+    let limits = Limits::default();
+    let mut memo = HeadMemo::new();
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut tbuf = Vec::with_capacity(256);
+    let mut cycle = |round: u64| {
+        out.clear();
+        for i in 0..16u64 {
+            let plan = ResponsePlan::new(
+                StatusCode::OK,
+                false,
+                Version::HTTP_11,
+                Some(13),
+                false,
+                true,
+            );
+            let head = ResponseHead {
+                status: StatusCode::OK,
+                date: Some(&date),
+                fields: Fields::Trusted(fields),
+                trailers: &[],
+                body: plan.head,
+                version: Version::HTTP_11,
+                keep_alive: plan.keep_alive,
+            };
+            memo.write_head((i % 2, round), &mut out, &head);
+            out.extend_from_slice(b"Hello, World!");
+        }
+        let plan = ResponsePlan::new(StatusCode::OK, false, Version::HTTP_11, None, true, true);
+        let range = ResponseHead {
+            status: StatusCode::NOT_FOUND,
+            date: Some(&date),
+            fields: Fields::Untrusted(fields),
+            trailers,
+            body: plan.head,
+            version: Version::HTTP_10,
+            keep_alive: plan.keep_alive,
+        }
+        .write_to(&mut out);
+        assert!(find_head_end(&out[range.start..], 0).is_some());
+        write_chunk_header(&mut out, 1000);
+        out.extend_from_slice(&[b'x'; 1000]);
+        out.extend_from_slice(b"\r\n");
+        tbuf.clear();
+        write_trailer_fields(&mut tbuf, trailers.iter().copied());
+        let framing_start = out.len() - 2;
+        out.extend_from_slice(LAST_CHUNK);
+        out.extend_from_slice(&tbuf);
+        out.extend_from_slice(b"\r\n");
+        let parsed = parse_trailer_section(&out[framing_start..], &limits).unwrap();
+        assert_eq!(parsed.count(), 2);
+        write_decimal(&mut out, u64::MAX - round);
+        RequestHead {
+            method: &Method::POST,
+            target: "/upload?x=1",
+            host: "example.com:8080",
+            headers: fields,
+            body: BodyLength::Chunked,
+            keep_alive: true,
+        }
+        .write_to(&mut out);
+        shockwave_http11::write_last_chunk(&mut out, trailers);
+    };
+    cycle(0);
+    cycle(0);
+    let ((), counts) = alloc_count::measure(|| {
+        for round in 0..1000 {
+            cycle(round);
+        }
+    });
+    assert_eq!(counts.total_requests(), 0, "{counts:?}");
 }
