@@ -103,3 +103,5 @@ pub use settings::{
     SettingsFrame, SettingsIter, DEFAULT_HEADER_TABLE_SIZE, DEFAULT_INITIAL_WINDOW_SIZE,
     DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE,
 };
+
+pub mod conn;
