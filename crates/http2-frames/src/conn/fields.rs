@@ -35,7 +35,7 @@ pub enum Malformed {
     PseudoInTrailers,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Span {
     name: (u32, u32),
     value: (u32, u32),
@@ -44,7 +44,7 @@ struct Span {
 /// One decoded field section, owned and reusable: a request head (server role), a
 /// response head (client role, see [`FieldBlock::status`]) or trailers. The names and
 /// values are stored back to back in one byte buffer.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldBlock {
     bytes: Vec<u8>,
     fields: Vec<Span>,
