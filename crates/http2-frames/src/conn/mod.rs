@@ -406,8 +406,12 @@ impl Connection {
     fn is_idle(&self, id: StreamId) -> bool {
         match self.role {
             Role::Server => id > self.last_stream_id,
-            // Push is disabled: every even stream is idle.
-            Role::Client => !id.is_client_initiated() || id >= self.next_stream_id,
+            // Push is disabled: every even stream is idle. Once every odd id was used
+            // (`next_stream_id` is 0), none of ours is idle.
+            Role::Client => {
+                !id.is_client_initiated()
+                    || (!self.next_stream_id.is_zero() && id >= self.next_stream_id)
+            }
         }
     }
 
