@@ -505,3 +505,45 @@ fn h2c_upgrade_opens_stream_one() {
         "{frames:?}"
     );
 }
+
+#[test]
+fn full_output_buffer_blocks_writers_and_openers_until_drained() {
+    let now = Instant::now();
+    let small = Config {
+        max_output_buffer: 32 * 1024,
+        ..Config::default()
+    };
+    let (mut client, mut server) = pair(small, Config::default(), now);
+    let post: [(&[u8], &[u8]); 4] = [
+        (b":method", b"POST"),
+        (b":scheme", b"https"),
+        (b":authority", b"example.test"),
+        (b":path", b"/up"),
+    ];
+    let id = client.open_stream(post, false).unwrap();
+    let body = vec![7u8; 200 * 1024];
+    let sent = client.send_data(id, &body, true).unwrap();
+    assert!(sent > 0 && sent < body.len());
+    assert!(!client.wants_read(), "above the high-water mark");
+    // Output full: the writer and a new stream must wait for the socket.
+    assert_eq!(
+        client.send_data(id, &body[sent..], true),
+        Err(StreamError::WouldBlock)
+    );
+    assert_eq!(client.open_stream(GET, true), Err(StreamError::WouldBlock));
+    assert!(events(&mut client).is_empty());
+    let n = client.pending_output().len();
+    client.advance_output(n);
+    let got = events(&mut client);
+    assert_eq!(
+        got,
+        [
+            Event::StreamWritable { stream_id: id },
+            Event::CanOpenStream
+        ]
+    );
+    // Both retry; the body refills the buffer right after the new stream's HEADERS.
+    assert_eq!(client.open_stream(GET, true), Ok(StreamId::new(3)));
+    assert!(client.send_data(id, &body[sent..], true).unwrap() > 0);
+    assert!(server.error().is_none());
+}
