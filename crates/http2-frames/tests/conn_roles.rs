@@ -513,7 +513,7 @@ fn full_output_buffer_blocks_writers_and_openers_until_drained() {
         max_output_buffer: 32 * 1024,
         ..Config::default()
     };
-    let (mut client, mut server) = pair(small, Config::default(), now);
+    let (mut client, server) = pair(small, Config::default(), now);
     let post: [(&[u8], &[u8]); 4] = [
         (b":method", b"POST"),
         (b":scheme", b"https"),
