@@ -1,5 +1,6 @@
-//! The HTTP/2 server engine (`shockwave::http2::engine::ServerConnection`) fed a client
-//! byte stream after the connection preface, the way the server driver uses it.
+//! The sans-I/O HTTP/2 connection (`shockwave_http2_frames::conn::Connection`, server
+//! role) fed a client byte stream after the connection preface, the way a server driver
+//! uses it: events drained, stream-side calls retried, timers ticked on a synthetic clock.
 //!
 //! Input: `[config: u8][n: u8][n control bytes][wire...]`. `config` picks the engine's
 //! limits (defaults, or tiny windows / stream counts / header and control-frame limits);
@@ -8,22 +9,22 @@
 //! graceful shutdown, or leave the output unread (backpressure).
 //!
 //! Checked: no panic; `recv` never reports more bytes than it was given; every announced
-//! request has a head; a connection error is sticky; once the peer is gone and every
-//! handler released its stream, no stream is left behind.
+//! request has a head; a connection error is sticky; `poll_timeout` is never in the past
+//! after `handle_timeout`; once the peer is gone and every handler released its stream,
+//! no stream is left behind.
 #![no_main]
 
-use std::task::{Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use shockwave::http2::engine::{Event, ServerConnection};
-use shockwave::http2::{ErrorCode, Http2Config, PREFACE};
+use shockwave_http2_frames::conn::{Config, Connection, Event, StreamError, StreamId};
+use shockwave_http2_frames::{ErrorCode, PREFACE};
 
-fn config(c: u8) -> Http2Config {
+fn config(c: u8) -> Config {
     if c & 1 == 0 {
-        return Http2Config::default();
+        return Config::default();
     }
-    Http2Config {
+    Config {
         max_concurrent_streams: 2,
         initial_stream_window: if c & 2 != 0 { 0 } else { 100 },
         initial_connection_window: 65_535,
@@ -35,7 +36,10 @@ fn config(c: u8) -> Http2Config {
         reset_window: Duration::from_secs(60),
         max_pending_control_frames: 4,
         max_output_buffer: 0,
-        ..Http2Config::default()
+        keep_alive_interval: Some(Duration::from_secs(1)),
+        keep_alive_timeout: Duration::from_secs(2),
+        stream_stall_timeout: Some(Duration::from_secs(3)),
+        ..Config::default()
     }
 }
 
@@ -48,7 +52,7 @@ enum Plan {
 }
 
 struct Handler {
-    id: u32,
+    id: StreamId,
     plan: Plan,
     body: usize,
 }
@@ -61,11 +65,12 @@ fuzz_target!(|data: &[u8]| {
     let n = usize::from(data[1]).min(data.len() - 2);
     let (ctl, wire) = data[2..].split_at(n);
     let ctl: &[u8] = if ctl.is_empty() { &[0xff] } else { ctl };
-    let waker = Waker::noop();
+    // A synthetic clock: each step moves it by a control-chosen amount.
+    let mut now = Instant::now();
 
-    let mut conn = ServerConnection::new(config(cfg));
+    let mut conn = Connection::new(config(cfg));
     assert!(!conn.pending_output().is_empty(), "our SETTINGS are queued");
-    assert_eq!(conn.recv(PREFACE), Ok(PREFACE.len()));
+    assert_eq!(conn.recv(PREFACE, now), Ok(PREFACE.len()));
 
     let mut handlers: Vec<Handler> = Vec::new();
     let mut rbuf: Vec<u8> = Vec::new();
@@ -81,7 +86,8 @@ fuzz_target!(|data: &[u8]| {
         let len = (usize::from(c & 0x3f) * 7 + 1).min(wire.len() - fed);
         rbuf.extend_from_slice(&wire[fed..fed + len]);
         fed += len;
-        match conn.recv(&rbuf) {
+        now += Duration::from_millis(u64::from(c & 0x1f) * 100);
+        match conn.recv(&rbuf, now) {
             Ok(used) => {
                 assert!(used <= rbuf.len());
                 rbuf.drain(..used);
@@ -91,7 +97,11 @@ fuzz_target!(|data: &[u8]| {
             }
             Err(e) => {
                 assert_eq!(conn.error(), Some(e));
-                assert_eq!(conn.recv(b"more"), Err(e), "a connection error is sticky");
+                assert_eq!(
+                    conn.recv(b"more", now),
+                    Err(e),
+                    "a connection error is sticky"
+                );
                 failed = Some(e);
             }
         }
@@ -122,17 +132,17 @@ fuzz_target!(|data: &[u8]| {
                     true
                 }
                 Plan::ReadThenAnswer => loop {
-                    match conn.poll_read_data(h.id, waker, &mut buf) {
-                        Poll::Ready(Ok(0)) => {
+                    match conn.read_data(h.id, &mut buf) {
+                        Ok(0) => {
                             h.plan = Plan::Answer;
                             break false;
                         }
-                        Poll::Ready(Ok(n)) => {
+                        Ok(n) => {
                             assert!(n <= buf.len());
                             h.body += n;
                         }
-                        Poll::Ready(Err(_)) => break true,
-                        Poll::Pending => break false,
+                        Err(StreamError::WouldBlock) => break false,
+                        Err(_) => break true,
                     }
                 },
                 Plan::Answer => false,
@@ -149,7 +159,7 @@ fuzz_target!(|data: &[u8]| {
                 [(b":status", b"200"), (b"content-length", len.as_bytes())];
             if conn.send_headers(h.id, fields, false).is_ok() {
                 let body = vec![b'x'; h.body];
-                if let Poll::Ready(Ok(n)) = conn.poll_send_data(h.id, waker, &body, true) {
+                if let Ok(n) = conn.send_data(h.id, &body, true) {
                     assert!(n <= body.len());
                 }
             }
@@ -158,6 +168,17 @@ fuzz_target!(|data: &[u8]| {
         });
         if c & 0x80 != 0 && c & 0x40 == 0 && step % 5 == 0 {
             conn.go_away();
+        }
+        // The driver's timer: tick, and the next deadline is never in the past.
+        conn.handle_timeout(now);
+        if let Some(next) = conn.poll_timeout() {
+            assert!(next >= now, "a deadline in the past");
+        }
+        while let Some(ev) = conn.poll_event() {
+            if let Event::Request { stream_id } = ev {
+                // Announced by `handle_timeout`? Never: only `recv` opens streams.
+                panic!("request {stream_id} announced outside recv");
+            }
         }
         // The socket writer: drain the output unless the control byte says the peer is
         // not reading right now.
@@ -173,7 +194,7 @@ fuzz_target!(|data: &[u8]| {
     // The peer goes away: every handler ends and releases its stream.
     conn.peer_closed();
     for h in handlers.drain(..) {
-        let _ = conn.poll_read_data(h.id, waker, &mut buf);
+        let _ = conn.read_data(h.id, &mut buf);
         conn.release(h.id);
     }
     while let Some(ev) = conn.poll_event() {

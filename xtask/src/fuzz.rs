@@ -2,9 +2,10 @@
 //! (issue 11), with cargo-fuzz (libFuzzer + AddressSanitizer).
 //!
 //! Options: `--seconds N` per target (default 60), `--target NAME` (repeatable; default
-//! all), `--smoke` (5 s per target unless `--seconds` is given), `--no-engine` (skip the
-//! targets that need the umbrella `shockwave` crate, whose sanitizer build costs minutes:
-//! what CI runs), `--no-build`.
+//! all), `--smoke` (5 s per target unless `--seconds` is given), `--no-build`. Every
+//! target, the HTTP/2 connection (`h2_server`) included, depends only on the protocol
+//! crates, so the smoke run covers them all; `--no-engine` is still accepted and changes
+//! nothing (it used to skip the target that needed the umbrella crate).
 //!
 //! Steps: installs cargo-fuzz if it is missing (`cargo install cargo-fuzz --locked`), seeds
 //! `fuzz/corpus/<target>/` (gitignored) from the test vectors in `../shared/` (the same
@@ -27,18 +28,18 @@ use std::time::Instant;
 
 use crate::{cargo, describe, load::workspace_root, run};
 
-/// Every fuzz target, and whether it needs the `engine` feature (the umbrella crate).
-const TARGETS: &[(&str, bool)] = &[
-    ("parse_request", false),
-    ("parse_response", false),
-    ("chunked_body", false),
-    ("hpack_decode", false),
-    ("hpack_roundtrip", false),
-    ("h2_frames", false),
-    ("h2_server", true),
-    ("qpack_decode", false),
-    ("h3_frames", false),
-    ("h3_request", false),
+/// Every fuzz target.
+const TARGETS: &[&str] = &[
+    "parse_request",
+    "parse_response",
+    "chunked_body",
+    "hpack_decode",
+    "hpack_roundtrip",
+    "h2_frames",
+    "h2_server",
+    "qpack_decode",
+    "h3_frames",
+    "h3_request",
 ];
 
 struct Outcome {
@@ -54,7 +55,6 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
     let mut seconds: Option<u64> = None;
     let mut smoke = false;
     let mut build = true;
-    let mut engine_targets = true;
     let mut selected: Vec<&'static str> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -65,29 +65,24 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
             }
             "--target" => {
                 let v = it.next().ok_or("--target needs a value")?;
-                let t = TARGETS.iter().find(|(n, _)| n == v).ok_or_else(|| {
-                    let names: Vec<&str> = TARGETS.iter().map(|t| t.0).collect();
-                    format!("unknown fuzz target {v}; targets: {}", names.join(", "))
+                let t = TARGETS.iter().find(|n| *n == v).ok_or_else(|| {
+                    format!("unknown fuzz target {v}; targets: {}", TARGETS.join(", "))
                 })?;
-                selected.push(t.0);
+                selected.push(t);
             }
             "--smoke" => smoke = true,
             "--no-build" => build = false,
-            "--no-engine" => engine_targets = false,
+            "--no-engine" => {}
             other => {
                 return Err(format!(
                     "unknown option {other}; usage: cargo xtask fuzz [--seconds N] \
-                     [--target NAME]... [--smoke] [--no-engine] [--no-build]"
+                     [--target NAME]... [--smoke] [--no-build]"
                 ))
             }
         }
     }
     if selected.is_empty() {
-        selected = TARGETS
-            .iter()
-            .filter(|(_, engine)| engine_targets || !engine)
-            .map(|t| t.0)
-            .collect();
+        selected = TARGETS.to_vec();
     }
     let seconds = seconds.unwrap_or(if smoke { 5 } else { 60 });
     let root = workspace_root();
@@ -115,17 +110,11 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
 
     let target_dir = dir.join("target");
     if build {
-        let engine = selected
-            .iter()
-            .any(|s| TARGETS.iter().any(|(n, e)| n == s && *e));
         let mut cmd = cargo();
         cmd.current_dir(&dir)
             .env("RUSTC_BOOTSTRAP", "1")
             .env("CARGO_TARGET_DIR", &target_dir)
             .args(["fuzz", "build", "-O", "-a"]);
-        if !engine {
-            cmd.arg("--no-default-features");
-        }
         if let [one] = selected[..] {
             cmd.arg(one);
         }

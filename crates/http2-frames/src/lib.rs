@@ -1,8 +1,48 @@
 //! # shockwave-http2-frames
 //!
-//! The HTTP/2 frame layer of [RFC 9113](https://www.rfc-editor.org/rfc/rfc9113), sans I/O:
-//! bytes in, typed frames out, and typed frames back to bytes. No tokio, no allocation on
-//! the decode path.
+//! HTTP/2 ([RFC 9113](https://www.rfc-editor.org/rfc/rfc9113)) sans I/O, in two layers:
+//!
+//! 1. The frame layer (the crate root): bytes in, typed frames out, and typed frames back
+//!    to bytes. No allocation on the decode path.
+//! 2. The connection ([`conn`]): one role-aware [`conn::Connection`] (server or client)
+//!    that owns every protocol rule above frames: stream states and identifiers
+//!    ([`conn::StreamId`]), flow control, SETTINGS/PING/GOAWAY/RST_STREAM, HPACK field
+//!    blocks (via `shockwave-hpack`) and the §8 field checks ([`conn::FieldBlock`]),
+//!    timers and the defences below.
+//!
+//! ## The contract
+//!
+//! No tokio, no sockets, no `Waker`, no clock reads. The driver (a tokio task, a test, a
+//! fuzzer) passes in the bytes it read (`Connection::recv(bytes, now)`) and the current
+//! time (`Connection::handle_timeout(now)`), writes what `Connection::pending_output`
+//! holds, sleeps until `Connection::poll_timeout`, and reacts to the [`conn::Event`]s
+//! from `Connection::poll_event`. Stream-side calls never block: they return data, or
+//! [`conn::StreamError::WouldBlock`] followed later by an event saying that a retry makes
+//! sense (`StreamReadable`, `StreamWritable`, `Response`, `CanOpenStream`,
+//! `StreamReset`). The driver owns the wakers (for instance a map from stream id to
+//! waker) and wakes them on those events. The [`conn`] module docs list when each method
+//! must be called.
+//!
+//! Why one crate and not a separate `http2` crate: the connection is the only user of
+//! the frame layer's validation split (connection vs stream errors) and of its
+//! CONTINUATION limits, and no other crate needs frames without the connection; keeping
+//! both here gives one sans-I/O HTTP/2 crate, the way `shockwave-quic` holds HTTP/3.
+//!
+//! ## Defences of the connection
+//!
+//! | attack | defence (default) |
+//! |---|---|
+//! | Rapid Reset (CVE-2023-44487) | reset streams keep counting as open until the driver releases them; more than [`conn::Config::max_resets_per_window`] (200) peer resets per [`conn::Config::reset_window`] (10 s) → GOAWAY `ENHANCE_YOUR_CALM` |
+//! | stream-error floods (CVE-2019-9514) | more than [`conn::Config::max_local_resets_per_window`] (1000) RST_STREAMs we send per window → GOAWAY `ENHANCE_YOUR_CALM` |
+//! | CONTINUATION flood | field block capped at [`conn::Config::max_header_block_len`] (64 KiB) and [`conn::Config::max_continuation_frames`] (32) before any decoding → GOAWAY `ENHANCE_YOUR_CALM` |
+//! | HPACK bomb | decoded field section capped at [`conn::Config::max_header_list_size`] (16 KiB) → `431` on that stream, the connection survives |
+//! | SETTINGS / PING floods | at most [`conn::Config::max_pending_control_frames`] (1000) unwritten answers; no input is consumed while the output is above [`conn::Config::max_output_buffer`] (1 MiB) |
+//! | zero-window stalls | body bytes are queued only as the windows allow; a stream stalled for [`conn::Config::stream_stall_timeout`] (30 s) is reset with CANCEL |
+//! | dead peers | keep-alive PINGs ([`conn::Config::keep_alive_interval`], off by default), no ACK within [`conn::Config::keep_alive_timeout`] (20 s) → GOAWAY and done; SETTINGS not acknowledged within [`conn::Config::settings_timeout`] (10 s) → GOAWAY `SETTINGS_TIMEOUT`; idle connections: the driver's [`conn::Config::idle_timeout`] timer with `Connection::activity` |
+//! | too many streams | `REFUSED_STREAM` beyond [`conn::Config::max_concurrent_streams`] (200) |
+//! | malformed messages | `PROTOCOL_ERROR` stream errors (§8: pseudo-headers, connection-specific fields, content-length) |
+//!
+//! ## The frame layer
 //!
 //! - [`FrameHeader`] — the 9-byte frame header (§4.1); [`FrameKind`], [`Flags`].
 //! - [`Frame`] — every frame type of §6, borrowing its payload from the input (DATA,
@@ -19,7 +59,7 @@
 //! - [`Settings`] — RFC defaults, apply a SETTINGS frame, encode, and diff.
 //! - [`PREFACE`] and [`match_preface`] — the client connection preface (§3.4).
 //!
-//! ## Example
+//! ### Example
 //!
 //! ```
 //! use shockwave_http2_frames::{
@@ -63,7 +103,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! ## Errors
+//! ### Errors
 //!
 //! A [`FrameError`] with [`Scope::Connection`] means: send GOAWAY with its code and close.
 //! With [`Scope::Stream`], send RST_STREAM on that stream, discard
@@ -73,13 +113,14 @@
 //! increment on a stream (PROTOCOL_ERROR, §6.9). A HEADERS frame depending on itself is
 //! reported by [`Headers::check_priority`] after its field block was decoded.
 //!
-//! What this crate does not do (it belongs to the connection engine): stream states,
+//! What the frame layer does not do (it belongs to [`conn`]): stream states,
 //! flow-control accounting, HPACK, SETTINGS acknowledgement timing, the rule that the
-//! server's first frame is SETTINGS.
+//! peer's first frame is SETTINGS.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod conn;
 mod decoder;
 mod encode;
 mod error;

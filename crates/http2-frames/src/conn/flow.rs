@@ -1,0 +1,143 @@
+//! Flow control (RFC 9113 §5.2, §6.9): the connection windows, credit given back to the
+//! peer as the stream side reads, and WINDOW_UPDATE / SETTINGS_INITIAL_WINDOW_SIZE from
+//! the peer.
+
+use std::time::Instant;
+
+use super::{Connection, ConnectionError, StreamId};
+use crate::{ErrorCode, WindowUpdate, MAX_WINDOW_SIZE};
+
+/// The connection-level windows (stream-level ones live in each stream).
+#[derive(Debug)]
+pub(crate) struct ConnFlow {
+    /// What we may still send on the connection.
+    pub(crate) send_window: i64,
+    /// What the peer may still send on the connection.
+    pub(crate) recv_window: i64,
+    /// Consumed bytes not yet given back with WINDOW_UPDATE.
+    pub(crate) recv_unacked: u32,
+}
+
+impl ConnFlow {
+    pub(crate) fn new() -> Self {
+        let w = i64::from(crate::DEFAULT_INITIAL_WINDOW_SIZE);
+        ConnFlow {
+            send_window: w,
+            recv_window: w,
+            recv_unacked: 0,
+        }
+    }
+}
+
+impl Connection {
+    pub(crate) fn window_update(&mut self, id: StreamId, inc: u32) {
+        let _ = WindowUpdate {
+            stream_id: id.value(),
+            increment: inc,
+        }
+        .encode(&mut self.out);
+    }
+
+    /// Gives connection-level receive credit back once half the window is consumed.
+    pub(crate) fn release_conn(&mut self, n: u32) {
+        self.flow.recv_unacked += n;
+        if self.flow.recv_unacked >= self.config.initial_connection_window / 2 {
+            let inc = self.flow.recv_unacked;
+            self.flow.recv_unacked = 0;
+            self.flow.recv_window += i64::from(inc);
+            self.window_update(StreamId::ZERO, inc);
+        }
+    }
+
+    /// Gives stream-level receive credit back once half the stream window is consumed
+    /// (not on a stream whose peer side is finished or reset).
+    pub(crate) fn release_stream_window(&mut self, id: StreamId, n: u32) {
+        let threshold = self.config.initial_stream_window / 2;
+        let Some(s) = self.store.get_mut(id) else {
+            return;
+        };
+        s.recv_unacked += n;
+        if s.recv_unacked >= threshold && !s.recv_closed && s.reset.is_none() {
+            let inc = s.recv_unacked;
+            s.recv_unacked = 0;
+            s.recv_window += i64::from(inc);
+            self.window_update(id, inc);
+        }
+    }
+
+    /// Drops a stream's unread body, giving its connection credit back.
+    pub(crate) fn discard_stream_data(&mut self, id: StreamId) {
+        if let Some(s) = self.store.get_mut(id) {
+            let n = s.buffered() as u32;
+            s.buf.clear();
+            s.buf_pos = 0;
+            if n > 0 {
+                self.release_conn(n);
+            }
+        }
+    }
+
+    /// WINDOW_UPDATE from the peer (§6.9): more send credit; writers that waited are told.
+    pub(crate) fn on_window_update(
+        &mut self,
+        w: WindowUpdate,
+        now: Instant,
+    ) -> Result<(), ConnectionError> {
+        let inc = i64::from(w.increment);
+        let id = StreamId::new(w.stream_id);
+        if id.is_zero() {
+            self.flow.send_window += inc;
+            if self.flow.send_window > i64::from(MAX_WINDOW_SIZE) {
+                return Err(self.conn_error(ErrorCode::FlowControlError, "window overflow"));
+            }
+            if self.flow.send_window > 0 {
+                // The connection window moved: a connection-level stall starts over.
+                self.timers.conn_stall_since = None;
+                self.timers.stall_scan = true;
+            }
+            for (id, s) in self.store.iter_mut() {
+                s.writable(id, &mut self.events);
+            }
+            return Ok(());
+        }
+        if self.is_idle(id) {
+            return Err(
+                self.conn_error(ErrorCode::ProtocolError, "WINDOW_UPDATE on an idle stream")
+            );
+        }
+        let Some(s) = self.store.get_mut(id) else {
+            return Ok(());
+        };
+        if s.reset.is_some() {
+            return Ok(());
+        }
+        s.send_window += inc;
+        if s.send_window > i64::from(MAX_WINDOW_SIZE) {
+            return self.stream_error(id, ErrorCode::FlowControlError, now);
+        }
+        s.writable(id, &mut self.events);
+        Ok(())
+    }
+
+    /// A new SETTINGS_INITIAL_WINDOW_SIZE changes every stream's send window by the
+    /// difference (§6.9.2); growth lets waiting writers try again.
+    pub(crate) fn apply_initial_window(&mut self, delta: i64) -> Result<(), ConnectionError> {
+        if delta == 0 {
+            return Ok(());
+        }
+        let mut overflow = false;
+        for (id, st) in self.store.iter_mut() {
+            st.send_window += delta;
+            if st.send_window > i64::from(MAX_WINDOW_SIZE) {
+                overflow = true;
+            }
+            if delta > 0 {
+                st.writable(id, &mut self.events);
+            }
+        }
+        if overflow {
+            return Err(self.conn_error(ErrorCode::FlowControlError, "window overflow"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+//! The stream store: open streams by id, the pools of reusable buffers (heads, bodies)
+//! that keep the steady state free of heap allocation, and the short memory of closed
+//! and reset ids.
+
+use std::collections::HashMap;
+
+use super::limits::RecentIds;
+use super::stream::Stream;
+use super::{FieldBlock, StreamId};
+
+/// How many spare heads and body buffers are kept.
+const SPARES: usize = 32;
+
+#[derive(Debug)]
+pub(crate) struct Store {
+    streams: HashMap<StreamId, Stream>,
+    spare_heads: Vec<FieldBlock>,
+    spare_bufs: Vec<Vec<u8>>,
+    /// Recently reset or refused ids (§5.4.2, §6.4).
+    pub(crate) recent: RecentIds,
+    /// Recently closed ids (§5.1: a closed stream cannot be reopened).
+    pub(crate) closed: RecentIds,
+}
+
+impl Store {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Store {
+            streams: HashMap::with_capacity(n),
+            spare_heads: Vec::new(),
+            spare_bufs: Vec::new(),
+            recent: RecentIds::new(),
+            closed: RecentIds::new(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.streams.len()
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
+    pub(crate) fn get(&self, id: StreamId) -> Option<&Stream> {
+        self.streams.get(&id)
+    }
+    pub(crate) fn get_mut(&mut self, id: StreamId) -> Option<&mut Stream> {
+        self.streams.get_mut(&id)
+    }
+    pub(crate) fn insert(&mut self, id: StreamId, s: Stream) {
+        self.streams.insert(id, s);
+    }
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (StreamId, &Stream)> {
+        self.streams.iter().map(|(id, s)| (*id, s))
+    }
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (StreamId, &mut Stream)> {
+        self.streams.iter_mut().map(|(id, s)| (*id, s))
+    }
+
+    /// An empty head, recycled if one is spare.
+    pub(crate) fn spare_head(&mut self) -> FieldBlock {
+        self.spare_heads.pop().unwrap_or_default()
+    }
+
+    /// Keeps a head's buffers for reuse.
+    pub(crate) fn recycle_head(&mut self, mut head: FieldBlock) {
+        if self.spare_heads.len() < SPARES {
+            head.clear();
+            self.spare_heads.push(head);
+        }
+    }
+
+    /// A body buffer for a stream that has none yet.
+    pub(crate) fn spare_buf(&mut self) -> Option<Vec<u8>> {
+        self.spare_bufs.pop()
+    }
+
+    /// Forgets stream `id`, recycling its buffers; returns how many body bytes it still
+    /// held (credit to give back to the connection window), or `None` if it was unknown.
+    pub(crate) fn remove(&mut self, id: StreamId) -> Option<usize> {
+        let mut s = self.streams.remove(&id)?;
+        if !self.recent.contains(id) {
+            self.closed.insert(id);
+        }
+        let n = s.buffered();
+        for h in [s.head.take(), s.trailers.take()].into_iter().flatten() {
+            self.recycle_head(h);
+        }
+        if s.buf.capacity() > 0 && s.buf.capacity() <= 1 << 20 && self.spare_bufs.len() < SPARES {
+            s.buf.clear();
+            self.spare_bufs.push(std::mem::take(&mut s.buf));
+        }
+        Some(n)
+    }
+}
