@@ -7,7 +7,7 @@
 
 use shockwave::arena::Arena;
 use shockwave::client::{ArenaRequest, Client};
-use shockwave::http3::client::{Http3Client, Http3Request};
+use shockwave::client::{Http3Client, Http3Request};
 use shockwave::http3::server::Http3Server;
 use shockwave::server::{handler_fn, tls, Response};
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::{Buf as _, Bytes};
 use http::Method;
 use shockwave::arena::Arena;
-use shockwave::http3::client::{Http3Client, Http3Connection, Http3Request};
+use shockwave::client::{Http3Client, Http3Connection, Http3Request};
 use shockwave::http3::{quic_server_config, Http3Config};
 use shockwave::server::tls;
 

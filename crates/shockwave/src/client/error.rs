@@ -150,10 +150,10 @@ pub enum Error {
     /// An HTTP/2 connection or stream failed (stream reset by the server, connection
     /// error, or the connection went away).
     #[error("HTTP/2: {0}")]
-    Http2(#[from] crate::http2::client::ClientError),
+    Http2(#[from] super::h2::ClientError),
     /// An HTTP/3 request failed (QUIC connection, stream, or protocol error).
     #[error("HTTP/3: {0}")]
-    Http3(#[from] crate::http3::client::Http3ClientError),
+    Http3(#[from] super::h3::Http3ClientError),
     /// The response is an HTTP/1.1 upgrade (101), which this client does not follow.
     #[error("unexpected 101 Switching Protocols")]
     UnexpectedUpgrade,

@@ -66,7 +66,9 @@
 
 mod arena;
 mod body;
-mod conn;
+mod h1;
+mod h2;
+mod h3;
 mod error;
 mod pool;
 mod redirect;
@@ -88,6 +90,10 @@ use shockwave_http11::{BodyLength, Limits, RequestHead};
 pub use arena::{ArenaFields, ArenaRequest, ArenaResponse};
 pub use body::{Body, BodyStream};
 pub use error::{ClosedDuring, Error, Result, TimeoutKind};
+pub use h2::{H2Stream, Http2Client};
+pub use h3::{
+    Http3Body, Http3Client, Http3Connection, Http3Request, Http3Response, Http3StreamingResponse,
+};
 pub use redirect::RedirectPolicy;
 pub use request::RequestBuilder;
 pub use response::Response;
@@ -96,12 +102,11 @@ pub use tls::TlsOptions;
 pub use transport::Transport;
 
 use body::BodyKind;
-use conn::Http1Conn;
+use h1::Http1Conn;
 use pool::{Checkout, H2Pick, HostPool, Pool, PoolConn, PoolLimits};
 
-use crate::http2::client::{ClientError as H2Error, H2Stream, Http2Client};
+use h2::ClientError as H2Error;
 use crate::http2::{ErrorCode, Http2Config, RequestHead as H2Head, StreamError};
-use crate::http3::client::{Http3Client, Http3Connection};
 use crate::http3::Http3Config;
 
 /// How the owned API parses response heads. Both strategies are compiled; the choice is
@@ -908,7 +913,7 @@ fn regular_fields<'h>(
     headers: &'h [(&'h [u8], &'h [u8])],
     lowered: &'h mut Vec<(Vec<u8>, &'h [u8])>,
 ) -> impl Iterator<Item = (&'h [u8], &'h [u8])> + Clone + 'h {
-    use crate::http2::client::skip_request_field;
+    use h2::skip_request_field;
     let keep = |(n, v): &(&[u8], &[u8])| !skip_request_field(n, v);
     let upper = headers
         .iter()

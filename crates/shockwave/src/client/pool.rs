@@ -14,7 +14,7 @@
 //! is serialized per origin (`h2_connect`), so a burst of requests to a new origin makes
 //! one connection, not one each. A connection that got GOAWAY or died is dropped from
 //! the list. HTTP/3 connections live in the client's [`Http3Client`]
-//! (`crate::http3::client`), which keeps one QUIC connection per origin.
+//! (`client::h3`), which keeps one QUIC connection per origin.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::conn::Http1Conn;
+use super::h1::Http1Conn;
 use super::error::{Error, Result, TimeoutKind};
 use super::target::{Scheme, Target};
-use crate::http2::client::Http2Client;
+use super::h2::Http2Client;
 
 /// Pool sizing and timing.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use shockwave::http2::client::Http2Client;
+//! use shockwave::client::Http2Client;
 //!
 //! let tcp = tokio::net::TcpStream::connect("127.0.0.1:8080").await?;
 //! let client = Http2Client::connect(tcp, Default::default()); // prior knowledge (h2c)
@@ -23,9 +23,9 @@ use std::task::{Poll, Waker};
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::engine::{ConnectionError, Event, ServerConnection, StreamError};
-use super::head::RequestHead;
-use super::Http2Config;
+use crate::http2::engine::{ConnectionError, Event, ServerConnection, StreamError};
+use crate::http2::head::RequestHead;
+use crate::http2::Http2Config;
 
 /// Why a request on an HTTP/2 connection failed.
 #[derive(Debug, thiserror::Error)]

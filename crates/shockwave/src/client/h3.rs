@@ -15,8 +15,8 @@
 //! uses the static table and literals only: response sections never block.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), shockwave::http3::client::Http3ClientError> {
-//! use shockwave::http3::client::Http3Client;
+//! # async fn demo() -> Result<(), shockwave::client::h3::Http3ClientError> {
+//! use shockwave::client::Http3Client;
 //!
 //! let client = Http3Client::new(Http3Client::default_tls()?)?;
 //! let resp = client.get("https://localhost:4433/").await?;
@@ -39,8 +39,8 @@ use shockwave_quic::request::RequestStream;
 use shockwave_quic::stream::{self as h3stream, PeerUniStreams, Role, UniStreamKind};
 use shockwave_quic::{message, Error as H3Error, ErrorCode};
 
-use super::reader::{Ev, MessageReader, ReadFail};
-use super::{format_u64, quic_client_config, varint, Http3Config, SetupError};
+use crate::http3::reader::{Ev, MessageReader, ReadFail};
+use crate::http3::{format_u64, quic_client_config, varint, Http3Config, SetupError};
 
 /// Why an HTTP/3 request failed.
 #[derive(Debug, thiserror::Error)]
