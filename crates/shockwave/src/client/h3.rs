@@ -15,7 +15,7 @@
 //! uses the static table and literals only: response sections never block.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), shockwave::client::h3::Http3ClientError> {
+//! # async fn demo() -> Result<(), shockwave::client::Error> {
 //! use shockwave::client::Http3Client;
 //!
 //! let client = Http3Client::new(Http3Client::default_tls()?)?;
@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use shockwave_arena::{Arena, ArenaError, HeaderList};
+use shockwave_arena::{Arena, HeaderList};
 use shockwave_quic::control::{ControlEvent, ControlStream};
 use shockwave_quic::frame::{self, FrameLimits, Settings};
 use shockwave_quic::qpack::{Decoded, Decoder, DecoderConfig, Encoder};
@@ -39,48 +39,16 @@ use shockwave_quic::request::RequestStream;
 use shockwave_quic::stream::{self as h3stream, PeerUniStreams, Role, UniStreamKind};
 use shockwave_quic::{message, Error as H3Error, ErrorCode};
 
+use super::error::Error;
 use crate::http3::reader::{Ev, MessageReader, ReadFail};
 use crate::http3::{format_u64, quic_client_config, varint, Http3Config, SetupError};
 
-/// Why an HTTP/3 request failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Http3ClientError {
-    /// The URL is not an `https://` URL with a host.
-    #[error("invalid URL: {0}")]
-    InvalidUrl(String),
-    /// The QUIC or TLS configuration is unusable.
-    #[error(transparent)]
-    Setup(#[from] SetupError),
-    /// Resolving or connecting failed.
-    #[error("connect: {0}")]
-    Connect(String),
-    /// The connection failed or was closed.
-    #[error("connection: {0}")]
-    Connection(#[from] quinn::ConnectionError),
-    /// Writing the request failed.
-    #[error("write: {0}")]
-    Write(#[from] quinn::WriteError),
-    /// Reading the response failed (e.g. the server reset the stream).
-    #[error("read: {0}")]
-    Read(#[from] quinn::ReadError),
-    /// The server broke the HTTP/3 protocol.
-    #[error("protocol: {0}")]
-    Protocol(#[from] H3Error),
-    /// The arena refused an allocation.
-    #[error("arena: {0}")]
-    Arena(#[from] ArenaError),
-    /// The response body exceeds the configured maximum.
-    #[error("response body larger than {0} bytes")]
-    BodyTooLarge(u64),
-}
-
-impl From<ReadFail> for Http3ClientError {
+impl From<ReadFail> for Error {
     fn from(e: ReadFail) -> Self {
         match e {
-            ReadFail::H3(e) => Http3ClientError::Protocol(e),
-            ReadFail::Quic(e) => Http3ClientError::Read(e),
-            ReadFail::Arena(e) => Http3ClientError::Arena(e),
+            ReadFail::H3(e) => e.into(),
+            ReadFail::Quic(e) => e.into(),
+            ReadFail::Arena(e) => e.into(),
         }
     }
 }
@@ -173,7 +141,7 @@ impl Http3Body {
     /// The next piece of content, `None` once the body (and any trailers) ended. The
     /// pieces follow QUIC's packets, not the server's writes. After an error the stream
     /// is stopped and further calls return `None`.
-    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Http3ClientError> {
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         let result = self.next().await;
         if result.is_err() {
             self.done = true;
@@ -182,7 +150,7 @@ impl Http3Body {
         result
     }
 
-    async fn next(&mut self) -> Result<Option<Bytes>, Http3ClientError> {
+    async fn next(&mut self) -> Result<Option<Bytes>, Error> {
         while !self.done {
             match poll_fn(|cx| self.reader.poll_next_bytes(cx)).await? {
                 Ev::Data(d) if d.is_empty() => {}
@@ -217,9 +185,9 @@ impl Http3Body {
     /// Reads the rest of the body into one buffer: a body that arrived in one piece is
     /// not copied at all, a longer one once. A body (or announced content-length) above
     /// the configured maximum ([`Http3Config::max_body_size`], at least 64 MiB) is
-    /// [`Http3ClientError::BodyTooLarge`] and stops the stream; [`chunk`](Self::chunk)
+    /// [`Error::BodyTooLarge`] and stops the stream; [`chunk`](Self::chunk)
     /// itself has no limit, as it keeps nothing.
-    pub async fn collect(&mut self) -> Result<Bytes, Http3ClientError> {
+    pub async fn collect(&mut self) -> Result<Bytes, Error> {
         let result = self.collect_limited().await;
         if result.is_err() && !self.done {
             self.done = true;
@@ -228,10 +196,11 @@ impl Http3Body {
         result
     }
 
-    async fn collect_limited(&mut self) -> Result<Bytes, Http3ClientError> {
-        let too_large = Http3ClientError::BodyTooLarge(self.max_body);
+    async fn collect_limited(&mut self) -> Result<Bytes, Error> {
+        let limit = self.max_body;
+        let too_large = || Error::BodyTooLarge { limit };
         if self.expected > self.max_body {
-            return Err(too_large);
+            return Err(too_large());
         }
         let start = self.received;
         let Some(first) = self.chunk().await? else {
@@ -247,12 +216,12 @@ impl Http3Body {
         drop((first, second));
         while let Some(piece) = self.chunk().await? {
             if self.received - start > self.max_body {
-                return Err(too_large);
+                return Err(too_large());
             }
             all.extend_from_slice(&piece);
         }
         if self.received - start > self.max_body {
-            return Err(too_large);
+            return Err(too_large());
         }
         Ok(Bytes::from(all))
     }
@@ -298,19 +267,20 @@ impl Http3Connection {
         addr: SocketAddr,
         server_name: &str,
         config: &Http3Config,
-    ) -> Result<Self, Http3ClientError> {
+    ) -> Result<Self, Error> {
         let connecting = endpoint
             .connect(addr, server_name)
-            .map_err(|e| Http3ClientError::Connect(e.to_string()))?;
+            .map_err(|e| Error::Connect {
+                host: server_name.to_owned(),
+                port: addr.port(),
+                source: std::io::Error::other(e),
+            })?;
         let quic = connecting.await?;
         Self::from_quic(quic, config).await
     }
 
     /// Starts HTTP/3 on an established QUIC connection (ALPN `h3`).
-    pub async fn from_quic(
-        quic: quinn::Connection,
-        config: &Http3Config,
-    ) -> Result<Self, Http3ClientError> {
+    pub async fn from_quic(quic: quinn::Connection, config: &Http3Config) -> Result<Self, Error> {
         let decoder_config = DecoderConfig {
             max_table_capacity: 0,
             max_blocked_streams: 0,
@@ -366,7 +336,7 @@ impl Http3Connection {
         &self,
         arena: &'a Arena,
         req: Http3Request<'_>,
-    ) -> Result<ArenaResponse<'a>, Http3ClientError> {
+    ) -> Result<ArenaResponse<'a>, Error> {
         let (mut reader, id) = self.start(req).await?;
         let result = self
             .read_response(arena, &mut reader, id, req.method == Method::HEAD)
@@ -378,7 +348,7 @@ impl Http3Connection {
     }
 
     /// Sends a request and returns an owned response (the future is `Send`).
-    pub async fn send(&self, req: Http3Request<'_>) -> Result<Http3Response, Http3ClientError> {
+    pub async fn send(&self, req: Http3Request<'_>) -> Result<Http3Response, Error> {
         let mut r = self.send_streaming(req).await?;
         let body = r.body.collect().await?;
         Ok(Http3Response {
@@ -396,7 +366,7 @@ impl Http3Connection {
     pub async fn send_streaming(
         &self,
         req: Http3Request<'_>,
-    ) -> Result<Http3StreamingResponse, Http3ClientError> {
+    ) -> Result<Http3StreamingResponse, Error> {
         let (mut reader, id) = self.start(req).await?;
         let mut decoder = self.decoder();
         match self.read_head(&mut reader, &mut decoder, id).await {
@@ -435,7 +405,7 @@ impl Http3Connection {
     }
 
     /// Opens a request stream and writes the request.
-    async fn start(&self, req: Http3Request<'_>) -> Result<(MessageReader, u64), Http3ClientError> {
+    async fn start(&self, req: Http3Request<'_>) -> Result<(MessageReader, u64), Error> {
         let (mut send, recv) = self.quic.open_bi().await?;
         let id = u64::from(send.id());
         let mut out = Vec::with_capacity(256 + req.body.len().min(64 * 1024));
@@ -460,7 +430,7 @@ impl Http3Connection {
             .chain(cl.iter().copied());
         Encoder::new()
             .encode_headers_frame(fields, &mut out)
-            .map_err(|_| Http3ClientError::InvalidUrl("header section too large".into()))?;
+            .map_err(|_| Error::invalid_url(req.authority, "header section too large"))?;
         if !req.body.is_empty() {
             let _ = frame::encode_data_header(req.body.len() as u64, &mut out);
             if req.body.len() <= 16 * 1024 {
@@ -497,7 +467,7 @@ impl Http3Connection {
         reader: &mut MessageReader,
         decoder: &mut Decoder,
         id: u64,
-    ) -> Result<(StatusCode, Option<u64>, Vec<(Bytes, Bytes)>), Http3ClientError> {
+    ) -> Result<(StatusCode, Option<u64>, Vec<(Bytes, Bytes)>), Error> {
         let mut fields: Vec<(Bytes, Bytes)> = Vec::new();
         loop {
             let section = match poll_fn(|cx| reader.poll_next_bytes(cx)).await? {
@@ -529,7 +499,7 @@ impl Http3Connection {
         reader: &mut MessageReader,
         id: u64,
         is_head: bool,
-    ) -> Result<ArenaResponse<'a>, Http3ClientError> {
+    ) -> Result<ArenaResponse<'a>, Error> {
         let mut decoder = self.decoder();
         // The head, skipping interim (1xx) responses.
         let (status, headers, content_length) = loop {
@@ -561,7 +531,9 @@ impl Http3Connection {
             is_head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
         if let (Some(len), false) = (content_length, no_body) {
             if len > self.max_body {
-                return Err(Http3ClientError::BodyTooLarge(self.max_body));
+                return Err(Error::BodyTooLarge {
+                    limit: self.max_body,
+                });
             }
             reader.state.set_content_length(len)?;
         }
@@ -576,7 +548,9 @@ impl Http3Connection {
         loop {
             if filled == cap {
                 if cap as u64 >= self.max_body {
-                    return Err(Http3ClientError::BodyTooLarge(self.max_body));
+                    return Err(Error::BodyTooLarge {
+                        limit: self.max_body,
+                    });
                 }
                 let new_cap = (cap * 2).min(self.max_body as usize);
                 let bigger = arena.alloc_zeroed(new_cap)?;
@@ -612,7 +586,7 @@ fn decode_shared(
     id: u64,
     section: &Bytes,
     out: &mut Vec<(Bytes, Bytes)>,
-) -> Result<(), Http3ClientError> {
+) -> Result<(), Error> {
     let piece = |s: &[u8]| {
         let start = (s.as_ptr() as usize).wrapping_sub(section.as_ptr() as usize);
         match start.checked_add(s.len()) {
@@ -652,7 +626,7 @@ fn decode<'a>(
     id: u64,
     section: &'a [u8],
     arena: &'a Arena,
-) -> Result<HeaderList<'a>, Http3ClientError> {
+) -> Result<HeaderList<'a>, Error> {
     match decoder.decode_section(id, section, arena) {
         Ok(Decoded::Done(list)) => Ok(list),
         // Our table capacity is 0: a section referencing the table is invalid.
@@ -770,7 +744,7 @@ impl std::fmt::Debug for Http3Client {
 
 impl Http3Client {
     /// A rustls client configuration (ring provider) trusting the webpki roots.
-    pub fn default_tls() -> Result<rustls::ClientConfig, Http3ClientError> {
+    pub fn default_tls() -> Result<rustls::ClientConfig, Error> {
         let roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -785,15 +759,12 @@ impl Http3Client {
 
     /// A client with this TLS configuration (ALPN is set to `h3`) and default limits.
     /// Must be called inside a tokio runtime.
-    pub fn new(tls: rustls::ClientConfig) -> Result<Self, Http3ClientError> {
+    pub fn new(tls: rustls::ClientConfig) -> Result<Self, Error> {
         Self::with_config(tls, Http3Config::default())
     }
 
     /// As [`new`](Self::new) with explicit limits.
-    pub fn with_config(
-        tls: rustls::ClientConfig,
-        config: Http3Config,
-    ) -> Result<Self, Http3ClientError> {
+    pub fn with_config(tls: rustls::ClientConfig, config: Http3Config) -> Result<Self, Error> {
         let mut endpoint = quinn::Endpoint::client((std::net::Ipv6Addr::UNSPECIFIED, 0).into())
             .or_else(|_| quinn::Endpoint::client((std::net::Ipv4Addr::UNSPECIFIED, 0).into()))
             .map_err(SetupError::Io)?;
@@ -813,11 +784,7 @@ impl Http3Client {
 
     /// The pooled connection to `host:port`, connecting if there is none (or it is no
     /// longer usable).
-    pub async fn connection(
-        &self,
-        host: &str,
-        port: u16,
-    ) -> Result<Http3Connection, Http3ClientError> {
+    pub async fn connection(&self, host: &str, port: u16) -> Result<Http3Connection, Error> {
         let mut conns = self.conns.lock().await;
         let key = (host.to_owned(), port);
         if let Some(c) = conns.get(&key) {
@@ -827,9 +794,17 @@ impl Http3Client {
         }
         let addr = (host.trim_start_matches('[').trim_end_matches(']'), port)
             .to_socket_addrs()
-            .map_err(|e| Http3ClientError::Connect(e.to_string()))?
+            .map_err(|source| Error::Connect {
+                host: host.to_owned(),
+                port,
+                source,
+            })?
             .next()
-            .ok_or_else(|| Http3ClientError::Connect(format!("{host}: no address")))?;
+            .ok_or_else(|| Error::Connect {
+                host: host.to_owned(),
+                port,
+                source: std::io::Error::other("no address"),
+            })?;
         let conn = Http3Connection::connect(&self.endpoint, addr, host, &self.config).await?;
         self.opened
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -838,7 +813,7 @@ impl Http3Client {
     }
 
     /// GET `url` (owned response).
-    pub async fn get(&self, url: &str) -> Result<Http3Response, Http3ClientError> {
+    pub async fn get(&self, url: &str) -> Result<Http3Response, Error> {
         self.send(&Method::GET, url, &[], &[]).await
     }
 
@@ -849,7 +824,7 @@ impl Http3Client {
         url: &str,
         headers: &[(&[u8], &[u8])],
         body: &[u8],
-    ) -> Result<Http3Response, Http3ClientError> {
+    ) -> Result<Http3Response, Error> {
         let (host, port, authority, path) = split_url(url)?;
         let conn = self.connection(&host, port).await?;
         conn.send(Http3Request {
@@ -870,7 +845,7 @@ impl Http3Client {
         url: &str,
         headers: &[(&[u8], &[u8])],
         body: &[u8],
-    ) -> Result<ArenaResponse<'a>, Http3ClientError> {
+    ) -> Result<ArenaResponse<'a>, Error> {
         let (host, port, authority, path) = split_url(url)?;
         let conn = self.connection(&host, port).await?;
         conn.send_in(
@@ -899,16 +874,14 @@ impl Http3Client {
 }
 
 /// `(host, port, authority, path)` of an `https` URL.
-fn split_url(url: &str) -> Result<(String, u16, String, String), Http3ClientError> {
-    let parsed = url::Url::parse(url).map_err(|e| Http3ClientError::InvalidUrl(e.to_string()))?;
+fn split_url(url: &str) -> Result<(String, u16, String, String), Error> {
+    let parsed = url::Url::parse(url).map_err(|_| Error::invalid_url(url, "not a URL"))?;
     if parsed.scheme() != "https" {
-        return Err(Http3ClientError::InvalidUrl(format!(
-            "{url}: HTTP/3 needs an https URL"
-        )));
+        return Err(Error::invalid_url(url, "HTTP/3 needs an https URL"));
     }
     let host = parsed
         .host_str()
-        .ok_or_else(|| Http3ClientError::InvalidUrl(format!("{url}: no host")))?
+        .ok_or_else(|| Error::invalid_url(url, "no host"))?
         .to_owned();
     let port = parsed.port().unwrap_or(443);
     let authority = match parsed.port() {

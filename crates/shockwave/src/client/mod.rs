@@ -66,10 +66,10 @@
 
 mod arena;
 mod body;
+mod error;
 mod h1;
 mod h2;
 mod h3;
-mod error;
 mod pool;
 mod redirect;
 mod request;
@@ -89,7 +89,7 @@ use shockwave_http11::{BodyLength, Limits, RequestHead};
 
 pub use arena::{ArenaFields, ArenaRequest, ArenaResponse};
 pub use body::{Body, BodyStream};
-pub use error::{ClosedDuring, Error, Result, TimeoutKind};
+pub use error::{ClosedDuring, Error, ErrorKind, Result, TimeoutKind};
 pub use h2::{H2Stream, Http2Client};
 pub use h3::{
     Http3Body, Http3Client, Http3Connection, Http3Request, Http3Response, Http3StreamingResponse,
@@ -105,8 +105,7 @@ use body::BodyKind;
 use h1::Http1Conn;
 use pool::{Checkout, H2Pick, HostPool, Pool, PoolConn, PoolLimits};
 
-use h2::ClientError as H2Error;
-use crate::http2::{ErrorCode, Http2Config, RequestHead as H2Head, StreamError};
+use crate::http2::{ErrorCode, Http2Config, RequestHead as H2Head};
 use crate::http3::Http3Config;
 
 /// How the owned API parses response heads. Both strategies are compiled; the choice is
@@ -708,7 +707,15 @@ impl Client {
                     pool.counters.retried.fetch_add(1, Relaxed);
                     retried = true;
                 }
-                Err(H2Fail::Retry(e) | H2Fail::Fatal(e)) => return Err(e),
+                Err(H2Fail::Retry(e) | H2Fail::Fatal(e)) => {
+                    // A connection that died (a timer closed it, GOAWAY, I/O) leaves the
+                    // pool now rather than at the next pick.
+                    if !conn.is_usable() {
+                        host.remove_h2(&conn);
+                        pool.counters.evicted.fetch_add(1, Relaxed);
+                    }
+                    return Err(e);
+                }
             }
         }
     }
@@ -962,21 +969,25 @@ async fn h2_exchange(
     let no_body = matches!(&out.body, OutBody::Full(b) if b.is_empty());
     let replayable = out.body.replayable();
     let retry_ok = replayable && idempotent(out.method);
-    let fail = |e: H2Error, opened: bool| -> H2Fail {
+    let fail = |e: Error, opened: bool| -> H2Fail {
         let retry = match &e {
-            // Never sent: the connection went away (GOAWAY or closed) before the stream
-            // opened.
-            H2Error::Stream(StreamError::ConnectionClosed) if !opened => true,
+            // Never sent: the connection went away (GOAWAY, closed, or failed) before the
+            // stream opened.
+            Error::ConnectionClosed(_) | Error::Http2Connection(_) | Error::Timeout { .. }
+                if !opened =>
+            {
+                true
+            }
             // RFC 9113 §8.7: REFUSED_STREAM (and streams above a GOAWAY's last stream id,
             // which the engine fails the same way) were not processed.
-            H2Error::Stream(StreamError::Reset(ErrorCode::RefusedStream)) => replayable,
-            H2Error::Stream(StreamError::ConnectionClosed) => retry_ok,
+            Error::Http2Reset(ErrorCode::RefusedStream) => replayable,
+            Error::ConnectionClosed(_) => retry_ok,
             _ => false,
         };
         if retry {
-            H2Fail::Retry(Error::Http2(e))
+            H2Fail::Retry(e)
         } else {
-            H2Fail::Fatal(Error::Http2(e))
+            H2Fail::Fatal(e)
         }
     };
     let mut stream = conn

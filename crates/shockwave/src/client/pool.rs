@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::h1::Http1Conn;
 use super::error::{Error, Result, TimeoutKind};
-use super::target::{Scheme, Target};
+use super::h1::Http1Conn;
 use super::h2::Http2Client;
+use super::target::{Scheme, Target};
 
 /// Pool sizing and timing.
 #[derive(Debug, Clone)]

@@ -7,11 +7,11 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 use shockwave_http11::{BodyDecoder, BodyFraming};
 
-use super::h1::Http1Conn;
 use super::error::{ClosedDuring, Error, Result, TimeoutKind};
+use super::h1::Http1Conn;
+use super::h2::H2Stream;
 use super::pool::Checkout;
 use super::{AllocStrategy, Client};
-use super::h2::H2Stream;
 use crate::http2::RequestHead as H2Head;
 
 /// A response head copied out of the connection buffer.
@@ -407,7 +407,7 @@ impl BodyReader {
                             Ok(n) => n,
                             Err(e) => {
                                 self.live = None;
-                                return Err(Error::Http2(e));
+                                return Err(e);
                             }
                         };
                         if n > 0 {
@@ -439,7 +439,7 @@ impl BodyReader {
                         Ok(n) => n,
                         Err(e) => {
                             self.live = None; // resets the stream
-                            return Err(Error::Http2(e));
+                            return Err(e);
                         }
                     };
                     if n == 0 {
