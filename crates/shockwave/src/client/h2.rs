@@ -25,6 +25,9 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::error::{ClosedDuring, Error, TimeoutKind};
+use super::target::{Scheme, Target};
+use super::tls::TlsOptions;
+use super::transport;
 use crate::http2::engine::{Event, ServerConnection, StreamError};
 use crate::http2::head::RequestHead;
 use crate::http2::ErrorCode;
@@ -131,57 +134,34 @@ impl Http2Client {
     }
 
     /// Connects to the origin of `url`: TCP with prior knowledge for `http://`, TLS with
-    /// ALPN `h2` for `https://` (`tls` gives the rustls configuration; its ALPN list is
-    /// replaced by `h2`). Fails if the server does not select `h2`.
+    /// ALPN `h2` for `https://` (`tls` gives the rustls configuration, its ALPN list
+    /// replaced by `h2`; `None`: the client's default, webpki roots). Connecting and the
+    /// TLS handshake must finish within 30 s. Fails if the server does not select `h2`.
     ///
     /// For many origins, connection reuse, retries and HTTP/1.1 fallback use
-    /// [`crate::client::Client`] instead: its pool keeps one of these per origin.
+    /// [`Client`](super::Client) instead: its pool keeps these per origin.
     pub async fn connect_url(
         url: &str,
         tls: Option<Arc<rustls::ClientConfig>>,
         config: Http2Config,
-    ) -> io::Result<Http2Client> {
-        let invalid = |m: &str| io::Error::new(io::ErrorKind::InvalidInput, m.to_string());
-        let parsed = url::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
-        let host = parsed
-            .host_str()
-            .ok_or_else(|| invalid("URL without host"))?;
-        let port = parsed
-            .port_or_known_default()
-            .ok_or_else(|| invalid("URL without port"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let tcp = tokio::net::TcpStream::connect((host, port)).await?;
-        let _ = tcp.set_nodelay(true);
-        match parsed.scheme() {
-            "http" => Ok(Self::connect(tcp, config)),
-            "https" => {
-                let mut tls = match tls {
-                    Some(c) => (*c).clone(),
-                    None => {
-                        let mut roots = rustls::RootCertStore::empty();
-                        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-                        rustls::ClientConfig::builder_with_provider(Arc::new(
-                            rustls::crypto::ring::default_provider(),
-                        ))
-                        .with_safe_default_protocol_versions()
-                        .map_err(io::Error::other)?
-                        .with_root_certificates(roots)
-                        .with_no_client_auth()
-                    }
-                };
-                tls.alpn_protocols = vec![b"h2".to_vec()];
-                let name = rustls_pki_types::ServerName::try_from(host.to_string())
-                    .map_err(|e| invalid(&e.to_string()))?;
-                let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
-                    .connect(name, tcp)
-                    .await?;
-                if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
-                    return Err(io::Error::other("the server did not negotiate h2 (ALPN)"));
-                }
-                Ok(Self::connect(stream, config))
+    ) -> Result<Http2Client, Error> {
+        let target = Target::parse(url)?;
+        let tls = match tls {
+            Some(c) => {
+                let mut c = (*c).clone();
+                c.alpn_protocols = vec![b"h2".to_vec()];
+                Arc::new(c)
             }
-            other => Err(invalid(&format!("unsupported scheme {other}"))),
+            None => TlsOptions::default().alpn(&[b"h2"]).build()?,
+        };
+        let io = transport::connect(&target, &tls, Duration::from_secs(30)).await?;
+        if target.scheme == Scheme::Https && io.alpn_protocol() != Some(b"h2") {
+            return Err(Error::Tls {
+                host: target.host.to_owned(),
+                source: io::Error::other("the server did not negotiate h2 (ALPN)"),
+            });
         }
+        Ok(Self::connect(io, config))
     }
 
     /// Like [`Http2Client::connect`], but returns the driver future for the caller to run.

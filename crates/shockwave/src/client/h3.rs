@@ -1,13 +1,14 @@
-//! The HTTP/3 client: [`Http3Client`] keeps one QUIC connection per `(host, port)` and
-//! sends requests on it as concurrent streams; [`Http3Connection`] is one such
-//! connection (cheap to clone, `Send + Sync`).
+//! The HTTP/3 client driver (RFC 9114 over quinn): [`Http3Connection`] is one QUIC
+//! connection to an origin (cheap to clone, `Send + Sync`) that sends requests as
+//! concurrent streams. The [`Client`](super::Client) keeps one per origin in its pool
+//! ([`Client::http3_connection`](super::Client::http3_connection)).
 //!
 //! Three ways to receive a response:
-//! * **owned** ([`Http3Client::send`]): an [`Http3Response`] with an `http::HeaderMap`
+//! * **owned** ([`Http3Connection::send`]): an [`Http3Response`] with an `http::HeaderMap`
 //!   and the body as [`Bytes`] (header values and a body that arrived in one packet
 //!   share the received buffers; a longer body is copied once);
-//! * **arena** ([`Http3Client::send_in`]): an [`ArenaResponse<'a>`] whose header fields
-//!   (QPACK-decoded straight into the arena) and body live in the caller's [`Arena`];
+//! * **arena** (the client's [`Client::send_in`](super::Client::send_in)): header fields
+//!   QPACK-decoded straight into the caller's [`Arena`], and the body in it too;
 //! * **streaming** ([`Http3Connection::send_streaming`]): the head, then the body piece
 //!   by piece as it arrives ([`Http3Body::chunk`]), without copying or buffering it.
 //!
@@ -16,17 +17,25 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), shockwave::client::Error> {
-//! use shockwave::client::Http3Client;
+//! use shockwave::client::{Client, Http3Request};
 //!
-//! let client = Http3Client::new(Http3Client::default_tls()?)?;
-//! let resp = client.get("https://localhost:4433/").await?;
+//! let client = Client::builder().http3().build()?;
+//! let conn = client.http3_connection("https://localhost:4433/").await?;
+//! let resp = conn
+//!     .send(Http3Request {
+//!         method: &http::Method::GET,
+//!         authority: "localhost:4433",
+//!         path: "/",
+//!         headers: &[],
+//!         body: &[],
+//!     })
+//!     .await?;
 //! println!("{} {} bytes", resp.status, resp.body.len());
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
 use std::future::poll_fn;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -68,9 +77,10 @@ pub struct Http3Request<'r> {
     pub body: &'r [u8],
 }
 
-/// A response whose head and body live in an arena.
+/// A response whose head and body live in an arena (the client turns it into its public
+/// [`ArenaResponse`](super::ArenaResponse)).
 #[derive(Debug)]
-pub struct ArenaResponse<'a> {
+pub(crate) struct H3ArenaResponse<'a> {
     /// The status.
     pub status: StatusCode,
     /// The header fields (without `:status`), decoded into the arena.
@@ -79,13 +89,6 @@ pub struct ArenaResponse<'a> {
     pub body: &'a [u8],
     /// The trailer fields, if any were sent.
     pub trailers: Option<HeaderList<'a>>,
-}
-
-impl<'a> ArenaResponse<'a> {
-    /// The first value of a header field (case-insensitive).
-    pub fn header(&self, name: &[u8]) -> Option<&'a [u8]> {
-        self.headers.get(name)
-    }
 }
 
 /// An owned response.
@@ -332,11 +335,11 @@ impl Http3Connection {
     }
 
     /// Sends a request and reads the whole response into `arena`.
-    pub async fn send_in<'a>(
+    pub(crate) async fn send_in<'a>(
         &self,
         arena: &'a Arena,
         req: Http3Request<'_>,
-    ) -> Result<ArenaResponse<'a>, Error> {
+    ) -> Result<H3ArenaResponse<'a>, Error> {
         let (mut reader, id) = self.start(req).await?;
         let result = self
             .read_response(arena, &mut reader, id, req.method == Method::HEAD)
@@ -499,7 +502,7 @@ impl Http3Connection {
         reader: &mut MessageReader,
         id: u64,
         is_head: bool,
-    ) -> Result<ArenaResponse<'a>, Error> {
+    ) -> Result<H3ArenaResponse<'a>, Error> {
         let mut decoder = self.decoder();
         // The head, skipping interim (1xx) responses.
         let (status, headers, content_length) = loop {
@@ -569,7 +572,7 @@ impl Http3Connection {
                 Ev::End => break,
             }
         }
-        Ok(ArenaResponse {
+        Ok(H3ArenaResponse {
             status,
             headers,
             body: &buf[..filled],
@@ -728,169 +731,36 @@ async fn client_uni(
     }
 }
 
-/// An HTTP/3 client with one pooled connection per `(host, port)`.
-pub struct Http3Client {
-    endpoint: quinn::Endpoint,
-    config: Http3Config,
-    conns: tokio::sync::Mutex<HashMap<(String, u16), Http3Connection>>,
-    opened: std::sync::atomic::AtomicU64,
+/// A QUIC client endpoint (an unspecified-address UDP socket, IPv6 if available) whose
+/// default configuration speaks HTTP/3 with `tls` (ALPN replaced by `h3`) and `config`'s
+/// transport limits. Must be called inside a tokio runtime.
+pub(crate) fn client_endpoint(
+    tls: &rustls::ClientConfig,
+    config: &Http3Config,
+) -> Result<quinn::Endpoint, Error> {
+    let mut endpoint = quinn::Endpoint::client((std::net::Ipv6Addr::UNSPECIFIED, 0).into())
+        .or_else(|_| quinn::Endpoint::client((std::net::Ipv4Addr::UNSPECIFIED, 0).into()))
+        .map_err(SetupError::Io)?;
+    endpoint.set_default_client_config(quic_client_config(tls, config)?);
+    Ok(endpoint)
 }
 
-impl std::fmt::Debug for Http3Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Http3Client").finish_non_exhaustive()
-    }
-}
-
-impl Http3Client {
-    /// A rustls client configuration (ring provider) trusting the webpki roots.
-    pub fn default_tls() -> Result<rustls::ClientConfig, Error> {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| SetupError::Tls(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
-    }
-
-    /// A client with this TLS configuration (ALPN is set to `h3`) and default limits.
-    /// Must be called inside a tokio runtime.
-    pub fn new(tls: rustls::ClientConfig) -> Result<Self, Error> {
-        Self::with_config(tls, Http3Config::default())
-    }
-
-    /// As [`new`](Self::new) with explicit limits.
-    pub fn with_config(tls: rustls::ClientConfig, config: Http3Config) -> Result<Self, Error> {
-        let mut endpoint = quinn::Endpoint::client((std::net::Ipv6Addr::UNSPECIFIED, 0).into())
-            .or_else(|_| quinn::Endpoint::client((std::net::Ipv4Addr::UNSPECIFIED, 0).into()))
-            .map_err(SetupError::Io)?;
-        endpoint.set_default_client_config(quic_client_config(&tls, &config)?);
-        Ok(Http3Client {
-            endpoint,
-            config,
-            conns: tokio::sync::Mutex::new(HashMap::new()),
-            opened: std::sync::atomic::AtomicU64::new(0),
-        })
-    }
-
-    /// QUIC connections opened so far.
-    pub fn connections_opened(&self) -> u64 {
-        self.opened.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// The pooled connection to `host:port`, connecting if there is none (or it is no
-    /// longer usable).
-    pub async fn connection(&self, host: &str, port: u16) -> Result<Http3Connection, Error> {
-        let mut conns = self.conns.lock().await;
-        let key = (host.to_owned(), port);
-        if let Some(c) = conns.get(&key) {
-            if c.is_usable() {
-                return Ok(c.clone());
-            }
-        }
-        let addr = (host.trim_start_matches('[').trim_end_matches(']'), port)
-            .to_socket_addrs()
-            .map_err(|source| Error::Connect {
-                host: host.to_owned(),
-                port,
-                source,
-            })?
-            .next()
-            .ok_or_else(|| Error::Connect {
-                host: host.to_owned(),
-                port,
-                source: std::io::Error::other("no address"),
-            })?;
-        let conn = Http3Connection::connect(&self.endpoint, addr, host, &self.config).await?;
-        self.opened
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        conns.insert(key, conn.clone());
-        Ok(conn)
-    }
-
-    /// GET `url` (owned response).
-    pub async fn get(&self, url: &str) -> Result<Http3Response, Error> {
-        self.send(&Method::GET, url, &[], &[]).await
-    }
-
-    /// Sends a request to `url` and returns an owned response.
-    pub async fn send(
-        &self,
-        method: &Method,
-        url: &str,
-        headers: &[(&[u8], &[u8])],
-        body: &[u8],
-    ) -> Result<Http3Response, Error> {
-        let (host, port, authority, path) = split_url(url)?;
-        let conn = self.connection(&host, port).await?;
-        conn.send(Http3Request {
-            method,
-            authority: &authority,
-            path: &path,
-            headers,
-            body,
-        })
-        .await
-    }
-
-    /// Sends a request to `url`; the response head and body go into `arena`.
-    pub async fn send_in<'a>(
-        &self,
-        arena: &'a Arena,
-        method: &Method,
-        url: &str,
-        headers: &[(&[u8], &[u8])],
-        body: &[u8],
-    ) -> Result<ArenaResponse<'a>, Error> {
-        let (host, port, authority, path) = split_url(url)?;
-        let conn = self.connection(&host, port).await?;
-        conn.send_in(
-            arena,
-            Http3Request {
-                method,
-                authority: &authority,
-                path: &path,
-                headers,
-                body,
-            },
-        )
-        .await
-    }
-
-    /// Closes every connection (H3_NO_ERROR) and waits briefly for the endpoint to
-    /// go idle.
-    pub async fn close(&self) {
-        self.endpoint.close(varint(ErrorCode::NoError), b"");
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_millis(200),
-            self.endpoint.wait_idle(),
-        )
-        .await;
-    }
-}
-
-/// `(host, port, authority, path)` of an `https` URL.
-fn split_url(url: &str) -> Result<(String, u16, String, String), Error> {
-    let parsed = url::Url::parse(url).map_err(|_| Error::invalid_url(url, "not a URL"))?;
-    if parsed.scheme() != "https" {
-        return Err(Error::invalid_url(url, "HTTP/3 needs an https URL"));
-    }
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| Error::invalid_url(url, "no host"))?
-        .to_owned();
-    let port = parsed.port().unwrap_or(443);
-    let authority = match parsed.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.clone(),
+/// Resolves `host:port` and opens an HTTP/3 connection to it on `endpoint`.
+pub(crate) async fn connect_origin(
+    endpoint: &quinn::Endpoint,
+    host: &str,
+    port: u16,
+    config: &Http3Config,
+) -> Result<Http3Connection, Error> {
+    let connect_err = |source| Error::Connect {
+        host: host.to_owned(),
+        port,
+        source,
     };
-    let path = match parsed.query() {
-        Some(q) => format!("{}?{q}", parsed.path()),
-        None => parsed.path().to_owned(),
-    };
-    Ok((host, port, authority, path))
+    let addr = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(connect_err)?
+        .next()
+        .ok_or_else(|| connect_err(std::io::Error::other("no address")))?;
+    Http3Connection::connect(endpoint, addr, host, config).await
 }

@@ -91,9 +91,7 @@ pub use arena::{ArenaFields, ArenaRequest, ArenaResponse};
 pub use body::{Body, BodyStream};
 pub use error::{ClosedDuring, Error, ErrorKind, Result, TimeoutKind};
 pub use h2::{H2Stream, Http2Client};
-pub use h3::{
-    Http3Body, Http3Client, Http3Connection, Http3Request, Http3Response, Http3StreamingResponse,
-};
+pub use h3::{Http3Body, Http3Connection, Http3Request, Http3Response, Http3StreamingResponse};
 pub use redirect::RedirectPolicy;
 pub use request::RequestBuilder;
 pub use response::Response;
@@ -170,7 +168,8 @@ struct Inner {
     /// `tls` without `h2` in ALPN, for connections that must speak HTTP/1.1.
     tls_h1: Arc<rustls::ClientConfig>,
     pool: Pool,
-    h3: tokio::sync::OnceCell<Http3Client>,
+    /// The QUIC endpoint of HTTP/3 connections (bound on first use).
+    h3: tokio::sync::OnceCell<quinn::Endpoint>,
 }
 
 /// An HTTP client with a connection pool. Cheap to clone (an `Arc`), `Send + Sync`, and
@@ -574,11 +573,7 @@ impl Client {
             connections_evicted: c.evicted.load(Relaxed),
             retries: c.retried.load(Relaxed),
             http2_connections_opened: c.h2_opened.load(Relaxed),
-            http3_connections_opened: self
-                .inner
-                .h3
-                .get()
-                .map_or(0, Http3Client::connections_opened),
+            http3_connections_opened: c.h3_opened.load(Relaxed),
         }
     }
 
@@ -658,28 +653,56 @@ impl Client {
         }
     }
 
-    /// The client's HTTP/3 connection to `t`'s origin (one QUIC connection per origin,
-    /// opened on first use).
+    /// The pooled HTTP/3 connection to `t`'s origin (one QUIC connection per origin,
+    /// opened on first use, under the per-origin connect lock).
     async fn h3_connection(&self, t: &Target<'_>) -> Result<Http3Connection> {
-        let h3 = self
+        let pool = &self.inner.pool;
+        pool.maybe_sweep();
+        let host = pool.host_pool(t);
+        if let Some(c) = host.pick_h3(&pool.counters.evicted) {
+            return Ok(c);
+        }
+        let timeout = self.inner.config.connect_timeout;
+        let timed_out = |kind| Error::Timeout {
+            kind,
+            after: timeout,
+        };
+        let _guard = tokio::time::timeout(timeout, host.h2_connect.lock())
+            .await
+            .map_err(|_| timed_out(TimeoutKind::PoolWait))?;
+        if let Some(c) = host.pick_h3(&pool.counters.evicted) {
+            return Ok(c);
+        }
+        let config = &self.inner.config.h3_config;
+        let endpoint = self
             .inner
             .h3
-            .get_or_try_init(|| async {
-                Http3Client::with_config(
-                    (*self.inner.tls).clone(),
-                    self.inner.config.h3_config.clone(),
-                )
-            })
+            .get_or_try_init(|| async { h3::client_endpoint(&self.inner.tls, config) })
             .await?;
-        let connect = h3.connection(t.host, t.port);
-        let timeout = self.inner.config.connect_timeout;
-        match tokio::time::timeout(timeout, connect).await {
-            Ok(r) => Ok(r?),
-            Err(_) => Err(Error::Timeout {
-                kind: TimeoutKind::Connect,
-                after: timeout,
-            }),
+        let connect = h3::connect_origin(endpoint, t.host, t.port, config);
+        let conn = tokio::time::timeout(timeout, connect)
+            .await
+            .map_err(|_| timed_out(TimeoutKind::Connect))??;
+        pool.counters.h3_opened.fetch_add(1, Relaxed);
+        host.set_h3(conn.clone());
+        Ok(conn)
+    }
+
+    /// The pooled HTTP/3 connection to `url`'s origin (opened if there is none), for
+    /// the streaming API ([`Http3Connection::send_streaming`]) or to send many requests
+    /// on one connection directly. `url` must be an `https://` URL.
+    pub async fn http3_connection(&self, url: &str) -> Result<Http3Connection> {
+        let t = Target::parse(url)?;
+        if t.scheme != Scheme::Https {
+            return Err(Error::invalid_url(url, "HTTP/3 needs an https URL"));
         }
+        self.h3_connection(&t).await
+    }
+
+    /// Shared HTTP/3 connections pooled for `url`'s origin (0 or 1; 0 for an invalid
+    /// URL).
+    pub fn http3_connections(&self, url: &str) -> usize {
+        Target::parse(url).map_or(0, |t| self.inner.pool.h3_count(&t))
     }
 
     /// HTTP/2 (prior knowledge, or ALPN with HTTP/1.1 fallback): picks or opens a shared
