@@ -357,3 +357,44 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn kinds_and_sources() {
+        let e = Error::Timeout {
+            kind: TimeoutKind::KeepAlive,
+            after: Duration::from_secs(1),
+        };
+        assert_eq!(e.kind(), ErrorKind::Timeout(TimeoutKind::KeepAlive));
+        assert!(e.is_timeout() && !e.is_protocol());
+        let e = Error::Http2Reset(crate::http2::ErrorCode::RefusedStream);
+        assert!(e.is_reset() && e.is_protocol() && !e.is_closed());
+        let ce = crate::http2::ConnectionError {
+            code: crate::http2::ErrorCode::ProtocolError,
+            reason: "test",
+        };
+        let e = Error::Http2Connection(ce);
+        assert_eq!(e.kind(), ErrorKind::Protocol);
+        assert!(e.source().is_some(), "the connection error is the source");
+        let e = Error::Http2Connection(crate::http2::ConnectionError {
+            code: crate::http2::ErrorCode::NoError,
+            reason: "test",
+        });
+        assert!(e.is_closed());
+        let e = Error::Connect {
+            host: "h".into(),
+            port: 1,
+            source: io::Error::other("refused"),
+        };
+        assert!(e.is_connect());
+        assert_eq!(e.source().unwrap().to_string(), "refused");
+        assert!(Error::ConnectionClosed(ClosedDuring::Body).is_closed());
+        assert!(Error::BodyTooLarge { limit: 1 }.is_body());
+        assert!(Error::InvalidRedirect.is_redirect());
+        assert!(Error::invalid_url("x", "y").is_request());
+    }
+}

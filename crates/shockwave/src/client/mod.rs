@@ -40,6 +40,17 @@
 //!   ([`RequestBuilder::version`], [`ArenaRequest::version`] with `Version::HTTP_3`):
 //!   one QUIC connection per origin, multiplexed.
 //!
+//! One pool ([`ClientStats`] counts all of it) holds every version's connections:
+//! HTTP/1.1 ones are checked out per exchange, HTTP/2 and HTTP/3 ones are shared. One TLS
+//! configuration ([`TlsOptions`]) serves all three (ALPN `h2`/`http/1.1`, `http/1.1`
+//! alone, or `h3` for QUIC), URLs are parsed once into a [`Target`], and every failure is
+//! one [`Error`] ([`Error::kind`], `is_timeout()`, `is_connect()`, ...).
+//!
+//! The protocol drivers are `h1` (HTTP/1.1 over [`Transport`]), `h2` ([`Http2Client`],
+//! on the HTTP/2 engine, which it drives with the engine's timers: keep-alive PINGs,
+//! SETTINGS and stall timeouts) and `h3` ([`Http3Connection`], on quinn and
+//! `shockwave-quic`); the pool (`pool`) and the request/response types sit above them.
+//!
 //! Every protocol works with both APIs, and response trailers (HTTP/1.1 chunked,
 //! HTTP/2, HTTP/3) are available from [`Response::trailers`] once the body is read
 //! and from [`ArenaResponse::trailers`].
