@@ -64,8 +64,8 @@ pub(crate) struct HostPool {
     idle: Mutex<VecDeque<Idle>>,
     /// Shared HTTP/2 connections to this origin.
     h2: Mutex<Vec<H2Entry>>,
-    /// The shared HTTP/3 connection to this origin.
-    h3: Mutex<Option<Http3Connection>>,
+    /// The shared HTTP/3 connection to this origin, and when a request last picked it.
+    h3: Mutex<Option<(Http3Connection, Instant)>>,
     /// Held while opening a connection that may become HTTP/2, or an HTTP/3 one (one at
     /// a time).
     pub h2_connect: tokio::sync::Mutex<()>,
@@ -182,8 +182,11 @@ impl HostPool {
     /// dropped (counted in `evicted`).
     pub fn pick_h3(&self, evicted: &AtomicU64) -> Option<Http3Connection> {
         let mut slot = lock(&self.h3);
-        match &*slot {
-            Some(c) if c.is_usable() => Some(c.clone()),
+        match &mut *slot {
+            Some((c, last_used)) if c.is_usable() => {
+                *last_used = Instant::now();
+                Some(c.clone())
+            }
             Some(_) => {
                 *slot = None;
                 evicted.fetch_add(1, Relaxed);
@@ -195,14 +198,18 @@ impl HostPool {
 
     /// Makes `conn` the shared HTTP/3 connection of this origin.
     pub fn set_h3(&self, conn: Http3Connection) {
-        *lock(&self.h3) = Some(conn);
+        *lock(&self.h3) = Some((conn, Instant::now()));
     }
 
-    /// Drops the HTTP/3 connection if it is no longer usable (QUIC's idle timeout closes
-    /// an idle one).
-    fn evict_h3(&self) -> usize {
+    /// Drops the HTTP/3 connection if it is no longer usable, or no request picked it for
+    /// `timeout` (the pool's idle timeout, as for the other versions). Requests still
+    /// running on it keep their handle; QUIC closes it when the last one is dropped.
+    fn evict_h3(&self, now: Instant, timeout: Duration) -> usize {
         let mut slot = lock(&self.h3);
-        if slot.as_ref().is_some_and(|c| !c.is_usable()) {
+        if slot
+            .as_ref()
+            .is_some_and(|(c, used)| !c.is_usable() || now.duration_since(*used) >= timeout)
+        {
             *slot = None;
             return 1;
         }
@@ -394,7 +401,7 @@ impl Pool {
                 let mut idle = lock(&hp.idle);
                 evicted += HostPool::evict_expired(&mut idle, now, self.limits.idle_timeout);
                 evicted += hp.evict_h2(now, self.limits.idle_timeout);
-                evicted += hp.evict_h3();
+                evicted += hp.evict_h3(now, self.limits.idle_timeout);
                 // Forget origins with no idle connection and no request in flight (only
                 // the map holds the Arc), so the map stays bounded by live origins.
                 !(idle.is_empty()
