@@ -420,7 +420,7 @@ fn measure_h3(addr: SocketAddr, requests: u64, mib: usize, cpu: &CpuSource) -> F
 
 /// As [`measure_h3`], driven by shockwave's HTTP/3 client instead of h3's.
 fn measure_ours(addr: SocketAddr, requests: u64, mib: usize, cpu: &CpuSource) -> Figures {
-    use shockwave::http3::client::{Http3Connection, Http3Request};
+    use shockwave::client::{Http3Connection, Http3Request};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

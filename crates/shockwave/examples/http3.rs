@@ -1,13 +1,12 @@
 //! HTTP/3 end to end on loopback: our HTTP/3 server (self-signed certificate) answering
 //! a GET and a POST from the pooled `client::Client` with HTTP/3 enabled, with the owned
 //! and the arena APIs, then a 4 MiB download read piece by piece with the streaming API
-//! of a single `Http3Client` connection.
+//! of the client's pooled HTTP/3 connection.
 //!
 //! `cargo run -p shockwave --example http3`
 
 use shockwave::arena::Arena;
-use shockwave::client::{ArenaRequest, Client};
-use shockwave::http3::client::{Http3Client, Http3Request};
+use shockwave::client::{ArenaRequest, Client, Http3Request};
 use shockwave::http3::server::Http3Server;
 use shockwave::server::{handler_fn, tls, Response};
 
@@ -67,8 +66,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
         // The streaming API of one HTTP/3 connection: the head first, then the body as
         // slices of the received packets, so a large download is never buffered whole.
-        let h3 = Http3Client::new(cert.client_config()?)?;
-        let conn = h3.connection("127.0.0.1", port).await?;
+        let conn = client
+            .http3_connection(&format!("https://127.0.0.1:{port}/"))
+            .await?;
         let authority = format!("127.0.0.1:{port}");
         let mut resp = conn
             .send_streaming(Http3Request {
@@ -89,7 +89,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             resp.status,
             resp.body.received()
         );
-        h3.close().await;
         Ok::<_, Box<dyn std::error::Error>>(())
     })?;
     server.stop()?;

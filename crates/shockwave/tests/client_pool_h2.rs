@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http::Version;
 use shockwave::arena::Arena;
 use shockwave::client::{ArenaRequest, Client, Error};
-use shockwave::http2::{ErrorCode, StreamError};
+use shockwave::http2::ErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Every test's deadline: a multiplexing bug would otherwise hang instead of failing.
@@ -271,12 +271,7 @@ async fn refused_streams_are_retried_once() {
             .await
             .unwrap_err();
         assert!(
-            matches!(
-                err,
-                Error::Http2(shockwave::http2::client::ClientError::Stream(
-                    StreamError::Reset(ErrorCode::RefusedStream)
-                ))
-            ),
+            matches!(err, Error::Http2Reset(ErrorCode::RefusedStream)),
             "{err:?}"
         );
         assert_eq!(state.attempts.lock().unwrap()["/refuse-always"], 2);

@@ -90,6 +90,36 @@ fn h3_server(cert: &tls::SelfSigned, gate: usize) -> (quinn::Endpoint, Arc<Atomi
     (ep, accepted)
 }
 
+#[tokio::test]
+async fn an_idle_http3_connection_leaves_the_pool_after_the_idle_timeout() {
+    within(async {
+        let cert = tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
+        let (server, accepted) = h3_server(&cert, 1);
+        let port = server.local_addr().unwrap().port();
+        let client = Client::builder()
+            .http3()
+            .idle_timeout(Duration::from_millis(100))
+            .add_root_certificate(root(&cert))
+            .build()
+            .unwrap();
+        let url = format!("https://127.0.0.1:{port}/a");
+        let get = || async { client.get(&url).send().await.unwrap().text().await.unwrap() };
+        assert_eq!(get().await, "path /a");
+        assert_eq!(get().await, "path /a");
+        assert_eq!(client.http3_connections(&url), 1);
+        assert_eq!(client.stats().http3_connections_opened, 1);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The next request sweeps the pool: the idle connection goes, a new one opens.
+        assert_eq!(get().await, "path /a");
+        let stats = client.stats();
+        assert_eq!(stats.http3_connections_opened, 2);
+        assert!(stats.connections_evicted >= 1, "{stats:?}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        assert_eq!(client.http3_connections(&url), 1);
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http3_pool_multiplexes_over_one_quic_connection() {
     within(async {

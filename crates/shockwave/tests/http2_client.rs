@@ -5,8 +5,8 @@ mod http2_support;
 
 use bytes::Bytes;
 use http2_support::server;
-use shockwave::http2::client::{ClientError, Http2Client};
-use shockwave::http2::{ErrorCode, StreamError};
+use shockwave::client::{Error, Http2Client};
+use shockwave::http2::ErrorCode;
 
 async fn connect(addr: std::net::SocketAddr) -> Http2Client {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -101,10 +101,7 @@ async fn against_h2_crate_server() {
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            err,
-            ClientError::Stream(StreamError::Reset(ErrorCode::RefusedStream))
-        ),
+        matches!(err, Error::Http2Reset(ErrorCode::RefusedStream)),
         "{err:?}"
     );
     // Many requests multiplexed over the one connection.

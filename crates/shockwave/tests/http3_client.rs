@@ -1,12 +1,13 @@
 //! Our HTTP/3 client against the `h3` crate's server over loopback UDP: status, headers,
-//! 1 MiB+ bodies byte for byte (download and upload echo), trailers, owned and arena APIs.
+//! 1 MiB+ bodies byte for byte (download and upload echo), trailers, owned and arena APIs,
+//! through the pooled `Client` (HTTP/3 by default) and one of its HTTP/3 connections.
 
 use std::sync::Arc;
 
 use bytes::{Buf as _, Bytes};
 use http::Method;
 use shockwave::arena::Arena;
-use shockwave::http3::client::{Http3Client, Http3Connection, Http3Request};
+use shockwave::client::{ArenaRequest, Client, Http3Connection, Http3Request};
 use shockwave::http3::{quic_server_config, Http3Config};
 use shockwave::server::tls;
 
@@ -70,53 +71,66 @@ fn h3_server(cert: &tls::SelfSigned) -> quinn::Endpoint {
     ep
 }
 
+/// The pooled client, HTTP/3 by default, trusting `cert`.
+fn h3_client(cert: &tls::SelfSigned) -> Client {
+    Client::builder()
+        .http3()
+        .tls_config(Arc::new(cert.client_config().unwrap()))
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn our_client_against_h3_server() {
     let cert = tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
     let server = h3_server(&cert);
     let port = server.local_addr().unwrap().port();
-    let client = Http3Client::new(cert.client_config().unwrap()).unwrap();
+    let client = h3_client(&cert);
 
     // Owned API.
     let r = client
-        .get(&format!("https://127.0.0.1:{port}/big"))
+        .get(format!("https://127.0.0.1:{port}/big"))
+        .send()
         .await
         .unwrap();
-    assert_eq!(r.status, 200);
-    assert_eq!(r.headers["x-server"], "h3");
-    assert_eq!(r.headers["content-length"], BIG.to_string().as_str());
-    assert!(r.body == pattern(BIG), "GET body differs");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.version(), http::Version::HTTP_3);
+    assert_eq!(r.headers()["x-server"], "h3");
+    assert_eq!(r.headers()["content-length"], BIG.to_string().as_str());
+    assert!(r.bytes().await.unwrap() == pattern(BIG), "GET body differs");
 
     // Arena API: upload echo with trailers.
     let payload = pattern(BIG + 3);
     let arena = Arena::new();
+    let url = format!("https://127.0.0.1:{port}/echo");
+    let fields: [(&[u8], &[u8]); 1] = [(b"x-client", b"shockwave")];
     let r = client
-        .send_in(
-            &arena,
-            &Method::POST,
-            &format!("https://127.0.0.1:{port}/echo"),
-            &[(b"x-client", b"shockwave")],
-            &payload,
-        )
+        .send_in(&arena, ArenaRequest::post(&url, &payload).headers(&fields))
         .await
         .unwrap();
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status(), 200);
     assert_eq!(r.header(b"x-method"), Some(&b"POST"[..]));
-    assert!(r.body == payload, "echoed body differs");
+    assert!(r.body() == payload, "echoed body differs");
     assert_eq!(
-        r.trailers.as_ref().and_then(|t| t.get(b"x-trailer")),
+        r.trailers().and_then(|t| t.get(b"x-trailer")),
         Some(&b"done"[..])
     );
 
     let r = client
-        .get(&format!("https://127.0.0.1:{port}/missing"))
+        .get(format!("https://127.0.0.1:{port}/missing"))
+        .send()
         .await
         .unwrap();
-    assert_eq!(r.status, 404);
-    assert!(r.body.is_empty());
+    assert_eq!(r.status(), 404);
+    assert!(r.bytes().await.unwrap().is_empty());
 
     // One pooled connection served everything; concurrent requests share it.
-    let conn: Http3Connection = client.connection("127.0.0.1", port).await.unwrap();
+    let conn: Http3Connection = client
+        .http3_connection(&format!("https://127.0.0.1:{port}/"))
+        .await
+        .unwrap();
+    assert_eq!(client.stats().http3_connections_opened, 1);
+    assert_eq!(client.http3_connections(&url), 1);
     assert!(conn.peer_settings().is_some());
 
     // Streaming API: the body piece by piece, byte for byte; trailers at the end.
@@ -185,7 +199,8 @@ async fn our_client_against_h3_server() {
     for t in tasks {
         t.await.unwrap();
     }
-    client.close().await;
+    assert_eq!(client.stats().http3_connections_opened, 1);
+    drop((conn, client));
     server.close(0u32.into(), b"");
 }
 
@@ -222,15 +237,15 @@ fn serve_on_an_existing_endpoint() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let client = Http3Client::new(cert.client_config().unwrap()).unwrap();
+        let client = h3_client(&cert);
         let r = client
-            .get(&format!("https://127.0.0.1:{}/x?q=1", addr.port()))
+            .get(format!("https://127.0.0.1:{}/x?q=1", addr.port()))
+            .send()
             .await
             .unwrap();
-        assert_eq!(r.status, 200);
-        assert_eq!(&r.body[..], b"one");
-        assert_eq!(r.headers["content-type"], "text/plain; charset=utf-8");
-        client.close().await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
+        assert_eq!(&r.bytes().await.unwrap()[..], b"one");
     });
     stop_tx.send(true).unwrap();
     server.join().unwrap();

@@ -7,12 +7,12 @@ use http::{Method, StatusCode, Version};
 use shockwave_arena::{Arena, ArenaError};
 use shockwave_http11::{BodyDecoder, BodyFraming, Status};
 
-use super::conn::{Http1Conn, BODY_BUF_MAX};
 use super::error::{ClosedDuring, Error, Result};
+use super::h1::{Http1Conn, BODY_BUF_MAX};
+use super::h2::H2Stream;
 use super::redirect::{self, Follow};
 use super::target::Target;
 use super::{with_deadline, Client, Exchange, OutBody, Outgoing};
-use crate::http2::client::H2Stream;
 use crate::http2::RequestHead as H2Head;
 
 /// A request for [`Client::send_in`], borrowing everything it sends (no allocation).
@@ -397,7 +397,7 @@ impl Client {
                     let r = conn
                         .send_in(
                             arena,
-                            crate::http3::client::Http3Request {
+                            super::h3::Http3Request {
                                 method: out.method,
                                 authority: out.target.authority,
                                 path: out.target.path_and_query,

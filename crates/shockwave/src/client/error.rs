@@ -1,4 +1,9 @@
-//! The client's typed errors: each variant says which step failed.
+//! The client's one error type, [`Error`], for every protocol (HTTP/1.1, HTTP/2,
+//! HTTP/3): each variant says which step failed and keeps the details (the deadline
+//! that expired, where the server closed the connection, the stream's reset code), and
+//! [`Error::kind`] sorts it into an [`ErrorKind`] for code that only needs to know what
+//! sort of failure it was (`is_timeout()`, `is_connect()`, ...). The underlying error,
+//! when there is one, is available from [`std::error::Error::source`].
 
 use std::io;
 use std::time::Duration;
@@ -8,6 +13,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Which deadline expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TimeoutKind {
     /// Establishing the TCP connection (and the TLS handshake) took too long.
     Connect,
@@ -15,6 +21,12 @@ pub enum TimeoutKind {
     Request,
     /// No connection to the host became free in time (the per-host limit was reached).
     PoolWait,
+    /// The server did not answer a keep-alive PING in time (HTTP/2, RFC 9113 §6.7;
+    /// see `Http2Config::keep_alive_interval`): the connection was closed.
+    KeepAlive,
+    /// The server did not acknowledge our SETTINGS in time (HTTP/2, RFC 9113 §6.5.3):
+    /// the connection was closed with SETTINGS_TIMEOUT.
+    Settings,
 }
 
 impl std::fmt::Display for TimeoutKind {
@@ -23,6 +35,8 @@ impl std::fmt::Display for TimeoutKind {
             TimeoutKind::Connect => "connect",
             TimeoutKind::Request => "request",
             TimeoutKind::PoolWait => "waiting for a pooled connection",
+            TimeoutKind::KeepAlive => "keep-alive PING acknowledgement",
+            TimeoutKind::Settings => "SETTINGS acknowledgement",
         })
     }
 }
@@ -102,7 +116,7 @@ pub enum Error {
     },
     /// The server sent something that is not valid HTTP/1.1.
     #[error("malformed response: {0}")]
-    Protocol(shockwave_http11::Error),
+    Protocol(#[source] shockwave_http11::Error),
     /// The response head ended where the parser expected more (e.g. a truncated start line).
     #[error("malformed response head")]
     MalformedHead,
@@ -147,13 +161,24 @@ pub enum Error {
     /// A redirect response carried no usable `Location`.
     #[error("redirect with a missing or invalid Location header")]
     InvalidRedirect,
-    /// An HTTP/2 connection or stream failed (stream reset by the server, connection
-    /// error, or the connection went away).
-    #[error("HTTP/2: {0}")]
-    Http2(#[from] crate::http2::client::ClientError),
-    /// An HTTP/3 request failed (QUIC connection, stream, or protocol error).
-    #[error("HTTP/3: {0}")]
-    Http3(#[from] crate::http3::client::Http3ClientError),
+    /// The server reset the request's HTTP/2 stream with this code (RST_STREAM, RFC
+    /// 9113 §6.4; `REFUSED_STREAM` means it was not processed, §8.7).
+    #[error("HTTP/2 stream reset by the server ({0})")]
+    Http2Reset(crate::http2::ErrorCode),
+    /// The HTTP/2 connection failed with a connection error (a GOAWAY with this code was
+    /// sent, RFC 9113 §5.4.1).
+    #[error("HTTP/2 connection failed")]
+    Http2Connection(#[source] crate::http2::ConnectionError),
+    /// The server reset the request's HTTP/3 stream (RESET_STREAM or STOP_SENDING with
+    /// this application error code, RFC 9114 §8.1).
+    #[error("HTTP/3 stream reset by the server (code {0:#x})")]
+    Http3Reset(u64),
+    /// The server broke the HTTP/3 protocol (framing, QPACK, control stream).
+    #[error("HTTP/3 protocol error")]
+    Http3Protocol(#[source] shockwave_quic::Error),
+    /// The QUIC connection failed or was closed (HTTP/3).
+    #[error("QUIC connection closed")]
+    Quic(#[source] quinn::ConnectionError),
     /// The response is an HTTP/1.1 upgrade (101), which this client does not follow.
     #[error("unexpected 101 Switching Protocols")]
     UnexpectedUpgrade,
@@ -169,31 +194,160 @@ impl From<shockwave_http11::Error> for Error {
     }
 }
 
+impl From<quinn::ConnectionError> for Error {
+    fn from(e: quinn::ConnectionError) -> Error {
+        Error::Quic(e)
+    }
+}
+
+impl From<quinn::ReadError> for Error {
+    /// A reset stream keeps its code; a lost connection is [`Error::Quic`].
+    fn from(e: quinn::ReadError) -> Error {
+        match e {
+            quinn::ReadError::Reset(code) => Error::Http3Reset(code.into_inner()),
+            quinn::ReadError::ConnectionLost(c) => Error::Quic(c),
+            e => Error::Io(e.into()),
+        }
+    }
+}
+
+impl From<quinn::WriteError> for Error {
+    /// The server stopping the request stream keeps its code; a lost connection is
+    /// [`Error::Quic`].
+    fn from(e: quinn::WriteError) -> Error {
+        match e {
+            quinn::WriteError::Stopped(code) => Error::Http3Reset(code.into_inner()),
+            quinn::WriteError::ConnectionLost(c) => Error::Quic(c),
+            e => Error::Io(e.into()),
+        }
+    }
+}
+
+impl From<shockwave_quic::Error> for Error {
+    fn from(e: shockwave_quic::Error) -> Error {
+        Error::Http3Protocol(e)
+    }
+}
+
+impl From<crate::http3::SetupError> for Error {
+    fn from(e: crate::http3::SetupError) -> Error {
+        match e {
+            crate::http3::SetupError::Tls(m) => Error::TlsConfig(m),
+            crate::http3::SetupError::Io(e) => Error::Io(e),
+        }
+    }
+}
+
+/// What sort of failure an [`Error`] is (see [`Error::kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request cannot be sent as given: invalid URL, scheme or header field.
+    InvalidRequest,
+    /// Resolving the host or opening the connection failed.
+    Connect,
+    /// TLS failed: the handshake, or the TLS configuration.
+    Tls,
+    /// A deadline expired.
+    Timeout(TimeoutKind),
+    /// The server broke the protocol (HTTP/1.1, HTTP/2 or HTTP/3), or sent a response
+    /// head beyond the limits.
+    Protocol,
+    /// The server reset the request's stream (HTTP/2, HTTP/3).
+    Reset,
+    /// The connection closed before the exchange finished (the server closed it, or the
+    /// HTTP/2 or QUIC connection went away).
+    Closed,
+    /// The request or response body failed: too large, length mismatch, stream error.
+    Body,
+    /// A redirect could not be followed.
+    Redirect,
+    /// Reading from or writing to the connection failed.
+    Io,
+    /// The caller's arena ran out of room.
+    Arena,
+}
+
 impl Error {
-    /// True for [`Error::Timeout`].
+    /// What sort of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidUrl { .. }
+            | Error::UnsupportedScheme(_)
+            | Error::InvalidHeader { .. } => ErrorKind::InvalidRequest,
+            Error::Connect { .. } => ErrorKind::Connect,
+            Error::Tls { .. } | Error::TlsConfig(_) => ErrorKind::Tls,
+            Error::Timeout { kind, .. } => ErrorKind::Timeout(*kind),
+            Error::Protocol(_)
+            | Error::MalformedHead
+            | Error::HeadTooLarge { .. }
+            | Error::UnexpectedUpgrade
+            | Error::Http3Protocol(_) => ErrorKind::Protocol,
+            Error::Http2Connection(e) if e.code != crate::http2::ErrorCode::NoError => {
+                ErrorKind::Protocol
+            }
+            Error::Http2Reset(_) | Error::Http3Reset(_) => ErrorKind::Reset,
+            Error::ConnectionClosed(_) | Error::Http2Connection(_) | Error::Quic(_) => {
+                ErrorKind::Closed
+            }
+            Error::BodyTooLarge { .. }
+            | Error::BodyLengthMismatch { .. }
+            | Error::BodyStream(_) => ErrorKind::Body,
+            Error::TooManyRedirects { .. } | Error::InvalidRedirect => ErrorKind::Redirect,
+            Error::Io(_) => ErrorKind::Io,
+            Error::Arena(_) => ErrorKind::Arena,
+        }
+    }
+
+    /// True when a deadline expired ([`ErrorKind::Timeout`]).
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Timeout { .. })
+        matches!(self.kind(), ErrorKind::Timeout(_))
     }
 
-    /// True for [`Error::Connect`].
+    /// True when connecting failed ([`ErrorKind::Connect`]).
     pub fn is_connect(&self) -> bool {
-        matches!(self, Error::Connect { .. })
+        self.kind() == ErrorKind::Connect
     }
 
-    /// True for [`Error::Tls`] and [`Error::TlsConfig`].
+    /// True when TLS failed ([`ErrorKind::Tls`]).
     pub fn is_tls(&self) -> bool {
-        matches!(self, Error::Tls { .. } | Error::TlsConfig(_))
+        self.kind() == ErrorKind::Tls
     }
 
-    /// True when the server sent an invalid response or closed the connection early.
+    /// True when the server sent an invalid response, reset the stream, or closed the
+    /// connection early ([`ErrorKind::Protocol`], [`ErrorKind::Reset`] and
+    /// [`ErrorKind::Closed`]).
     pub fn is_protocol(&self) -> bool {
         matches!(
-            self,
-            Error::Protocol(_)
-                | Error::MalformedHead
-                | Error::ConnectionClosed(_)
-                | Error::HeadTooLarge { .. }
+            self.kind(),
+            ErrorKind::Protocol | ErrorKind::Reset | ErrorKind::Closed
         )
+    }
+
+    /// True when the connection closed before the exchange finished
+    /// ([`ErrorKind::Closed`]).
+    pub fn is_closed(&self) -> bool {
+        self.kind() == ErrorKind::Closed
+    }
+
+    /// True when the server reset the request's stream ([`ErrorKind::Reset`]).
+    pub fn is_reset(&self) -> bool {
+        self.kind() == ErrorKind::Reset
+    }
+
+    /// True when a request or response body failed ([`ErrorKind::Body`]).
+    pub fn is_body(&self) -> bool {
+        self.kind() == ErrorKind::Body
+    }
+
+    /// True when a redirect could not be followed ([`ErrorKind::Redirect`]).
+    pub fn is_redirect(&self) -> bool {
+        self.kind() == ErrorKind::Redirect
+    }
+
+    /// True when the request could not be sent as given ([`ErrorKind::InvalidRequest`]).
+    pub fn is_request(&self) -> bool {
+        self.kind() == ErrorKind::InvalidRequest
     }
 
     pub(crate) fn invalid_url(url: &str, reason: &'static str) -> Error {
@@ -201,5 +355,46 @@ impl Error {
             url: url.to_owned(),
             reason,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn kinds_and_sources() {
+        let e = Error::Timeout {
+            kind: TimeoutKind::KeepAlive,
+            after: Duration::from_secs(1),
+        };
+        assert_eq!(e.kind(), ErrorKind::Timeout(TimeoutKind::KeepAlive));
+        assert!(e.is_timeout() && !e.is_protocol());
+        let e = Error::Http2Reset(crate::http2::ErrorCode::RefusedStream);
+        assert!(e.is_reset() && e.is_protocol() && !e.is_closed());
+        let ce = crate::http2::ConnectionError {
+            code: crate::http2::ErrorCode::ProtocolError,
+            reason: "test",
+        };
+        let e = Error::Http2Connection(ce);
+        assert_eq!(e.kind(), ErrorKind::Protocol);
+        assert!(e.source().is_some(), "the connection error is the source");
+        let e = Error::Http2Connection(crate::http2::ConnectionError {
+            code: crate::http2::ErrorCode::NoError,
+            reason: "test",
+        });
+        assert!(e.is_closed());
+        let e = Error::Connect {
+            host: "h".into(),
+            port: 1,
+            source: io::Error::other("refused"),
+        };
+        assert!(e.is_connect());
+        assert_eq!(e.source().unwrap().to_string(), "refused");
+        assert!(Error::ConnectionClosed(ClosedDuring::Body).is_closed());
+        assert!(Error::BodyTooLarge { limit: 1 }.is_body());
+        assert!(Error::InvalidRedirect.is_redirect());
+        assert!(Error::invalid_url("x", "y").is_request());
     }
 }

@@ -40,6 +40,17 @@
 //!   ([`RequestBuilder::version`], [`ArenaRequest::version`] with `Version::HTTP_3`):
 //!   one QUIC connection per origin, multiplexed.
 //!
+//! One pool ([`ClientStats`] counts all of it) holds every version's connections:
+//! HTTP/1.1 ones are checked out per exchange, HTTP/2 and HTTP/3 ones are shared. One TLS
+//! configuration ([`TlsOptions`]) serves all three (ALPN `h2`/`http/1.1`, `http/1.1`
+//! alone, or `h3` for QUIC), URLs are parsed once into a [`Target`], and every failure is
+//! one [`Error`] ([`Error::kind`], `is_timeout()`, `is_connect()`, ...).
+//!
+//! The protocol drivers are `h1` (HTTP/1.1 over [`Transport`]), `h2` ([`Http2Client`],
+//! on the HTTP/2 engine, which it drives with the engine's timers: keep-alive PINGs,
+//! SETTINGS and stall timeouts) and `h3` ([`Http3Connection`], on quinn and
+//! `shockwave-quic`); the pool (`pool`) and the request/response types sit above them.
+//!
 //! Every protocol works with both APIs, and response trailers (HTTP/1.1 chunked,
 //! HTTP/2, HTTP/3) are available from [`Response::trailers`] once the body is read
 //! and from [`ArenaResponse::trailers`].
@@ -66,8 +77,10 @@
 
 mod arena;
 mod body;
-mod conn;
 mod error;
+mod h1;
+mod h2;
+mod h3;
 mod pool;
 mod redirect;
 mod request;
@@ -87,7 +100,9 @@ use shockwave_http11::{BodyLength, Limits, RequestHead};
 
 pub use arena::{ArenaFields, ArenaRequest, ArenaResponse};
 pub use body::{Body, BodyStream};
-pub use error::{ClosedDuring, Error, Result, TimeoutKind};
+pub use error::{ClosedDuring, Error, ErrorKind, Result, TimeoutKind};
+pub use h2::{H2Stream, Http2Client};
+pub use h3::{Http3Body, Http3Connection, Http3Request, Http3Response, Http3StreamingResponse};
 pub use redirect::RedirectPolicy;
 pub use request::RequestBuilder;
 pub use response::Response;
@@ -96,12 +111,10 @@ pub use tls::TlsOptions;
 pub use transport::Transport;
 
 use body::BodyKind;
-use conn::Http1Conn;
+use h1::Http1Conn;
 use pool::{Checkout, H2Pick, HostPool, Pool, PoolConn, PoolLimits};
 
-use crate::http2::client::{ClientError as H2Error, H2Stream, Http2Client};
-use crate::http2::{ErrorCode, Http2Config, RequestHead as H2Head, StreamError};
-use crate::http3::client::{Http3Client, Http3Connection};
+use crate::http2::{ErrorCode, Http2Config, RequestHead as H2Head};
 use crate::http3::Http3Config;
 
 /// How the owned API parses response heads. Both strategies are compiled; the choice is
@@ -166,7 +179,8 @@ struct Inner {
     /// `tls` without `h2` in ALPN, for connections that must speak HTTP/1.1.
     tls_h1: Arc<rustls::ClientConfig>,
     pool: Pool,
-    h3: tokio::sync::OnceCell<Http3Client>,
+    /// The QUIC endpoint of HTTP/3 connections (bound on first use).
+    h3: tokio::sync::OnceCell<quinn::Endpoint>,
 }
 
 /// An HTTP client with a connection pool. Cheap to clone (an `Arc`), `Send + Sync`, and
@@ -570,11 +584,7 @@ impl Client {
             connections_evicted: c.evicted.load(Relaxed),
             retries: c.retried.load(Relaxed),
             http2_connections_opened: c.h2_opened.load(Relaxed),
-            http3_connections_opened: self
-                .inner
-                .h3
-                .get()
-                .map_or(0, Http3Client::connections_opened),
+            http3_connections_opened: c.h3_opened.load(Relaxed),
         }
     }
 
@@ -654,28 +664,56 @@ impl Client {
         }
     }
 
-    /// The client's HTTP/3 connection to `t`'s origin (one QUIC connection per origin,
-    /// opened on first use).
+    /// The pooled HTTP/3 connection to `t`'s origin (one QUIC connection per origin,
+    /// opened on first use, under the per-origin connect lock).
     async fn h3_connection(&self, t: &Target<'_>) -> Result<Http3Connection> {
-        let h3 = self
+        let pool = &self.inner.pool;
+        pool.maybe_sweep();
+        let host = pool.host_pool(t);
+        if let Some(c) = host.pick_h3(&pool.counters.evicted) {
+            return Ok(c);
+        }
+        let timeout = self.inner.config.connect_timeout;
+        let timed_out = |kind| Error::Timeout {
+            kind,
+            after: timeout,
+        };
+        let _guard = tokio::time::timeout(timeout, host.h2_connect.lock())
+            .await
+            .map_err(|_| timed_out(TimeoutKind::PoolWait))?;
+        if let Some(c) = host.pick_h3(&pool.counters.evicted) {
+            return Ok(c);
+        }
+        let config = &self.inner.config.h3_config;
+        let endpoint = self
             .inner
             .h3
-            .get_or_try_init(|| async {
-                Http3Client::with_config(
-                    (*self.inner.tls).clone(),
-                    self.inner.config.h3_config.clone(),
-                )
-            })
+            .get_or_try_init(|| async { h3::client_endpoint(&self.inner.tls, config) })
             .await?;
-        let connect = h3.connection(t.host, t.port);
-        let timeout = self.inner.config.connect_timeout;
-        match tokio::time::timeout(timeout, connect).await {
-            Ok(r) => Ok(r?),
-            Err(_) => Err(Error::Timeout {
-                kind: TimeoutKind::Connect,
-                after: timeout,
-            }),
+        let connect = h3::connect_origin(endpoint, t.host, t.port, config);
+        let conn = tokio::time::timeout(timeout, connect)
+            .await
+            .map_err(|_| timed_out(TimeoutKind::Connect))??;
+        pool.counters.h3_opened.fetch_add(1, Relaxed);
+        host.set_h3(conn.clone());
+        Ok(conn)
+    }
+
+    /// The pooled HTTP/3 connection to `url`'s origin (opened if there is none), for
+    /// the streaming API ([`Http3Connection::send_streaming`]) or to send many requests
+    /// on one connection directly. `url` must be an `https://` URL.
+    pub async fn http3_connection(&self, url: &str) -> Result<Http3Connection> {
+        let t = Target::parse(url)?;
+        if t.scheme != Scheme::Https {
+            return Err(Error::invalid_url(url, "HTTP/3 needs an https URL"));
         }
+        self.h3_connection(&t).await
+    }
+
+    /// Shared HTTP/3 connections pooled for `url`'s origin (0 or 1; 0 for an invalid
+    /// URL).
+    pub fn http3_connections(&self, url: &str) -> usize {
+        Target::parse(url).map_or(0, |t| self.inner.pool.h3_count(&t))
     }
 
     /// HTTP/2 (prior knowledge, or ALPN with HTTP/1.1 fallback): picks or opens a shared
@@ -703,7 +741,15 @@ impl Client {
                     pool.counters.retried.fetch_add(1, Relaxed);
                     retried = true;
                 }
-                Err(H2Fail::Retry(e) | H2Fail::Fatal(e)) => return Err(e),
+                Err(H2Fail::Retry(e) | H2Fail::Fatal(e)) => {
+                    // A connection that died (a timer closed it, GOAWAY, I/O) leaves the
+                    // pool now rather than at the next pick.
+                    if !conn.is_usable() {
+                        host.remove_h2(&conn);
+                        pool.counters.evicted.fetch_add(1, Relaxed);
+                    }
+                    return Err(e);
+                }
             }
         }
     }
@@ -908,7 +954,7 @@ fn regular_fields<'h>(
     headers: &'h [(&'h [u8], &'h [u8])],
     lowered: &'h mut Vec<(Vec<u8>, &'h [u8])>,
 ) -> impl Iterator<Item = (&'h [u8], &'h [u8])> + Clone + 'h {
-    use crate::http2::client::skip_request_field;
+    use h2::skip_request_field;
     let keep = |(n, v): &(&[u8], &[u8])| !skip_request_field(n, v);
     let upper = headers
         .iter()
@@ -957,21 +1003,25 @@ async fn h2_exchange(
     let no_body = matches!(&out.body, OutBody::Full(b) if b.is_empty());
     let replayable = out.body.replayable();
     let retry_ok = replayable && idempotent(out.method);
-    let fail = |e: H2Error, opened: bool| -> H2Fail {
+    let fail = |e: Error, opened: bool| -> H2Fail {
         let retry = match &e {
-            // Never sent: the connection went away (GOAWAY or closed) before the stream
-            // opened.
-            H2Error::Stream(StreamError::ConnectionClosed) if !opened => true,
+            // Never sent: the connection went away (GOAWAY, closed, or failed) before the
+            // stream opened.
+            Error::ConnectionClosed(_) | Error::Http2Connection(_) | Error::Timeout { .. }
+                if !opened =>
+            {
+                true
+            }
             // RFC 9113 §8.7: REFUSED_STREAM (and streams above a GOAWAY's last stream id,
             // which the engine fails the same way) were not processed.
-            H2Error::Stream(StreamError::Reset(ErrorCode::RefusedStream)) => replayable,
-            H2Error::Stream(StreamError::ConnectionClosed) => retry_ok,
+            Error::Http2Reset(ErrorCode::RefusedStream) => replayable,
+            Error::ConnectionClosed(_) => retry_ok,
             _ => false,
         };
         if retry {
-            H2Fail::Retry(Error::Http2(e))
+            H2Fail::Retry(e)
         } else {
-            H2Fail::Fatal(Error::Http2(e))
+            H2Fail::Fatal(e)
         }
     };
     let mut stream = conn

@@ -13,8 +13,10 @@
 //! for a stream slot on the least loaded one (bounded by the request timeout). Opening
 //! is serialized per origin (`h2_connect`), so a burst of requests to a new origin makes
 //! one connection, not one each. A connection that got GOAWAY or died is dropped from
-//! the list. HTTP/3 connections live in the client's [`Http3Client`]
-//! (`crate::http3::client`), which keeps one QUIC connection per origin.
+//! the list. HTTP/3 (QUIC) connections are shared the same way, one per origin
+//! ([`HostPool::pick_h3`]; QUIC multiplexes every request over it), opened under the same
+//! per-origin lock, dropped once closed or after GOAWAY, and counted in the same
+//! counters.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -24,10 +26,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::conn::Http1Conn;
 use super::error::{Error, Result, TimeoutKind};
+use super::h1::Http1Conn;
+use super::h2::Http2Client;
+use super::h3::Http3Connection;
 use super::target::{Scheme, Target};
-use crate::http2::client::Http2Client;
 
 /// Pool sizing and timing.
 #[derive(Debug, Clone)]
@@ -61,7 +64,10 @@ pub(crate) struct HostPool {
     idle: Mutex<VecDeque<Idle>>,
     /// Shared HTTP/2 connections to this origin.
     h2: Mutex<Vec<H2Entry>>,
-    /// Held while opening a connection that may become HTTP/2 (one at a time).
+    /// The shared HTTP/3 connection to this origin, and when a request last picked it.
+    h3: Mutex<Option<(Http3Connection, Instant)>>,
+    /// Held while opening a connection that may become HTTP/2, or an HTTP/3 one (one at
+    /// a time).
     pub h2_connect: tokio::sync::Mutex<()>,
     /// The origin answered ALPN with `http/1.1` (or none): don't wait for HTTP/2.
     pub speaks_h1: AtomicBool,
@@ -171,6 +177,49 @@ impl HostPool {
     pub fn h2_count(&self) -> usize {
         lock(&self.h2).len()
     }
+
+    /// The shared HTTP/3 connection, if one is usable; one that got GOAWAY or closed is
+    /// dropped (counted in `evicted`).
+    pub fn pick_h3(&self, evicted: &AtomicU64) -> Option<Http3Connection> {
+        let mut slot = lock(&self.h3);
+        match &mut *slot {
+            Some((c, last_used)) if c.is_usable() => {
+                *last_used = Instant::now();
+                Some(c.clone())
+            }
+            Some(_) => {
+                *slot = None;
+                evicted.fetch_add(1, Relaxed);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Makes `conn` the shared HTTP/3 connection of this origin.
+    pub fn set_h3(&self, conn: Http3Connection) {
+        *lock(&self.h3) = Some((conn, Instant::now()));
+    }
+
+    /// Drops the HTTP/3 connection if it is no longer usable, or no request picked it for
+    /// `timeout` (the pool's idle timeout, as for the other versions). Requests still
+    /// running on it keep their handle; QUIC closes it when the last one is dropped.
+    fn evict_h3(&self, now: Instant, timeout: Duration) -> usize {
+        let mut slot = lock(&self.h3);
+        if slot
+            .as_ref()
+            .is_some_and(|(c, used)| !c.is_usable() || now.duration_since(*used) >= timeout)
+        {
+            *slot = None;
+            return 1;
+        }
+        0
+    }
+
+    /// Shared HTTP/3 connections currently pooled (0 or 1).
+    pub fn h3_count(&self) -> usize {
+        usize::from(lock(&self.h3).is_some())
+    }
 }
 
 /// Counters kept by the pool (cheap relaxed atomics).
@@ -181,6 +230,7 @@ pub(crate) struct PoolCounters {
     pub evicted: AtomicU64,
     pub retried: AtomicU64,
     pub h2_opened: AtomicU64,
+    pub h3_opened: AtomicU64,
 }
 
 /// All origins' pools.
@@ -237,6 +287,7 @@ impl Pool {
                 self.limits.max_idle_per_host.min(64),
             )),
             h2: Mutex::new(Vec::new()),
+            h3: Mutex::new(None),
             h2_connect: tokio::sync::Mutex::new(()),
             speaks_h1: AtomicBool::new(false),
         });
@@ -350,9 +401,13 @@ impl Pool {
                 let mut idle = lock(&hp.idle);
                 evicted += HostPool::evict_expired(&mut idle, now, self.limits.idle_timeout);
                 evicted += hp.evict_h2(now, self.limits.idle_timeout);
+                evicted += hp.evict_h3(now, self.limits.idle_timeout);
                 // Forget origins with no idle connection and no request in flight (only
                 // the map holds the Arc), so the map stays bounded by live origins.
-                !(idle.is_empty() && hp.h2_count() == 0 && Arc::strong_count(hp) == 1)
+                !(idle.is_empty()
+                    && hp.h2_count() == 0
+                    && hp.h3_count() == 0
+                    && Arc::strong_count(hp) == 1)
             });
         }
         hosts.retain(|_, bucket| !bucket.is_empty());
@@ -371,11 +426,20 @@ impl Pool {
 
     /// Shared HTTP/2 connections currently pooled for `t`'s origin.
     pub fn h2_count(&self, t: &Target<'_>) -> usize {
+        self.count(t, HostPool::h2_count)
+    }
+
+    /// Shared HTTP/3 connections currently pooled for `t`'s origin (0 or 1).
+    pub fn h3_count(&self, t: &Target<'_>) -> usize {
+        self.count(t, HostPool::h3_count)
+    }
+
+    fn count(&self, t: &Target<'_>, f: impl Fn(&HostPool) -> usize) -> usize {
         let hash = self.key_hash(t);
         let hosts = lock(&self.hosts);
         hosts
             .get(&hash)
             .and_then(|b| b.iter().find(|hp| hp.matches(t)))
-            .map_or(0, |hp| hp.h2_count())
+            .map_or(0, |hp| f(hp))
     }
 }

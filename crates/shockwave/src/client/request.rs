@@ -254,7 +254,7 @@ async fn send_owned(
                     let mut lowered = Vec::new();
                     let fields = super::multiplexed_fields(out.headers, &mut lowered);
                     let resp = conn
-                        .send(crate::http3::client::Http3Request {
+                        .send(super::h3::Http3Request {
                             method: out.method,
                             authority: out.target.authority,
                             path: out.target.path_and_query,

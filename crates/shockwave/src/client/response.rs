@@ -7,11 +7,11 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 use shockwave_http11::{BodyDecoder, BodyFraming};
 
-use super::conn::Http1Conn;
 use super::error::{ClosedDuring, Error, Result, TimeoutKind};
+use super::h1::Http1Conn;
+use super::h2::H2Stream;
 use super::pool::Checkout;
 use super::{AllocStrategy, Client};
-use crate::http2::client::H2Stream;
 use crate::http2::RequestHead as H2Head;
 
 /// A response head copied out of the connection buffer.
@@ -216,7 +216,7 @@ impl Response {
     /// A response received whole (HTTP/3).
     pub(crate) fn buffered(
         client: &Client,
-        resp: crate::http3::client::Http3Response,
+        resp: super::h3::Http3Response,
         url: url::Url,
     ) -> Response {
         Response {
@@ -407,7 +407,7 @@ impl BodyReader {
                             Ok(n) => n,
                             Err(e) => {
                                 self.live = None;
-                                return Err(Error::Http2(e));
+                                return Err(e);
                             }
                         };
                         if n > 0 {
@@ -439,7 +439,7 @@ impl BodyReader {
                         Ok(n) => n,
                         Err(e) => {
                             self.live = None; // resets the stream
-                            return Err(Error::Http2(e));
+                            return Err(e);
                         }
                     };
                     if n == 0 {
@@ -490,7 +490,7 @@ impl BodyReader {
                 continue;
             }
             // Need more bytes.
-            let n = match live.conn.fill(super::conn::BODY_BUF_MAX).await {
+            let n = match live.conn.fill(super::h1::BODY_BUF_MAX).await {
                 Ok(n) => n,
                 Err(e) => {
                     self.live = None;

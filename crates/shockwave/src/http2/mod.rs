@@ -28,7 +28,6 @@
 //! | malformed requests | `PROTOCOL_ERROR` stream errors (pseudo-headers, connection-specific fields, content-length) |
 //! | silent or slow clients on the cleartext port (slowloris) | [`sniff_preface`] must see the preface or other first bytes within the header-read timeout the server passes (`Timeouts::header_read`, 10 s), or the connection is closed; it sleeps until the socket has new bytes (a stalled partial preface costs no CPU) |
 
-pub mod client;
 pub mod engine;
 pub mod head;
 mod server;

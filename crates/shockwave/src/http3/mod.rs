@@ -5,7 +5,7 @@
 //!   HTTP/2 — one arena per request stream from the worker's pool, request fields
 //!   QPACK-decoded into it, request bodies streamed from DATA frames, responses streamed
 //!   as DATA frames, GOAWAY on graceful shutdown, protocol errors mapped to HTTP/3 codes.
-//! - [`client`]: an HTTP/3 client connection with an owned and an arena response API.
+//! - the HTTP/3 client lives in [`crate::client`] (`client::h3`).
 //!
 //! QUIC itself (TLS 1.3, loss recovery, flow control, stream limits, idle timeout) is
 //! quinn's, configured from [`Http3Config`]. TLS uses the ring provider and ALPN `h3`.
@@ -23,8 +23,7 @@
 //! # Ok(()) }
 //! ```
 
-pub mod client;
-mod reader;
+pub(crate) mod reader;
 pub mod server;
 
 use std::sync::Arc;

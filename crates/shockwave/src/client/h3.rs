@@ -1,13 +1,14 @@
-//! The HTTP/3 client: [`Http3Client`] keeps one QUIC connection per `(host, port)` and
-//! sends requests on it as concurrent streams; [`Http3Connection`] is one such
-//! connection (cheap to clone, `Send + Sync`).
+//! The HTTP/3 client driver (RFC 9114 over quinn): [`Http3Connection`] is one QUIC
+//! connection to an origin (cheap to clone, `Send + Sync`) that sends requests as
+//! concurrent streams. The [`Client`](super::Client) keeps one per origin in its pool
+//! ([`Client::http3_connection`](super::Client::http3_connection)).
 //!
 //! Three ways to receive a response:
-//! * **owned** ([`Http3Client::send`]): an [`Http3Response`] with an `http::HeaderMap`
+//! * **owned** ([`Http3Connection::send`]): an [`Http3Response`] with an `http::HeaderMap`
 //!   and the body as [`Bytes`] (header values and a body that arrived in one packet
 //!   share the received buffers; a longer body is copied once);
-//! * **arena** ([`Http3Client::send_in`]): an [`ArenaResponse<'a>`] whose header fields
-//!   (QPACK-decoded straight into the arena) and body live in the caller's [`Arena`];
+//! * **arena** (the client's [`Client::send_in`](super::Client::send_in)): header fields
+//!   QPACK-decoded straight into the caller's [`Arena`], and the body in it too;
 //! * **streaming** ([`Http3Connection::send_streaming`]): the head, then the body piece
 //!   by piece as it arrives ([`Http3Body::chunk`]), without copying or buffering it.
 //!
@@ -15,23 +16,31 @@
 //! uses the static table and literals only: response sections never block.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), shockwave::http3::client::Http3ClientError> {
-//! use shockwave::http3::client::Http3Client;
+//! # async fn demo() -> Result<(), shockwave::client::Error> {
+//! use shockwave::client::{Client, Http3Request};
 //!
-//! let client = Http3Client::new(Http3Client::default_tls()?)?;
-//! let resp = client.get("https://localhost:4433/").await?;
+//! let client = Client::builder().http3().build()?;
+//! let conn = client.http3_connection("https://localhost:4433/").await?;
+//! let resp = conn
+//!     .send(Http3Request {
+//!         method: &http::Method::GET,
+//!         authority: "localhost:4433",
+//!         path: "/",
+//!         headers: &[],
+//!         body: &[],
+//!     })
+//!     .await?;
 //! println!("{} {} bytes", resp.status, resp.body.len());
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
 use std::future::poll_fn;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use shockwave_arena::{Arena, ArenaError, HeaderList};
+use shockwave_arena::{Arena, HeaderList};
 use shockwave_quic::control::{ControlEvent, ControlStream};
 use shockwave_quic::frame::{self, FrameLimits, Settings};
 use shockwave_quic::qpack::{Decoded, Decoder, DecoderConfig, Encoder};
@@ -39,48 +48,16 @@ use shockwave_quic::request::RequestStream;
 use shockwave_quic::stream::{self as h3stream, PeerUniStreams, Role, UniStreamKind};
 use shockwave_quic::{message, Error as H3Error, ErrorCode};
 
-use super::reader::{Ev, MessageReader, ReadFail};
-use super::{format_u64, quic_client_config, varint, Http3Config, SetupError};
+use super::error::Error;
+use crate::http3::reader::{Ev, MessageReader, ReadFail};
+use crate::http3::{format_u64, quic_client_config, varint, Http3Config, SetupError};
 
-/// Why an HTTP/3 request failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Http3ClientError {
-    /// The URL is not an `https://` URL with a host.
-    #[error("invalid URL: {0}")]
-    InvalidUrl(String),
-    /// The QUIC or TLS configuration is unusable.
-    #[error(transparent)]
-    Setup(#[from] SetupError),
-    /// Resolving or connecting failed.
-    #[error("connect: {0}")]
-    Connect(String),
-    /// The connection failed or was closed.
-    #[error("connection: {0}")]
-    Connection(#[from] quinn::ConnectionError),
-    /// Writing the request failed.
-    #[error("write: {0}")]
-    Write(#[from] quinn::WriteError),
-    /// Reading the response failed (e.g. the server reset the stream).
-    #[error("read: {0}")]
-    Read(#[from] quinn::ReadError),
-    /// The server broke the HTTP/3 protocol.
-    #[error("protocol: {0}")]
-    Protocol(#[from] H3Error),
-    /// The arena refused an allocation.
-    #[error("arena: {0}")]
-    Arena(#[from] ArenaError),
-    /// The response body exceeds the configured maximum.
-    #[error("response body larger than {0} bytes")]
-    BodyTooLarge(u64),
-}
-
-impl From<ReadFail> for Http3ClientError {
+impl From<ReadFail> for Error {
     fn from(e: ReadFail) -> Self {
         match e {
-            ReadFail::H3(e) => Http3ClientError::Protocol(e),
-            ReadFail::Quic(e) => Http3ClientError::Read(e),
-            ReadFail::Arena(e) => Http3ClientError::Arena(e),
+            ReadFail::H3(e) => e.into(),
+            ReadFail::Quic(e) => e.into(),
+            ReadFail::Arena(e) => e.into(),
         }
     }
 }
@@ -100,9 +77,10 @@ pub struct Http3Request<'r> {
     pub body: &'r [u8],
 }
 
-/// A response whose head and body live in an arena.
+/// A response whose head and body live in an arena (the client turns it into its public
+/// [`ArenaResponse`](super::ArenaResponse)).
 #[derive(Debug)]
-pub struct ArenaResponse<'a> {
+pub(crate) struct H3ArenaResponse<'a> {
     /// The status.
     pub status: StatusCode,
     /// The header fields (without `:status`), decoded into the arena.
@@ -111,13 +89,6 @@ pub struct ArenaResponse<'a> {
     pub body: &'a [u8],
     /// The trailer fields, if any were sent.
     pub trailers: Option<HeaderList<'a>>,
-}
-
-impl<'a> ArenaResponse<'a> {
-    /// The first value of a header field (case-insensitive).
-    pub fn header(&self, name: &[u8]) -> Option<&'a [u8]> {
-        self.headers.get(name)
-    }
 }
 
 /// An owned response.
@@ -173,7 +144,7 @@ impl Http3Body {
     /// The next piece of content, `None` once the body (and any trailers) ended. The
     /// pieces follow QUIC's packets, not the server's writes. After an error the stream
     /// is stopped and further calls return `None`.
-    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Http3ClientError> {
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         let result = self.next().await;
         if result.is_err() {
             self.done = true;
@@ -182,7 +153,7 @@ impl Http3Body {
         result
     }
 
-    async fn next(&mut self) -> Result<Option<Bytes>, Http3ClientError> {
+    async fn next(&mut self) -> Result<Option<Bytes>, Error> {
         while !self.done {
             match poll_fn(|cx| self.reader.poll_next_bytes(cx)).await? {
                 Ev::Data(d) if d.is_empty() => {}
@@ -217,9 +188,9 @@ impl Http3Body {
     /// Reads the rest of the body into one buffer: a body that arrived in one piece is
     /// not copied at all, a longer one once. A body (or announced content-length) above
     /// the configured maximum ([`Http3Config::max_body_size`], at least 64 MiB) is
-    /// [`Http3ClientError::BodyTooLarge`] and stops the stream; [`chunk`](Self::chunk)
+    /// [`Error::BodyTooLarge`] and stops the stream; [`chunk`](Self::chunk)
     /// itself has no limit, as it keeps nothing.
-    pub async fn collect(&mut self) -> Result<Bytes, Http3ClientError> {
+    pub async fn collect(&mut self) -> Result<Bytes, Error> {
         let result = self.collect_limited().await;
         if result.is_err() && !self.done {
             self.done = true;
@@ -228,10 +199,11 @@ impl Http3Body {
         result
     }
 
-    async fn collect_limited(&mut self) -> Result<Bytes, Http3ClientError> {
-        let too_large = Http3ClientError::BodyTooLarge(self.max_body);
+    async fn collect_limited(&mut self) -> Result<Bytes, Error> {
+        let limit = self.max_body;
+        let too_large = || Error::BodyTooLarge { limit };
         if self.expected > self.max_body {
-            return Err(too_large);
+            return Err(too_large());
         }
         let start = self.received;
         let Some(first) = self.chunk().await? else {
@@ -247,12 +219,12 @@ impl Http3Body {
         drop((first, second));
         while let Some(piece) = self.chunk().await? {
             if self.received - start > self.max_body {
-                return Err(too_large);
+                return Err(too_large());
             }
             all.extend_from_slice(&piece);
         }
         if self.received - start > self.max_body {
-            return Err(too_large);
+            return Err(too_large());
         }
         Ok(Bytes::from(all))
     }
@@ -298,19 +270,20 @@ impl Http3Connection {
         addr: SocketAddr,
         server_name: &str,
         config: &Http3Config,
-    ) -> Result<Self, Http3ClientError> {
+    ) -> Result<Self, Error> {
         let connecting = endpoint
             .connect(addr, server_name)
-            .map_err(|e| Http3ClientError::Connect(e.to_string()))?;
+            .map_err(|e| Error::Connect {
+                host: server_name.to_owned(),
+                port: addr.port(),
+                source: std::io::Error::other(e),
+            })?;
         let quic = connecting.await?;
         Self::from_quic(quic, config).await
     }
 
     /// Starts HTTP/3 on an established QUIC connection (ALPN `h3`).
-    pub async fn from_quic(
-        quic: quinn::Connection,
-        config: &Http3Config,
-    ) -> Result<Self, Http3ClientError> {
+    pub async fn from_quic(quic: quinn::Connection, config: &Http3Config) -> Result<Self, Error> {
         let decoder_config = DecoderConfig {
             max_table_capacity: 0,
             max_blocked_streams: 0,
@@ -362,11 +335,11 @@ impl Http3Connection {
     }
 
     /// Sends a request and reads the whole response into `arena`.
-    pub async fn send_in<'a>(
+    pub(crate) async fn send_in<'a>(
         &self,
         arena: &'a Arena,
         req: Http3Request<'_>,
-    ) -> Result<ArenaResponse<'a>, Http3ClientError> {
+    ) -> Result<H3ArenaResponse<'a>, Error> {
         let (mut reader, id) = self.start(req).await?;
         let result = self
             .read_response(arena, &mut reader, id, req.method == Method::HEAD)
@@ -378,7 +351,7 @@ impl Http3Connection {
     }
 
     /// Sends a request and returns an owned response (the future is `Send`).
-    pub async fn send(&self, req: Http3Request<'_>) -> Result<Http3Response, Http3ClientError> {
+    pub async fn send(&self, req: Http3Request<'_>) -> Result<Http3Response, Error> {
         let mut r = self.send_streaming(req).await?;
         let body = r.body.collect().await?;
         Ok(Http3Response {
@@ -396,7 +369,7 @@ impl Http3Connection {
     pub async fn send_streaming(
         &self,
         req: Http3Request<'_>,
-    ) -> Result<Http3StreamingResponse, Http3ClientError> {
+    ) -> Result<Http3StreamingResponse, Error> {
         let (mut reader, id) = self.start(req).await?;
         let mut decoder = self.decoder();
         match self.read_head(&mut reader, &mut decoder, id).await {
@@ -435,7 +408,7 @@ impl Http3Connection {
     }
 
     /// Opens a request stream and writes the request.
-    async fn start(&self, req: Http3Request<'_>) -> Result<(MessageReader, u64), Http3ClientError> {
+    async fn start(&self, req: Http3Request<'_>) -> Result<(MessageReader, u64), Error> {
         let (mut send, recv) = self.quic.open_bi().await?;
         let id = u64::from(send.id());
         let mut out = Vec::with_capacity(256 + req.body.len().min(64 * 1024));
@@ -460,7 +433,7 @@ impl Http3Connection {
             .chain(cl.iter().copied());
         Encoder::new()
             .encode_headers_frame(fields, &mut out)
-            .map_err(|_| Http3ClientError::InvalidUrl("header section too large".into()))?;
+            .map_err(|_| Error::invalid_url(req.authority, "header section too large"))?;
         if !req.body.is_empty() {
             let _ = frame::encode_data_header(req.body.len() as u64, &mut out);
             if req.body.len() <= 16 * 1024 {
@@ -497,7 +470,7 @@ impl Http3Connection {
         reader: &mut MessageReader,
         decoder: &mut Decoder,
         id: u64,
-    ) -> Result<(StatusCode, Option<u64>, Vec<(Bytes, Bytes)>), Http3ClientError> {
+    ) -> Result<(StatusCode, Option<u64>, Vec<(Bytes, Bytes)>), Error> {
         let mut fields: Vec<(Bytes, Bytes)> = Vec::new();
         loop {
             let section = match poll_fn(|cx| reader.poll_next_bytes(cx)).await? {
@@ -529,7 +502,7 @@ impl Http3Connection {
         reader: &mut MessageReader,
         id: u64,
         is_head: bool,
-    ) -> Result<ArenaResponse<'a>, Http3ClientError> {
+    ) -> Result<H3ArenaResponse<'a>, Error> {
         let mut decoder = self.decoder();
         // The head, skipping interim (1xx) responses.
         let (status, headers, content_length) = loop {
@@ -561,7 +534,9 @@ impl Http3Connection {
             is_head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
         if let (Some(len), false) = (content_length, no_body) {
             if len > self.max_body {
-                return Err(Http3ClientError::BodyTooLarge(self.max_body));
+                return Err(Error::BodyTooLarge {
+                    limit: self.max_body,
+                });
             }
             reader.state.set_content_length(len)?;
         }
@@ -576,7 +551,9 @@ impl Http3Connection {
         loop {
             if filled == cap {
                 if cap as u64 >= self.max_body {
-                    return Err(Http3ClientError::BodyTooLarge(self.max_body));
+                    return Err(Error::BodyTooLarge {
+                        limit: self.max_body,
+                    });
                 }
                 let new_cap = (cap * 2).min(self.max_body as usize);
                 let bigger = arena.alloc_zeroed(new_cap)?;
@@ -595,7 +572,7 @@ impl Http3Connection {
                 Ev::End => break,
             }
         }
-        Ok(ArenaResponse {
+        Ok(H3ArenaResponse {
             status,
             headers,
             body: &buf[..filled],
@@ -612,7 +589,7 @@ fn decode_shared(
     id: u64,
     section: &Bytes,
     out: &mut Vec<(Bytes, Bytes)>,
-) -> Result<(), Http3ClientError> {
+) -> Result<(), Error> {
     let piece = |s: &[u8]| {
         let start = (s.as_ptr() as usize).wrapping_sub(section.as_ptr() as usize);
         match start.checked_add(s.len()) {
@@ -652,7 +629,7 @@ fn decode<'a>(
     id: u64,
     section: &'a [u8],
     arena: &'a Arena,
-) -> Result<HeaderList<'a>, Http3ClientError> {
+) -> Result<HeaderList<'a>, Error> {
     match decoder.decode_section(id, section, arena) {
         Ok(Decoded::Done(list)) => Ok(list),
         // Our table capacity is 0: a section referencing the table is invalid.
@@ -754,170 +731,36 @@ async fn client_uni(
     }
 }
 
-/// An HTTP/3 client with one pooled connection per `(host, port)`.
-pub struct Http3Client {
-    endpoint: quinn::Endpoint,
-    config: Http3Config,
-    conns: tokio::sync::Mutex<HashMap<(String, u16), Http3Connection>>,
-    opened: std::sync::atomic::AtomicU64,
+/// A QUIC client endpoint (an unspecified-address UDP socket, IPv6 if available) whose
+/// default configuration speaks HTTP/3 with `tls` (ALPN replaced by `h3`) and `config`'s
+/// transport limits. Must be called inside a tokio runtime.
+pub(crate) fn client_endpoint(
+    tls: &rustls::ClientConfig,
+    config: &Http3Config,
+) -> Result<quinn::Endpoint, Error> {
+    let mut endpoint = quinn::Endpoint::client((std::net::Ipv6Addr::UNSPECIFIED, 0).into())
+        .or_else(|_| quinn::Endpoint::client((std::net::Ipv4Addr::UNSPECIFIED, 0).into()))
+        .map_err(SetupError::Io)?;
+    endpoint.set_default_client_config(quic_client_config(tls, config)?);
+    Ok(endpoint)
 }
 
-impl std::fmt::Debug for Http3Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Http3Client").finish_non_exhaustive()
-    }
-}
-
-impl Http3Client {
-    /// A rustls client configuration (ring provider) trusting the webpki roots.
-    pub fn default_tls() -> Result<rustls::ClientConfig, Http3ClientError> {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| SetupError::Tls(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
-    }
-
-    /// A client with this TLS configuration (ALPN is set to `h3`) and default limits.
-    /// Must be called inside a tokio runtime.
-    pub fn new(tls: rustls::ClientConfig) -> Result<Self, Http3ClientError> {
-        Self::with_config(tls, Http3Config::default())
-    }
-
-    /// As [`new`](Self::new) with explicit limits.
-    pub fn with_config(
-        tls: rustls::ClientConfig,
-        config: Http3Config,
-    ) -> Result<Self, Http3ClientError> {
-        let mut endpoint = quinn::Endpoint::client((std::net::Ipv6Addr::UNSPECIFIED, 0).into())
-            .or_else(|_| quinn::Endpoint::client((std::net::Ipv4Addr::UNSPECIFIED, 0).into()))
-            .map_err(SetupError::Io)?;
-        endpoint.set_default_client_config(quic_client_config(&tls, &config)?);
-        Ok(Http3Client {
-            endpoint,
-            config,
-            conns: tokio::sync::Mutex::new(HashMap::new()),
-            opened: std::sync::atomic::AtomicU64::new(0),
-        })
-    }
-
-    /// QUIC connections opened so far.
-    pub fn connections_opened(&self) -> u64 {
-        self.opened.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// The pooled connection to `host:port`, connecting if there is none (or it is no
-    /// longer usable).
-    pub async fn connection(
-        &self,
-        host: &str,
-        port: u16,
-    ) -> Result<Http3Connection, Http3ClientError> {
-        let mut conns = self.conns.lock().await;
-        let key = (host.to_owned(), port);
-        if let Some(c) = conns.get(&key) {
-            if c.is_usable() {
-                return Ok(c.clone());
-            }
-        }
-        let addr = (host.trim_start_matches('[').trim_end_matches(']'), port)
-            .to_socket_addrs()
-            .map_err(|e| Http3ClientError::Connect(e.to_string()))?
-            .next()
-            .ok_or_else(|| Http3ClientError::Connect(format!("{host}: no address")))?;
-        let conn = Http3Connection::connect(&self.endpoint, addr, host, &self.config).await?;
-        self.opened
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        conns.insert(key, conn.clone());
-        Ok(conn)
-    }
-
-    /// GET `url` (owned response).
-    pub async fn get(&self, url: &str) -> Result<Http3Response, Http3ClientError> {
-        self.send(&Method::GET, url, &[], &[]).await
-    }
-
-    /// Sends a request to `url` and returns an owned response.
-    pub async fn send(
-        &self,
-        method: &Method,
-        url: &str,
-        headers: &[(&[u8], &[u8])],
-        body: &[u8],
-    ) -> Result<Http3Response, Http3ClientError> {
-        let (host, port, authority, path) = split_url(url)?;
-        let conn = self.connection(&host, port).await?;
-        conn.send(Http3Request {
-            method,
-            authority: &authority,
-            path: &path,
-            headers,
-            body,
-        })
-        .await
-    }
-
-    /// Sends a request to `url`; the response head and body go into `arena`.
-    pub async fn send_in<'a>(
-        &self,
-        arena: &'a Arena,
-        method: &Method,
-        url: &str,
-        headers: &[(&[u8], &[u8])],
-        body: &[u8],
-    ) -> Result<ArenaResponse<'a>, Http3ClientError> {
-        let (host, port, authority, path) = split_url(url)?;
-        let conn = self.connection(&host, port).await?;
-        conn.send_in(
-            arena,
-            Http3Request {
-                method,
-                authority: &authority,
-                path: &path,
-                headers,
-                body,
-            },
-        )
-        .await
-    }
-
-    /// Closes every connection (H3_NO_ERROR) and waits briefly for the endpoint to
-    /// go idle.
-    pub async fn close(&self) {
-        self.endpoint.close(varint(ErrorCode::NoError), b"");
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_millis(200),
-            self.endpoint.wait_idle(),
-        )
-        .await;
-    }
-}
-
-/// `(host, port, authority, path)` of an `https` URL.
-fn split_url(url: &str) -> Result<(String, u16, String, String), Http3ClientError> {
-    let parsed = url::Url::parse(url).map_err(|e| Http3ClientError::InvalidUrl(e.to_string()))?;
-    if parsed.scheme() != "https" {
-        return Err(Http3ClientError::InvalidUrl(format!(
-            "{url}: HTTP/3 needs an https URL"
-        )));
-    }
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| Http3ClientError::InvalidUrl(format!("{url}: no host")))?
-        .to_owned();
-    let port = parsed.port().unwrap_or(443);
-    let authority = match parsed.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.clone(),
+/// Resolves `host:port` and opens an HTTP/3 connection to it on `endpoint`.
+pub(crate) async fn connect_origin(
+    endpoint: &quinn::Endpoint,
+    host: &str,
+    port: u16,
+    config: &Http3Config,
+) -> Result<Http3Connection, Error> {
+    let connect_err = |source| Error::Connect {
+        host: host.to_owned(),
+        port,
+        source,
     };
-    let path = match parsed.query() {
-        Some(q) => format!("{}?{q}", parsed.path()),
-        None => parsed.path().to_owned(),
-    };
-    Ok((host, port, authority, path))
+    let addr = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(connect_err)?
+        .next()
+        .ok_or_else(|| connect_err(std::io::Error::other("no address")))?;
+    Http3Connection::connect(endpoint, addr, host, config).await
 }

@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use shockwave::http2::client::Http2Client;
+//! use shockwave::client::Http2Client;
 //!
 //! let tcp = tokio::net::TcpStream::connect("127.0.0.1:8080").await?;
 //! let client = Http2Client::connect(tcp, Default::default()); // prior knowledge (h2c)
@@ -19,45 +19,49 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::engine::{ConnectionError, Event, ServerConnection, StreamError};
-use super::head::RequestHead;
-use super::Http2Config;
-
-/// Why a request on an HTTP/2 connection failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// The stream failed (reset by the server, or the connection went away).
-    #[error("HTTP/2 stream: {0}")]
-    Stream(#[from] StreamError),
-    /// The connection failed with a protocol error.
-    #[error(transparent)]
-    Connection(#[from] ConnectionError),
-    /// The request cannot be expressed (bad URI or header).
-    #[error("invalid request: {0}")]
-    InvalidRequest(&'static str),
-    /// The response head could not be turned into an `http::Response`.
-    #[error("invalid response")]
-    InvalidResponse,
-    /// The response body is larger than [`Http2Client::max_body`].
-    #[error("response body larger than {0} bytes")]
-    BodyTooLarge(usize),
-}
+use super::error::{ClosedDuring, Error, TimeoutKind};
+use super::target::{Scheme, Target};
+use super::tls::TlsOptions;
+use super::transport;
+use crate::http2::engine::{Event, ServerConnection, StreamError};
+use crate::http2::head::RequestHead;
+use crate::http2::ErrorCode;
+use crate::http2::Http2Config;
 
 struct Shared {
     conn: Mutex<ServerConnection>,
     io_waker: Mutex<Option<Waker>>,
     closed: AtomicBool,
     goaway: AtomicBool,
+    /// Set by the driver when one of the engine's timers closed the connection (no
+    /// PING ACK, no SETTINGS ACK), so requests fail with that timeout.
+    timed_out: Mutex<Option<(TimeoutKind, Duration)>>,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, ServerConnection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The client error for a failed stream operation `during` a phase of the exchange:
+    /// the connection's timeout or error when the connection failed, else the stream's.
+    fn error(&self, e: StreamError, during: ClosedDuring) -> Error {
+        let timed_out = *self.timed_out.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((kind, after)) = timed_out {
+            return Error::Timeout { kind, after };
+        }
+        if let Some(ce) = self.lock().error() {
+            return Error::Http2Connection(ce);
+        }
+        match e {
+            StreamError::Reset(code) => Error::Http2Reset(code),
+            _ => Error::ConnectionClosed(during),
+        }
     }
 
     fn wake_io(&self) {
@@ -130,57 +134,34 @@ impl Http2Client {
     }
 
     /// Connects to the origin of `url`: TCP with prior knowledge for `http://`, TLS with
-    /// ALPN `h2` for `https://` (`tls` gives the rustls configuration; its ALPN list is
-    /// replaced by `h2`). Fails if the server does not select `h2`.
+    /// ALPN `h2` for `https://` (`tls` gives the rustls configuration, its ALPN list
+    /// replaced by `h2`; `None`: the client's default, webpki roots). Connecting and the
+    /// TLS handshake must finish within 30 s. Fails if the server does not select `h2`.
     ///
     /// For many origins, connection reuse, retries and HTTP/1.1 fallback use
-    /// [`crate::client::Client`] instead: its pool keeps one of these per origin.
+    /// [`Client`](super::Client) instead: its pool keeps these per origin.
     pub async fn connect_url(
         url: &str,
         tls: Option<Arc<rustls::ClientConfig>>,
         config: Http2Config,
-    ) -> io::Result<Http2Client> {
-        let invalid = |m: &str| io::Error::new(io::ErrorKind::InvalidInput, m.to_string());
-        let parsed = url::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
-        let host = parsed
-            .host_str()
-            .ok_or_else(|| invalid("URL without host"))?;
-        let port = parsed
-            .port_or_known_default()
-            .ok_or_else(|| invalid("URL without port"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let tcp = tokio::net::TcpStream::connect((host, port)).await?;
-        let _ = tcp.set_nodelay(true);
-        match parsed.scheme() {
-            "http" => Ok(Self::connect(tcp, config)),
-            "https" => {
-                let mut tls = match tls {
-                    Some(c) => (*c).clone(),
-                    None => {
-                        let mut roots = rustls::RootCertStore::empty();
-                        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-                        rustls::ClientConfig::builder_with_provider(Arc::new(
-                            rustls::crypto::ring::default_provider(),
-                        ))
-                        .with_safe_default_protocol_versions()
-                        .map_err(io::Error::other)?
-                        .with_root_certificates(roots)
-                        .with_no_client_auth()
-                    }
-                };
-                tls.alpn_protocols = vec![b"h2".to_vec()];
-                let name = rustls_pki_types::ServerName::try_from(host.to_string())
-                    .map_err(|e| invalid(&e.to_string()))?;
-                let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
-                    .connect(name, tcp)
-                    .await?;
-                if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
-                    return Err(io::Error::other("the server did not negotiate h2 (ALPN)"));
-                }
-                Ok(Self::connect(stream, config))
+    ) -> Result<Http2Client, Error> {
+        let target = Target::parse(url)?;
+        let tls = match tls {
+            Some(c) => {
+                let mut c = (*c).clone();
+                c.alpn_protocols = vec![b"h2".to_vec()];
+                Arc::new(c)
             }
-            other => Err(invalid(&format!("unsupported scheme {other}"))),
+            None => TlsOptions::default().alpn(&[b"h2"]).build()?,
+        };
+        let io = transport::connect(&target, &tls, Duration::from_secs(30)).await?;
+        if target.scheme == Scheme::Https && io.alpn_protocol() != Some(b"h2") {
+            return Err(Error::Tls {
+                host: target.host.to_owned(),
+                source: io::Error::other("the server did not negotiate h2 (ALPN)"),
+            });
         }
+        Ok(Self::connect(io, config))
     }
 
     /// Like [`Http2Client::connect`], but returns the driver future for the caller to run.
@@ -199,6 +180,7 @@ impl Http2Client {
             io_waker: Mutex::new(None),
             closed: AtomicBool::new(false),
             goaway: AtomicBool::new(false),
+            timed_out: Mutex::new(None),
         });
         let driver = drive(io, shared.clone());
         (
@@ -260,11 +242,7 @@ impl Http2Client {
     /// first, then lowercase regular fields). Waits while the peer's
     /// SETTINGS_MAX_CONCURRENT_STREAMS is reached. With `end_stream` the request has no
     /// body; otherwise send it with [`H2Stream::send_data`].
-    pub async fn open_stream<'h, I>(
-        &self,
-        fields: I,
-        end_stream: bool,
-    ) -> Result<H2Stream, ClientError>
+    pub async fn open_stream<'h, I>(&self, fields: I, end_stream: bool) -> Result<H2Stream, Error>
     where
         I: IntoIterator<Item = (&'h [u8], &'h [u8])> + Clone,
     {
@@ -278,7 +256,8 @@ impl Http2Client {
             }
             r
         })
-        .await?;
+        .await
+        .map_err(|e| shared.error(e, ClosedDuring::BeforeResponse))?;
         Ok(H2Stream {
             handle: self.handle.clone(),
             id,
@@ -286,10 +265,7 @@ impl Http2Client {
     }
 
     /// Sends a request and collects the whole response.
-    pub async fn send(
-        &self,
-        req: http::Request<Bytes>,
-    ) -> Result<http::Response<Bytes>, ClientError> {
+    pub async fn send(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, Error> {
         let (parts, body) = req.into_parts();
         let uri = &parts.uri;
         let scheme = uri.scheme_str().unwrap_or("http");
@@ -299,7 +275,7 @@ impl Http2Client {
                 .headers
                 .get(http::header::HOST)
                 .and_then(|h| h.to_str().ok())
-                .ok_or(ClientError::InvalidRequest("no authority"))?,
+                .ok_or_else(|| Error::invalid_url(&uri.to_string(), "no authority"))?,
         };
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         let method = parts.method.as_str();
@@ -343,13 +319,15 @@ impl Http2Client {
                 break;
             }
             if out.len() + n > self.max_body {
-                return Err(ClientError::BodyTooLarge(self.max_body));
+                return Err(Error::BodyTooLarge {
+                    limit: self.max_body as u64,
+                });
             }
             out.extend_from_slice(&buf[..n]);
         }
         builder
             .body(Bytes::from(out))
-            .map_err(|_| ClientError::InvalidResponse)
+            .map_err(|_| Error::MalformedHead)
     }
 }
 
@@ -375,7 +353,7 @@ impl H2Stream {
     /// Sends request body bytes (all of `data`, as flow control allows); `end_stream`
     /// ends the request body (an empty `data` with `end_stream` sends an empty DATA
     /// frame with END_STREAM).
-    pub async fn send_data(&mut self, data: &[u8], end_stream: bool) -> Result<(), ClientError> {
+    pub async fn send_data(&mut self, data: &[u8], end_stream: bool) -> Result<(), Error> {
         let shared = &self.handle.shared;
         let id = self.id;
         let mut off = 0;
@@ -387,7 +365,8 @@ impl H2Stream {
                 shared.wake_io();
                 r
             })
-            .await?;
+            .await
+            .map_err(|e| shared.error(e, ClosedDuring::BeforeResponse))?;
             off += n;
             if off >= data.len() {
                 return Ok(());
@@ -397,10 +376,12 @@ impl H2Stream {
 
     /// Waits for the final response head (1xx responses are skipped). Give the head back
     /// with [`H2Stream::recycle`] once done with it, to reuse its buffers.
-    pub async fn response(&mut self) -> Result<RequestHead, ClientError> {
+    pub async fn response(&mut self) -> Result<RequestHead, Error> {
         let shared = &self.handle.shared;
         let id = self.id;
-        Ok(poll_fn(|cx| shared.lock().poll_response(id, cx.waker())).await?)
+        poll_fn(|cx| shared.lock().poll_response(id, cx.waker()))
+            .await
+            .map_err(|e| shared.error(e, ClosedDuring::BeforeResponse))
     }
 
     /// Reads response body bytes into `buf`; `Ready(Ok(0))` at the end of the body.
@@ -408,18 +389,18 @@ impl H2Stream {
         &mut self,
         cx: &mut std::task::Context<'_>,
         buf: &mut [u8],
-    ) -> Poll<Result<usize, ClientError>> {
+    ) -> Poll<Result<usize, Error>> {
         let shared = &self.handle.shared;
         let r = shared.lock().poll_read_data(self.id, cx.waker(), buf);
         if r.is_ready() {
             // Consumed bytes may have queued a WINDOW_UPDATE.
             shared.wake_io();
         }
-        r.map_err(ClientError::from)
+        r.map_err(|e| shared.error(e, ClosedDuring::Body))
     }
 
     /// Reads response body bytes into `buf`; `Ok(0)` at the end of the body.
-    pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ClientError> {
+    pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         poll_fn(|cx| self.poll_read(cx, buf)).await
     }
 
@@ -451,14 +432,50 @@ async fn drive<IO>(mut io: IO, shared: Arc<Shared>) -> io::Result<()>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
-    let read_size = shared.lock().config().read_buffer_size;
+    let (read_size, keep_alive_timeout, settings_timeout) = {
+        let conn = shared.lock();
+        let c = conn.config();
+        (c.read_buffer_size, c.keep_alive_timeout, c.settings_timeout)
+    };
     let mut rbuf = vec![0u8; read_size];
     let (mut start, mut end) = (0usize, 0usize);
     let mut need_flush = false;
+    // The engine's timers (SETTINGS ACK, keep-alive PING and its ACK, stalled streams):
+    // one sleep, re-armed to `next_timeout` (as the server driver does).
+    let mut timer = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
+    let mut timer_at: Option<std::time::Instant> = None;
     let result = poll_fn(|cx| loop {
         *shared.io_waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
         let mut progress = false;
         let mut conn = shared.lock();
+        // Time, before writing (a PING or GOAWAY goes out now). RFC 9113 §6.5.3 (SETTINGS
+        // ACK), §6.7 (PING).
+        if conn.error().is_none() {
+            conn.handle_timeout(std::time::Instant::now());
+            if let Some(e) = conn.error() {
+                let kind = if e.code == ErrorCode::SettingsTimeout {
+                    (TimeoutKind::Settings, settings_timeout)
+                } else {
+                    (TimeoutKind::KeepAlive, keep_alive_timeout)
+                };
+                *shared.timed_out.lock().unwrap_or_else(|e| e.into_inner()) = Some(kind);
+                progress = true;
+            }
+        }
+        match (conn.next_timeout(), timer_at) {
+            // A later deadline keeps the armed sleep: it fires early once and is re-armed.
+            (Some(n), Some(armed)) if n >= armed => {}
+            (Some(n), _) => {
+                timer_at = Some(n);
+                timer.as_mut().reset(n.into());
+            }
+            (None, _) => timer_at = None,
+        }
+        if timer_at.is_some() && timer.as_mut().poll(cx).is_ready() {
+            // Due: the next round calls `handle_timeout` again, which fires it.
+            timer_at = None;
+            progress = true;
+        }
         loop {
             let out = conn.pending_output();
             if out.is_empty() {
