@@ -24,8 +24,14 @@
 //! ```
 
 pub mod client;
-mod reader;
-pub mod server;
+
+/// The HTTP/3 server (compatibility path: the driver lives in [`crate::server`]).
+pub mod server {
+    pub use crate::server::h3::{serve, AltSvc, Http3Handle, Http3Server};
+}
+
+pub(crate) use crate::common::digits::format_u64;
+pub(crate) use crate::common::h3_reader as reader;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -156,18 +162,4 @@ pub fn quic_client_config(
 /// The QUIC application error code for an HTTP/3 error code.
 pub(crate) fn varint(code: ErrorCode) -> quinn::VarInt {
     quinn::VarInt::from_u64(code.code()).unwrap_or(quinn::VarInt::from_u32(0x102))
-}
-
-/// Formats `n` in decimal into `buf`.
-pub(crate) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
 }

@@ -36,14 +36,11 @@
 //! [`service_fn`] is the owned `http::Request<Bytes>` → `http::Response<Bytes>` API, and
 //! [`from_tower`] serves a `tower::Service` of those types.
 
-pub mod body;
 pub mod config;
-pub(crate) mod fields;
 pub mod files;
 mod h1;
-pub mod handler;
-pub mod request;
-pub mod response;
+pub(crate) mod h2;
+pub(crate) mod h3;
 pub mod routes;
 pub mod stats;
 pub mod tls;
@@ -54,6 +51,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use tokio::sync::watch;
+
+/// The handler API lives in [`crate::service`]; its modules are re-exported here so
+/// `shockwave::server::response::Response` and friends keep working.
+pub use crate::service::{body, handler, request, response};
 
 pub use body::{Body, BodyError, BodySource};
 pub use config::{Alloc, ServerBuilder, ServerConfig, ServerLimits, Timeouts};

@@ -281,20 +281,18 @@ async fn accept_loop<H: Handler>(
                     // h2c with prior knowledge: the client preface on the cleartext port.
                     // The first bytes must come within the header-read timeout (once:
                     // HTTP/1.1 then finds them buffered); a shutdown closes the wait.
-                    use crate::http2::Sniffed;
+                    use super::h2::Sniffed;
                     let sniffed = if st.stopping() {
                         Sniffed::Closed
                     } else {
                         let wait = st.config.timeouts.header_read;
                         tokio::select! {
-                            s = crate::http2::sniff_preface(&stream, wait) => s,
+                            s = super::h2::sniff_preface(&stream, wait) => s,
                             _ = st.stop_signal() => Sniffed::Closed,
                         }
                     };
                     match sniffed {
-                        Sniffed::Http2 => {
-                            crate::http2::serve_for_worker!(stream, st, scheme, Some(remote))
-                        }
+                        Sniffed::Http2 => super::h2::serve(stream, st, scheme, Some(remote)).await,
                         Sniffed::Http1 => super::h1::serve(stream, st, scheme, Some(remote)).await,
                         Sniffed::TimedOut => inc(&st.counters.timeouts),
                         Sniffed::Closed => {}
@@ -303,7 +301,7 @@ async fn accept_loop<H: Handler>(
                 Some(acceptor) => {
                     if let Some(tls_stream) = handshake(acceptor, stream, st).await {
                         if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                            crate::http2::serve_for_worker!(tls_stream, st, scheme, Some(remote))
+                            super::h2::serve(tls_stream, st, scheme, Some(remote)).await
                         } else {
                             super::h1::serve(tls_stream, st, scheme, Some(remote)).await
                         }

@@ -47,13 +47,14 @@ use shockwave_quic::stream::{self as h3stream, PeerUniStreams, Role, UniStreamKi
 use shockwave_quic::{message, Error as H3Error, ErrorCode, Scope};
 use tokio::sync::{watch, Notify};
 
-use super::reader::{Ev, MessageReader, ReadFail};
-use super::{quic_server_config, varint, Http3Config, SetupError};
-use crate::server::fields::{prepare_response, status_bytes, trailer_allowed, PreparedResponse};
-use crate::server::stats::{dec, inc, WorkerCounters};
-use crate::server::{
+use super::stats::{dec, inc, WorkerCounters};
+use super::{ServerStats, StatsSource};
+use crate::common::fields::{prepare_response, status_bytes, trailer_allowed, PreparedResponse};
+use crate::common::h3_reader::{Ev, MessageReader, ReadFail};
+use crate::http3::{quic_server_config, varint, Http3Config, SetupError};
+use crate::service::{
     Body, BodyError, BodySource, Handler, Headers, Request, RequestContext, RequestParts, Response,
-    ResponseBody, Scheme, ServerStats, StatsSource, Trailers,
+    ResponseBody, Scheme, Trailers,
 };
 
 /// Bodies up to this size are sent in the same write as the HEADERS frame.
