@@ -4,6 +4,7 @@
 //! server and the client). Nothing here knows a [`Server`](crate::server::Server) or a
 //! [`Client`](crate::client::Client): both build on it.
 
+pub(crate) mod counters;
 pub(crate) mod digits;
 pub(crate) mod fields;
 pub(crate) mod h3_reader;

@@ -25,7 +25,7 @@ use super::worker::WorkerState;
 use crate::common::digits::push_decimal;
 use crate::common::fields::{self, trailer_allowed};
 use crate::common::linger::linger_close;
-use crate::common::pipeline::poll_guarded;
+use crate::common::pipeline::{poll_guarded, poll_trailers, resolve_trailers};
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -939,15 +939,25 @@ where
             wbuf.extend_from_slice(tbuf);
         }
         PendingTrailers::Future(mut f) => {
-            // Send the body now if the fields are not ready yet.
-            let ready = std::future::poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx))).await;
+            // Send the body now if the fields are not ready yet. The future runs under the
+            // pipeline's panic guard: a panic is counted and the connection closes before
+            // the last chunk (the peer sees an incomplete response).
+            let counters = Some(&*st.counters);
+            let ready =
+                std::future::poll_fn(|cx| Poll::Ready(poll_trailers(&mut f, cx, counters, 0)))
+                    .await;
             let map = match ready {
                 Poll::Ready(map) => map,
                 Poll::Pending => {
                     write_all_timeout(io, wbuf, timeout, sleep.as_mut()).await?;
                     wbuf.clear();
-                    f.await
+                    resolve_trailers(&mut f, counters, 0).await
                 }
+            };
+            let Some(map) = map else {
+                write_all_timeout(io, wbuf, timeout, sleep).await?;
+                wbuf.clear();
+                return Ok(false);
             };
             wbuf.extend_from_slice(b"0\r\n");
             write_trailer_fields(

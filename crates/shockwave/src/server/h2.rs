@@ -12,7 +12,6 @@ use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::io::{self, Read as _, Seek as _};
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,7 +19,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use futures_util::future::select;
 use futures_util::task::AtomicWaker;
-use futures_util::{FutureExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
 use http::{Method, StatusCode, Version};
 use shockwave_arena::{Arena, ArenaPool, HeaderList};
 use shockwave_http11::DateCache;
@@ -30,10 +29,11 @@ use tokio::time::Instant;
 
 use super::stats::{inc, WorkerCounters};
 use super::worker::WorkerState;
-use crate::common::fields::{
-    is_connection_specific, prepare_response, status_bytes, trailer_allowed,
-};
+use crate::common::fields::{is_connection_specific, prepare_response, status_bytes};
 use crate::common::linger::linger_close;
+use crate::common::pipeline::{
+    call_handler, count_response, request_scheme, resolve_trailers, simple_fields, trailer_section,
+};
 use crate::http2::engine::{Event, ServerConnection, StreamError};
 use crate::http2::{Http2Config, RequestHead};
 use crate::service::{
@@ -794,11 +794,7 @@ async fn serve_stream<H: Handler>(
         .authority
         .or_else(|| list.get(b"host"))
         .and_then(|a| std::str::from_utf8(a).ok());
-    let scheme = match ah.scheme {
-        Some(b"https") => Scheme::Https,
-        Some(_) => Scheme::Http,
-        None => cx.scheme,
-    };
+    let scheme = request_scheme(ah.scheme, cx.scheme);
     let is_head = method == Method::HEAD;
     let request = Request::from_parts(RequestParts {
         method,
@@ -823,16 +819,7 @@ async fn serve_stream<H: Handler>(
         Body::new(&mut source, &arena, cx.max_body_size)
     };
     let rcx = RequestContext::new(request, &arena, body);
-    let response = match AssertUnwindSafe(cx.handler.call(rcx)).catch_unwind().await {
-        Ok(r) => r,
-        Err(_) => {
-            if let Some(c) = cx.counters {
-                inc(&c.handler_panics);
-            }
-            tracing::error!(stream = id, "handler panicked; answering 500");
-            Response::new(StatusCode::INTERNAL_SERVER_ERROR)
-        }
-    };
+    let response = call_handler(cx.handler, rcx, cx.counters, u64::from(id)).await;
     let _ = send_response(engine, id, cx, answered, &arena, response, is_head).await;
 }
 
@@ -844,18 +831,17 @@ fn simple_response<H>(
     status: StatusCode,
 ) -> Result<(), StreamError> {
     let code = status_bytes(status);
-    let fields: [(&[u8], &[u8]); 2] = [(b":status", &code), (b"content-length", b"0")];
-    engine.borrow_mut().send_headers(id, fields, true)?;
-    count_response(cx, answered, status);
+    engine
+        .borrow_mut()
+        .send_headers(id, simple_fields(&code), true)?;
+    answered_with(cx, answered, status);
     Ok(())
 }
 
 /// A response head was queued: count it (only then: a reset stream's is not sent).
-fn count_response<H>(cx: &ServeContext<'_, H>, answered: &Cell<bool>, status: StatusCode) {
+fn answered_with<H>(cx: &ServeContext<'_, H>, answered: &Cell<bool>, status: StatusCode) {
     answered.set(true);
-    if let Some(c) = cx.counters {
-        c.response(status.as_u16());
-    }
+    count_response(cx.counters, status);
 }
 
 async fn send_response<'a, H>(
@@ -876,7 +862,7 @@ async fn send_response<'a, H>(
     engine
         .borrow_mut()
         .send_headers(id, prepared.fields.iter().copied(), end)?;
-    count_response(cx, answered, prepared.status);
+    answered_with(cx, answered, prepared.status);
     if end {
         return Ok(());
     }
@@ -885,7 +871,7 @@ async fn send_response<'a, H>(
     let fin = prepared.trailers.is_none();
     send_body(engine, id, arena, prepared.body, fin).await?;
     if !fin {
-        send_trailers(engine, id, arena, prepared.trailers).await?;
+        send_trailers(engine, id, arena, prepared.trailers, cx.counters).await?;
     }
     Ok(())
 }
@@ -956,70 +942,49 @@ async fn send_body<'a>(
     }
 }
 
-/// Sends the trailer section: a HEADERS frame with END_STREAM, after the body. Fields are
-/// filtered with [`trailer_allowed`] and lowercased (in the arena) as HTTP/2 requires
-/// (§8.2.1); when none is left, an empty DATA frame ends the stream instead. A deferred
-/// section is awaited first (the stream's reset cancels the wait).
+/// Sends the trailer section: a HEADERS frame with END_STREAM, after the body, with the
+/// fields the pipeline keeps ([`trailer_section`]: filtered, lowercased as RFC 9113
+/// §8.2.1 requires); when none is left, an empty DATA frame ends the stream instead. A
+/// deferred section is awaited first under the pipeline's panic guard (a panic is counted
+/// and the stream reset with `INTERNAL_ERROR`; the stream's reset cancels the wait).
 async fn send_trailers<'a>(
     engine: &RefCell<ServerConnection>,
     id: u32,
     arena: &'a Arena,
     trailers: Trailers<'a>,
+    counters: Option<&WorkerCounters>,
 ) -> Result<(), StreamError> {
-    match trailers {
-        Trailers::None => send_all(engine, id, &[], true).await,
-        Trailers::Fields(list) => {
-            let mut fields = shockwave_arena::Vec::new_in(arena.bump());
-            if fields.try_reserve_exact(list.len()).is_err() {
-                engine
-                    .borrow_mut()
-                    .reset(id, shockwave_http2_frames::ErrorCode::InternalError);
-                return Ok(());
-            }
-            for &(name, value) in list {
-                if !trailer_allowed(name, value) {
-                    continue;
-                }
-                let name: &[u8] = if name.iter().any(u8::is_ascii_uppercase) {
-                    match arena.alloc_bytes(name) {
-                        Ok(n) => {
-                            n.make_ascii_lowercase();
-                            n
-                        }
-                        Err(_) => continue,
-                    }
-                } else {
-                    name
-                };
-                fields.push((name, value));
-            }
-            if fields.is_empty() {
-                return send_all(engine, id, &[], true).await;
-            }
-            engine
-                .borrow_mut()
-                .send_headers(id, fields.iter().copied(), true)
-        }
-        Trailers::Deferred(fut) => {
-            let Ok(map) = AssertUnwindSafe(fut).catch_unwind().await else {
-                tracing::error!(stream = id, "trailer future panicked; resetting the stream");
+    let map;
+    let section = match trailers {
+        Trailers::None => Ok(&[][..]),
+        Trailers::Fields(list) => trailer_section(arena, list.iter().copied()),
+        Trailers::Deferred(mut fut) => {
+            let Some(m) = resolve_trailers(&mut fut, counters, u64::from(id)).await else {
                 engine
                     .borrow_mut()
                     .reset(id, shockwave_http2_frames::ErrorCode::InternalError);
                 return Ok(());
             };
-            // `HeaderName`s are lowercase already.
-            let fields = || {
+            map = m;
+            trailer_section(
+                arena,
                 map.iter()
-                    .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
-                    .filter(|&(n, v)| trailer_allowed(n, v))
-            };
-            if fields().next().is_none() {
-                return send_all(engine, id, &[], true).await;
-            }
-            engine.borrow_mut().send_headers(id, fields(), true)
+                    .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())),
+            )
         }
+    };
+    let Ok(fields) = section else {
+        engine
+            .borrow_mut()
+            .reset(id, shockwave_http2_frames::ErrorCode::InternalError);
+        return Ok(());
+    };
+    if fields.is_empty() {
+        return send_all(engine, id, &[], true).await;
     }
+    engine
+        .borrow_mut()
+        .send_headers(id, fields.iter().copied(), true)
 }
 
 async fn send_all(

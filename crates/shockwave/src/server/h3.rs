@@ -27,7 +27,6 @@ use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::io::{Read as _, Seek as _};
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -49,8 +48,11 @@ use tokio::sync::{watch, Notify};
 
 use super::stats::{dec, inc, WorkerCounters};
 use super::{ServerStats, StatsSource};
-use crate::common::fields::{prepare_response, status_bytes, trailer_allowed, PreparedResponse};
+use crate::common::fields::{prepare_response, status_bytes, PreparedResponse};
 use crate::common::h3_reader::{Ev, MessageReader, ReadFail};
+use crate::common::pipeline::{
+    self, call_handler, request_scheme, resolve_trailers, simple_fields, trailer_section,
+};
 use crate::http3::{quic_server_config, varint, Http3Config, SetupError};
 use crate::service::{
     Body, BodyError, BodySource, Handler, Headers, Request, RequestContext, RequestParts, Response,
@@ -872,19 +874,7 @@ async fn serve_request<H: Handler>(
     };
     let body = Body::new(&mut source, &arena, config.max_body_size);
     let rcx = RequestContext::new(request, &arena, body);
-    let response = match AssertUnwindSafe(shared.handler.call(rcx))
-        .catch_unwind()
-        .await
-    {
-        Ok(r) => r,
-        Err(_) => {
-            if let Some(c) = &shared.counters {
-                inc(&c.handler_panics);
-            }
-            tracing::error!(stream = id, "handler panicked; answering 500");
-            Response::new(StatusCode::INTERNAL_SERVER_ERROR)
-        }
-    };
+    let response = call_handler(&*shared.handler, rcx, shared.counters.as_deref(), id).await;
     if let Some(code) = stream_error.get() {
         drop(response);
         let _ = send.reset(varint(code));
@@ -941,10 +931,8 @@ fn check_request<'a>(
         .authority
         .or(head.host)
         .and_then(|a| std::str::from_utf8(a).ok());
-    let scheme = match head.scheme {
-        Some(b"http") => Scheme::Http,
-        _ => Scheme::Https,
-    };
+    // QUIC is always TLS: an absent or unknown `:scheme` is `https`.
+    let scheme = request_scheme(head.scheme, Scheme::Https);
     let mut regular = shockwave_arena::Vec::new_in(arena.bump());
     if regular.try_reserve_exact(list.len()).is_err() {
         // Answered 431 like any full arena.
@@ -1082,21 +1070,18 @@ impl<H> BodySource for H3Body<'_, '_, H> {
 }
 
 fn count_response<H>(conn: &Conn<H>, status: StatusCode) {
-    if let Some(c) = &conn.shared.counters {
-        c.response(status.as_u16());
-    }
+    pipeline::count_response(conn.shared.counters.as_deref(), status);
 }
 
 /// A response without body (errors).
 async fn simple_response<H>(conn: &Conn<H>, send: &mut quinn::SendStream, status: StatusCode) {
     count_response(conn, status);
     let code = status_bytes(status);
-    let fields: [(&[u8], &[u8]); 2] = [(b":status", &code), (b"content-length", b"0")];
     let mut out = conn.shared.take_buffer();
     if conn
         .encoder
         .borrow_mut()
-        .encode_headers_frame(fields, &mut out)
+        .encode_headers_frame(simple_fields(&code), &mut out)
         .is_ok()
     {
         let _ = send.write_all(&out).await;
@@ -1164,10 +1149,9 @@ impl<H> Conn<H> {
     }
 }
 
-/// Sends the trailer section, if any, as a HEADERS frame after the DATA frames (RFC 9114
-/// §4.1), together with what is still pending in `out`. A deferred trailer future is
-/// awaited here, after the body; fields are filtered like header fields
-/// ([`trailer_allowed`]) and lowercased. An empty section sends no frame.
+/// Encodes the trailer section (a HEADERS frame after the body, RFC 9114 §4.1) into `out`
+/// and writes `out`. A deferred section is awaited first under the pipeline's panic guard
+/// (a panic is counted; `Err` makes the caller reset the stream with `H3_INTERNAL_ERROR`).
 async fn send_trailers<'a, H>(
     conn: &Conn<H>,
     send: &mut quinn::SendStream,
@@ -1175,25 +1159,19 @@ async fn send_trailers<'a, H>(
     out: &mut Vec<u8>,
     trailers: Trailers<'a>,
 ) -> Result<(), ()> {
+    let id = u64::from(send.id());
     match trailers {
         Trailers::None => {}
         Trailers::Fields(fields) => encode_trailers(conn, arena, fields.iter().copied(), out)?,
-        Trailers::Deferred(future) => {
-            // Whatever the body left pending goes out first: the future may take time.
+        Trailers::Deferred(mut future) => {
             if !out.is_empty() {
                 send.write_all(out).await.map_err(e)?;
                 out.clear();
             }
-            let map = match AssertUnwindSafe(future).catch_unwind().await {
-                Ok(map) => map,
-                Err(_) => {
-                    if let Some(c) = &conn.shared.counters {
-                        inc(&c.handler_panics);
-                    }
-                    tracing::error!("trailer future panicked; resetting the stream");
-                    return Err(());
-                }
-            };
+            let counters = conn.shared.counters.as_deref();
+            let map = resolve_trailers(&mut future, counters, id)
+                .await
+                .ok_or(())?;
             let fields = map
                 .iter()
                 .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
@@ -1206,26 +1184,13 @@ async fn send_trailers<'a, H>(
     send.write_all(out).await.map_err(e)
 }
 
-/// Appends the trailer section made of the allowed `fields` to `out` (nothing when none
-/// is left). Err when the arena is full or the section exceeds the peer's limit.
 fn encode_trailers<'f, H>(
     conn: &Conn<H>,
     arena: &'f Arena,
     fields: impl Iterator<Item = (&'f [u8], &'f [u8])>,
     out: &mut Vec<u8>,
 ) -> Result<(), ()> {
-    let mut list = shockwave_arena::Vec::new_in(arena.bump());
-    for (name, value) in fields.filter(|(n, v)| trailer_allowed(n, v)) {
-        let name: &'f [u8] = if name.iter().any(u8::is_ascii_uppercase) {
-            let lower = arena.alloc_bytes(name).map_err(e)?;
-            lower.make_ascii_lowercase();
-            lower
-        } else {
-            name
-        };
-        list.try_reserve(1).map_err(e)?;
-        list.push((name, value));
-    }
+    let list = trailer_section(arena, fields).map_err(e)?;
     if list.is_empty() {
         return Ok(());
     }
