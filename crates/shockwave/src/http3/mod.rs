@@ -1,31 +1,36 @@
 //! HTTP/3 (RFC 9114) over QUIC (quinn), on the sans-I/O codecs of `shockwave-quic`
 //! (re-exported here: [`frame`], [`qpack`], [`request`], [`control`], [`message`], ...).
 //!
-//! - [`server`]: serves the same [`Handler`](crate::server::Handler) as HTTP/1.1 and
-//!   HTTP/2 — one arena per request stream from the worker's pool, request fields
-//!   QPACK-decoded into it, request bodies streamed from DATA frames, responses streamed
-//!   as DATA frames, GOAWAY on graceful shutdown, protocol errors mapped to HTTP/3 codes.
+//! - The server side is the one [`Server`](crate::server::Server): give it HTTP/3
+//!   addresses with [`ServerBuilder::bind_h3`](crate::server::ServerBuilder::bind_h3) and
+//!   each worker runs a quinn endpoint beside its TCP listeners, with the same handler,
+//!   arena pool, counters and shutdown ([`server`] keeps the older `Http3Server` entry
+//!   point, built on it).
 //! - [`client`]: an HTTP/3 client connection with an owned and an arena response API.
 //!
 //! QUIC itself (TLS 1.3, loss recovery, flow control, stream limits, idle timeout) is
 //! quinn's, configured from [`Http3Config`]. TLS uses the ring provider and ALPN `h3`.
 //!
 //! ```no_run
-//! use shockwave::http3::{self, Http3Config};
-//! use shockwave::server::{handler_fn, Response};
+//! use shockwave::server::{handler_fn, Response, Server};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let tls = shockwave::server::tls::self_signed(&["localhost"])?;
-//! let handle = http3::server::Http3Server::new("127.0.0.1:4433".parse()?, tls.config)
+//! let handle = Server::builder()
+//!     .bind_h3("127.0.0.1:4433".parse()?)
+//!     .tls(tls.config)
+//!     .build()
 //!     .start(handler_fn(async |_cx| Response::text("Hello over HTTP/3")))?;
-//! println!("listening on udp {}", handle.local_addr());
+//! println!("listening on udp {:?}", handle.h3_local_addrs());
 //! handle.wait()?;
 //! # Ok(()) }
 //! ```
 
 pub mod client;
 
-/// The HTTP/3 server (compatibility path: the driver lives in [`crate::server`]).
+/// The compatibility entry points of the HTTP/3 server: the driver lives in
+/// [`crate::server`] and serves HTTP/3 from the one [`Server`](crate::server::Server);
+/// `Http3Server` builds such a server with only an HTTP/3 address.
 pub mod server {
     pub use crate::server::h3::{serve, AltSvc, Http3Handle, Http3Server};
 }

@@ -71,6 +71,19 @@ impl ServerStats {
         s
     }
 
+    /// The counters of every protocol summed: `main` (the workers' TCP side, which also
+    /// holds the arena figures) and `http3` (the same workers' QUIC endpoints). `workers`
+    /// counts threads once.
+    pub(crate) fn collect_merged(
+        main: &[std::sync::Arc<WorkerCounters>],
+        http3: &[std::sync::Arc<WorkerCounters>],
+    ) -> ServerStats {
+        let all: Vec<_> = main.iter().chain(http3).cloned().collect();
+        let mut s = ServerStats::collect(&all);
+        s.workers = main.len().max(http3.len());
+        s
+    }
+
     /// Error responses with this status code.
     pub fn errors_with_status(&self, code: u16) -> u64 {
         self.errors_by_status
