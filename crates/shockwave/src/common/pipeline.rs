@@ -140,13 +140,16 @@ pub(crate) async fn resolve_trailers(
     std::future::poll_fn(|task| poll_trailers(fut, task, counters, stream)).await
 }
 
+/// A field section in an arena: `(name, value)` pairs.
+pub(crate) type FieldSection<'a> = &'a [(&'a [u8], &'a [u8])];
+
 /// The trailer fields to send, in `arena`: those [`trailer_allowed`] accepts, with names
 /// lowercased (HTTP/2 and HTTP/3 require it; HTTP/1.1 does not care). Empty when none is
 /// left.
 pub(crate) fn trailer_section<'a>(
     arena: &'a Arena,
     fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
-) -> Result<&'a [(&'a [u8], &'a [u8])], ArenaError> {
+) -> Result<FieldSection<'a>, ArenaError> {
     let oom = |n: usize| ArenaError::OutOfMemory {
         requested: n * std::mem::size_of::<(&[u8], &[u8])>(),
     };
