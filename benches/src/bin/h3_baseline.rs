@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf as _, Bytes};
-use shockwave::http3::server::{Http3Handle, Http3Server};
+use shockwave::server::{Http3Handle, Http3Server};
 use shockwave::http3::{quic_client_config, quic_server_config, Http3Config};
 use shockwave::server::{handler_fn, tls, Response};
 

@@ -7,14 +7,18 @@
 
 use shockwave::arena::Arena;
 use shockwave::client::{ArenaRequest, Client, Http3Request};
-use shockwave::http3::server::Http3Server;
-use shockwave::server::{handler_fn, tls, Response};
+use shockwave::server::{handler_fn, tls, Response, Server};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cert = tls::self_signed(&["localhost", "127.0.0.1"])?;
     let big = bytes::Bytes::from(vec![b'x'; 4 << 20]);
-    let server = Http3Server::new("127.0.0.1:0".parse()?, cert.config.clone()).start(
-        handler_fn(async move |mut cx| match cx.path() {
+    let server = Server::builder()
+        .bind_h3("127.0.0.1:0".parse()?)
+        .tls(cert.config.clone())
+        .workers(1)
+        .handle_signals(false)
+        .build()
+        .start(handler_fn(async move |mut cx| match cx.path() {
             "/echo" => match cx.body().to_arena().await {
                 Ok(body) => Response::ok().body(body),
                 Err(e) => Response::new(e.status()),
@@ -22,8 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // A shared `Bytes` body: cloned per request, never copied.
             "/big" => Response::ok().body(big.clone()),
             _ => Response::text("Hello over HTTP/3!"),
-        }),
-    )?;
+        }))?;
     let port = server.local_addr().port();
     println!("HTTP/3 server on udp 127.0.0.1:{port}");
 

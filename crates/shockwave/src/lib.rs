@@ -12,6 +12,7 @@
 //! | [`hpack`] | `shockwave-hpack` | the HPACK encoder and decoder (RFC 7541) |
 //! | [`http2`] | this crate + `shockwave-http2-frames` | the HTTP/2 engine, server driver and client; [`http2::frames`] is the frame codec |
 //! | [`http3`] | this crate + `shockwave-quic` | HTTP/3 and QPACK codecs, and the server and client over quinn |
+//! | [`service`] | this crate | the protocol-neutral handler API: `Handler`, `RequestContext`, `Response`, `Body` (re-exported from [`server`]) |
 //! | [`server`] | this crate | the server: thread-per-core workers, the arena-first `Handler` API, TLS, static files |
 //! | [`client`] | this crate | the HTTP client: connection pool, TLS, owned and arena-backed responses |
 
@@ -20,6 +21,10 @@
 pub use shockwave_arena as arena;
 pub use shockwave_hpack as hpack;
 pub use shockwave_http11 as http11;
+
+pub mod service;
+
+pub(crate) mod common;
 
 pub mod server;
 

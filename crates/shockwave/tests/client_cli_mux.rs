@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use shockwave::http3::server::Http3Server;
+use shockwave::server::Http3Server;
 use shockwave::server::{handler_fn, tls, Response, Server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_shockwave");

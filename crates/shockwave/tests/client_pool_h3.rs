@@ -209,7 +209,7 @@ async fn per_request_http3_against_the_shockwave_server() {
                     "h3"
                 })
             }));
-            shockwave::http3::server::serve(ep, handler, Http3Config::default(), stop_rx).await;
+            shockwave::server::serve_h3(ep, handler, Http3Config::default(), stop_rx).await;
         });
     });
     let addr = addr_rx.recv().unwrap();
@@ -264,7 +264,7 @@ const SERVER_TRAILERS: &[(&[u8], &[u8])] = &[(b"x-checksum", b"sw123"), (b"grpc-
 
 #[test]
 fn trailers_from_the_shockwave_server_over_http1_http2_and_http3() {
-    use shockwave::http3::server::Http3Server;
+    use shockwave::server::Http3Server;
     use shockwave::server::{handler_fn, Response, Server};
     let routes = || {
         handler_fn(async |cx| match cx.path() {

@@ -4,7 +4,7 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
-use shockwave::http3::server::Http3Server;
+use shockwave::server::Http3Server;
 use shockwave::server::{handler_fn, tls, Response};
 
 const BIN: &str = env!("CARGO_BIN_EXE_shockwave");

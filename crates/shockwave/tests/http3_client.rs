@@ -228,7 +228,7 @@ fn serve_on_an_existing_endpoint() {
                     "other"
                 })
             }));
-            shockwave::http3::server::serve(ep, handler, Http3Config::default(), stop_rx).await;
+            shockwave::server::serve_h3(ep, handler, Http3Config::default(), stop_rx).await;
         });
     });
     let addr = addr_rx.recv().unwrap();

@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use shockwave::http3::frame;
 use shockwave::http3::qpack::Encoder;
-use shockwave::http3::server::{Http3Handle, Http3Server};
 use shockwave::http3::{quic_client_config, Http3Config};
-use shockwave::server::{handler_fn, tls, Response};
+use shockwave::server::{handler_fn, tls, Response, Server, ServerHandle};
 
-fn start() -> (Http3Handle, tls::SelfSigned) {
+fn start() -> (ServerHandle, tls::SelfSigned) {
     let cert = tls::self_signed(&["localhost"]).unwrap();
     let handler = handler_fn(async |mut cx| match cx.path() {
         "/dyn" => match cx.headers().get("x-dyn") {
@@ -23,26 +22,27 @@ fn start() -> (Http3Handle, tls::SelfSigned) {
         },
         _ => Response::text("ok"),
     });
-    let config = Http3Config {
-        shutdown_grace: Duration::from_secs(5),
-        ..Http3Config::default()
-    };
-    let h = Http3Server::new("127.0.0.1:0".parse().unwrap(), cert.config.clone())
-        .config(config)
+    let h = Server::builder()
+        .bind_h3("127.0.0.1:0".parse().unwrap())
+        .tls(cert.config.clone())
+        .workers(1)
+        .shutdown_grace(Duration::from_secs(5))
+        .handle_signals(false)
+        .build()
         .start(handler)
         .unwrap();
     (h, cert)
 }
 
 /// Stops the server off the runtime thread, so our client keeps acknowledging.
-async fn stop(h: Http3Handle) {
+async fn stop(h: ServerHandle) {
     tokio::task::spawn_blocking(move || h.stop())
         .await
         .unwrap()
         .unwrap();
 }
 
-async fn connect(h: &Http3Handle, cert: &tls::SelfSigned) -> (quinn::Endpoint, quinn::Connection) {
+async fn connect(h: &ServerHandle, cert: &tls::SelfSigned) -> (quinn::Endpoint, quinn::Connection) {
     let tls = cert.client_config().unwrap();
     let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     ep.set_default_client_config(quic_client_config(&tls, &Http3Config::default()).unwrap());

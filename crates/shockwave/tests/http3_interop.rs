@@ -6,9 +6,8 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use bytes::{Buf as _, Bytes};
-use shockwave::http3::server::{Http3Handle, Http3Server};
 use shockwave::http3::{quic_client_config, Http3Config};
-use shockwave::server::{handler_fn, tls, Response};
+use shockwave::server::{handler_fn, tls, Response, Server, ServerHandle};
 
 const BIG: usize = 1024 * 1024 + 12_345;
 
@@ -21,7 +20,7 @@ fn big_body() -> &'static [u8] {
     BODY.get_or_init(|| pattern(BIG))
 }
 
-fn start_server() -> (Http3Handle, tls::SelfSigned) {
+fn start_server() -> (ServerHandle, tls::SelfSigned) {
     let cert = tls::self_signed(&["localhost"]).unwrap();
     let handler = handler_fn(async |mut cx| match cx.path() {
         "/big" => Response::ok()
@@ -51,7 +50,12 @@ fn start_server() -> (Http3Handle, tls::SelfSigned) {
         "/panic" => panic!("handler panic on purpose"),
         _ => Response::status_code(404),
     });
-    let handle = Http3Server::new("127.0.0.1:0".parse().unwrap(), cert.config.clone())
+    let handle = Server::builder()
+        .bind_h3("127.0.0.1:0".parse().unwrap())
+        .tls(cert.config.clone())
+        .workers(1)
+        .handle_signals(false)
+        .build()
         .start(handler)
         .unwrap();
     (handle, cert)

@@ -5,9 +5,8 @@
 //! stream. Request trailers reach the handler through `Body::trailers`.
 
 use bytes::{Buf as _, Bytes};
-use shockwave::http3::server::{Http3Handle, Http3Server};
 use shockwave::http3::{quic_client_config, Http3Config};
-use shockwave::server::{handler_fn, tls, Response};
+use shockwave::server::{handler_fn, tls, Response, Server, ServerHandle};
 
 const LARGE: usize = 200_000;
 
@@ -31,7 +30,7 @@ fn deferred_map(status: &'static str) -> http::HeaderMap {
     m
 }
 
-fn start_server() -> (Http3Handle, tls::SelfSigned) {
+fn start_server() -> (ServerHandle, tls::SelfSigned) {
     let cert = tls::self_signed(&["localhost"]).unwrap();
     let handler = handler_fn(async |mut cx| match cx.path() {
         "/echo-trailers" => {
@@ -82,7 +81,12 @@ fn start_server() -> (Http3Handle, tls::SelfSigned) {
             .trailers_deferred(async { panic!("trailer future panics on purpose") }),
         _ => Response::text("plain"),
     });
-    let handle = Http3Server::new("127.0.0.1:0".parse().unwrap(), cert.config.clone())
+    let handle = Server::builder()
+        .bind_h3("127.0.0.1:0".parse().unwrap())
+        .tls(cert.config.clone())
+        .workers(1)
+        .handle_signals(false)
+        .build()
         .start(handler)
         .unwrap();
     (handle, cert)

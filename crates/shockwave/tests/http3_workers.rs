@@ -4,9 +4,8 @@
 //! every connection by a single worker, both workers serve, and the counters add up.
 
 use bytes::{Buf as _, Bytes};
-use shockwave::http3::server::Http3Server;
 use shockwave::http3::{quic_client_config, Http3Config};
-use shockwave::server::{handler_fn, tls, Response};
+use shockwave::server::{handler_fn, tls, Response, Server};
 
 const CONNECTIONS: usize = 24;
 const STREAMS: usize = 8;
@@ -66,12 +65,16 @@ async fn connection(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_serve_concurrent_connections() {
     let cert = tls::self_signed(&["localhost"]).unwrap();
-    let server = Http3Server::new("127.0.0.1:0".parse().unwrap(), cert.config.clone())
+    let server = Server::builder()
+        .bind_h3("127.0.0.1:0".parse().unwrap())
+        .tls(cert.config.clone())
         .workers(2)
+        .handle_signals(false)
+        .build()
         .start(handler_fn(async |mut cx| {
             let worker: &'static str = match std::thread::current().name() {
-                Some("shockwave-h3-0") => "0",
-                Some("shockwave-h3-1") => "1",
+                Some("shockwave-worker-0") => "0",
+                Some("shockwave-worker-1") => "1",
                 _ => "unknown",
             };
             match cx.body().to_arena().await {

@@ -49,7 +49,7 @@ use shockwave_quic::stream::{self as h3stream, PeerUniStreams, Role, UniStreamKi
 use shockwave_quic::{message, Error as H3Error, ErrorCode};
 
 use super::error::Error;
-use crate::http3::reader::{Ev, MessageReader, ReadFail};
+use crate::common::h3_reader::{Ev, MessageReader, ReadFail};
 use crate::http3::{format_u64, quic_client_config, varint, Http3Config, SetupError};
 
 impl From<ReadFail> for Error {

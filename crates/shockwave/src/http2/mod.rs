@@ -30,7 +30,6 @@
 
 pub mod engine;
 pub mod head;
-mod server;
 
 use std::time::Duration;
 
@@ -38,61 +37,15 @@ pub use engine::{ConnectionError, Event, Role, ServerConnection, StreamError};
 
 /// The engine is the same for both roles; this name reads better on the client side.
 pub type Connection = ServerConnection;
+/// The server side of a connection (compatibility path: the driver lives in
+/// [`crate::server`], which builds on this module).
+pub use crate::server::h2::{cached_date, serve_connection, sniff_preface, ServeContext, Sniffed};
 pub use head::{ArenaHead, Malformed, RequestHead};
-pub use server::{cached_date, serve_connection, sniff_preface, ServeContext, Sniffed};
-pub(crate) use server::{serve_worker_conn, upgrade_worker_conn};
 
-/// The server's HTTP/2 hook (in `server::worker`): serves `$io` as HTTP/2 with the worker
-/// state `$st` (handler, arena pool, counters, shutdown, configuration, cached date).
-/// Expands to an `.await`ed expression.
-macro_rules! serve_for_worker {
-    ($io:expr, $st:expr, $scheme:expr, $remote:expr) => {{
-        let st = $st;
-        let date = || st.date();
-        $crate::http2::serve_worker_conn(
-            $io,
-            &*st.handler,
-            &st.pool,
-            &*st.counters,
-            st.shutdown.clone(),
-            &st.config,
-            $scheme,
-            $remote,
-            &date,
-        )
-        .await
-    }};
-}
-pub(crate) use serve_for_worker;
-
-/// The server's `Upgrade: h2c` hook (in `server::h1`): `true` if the request was upgraded
-/// and the connection served as HTTP/2 (see `upgrade_worker_conn`). Expands to an
-/// `.await`ed expression.
-macro_rules! upgrade_for_worker {
-    ($io:expr, $req:expr, $rest:expr, $st:expr, $scheme:expr, $remote:expr) => {{
-        let st = $st;
-        let date = || st.date();
-        $crate::http2::upgrade_worker_conn(
-            $io,
-            $req,
-            $rest,
-            &*st.handler,
-            &st.pool,
-            &*st.counters,
-            st.shutdown.clone(),
-            &st.config,
-            $scheme,
-            $remote,
-            &date,
-        )
-        .await
-    }};
-}
 pub use shockwave_http2_frames::{ErrorCode, PREFACE};
 
 /// The HTTP/2 frame codec (crate `shockwave-http2-frames`), re-exported.
 pub use shockwave_http2_frames as frames;
-pub(crate) use upgrade_for_worker;
 
 /// HTTP/2 settings and limits of a server connection. Every field has a sane default.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,30 +1,32 @@
 //! HTTP/3 (RFC 9114) over QUIC (quinn), on the sans-I/O codecs of `shockwave-quic`
 //! (re-exported here: [`frame`], [`qpack`], [`request`], [`control`], [`message`], ...).
 //!
-//! - [`server`]: serves the same [`Handler`](crate::server::Handler) as HTTP/1.1 and
-//!   HTTP/2 — one arena per request stream from the worker's pool, request fields
-//!   QPACK-decoded into it, request bodies streamed from DATA frames, responses streamed
-//!   as DATA frames, GOAWAY on graceful shutdown, protocol errors mapped to HTTP/3 codes.
-//! - the HTTP/3 client lives in [`crate::client`] (`client::h3`).
+//! - The server side is the one [`Server`](crate::server::Server): give it HTTP/3
+//!   addresses with [`ServerBuilder::bind_h3`](crate::server::ServerBuilder::bind_h3) and
+//!   each worker runs a quinn endpoint beside its TCP listeners, with the same handler,
+//!   arena pool, counters and shutdown.
+//! - The client side is the one [`Client`](crate::client::Client): HTTP/3 connections
+//!   share its pool with HTTP/1.1 and HTTP/2 ones.
 //!
 //! QUIC itself (TLS 1.3, loss recovery, flow control, stream limits, idle timeout) is
 //! quinn's, configured from [`Http3Config`]. TLS uses the ring provider and ALPN `h3`.
 //!
 //! ```no_run
-//! use shockwave::http3::{self, Http3Config};
-//! use shockwave::server::{handler_fn, Response};
+//! use shockwave::server::{handler_fn, Response, Server};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let tls = shockwave::server::tls::self_signed(&["localhost"])?;
-//! let handle = http3::server::Http3Server::new("127.0.0.1:4433".parse()?, tls.config)
+//! let handle = Server::builder()
+//!     .bind_h3("127.0.0.1:4433".parse()?)
+//!     .tls(tls.config)
+//!     .build()
 //!     .start(handler_fn(async |_cx| Response::text("Hello over HTTP/3")))?;
-//! println!("listening on udp {}", handle.local_addr());
+//! println!("listening on udp {:?}", handle.h3_local_addrs());
 //! handle.wait()?;
 //! # Ok(()) }
 //! ```
 
-pub(crate) mod reader;
-pub mod server;
+pub(crate) use crate::common::digits::format_u64;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,18 +157,4 @@ pub fn quic_client_config(
 /// The QUIC application error code for an HTTP/3 error code.
 pub(crate) fn varint(code: ErrorCode) -> quinn::VarInt {
     quinn::VarInt::from_u64(code.code()).unwrap_or(quinn::VarInt::from_u32(0x102))
-}
-
-/// Formats `n` in decimal into `buf`.
-pub(crate) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
 }

@@ -120,6 +120,15 @@ pub struct ServerConfig {
     /// (stream limits, windows, reset-rate caps, keep-alive PINGs, stall timeout). Its
     /// `idle_timeout` is replaced by [`Timeouts::idle`] so one setting governs every protocol.
     pub http2: crate::http2::Http2Config,
+    /// UDP addresses for HTTP/3 over QUIC; needs [`ServerConfig::tls`] (TLS 1.3, its ALPN
+    /// list is replaced by `h3`). Each worker runs a quinn endpoint on its own
+    /// `SO_REUSEPORT` socket. When set, TLS responses over HTTP/1.1 and HTTP/2 advertise
+    /// HTTP/3 with `alt-svc` (see [`crate::server::AltSvc`]).
+    pub h3_addrs: Vec<SocketAddr>,
+    /// HTTP/3 and QUIC settings. Its `max_body_size` and `shutdown_grace` are replaced by
+    /// [`ServerLimits::max_body_size`] and [`Timeouts::shutdown_grace`] so one setting
+    /// governs every protocol.
+    pub http3: crate::http3::Http3Config,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -134,6 +143,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("timeouts", &self.timeouts)
             .field("arena", &self.arena)
             .field("http2", &self.http2)
+            .field("h3_addrs", &self.h3_addrs)
+            .field("http3", &self.http3)
             .finish_non_exhaustive()
     }
 }
@@ -155,6 +166,8 @@ impl Default for ServerConfig {
             backlog: 1024,
             handle_signals: true,
             http2: crate::http2::Http2Config::default(),
+            h3_addrs: Vec::new(),
+            http3: crate::http3::Http3Config::default(),
         }
     }
 }
@@ -245,6 +258,17 @@ impl ServerBuilder {
     /// keep-alive PINGs or lower `max_concurrent_streams`.
     pub fn http2(mut self, config: crate::http2::Http2Config) -> Self {
         self.config.http2 = config;
+        self
+    }
+    /// Also serves HTTP/3 on UDP `addr` (`:0` picks a port), with the TLS configuration
+    /// of [`ServerBuilder::tls`]. May be called more than once.
+    pub fn bind_h3(mut self, addr: SocketAddr) -> Self {
+        self.config.h3_addrs.push(addr);
+        self
+    }
+    /// Replaces the HTTP/3 and QUIC settings (see [`ServerConfig::http3`]).
+    pub fn http3(mut self, config: crate::http3::Http3Config) -> Self {
+        self.config.http3 = config;
         self
     }
     /// Replaces all timeouts.

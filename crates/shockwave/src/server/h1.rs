@@ -17,12 +17,15 @@ use tokio::time::{Instant, Sleep};
 
 use super::body::{Body, BodyError, BodySource};
 use super::config::Alloc;
-use super::fields::{self, trailer_allowed};
-use super::handler::{poll_guarded, Handler};
+use super::handler::Handler;
 use super::request::{Headers, Request, RequestContext, Scheme};
 use super::response::{BodyStream, FileBody, Response, ResponseBody, Trailers};
 use super::stats::inc;
 use super::worker::WorkerState;
+use crate::common::digits::push_decimal;
+use crate::common::fields::{self, trailer_allowed};
+use crate::common::linger::linger_close;
+use crate::common::pipeline::{poll_guarded, poll_trailers, resolve_trailers};
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -321,7 +324,7 @@ where
             // `Upgrade: h2c` (RFC 7540 §3.2): the request becomes stream 1 of HTTP/2.
             flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
             let rest = &c.rbuf[c.start + n..c.end];
-            if crate::http2::upgrade_for_worker!(&mut c.io, req, rest, st, scheme, remote) {
+            if super::h2::upgrade(&mut c.io, req, rest, st, scheme, remote).await {
                 return Ok(());
             }
         }
@@ -697,7 +700,7 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
 fn fields_valid(r: &Response<'_>) -> bool {
     r.header_slice()
         .iter()
-        .all(|(n, v)| h11::is_token(n) && memchr::memchr3(b'\r', b'\n', 0, v).is_none())
+        .all(|(n, v)| fields::field_valid(n, v))
 }
 
 fn is_managed(name: &[u8]) -> bool {
@@ -757,7 +760,7 @@ fn write_head(
     }
     if let Some(len) = length {
         wbuf.extend_from_slice(b"content-length: ");
-        write_decimal(wbuf, len);
+        push_decimal(wbuf, len);
         wbuf.extend_from_slice(b"\r\n");
     } else if chunked {
         wbuf.extend_from_slice(b"transfer-encoding: chunked\r\n");
@@ -768,21 +771,6 @@ fn write_head(
         wbuf.extend_from_slice(b"connection: keep-alive\r\n");
     }
     wbuf.extend_from_slice(b"\r\n");
-}
-
-fn write_decimal(dst: &mut Vec<u8>, n: u64) {
-    // Byte pushes, not a copy of a variable-length slice (a memcpy call for 1-3 bytes).
-    let mut div = 1u64;
-    while n / div >= 10 {
-        div *= 10;
-    }
-    loop {
-        dst.push(b'0' + (n / div % 10) as u8);
-        if div == 1 {
-            break;
-        }
-        div /= 10;
-    }
 }
 
 fn write_chunk_header(dst: &mut Vec<u8>, len: usize) {
@@ -951,15 +939,25 @@ where
             wbuf.extend_from_slice(tbuf);
         }
         PendingTrailers::Future(mut f) => {
-            // Send the body now if the fields are not ready yet.
-            let ready = std::future::poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx))).await;
+            // Send the body now if the fields are not ready yet. The future runs under the
+            // pipeline's panic guard: a panic is counted and the connection closes before
+            // the last chunk (the peer sees an incomplete response).
+            let counters = Some(&*st.counters);
+            let ready =
+                std::future::poll_fn(|cx| Poll::Ready(poll_trailers(&mut f, cx, counters, 0)))
+                    .await;
             let map = match ready {
                 Poll::Ready(map) => map,
                 Poll::Pending => {
                     write_all_timeout(io, wbuf, timeout, sleep.as_mut()).await?;
                     wbuf.clear();
-                    f.await
+                    resolve_trailers(&mut f, counters, 0).await
                 }
+            };
+            let Some(map) = map else {
+                write_all_timeout(io, wbuf, timeout, sleep).await?;
+                wbuf.clear();
+                return Ok(false);
             };
             wbuf.extend_from_slice(b"0\r\n");
             write_trailer_fields(
@@ -998,7 +996,7 @@ where
         w.extend_from_slice(b"\r\ndate: ");
         w.extend_from_slice(&date);
         w.extend_from_slice(b"\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ");
-        write_decimal(w, reason.len() as u64 + 1);
+        push_decimal(w, reason.len() as u64 + 1);
         w.extend_from_slice(b"\r\nconnection: close\r\n\r\n");
         w.extend_from_slice(reason.as_bytes());
         w.push(b'\n');
@@ -1006,35 +1004,6 @@ where
     flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
     linger_close(&mut c.io, &mut c.rbuf, sleep).await;
     Ok(())
-}
-
-/// Half-closes, then discards what the peer still sends for a short while, so the
-/// response is not destroyed by a reset (RFC 9112 §9.6).
-async fn linger_close<IO: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut IO,
-    scratch: &mut [u8],
-    mut sleep: Pin<&mut Sleep>,
-) {
-    sleep
-        .as_mut()
-        .reset(Instant::now() + std::time::Duration::from_millis(500));
-    let _ = tokio::select! {
-        biased;
-        r = io.shutdown() => r,
-        _ = &mut sleep => return,
-    };
-    let mut budget = 256 * 1024usize;
-    while budget > 0 {
-        let n = tokio::select! {
-            biased;
-            r = io.read(scratch) => match r { Ok(n) => n, Err(_) => return },
-            _ = &mut sleep => return,
-        };
-        if n == 0 {
-            return;
-        }
-        budget = budget.saturating_sub(n);
-    }
 }
 
 /// The HTTP/1.1 request body: decoded (Content-Length or chunked) from the connection's
@@ -1202,15 +1171,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> BodySource for H1Body<'_, IO> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimals() {
-        for n in [0u64, 7, 10, 13, 99, 100, 65_535, 1 << 40, u64::MAX] {
-            let mut out = Vec::new();
-            write_decimal(&mut out, n);
-            assert_eq!(out, n.to_string().as_bytes());
-        }
-    }
 
     #[test]
     fn chunks_and_trailer_fields_serialize() {

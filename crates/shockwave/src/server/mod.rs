@@ -36,14 +36,11 @@
 //! [`service_fn`] is the owned `http::Request<Bytes>` → `http::Response<Bytes>` API, and
 //! [`from_tower`] serves a `tower::Service` of those types.
 
-pub mod body;
 pub mod config;
-pub(crate) mod fields;
 pub mod files;
 mod h1;
-pub mod handler;
-pub mod request;
-pub mod response;
+pub(crate) mod h2;
+pub(crate) mod h3;
 pub mod routes;
 pub mod stats;
 pub mod tls;
@@ -55,6 +52,10 @@ use std::thread::JoinHandle;
 
 use tokio::sync::watch;
 
+/// The handler API lives in [`crate::service`]; its modules are re-exported here so
+/// `shockwave::server::response::Response` and friends keep working.
+pub use crate::service::{body, handler, request, response};
+
 pub use body::{Body, BodyError, BodySource};
 pub use config::{Alloc, ServerBuilder, ServerConfig, ServerLimits, Timeouts};
 pub use handler::{
@@ -65,6 +66,8 @@ pub use response::{
     BodyStream, FileBody, Response, ResponseBody, Trailers, RESPONSE_INLINE_HEADERS,
 };
 pub use stats::ServerStats;
+
+pub use h3::{serve as serve_h3, AltSvc, Http3Handle, Http3Server};
 
 use stats::WorkerCounters;
 use worker::BoundListener;
@@ -91,29 +94,45 @@ impl Server {
         &self.config
     }
 
-    /// Binds every address (one `SO_REUSEPORT` socket per worker) and starts the workers.
-    /// Returns once the server is listening.
+    /// Binds every address (one `SO_REUSEPORT` socket per worker, TCP and UDP) and
+    /// starts the workers. Returns once the server is listening. With HTTP/3 addresses
+    /// and TLS addresses, the TLS responses advertise HTTP/3 (`alt-svc`, see
+    /// [`AltSvc`](crate::server::AltSvc)).
     pub fn start<H: Handler>(self, handler: H) -> std::io::Result<ServerHandle> {
+        self.start_arc(Arc::new(handler), true)
+    }
+
+    pub(crate) fn start_arc<H: Handler>(
+        self,
+        handler: Arc<H>,
+        alt_svc: bool,
+    ) -> std::io::Result<ServerHandle> {
         let config = self.config;
-        if config.addrs.is_empty() && config.tls_addrs.is_empty() {
+        if config.addrs.is_empty() && config.tls_addrs.is_empty() && config.h3_addrs.is_empty() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "no listening address: call ServerBuilder::bind",
             ));
         }
-        if !config.tls_addrs.is_empty() && config.tls.is_none() {
+        if (!config.tls_addrs.is_empty() || !config.h3_addrs.is_empty()) && config.tls.is_none() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
-                "TLS addresses need a TLS configuration (ServerBuilder::tls)",
+                "TLS and HTTP/3 addresses need a TLS configuration (ServerBuilder::tls)",
             ));
         }
         let workers = config.workers.max(1);
         let tls = config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
         // Bind: the first socket of an address picks the port (for `:0`), the others
         // join it with SO_REUSEPORT.
-        let mut per_worker: Vec<Vec<BoundListener>> = (0..workers).map(|_| Vec::new()).collect();
-        let mut local_addrs = Vec::new();
-        let mut tls_local_addrs = Vec::new();
+        let mut per_worker: Vec<worker::WorkerSockets> = (0..workers)
+            .map(|_| worker::WorkerSockets {
+                tcp: Vec::new(),
+                udp: Vec::new(),
+                quic: None,
+                h3_counters: None,
+            })
+            .collect();
+        let mut addrs = BoundAddrs::default();
         let all = config
             .addrs
             .iter()
@@ -123,57 +142,51 @@ impl Server {
             let first = worker::bind_reuseport(addr, config.backlog)?;
             let actual = first.local_addr()?;
             if is_tls {
-                tls_local_addrs.push(actual);
+                addrs.tls.push(actual);
             } else {
-                local_addrs.push(actual);
+                addrs.plain.push(actual);
             }
             let acceptor = if is_tls { tls.clone() } else { None };
-            per_worker[0].push(BoundListener {
+            per_worker[0].tcp.push(BoundListener {
                 listener: first,
                 tls: acceptor.clone(),
             });
             for w in per_worker.iter_mut().skip(1) {
-                w.push(BoundListener {
+                w.tcp.push(BoundListener {
                     listener: worker::bind_reuseport(actual, config.backlog)?,
                     tls: acceptor.clone(),
                 });
             }
         }
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let config = Arc::new(config);
-        let handler = Arc::new(handler);
-        let counters: Vec<Arc<WorkerCounters>> = (0..workers)
-            .map(|_| Arc::new(WorkerCounters::default()))
-            .collect();
-        let mut threads = Vec::with_capacity(workers);
-        for (id, listeners) in per_worker.into_iter().enumerate() {
-            let handler = handler.clone();
-            let config = config.clone();
-            let counters = counters[id].clone();
-            let stop = stop_rx.clone();
-            let t = std::thread::Builder::new()
-                .name(format!("shockwave-worker-{id}"))
-                .spawn(move || {
-                    worker::run_worker(id, listeners, handler, config, counters, stop)
+        if let (false, Some(tls)) = (config.h3_addrs.is_empty(), &config.tls) {
+            let quic =
+                crate::http3::quic_server_config(tls, &config.http3).map_err(|e| match e {
+                    crate::http3::SetupError::Io(e) => e,
+                    other => {
+                        std::io::Error::new(std::io::ErrorKind::InvalidInput, other.to_string())
+                    }
                 })?;
-            threads.push(t);
+            for &addr in &config.h3_addrs {
+                let first = worker::bind_udp(addr, workers > 1)?;
+                let actual = first.local_addr()?;
+                addrs.h3.push(actual);
+                per_worker[0].udp.push(first);
+                for w in per_worker.iter_mut().skip(1) {
+                    w.udp.push(worker::bind_udp(actual, true)?);
+                }
+            }
+            for w in &mut per_worker {
+                w.quic = Some(quic.clone());
+                w.h3_counters = Some(Arc::new(WorkerCounters::default()));
+            }
         }
-        tracing::info!(
-            ?local_addrs,
-            ?tls_local_addrs,
-            workers,
-            "shockwave server listening"
-        );
-        Ok(ServerHandle {
-            local_addrs,
-            tls_local_addrs,
-            shutdown: ShutdownHandle {
-                tx: Arc::new(stop_tx),
-            },
-            counters,
-            threads,
-            handle_signals: config.handle_signals,
-        })
+        match addrs.h3.first() {
+            Some(h3) if alt_svc && !addrs.tls.is_empty() => {
+                let advertised = Arc::new(crate::server::h3::AltSvc::new(handler, h3.port()));
+                launch(config, advertised, per_worker, addrs)
+            }
+            _ => launch(config, handler, per_worker, addrs),
+        }
     }
 
     /// Starts the server and blocks until it has shut down: on SIGINT/SIGTERM (when
@@ -185,6 +198,63 @@ impl Server {
         }
         handle.wait()
     }
+}
+
+/// The addresses actually bound, by kind.
+#[derive(Default)]
+struct BoundAddrs {
+    plain: Vec<SocketAddr>,
+    tls: Vec<SocketAddr>,
+    h3: Vec<SocketAddr>,
+}
+
+/// Starts one thread per worker, each serving its sockets with the same handler.
+fn launch<H: Handler>(
+    config: ServerConfig,
+    handler: Arc<H>,
+    per_worker: Vec<worker::WorkerSockets>,
+    addrs: BoundAddrs,
+) -> std::io::Result<ServerHandle> {
+    let workers = per_worker.len();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let config = Arc::new(config);
+    let counters: Vec<Arc<WorkerCounters>> = (0..workers)
+        .map(|_| Arc::new(WorkerCounters::default()))
+        .collect();
+    let h3_counters: Vec<Arc<WorkerCounters>> = per_worker
+        .iter()
+        .filter_map(|w| w.h3_counters.clone())
+        .collect();
+    let mut threads = Vec::with_capacity(workers);
+    for (id, sockets) in per_worker.into_iter().enumerate() {
+        let handler = handler.clone();
+        let config = config.clone();
+        let counters = counters[id].clone();
+        let stop = stop_rx.clone();
+        let t = std::thread::Builder::new()
+            .name(format!("shockwave-worker-{id}"))
+            .spawn(move || worker::run_worker(id, sockets, handler, config, counters, stop))?;
+        threads.push(t);
+    }
+    tracing::info!(
+        local_addrs = ?addrs.plain,
+        tls_local_addrs = ?addrs.tls,
+        h3_local_addrs = ?addrs.h3,
+        workers,
+        "shockwave server listening"
+    );
+    Ok(ServerHandle {
+        local_addrs: addrs.plain,
+        tls_local_addrs: addrs.tls,
+        h3_local_addrs: addrs.h3,
+        shutdown: ShutdownHandle {
+            tx: Arc::new(stop_tx),
+        },
+        counters,
+        h3_counters,
+        threads,
+        handle_signals: config.handle_signals,
+    })
 }
 
 /// Stops a running server gracefully; cheap to clone and `Send`.
@@ -211,8 +281,11 @@ impl ShutdownHandle {
 pub struct ServerHandle {
     local_addrs: Vec<SocketAddr>,
     tls_local_addrs: Vec<SocketAddr>,
+    h3_local_addrs: Vec<SocketAddr>,
     shutdown: ShutdownHandle,
     counters: Vec<Arc<WorkerCounters>>,
+    /// The workers' HTTP/3 counters (empty without HTTP/3 addresses).
+    h3_counters: Vec<Arc<WorkerCounters>>,
     threads: Vec<JoinHandle<std::io::Result<()>>>,
     handle_signals: bool,
 }
@@ -229,6 +302,7 @@ impl ServerHandle {
         self.local_addrs
             .first()
             .or(self.tls_local_addrs.first())
+            .or(self.h3_local_addrs.first())
             .copied()
             .expect("the server listens on at least one address")
     }
@@ -238,9 +312,19 @@ impl ServerHandle {
         &self.tls_local_addrs
     }
 
-    /// A snapshot of the live counters.
+    /// The HTTP/3 (UDP) addresses actually bound.
+    pub fn h3_local_addrs(&self) -> &[SocketAddr] {
+        &self.h3_local_addrs
+    }
+
+    /// A snapshot of the live counters (every protocol: HTTP/1.1, HTTP/2, HTTP/3).
     pub fn stats(&self) -> ServerStats {
-        ServerStats::collect(&self.counters)
+        ServerStats::collect_merged(&self.counters, &self.h3_counters)
+    }
+
+    /// A snapshot of the HTTP/3 counters alone (`None` without HTTP/3 addresses).
+    pub fn http3_stats(&self) -> Option<ServerStats> {
+        (!self.h3_counters.is_empty()).then(|| ServerStats::collect(&self.h3_counters))
     }
 
     /// A handle that can stop the server from anywhere.
@@ -251,7 +335,10 @@ impl ServerHandle {
     /// A closure returning live counters (e.g. for a `/stats` handler built before the
     /// server starts, via a `OnceLock`).
     pub fn stats_source(&self) -> StatsSource {
-        StatsSource::from_counters(self.counters.clone())
+        StatsSource {
+            counters: self.counters.clone(),
+            http3: self.h3_counters.clone(),
+        }
     }
 
     /// Starts a graceful shutdown (see [`ShutdownHandle::shutdown`]).
@@ -327,37 +414,36 @@ impl ServerHandle {
 #[derive(Debug, Clone)]
 pub struct StatsSource {
     counters: Vec<Arc<WorkerCounters>>,
-    /// The counters of an HTTP/3 server running beside (see [`StatsSource::with_http3`]).
+    /// The HTTP/3 counters (the server's own QUIC endpoints, or an attached source).
     http3: Vec<Arc<WorkerCounters>>,
 }
 
 impl StatsSource {
-    pub(crate) fn from_counters(counters: Vec<Arc<WorkerCounters>>) -> Self {
-        StatsSource {
-            counters,
-            http3: Vec::new(),
-        }
-    }
-
-    /// A snapshot of the counters.
+    /// A snapshot of the counters: every protocol summed.
     pub fn stats(&self) -> ServerStats {
-        ServerStats::collect(&self.counters)
+        ServerStats::collect_merged(&self.counters, &self.http3)
     }
 
-    /// Adds the counters of an HTTP/3 server serving beside this one (its
-    /// `Http3Handle::stats_source()`); `/stats` then shows them under `"http3"`.
+    /// Attaches the HTTP/3 counters of another server's source. Only needed with the
+    /// compatibility `Http3Server`: a [`Server`] with HTTP/3 addresses
+    /// ([`ServerBuilder::bind_h3`]) reports its HTTP/3 counters itself.
     pub fn with_http3(mut self, http3: StatsSource) -> Self {
-        self.http3 = http3.counters;
+        self.http3 = if http3.http3.is_empty() {
+            http3.counters
+        } else {
+            http3.http3
+        };
         self
     }
 
-    /// A snapshot of the attached HTTP/3 server's counters, if one was attached.
+    /// A snapshot of the HTTP/3 counters alone, if there are any.
     pub fn http3_stats(&self) -> Option<ServerStats> {
         (!self.http3.is_empty()).then(|| ServerStats::collect(&self.http3))
     }
 
-    /// What `/stats` answers: [`ServerStats::to_json`] of [`stats`](Self::stats), plus
-    /// `"http3": {...}` (the same fields) when an HTTP/3 server is attached.
+    /// What `/stats` answers: [`ServerStats::to_json`] of [`stats`](Self::stats) (every
+    /// protocol summed), plus `"http3": {...}` (the same fields, HTTP/3 alone) when the
+    /// server serves HTTP/3.
     pub fn to_json(&self) -> String {
         let mut json = self.stats().to_json();
         if let Some(h3) = self.http3_stats() {

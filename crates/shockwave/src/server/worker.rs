@@ -46,6 +46,39 @@ pub(crate) struct WorkerState<H> {
 }
 
 impl<H> WorkerState<H> {
+    /// The state of a new worker (its date is set by the first [`Self::tick`]).
+    pub(crate) fn new(
+        handler: Arc<H>,
+        config: Arc<ServerConfig>,
+        counters: Arc<WorkerCounters>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        let limits = &config.limits;
+        let h11_limits = h11::Limits {
+            max_request_line: limits.max_request_line,
+            max_headers: limits.max_headers,
+            max_header_bytes: limits.max_header_bytes,
+            ..h11::Limits::default()
+        };
+        WorkerState {
+            handler,
+            pool: ArenaPool::new(config.arena.clone()),
+            config,
+            h11_limits,
+            date_cache: RefCell::new(h11::DateCache::new()),
+            date: Cell::new(*b"Thu, 01 Jan 1970 00:00:00 GMT"),
+            date_gen: Cell::new(0),
+            now: Cell::new(tokio::time::Instant::now()),
+            stopping: Cell::new(false),
+            counters,
+            shutdown,
+            buffers: RefCell::new(Vec::new()),
+            active: Cell::new(0),
+            closed: Notify::new(),
+            stop_notify: Notify::new(),
+        }
+    }
+
     /// A cleared buffer from the worker's pool (reused across connections).
     pub(crate) fn take_buffer(&self) -> Vec<u8> {
         self.buffers
@@ -88,7 +121,7 @@ impl<H> WorkerState<H> {
         self.stopping.get()
     }
 
-    fn tick(&self) {
+    pub(crate) fn tick(&self) {
         self.now.set(tokio::time::Instant::now());
         let mut cache = self.date_cache.borrow_mut();
         let mut value = [0u8; 29];
@@ -102,7 +135,7 @@ impl<H> WorkerState<H> {
         }
     }
 
-    fn publish_arena_stats(&self) {
+    pub(crate) fn publish_arena_stats(&self) {
         let stats = self.pool.stats();
         *self
             .counters
@@ -133,10 +166,52 @@ pub(crate) fn bind_reuseport(
     Ok(socket.into())
 }
 
+/// Binds UDP `addr` for a worker's QUIC endpoint (`SO_REUSEPORT` when several workers
+/// share the address: the kernel keeps a client's packets on one socket).
+pub(crate) fn bind_udp(addr: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    #[cfg(unix)]
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    let _ = reuse_port;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+/// Spawns (on the current `LocalSet`) the worker's 50 ms tick: the cached date and coarse
+/// clock, and the arena statistics every other tick.
+pub(crate) fn spawn_ticker<H: 'static>(state: Rc<WorkerState<H>>) -> tokio::task::JoinHandle<()> {
+    tokio::task::spawn_local(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut publish = false;
+        loop {
+            tick.tick().await;
+            state.tick();
+            // Arena statistics every other tick (100 ms).
+            publish = !publish;
+            if publish {
+                state.publish_arena_stats();
+            }
+        }
+    })
+}
+
+/// What one worker serves: its TCP listeners and its HTTP/3 UDP sockets (with the QUIC
+/// configuration they share).
+pub(crate) struct WorkerSockets {
+    pub tcp: Vec<BoundListener>,
+    pub udp: Vec<std::net::UdpSocket>,
+    pub quic: Option<quinn::ServerConfig>,
+    /// The worker's HTTP/3 counters (also summed into the server's totals).
+    pub h3_counters: Option<Arc<WorkerCounters>>,
+}
+
 /// The body of one worker thread.
 pub(crate) fn run_worker<H: Handler>(
     id: usize,
-    listeners: Vec<BoundListener>,
+    sockets: WorkerSockets,
     handler: Arc<H>,
     config: Arc<ServerConfig>,
     counters: Arc<WorkerCounters>,
@@ -148,34 +223,16 @@ pub(crate) fn run_worker<H: Handler>(
         .enable_all()
         .build()?;
     let local = tokio::task::LocalSet::new();
-    let limits = &config.limits;
-    let h11_limits = h11::Limits {
-        max_request_line: limits.max_request_line,
-        max_headers: limits.max_headers,
-        max_header_bytes: limits.max_header_bytes,
-        ..h11::Limits::default()
-    };
-    let state = Rc::new(WorkerState {
+    let state = Rc::new(WorkerState::new(
         handler,
-        pool: ArenaPool::new(config.arena.clone()),
-        config: config.clone(),
-        h11_limits,
-        date_cache: RefCell::new(h11::DateCache::new()),
-        date: Cell::new(*b"Thu, 01 Jan 1970 00:00:00 GMT"),
-        date_gen: Cell::new(0),
-        now: Cell::new(tokio::time::Instant::now()),
-        stopping: Cell::new(false),
+        config.clone(),
         counters,
-        shutdown: shutdown.clone(),
-        buffers: RefCell::new(Vec::new()),
-        active: Cell::new(0),
-        closed: Notify::new(),
-        stop_notify: Notify::new(),
-    });
+        shutdown.clone(),
+    ));
     local.block_on(&rt, async move {
         state.tick();
         let mut accepts = Vec::new();
-        for l in listeners {
+        for l in sockets.tcp {
             let listener = TcpListener::from_std(l.listener)?;
             accepts.push(tokio::task::spawn_local(accept_loop(
                 listener,
@@ -183,34 +240,34 @@ pub(crate) fn run_worker<H: Handler>(
                 state.clone(),
             )));
         }
-        let publisher = {
-            let state = state.clone();
-            tokio::task::spawn_local(async move {
-                let mut tick = tokio::time::interval(Duration::from_millis(50));
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                let mut publish = false;
-                loop {
-                    tick.tick().await;
-                    state.tick();
-                    // Arena statistics every other tick (100 ms).
-                    publish = !publish;
-                    if publish {
-                        state.publish_arena_stats();
-                    }
-                }
-            })
-        };
+        // HTTP/3: a quinn endpoint per UDP socket, serving with the same state. Its task
+        // ends after the endpoint's own graceful shutdown (GOAWAY, grace, close).
+        for udp in sockets.udp {
+            let endpoint = quinn::Endpoint::new(
+                quinn::EndpointConfig::default(),
+                sockets.quic.clone(),
+                udp,
+                Arc::new(quinn::TokioRuntime),
+            )?;
+            accepts.push(tokio::task::spawn_local(super::h3::run_endpoint(
+                endpoint,
+                state.clone(),
+                sockets.h3_counters.clone(),
+            )));
+        }
+        let publisher = spawn_ticker(state.clone());
         tracing::debug!(worker = id, "worker started");
         let mut shutdown = shutdown;
         let _ = shutdown.wait_for(|stop| *stop).await;
         state.stopping.set(true);
         state.stop_notify.notify_waiters();
+        // Graceful: idle connections close themselves on the signal; in-flight requests
+        // finish, up to the grace deadline (HTTP/3 endpoints wait for theirs in their
+        // own task, with the same grace).
+        let deadline = tokio::time::Instant::now() + config.timeouts.shutdown_grace;
         for a in accepts {
             let _ = a.await;
         }
-        // Graceful: idle connections close themselves on the signal; in-flight requests
-        // finish, up to the grace deadline.
-        let deadline = tokio::time::Instant::now() + config.timeouts.shutdown_grace;
         while state.active.get() > 0 {
             let notified = state.closed.notified();
             if state.active.get() == 0 {
@@ -281,20 +338,18 @@ async fn accept_loop<H: Handler>(
                     // h2c with prior knowledge: the client preface on the cleartext port.
                     // The first bytes must come within the header-read timeout (once:
                     // HTTP/1.1 then finds them buffered); a shutdown closes the wait.
-                    use crate::http2::Sniffed;
+                    use super::h2::Sniffed;
                     let sniffed = if st.stopping() {
                         Sniffed::Closed
                     } else {
                         let wait = st.config.timeouts.header_read;
                         tokio::select! {
-                            s = crate::http2::sniff_preface(&stream, wait) => s,
+                            s = super::h2::sniff_preface(&stream, wait) => s,
                             _ = st.stop_signal() => Sniffed::Closed,
                         }
                     };
                     match sniffed {
-                        Sniffed::Http2 => {
-                            crate::http2::serve_for_worker!(stream, st, scheme, Some(remote))
-                        }
+                        Sniffed::Http2 => super::h2::serve(stream, st, scheme, Some(remote)).await,
                         Sniffed::Http1 => super::h1::serve(stream, st, scheme, Some(remote)).await,
                         Sniffed::TimedOut => inc(&st.counters.timeouts),
                         Sniffed::Closed => {}
@@ -303,7 +358,7 @@ async fn accept_loop<H: Handler>(
                 Some(acceptor) => {
                     if let Some(tls_stream) = handshake(acceptor, stream, st).await {
                         if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                            crate::http2::serve_for_worker!(tls_stream, st, scheme, Some(remote))
+                            super::h2::serve(tls_stream, st, scheme, Some(remote)).await
                         } else {
                             super::h1::serve(tls_stream, st, scheme, Some(remote)).await
                         }

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use shockwave::http3::server::{AltSvc, Http3Server};
 use shockwave::server::files::StaticFiles;
 use shockwave::server::routes::DefaultRoutes;
 use shockwave::server::{tls, Alloc, Server};
@@ -56,7 +55,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         builder = builder.workers(w);
     }
     let mut cert_note = None;
-    let mut h3_target = None;
     if args.self_signed || args.cert.is_some() {
         let tls_addr = args
             .tls_addr
@@ -72,8 +70,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             cert_note = Some(path);
             ss.config
         };
-        h3_target = Some((tls_addr, config.clone()));
-        builder = builder.bind_tls(tls_addr).tls(config);
+        // HTTP/3 listens on UDP at the TLS address (same server, same handler); the TLS
+        // responses advertise it with Alt-Svc.
+        builder = builder.bind_tls(tls_addr).bind_h3(tls_addr).tls(config);
     } else if args.tls_addr.is_some() {
         anyhow::bail!("--tls-addr needs --cert and --key, or --self-signed");
     }
@@ -85,32 +84,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let slot = routes.stats_slot();
     let server = builder.build();
     let workers = server.config().workers;
-    // With TLS, HTTP/3 listens on UDP at the TLS address (same handler) and the TLS
-    // responses advertise it with Alt-Svc.
-    let (handle, h3) = match h3_target {
-        Some((addr, config)) => {
-            let routes = std::sync::Arc::new(routes);
-            let h3 = Http3Server::new(addr, config)
-                .workers(workers)
-                .start_shared(routes.clone())
-                .with_context(|| format!("cannot listen for HTTP/3 on udp {addr}"))?;
-            let handle = server
-                .start(AltSvc::new(routes, h3.local_addr().port()))
-                .with_context(|| format!("cannot listen on {}", args.addr))?;
-            (handle, Some(h3))
-        }
-        None => {
-            let handle = server
-                .start(routes)
-                .with_context(|| format!("cannot listen on {}", args.addr))?;
-            (handle, None)
-        }
-    };
-    // `/stats` shows the HTTP/3 server's counters too, under "http3".
-    let _ = slot.set(match &h3 {
-        Some(h3) => handle.stats_source().with_http3(h3.stats_source()),
-        None => handle.stats_source(),
-    });
+    let handle = server
+        .start(routes)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    // `/stats` counts every protocol (HTTP/1.1, HTTP/2, HTTP/3).
+    let _ = slot.set(handle.stats_source());
     for a in handle.local_addrs() {
         say!(
             "shockwave: listening on http://{a}/  ({workers} workers, --alloc {})",
@@ -120,11 +98,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for a in handle.tls_local_addrs() {
         say!("shockwave: listening on https://{a}/");
     }
-    if let Some(h3) = &h3 {
-        say!(
-            "shockwave: listening on https://{}/ over HTTP/3 (UDP, advertised with Alt-Svc)",
-            h3.local_addr()
-        );
+    for a in handle.h3_local_addrs() {
+        say!("shockwave: listening on https://{a}/ over HTTP/3 (UDP, advertised with Alt-Svc)");
     }
     if let Some(path) = cert_note {
         say!(
@@ -146,9 +121,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     say!("shockwave: routes: GET / | GET /json | POST /echo | GET /stats; Ctrl-C stops");
     handle.shutdown_on_signals()?;
     handle.wait()?;
-    if let Some(h3) = h3 {
-        h3.stop()?;
-    }
     say!("shockwave: stopped");
     Ok(ExitCode::SUCCESS)
 }

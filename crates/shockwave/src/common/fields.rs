@@ -1,10 +1,33 @@
-//! Response-field helpers shared by the multiplexed drivers (HTTP/2 and HTTP/3), which
-//! encode a handler's `Response` as a field section instead of an HTTP/1.1 head.
+//! Field rules shared by every server driver: status digits, the connection-specific
+//! field names (one list), field validation (the response-splitting guard), the trailer
+//! rules, and [`prepare_response`], which turns a handler's `Response` into the field
+//! section the multiplexed drivers (HTTP/2, HTTP/3) encode.
 
 use http::StatusCode;
 use shockwave_arena::Arena;
 
-use super::{Response, ResponseBody, Trailers};
+use crate::common::digits::format_u64;
+use crate::service::{Response, ResponseBody, Trailers};
+
+/// Connection-specific field names (RFC 9110 §7.6.1): meaningful for one HTTP/1.1
+/// connection only, forbidden in HTTP/2 (RFC 9113 §8.2.2) and HTTP/3 (RFC 9114 §4.2)
+/// messages (`te` is allowed there with the value `trailers` in requests only), and
+/// dropped when an HTTP/1.1 request is translated into HTTP/2 (`Upgrade: h2c`).
+pub(crate) const CONNECTION_SPECIFIC: [&[u8]; 6] = [
+    b"connection",
+    b"keep-alive",
+    b"proxy-connection",
+    b"transfer-encoding",
+    b"upgrade",
+    b"te",
+];
+
+/// True when `name` is one of [`CONNECTION_SPECIFIC`] (ASCII case-insensitive).
+pub(crate) fn is_connection_specific(name: &[u8]) -> bool {
+    CONNECTION_SPECIFIC
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(name))
+}
 
 /// The three ASCII digits of a status code, for the `:status` pseudo-header.
 pub(crate) fn status_bytes(status: StatusCode) -> [u8; 3] {
@@ -20,28 +43,15 @@ pub(crate) fn status_bytes(status: StatusCode) -> [u8; 3] {
 /// server manages itself (`content-length`, `date`) and connection-specific names that
 /// HTTP/2 and HTTP/3 forbid (RFC 9113 §8.2.2, RFC 9114 §4.2).
 pub(crate) fn skipped(name: &[u8]) -> bool {
-    [
-        &b"connection"[..],
-        b"transfer-encoding",
-        b"keep-alive",
-        b"proxy-connection",
-        b"upgrade",
-        b"content-length",
-        b"date",
-        b"te",
-    ]
-    .iter()
-    .any(|n| n.eq_ignore_ascii_case(name))
+    is_connection_specific(name)
+        || name.eq_ignore_ascii_case(b"content-length")
+        || name.eq_ignore_ascii_case(b"date")
 }
 
 /// True when `name` is a non-empty token and `value` has no CR, LF or NUL (the
 /// response-splitting guard).
 pub(crate) fn field_valid(name: &[u8], value: &[u8]) -> bool {
-    !name.is_empty()
-        && name
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b))
-        && value.iter().all(|b| *b != b'\r' && *b != b'\n' && *b != 0)
+    shockwave_http11::is_token(name) && memchr::memchr3(b'\r', b'\n', 0, value).is_none()
 }
 
 /// True when a response trailer field may be sent (every driver filters with it): a valid
@@ -149,20 +159,6 @@ pub(crate) fn prepare_response<'a>(
     })
 }
 
-/// The decimal digits of `n`, written at the end of `buf`.
-pub(crate) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,10 +229,6 @@ mod tests {
         assert_eq!(p.status, StatusCode::INTERNAL_SERVER_ERROR);
         let p = prepare_response(&arena, Response::status_code(101), false, None).unwrap();
         assert_eq!(p.status, StatusCode::INTERNAL_SERVER_ERROR);
-
-        let mut buf = [0u8; 20];
-        assert_eq!(format_u64(0, &mut buf), b"0");
-        assert_eq!(format_u64(u64::MAX, &mut buf), b"18446744073709551615");
     }
 
     #[test]

@@ -27,18 +27,15 @@ use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::io::{Read as _, Seek as _};
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{FutureExt as _, StreamExt as _};
 use http::{Method, StatusCode, Version};
-use shockwave_arena::{Arena, ArenaError, ArenaPool, HeaderList, PoolConfig};
-use shockwave_http11::DateCache;
+use shockwave_arena::{Arena, ArenaError, HeaderList, PoolConfig};
 use shockwave_quic::control::{ControlEvent, ControlStream};
 use shockwave_quic::frame::{self, FrameLimits, Settings};
 use shockwave_quic::qpack::{Decoded, Decoder, Encoder};
@@ -47,22 +44,30 @@ use shockwave_quic::stream::{self as h3stream, PeerUniStreams, Role, UniStreamKi
 use shockwave_quic::{message, Error as H3Error, ErrorCode, Scope};
 use tokio::sync::{watch, Notify};
 
-use super::reader::{Ev, MessageReader, ReadFail};
-use super::{quic_server_config, varint, Http3Config, SetupError};
-use crate::server::fields::{prepare_response, status_bytes, trailer_allowed, PreparedResponse};
-use crate::server::stats::{dec, inc, WorkerCounters};
-use crate::server::{
+use super::stats::{dec, inc, WorkerCounters};
+use super::worker::{spawn_ticker, WorkerState};
+use super::{ServerStats, StatsSource};
+use crate::common::fields::{prepare_response, status_bytes, PreparedResponse};
+use crate::common::h3_reader::{Ev, MessageReader, ReadFail};
+use crate::common::pipeline::{
+    self, call_handler, request_scheme, resolve_trailers, simple_fields, trailer_section,
+};
+use crate::http3::{varint, Http3Config};
+use crate::service::{
     Body, BodyError, BodySource, Handler, Headers, Request, RequestContext, RequestParts, Response,
-    ResponseBody, Scheme, ServerStats, StatsSource, Trailers,
+    ResponseBody, Scheme, Trailers,
 };
 
 /// Bodies up to this size are sent in the same write as the HEADERS frame.
 const COALESCE_BODY: usize = 16 * 1024;
 
-/// An HTTP/3 server: a UDP address, a TLS configuration, limits and worker threads.
+/// An HTTP/3-only [`Server`](crate::server::Server): a UDP address, a TLS configuration,
+/// limits and worker threads. Kept for compatibility: it builds the one `Server` with only
+/// an HTTP/3 address (use [`ServerBuilder::bind_h3`](crate::server::ServerBuilder::bind_h3)
+/// to serve HTTP/3 beside HTTP/1.1 and HTTP/2 from one server).
 ///
 /// ```no_run
-/// use shockwave::http3::server::Http3Server;
+/// use shockwave::server::Http3Server;
 /// use shockwave::server::{handler_fn, Response};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -120,59 +125,23 @@ impl Http3Server {
         self.start_shared(Arc::new(handler))
     }
 
-    /// As [`start`](Self::start), with a handler shared with other servers (e.g. the
-    /// HTTP/1.1 server on the same address).
+    /// As [`start`](Self::start), with a handler shared with other servers.
     pub fn start_shared<H: Handler>(self, handler: Arc<H>) -> std::io::Result<Http3Handle> {
-        let quic = quic_server_config(&self.tls, &self.config).map_err(|e| match e {
-            SetupError::Io(e) => e,
-            other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other.to_string()),
-        })?;
-        let first = bind_udp(self.addr, self.workers > 1)?;
-        let local_addr = first.local_addr()?;
-        let mut sockets = vec![first];
-        for _ in 1..self.workers {
-            sockets.push(bind_udp(local_addr, true)?);
-        }
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let mut threads = Vec::new();
-        let mut counters = Vec::new();
-        for (i, socket) in sockets.into_iter().enumerate() {
-            let c = Arc::new(WorkerCounters::default());
-            counters.push(c.clone());
-            let handler = handler.clone();
-            let quic = quic.clone();
-            let config = self.config.clone();
-            let arena = self.arena.clone();
-            let stop = stop_rx.clone();
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("shockwave-h3-{i}"))
-                    .spawn(move || -> std::io::Result<()> {
-                        let rt = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()?;
-                        let local = tokio::task::LocalSet::new();
-                        local.block_on(&rt, async move {
-                            let endpoint = quinn::Endpoint::new(
-                                quinn::EndpointConfig::default(),
-                                Some(quic),
-                                socket,
-                                Arc::new(quinn::TokioRuntime),
-                            )?;
-                            let shared =
-                                Rc::new(Shared::new(handler, config, arena, stop, Some(c)));
-                            run_endpoint(endpoint, shared).await;
-                            Ok(())
-                        })
-                    })?,
-            );
-        }
-        tracing::info!(%local_addr, workers = self.workers, "shockwave HTTP/3 listening");
+        let mut config = crate::server::ServerConfig {
+            h3_addrs: vec![self.addr],
+            tls: Some(self.tls),
+            workers: self.workers,
+            arena: self.arena,
+            handle_signals: false,
+            ..Default::default()
+        };
+        config.limits.max_body_size = self.config.max_body_size;
+        config.timeouts.shutdown_grace = self.config.shutdown_grace;
+        config.http3 = self.config;
+        let inner = crate::server::Server::new(config).start_arc(handler, false)?;
         Ok(Http3Handle {
-            local_addr,
-            stop: Arc::new(stop_tx),
-            threads,
-            counters,
+            local_addr: inner.h3_local_addrs()[0],
+            inner,
         })
     }
 }
@@ -183,7 +152,7 @@ impl Http3Server {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use shockwave::http3::server::AltSvc;
+/// use shockwave::server::AltSvc;
 /// use shockwave::server::{handler_fn, Response};
 ///
 /// let handler = Arc::new(handler_fn(async |_cx| Response::text("hi")));
@@ -227,25 +196,12 @@ impl<H: Handler> Handler for AltSvc<H> {
     }
 }
 
-fn bind_udp(addr: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    #[cfg(unix)]
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    let _ = reuse_port;
-    socket.bind(&addr.into())?;
-    Ok(socket.into())
-}
-
-/// A running [`Http3Server`].
+/// A running [`Http3Server`] (a [`ServerHandle`](crate::server::ServerHandle) with one
+/// HTTP/3 address).
 #[derive(Debug)]
 pub struct Http3Handle {
     local_addr: SocketAddr,
-    stop: Arc<watch::Sender<bool>>,
-    threads: Vec<JoinHandle<std::io::Result<()>>>,
-    counters: Vec<Arc<WorkerCounters>>,
+    inner: crate::server::ServerHandle,
 }
 
 impl Http3Handle {
@@ -256,38 +212,27 @@ impl Http3Handle {
 
     /// A snapshot of the counters (requests, responses by class, panics, ...).
     pub fn stats(&self) -> ServerStats {
-        ServerStats::collect(&self.counters)
+        self.inner.stats()
     }
 
-    /// A cheap, `Send + Sync` reader of the counters, e.g. to attach to the HTTP/1.1
-    /// server's `/stats` with [`StatsSource::with_http3`].
+    /// A cheap, `Send + Sync` reader of the counters.
     pub fn stats_source(&self) -> StatsSource {
-        StatsSource::from_counters(self.counters.clone())
+        self.inner.stats_source()
     }
 
     /// Starts a graceful shutdown (GOAWAY, finish in-flight requests, close).
     pub fn shutdown(&self) {
-        let _ = self.stop.send(true);
+        self.inner.shutdown();
     }
 
     /// Waits for the workers to finish (after a shutdown).
     pub fn wait(self) -> std::io::Result<()> {
-        let mut result = Ok(());
-        for t in self.threads {
-            let r = t
-                .join()
-                .unwrap_or_else(|_| Err(std::io::Error::other("HTTP/3 worker panicked")));
-            if result.is_ok() {
-                result = r;
-            }
-        }
-        result
+        self.inner.wait()
     }
 
     /// Shuts down gracefully and waits for the workers.
     pub fn stop(self) -> std::io::Result<()> {
-        self.shutdown();
-        self.wait()
+        self.inner.stop()
     }
 }
 
@@ -301,44 +246,50 @@ pub async fn serve<H: Handler>(
     config: Http3Config,
     shutdown: watch::Receiver<bool>,
 ) {
-    let shared = Rc::new(Shared::new(
+    let mut server = crate::server::ServerConfig::default();
+    server.limits.max_body_size = config.max_body_size;
+    server.timeouts.shutdown_grace = config.shutdown_grace;
+    server.http3 = config;
+    let counters = Arc::new(WorkerCounters::default());
+    let state = Rc::new(WorkerState::new(
         handler,
-        config,
-        PoolConfig::default(),
+        Arc::new(server),
+        counters,
         shutdown,
-        None,
     ));
-    run_endpoint(endpoint, shared).await
+    state.tick();
+    let ticker = spawn_ticker(state.clone());
+    run_endpoint(endpoint, state, None).await;
+    ticker.abort();
 }
 
-/// Everything a worker's connections share.
+/// What a worker's HTTP/3 connections share: the worker's state and the endpoint's
+/// connection count (for its graceful shutdown).
 struct Shared<H> {
+    st: Rc<WorkerState<H>>,
     handler: Arc<H>,
+    /// The effective settings ([`ServerConfig::http3`](crate::server::ServerConfig::http3)
+    /// with the server's body limit and shutdown grace).
     config: Http3Config,
-    pool: ArenaPool,
     shutdown: watch::Receiver<bool>,
+    /// `None` when serving without a server's stats (the standalone [`serve`]).
     counters: Option<Arc<WorkerCounters>>,
-    date: RefCell<DateCache>,
     buffers: RefCell<Vec<Vec<u8>>>,
     connections: Cell<usize>,
     connection_closed: Notify,
 }
 
 impl<H> Shared<H> {
-    fn new(
-        handler: Arc<H>,
-        config: Http3Config,
-        arena: PoolConfig,
-        shutdown: watch::Receiver<bool>,
-        counters: Option<Arc<WorkerCounters>>,
-    ) -> Self {
+    fn new(st: Rc<WorkerState<H>>, counters: Option<Arc<WorkerCounters>>) -> Self {
+        let mut config = st.config.http3.clone();
+        config.max_body_size = st.config.limits.max_body_size;
+        config.shutdown_grace = st.config.timeouts.shutdown_grace;
         Shared {
-            handler,
+            handler: st.handler.clone(),
             config,
-            pool: ArenaPool::new(arena),
-            shutdown,
+            shutdown: st.shutdown.clone(),
             counters,
-            date: RefCell::new(DateCache::new()),
+            st,
             buffers: RefCell::new(Vec::new()),
             connections: Cell::new(0),
             connection_closed: Notify::new(),
@@ -358,25 +309,16 @@ impl<H> Shared<H> {
     }
 }
 
-async fn run_endpoint<H: Handler>(endpoint: quinn::Endpoint, shared: Rc<Shared<H>>) {
+/// Serves HTTP/3 on a worker's quinn endpoint until the worker's shutdown, then shuts
+/// down gracefully (GOAWAY on every connection, in-flight requests finish up to the
+/// grace, `CONNECTION_CLOSE`). `counters`: the worker's HTTP/3 counters.
+pub(crate) async fn run_endpoint<H: Handler>(
+    endpoint: quinn::Endpoint,
+    st: Rc<WorkerState<H>>,
+    counters: Option<Arc<WorkerCounters>>,
+) {
+    let shared = Rc::new(Shared::new(st, counters));
     let mut shutdown = shared.shutdown.clone();
-    if shared.counters.is_some() {
-        // The arena pool's figures for `/stats`, as the HTTP/1.1 workers publish them.
-        let shared = shared.clone();
-        tokio::task::spawn_local(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(100));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Some(c) = &shared.counters {
-                    *c.arena.lock().unwrap_or_else(|e| e.into_inner()) = shared.pool.stats();
-                }
-                if *shared.shutdown.borrow() && shared.connections.get() == 0 {
-                    break;
-                }
-            }
-        });
-    }
     loop {
         let incoming = tokio::select! {
             biased;
@@ -776,7 +718,7 @@ async fn serve_request<H: Handler>(
 ) {
     let shared = &*conn.shared;
     let config = &shared.config;
-    let arena = shared.pool.get();
+    let arena = shared.st.pool.get();
     let state = RequestStream::with_limits(Role::Server, config.decoder_config().frame_limits());
     let mut reader = MessageReader::new(recv, state);
     let section = match poll_fn(|cx| reader.poll_next(cx, &mut [], &arena)).await {
@@ -871,19 +813,7 @@ async fn serve_request<H: Handler>(
     };
     let body = Body::new(&mut source, &arena, config.max_body_size);
     let rcx = RequestContext::new(request, &arena, body);
-    let response = match AssertUnwindSafe(shared.handler.call(rcx))
-        .catch_unwind()
-        .await
-    {
-        Ok(r) => r,
-        Err(_) => {
-            if let Some(c) = &shared.counters {
-                inc(&c.handler_panics);
-            }
-            tracing::error!(stream = id, "handler panicked; answering 500");
-            Response::new(StatusCode::INTERNAL_SERVER_ERROR)
-        }
-    };
+    let response = call_handler(&*shared.handler, rcx, shared.counters.as_deref(), id).await;
     if let Some(code) = stream_error.get() {
         drop(response);
         let _ = send.reset(varint(code));
@@ -940,10 +870,8 @@ fn check_request<'a>(
         .authority
         .or(head.host)
         .and_then(|a| std::str::from_utf8(a).ok());
-    let scheme = match head.scheme {
-        Some(b"http") => Scheme::Http,
-        _ => Scheme::Https,
-    };
+    // QUIC is always TLS: an absent or unknown `:scheme` is `https`.
+    let scheme = request_scheme(head.scheme, Scheme::Https);
     let mut regular = shockwave_arena::Vec::new_in(arena.bump());
     if regular.try_reserve_exact(list.len()).is_err() {
         // Answered 431 like any full arena.
@@ -1081,21 +1009,18 @@ impl<H> BodySource for H3Body<'_, '_, H> {
 }
 
 fn count_response<H>(conn: &Conn<H>, status: StatusCode) {
-    if let Some(c) = &conn.shared.counters {
-        c.response(status.as_u16());
-    }
+    pipeline::count_response(conn.shared.counters.as_deref(), status);
 }
 
 /// A response without body (errors).
 async fn simple_response<H>(conn: &Conn<H>, send: &mut quinn::SendStream, status: StatusCode) {
     count_response(conn, status);
     let code = status_bytes(status);
-    let fields: [(&[u8], &[u8]); 2] = [(b":status", &code), (b"content-length", b"0")];
     let mut out = conn.shared.take_buffer();
     if conn
         .encoder
         .borrow_mut()
-        .encode_headers_frame(fields, &mut out)
+        .encode_headers_frame(simple_fields(&code), &mut out)
         .is_ok()
     {
         let _ = send.write_all(&out).await;
@@ -1111,13 +1036,7 @@ async fn send_response<'a, H>(
     is_head: bool,
     large: &Cell<bool>,
 ) {
-    let mut date = [0u8; 29];
-    {
-        let mut cache = conn.shared.date.borrow_mut();
-        let v = cache.header_value();
-        let n = v.len().min(29);
-        date[..n].copy_from_slice(&v[..n]);
-    }
+    let date = conn.shared.st.date();
     // Invalid handler responses become a 500; names are lowercased (RFC 9114 §4.2).
     let Some(prepared) = prepare_response(arena, response, is_head, Some(&date)) else {
         return simple_response(conn, send, StatusCode::INTERNAL_SERVER_ERROR).await;
@@ -1163,10 +1082,9 @@ impl<H> Conn<H> {
     }
 }
 
-/// Sends the trailer section, if any, as a HEADERS frame after the DATA frames (RFC 9114
-/// §4.1), together with what is still pending in `out`. A deferred trailer future is
-/// awaited here, after the body; fields are filtered like header fields
-/// ([`trailer_allowed`]) and lowercased. An empty section sends no frame.
+/// Encodes the trailer section (a HEADERS frame after the body, RFC 9114 §4.1) into `out`
+/// and writes `out`. A deferred section is awaited first under the pipeline's panic guard
+/// (a panic is counted; `Err` makes the caller reset the stream with `H3_INTERNAL_ERROR`).
 async fn send_trailers<'a, H>(
     conn: &Conn<H>,
     send: &mut quinn::SendStream,
@@ -1174,25 +1092,19 @@ async fn send_trailers<'a, H>(
     out: &mut Vec<u8>,
     trailers: Trailers<'a>,
 ) -> Result<(), ()> {
+    let id = u64::from(send.id());
     match trailers {
         Trailers::None => {}
         Trailers::Fields(fields) => encode_trailers(conn, arena, fields.iter().copied(), out)?,
-        Trailers::Deferred(future) => {
-            // Whatever the body left pending goes out first: the future may take time.
+        Trailers::Deferred(mut future) => {
             if !out.is_empty() {
                 send.write_all(out).await.map_err(e)?;
                 out.clear();
             }
-            let map = match AssertUnwindSafe(future).catch_unwind().await {
-                Ok(map) => map,
-                Err(_) => {
-                    if let Some(c) = &conn.shared.counters {
-                        inc(&c.handler_panics);
-                    }
-                    tracing::error!("trailer future panicked; resetting the stream");
-                    return Err(());
-                }
-            };
+            let counters = conn.shared.counters.as_deref();
+            let map = resolve_trailers(&mut future, counters, id)
+                .await
+                .ok_or(())?;
             let fields = map
                 .iter()
                 .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
@@ -1205,26 +1117,13 @@ async fn send_trailers<'a, H>(
     send.write_all(out).await.map_err(e)
 }
 
-/// Appends the trailer section made of the allowed `fields` to `out` (nothing when none
-/// is left). Err when the arena is full or the section exceeds the peer's limit.
 fn encode_trailers<'f, H>(
     conn: &Conn<H>,
     arena: &'f Arena,
     fields: impl Iterator<Item = (&'f [u8], &'f [u8])>,
     out: &mut Vec<u8>,
 ) -> Result<(), ()> {
-    let mut list = shockwave_arena::Vec::new_in(arena.bump());
-    for (name, value) in fields.filter(|(n, v)| trailer_allowed(n, v)) {
-        let name: &'f [u8] = if name.iter().any(u8::is_ascii_uppercase) {
-            let lower = arena.alloc_bytes(name).map_err(e)?;
-            lower.make_ascii_lowercase();
-            lower
-        } else {
-            name
-        };
-        list.try_reserve(1).map_err(e)?;
-        list.push((name, value));
-    }
+    let list = trailer_section(arena, fields).map_err(e)?;
     if list.is_empty() {
         return Ok(());
     }

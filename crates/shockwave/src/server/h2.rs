@@ -12,7 +12,6 @@ use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::io::{self, Read as _, Seek as _};
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,19 +19,24 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use futures_util::future::select;
 use futures_util::task::AtomicWaker;
-use futures_util::{FutureExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
 use http::{Method, StatusCode, Version};
 use shockwave_arena::{Arena, ArenaPool, HeaderList};
 use shockwave_http11::DateCache;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::engine::{Event, ServerConnection, StreamError};
-use super::Http2Config;
-use crate::server::fields::{prepare_response, status_bytes, trailer_allowed};
-use crate::server::stats::{inc, WorkerCounters};
-use crate::server::{
+use super::stats::{inc, WorkerCounters};
+use super::worker::WorkerState;
+use crate::common::fields::{is_connection_specific, prepare_response, status_bytes};
+use crate::common::linger::linger_close;
+use crate::common::pipeline::{
+    call_handler, count_response, request_scheme, resolve_trailers, simple_fields, trailer_section,
+};
+use crate::http2::engine::{Event, ServerConnection, StreamError};
+use crate::http2::{Http2Config, RequestHead};
+use crate::service::{
     Body, BodyError, BodySource, Handler, Headers, Request, RequestContext, RequestParts, Response,
     ResponseBody, Scheme, Trailers,
 };
@@ -166,7 +170,7 @@ async fn sniff_until_decided(stream: &tokio::net::TcpStream, wakeups: &mut u32) 
         if n == 0 {
             return Sniffed::Closed;
         }
-        if !super::is_preface_prefix(&buf[..n]) {
+        if !crate::http2::is_preface_prefix(&buf[..n]) {
             return Sniffed::Http1;
         }
         if n == buf.len() {
@@ -180,53 +184,55 @@ async fn sniff_until_decided(stream: &tokio::net::TcpStream, wakeups: &mut u32) 
     }
 }
 
-/// The server's hook: serves an HTTP/2 connection with a worker's handler, arena pool,
-/// counters, shutdown signal and cached date.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn serve_worker_conn<IO, H>(
-    io: IO,
-    handler: &H,
-    pool: &ArenaPool,
-    counters: &WorkerCounters,
-    shutdown: watch::Receiver<bool>,
-    config: &crate::server::ServerConfig,
+/// A [`ServeContext`] for a connection of a worker: its handler, arena pool, counters,
+/// shutdown signal, cached date and the server's HTTP/2 settings and limits.
+fn worker_context<'c, H: Handler>(
+    st: &'c WorkerState<H>,
+    date: &'c dyn Fn() -> [u8; 29],
     scheme: Scheme,
     remote: Option<SocketAddr>,
-    date: &dyn Fn() -> [u8; 29],
-) where
-    IO: AsyncRead + AsyncWrite + Unpin,
-    H: Handler,
-{
-    let mut cx = ServeContext::new(handler, pool).with_counters(counters);
+) -> ServeContext<'c, H> {
+    let config = &st.config;
+    let mut cx = ServeContext::new(&*st.handler, &st.pool).with_counters(&st.counters);
     cx.max_body_size = config.limits.max_body_size;
     cx.config = config.http2.clone();
     cx.config.idle_timeout = config.timeouts.idle;
     cx.scheme = scheme;
     cx.remote_addr = remote;
-    cx.shutdown = Some(shutdown);
+    cx.shutdown = Some(st.shutdown.clone());
     cx.date = Some(date);
+    cx
+}
+
+/// Serves `io` as an HTTP/2 connection of the worker `st` (after the preface sniff on
+/// the cleartext port, or ALPN `h2` over TLS). `scheme` is the connection's transport.
+pub(crate) async fn serve<IO, H>(
+    io: IO,
+    st: &WorkerState<H>,
+    scheme: Scheme,
+    remote: Option<SocketAddr>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    H: Handler,
+{
+    let date = || st.date();
+    let cx = worker_context(st, &date, scheme, remote);
     if let Err(e) = serve_connection(io, cx, &[]).await {
         tracing::debug!(?remote, error = %e, "HTTP/2 connection error");
     }
 }
 
-/// The server's `Upgrade: h2c` hook (RFC 7540 §3.2): if `req` asks for h2c with a valid
-/// `HTTP2-Settings` and has no body, writes `101 Switching Protocols`, serves the request
-/// as stream 1 and the rest of the connection as HTTP/2, and returns `true`. Otherwise
-/// returns `false` without touching `io` (serve the request as HTTP/1.1).
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn upgrade_worker_conn<IO, H>(
+/// The `Upgrade: h2c` hook of the HTTP/1.1 driver (RFC 7540 §3.2): if `req` asks for h2c
+/// with a valid `HTTP2-Settings` and has no body, writes `101 Switching Protocols`, serves
+/// the request as stream 1 and the rest of the connection as HTTP/2, and returns `true`.
+/// Otherwise returns `false` without touching `io` (serve the request as HTTP/1.1).
+pub(crate) async fn upgrade<IO, H>(
     io: &mut IO,
     req: &shockwave_http11::Request<'_>,
     already_read: &[u8],
-    handler: &H,
-    pool: &ArenaPool,
-    counters: &WorkerCounters,
-    shutdown: watch::Receiver<bool>,
-    config: &crate::server::ServerConfig,
+    st: &WorkerState<H>,
     scheme: Scheme,
     remote: Option<SocketAddr>,
-    date: &dyn Fn() -> [u8; 29],
 ) -> bool
 where
     IO: AsyncRead + AsyncWrite + Unpin,
@@ -245,15 +251,9 @@ where
         return true;
     }
     // The upgraded request was counted by HTTP/1.1; the HTTP/2 driver counts it again.
-    crate::server::stats::dec(&counters.requests);
-    let mut cx = ServeContext::new(handler, pool).with_counters(counters);
-    cx.max_body_size = config.limits.max_body_size;
-    cx.config = config.http2.clone();
-    cx.config.idle_timeout = config.timeouts.idle;
-    cx.scheme = scheme;
-    cx.remote_addr = remote;
-    cx.shutdown = Some(shutdown);
-    cx.date = Some(date);
+    super::stats::dec(&st.counters.requests);
+    let date = || st.date();
+    let cx = worker_context(st, &date, scheme, remote);
     let engine = RefCell::new(ServerConnection::new(cx.config.clone()));
     engine.borrow_mut().upgrade(&settings, head);
     if let Err(e) = drive(io, &cx, &engine, already_read).await {
@@ -266,7 +266,7 @@ where
 /// decodable `HTTP2-Settings`, a valid head once translated (RFC 9113 §8.3.1).
 pub(crate) fn upgrade_request(
     req: &shockwave_http11::Request<'_>,
-) -> Option<(shockwave_http2_frames::Settings, super::RequestHead)> {
+) -> Option<(shockwave_http2_frames::Settings, RequestHead)> {
     if !req.is_h2c_upgrade()
         || !matches!(
             req.framing(),
@@ -278,7 +278,7 @@ pub(crate) fn upgrade_request(
     let mut payload = Vec::new();
     base64url_decode(req.http2_settings()?, &mut payload)?;
     let settings = shockwave_http2_frames::Settings::from_payload(&payload).ok()?;
-    let mut head = super::RequestHead::default();
+    let mut head = RequestHead::default();
     head.push(b":method", req.method().as_str().as_bytes());
     head.push(b":scheme", b"http");
     if let Some(host) = req.host() {
@@ -286,16 +286,12 @@ pub(crate) fn upgrade_request(
     }
     head.push(b":path", req.target().as_bytes());
     for (name, value) in req.headers().iter() {
-        const HOP: [&[u8]; 7] = [
-            b"connection",
-            b"upgrade",
-            b"http2-settings",
-            b"host",
-            b"keep-alive",
-            b"transfer-encoding",
-            b"proxy-connection",
-        ];
-        if HOP.iter().any(|h| h.eq_ignore_ascii_case(name)) || name.eq_ignore_ascii_case(b"te") {
+        // Connection-specific fields (incl. `te`) and the upgrade's own fields do not
+        // carry over; `host` became `:authority` (RFC 9113 §8.3.1).
+        if is_connection_specific(name)
+            || name.eq_ignore_ascii_case(b"http2-settings")
+            || name.eq_ignore_ascii_case(b"host")
+        {
             continue;
         }
         let lower: Vec<u8> = name.to_ascii_lowercase();
@@ -531,28 +527,10 @@ where
     .await;
     drop(futs);
     if result.is_ok() {
-        linger_close(io, &mut rbuf).await;
+        let sleep = pin!(tokio::time::sleep(std::time::Duration::ZERO));
+        linger_close(io, &mut rbuf, sleep).await;
     }
     result
-}
-
-/// Shuts down our side, then drains what the peer still sends for a moment, so that a
-/// final GOAWAY is not destroyed by a TCP RST.
-async fn linger_close<IO: AsyncRead + AsyncWrite + Unpin>(io: &mut IO, scratch: &mut [u8]) {
-    let deadline = Instant::now() + std::time::Duration::from_millis(500);
-    if tokio::time::timeout_at(deadline, io.shutdown())
-        .await
-        .is_err()
-    {
-        return;
-    }
-    let mut budget = 256 * 1024usize;
-    while budget > 0 {
-        match tokio::time::timeout_at(deadline, io.read(scratch)).await {
-            Ok(Ok(n)) if n > 0 => budget = budget.saturating_sub(n),
-            _ => return,
-        }
-    }
 }
 
 /// The connection's stream futures, each in a pinned slot that is reused by later streams
@@ -816,11 +794,7 @@ async fn serve_stream<H: Handler>(
         .authority
         .or_else(|| list.get(b"host"))
         .and_then(|a| std::str::from_utf8(a).ok());
-    let scheme = match ah.scheme {
-        Some(b"https") => Scheme::Https,
-        Some(_) => Scheme::Http,
-        None => cx.scheme,
-    };
+    let scheme = request_scheme(ah.scheme, cx.scheme);
     let is_head = method == Method::HEAD;
     let request = Request::from_parts(RequestParts {
         method,
@@ -845,16 +819,7 @@ async fn serve_stream<H: Handler>(
         Body::new(&mut source, &arena, cx.max_body_size)
     };
     let rcx = RequestContext::new(request, &arena, body);
-    let response = match AssertUnwindSafe(cx.handler.call(rcx)).catch_unwind().await {
-        Ok(r) => r,
-        Err(_) => {
-            if let Some(c) = cx.counters {
-                inc(&c.handler_panics);
-            }
-            tracing::error!(stream = id, "handler panicked; answering 500");
-            Response::new(StatusCode::INTERNAL_SERVER_ERROR)
-        }
-    };
+    let response = call_handler(cx.handler, rcx, cx.counters, u64::from(id)).await;
     let _ = send_response(engine, id, cx, answered, &arena, response, is_head).await;
 }
 
@@ -866,18 +831,17 @@ fn simple_response<H>(
     status: StatusCode,
 ) -> Result<(), StreamError> {
     let code = status_bytes(status);
-    let fields: [(&[u8], &[u8]); 2] = [(b":status", &code), (b"content-length", b"0")];
-    engine.borrow_mut().send_headers(id, fields, true)?;
-    count_response(cx, answered, status);
+    engine
+        .borrow_mut()
+        .send_headers(id, simple_fields(&code), true)?;
+    answered_with(cx, answered, status);
     Ok(())
 }
 
 /// A response head was queued: count it (only then: a reset stream's is not sent).
-fn count_response<H>(cx: &ServeContext<'_, H>, answered: &Cell<bool>, status: StatusCode) {
+fn answered_with<H>(cx: &ServeContext<'_, H>, answered: &Cell<bool>, status: StatusCode) {
     answered.set(true);
-    if let Some(c) = cx.counters {
-        c.response(status.as_u16());
-    }
+    count_response(cx.counters, status);
 }
 
 async fn send_response<'a, H>(
@@ -898,7 +862,7 @@ async fn send_response<'a, H>(
     engine
         .borrow_mut()
         .send_headers(id, prepared.fields.iter().copied(), end)?;
-    count_response(cx, answered, prepared.status);
+    answered_with(cx, answered, prepared.status);
     if end {
         return Ok(());
     }
@@ -907,7 +871,7 @@ async fn send_response<'a, H>(
     let fin = prepared.trailers.is_none();
     send_body(engine, id, arena, prepared.body, fin).await?;
     if !fin {
-        send_trailers(engine, id, arena, prepared.trailers).await?;
+        send_trailers(engine, id, arena, prepared.trailers, cx.counters).await?;
     }
     Ok(())
 }
@@ -978,70 +942,49 @@ async fn send_body<'a>(
     }
 }
 
-/// Sends the trailer section: a HEADERS frame with END_STREAM, after the body. Fields are
-/// filtered with [`trailer_allowed`] and lowercased (in the arena) as HTTP/2 requires
-/// (§8.2.1); when none is left, an empty DATA frame ends the stream instead. A deferred
-/// section is awaited first (the stream's reset cancels the wait).
+/// Sends the trailer section: a HEADERS frame with END_STREAM, after the body, with the
+/// fields the pipeline keeps ([`trailer_section`]: filtered, lowercased as RFC 9113
+/// §8.2.1 requires); when none is left, an empty DATA frame ends the stream instead. A
+/// deferred section is awaited first under the pipeline's panic guard (a panic is counted
+/// and the stream reset with `INTERNAL_ERROR`; the stream's reset cancels the wait).
 async fn send_trailers<'a>(
     engine: &RefCell<ServerConnection>,
     id: u32,
     arena: &'a Arena,
     trailers: Trailers<'a>,
+    counters: Option<&WorkerCounters>,
 ) -> Result<(), StreamError> {
-    match trailers {
-        Trailers::None => send_all(engine, id, &[], true).await,
-        Trailers::Fields(list) => {
-            let mut fields = shockwave_arena::Vec::new_in(arena.bump());
-            if fields.try_reserve_exact(list.len()).is_err() {
-                engine
-                    .borrow_mut()
-                    .reset(id, shockwave_http2_frames::ErrorCode::InternalError);
-                return Ok(());
-            }
-            for &(name, value) in list {
-                if !trailer_allowed(name, value) {
-                    continue;
-                }
-                let name: &[u8] = if name.iter().any(u8::is_ascii_uppercase) {
-                    match arena.alloc_bytes(name) {
-                        Ok(n) => {
-                            n.make_ascii_lowercase();
-                            n
-                        }
-                        Err(_) => continue,
-                    }
-                } else {
-                    name
-                };
-                fields.push((name, value));
-            }
-            if fields.is_empty() {
-                return send_all(engine, id, &[], true).await;
-            }
-            engine
-                .borrow_mut()
-                .send_headers(id, fields.iter().copied(), true)
-        }
-        Trailers::Deferred(fut) => {
-            let Ok(map) = AssertUnwindSafe(fut).catch_unwind().await else {
-                tracing::error!(stream = id, "trailer future panicked; resetting the stream");
+    let map;
+    let section = match trailers {
+        Trailers::None => Ok(&[][..]),
+        Trailers::Fields(list) => trailer_section(arena, list.iter().copied()),
+        Trailers::Deferred(mut fut) => {
+            let Some(m) = resolve_trailers(&mut fut, counters, u64::from(id)).await else {
                 engine
                     .borrow_mut()
                     .reset(id, shockwave_http2_frames::ErrorCode::InternalError);
                 return Ok(());
             };
-            // `HeaderName`s are lowercase already.
-            let fields = || {
+            map = m;
+            trailer_section(
+                arena,
                 map.iter()
-                    .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
-                    .filter(|&(n, v)| trailer_allowed(n, v))
-            };
-            if fields().next().is_none() {
-                return send_all(engine, id, &[], true).await;
-            }
-            engine.borrow_mut().send_headers(id, fields(), true)
+                    .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())),
+            )
         }
+    };
+    let Ok(fields) = section else {
+        engine
+            .borrow_mut()
+            .reset(id, shockwave_http2_frames::ErrorCode::InternalError);
+        return Ok(());
+    };
+    if fields.is_empty() {
+        return send_all(engine, id, &[], true).await;
     }
+    engine
+        .borrow_mut()
+        .send_headers(id, fields.iter().copied(), true)
 }
 
 async fn send_all(

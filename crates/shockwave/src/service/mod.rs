@@ -1,0 +1,23 @@
+//! The protocol-neutral handler API: what a [`Handler`] gets ([`RequestContext`]: the
+//! [`Request`] head, the request's arena, the streamed [`Body`]) and what it returns
+//! ([`Response`] with a [`ResponseBody`] and optional [`Trailers`]).
+//!
+//! These types know nothing of HTTP versions or sockets: the HTTP/1.1, HTTP/2 and HTTP/3
+//! drivers in [`crate::server`] build a `RequestContext` per request and send the
+//! `Response` they get back. A driver plugs its request body in through [`BodySource`].
+//! Everything here is re-exported from [`crate::server`] (`shockwave::server::Handler`,
+//! `shockwave::server::response::Response`, ... keep working).
+
+pub mod body;
+pub mod handler;
+pub mod request;
+pub mod response;
+
+pub use body::{Body, BodyError, BodySource};
+pub use handler::{
+    from_tower, handler_fn, service_fn, Handler, HandlerFn, ServiceFn, TowerHandler,
+};
+pub use request::{Headers, HeadersIter, Request, RequestContext, RequestParts, Scheme};
+pub use response::{
+    BodyStream, FileBody, Response, ResponseBody, Trailers, RESPONSE_INLINE_HEADERS,
+};
