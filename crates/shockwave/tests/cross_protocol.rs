@@ -1,7 +1,7 @@
 //! The same handler scenarios over HTTP/1.1, h2c, HTTP/2 over TLS and HTTP/3, served by ONE
 //! `Server` (plain, TLS and UDP addresses), asserting identical outcomes: status codes,
-//! header fields, a streamed body, trailers, a panicking handler (500, the server and — on
-//! the multiplexed protocols — the connection survive), a panicking trailer future (the
+//! header fields, a streamed body, trailers, a panicking handler (500, and the connection
+//! serves the next request), a panicking trailer future (the
 //! response is aborted and the panic counted), an oversized body (413), an unknown
 //! `:scheme` (the transport's scheme) and the counters in `/stats`.
 
@@ -158,7 +158,7 @@ async fn request(
     let mut out = Outcome::default();
     match conn {
         Conn::Http1(addr) => {
-            // One connection per request (HTTP/1.1 closes after a panic by design).
+            // One connection per request (a panicking trailer future closes the connection).
             let tcp = tokio::net::TcpStream::connect(*addr).await.unwrap();
             let (mut send, c) =
                 hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
@@ -358,6 +358,34 @@ async fn the_same_scenarios_give_the_same_outcomes_on_every_protocol() {
         assert_eq!((o.status, o.aborted), (500, false), "{proto:?}");
         let o = request(&mut conn, "/", None, None).await;
         assert_eq!((o.status, &o.body[..]), (200, &b"plain"[..]), "{proto:?}");
+        if proto == Proto::Http1 {
+            // HTTP/1.1 keeps the connection too: a panic and a request after it on one
+            // connection.
+            let addr = handle.local_addrs()[0];
+            let both = tokio::task::spawn_blocking(move || {
+                use std::io::{Read as _, Write as _};
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                s.write_all(
+                    b"GET /panic HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+                )
+                .unwrap();
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !String::from_utf8_lossy(&got).ends_with("plain") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                String::from_utf8_lossy(&got).into_owned()
+            })
+            .await
+            .unwrap();
+            assert!(both.starts_with("HTTP/1.1 500"), "{both}");
+            assert!(both.contains("\r\n\r\nHTTP/1.1 200 OK"), "{both}");
+            assert!(both.ends_with("plain"), "{both}");
+        }
 
         // A panicking trailer future: the response is aborted (no trailer section, the
         // message never completes) and the panic is counted. The head and body went out
@@ -413,7 +441,12 @@ async fn the_same_scenarios_give_the_same_outcomes_on_every_protocol() {
         // Counters: the panics of this round (handler + trailer future) and the 413.
         tokio::time::sleep(Duration::from_millis(50)).await;
         let after = handle.stats();
-        assert_eq!(after.handler_panics - before.handler_panics, 2, "{proto:?}");
+        let panics = if proto == Proto::Http1 { 3 } else { 2 };
+        assert_eq!(
+            after.handler_panics - before.handler_panics,
+            panics,
+            "{proto:?}"
+        );
         assert_eq!(
             after.errors_with_status(413) - before.errors_with_status(413),
             1,
@@ -421,7 +454,7 @@ async fn the_same_scenarios_give_the_same_outcomes_on_every_protocol() {
         );
         assert_eq!(
             after.errors_with_status(500) - before.errors_with_status(500),
-            1,
+            panics - 1,
             "{proto:?}"
         );
         assert!(after.requests - before.requests >= 10, "{proto:?}");
@@ -434,7 +467,7 @@ async fn the_same_scenarios_give_the_same_outcomes_on_every_protocol() {
     assert_eq!(h3.handler_panics, 2);
     assert!(h3.requests >= 10);
     assert!(handle.stats().requests >= 4 * 10);
-    assert_eq!(handle.stats().handler_panics, 8);
+    assert_eq!(handle.stats().handler_panics, 9);
     tokio::task::spawn_blocking(move || handle.stop())
         .await
         .unwrap()
