@@ -468,6 +468,12 @@ async fn the_same_scenarios_give_the_same_outcomes_on_every_protocol() {
     assert!(h3.requests >= 10);
     assert!(handle.stats().requests >= 4 * 10);
     assert_eq!(handle.stats().handler_panics, 9);
+    // What `/stats` answers: the totals, and the HTTP/3 part alone under "http3".
+    let json: serde_json::Value = serde_json::from_str(&handle.stats_source().to_json()).unwrap();
+    assert_eq!(json["handler_panics"], 9, "{json}");
+    assert_eq!(json["workers"], 1, "{json}");
+    assert_eq!(json["http3"]["handler_panics"], 2, "{json}");
+    assert_eq!(json["http3"]["errors_by_status"]["413"], 1, "{json}");
     tokio::task::spawn_blocking(move || handle.stop())
         .await
         .unwrap()
