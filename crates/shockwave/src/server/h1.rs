@@ -503,8 +503,9 @@ async fn respond<'r, H: Handler>(
     let mut keep_alive = req.keep_alive() && !shutting_down && body_state.done.get();
     if panicked {
         inc(&st.counters.handler_panics);
+        // As on HTTP/2 and HTTP/3 the connection survives: the request's state (arena,
+        // body) is dropped with it, and an unread body already closes (`body_state`).
         tracing::error!(path = req.path(), "handler panicked; answering 500");
-        keep_alive = false;
     }
     // Worked on in place: a `Response` is not small.
     let response = slot.get_or_insert_with(|| Response::new(StatusCode::INTERNAL_SERVER_ERROR));

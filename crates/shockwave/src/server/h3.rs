@@ -267,11 +267,9 @@ pub async fn serve<H: Handler>(
 /// connection count (for its graceful shutdown).
 struct Shared<H> {
     st: Rc<WorkerState<H>>,
-    handler: Arc<H>,
     /// The effective settings ([`ServerConfig::http3`](crate::server::ServerConfig::http3)
     /// with the server's body limit and shutdown grace).
     config: Http3Config,
-    shutdown: watch::Receiver<bool>,
     /// `None` when serving without a server's stats (the standalone [`serve`]).
     counters: Option<Arc<WorkerCounters>>,
     buffers: RefCell<Vec<Vec<u8>>>,
@@ -285,9 +283,7 @@ impl<H> Shared<H> {
         config.max_body_size = st.config.limits.max_body_size;
         config.shutdown_grace = st.config.timeouts.shutdown_grace;
         Shared {
-            handler: st.handler.clone(),
             config,
-            shutdown: st.shutdown.clone(),
             counters,
             st,
             buffers: RefCell::new(Vec::new()),
@@ -318,7 +314,7 @@ pub(crate) async fn run_endpoint<H: Handler>(
     counters: Option<Arc<WorkerCounters>>,
 ) {
     let shared = Rc::new(Shared::new(st, counters));
-    let mut shutdown = shared.shutdown.clone();
+    let mut shutdown = shared.st.shutdown.clone();
     loop {
         let incoming = tokio::select! {
             biased;
@@ -482,7 +478,7 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
     }
     tokio::task::spawn_local(accept_uni(conn.clone()));
 
-    let mut shutdown = conn.shared.shutdown.clone();
+    let mut shutdown = conn.shared.st.shutdown.clone();
     let mut goaway: Option<u64> = None;
     let mut next_id = 0u64;
     loop {
@@ -659,7 +655,7 @@ async fn request_task<H: Handler>(
     // counted until the peer has all of it, so a graceful close never discards it;
     // during a shutdown, every response. (A reset stream has nothing to deliver; small
     // responses are covered by the linger before the close.)
-    let wait_ack = large.get() || *conn.shared.shutdown.borrow();
+    let wait_ack = large.get() || *conn.shared.st.shutdown.borrow();
     if wait_ack && send.finish().is_ok() {
         let _ = tokio::time::timeout(conn.shared.config.shutdown_grace, send.stopped()).await;
     }
@@ -813,7 +809,7 @@ async fn serve_request<H: Handler>(
     };
     let body = Body::new(&mut source, &arena, config.max_body_size);
     let rcx = RequestContext::new(request, &arena, body);
-    let response = call_handler(&*shared.handler, rcx, shared.counters.as_deref(), id).await;
+    let response = call_handler(&*shared.st.handler, rcx, shared.counters.as_deref(), id).await;
     if let Some(code) = stream_error.get() {
         drop(response);
         let _ = send.reset(varint(code));

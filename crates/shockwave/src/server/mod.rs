@@ -1,5 +1,6 @@
-//! The HTTP/1.1 server: thread-per-core workers, per-request arenas, zero heap
-//! allocations per request once warm.
+//! The server: HTTP/1.1, h2c (prior knowledge and `Upgrade: h2c`), TLS with ALPN
+//! `h2`/`http/1.1`, and HTTP/3 over QUIC, from one [`ServerConfig`]. Thread-per-core
+//! workers, per-request arenas, zero heap allocations per request once warm.
 //!
 //! ```no_run
 //! use shockwave::server::{handler_fn, Response, Server};
@@ -13,6 +14,12 @@
 //! ```
 //!
 //! ## Architecture
+//!
+//! One worker state per thread serves every protocol: the drivers `h1`, `h2` and `h3`
+//! (crate-private) take it directly and share one response pipeline
+//! (`crate::common::pipeline`: one panic guard, the field rules, trailers, counters). With
+//! [`ServerBuilder::bind_h3`] each worker also runs a quinn endpoint on its own
+//! `SO_REUSEPORT` UDP socket; [`ServerHandle`] and [`StatsSource`] cover every protocol.
 //!
 //! [`ServerConfig::workers`] threads each run a current-thread tokio runtime and accept
 //! on their own `SO_REUSEPORT` listening socket (so the kernel spreads connections), with
