@@ -1,8 +1,8 @@
 //! The HTTP/2 engine↔socket loop, used by the server and the client drivers: one
-//! [`Connection`](shockwave_http2_frames::conn::Connection) (sans I/O) per socket, the
-//! wakers of the tasks waiting on its streams ([`H2State`]), and [`run`], which moves bytes
-//! between the socket and the connection, runs the connection's timers on one re-armed
-//! sleep and the driver's idle timeout, and turns the connection's events into wake-ups.
+//! [`Connection`] (sans I/O) per socket, the wakers of the tasks waiting on its streams
+//! ([`H2State`]), and [`run`], which moves bytes between the socket and the connection,
+//! runs the connection's timers on one re-armed sleep and the driver's idle timeout, and
+//! turns the connection's events into wake-ups.
 //!
 //! What differs between the roles comes in through [`Side`]: where the state lives (a
 //! `RefCell` on the server, whose stream futures run on the connection's task; a `Mutex`
@@ -463,5 +463,91 @@ where
 fn drain<S: Side>(side: &mut S) {
     while let Some(ev) = side.state(H2State::next_event) {
         side.event(ev);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    use super::*;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Moves every queued byte from `from` to `to`.
+    fn pump(from: &mut Connection, to: &mut Connection, now: std::time::Instant) {
+        let out = from.pending_output().to_vec();
+        from.advance_output(out.len());
+        assert_eq!(to.recv(&out, now).unwrap(), out.len());
+    }
+
+    #[test]
+    fn events_wake_the_parked_task_once_and_released_streams_are_forgotten() {
+        let now = std::time::Instant::now();
+        let mut client = H2State::new(Connection::client(Config::default()));
+        let mut server = Connection::new(Config::default());
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let cx = Context::from_waker(&waker);
+        let fields: [(&[u8], &[u8]); 4] = [
+            (b":method", b"GET"),
+            (b":scheme", b"http"),
+            (b":authority", b"a.test"),
+            (b":path", b"/"),
+        ];
+        let Poll::Ready(Ok(id)) = client.poll_open(&cx, fields, true) else {
+            panic!("open refused");
+        };
+        assert!(client.poll_response(id, &cx).is_pending());
+        assert!(
+            client.poll_reset(id, &cx).is_pending(),
+            "parks the same waker"
+        );
+        assert!(client.next_event().is_none());
+        assert_eq!(count.0.load(Ordering::Relaxed), 0);
+
+        pump(&mut client.conn, &mut server, now);
+        pump(&mut server, &mut client.conn, now);
+        while let Some(ev) = server.poll_event() {
+            if let Event::Request { stream_id } = ev {
+                let status: [(&[u8], &[u8]); 1] = [(b":status", b"200")];
+                server.send_headers(stream_id, status, true).unwrap();
+            }
+        }
+        pump(&mut server, &mut client.conn, now);
+        // The response event wakes the waiting task and is not handed to the driver.
+        assert!(client.next_event().is_none());
+        assert_eq!(count.0.load(Ordering::Relaxed), 1);
+        let Poll::Ready(Ok(head)) = client.poll_response(id, &cx) else {
+            panic!("no response");
+        };
+        assert_eq!(head.status(), Some(200));
+        client.release(id);
+        assert!(
+            client.wakers.is_empty(),
+            "a released stream's waker is dropped"
+        );
+        client.wake_all();
+        assert_eq!(count.0.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn stream_ids_spread_over_the_hash() {
+        let hash = |n: u32| {
+            let mut h = IdHasher::default();
+            h.write_u32(n);
+            h.finish()
+        };
+        // Consecutive client ids differ in the high bits the map's tags use.
+        assert_ne!(hash(1) >> 57, hash(3) >> 57);
+        assert_ne!(hash(3) >> 57, hash(5) >> 57);
     }
 }
