@@ -4,8 +4,7 @@
 //! Options: `--seconds N` per target (default 60), `--target NAME` (repeatable; default
 //! all), `--smoke` (5 s per target unless `--seconds` is given), `--no-build`. Every
 //! target, the HTTP/2 connection (`h2_server`) included, depends only on the protocol
-//! crates, so the smoke run covers them all; `--no-engine` is still accepted and changes
-//! nothing (it used to skip the target that needed the umbrella crate).
+//! crates, so the smoke run covers them all.
 //!
 //! Steps: installs cargo-fuzz if it is missing (`cargo install cargo-fuzz --locked`), seeds
 //! `fuzz/corpus/<target>/` (gitignored) from the test vectors in `../shared/` (the same
@@ -72,7 +71,6 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
             }
             "--smoke" => smoke = true,
             "--no-build" => build = false,
-            "--no-engine" => {}
             other => {
                 return Err(format!(
                     "unknown option {other}; usage: cargo xtask fuzz [--seconds N] \

@@ -12,8 +12,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use shockwave::arena::ArenaPool;
-use shockwave::http2::{serve_connection, ServeContext};
 use shockwave::server::{handler_fn, Response};
+use shockwave::server::{serve_connection, ServeContext};
 use shockwave_http11::DateCache;
 
 static CHUNK: [u8; 1 << 20] = [b'x'; 1 << 20];
@@ -57,7 +57,7 @@ fn main() -> std::io::Result<()> {
             tokio::task::spawn_local(async move {
                 let mut cx = ServeContext::new(&state.0, &state.1);
                 cx.remote_addr = Some(remote);
-                let date = || shockwave::http2::cached_date(&state.2);
+                let date = || shockwave::server::cached_date(&state.2);
                 cx.date = Some(&date);
                 if let Err(e) = serve_connection(stream, cx, &[]).await {
                     eprintln!("connection from {remote}: {e}");

@@ -243,7 +243,9 @@ impl Connection {
     /// (RFC 7540 §3.2.1) and opens stream 1 (half-closed remote) with the upgraded
     /// request's head, which must already be validated. The response goes on stream 1;
     /// [`Event::Request`] announces it.
-    pub fn upgrade(&mut self, settings: &Settings, head: FieldBlock) {
+    pub fn upgrade(&mut self, settings: &Settings, mut head: FieldBlock) {
+        // The upgraded request had no body: its stream is half-closed (remote) at once.
+        head.end_stream = true;
         self.peer = *settings;
         self.encoder
             .set_max_table_size(settings.header_table_size as usize);

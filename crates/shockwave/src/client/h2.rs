@@ -1,5 +1,9 @@
-//! An HTTP/2 client connection on the same sans-I/O engine (client role): many requests
-//! multiplexed over one connection, with owned `http` types.
+//! An HTTP/2 client connection on the sans-I/O [`Connection`] (client role): many
+//! requests multiplexed over one connection, with owned `http` types. The socket loop is
+//! the one the server uses too (`common::h2_io`), so the connection's timers (SETTINGS
+//! ACK, keep-alive PINGs, stalled streams) run here as well; request tasks park their
+//! wakers beside the connection, under its lock, and the loop wakes them from the
+//! connection's events.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,27 +19,26 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::error::{ClosedDuring, Error, TimeoutKind};
 use super::target::{Scheme, Target};
 use super::tls::TlsOptions;
 use super::transport;
-use crate::http2::engine::{Event, ServerConnection, StreamError};
-use crate::http2::head::RequestHead;
-use crate::http2::ErrorCode;
-use crate::http2::Http2Config;
+use crate::common::h2_io::{self, H2State, Options, Side};
+use crate::http2::{
+    Connection, ConnectionError, ErrorCode, Event, Http2Config, RequestHead, StreamError, StreamId,
+};
 
 struct Shared {
-    conn: Mutex<ServerConnection>,
-    io_waker: Mutex<Option<Waker>>,
+    /// The connection, the wakers of the request tasks and of the I/O task.
+    conn: Mutex<H2State>,
     closed: AtomicBool,
     goaway: AtomicBool,
     /// Set by the driver when one of the engine's timers closed the connection (no
@@ -44,7 +47,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, ServerConnection> {
+    fn lock(&self) -> MutexGuard<'_, H2State> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -55,23 +58,12 @@ impl Shared {
         if let Some((kind, after)) = timed_out {
             return Error::Timeout { kind, after };
         }
-        if let Some(ce) = self.lock().error() {
+        if let Some(ce) = self.lock().conn.error() {
             return Error::Http2Connection(ce);
         }
         match e {
             StreamError::Reset(code) => Error::Http2Reset(code),
             _ => Error::ConnectionClosed(during),
-        }
-    }
-
-    fn wake_io(&self) {
-        let w = self
-            .io_waker
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(w) = w {
-            w.wake();
         }
     }
 }
@@ -84,8 +76,9 @@ struct Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.shared.lock().go_away();
-        self.shared.wake_io();
+        let mut s = self.shared.lock();
+        s.conn.go_away();
+        s.wake_io();
     }
 }
 
@@ -176,8 +169,7 @@ impl Http2Client {
         IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
         let shared = Arc::new(Shared {
-            conn: Mutex::new(ServerConnection::client(config)),
-            io_waker: Mutex::new(None),
+            conn: Mutex::new(H2State::new(Connection::client(config))),
             closed: AtomicBool::new(false),
             goaway: AtomicBool::new(false),
             timed_out: Mutex::new(None),
@@ -206,7 +198,7 @@ impl Http2Client {
     pub fn is_closed(&self) -> bool {
         self.shared().closed.load(Ordering::Relaxed) || {
             let c = self.shared().lock();
-            c.error().is_some() || c.is_done()
+            c.conn.error().is_some() || c.conn.is_done()
         }
     }
 
@@ -222,20 +214,28 @@ impl Http2Client {
 
     /// Streams open on the connection now.
     pub fn active_streams(&self) -> usize {
-        self.shared().lock().active_streams()
+        self.shared().lock().conn.active_streams()
     }
 
     /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS (`None`: not announced, unlimited).
     pub fn max_concurrent_streams(&self) -> Option<u32> {
-        self.shared().lock().peer_settings().max_concurrent_streams
+        self.shared()
+            .lock()
+            .conn
+            .peer_settings()
+            .max_concurrent_streams
     }
 
     /// True if another stream can be opened now without waiting for the peer's
     /// concurrency limit.
     pub fn has_capacity(&self) -> bool {
         let c = self.shared().lock();
-        let max = c.peer_settings().max_concurrent_streams.unwrap_or(u32::MAX) as usize;
-        c.active_streams() < max
+        let max = c
+            .conn
+            .peer_settings()
+            .max_concurrent_streams
+            .unwrap_or(u32::MAX) as usize;
+        c.conn.active_streams() < max
     }
 
     /// Opens a request stream with `fields` (`:method`, `:scheme`, `:authority`, `:path`
@@ -248,11 +248,10 @@ impl Http2Client {
     {
         let shared = self.shared();
         let id = poll_fn(|cx| {
-            let r = shared
-                .lock()
-                .poll_open_stream(cx.waker(), fields.clone(), end_stream);
+            let mut s = shared.lock();
+            let r = s.poll_open(cx, fields.clone(), end_stream);
             if r.is_ready() {
-                shared.wake_io();
+                s.wake_io();
             }
             r
         })
@@ -335,7 +334,7 @@ impl Http2Client {
 /// (RST_STREAM CANCEL if the exchange is unfinished).
 pub struct H2Stream {
     handle: Arc<Handle>,
-    id: u32,
+    id: StreamId,
 }
 
 impl std::fmt::Debug for H2Stream {
@@ -347,7 +346,7 @@ impl std::fmt::Debug for H2Stream {
 impl H2Stream {
     /// The stream identifier.
     pub fn id(&self) -> u32 {
-        self.id
+        self.id.value()
     }
 
     /// Sends request body bytes (all of `data`, as flow control allows); `end_stream`
@@ -359,10 +358,9 @@ impl H2Stream {
         let mut off = 0;
         loop {
             let n = poll_fn(|cx| {
-                let r = shared
-                    .lock()
-                    .poll_send_data(id, cx.waker(), &data[off..], end_stream);
-                shared.wake_io();
+                let mut s = shared.lock();
+                let r = s.poll_send(id, cx, &data[off..], end_stream);
+                s.wake_io();
                 r
             })
             .await
@@ -379,7 +377,7 @@ impl H2Stream {
     pub async fn response(&mut self) -> Result<RequestHead, Error> {
         let shared = &self.handle.shared;
         let id = self.id;
-        poll_fn(|cx| shared.lock().poll_response(id, cx.waker()))
+        poll_fn(|cx| shared.lock().poll_response(id, cx))
             .await
             .map_err(|e| shared.error(e, ClosedDuring::BeforeResponse))
     }
@@ -391,11 +389,15 @@ impl H2Stream {
         buf: &mut [u8],
     ) -> Poll<Result<usize, Error>> {
         let shared = &self.handle.shared;
-        let r = shared.lock().poll_read_data(self.id, cx.waker(), buf);
-        if r.is_ready() {
-            // Consumed bytes may have queued a WINDOW_UPDATE.
-            shared.wake_io();
-        }
+        let r = {
+            let mut s = shared.lock();
+            let r = s.poll_read(self.id, cx, buf);
+            if r.is_ready() {
+                // Consumed bytes may have queued a WINDOW_UPDATE.
+                s.wake_io();
+            }
+            r
+        };
         r.map_err(|e| shared.error(e, ClosedDuring::Body))
     }
 
@@ -406,25 +408,26 @@ impl H2Stream {
 
     /// Response body bytes received and not yet read.
     pub fn buffered(&self) -> usize {
-        self.handle.shared.lock().buffered(self.id)
+        self.handle.shared.lock().conn.buffered(self.id)
     }
 
     /// The response trailer section, if the server sent one (available once
     /// [`H2Stream::read`] returned 0).
     pub fn take_trailers(&mut self) -> Option<RequestHead> {
-        self.handle.shared.lock().take_trailers(self.id)
+        self.handle.shared.lock().conn.take_trailers(self.id)
     }
 
     /// Gives a head's buffers back to the connection for reuse.
     pub fn recycle(&self, head: RequestHead) {
-        self.handle.shared.lock().recycle_head(head);
+        self.handle.shared.lock().conn.recycle_head(head);
     }
 }
 
 impl Drop for H2Stream {
     fn drop(&mut self) {
-        self.handle.shared.lock().release(self.id);
-        self.handle.shared.wake_io();
+        let mut s = self.handle.shared.lock();
+        s.release(self.id);
+        s.wake_io();
     }
 }
 
@@ -433,128 +436,62 @@ where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
     let (read_size, keep_alive_timeout, settings_timeout) = {
-        let conn = shared.lock();
-        let c = conn.config();
+        let s = shared.lock();
+        let c = s.conn.config();
         (c.read_buffer_size, c.keep_alive_timeout, c.settings_timeout)
     };
     let mut rbuf = vec![0u8; read_size];
-    let (mut start, mut end) = (0usize, 0usize);
-    let mut need_flush = false;
-    // The engine's timers (SETTINGS ACK, keep-alive PING and its ACK, stalled streams):
-    // one sleep, re-armed to `next_timeout` (as the server driver does).
-    let mut timer = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
-    let mut timer_at: Option<std::time::Instant> = None;
-    let result = poll_fn(|cx| loop {
-        *shared.io_waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
-        let mut progress = false;
-        let mut conn = shared.lock();
-        // Time, before writing (a PING or GOAWAY goes out now). RFC 9113 §6.5.3 (SETTINGS
-        // ACK), §6.7 (PING).
-        if conn.error().is_none() {
-            conn.handle_timeout(std::time::Instant::now());
-            if let Some(e) = conn.error() {
-                let kind = if e.code == ErrorCode::SettingsTimeout {
-                    (TimeoutKind::Settings, settings_timeout)
-                } else {
-                    (TimeoutKind::KeepAlive, keep_alive_timeout)
-                };
-                *shared.timed_out.lock().unwrap_or_else(|e| e.into_inner()) = Some(kind);
-                progress = true;
-            }
-        }
-        match (conn.next_timeout(), timer_at) {
-            // A later deadline keeps the armed sleep: it fires early once and is re-armed.
-            (Some(n), Some(armed)) if n >= armed => {}
-            (Some(n), _) => {
-                timer_at = Some(n);
-                timer.as_mut().reset(n.into());
-            }
-            (None, _) => timer_at = None,
-        }
-        if timer_at.is_some() && timer.as_mut().poll(cx).is_ready() {
-            // Due: the next round calls `handle_timeout` again, which fires it.
-            timer_at = None;
-            progress = true;
-        }
-        loop {
-            let out = conn.pending_output();
-            if out.is_empty() {
-                break;
-            }
-            match Pin::new(&mut io).poll_write(cx, out) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => {
-                    conn.advance_output(n);
-                    need_flush = true;
-                    progress = true;
-                }
-                Poll::Ready(Err(e)) => {
-                    conn.peer_closed();
-                    return Poll::Ready(Err(e));
-                }
-                Poll::Pending => break,
-            }
-        }
-        if need_flush && conn.pending_output().is_empty() {
-            match Pin::new(&mut io).poll_flush(cx) {
-                Poll::Ready(Ok(())) => need_flush = false,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {}
-            }
-        }
-        if conn.pending_output().is_empty() && !need_flush && conn.is_done() {
-            return Poll::Ready(Ok(()));
-        }
-        if start < end && conn.wants_read() {
-            if let Ok(n) = conn.recv(&rbuf[start..end]) {
-                if n > 0 {
-                    progress = true;
-                }
-                start += n;
-            }
-            while let Some(ev) = conn.poll_event() {
-                if let Event::GoAway { .. } = ev {
-                    shared.goaway.store(true, Ordering::Relaxed);
-                }
-            }
-            if start == end {
-                start = 0;
-                end = 0;
-            }
-        }
-        if conn.wants_read() {
-            if end == rbuf.len() && start > 0 {
-                rbuf.copy_within(start..end, 0);
-                end -= start;
-                start = 0;
-            }
-            if end < rbuf.len() {
-                let mut rb = ReadBuf::new(&mut rbuf[end..]);
-                match Pin::new(&mut io).poll_read(cx, &mut rb) {
-                    Poll::Ready(Ok(())) => {
-                        let n = rb.filled().len();
-                        if n == 0 {
-                            conn.peer_closed();
-                            return Poll::Ready(Ok(()));
-                        }
-                        end += n;
-                        progress = true;
-                    }
-                    Poll::Ready(Err(e)) => {
-                        conn.peer_closed();
-                        return Poll::Ready(Err(e));
-                    }
-                    Poll::Pending => {}
-                }
-            }
-        }
-        drop(conn);
-        if !progress {
-            return Poll::Pending;
-        }
-    })
-    .await;
+    let mut side = ClientSide {
+        shared: &shared,
+        keep_alive_timeout,
+        settings_timeout,
+    };
+    let result = h2_io::run(&mut io, &mut side, &mut rbuf, 0, Options::client()).await;
     shared.closed.store(true, Ordering::Relaxed);
-    shared.lock().peer_closed();
+    let mut s = shared.lock();
+    s.conn.peer_closed();
+    while s.next_event().is_some() {}
+    // Every waiting request fails now (the connection is gone).
+    s.wake_all();
     result
+}
+
+/// The client's part of the socket loop: request tasks wake the I/O task, a GOAWAY makes
+/// the connection unusable for new requests, and a timer that closed the connection is
+/// remembered so that requests fail with that timeout.
+struct ClientSide<'a> {
+    shared: &'a Shared,
+    keep_alive_timeout: Duration,
+    settings_timeout: Duration,
+}
+
+impl Side for ClientSide<'_> {
+    fn state<R>(&mut self, f: impl FnOnce(&mut H2State) -> R) -> R {
+        f(&mut self.shared.lock())
+    }
+
+    fn begin(&mut self, cx: &mut Context<'_>) -> bool {
+        self.shared.lock().set_io(cx);
+        false
+    }
+
+    fn event(&mut self, ev: Event) {
+        if let Event::GoAway { .. } = ev {
+            self.shared.goaway.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn timed_out(&mut self, e: ConnectionError) {
+        // RFC 9113 §6.5.3 (SETTINGS ACK), §6.7 (PING).
+        let kind = if e.code == ErrorCode::SettingsTimeout {
+            (TimeoutKind::Settings, self.settings_timeout)
+        } else {
+            (TimeoutKind::KeepAlive, self.keep_alive_timeout)
+        };
+        *self
+            .shared
+            .timed_out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(kind);
+    }
 }

@@ -1,17 +1,16 @@
-//! HTTP/2 (RFC 9113) on our own frame codec (`shockwave-http2-frames`) and HPACK
-//! (`shockwave-hpack`): a sans-I/O connection engine and a thin tokio driver.
+//! HTTP/2 (RFC 9113): the protocol crate `shockwave-http2-frames` re-exported, with its
+//! sans-I/O connection [`conn`] and the settings type [`Http2Config`].
 //!
-//! - [`ServerConnection`] (module [`engine`]) is the whole protocol without I/O: feed it the
-//!   bytes read from the socket, write what it queues, and serve the requests it announces.
-//!   It implements stream states, identifiers, flow control (1 MiB stream and connection
-//!   windows by default, credit given back as the handler reads), SETTINGS, PING, GOAWAY,
-//!   RST_STREAM, trailers, and the request checks of RFC 9113 §8.
-//! - [`serve_connection`] drives one connection on tokio with the same
-//!   [`Handler`](crate::server::Handler) and
-//!   [`RequestContext`](crate::server::RequestContext) as HTTP/1.1: per stream an arena from
-//!   the worker's pool, the request body streamed from DATA frames, a panic answered with
-//!   500, responses (and trailers) coalesced into few writes, no heap allocation per
-//!   request once the connection is warm.
+//! - [`Connection`] (module [`conn`]) is the whole protocol without I/O, for both roles:
+//!   feed it the bytes read from the socket and the time, write what it queues, react to
+//!   its [`Event`]s. It implements stream states, identifiers, flow control (1 MiB stream
+//!   and connection windows by default, credit given back as the handler reads),
+//!   SETTINGS, PING, GOAWAY, RST_STREAM, trailers, and the field checks of RFC 9113 §8.
+//! - The tokio drivers live with their roles: `shockwave::server::serve_connection`
+//!   serves one connection with the same `Handler` and `RequestContext` as HTTP/1.1 (the
+//!   server picks HTTP/2 by preface or ALPN), and
+//!   `shockwave::client::Http2Client` is the client connection. Both run the connection's
+//!   timers and wake their tasks from its events.
 //!
 //! ## Defences
 //!
@@ -26,113 +25,23 @@
 //! | dead peers | optional keep-alive PINGs ([`Http2Config::keep_alive_interval`]); no ACK within [`Http2Config::keep_alive_timeout`] → GOAWAY and close; SETTINGS not acknowledged within [`Http2Config::settings_timeout`] → GOAWAY `SETTINGS_TIMEOUT` |
 //! | too many streams | `REFUSED_STREAM` beyond [`Http2Config::max_concurrent_streams`] (200) |
 //! | malformed requests | `PROTOCOL_ERROR` stream errors (pseudo-headers, connection-specific fields, content-length) |
-//! | silent or slow clients on the cleartext port (slowloris) | [`sniff_preface`] must see the preface or other first bytes within the header-read timeout the server passes (`Timeouts::header_read`, 10 s), or the connection is closed; it sleeps until the socket has new bytes (a stalled partial preface costs no CPU) |
+//! | silent or slow clients on the cleartext port (slowloris) | `shockwave::server::sniff_preface` must see the preface or other first bytes within the header-read timeout the server passes (`Timeouts::header_read`, 10 s), or the connection is closed; it sleeps until the socket has new bytes (a stalled partial preface costs no CPU) |
 
-pub mod engine;
-pub mod head;
-
-use std::time::Duration;
-
-pub use engine::{ConnectionError, Event, Role, ServerConnection, StreamError};
-
-/// The engine is the same for both roles; this name reads better on the client side.
-pub type Connection = ServerConnection;
-/// The server side of a connection (compatibility path: the driver lives in
-/// [`crate::server`], which builds on this module).
-pub use crate::server::h2::{cached_date, serve_connection, sniff_preface, ServeContext, Sniffed};
-pub use head::{ArenaHead, Malformed, RequestHead};
-
+pub use shockwave_http2_frames::conn::{
+    self, ArenaHead, Connection, ConnectionError, Event, FieldBlock, Malformed, Role, StreamError,
+    StreamId,
+};
 pub use shockwave_http2_frames::{ErrorCode, PREFACE};
 
 /// The HTTP/2 frame codec (crate `shockwave-http2-frames`), re-exported.
 pub use shockwave_http2_frames as frames;
 
-/// HTTP/2 settings and limits of a server connection. Every field has a sane default.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Http2Config {
-    /// SETTINGS_MAX_CONCURRENT_STREAMS; more streams are refused. Default 200.
-    pub max_concurrent_streams: u32,
-    /// SETTINGS_INITIAL_WINDOW_SIZE: receive window per stream. Default 1 MiB.
-    pub initial_stream_window: u32,
-    /// Receive window of the connection. Default 1 MiB.
-    pub initial_connection_window: u32,
-    /// SETTINGS_MAX_HEADER_LIST_SIZE: decoded request head limit (431 beyond). Default 16 KiB.
-    pub max_header_list_size: u32,
-    /// Largest encoded field block (HEADERS + CONTINUATION). Default 64 KiB.
-    pub max_header_block_len: usize,
-    /// Most CONTINUATION frames in one field block. Default 32.
-    pub max_continuation_frames: u32,
-    /// Peer RST_STREAMs on unfinished streams allowed per [`Http2Config::reset_window`].
-    /// Default 200.
-    pub max_resets_per_window: u32,
-    /// RST_STREAMs we send (stream errors, refusals) allowed per window. Default 1000.
-    pub max_local_resets_per_window: u32,
-    /// The window for both reset limits. Default 10 s.
-    pub reset_window: Duration,
-    /// Most queued, unwritten answers to the peer's frames (SETTINGS/PING ACKs,
-    /// RST_STREAMs) before the connection is closed. Default 1000.
-    pub max_pending_control_frames: usize,
-    /// Write-buffer high-water mark: above it no more input is read and no more DATA is
-    /// queued. Default 1 MiB (a buffer grown past 256 KiB is released once the connection
-    /// is idle).
-    pub max_output_buffer: usize,
-    /// Read buffer size of the driver. Default 64 KiB.
-    pub read_buffer_size: usize,
-    /// An idle connection (no open stream, nothing received) gets GOAWAY after this long.
-    /// Default 60 s.
-    pub idle_timeout: Duration,
-    /// Our SETTINGS must be acknowledged within this time, else GOAWAY SETTINGS_TIMEOUT.
-    /// Default 10 s.
-    pub settings_timeout: Duration,
-    /// Keep-alive: when nothing was received from the peer for this long, send a PING
-    /// (RFC 9113 §6.7) to check that it is still there. `None` (the default): never.
-    pub keep_alive_interval: Option<Duration>,
-    /// A keep-alive PING must be acknowledged within this time, else the connection is
-    /// closed (GOAWAY, then the socket). Default 20 s.
-    pub keep_alive_timeout: Duration,
-    /// A stream whose response has been blocked on its own zero flow-control window for
-    /// this long is reset with CANCEL and its handler stopped, so a peer that never sends
-    /// WINDOW_UPDATE cannot pin it forever; streams waiting for the connection window are
-    /// cancelled when that window stays closed this long (losing the race for a moving
-    /// window is no stall). `None`: never. Default 30 s.
-    pub stream_stall_timeout: Option<Duration>,
-}
+/// HTTP/2 settings and limits of a connection (server or client); every field has a sane
+/// default. The same type as [`conn::Config`].
+pub use shockwave_http2_frames::conn::Config as Http2Config;
 
-impl Default for Http2Config {
-    fn default() -> Self {
-        Http2Config {
-            max_concurrent_streams: 200,
-            initial_stream_window: 1 << 20,
-            initial_connection_window: 1 << 20,
-            max_header_list_size: 16 * 1024,
-            max_header_block_len: 64 * 1024,
-            max_continuation_frames: 32,
-            max_resets_per_window: 200,
-            max_local_resets_per_window: 1000,
-            reset_window: Duration::from_secs(10),
-            max_pending_control_frames: 1000,
-            max_output_buffer: 1024 * 1024,
-            read_buffer_size: 64 * 1024,
-            idle_timeout: Duration::from_secs(60),
-            settings_timeout: Duration::from_secs(10),
-            keep_alive_interval: None,
-            keep_alive_timeout: Duration::from_secs(20),
-            stream_stall_timeout: Some(Duration::from_secs(30)),
-        }
-    }
-}
-
-impl Http2Config {
-    /// The configuration with every value clamped into its RFC range.
-    pub fn validated(mut self) -> Self {
-        let max = shockwave_http2_frames::MAX_WINDOW_SIZE;
-        self.initial_stream_window = self.initial_stream_window.min(max);
-        self.initial_connection_window = self.initial_connection_window.clamp(65_535, max);
-        self.max_output_buffer = self.max_output_buffer.max(32 * 1024);
-        self.read_buffer_size = self.read_buffer_size.max(16 * 1024 + 9);
-        self
-    }
-}
+/// The old name of a decoded field block (request, response or trailer section).
+pub type RequestHead = FieldBlock;
 
 /// True if `buf` starts like the HTTP/2 client preface (RFC 9113 §3.4): compares the
 /// bytes present, up to 24. Use it on the first bytes of a cleartext connection to pick

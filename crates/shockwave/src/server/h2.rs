@@ -1,12 +1,14 @@
-//! The tokio driver: one [`ServerConnection`] per socket, one future per stream, all
-//! polled by the connection's task (no spawning, no `Send` needed: handler futures may
-//! hold the request arena across `.await`s, as on HTTP/1.1).
+//! The tokio driver: one [`Connection`] (server role) per socket, one future per stream,
+//! all polled by the connection's task (no spawning, no `Send` needed: handler futures
+//! may hold the request arena across `.await`s, as on HTTP/1.1). The socket loop is the
+//! one both roles share (`common::h2_io`); this driver adds the stream futures, the
+//! shutdown signal and the linger-close.
 //!
 //! Stream futures live in reused slots (`StreamSlots`), so a warmed connection serves
 //! requests without heap allocation (up to `max_concurrent_streams` slots of one future's
-//! size each are kept until the connection closes). The engine's timers (SETTINGS ACK,
-//! keep-alive PINGs, stalled streams) run on one re-armed sleep; responses carry trailers
-//! as a final HEADERS frame.
+//! size each are kept until the connection closes). A stream future waiting on the
+//! connection parks its slot's waker beside the connection, woken by the connection's
+//! events. Responses carry trailers as a final HEADERS frame.
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
@@ -25,17 +27,16 @@ use shockwave_arena::{Arena, ArenaPool, HeaderList};
 use shockwave_http11::DateCache;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 use super::stats::{inc, WorkerCounters};
 use super::worker::WorkerState;
 use crate::common::fields::{is_connection_specific, prepare_response, status_bytes};
+use crate::common::h2_io::{self, H2State, Options, Side};
 use crate::common::linger::linger_close;
 use crate::common::pipeline::{
     call_handler, count_response, request_scheme, resolve_trailers, simple_fields, trailer_section,
 };
-use crate::http2::engine::{Event, ServerConnection, StreamError};
-use crate::http2::{Http2Config, RequestHead};
+use crate::http2::{Connection, ErrorCode, Event, FieldBlock, Http2Config, StreamError, StreamId};
 use crate::service::{
     Body, BodyError, BodySource, Handler, Headers, Request, RequestContext, RequestParts, Response,
     ResponseBody, Scheme, Trailers,
@@ -254,8 +255,8 @@ where
     super::stats::dec(&st.counters.requests);
     let date = || st.date();
     let cx = worker_context(st, &date, scheme, remote);
-    let engine = RefCell::new(ServerConnection::new(cx.config.clone()));
-    engine.borrow_mut().upgrade(&settings, head);
+    let engine = RefCell::new(H2State::new(Connection::new(cx.config.clone())));
+    engine.borrow_mut().conn.upgrade(&settings, head);
     if let Err(e) = drive(io, &cx, &engine, already_read).await {
         tracing::debug!(?remote, error = %e, "HTTP/2 (upgraded) connection error");
     }
@@ -266,7 +267,7 @@ where
 /// decodable `HTTP2-Settings`, a valid head once translated (RFC 9113 §8.3.1).
 pub(crate) fn upgrade_request(
     req: &shockwave_http11::Request<'_>,
-) -> Option<(shockwave_http2_frames::Settings, RequestHead)> {
+) -> Option<(shockwave_http2_frames::Settings, FieldBlock)> {
     if !req.is_h2c_upgrade()
         || !matches!(
             req.framing(),
@@ -278,7 +279,7 @@ pub(crate) fn upgrade_request(
     let mut payload = Vec::new();
     base64url_decode(req.http2_settings()?, &mut payload)?;
     let settings = shockwave_http2_frames::Settings::from_payload(&payload).ok()?;
-    let mut head = RequestHead::default();
+    let mut head = FieldBlock::default();
     head.push(b":method", req.method().as_str().as_bytes());
     head.push(b":scheme", b"http");
     if let Some(host) = req.host() {
@@ -298,7 +299,6 @@ pub(crate) fn upgrade_request(
         head.push(&lower, value);
     }
     head.validate_request().ok()?;
-    head.end_stream = true;
     Some((settings, head))
 }
 
@@ -340,30 +340,25 @@ where
     H: Handler,
 {
     let mut io = io;
-    let engine = RefCell::new(ServerConnection::new(cx.config.clone()));
+    let engine = RefCell::new(H2State::new(Connection::new(cx.config.clone())));
     drive(&mut io, &cx, &engine, already_read).await
 }
 
 async fn drive<IO, H>(
     io: &mut IO,
     cx: &ServeContext<'_, H>,
-    engine: &RefCell<ServerConnection>,
+    engine: &RefCell<H2State>,
     already_read: &[u8],
 ) -> io::Result<()>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
     H: Handler,
 {
-    let cfg = engine.borrow().config().clone();
+    let cfg = engine.borrow().conn.config().clone();
     let mut rbuf = vec![0u8; cfg.read_buffer_size.max(already_read.len())];
     rbuf[..already_read.len()].copy_from_slice(already_read);
-    let (mut start, mut end) = (0usize, already_read.len());
-    let mut futs = StreamSlots::new(cfg.max_concurrent_streams as usize + 1);
-    let mut read_closed = false;
-    let mut need_flush = false;
-    let mut shutdown_seen = false;
     let mut shutdown = cx.shutdown.clone();
-    let mut shutdown_fut = pin!(async move {
+    let shutdown_fut = pin!(async move {
         match shutdown.as_mut() {
             Some(rx) => {
                 let _ = rx.wait_for(|stop| *stop).await;
@@ -371,166 +366,82 @@ where
             None => std::future::pending::<()>().await,
         }
     });
-    let idle = tokio::time::sleep(cfg.idle_timeout);
-    let mut idle = pin!(idle);
-    // The engine's timers (SETTINGS ACK, keep-alive PING, stalled streams): one sleep,
-    // re-armed when the engine's next deadline changes.
-    let mut timer = pin!(tokio::time::sleep(cfg.idle_timeout));
-    let mut timer_at: Option<std::time::Instant> = None;
-    let mut seen_activity = 0u64;
-
-    let result = poll_fn(|tcx| loop {
-        let mut progress = false;
-        if !shutdown_seen && shutdown_fut.as_mut().poll(tcx).is_ready() {
-            shutdown_seen = true;
-            engine.borrow_mut().go_away();
-            progress = true;
-        }
-        if idle.as_mut().poll(tcx).is_ready() {
-            let mut e = engine.borrow_mut();
-            if e.active_streams() == 0 {
-                e.go_away();
-            }
-            drop(e);
-            idle.as_mut().reset(Instant::now() + cfg.idle_timeout);
-            progress = true;
-        }
-        // Input already buffered (after backpressure, or read before we took over).
-        if start < end && engine.borrow().wants_read() {
-            let r = engine.borrow_mut().recv(&rbuf[start..end]);
-            let activity = engine.borrow().activity();
-            if activity != seen_activity {
-                // Frames other than our PINGs' ACKs: not idle.
-                seen_activity = activity;
-                idle.as_mut().reset(Instant::now() + cfg.idle_timeout);
-            }
-            if let Ok(n) = r {
-                if n > 0 {
-                    progress = true;
-                }
-                start += n;
-            }
-            if start == end {
-                start = 0;
-                end = 0;
-            }
-            loop {
-                let ev = engine.borrow_mut().poll_event();
-                match ev {
-                    Some(Event::Request { stream_id }) => {
-                        if let Some(c) = cx.counters {
-                            inc(&c.requests);
-                        }
-                        if !futs.push(run_stream(engine, stream_id, cx)) {
-                            let mut e = engine.borrow_mut();
-                            e.reset(stream_id, shockwave_http2_frames::ErrorCode::RefusedStream);
-                            e.release(stream_id);
-                        }
-                        progress = true;
-                    }
-                    Some(_) => {}
-                    None => break,
-                }
-            }
-        }
-        if futs.poll(tcx) {
-            progress = true;
-        }
-        // Time: after the streams ran (a response that just blocked on flow control gets
-        // its stall stamped), before writing (a PING or GOAWAY goes out now).
-        {
-            let mut e = engine.borrow_mut();
-            e.handle_timeout(Instant::now().into_std());
-            let next = e.next_timeout();
-            drop(e);
-            match (next, timer_at) {
-                // A later deadline (e.g. the keep-alive pushed back by input) keeps the
-                // armed sleep: it fires early once and is re-armed then, instead of
-                // being re-registered on every read.
-                (Some(n), Some(armed)) if n >= armed => {}
-                (Some(n), _) => {
-                    timer_at = Some(n);
-                    timer.as_mut().reset(Instant::from_std(n));
-                }
-                (None, _) => timer_at = None,
-            }
-            if timer_at.is_some() && timer.as_mut().poll(tcx).is_ready() {
-                // Due: the next round calls `handle_timeout` again, which fires it.
-                timer_at = None;
-                progress = true;
-            }
-        }
-        // Write everything queued, in as few writes as the socket takes.
-        loop {
-            let e = engine.borrow();
-            let out = e.pending_output();
-            if out.is_empty() {
-                break;
-            }
-            match Pin::new(&mut *io).poll_write(tcx, out) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => {
-                    drop(e);
-                    engine.borrow_mut().advance_output(n);
-                    need_flush = true;
-                    progress = true;
-                }
-                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
-                Poll::Pending => break,
-            }
-        }
-        if need_flush && engine.borrow().pending_output().is_empty() {
-            match Pin::new(&mut *io).poll_flush(tcx) {
-                Poll::Ready(Ok(())) => need_flush = false,
-                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
-                Poll::Pending => {}
-            }
-        }
-        {
-            let e = engine.borrow();
-            let flushed = e.pending_output().is_empty() && !need_flush;
-            if flushed && futs.is_empty() && (e.is_done() || read_closed) {
-                return Poll::Ready(Ok(()));
-            }
-        }
-        if !read_closed && engine.borrow().wants_read() {
-            if end == rbuf.len() && start > 0 {
-                rbuf.copy_within(start..end, 0);
-                end -= start;
-                start = 0;
-            }
-            if end < rbuf.len() {
-                let mut rb = ReadBuf::new(&mut rbuf[end..]);
-                match Pin::new(&mut *io).poll_read(tcx, &mut rb) {
-                    Poll::Ready(Ok(())) => {
-                        let n = rb.filled().len();
-                        progress = true;
-                        if n == 0 {
-                            read_closed = true;
-                            engine.borrow_mut().peer_closed();
-                        } else {
-                            end += n;
-                        }
-                    }
-                    Poll::Ready(Err(err)) => {
-                        engine.borrow_mut().peer_closed();
-                        return Poll::Ready(Err(err));
-                    }
-                    Poll::Pending => {}
-                }
-            }
-        }
-        if !progress {
-            return Poll::Pending;
-        }
-    })
+    let mut side = ServerSide {
+        engine,
+        futs: StreamSlots::new(cfg.max_concurrent_streams as usize + 1),
+        start: |id: StreamId| run_stream(engine, id, cx),
+        counters: cx.counters,
+        shutdown: shutdown_fut,
+        shutdown_seen: false,
+    };
+    let result = h2_io::run(
+        io,
+        &mut side,
+        &mut rbuf,
+        already_read.len(),
+        Options::server(&cfg),
+    )
     .await;
-    drop(futs);
+    drop(side);
     if result.is_ok() {
         let sleep = pin!(tokio::time::sleep(std::time::Duration::ZERO));
         linger_close(io, &mut rbuf, sleep).await;
     }
     result
+}
+
+/// The server's part of the socket loop: a new request starts a stream future (or is
+/// refused when every slot is taken), the stream futures run on the connection's task,
+/// and the shutdown signal says GOAWAY.
+struct ServerSide<'a, F, M, S> {
+    engine: &'a RefCell<H2State>,
+    futs: StreamSlots<F>,
+    /// Makes the future serving a new stream.
+    start: M,
+    counters: Option<&'a WorkerCounters>,
+    shutdown: Pin<&'a mut S>,
+    shutdown_seen: bool,
+}
+
+impl<F, M, S> Side for ServerSide<'_, F, M, S>
+where
+    F: Future<Output = ()>,
+    M: FnMut(StreamId) -> F,
+    S: Future<Output = ()>,
+{
+    fn state<R>(&mut self, f: impl FnOnce(&mut H2State) -> R) -> R {
+        f(&mut self.engine.borrow_mut())
+    }
+
+    fn begin(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.shutdown_seen && self.shutdown.as_mut().poll(cx).is_ready() {
+            self.shutdown_seen = true;
+            self.engine.borrow_mut().conn.go_away();
+            return true;
+        }
+        false
+    }
+
+    fn event(&mut self, ev: Event) {
+        if let Event::Request { stream_id } = ev {
+            if let Some(c) = self.counters {
+                inc(&c.requests);
+            }
+            if !self.futs.push((self.start)(stream_id)) {
+                let mut e = self.engine.borrow_mut();
+                e.conn.reset(stream_id, ErrorCode::RefusedStream);
+                e.release(stream_id);
+            }
+        }
+    }
+
+    fn poll_tasks(&mut self, cx: &mut Context<'_>) -> bool {
+        self.futs.poll(cx)
+    }
+
+    fn has_tasks(&self) -> bool {
+        !self.futs.is_empty()
+    }
 }
 
 /// The connection's stream futures, each in a pinned slot that is reused by later streams
@@ -676,8 +587,8 @@ impl<F: Future<Output = ()>> StreamSlots<F> {
 
 /// A request body read from the stream's DATA frames.
 struct H2Body<'e, 'a> {
-    engine: &'e RefCell<ServerConnection>,
-    id: u32,
+    engine: &'e RefCell<H2State>,
+    id: StreamId,
     content_length: Option<u64>,
     end: bool,
     /// The request arena, where a trailer section is copied when the body ends.
@@ -693,9 +604,9 @@ impl H2Body<'_, '_> {
     fn finish(&mut self) {
         self.end = true;
         let mut engine = self.engine.borrow_mut();
-        if let Some(head) = engine.take_trailers(self.id) {
+        if let Some(head) = engine.conn.take_trailers(self.id) {
             self.trailers = head.copy_into(self.arena).ok().map(|h| h.headers);
-            engine.recycle_head(head);
+            engine.conn.recycle_head(head);
         }
     }
 }
@@ -709,10 +620,7 @@ impl BodySource for H2Body<'_, '_> {
         if self.end || buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let read = self
-            .engine
-            .borrow_mut()
-            .poll_read_data(self.id, cx.waker(), buf);
+        let read = self.engine.borrow_mut().poll_read(self.id, cx, buf);
         match read {
             Poll::Ready(Ok(0)) => {
                 self.finish();
@@ -739,17 +647,13 @@ impl BodySource for H2Body<'_, '_> {
 
 /// One stream: build the request in an arena, call the handler, send the response.
 /// Cancelled (the handler future dropped) as soon as the stream is reset.
-async fn run_stream<H: Handler>(
-    engine: &RefCell<ServerConnection>,
-    id: u32,
-    cx: &ServeContext<'_, H>,
-) {
+async fn run_stream<H: Handler>(engine: &RefCell<H2State>, id: StreamId, cx: &ServeContext<'_, H>) {
     // Set when the response head is queued: a stream that ends before (the peer reset it
     // or closed the connection) counts as cancelled, not as a response — the handler may
     // have produced one (e.g. a `400` for the body it could not read), but it was never sent.
     let answered = Cell::new(false);
     let work = serve_stream(engine, id, cx, &answered);
-    let reset = poll_fn(|tcx| engine.borrow_mut().poll_reset(id, tcx.waker()));
+    let reset = poll_fn(|tcx| engine.borrow_mut().poll_reset(id, tcx));
     let _ = select(pin!(work), pin!(reset)).await;
     if !answered.get() {
         if let Some(c) = cx.counters {
@@ -760,19 +664,19 @@ async fn run_stream<H: Handler>(
 }
 
 async fn serve_stream<H: Handler>(
-    engine: &RefCell<ServerConnection>,
-    id: u32,
+    engine: &RefCell<H2State>,
+    id: StreamId,
     cx: &ServeContext<'_, H>,
     answered: &Cell<bool>,
 ) {
-    let Some(head) = engine.borrow_mut().take_head(id) else {
+    let Some(head) = engine.borrow_mut().conn.take_head(id) else {
         return;
     };
     let arena = cx.pool.get();
     let copied = head.copy_into(&arena);
     let end_stream = head.end_stream();
     let content_length = head.content_length();
-    engine.borrow_mut().recycle_head(head);
+    engine.borrow_mut().conn.recycle_head(head);
     let Ok(ah) = copied else {
         let _ = simple_response(
             engine,
@@ -819,13 +723,13 @@ async fn serve_stream<H: Handler>(
         Body::new(&mut source, &arena, cx.max_body_size)
     };
     let rcx = RequestContext::new(request, &arena, body);
-    let response = call_handler(cx.handler, rcx, cx.counters, u64::from(id)).await;
+    let response = call_handler(cx.handler, rcx, cx.counters, u64::from(id.value())).await;
     let _ = send_response(engine, id, cx, answered, &arena, response, is_head).await;
 }
 
 fn simple_response<H>(
-    engine: &RefCell<ServerConnection>,
-    id: u32,
+    engine: &RefCell<H2State>,
+    id: StreamId,
     cx: &ServeContext<'_, H>,
     answered: &Cell<bool>,
     status: StatusCode,
@@ -833,6 +737,7 @@ fn simple_response<H>(
     let code = status_bytes(status);
     engine
         .borrow_mut()
+        .conn
         .send_headers(id, simple_fields(&code), true)?;
     answered_with(cx, answered, status);
     Ok(())
@@ -845,8 +750,8 @@ fn answered_with<H>(cx: &ServeContext<'_, H>, answered: &Cell<bool>, status: Sta
 }
 
 async fn send_response<'a, H>(
-    engine: &RefCell<ServerConnection>,
-    id: u32,
+    engine: &RefCell<H2State>,
+    id: StreamId,
     cx: &ServeContext<'_, H>,
     answered: &Cell<bool>,
     arena: &'a Arena,
@@ -861,6 +766,7 @@ async fn send_response<'a, H>(
     let end = prepared.head_only();
     engine
         .borrow_mut()
+        .conn
         .send_headers(id, prepared.fields.iter().copied(), end)?;
     answered_with(cx, answered, prepared.status);
     if end {
@@ -878,8 +784,8 @@ async fn send_response<'a, H>(
 
 /// Sends a response body; `fin`: END_STREAM on its last DATA frame (no trailers follow).
 async fn send_body<'a>(
-    engine: &RefCell<ServerConnection>,
-    id: u32,
+    engine: &RefCell<H2State>,
+    id: StreamId,
     arena: &'a Arena,
     body: ResponseBody<'a>,
     fin: bool,
@@ -892,26 +798,20 @@ async fn send_body<'a>(
             let chunk = match arena.alloc_zeroed(16 * 1024) {
                 Ok(c) => c,
                 Err(_) => {
-                    engine
-                        .borrow_mut()
-                        .reset(id, shockwave_http2_frames::ErrorCode::InternalError);
+                    engine.borrow_mut().conn.reset(id, ErrorCode::InternalError);
                     return Ok(());
                 }
             };
             let mut left = f.len;
             if f.file.seek(io::SeekFrom::Start(f.offset)).is_err() {
-                engine
-                    .borrow_mut()
-                    .reset(id, shockwave_http2_frames::ErrorCode::InternalError);
+                engine.borrow_mut().conn.reset(id, ErrorCode::InternalError);
                 return Ok(());
             }
             while left > 0 {
                 let want = chunk.len().min(left as usize);
                 let n = match f.file.read(&mut chunk[..want]) {
                     Ok(0) | Err(_) => {
-                        engine
-                            .borrow_mut()
-                            .reset(id, shockwave_http2_frames::ErrorCode::InternalError);
+                        engine.borrow_mut().conn.reset(id, ErrorCode::InternalError);
                         return Ok(());
                     }
                     Ok(n) => n,
@@ -930,9 +830,7 @@ async fn send_body<'a>(
                         }
                     }
                     Err(_) => {
-                        engine
-                            .borrow_mut()
-                            .reset(id, shockwave_http2_frames::ErrorCode::InternalError);
+                        engine.borrow_mut().conn.reset(id, ErrorCode::InternalError);
                         return Ok(());
                     }
                 }
@@ -948,8 +846,8 @@ async fn send_body<'a>(
 /// deferred section is awaited first under the pipeline's panic guard (a panic is counted
 /// and the stream reset with `INTERNAL_ERROR`; the stream's reset cancels the wait).
 async fn send_trailers<'a>(
-    engine: &RefCell<ServerConnection>,
-    id: u32,
+    engine: &RefCell<H2State>,
+    id: StreamId,
     arena: &'a Arena,
     trailers: Trailers<'a>,
     counters: Option<&WorkerCounters>,
@@ -959,10 +857,8 @@ async fn send_trailers<'a>(
         Trailers::None => Ok(&[][..]),
         Trailers::Fields(list) => trailer_section(arena, list.iter().copied()),
         Trailers::Deferred(mut fut) => {
-            let Some(m) = resolve_trailers(&mut fut, counters, u64::from(id)).await else {
-                engine
-                    .borrow_mut()
-                    .reset(id, shockwave_http2_frames::ErrorCode::InternalError);
+            let Some(m) = resolve_trailers(&mut fut, counters, u64::from(id.value())).await else {
+                engine.borrow_mut().conn.reset(id, ErrorCode::InternalError);
                 return Ok(());
             };
             map = m;
@@ -974,9 +870,7 @@ async fn send_trailers<'a>(
         }
     };
     let Ok(fields) = section else {
-        engine
-            .borrow_mut()
-            .reset(id, shockwave_http2_frames::ErrorCode::InternalError);
+        engine.borrow_mut().conn.reset(id, ErrorCode::InternalError);
         return Ok(());
     };
     if fields.is_empty() {
@@ -984,12 +878,13 @@ async fn send_trailers<'a>(
     }
     engine
         .borrow_mut()
+        .conn
         .send_headers(id, fields.iter().copied(), true)
 }
 
 async fn send_all(
-    engine: &RefCell<ServerConnection>,
-    id: u32,
+    engine: &RefCell<H2State>,
+    id: StreamId,
     data: &[u8],
     end_stream: bool,
 ) -> Result<(), StreamError> {
@@ -1001,7 +896,7 @@ async fn send_all(
         let n = poll_fn(|tcx| {
             engine
                 .borrow_mut()
-                .poll_send_data(id, tcx.waker(), &data[off..], end_stream)
+                .poll_send(id, tcx, &data[off..], end_stream)
         })
         .await?;
         off += n;

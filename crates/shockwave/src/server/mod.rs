@@ -74,6 +74,7 @@ pub use response::{
 };
 pub use stats::ServerStats;
 
+pub use h2::{cached_date, serve_connection, sniff_preface, ServeContext, Sniffed};
 pub use h3::{serve as serve_h3, AltSvc, Http3Handle, Http3Server};
 
 use stats::WorkerCounters;

@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use shockwave::arena::ArenaPool;
-use shockwave::http2::{serve_connection, Http2Config, ServeContext};
+use shockwave::http2::Http2Config;
 use shockwave::server::{handler_fn, Handler, Response};
+use shockwave::server::{serve_connection, ServeContext};
 use shockwave_http11::DateCache;
 use tokio::sync::watch;
 
@@ -176,7 +177,7 @@ fn spawn(config: Http2Config, tls: Option<tokio_rustls::TlsAcceptor>) -> TestSer
                     let mut cx = ServeContext::new(&state.0, &state.1);
                     cx.config = config;
                     cx.remote_addr = Some(remote);
-                    let date = || shockwave::http2::cached_date(&state.2);
+                    let date = || shockwave::server::cached_date(&state.2);
                     cx.date = Some(&date);
                     cx.shutdown = Some(stop_rx);
                     match tls {
