@@ -205,33 +205,23 @@ async fn our_client_against_h3_server() {
 }
 
 #[test]
-fn serve_on_an_existing_endpoint() {
-    use shockwave::server::{handler_fn, Response};
+fn shockwave_server_over_http3() {
+    use shockwave::server::{handler_fn, Response, Server};
     let cert = tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let config = cert.config.clone();
-    let server = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async move {
-            let quic = quic_server_config(&config, &Http3Config::default()).unwrap();
-            let ep = quinn::Endpoint::server(quic, "127.0.0.1:0".parse().unwrap()).unwrap();
-            addr_tx.send(ep.local_addr().unwrap()).unwrap();
-            let handler = Arc::new(handler_fn(async |cx| {
-                Response::text(if cx.query() == Some("q=1") {
-                    "one"
-                } else {
-                    "other"
-                })
-            }));
-            shockwave::server::serve_h3(ep, handler, Http3Config::default(), stop_rx).await;
-        });
-    });
-    let addr = addr_rx.recv().unwrap();
+    let server = Server::builder()
+        .bind_h3("127.0.0.1:0".parse().unwrap())
+        .tls(cert.config.clone())
+        .workers(1)
+        .handle_signals(false)
+        .start(handler_fn(async |cx| {
+            Response::text(if cx.query() == Some("q=1") {
+                "one"
+            } else {
+                "other"
+            })
+        }))
+        .unwrap();
+    let addr = server.h3_local_addrs()[0];
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -247,6 +237,5 @@ fn serve_on_an_existing_endpoint() {
         assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
         assert_eq!(&r.bytes().await.unwrap()[..], b"one");
     });
-    stop_tx.send(true).unwrap();
-    server.join().unwrap();
+    server.stop().unwrap();
 }

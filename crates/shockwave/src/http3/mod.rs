@@ -1,5 +1,8 @@
-//! HTTP/3 (RFC 9114) over QUIC (quinn), on the sans-I/O codecs of `shockwave-quic`
-//! (re-exported here: [`frame`], [`qpack`], [`request`], [`control`], [`message`], ...).
+//! HTTP/3 (RFC 9114) over QUIC (quinn): the sans-I/O protocol crate `shockwave-quic`
+//! re-exported ([`connection`], the HTTP/3 connection state machine both drivers run on;
+//! [`frame`], [`qpack`], [`request`], [`control`], [`message`], ...), plus what both
+//! roles configure: [`Http3Config`] and the quinn configurations built from it
+//! ([`quic_server_config`], [`quic_client_config`]).
 //!
 //! - The server side is the one [`Server`](crate::server::Server): give it HTTP/3
 //!   addresses with [`ServerBuilder::bind_h3`](crate::server::ServerBuilder::bind_h3) and
@@ -25,8 +28,6 @@
 //! handle.wait()?;
 //! # Ok(()) }
 //! ```
-
-pub(crate) use crate::common::digits::format_u64;
 
 use std::sync::Arc;
 use std::time::Duration;
