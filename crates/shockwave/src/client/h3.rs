@@ -490,13 +490,6 @@ impl Http3Connection {
     async fn start(&self, req: Http3Request<'_>) -> Result<(MessageReader, u64), Error> {
         let (mut send, mut recv) = self.quic.open_bi().await?;
         let id = u64::from(send.id());
-        // RFC 9114 §5.2: no request on a stream the server's GOAWAY excluded (or after
-        // a connection error); it was not sent and may go on a new connection.
-        if !self.state.h3().may_open_request(id) {
-            let _ = send.reset(varint(ErrorCode::RequestCancelled));
-            let _ = recv.stop(varint(ErrorCode::RequestCancelled));
-            return Err(Error::ConnectionClosed(ClosedDuring::BeforeResponse));
-        }
         let mut out = Vec::with_capacity(256 + req.body.len().min(64 * 1024));
         let mut len_buf = [0u8; 20];
         let len = format_u64(req.body.len() as u64, &mut len_buf);
@@ -517,11 +510,29 @@ impl Http3Connection {
             .copied()
             .chain(req.headers.iter().copied())
             .chain(cl.iter().copied());
-        // Static-only encoder (the connection's default): no encoder stream bytes.
-        self.state
-            .h3()
-            .encode_headers_frame(id, fields, &mut out)
-            .map_err(|_| Error::invalid_url(req.authority, "header section too large"))?;
+        // One lock of the connection for both. RFC 9114 §5.2: no request on a stream the
+        // server's GOAWAY excluded (or after a connection error); it was not sent and may
+        // go on a new connection. The encoder is static-only (the connection's default):
+        // it queues no encoder stream bytes.
+        let encoded = {
+            let mut h3 = self.state.h3();
+            h3.may_open_request(id)
+                .then(|| h3.encode_headers_frame(id, fields, &mut out))
+        };
+        match encoded {
+            Some(Ok(_)) => {}
+            Some(Err(_)) => {
+                return Err(Error::invalid_url(
+                    req.authority,
+                    "header section too large",
+                ))
+            }
+            None => {
+                let _ = send.reset(varint(ErrorCode::RequestCancelled));
+                let _ = recv.stop(varint(ErrorCode::RequestCancelled));
+                return Err(Error::ConnectionClosed(ClosedDuring::BeforeResponse));
+            }
+        }
         if !req.body.is_empty() {
             let _ = frame::encode_data_header(req.body.len() as u64, &mut out);
             if req.body.len() <= 16 * 1024 {

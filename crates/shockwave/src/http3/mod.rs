@@ -4,12 +4,13 @@
 //! roles configure: [`Http3Config`] and the quinn configurations built from it
 //! ([`quic_server_config`], [`quic_client_config`]).
 //!
-//! - The server side is the one [`Server`](crate::server::Server): give it HTTP/3
-//!   addresses with [`ServerBuilder::bind_h3`](crate::server::ServerBuilder::bind_h3) and
-//!   each worker runs a quinn endpoint beside its TCP listeners, with the same handler,
-//!   arena pool, counters and shutdown.
-//! - The client side is the one [`Client`](crate::client::Client): HTTP/3 connections
-//!   share its pool with HTTP/1.1 and HTTP/2 ones.
+//! - The server side is the one `shockwave::server::Server`: give it HTTP/3 addresses
+//!   with `ServerBuilder::bind_h3` and each worker runs a quinn endpoint beside its TCP
+//!   listeners, with the same handler, arena pool, counters and shutdown.
+//! - The client side is the one `shockwave::client::Client`: HTTP/3 connections share
+//!   its pool with HTTP/1.1 and HTTP/2 ones.
+//!
+//! This module names neither: both drivers build on it.
 //!
 //! QUIC itself (TLS 1.3, loss recovery, flow control, stream limits, idle timeout) is
 //! quinn's, configured from [`Http3Config`]. TLS uses the ring provider and ALPN `h3`.
