@@ -45,7 +45,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use shockwave_arena::{Arena, HeaderList};
-use shockwave_quic::connection::{self, Connection, Event, LocalStream, UniAction};
+use shockwave_quic::connection::{self, Connection, Event};
 use shockwave_quic::frame::{self, FrameLimits, Settings};
 use shockwave_quic::qpack::{Decoded, DecoderConfig, QpackError};
 use shockwave_quic::request::RequestStream;
@@ -56,6 +56,7 @@ use tokio::sync::Notify;
 use super::error::{ClosedDuring, Error};
 use crate::common::digits::format_u64;
 use crate::common::h3_reader::{Ev, MessageReader, ReadFail};
+use crate::common::h3_uni::{has_pending, uni_reader, uni_writer, H3Driver};
 use crate::http3::{quic_client_config, varint, Http3Config, SetupError};
 
 impl From<ReadFail> for Error {
@@ -258,18 +259,18 @@ impl ConnState {
         self.h3.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// After any call into the connection: closes the QUIC connection on a connection
-    /// error (RFC 9114 §8) and wakes [`uni_writer`] when our streams have bytes to send.
-    /// (Our table capacity is 0: no stream is ever blocked; SETTINGS and GOAWAY are read
-    /// from the connection when needed.)
-    fn after(&self, h3: &mut Connection) {
+    /// After any call into the connection, with `h3` still locked: closes the QUIC
+    /// connection on a connection error (RFC 9114 §8) and wakes [`uni_writer`] when our
+    /// streams have bytes to send. (Our table capacity is 0: no stream is ever blocked;
+    /// SETTINGS and GOAWAY are read from the connection when needed.)
+    fn dispatch(&self, h3: &mut Connection) {
         while let Some(ev) = h3.poll_event() {
             if let Event::ConnectionError(e) = ev {
                 self.quic
                     .close(varint(e.code()), e.code().name().as_bytes());
             }
         }
-        if LocalStream::ALL.iter().any(|s| !h3.pending(*s).is_empty()) {
+        if has_pending(h3) {
             self.uni_out.notify_one();
         }
     }
@@ -283,7 +284,7 @@ impl ConnState {
     ) -> Result<HeaderList<'a>, Error> {
         let mut h3 = self.h3();
         let result = h3.decode_section(id, section, arena);
-        self.after(&mut h3);
+        self.dispatch(&mut h3);
         match result? {
             Decoded::Done(list) => Ok(list),
             // Our table capacity is 0: the connection already refuses a section that
@@ -312,11 +313,29 @@ impl ConnState {
         };
         let mut h3 = self.h3();
         let result = h3.decode_section_with(id, section, |n, v| out.push((piece(n), piece(v))));
-        self.after(&mut h3);
+        self.dispatch(&mut h3);
         match result? {
             Decoded::Done(()) => Ok(()),
             Decoded::Blocked => Err(blocked()),
         }
+    }
+}
+
+impl H3Driver for ConnState {
+    fn quic(&self) -> &quinn::Connection {
+        &self.quic
+    }
+
+    fn uni_out(&self) -> &Notify {
+        &self.uni_out
+    }
+
+    fn with_h3<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
+        f(&mut self.h3())
+    }
+
+    fn after(&self) {
+        self.dispatch(&mut self.h3());
     }
 }
 
@@ -384,7 +403,8 @@ impl Http3Connection {
         // Our control stream (type + SETTINGS, RFC 9114 §6.2.1) goes out before any
         // request: open it now, the writer task keeps it.
         let control = quic.open_uni().await?;
-        tokio::spawn(uni_writer(state.clone(), control));
+        let writer = state.clone();
+        tokio::spawn(async move { uni_writer(&*writer, [Some(control), None, None]).await });
         tokio::spawn(background(state.clone()));
         Ok(Http3Connection {
             quic,
@@ -695,86 +715,8 @@ async fn background(state: Arc<ConnState>) {
             },
             _ = state.quic.closed() => break,
         };
-        tokio::spawn(uni_reader(state.clone(), recv));
-    }
-}
-
-/// Reads one of the server's unidirectional streams into the connection
-/// ([`Connection::recv_uni`]), which identifies it and interprets control and QPACK
-/// streams (a push stream is `H3_ID_ERROR`: we never send MAX_PUSH_ID, RFC 9114 §4.6).
-async fn uni_reader(state: Arc<ConnState>, mut recv: quinn::RecvStream) {
-    let id = u64::from(recv.id());
-    loop {
-        let (bytes, fin) = match recv.read_chunk(64 * 1024, true).await {
-            Ok(Some(c)) => (c.bytes, false),
-            Ok(None) => (Bytes::new(), true),
-            Err(quinn::ReadError::Reset(_)) => {
-                // A critical stream: H3_CLOSED_CRITICAL_STREAM, closed by `after`.
-                let mut h3 = state.h3();
-                let _ = h3.uni_reset(id);
-                state.after(&mut h3);
-                return;
-            }
-            // The connection is gone: nothing to report.
-            Err(_) => return,
-        };
-        let action = {
-            let mut h3 = state.h3();
-            let action = h3.recv_uni(id, &bytes, fin);
-            state.after(&mut h3);
-            action
-        };
-        match action {
-            Ok(UniAction::Read) if !fin => {}
-            Ok(UniAction::Stop(code)) => {
-                // RFC 9114 §6.2: abort reading streams of unknown (or reserved) type.
-                let _ = recv.stop(varint(code));
-                return;
-            }
-            _ => return,
-        }
-    }
-}
-
-/// Writes our control stream (`control`, opened before the first request) and, should
-/// the connection ever queue bytes for them, our QPACK streams, as the connection
-/// queues them ([`Connection::pending`]). The streams live in this task until the
-/// connection closes: critical streams are never finished (RFC 9114 §6.2.1), and
-/// dropping a `SendStream` would.
-async fn uni_writer(state: Arc<ConnState>, control: quinn::SendStream) {
-    let mut streams: [Option<quinn::SendStream>; 3] = [Some(control), None, None];
-    let mut buf = Vec::new();
-    loop {
-        for (slot, kind) in streams.iter_mut().zip(LocalStream::ALL) {
-            buf.clear();
-            buf.extend_from_slice(state.h3().pending(kind));
-            if buf.is_empty() {
-                continue;
-            }
-            if slot.is_none() {
-                match state.quic.open_uni().await {
-                    Ok(s) => *slot = Some(s),
-                    Err(_) => return,
-                }
-            }
-            let Some(stream) = slot.as_mut() else { return };
-            if stream.write_all(&buf).await.is_err() {
-                return;
-            }
-            state.h3().advance(kind, buf.len());
-        }
-        let notified = state.uni_out.notified();
-        let more = {
-            let h3 = state.h3();
-            LocalStream::ALL.iter().any(|k| !h3.pending(*k).is_empty())
-        };
-        if more {
-            continue;
-        }
-        tokio::select! {
-            _ = notified => {}
-            _ = state.quic.closed() => return,
-        }
+        let state = state.clone();
+        tokio::spawn(async move { uni_reader(&*state, recv).await });
     }
 }
 

@@ -10,7 +10,7 @@
 //! streams, and QPACK encoding and decoding of every field section. This driver owns the
 //! sockets and tasks: it feeds the peer's unidirectional streams in ([`uni_reader`]),
 //! writes ours out ([`uni_writer`]), and dispatches the connection's events after every
-//! call into it ([`Conn::after`]). Per request stream: an arena from the worker's pool
+//! call into it (`Conn::after`). Per request stream: an arena from the worker's pool
 //! receives the QPACK-decoded fields, the request is checked (RFC 9114 §4.1.2, §4.3.1),
 //! the [`Handler`] runs with its body streamed from DATA frames (trailers are decoded and
 //! checked and handed to the handler's body), and the response goes out as HEADERS +
@@ -38,7 +38,7 @@ use bytes::Bytes;
 use futures_util::{FutureExt as _, StreamExt as _};
 use http::{Method, StatusCode, Version};
 use shockwave_arena::{Arena, ArenaError, HeaderList};
-use shockwave_quic::connection::{self, Connection, Event, LocalStream, UniAction};
+use shockwave_quic::connection::{self, Connection, Event};
 use shockwave_quic::frame;
 use shockwave_quic::qpack::Decoded;
 use shockwave_quic::request::RequestStream;
@@ -50,6 +50,7 @@ use super::stats::{dec, inc, WorkerCounters};
 use super::worker::WorkerState;
 use crate::common::fields::{prepare_response, status_bytes, PreparedResponse};
 use crate::common::h3_reader::{Ev, MessageReader, ReadFail};
+use crate::common::h3_uni::{has_pending, uni_reader, uni_writer, H3Driver};
 use crate::common::pipeline::{
     self, call_handler, request_scheme, resolve_trailers, simple_fields, trailer_section,
 };
@@ -175,6 +176,44 @@ impl<H> Drop for ConnGuard<H> {
     }
 }
 
+impl<H> H3Driver for Conn<H> {
+    fn quic(&self) -> &quinn::Connection {
+        &self.quic
+    }
+
+    fn uni_out(&self) -> &Notify {
+        &self.uni_out
+    }
+
+    fn with_h3<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
+        f(&mut self.h3.borrow_mut())
+    }
+
+    /// After any call into `self.h3`: dispatches its events (wakes request streams the
+    /// encoder stream unblocked, closes the QUIC connection on a connection error) and
+    /// wakes [`uni_writer`] when our control or QPACK streams have bytes to send.
+    fn after(&self) {
+        let mut h3 = self.h3.borrow_mut();
+        while let Some(ev) = h3.poll_event() {
+            match ev {
+                Event::StreamUnblocked(id) => {
+                    let mut blocked = self.blocked.borrow_mut();
+                    if let Some(i) = blocked.iter().position(|(s, _)| *s == id) {
+                        blocked.swap_remove(i).1.wake();
+                    }
+                }
+                Event::ConnectionError(e) => self.close(&e),
+                // The peer's SETTINGS are read from `h3` when needed; a client's GOAWAY
+                // (a push ID) needs nothing from a server that never pushes.
+                _ => {}
+            }
+        }
+        if has_pending(&h3) {
+            self.uni_out.notify_one();
+        }
+    }
+}
+
 /// One connection's shared state.
 struct Conn<H> {
     shared: Rc<Shared<H>>,
@@ -210,30 +249,6 @@ impl<H> Conn<H> {
         tracing::debug!(error = %e, "HTTP/3 connection error");
         self.quic
             .close(varint(e.code()), e.code().name().as_bytes());
-    }
-
-    /// After any call into `self.h3`: dispatches its events (wakes request streams the
-    /// encoder stream unblocked, closes the QUIC connection on a connection error) and
-    /// wakes [`uni_writer`] when our control or QPACK streams have bytes to send.
-    fn after(&self) {
-        let mut h3 = self.h3.borrow_mut();
-        while let Some(ev) = h3.poll_event() {
-            match ev {
-                Event::StreamUnblocked(id) => {
-                    let mut blocked = self.blocked.borrow_mut();
-                    if let Some(i) = blocked.iter().position(|(s, _)| *s == id) {
-                        blocked.swap_remove(i).1.wake();
-                    }
-                }
-                Event::ConnectionError(e) => self.close(&e),
-                // The peer's SETTINGS are read from `h3` when needed; a client's GOAWAY
-                // (a push ID) needs nothing from a server that never pushes.
-                _ => {}
-            }
-        }
-        if LocalStream::ALL.iter().any(|s| !h3.pending(*s).is_empty()) {
-            self.uni_out.notify_one();
-        }
     }
 
     /// Ready once stream `id` is no longer blocked on the dynamic table.
@@ -276,7 +291,8 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
     });
     // Our control stream (type, then SETTINGS, RFC 9114 §6.2.1) and, with a dynamic
     // table, our QPACK decoder stream go out first: the writer opens them at once.
-    tokio::task::spawn_local(uni_writer(conn.clone()));
+    let writer = conn.clone();
+    tokio::task::spawn_local(async move { uni_writer(&*writer, [None, None, None]).await });
     tokio::task::spawn_local(accept_uni(conn.clone()));
 
     let mut shutdown = conn.shared.shutdown.clone();
@@ -340,81 +356,11 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
     }
 }
 
-/// Writes our control, QPACK encoder and QPACK decoder streams as the connection queues
-/// bytes for them ([`Connection::pending`]), opening each QUIC stream the first time it
-/// has some. The streams live in this task until the connection closes: critical
-/// streams are never finished (RFC 9114 §6.2.1), and dropping a `SendStream` would.
-async fn uni_writer<H>(conn: Rc<Conn<H>>) {
-    let mut streams: [Option<quinn::SendStream>; 3] = [None, None, None];
-    let mut buf = Vec::new();
-    loop {
-        for (slot, kind) in streams.iter_mut().zip(LocalStream::ALL) {
-            buf.clear();
-            buf.extend_from_slice(conn.h3.borrow().pending(kind));
-            if buf.is_empty() {
-                continue;
-            }
-            if slot.is_none() {
-                match conn.quic.open_uni().await {
-                    Ok(s) => *slot = Some(s),
-                    Err(_) => return,
-                }
-            }
-            let Some(stream) = slot.as_mut() else { return };
-            if stream.write_all(&buf).await.is_err() {
-                return;
-            }
-            conn.h3.borrow_mut().advance(kind, buf.len());
-        }
-        let more = {
-            let h3 = conn.h3.borrow();
-            LocalStream::ALL.iter().any(|k| !h3.pending(*k).is_empty())
-        };
-        if more {
-            continue;
-        }
-        tokio::select! {
-            _ = conn.uni_out.notified() => {}
-            _ = conn.quic.closed() => return,
-        }
-    }
-}
-
+/// Reads each of the peer's unidirectional streams in a task of its own.
 async fn accept_uni<H: 'static>(conn: Rc<Conn<H>>) {
     while let Ok(recv) = conn.quic.accept_uni().await {
-        tokio::task::spawn_local(uni_reader(conn.clone(), recv));
-    }
-}
-
-/// Reads one of the peer's unidirectional streams into the connection
-/// ([`Connection::recv_uni`]), which identifies it and interprets control and QPACK
-/// streams.
-async fn uni_reader<H>(conn: Rc<Conn<H>>, mut recv: quinn::RecvStream) {
-    let id = u64::from(recv.id());
-    loop {
-        let (bytes, fin) = match recv.read_chunk(64 * 1024, true).await {
-            Ok(Some(c)) => (c.bytes, false),
-            Ok(None) => (Bytes::new(), true),
-            Err(quinn::ReadError::Reset(_)) => {
-                // A critical stream: H3_CLOSED_CRITICAL_STREAM, closed by `after`.
-                let _ = conn.h3.borrow_mut().uni_reset(id);
-                conn.after();
-                return;
-            }
-            // The connection is gone: nothing to report.
-            Err(_) => return,
-        };
-        let action = conn.h3.borrow_mut().recv_uni(id, &bytes, fin);
-        conn.after();
-        match action {
-            Ok(UniAction::Read) if !fin => {}
-            Ok(UniAction::Stop(code)) => {
-                // RFC 9114 §6.2: abort reading streams of unknown (or reserved) type.
-                let _ = recv.stop(varint(code));
-                return;
-            }
-            _ => return,
-        }
+        let conn = conn.clone();
+        tokio::task::spawn_local(async move { uni_reader(&*conn, recv).await });
     }
 }
 
