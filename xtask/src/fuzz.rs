@@ -39,6 +39,7 @@ const TARGETS: &[&str] = &[
     "qpack_decode",
     "h3_frames",
     "h3_request",
+    "h3_connection",
 ];
 
 struct Outcome {
@@ -352,6 +353,7 @@ fn synthetic_seeds(target: &str, vectors: &Path) -> Vec<Vec<u8>> {
         "qpack_decode" => qpack_seeds(),
         "h3_frames" => h3_frame_seeds(),
         "h3_request" => h3_request_seeds(),
+        "h3_connection" => h3_connection_seeds(),
         _ => Vec::new(),
     }
 }
@@ -659,6 +661,79 @@ fn h3_frame_seeds() -> Vec<Vec<u8>> {
         cat(&[&[3, 2, 1, 0], &control]),
         cat(&[&[1, 0], &[0x02, 0x3f, 0xe1]]),
         cat(&[&[0, 0], &settings, &h3_frame(0x3, &[0x01])]),
+    ]
+}
+
+/// Records for `h3_connection`: `tag & 3` the stream, `tag >> 2` the call (0 bytes,
+/// 1 bytes + FIN, 2 reset, 3 and 4 decode a section, 5 cancel).
+fn h3_connection_seeds() -> Vec<Vec<u8>> {
+    const BYTES: u8 = 0;
+    const FIN: u8 = 1 << 2;
+    const RESET: u8 = 2 << 2;
+    const DECODE: u8 = 3 << 2;
+    const DECODE_WITH: u8 = 4 << 2;
+    const CANCEL: u8 = 5 << 2;
+    let settings = h3_frame(0x4, &[0x01, 0x50, 0x00, 0x07, 0x10, 0x06, 0x44, 0x00]);
+    let control = cat(&[&[0x00], &settings]);
+    // Set Dynamic Table Capacity 4096, Insert With Literal Name `x-a: b` (RFC 9204 §4.3).
+    let encoder = [0x02, 0x3f, 0xe1, 0x1f, 0x43, b'x', b'-', b'a', 0x01, b'b'];
+    // Required Insert Count 1 (encoded 2), base 0, dynamic index 0: blocks until the insert.
+    let dynamic = [0x02, 0x00, 0x80];
+    let get = qpack_section(&[17, 1, 23], &[(":authority", "example.com")]);
+    let story = |config: u8, steps: &[(u8, &[u8])]| {
+        let mut s = vec![config];
+        for (tag, bytes) in steps {
+            record(&mut s, *tag, bytes);
+        }
+        s
+    };
+    vec![
+        // Server with a dynamic table: SETTINGS, a blocked section, the insert unblocks it.
+        story(
+            2,
+            &[
+                (BYTES, &control),
+                (DECODE | 1, &dynamic),
+                (BYTES | 1, &encoder),
+                (DECODE, &get),
+                (DECODE_WITH | 2, &get),
+                (BYTES | 2, &[0x03]),
+                (BYTES | 3, &[0x21, 1, 2, 3]),
+            ],
+        ),
+        // Blocked, then cancelled; the encoder stream split in two; a closed control stream.
+        story(
+            6,
+            &[
+                (BYTES, &control[..2]),
+                (BYTES, &control[2..]),
+                (DECODE, &dynamic),
+                (CANCEL, &[]),
+                (BYTES | 1, &encoder[..4]),
+                (BYTES | 1, &encoder[4..]),
+                (FIN, &[]),
+            ],
+        ),
+        // Client: the server's control stream, GOAWAY, a push stream (H3_ID_ERROR).
+        story(
+            1,
+            &[
+                (BYTES, &cat(&[&control, &h3_frame(0x7, &[0x04])])),
+                (DECODE, &qpack_section(&[25], &[("content-length", "2")])),
+                (BYTES | 1, &[0x01, 0x00]),
+            ],
+        ),
+        // Too many untyped streams; a reset decoder stream.
+        story(
+            8,
+            &[
+                (BYTES, &[]),
+                (BYTES | 1, &[]),
+                (BYTES | 2, &[0x03]),
+                (RESET | 2, &[]),
+                (BYTES | 3, &[0x40]),
+            ],
+        ),
     ]
 }
 

@@ -8,7 +8,7 @@
 //! Fairness: both servers get the same quinn `ServerConfig` ([`quic_server_config`] with
 //! `Http3Config::default()`: same `TransportConfig`, default `EndpointConfig`), the same
 //! rustls configuration (ring provider, one self-signed certificate) and the same
-//! runtime shape, each as it runs by default: `Http3Server` with its default single
+//! runtime shape, each as it runs by default: our `Server` (HTTP/3 only) with a single
 //! worker (one thread, a current-thread tokio runtime with a `LocalSet`), the h3 server
 //! on one thread with a current-thread runtime (`tokio::spawn` per connection and
 //! request, as h3's examples do). Our server also sends a `date` field (RFC 9110
@@ -37,15 +37,14 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf as _, Bytes};
 use shockwave::http3::{quic_client_config, quic_server_config, Http3Config};
-use shockwave::server::{handler_fn, tls, Response};
-use shockwave::server::{Http3Handle, Http3Server};
+use shockwave::server::{handler_fn, tls, Response, Server, ServerHandle};
 
 const HELLO: &[u8] = b"Hello, World!";
 const CONCURRENCY: u64 = 100;
 const WARMUP: usize = 200;
 /// Thread names: in `compare`, the CPU time of each server is read by thread name.
 const H3_THREAD: &str = "h3-baseline-srv";
-const OUR_THREAD: &str = "shockwave-h3-";
+const OUR_THREAD: &str = "shockwave-worker-";
 const CHUNK: usize = 1024 * 1024;
 
 /// Where a server's CPU time is read from.
@@ -193,9 +192,13 @@ fn start_h3(addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> SocketAddr {
 }
 
 /// Starts our server (one worker) with the same routes as the h3 baseline.
-fn start_ours(addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> Http3Handle {
+fn start_ours(addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> ServerHandle {
     let chunk = chunk();
-    Http3Server::new(addr, tls)
+    Server::builder()
+        .bind_h3(addr)
+        .tls(tls)
+        .workers(1)
+        .handle_signals(false)
         .start(handler_fn(async move |cx| match big_mib(cx.path()) {
             Some(mib) => {
                 let chunk = chunk.clone();
@@ -528,7 +531,7 @@ fn serve_forever(server: &str, addr: SocketAddr) -> ! {
         "h3" => (start_h3(addr, cert.config.clone()), None),
         _ => {
             let h = start_ours(addr, cert.config.clone());
-            (h.local_addr(), Some(h))
+            (h.h3_local_addrs()[0], Some(h))
         }
     };
     println!("h3_baseline: {server} listening on udp {bound}");
@@ -587,7 +590,7 @@ fn main() {
             );
             for client in ["h3", "shockwave"] {
                 let h3 = measure(client, h3_addr, requests, mib, &h3_cpu);
-                let us = measure(client, ours.local_addr(), requests, mib, &our_cpu);
+                let us = measure(client, ours.h3_local_addrs()[0], requests, mib, &our_cpu);
                 report(client, requests, mib, &h3, &us);
             }
             let _ = ours.stop();

@@ -3,7 +3,6 @@
 
 use std::process::Command;
 
-use shockwave::server::Http3Server;
 use shockwave::server::{handler_fn, tls, Response, Server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_shockwave");
@@ -48,10 +47,14 @@ fn get_http2_curl_and_load_mode_over_one_connection() {
 #[test]
 fn get_http3_load_mode_over_one_quic_connection() {
     let cert = tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
-    let server = Http3Server::new("127.0.0.1:0".parse().unwrap(), cert.config.clone())
+    let server = Server::builder()
+        .bind_h3("127.0.0.1:0".parse().unwrap())
+        .tls(cert.config.clone())
+        .workers(1)
+        .handle_signals(false)
         .start(handler_fn(async |_cx| Response::text("over quic")))
         .unwrap();
-    let url = format!("https://127.0.0.1:{}/", server.local_addr().port());
+    let url = format!("https://127.0.0.1:{}/", server.h3_local_addrs()[0].port());
     let (ok, out, err) = get(&["--http3", "-k", "-i", &url]);
     assert!(ok, "{err}");
     assert!(out.starts_with("HTTP/3 200 OK\r\n"), "{out}");

@@ -187,32 +187,22 @@ async fn http3_pool_multiplexes_over_one_quic_connection() {
 
 #[tokio::test]
 async fn per_request_http3_against_the_shockwave_server() {
-    use shockwave::server::{handler_fn, Response};
+    use shockwave::server::{handler_fn, Response, Server};
     let cert = tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let config = cert.config.clone();
-    let server = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async move {
-            let quic = quic_server_config(&config, &Http3Config::default()).unwrap();
-            let ep = quinn::Endpoint::server(quic, "127.0.0.1:0".parse().unwrap()).unwrap();
-            addr_tx.send(ep.local_addr().unwrap()).unwrap();
-            let handler = Arc::new(handler_fn(async |cx| {
-                Response::text(if cx.path() == "/arena" {
-                    "h3 arena"
-                } else {
-                    "h3"
-                })
-            }));
-            shockwave::server::serve_h3(ep, handler, Http3Config::default(), stop_rx).await;
-        });
-    });
-    let addr = addr_rx.recv().unwrap();
+    let server = Server::builder()
+        .bind_h3("127.0.0.1:0".parse().unwrap())
+        .tls(cert.config.clone())
+        .workers(1)
+        .handle_signals(false)
+        .start(handler_fn(async |cx| {
+            Response::text(if cx.path() == "/arena" {
+                "h3 arena"
+            } else {
+                "h3"
+            })
+        }))
+        .unwrap();
+    let addr = server.h3_local_addrs()[0];
     within(async {
         // A default client (HTTP/1.1 + h2 ALPN) asked for HTTP/3 per request.
         let client = Client::builder()
@@ -255,8 +245,7 @@ async fn per_request_http3_against_the_shockwave_server() {
         );
     })
     .await;
-    stop_tx.send(true).unwrap();
-    server.join().unwrap();
+    server.stop().unwrap();
 }
 
 /// Trailer fields of the shockwave server's `/trailers` route.
@@ -264,7 +253,6 @@ const SERVER_TRAILERS: &[(&[u8], &[u8])] = &[(b"x-checksum", b"sw123"), (b"grpc-
 
 #[test]
 fn trailers_from_the_shockwave_server_over_http1_http2_and_http3() {
-    use shockwave::server::Http3Server;
     use shockwave::server::{handler_fn, Response, Server};
     let routes = || {
         handler_fn(async |cx| match cx.path() {
@@ -279,7 +267,11 @@ fn trailers_from_the_shockwave_server_over_http1_http2_and_http3() {
         .handle_signals(false)
         .start(routes())
         .unwrap();
-    let quic = Http3Server::new("127.0.0.1:0".parse().unwrap(), cert.config.clone())
+    let quic = Server::builder()
+        .bind_h3("127.0.0.1:0".parse().unwrap())
+        .tls(cert.config.clone())
+        .workers(1)
+        .handle_signals(false)
         .start(routes())
         .unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -295,7 +287,10 @@ fn trailers_from_the_shockwave_server_over_http1_http2_and_http3() {
             .build()
             .unwrap();
         let plain = format!("http://{}/trailers", tcp.local_addr());
-        let quic_url = format!("https://127.0.0.1:{}/trailers", quic.local_addr().port());
+        let quic_url = format!(
+            "https://127.0.0.1:{}/trailers",
+            quic.h3_local_addrs()[0].port()
+        );
         for (client, url, version) in [
             (&h1, &plain, Version::HTTP_11),
             (&h2, &plain, Version::HTTP_2),

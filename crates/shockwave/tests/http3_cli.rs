@@ -4,8 +4,7 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
-use shockwave::server::Http3Server;
-use shockwave::server::{handler_fn, tls, Response};
+use shockwave::server::{handler_fn, tls, Response, Server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_shockwave");
 
@@ -17,7 +16,11 @@ fn pattern(n: usize) -> Vec<u8> {
 fn get_http3_fetches_a_large_body() {
     let cert = tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
     let body: &'static [u8] = Box::leak(pattern(1024 * 1024 + 77).into_boxed_slice());
-    let server = Http3Server::new("127.0.0.1:0".parse().unwrap(), cert.config.clone())
+    let server = Server::builder()
+        .bind_h3("127.0.0.1:0".parse().unwrap())
+        .tls(cert.config.clone())
+        .workers(1)
+        .handle_signals(false)
         .start(handler_fn(async move |_cx| {
             Response::ok().header("x-h3", "yes").body(body)
         }))
@@ -26,7 +29,10 @@ fn get_http3_fetches_a_large_body() {
     std::fs::create_dir_all(&dir).unwrap();
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, &cert.cert_pem).unwrap();
-    let url = format!("https://127.0.0.1:{}/big", server.local_addr().port());
+    let url = format!(
+        "https://127.0.0.1:{}/big",
+        server.h3_local_addrs()[0].port()
+    );
     let out = Command::new(BIN)
         .args(["get", "--http3", "--cacert", ca.to_str().unwrap(), &url])
         .output()

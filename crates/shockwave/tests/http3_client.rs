@@ -205,33 +205,23 @@ async fn our_client_against_h3_server() {
 }
 
 #[test]
-fn serve_on_an_existing_endpoint() {
-    use shockwave::server::{handler_fn, Response};
+fn shockwave_server_over_http3() {
+    use shockwave::server::{handler_fn, Response, Server};
     let cert = tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let config = cert.config.clone();
-    let server = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async move {
-            let quic = quic_server_config(&config, &Http3Config::default()).unwrap();
-            let ep = quinn::Endpoint::server(quic, "127.0.0.1:0".parse().unwrap()).unwrap();
-            addr_tx.send(ep.local_addr().unwrap()).unwrap();
-            let handler = Arc::new(handler_fn(async |cx| {
-                Response::text(if cx.query() == Some("q=1") {
-                    "one"
-                } else {
-                    "other"
-                })
-            }));
-            shockwave::server::serve_h3(ep, handler, Http3Config::default(), stop_rx).await;
-        });
-    });
-    let addr = addr_rx.recv().unwrap();
+    let server = Server::builder()
+        .bind_h3("127.0.0.1:0".parse().unwrap())
+        .tls(cert.config.clone())
+        .workers(1)
+        .handle_signals(false)
+        .start(handler_fn(async |cx| {
+            Response::text(if cx.query() == Some("q=1") {
+                "one"
+            } else {
+                "other"
+            })
+        }))
+        .unwrap();
+    let addr = server.h3_local_addrs()[0];
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -247,6 +237,96 @@ fn serve_on_an_existing_endpoint() {
         assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
         assert_eq!(&r.bytes().await.unwrap()[..], b"one");
     });
-    stop_tx.send(true).unwrap();
-    server.join().unwrap();
+    server.stop().unwrap();
+}
+
+/// RFC 9114 §5.2: after the server's GOAWAY (a graceful shutdown with a request in
+/// flight), the connection is no longer usable and a new request on it is not sent
+/// (it fails as never processed), while the in-flight request completes.
+#[test]
+fn goaway_stops_new_requests_and_lets_the_in_flight_one_finish() {
+    use shockwave::server::{handler_fn, Response, Server};
+    let cert = tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
+    let entered = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Notify::new());
+    let (e, r) = (entered.clone(), release.clone());
+    let server = Server::builder()
+        .bind_h3("127.0.0.1:0".parse().unwrap())
+        .tls(cert.config.clone())
+        .workers(1)
+        .handle_signals(false)
+        .start(handler_fn(async move |cx| {
+            if cx.path() == "/wait" {
+                e.notify_one();
+                r.notified().await;
+            }
+            Response::text("done")
+        }))
+        .unwrap();
+    let port = server.h3_local_addrs()[0].port();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            let client = h3_client(&cert);
+            let conn = client
+                .http3_connection(&format!("https://127.0.0.1:{port}/"))
+                .await
+                .unwrap();
+            let c = conn.clone();
+            let in_flight = tokio::spawn(async move {
+                c.send(Http3Request {
+                    method: &Method::GET,
+                    authority: "127.0.0.1",
+                    path: "/wait",
+                    headers: &[],
+                    body: &[],
+                })
+                .await
+            });
+            entered.notified().await;
+            assert!(conn.is_usable());
+            server.shutdown();
+            while conn.is_usable() {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            // Draining, not closed: the in-flight request keeps it open.
+            assert!(conn.quic().close_reason().is_none());
+            let err = conn
+                .send(Http3Request {
+                    method: &Method::GET,
+                    authority: "127.0.0.1",
+                    path: "/late",
+                    headers: &[],
+                    body: &[],
+                })
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    shockwave::client::Error::ConnectionClosed(
+                        shockwave::client::ClosedDuring::BeforeResponse
+                    )
+                ),
+                "{err:?}"
+            );
+            release.notify_one();
+            let r = in_flight.await.unwrap().unwrap();
+            assert_eq!(r.status, 200);
+            assert_eq!(&r.body[..], b"done");
+            // The server finishes once its last response is acknowledged: keep this
+            // runtime (the client's endpoint) running meanwhile.
+            let started = std::time::Instant::now();
+            tokio::task::spawn_blocking(move || server.wait())
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        })
+        .await
+        .expect("test timed out");
+    });
 }

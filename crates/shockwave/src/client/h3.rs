@@ -12,8 +12,12 @@
 //! * **streaming** ([`Http3Connection::send_streaming`]): the head, then the body piece
 //!   by piece as it arrives ([`Http3Body::chunk`]), without copying or buffering it.
 //!
-//! Our SETTINGS advertise a QPACK dynamic table capacity of 0, so the server's encoder
-//! uses the static table and literals only: response sections never block.
+//! The protocol above the request streams (our control stream and SETTINGS, the server's
+//! control and QPACK streams, GOAWAY, QPACK encoding and decoding) is one sans-I/O
+//! [`Connection`] per QUIC connection, shared by the connection's requests; this driver
+//! only moves bytes between it and quinn. Our SETTINGS advertise a QPACK dynamic table
+//! capacity of 0, so the server's encoder uses the static table and literals only:
+//! response sections never block.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), shockwave::client::Error> {
@@ -41,16 +45,19 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use shockwave_arena::{Arena, HeaderList};
-use shockwave_quic::control::{ControlEvent, ControlStream};
+use shockwave_quic::connection::{self, Connection, Event};
 use shockwave_quic::frame::{self, FrameLimits, Settings};
-use shockwave_quic::qpack::{Decoded, Decoder, DecoderConfig, Encoder};
+use shockwave_quic::qpack::{Decoded, DecoderConfig, QpackError};
 use shockwave_quic::request::RequestStream;
-use shockwave_quic::stream::{self as h3stream, PeerUniStreams, Role, UniStreamKind};
+use shockwave_quic::stream::Role;
 use shockwave_quic::{message, Error as H3Error, ErrorCode};
+use tokio::sync::Notify;
 
-use super::error::Error;
+use super::error::{ClosedDuring, Error};
+use crate::common::digits::format_u64;
 use crate::common::h3_reader::{Ev, MessageReader, ReadFail};
-use crate::http3::{format_u64, quic_client_config, varint, Http3Config, SetupError};
+use crate::common::h3_uni::{has_pending, uni_reader, uni_writer, H3Driver};
+use crate::http3::{quic_client_config, varint, Http3Config, SetupError};
 
 impl From<ReadFail> for Error {
     fn from(e: ReadFail) -> Self {
@@ -119,7 +126,7 @@ pub struct Http3StreamingResponse {
 /// stream with `H3_REQUEST_CANCELLED` (RFC 9114 §4.1.1).
 pub struct Http3Body {
     reader: MessageReader,
-    decoder: Decoder,
+    state: Arc<ConnState>,
     id: u64,
     max_body: u64,
     /// The announced content-length (0 when none), checked and used as a capacity hint
@@ -163,7 +170,7 @@ impl Http3Body {
                 }
                 Ev::Trailers(s) => {
                     let mut t = Vec::new();
-                    decode_shared(&mut self.decoder, self.id, &s, &mut t)?;
+                    self.state.decode_shared(self.id, &s, &mut t)?;
                     message::validate_trailers(t.iter().map(|(n, v)| (&n[..], &v[..])))?;
                     self.trailers = Some(header_map(t));
                 }
@@ -238,9 +245,103 @@ impl Drop for Http3Body {
     }
 }
 
+/// What a connection's requests and its background tasks share.
 struct ConnState {
-    peer_settings: Mutex<Option<Settings>>,
-    goaway: Mutex<Option<u64>>,
+    quic: quinn::Connection,
+    /// The HTTP/3 connection state machine (never locked across an `.await`).
+    h3: Mutex<Connection>,
+    /// Wakes the writer of our control stream ([`uni_writer`]).
+    uni_out: Notify,
+}
+
+impl ConnState {
+    fn h3(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.h3.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// After any call into the connection, with `h3` still locked: closes the QUIC
+    /// connection on a connection error (RFC 9114 §8) and wakes [`uni_writer`] when our
+    /// streams have bytes to send. (Our table capacity is 0: no stream is ever blocked;
+    /// SETTINGS and GOAWAY are read from the connection when needed.)
+    fn dispatch(&self, h3: &mut Connection) {
+        while let Some(ev) = h3.poll_event() {
+            if let Event::ConnectionError(e) = ev {
+                self.quic
+                    .close(varint(e.code()), e.code().name().as_bytes());
+            }
+        }
+        if has_pending(h3) {
+            self.uni_out.notify_one();
+        }
+    }
+
+    /// Decodes a response field section into `arena`.
+    fn decode<'a>(
+        &self,
+        id: u64,
+        section: &'a [u8],
+        arena: &'a Arena,
+    ) -> Result<HeaderList<'a>, Error> {
+        let mut h3 = self.h3();
+        let result = h3.decode_section(id, section, arena);
+        self.dispatch(&mut h3);
+        match result? {
+            Decoded::Done(list) => Ok(list),
+            // Our table capacity is 0: the connection already refuses a section that
+            // references the table; this arm is defensive.
+            Decoded::Blocked => Err(blocked()),
+        }
+    }
+
+    /// Decodes a field section into `(name, value)` pairs that share `section`'s buffer
+    /// where the encoding is a plain literal (copies only for Huffman-coded and static
+    /// table strings).
+    fn decode_shared(
+        &self,
+        id: u64,
+        section: &Bytes,
+        out: &mut Vec<(Bytes, Bytes)>,
+    ) -> Result<(), Error> {
+        let piece = |s: &[u8]| {
+            let start = (s.as_ptr() as usize).wrapping_sub(section.as_ptr() as usize);
+            match start.checked_add(s.len()) {
+                Some(end) if start <= section.len() && end <= section.len() => {
+                    section.slice(start..end)
+                }
+                _ => Bytes::copy_from_slice(s),
+            }
+        };
+        let mut h3 = self.h3();
+        let result = h3.decode_section_with(id, section, |n, v| out.push((piece(n), piece(v))));
+        self.dispatch(&mut h3);
+        match result? {
+            Decoded::Done(()) => Ok(()),
+            Decoded::Blocked => Err(blocked()),
+        }
+    }
+}
+
+impl H3Driver for ConnState {
+    fn quic(&self) -> &quinn::Connection {
+        &self.quic
+    }
+
+    fn uni_out(&self) -> &Notify {
+        &self.uni_out
+    }
+
+    fn with_h3<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
+        f(&mut self.h3())
+    }
+
+    fn after(&self) {
+        self.dispatch(&mut self.h3());
+    }
+}
+
+/// A section that would wait for the dynamic table we do not allow (defensive).
+fn blocked() -> Error {
+    H3Error::from(QpackError::Decompression("dynamic table reference")).into()
 }
 
 /// One HTTP/3 connection (QUIC connection + our control stream + a task reading the
@@ -284,23 +385,27 @@ impl Http3Connection {
 
     /// Starts HTTP/3 on an established QUIC connection (ALPN `h3`).
     pub async fn from_quic(quic: quinn::Connection, config: &Http3Config) -> Result<Self, Error> {
-        let decoder_config = DecoderConfig {
-            max_table_capacity: 0,
-            max_blocked_streams: 0,
-            max_field_section_size: config.max_field_section_size,
+        // Table capacity 0 and no blocked streams: the server's encoder is static-only.
+        let cfg = connection::Config {
+            qpack: DecoderConfig {
+                max_table_capacity: 0,
+                max_blocked_streams: 0,
+                max_field_section_size: config.max_field_section_size,
+            },
+            grease: Some(quic.stable_id() as u64),
+            ..connection::Config::default()
         };
-        let mut control = quic.open_uni().await?;
-        let mut buf = Vec::with_capacity(32);
-        let _ = h3stream::encode_uni_stream_header(UniStreamKind::Control, &mut buf);
-        let _ = decoder_config
-            .settings()
-            .encode(Some(quic.stable_id() as u64), &mut buf);
-        control.write_all(&buf).await?;
         let state = Arc::new(ConnState {
-            peer_settings: Mutex::new(None),
-            goaway: Mutex::new(None),
+            quic: quic.clone(),
+            h3: Mutex::new(Connection::new(Role::Client, cfg)),
+            uni_out: Notify::new(),
         });
-        tokio::spawn(background(quic.clone(), state.clone(), control));
+        // Our control stream (type + SETTINGS, RFC 9114 §6.2.1) goes out before any
+        // request: open it now, the writer task keeps it.
+        let control = quic.open_uni().await?;
+        let writer = state.clone();
+        tokio::spawn(async move { uni_writer(&*writer, [Some(control), None, None]).await });
+        tokio::spawn(background(state.clone()));
         Ok(Http3Connection {
             quic,
             state,
@@ -316,22 +421,17 @@ impl Http3Connection {
 
     /// The server's SETTINGS, once received.
     pub fn peer_settings(&self) -> Option<Settings> {
-        *self
-            .state
-            .peer_settings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        self.state.h3().peer_settings().copied()
     }
 
-    /// True while new requests may be sent (no GOAWAY received, not closed).
+    /// True while new requests may be sent (no GOAWAY received, no HTTP/3 connection
+    /// error, not closed).
     pub fn is_usable(&self) -> bool {
-        self.quic.close_reason().is_none()
-            && self
-                .state
-                .goaway
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_none()
+        if self.quic.close_reason().is_some() {
+            return false;
+        }
+        let h3 = self.state.h3();
+        h3.goaway_received().is_none() && h3.error().is_none()
     }
 
     /// Sends a request and reads the whole response into `arena`.
@@ -371,8 +471,7 @@ impl Http3Connection {
         req: Http3Request<'_>,
     ) -> Result<Http3StreamingResponse, Error> {
         let (mut reader, id) = self.start(req).await?;
-        let mut decoder = self.decoder();
-        match self.read_head(&mut reader, &mut decoder, id).await {
+        match self.read_head(&mut reader, id).await {
             Ok((status, content_length, fields)) => {
                 let no_body = req.method == Method::HEAD
                     || status == StatusCode::NO_CONTENT
@@ -390,7 +489,7 @@ impl Http3Connection {
                     headers: header_map(fields),
                     body: Http3Body {
                         reader,
-                        decoder,
+                        state: self.state.clone(),
                         id,
                         max_body: self.max_body,
                         expected,
@@ -409,7 +508,7 @@ impl Http3Connection {
 
     /// Opens a request stream and writes the request.
     async fn start(&self, req: Http3Request<'_>) -> Result<(MessageReader, u64), Error> {
-        let (mut send, recv) = self.quic.open_bi().await?;
+        let (mut send, mut recv) = self.quic.open_bi().await?;
         let id = u64::from(send.id());
         let mut out = Vec::with_capacity(256 + req.body.len().min(64 * 1024));
         let mut len_buf = [0u8; 20];
@@ -431,9 +530,29 @@ impl Http3Connection {
             .copied()
             .chain(req.headers.iter().copied())
             .chain(cl.iter().copied());
-        Encoder::new()
-            .encode_headers_frame(fields, &mut out)
-            .map_err(|_| Error::invalid_url(req.authority, "header section too large"))?;
+        // One lock of the connection for both. RFC 9114 §5.2: no request on a stream the
+        // server's GOAWAY excluded (or after a connection error); it was not sent and may
+        // go on a new connection. The encoder is static-only (the connection's default):
+        // it queues no encoder stream bytes.
+        let encoded = {
+            let mut h3 = self.state.h3();
+            h3.may_open_request(id)
+                .then(|| h3.encode_headers_frame(id, fields, &mut out))
+        };
+        match encoded {
+            Some(Ok(_)) => {}
+            Some(Err(_)) => {
+                return Err(Error::invalid_url(
+                    req.authority,
+                    "header section too large",
+                ))
+            }
+            None => {
+                let _ = send.reset(varint(ErrorCode::RequestCancelled));
+                let _ = recv.stop(varint(ErrorCode::RequestCancelled));
+                return Err(Error::ConnectionClosed(ClosedDuring::BeforeResponse));
+            }
+        }
         if !req.body.is_empty() {
             let _ = frame::encode_data_header(req.body.len() as u64, &mut out);
             if req.body.len() <= 16 * 1024 {
@@ -455,20 +574,11 @@ impl Http3Connection {
         Ok((reader, id))
     }
 
-    fn decoder(&self) -> Decoder {
-        Decoder::new(DecoderConfig {
-            max_table_capacity: 0,
-            max_blocked_streams: 0,
-            max_field_section_size: self.max_field_section_size,
-        })
-    }
-
     /// Reads the response head (skipping interim responses): status, content-length
     /// and the fields, whose values share the received section's buffer.
     async fn read_head(
         &self,
         reader: &mut MessageReader,
-        decoder: &mut Decoder,
         id: u64,
     ) -> Result<(StatusCode, Option<u64>, Vec<(Bytes, Bytes)>), Error> {
         let mut fields: Vec<(Bytes, Bytes)> = Vec::new();
@@ -483,7 +593,7 @@ impl Http3Connection {
                 }
             };
             fields.clear();
-            decode_shared(decoder, id, &section, &mut fields)?;
+            self.state.decode_shared(id, &section, &mut fields)?;
             let head = message::validate_response(fields.iter().map(|(n, v)| (&n[..], &v[..])))?;
             if head.status < 200 {
                 reader.state.interim_response()?;
@@ -503,7 +613,6 @@ impl Http3Connection {
         id: u64,
         is_head: bool,
     ) -> Result<H3ArenaResponse<'a>, Error> {
-        let mut decoder = self.decoder();
         // The head, skipping interim (1xx) responses.
         let (status, headers, content_length) = loop {
             let section = match poll_fn(|cx| reader.poll_next(cx, &mut [], arena)).await? {
@@ -515,7 +624,7 @@ impl Http3Connection {
                     .into())
                 }
             };
-            let list = decode(&mut decoder, id, section, arena)?;
+            let list = self.state.decode(id, section, arena)?;
             let head = message::validate_response(list.iter())?;
             if head.status < 200 {
                 reader.state.interim_response()?;
@@ -564,7 +673,7 @@ impl Http3Connection {
             match poll_fn(|cx| reader.poll_next(cx, &mut buf[filled..], arena)).await? {
                 Ev::Data(n) => filled += n,
                 Ev::Trailers(s) => {
-                    let list = decode(&mut decoder, id, s, arena)?;
+                    let list = self.state.decode(id, s, arena)?;
                     message::validate_trailers(list.iter())?;
                     trailers = Some(list);
                 }
@@ -578,34 +687,6 @@ impl Http3Connection {
             body: &buf[..filled],
             trailers,
         })
-    }
-}
-
-/// Decodes a field section into `(name, value)` pairs that share `section`'s buffer
-/// where the encoding is a plain literal (copies only for Huffman-coded and static
-/// table strings).
-fn decode_shared(
-    decoder: &mut Decoder,
-    id: u64,
-    section: &Bytes,
-    out: &mut Vec<(Bytes, Bytes)>,
-) -> Result<(), Error> {
-    let piece = |s: &[u8]| {
-        let start = (s.as_ptr() as usize).wrapping_sub(section.as_ptr() as usize);
-        match start.checked_add(s.len()) {
-            Some(end) if start <= section.len() && end <= section.len() => {
-                section.slice(start..end)
-            }
-            _ => Bytes::copy_from_slice(s),
-        }
-    };
-    match decoder.decode_section_with(id, section, |n, v| out.push((piece(n), piece(v)))) {
-        Ok(Decoded::Done(())) => Ok(()),
-        Ok(Decoded::Blocked) => Err(H3Error::from(
-            shockwave_quic::qpack::QpackError::Decompression("dynamic table reference"),
-        )
-        .into()),
-        Err(e) => Err(H3Error::from(e).into()),
     }
 }
 
@@ -624,110 +705,18 @@ fn header_map(fields: Vec<(Bytes, Bytes)>) -> http::HeaderMap {
     map
 }
 
-fn decode<'a>(
-    decoder: &mut Decoder,
-    id: u64,
-    section: &'a [u8],
-    arena: &'a Arena,
-) -> Result<HeaderList<'a>, Error> {
-    match decoder.decode_section(id, section, arena) {
-        Ok(Decoded::Done(list)) => Ok(list),
-        // Our table capacity is 0: a section referencing the table is invalid.
-        Ok(Decoded::Blocked) => Err(H3Error::from(
-            shockwave_quic::qpack::QpackError::Decompression("dynamic table reference"),
-        )
-        .into()),
-        Err(e) => Err(H3Error::from(e).into()),
-    }
-}
-
-/// Reads the server's unidirectional streams and keeps our control stream open.
-async fn background(quic: quinn::Connection, state: Arc<ConnState>, control: quinn::SendStream) {
-    let uni = Arc::new(Mutex::new(PeerUniStreams::new(Role::Client)));
+/// Accepts the server's unidirectional streams, one [`uni_reader`] task each.
+async fn background(state: Arc<ConnState>) {
     loop {
         let recv = tokio::select! {
-            r = quic.accept_uni() => match r {
+            r = state.quic.accept_uni() => match r {
                 Ok(r) => r,
                 Err(_) => break,
             },
-            _ = quic.closed() => break,
+            _ = state.quic.closed() => break,
         };
-        tokio::spawn(client_uni(quic.clone(), state.clone(), uni.clone(), recv));
-    }
-    drop(control);
-}
-
-async fn client_uni(
-    quic: quinn::Connection,
-    state: Arc<ConnState>,
-    uni: Arc<Mutex<PeerUniStreams>>,
-    mut recv: quinn::RecvStream,
-) {
-    let close = |e: H3Error| quic.close(varint(e.code()), e.code().name().as_bytes());
-    let mut header = h3stream::UniStreamHeaderReader::new();
-    let (kind, mut rest) = loop {
-        match recv.read_chunk(64 * 1024, true).await {
-            Ok(Some(c)) => {
-                let (n, kind) = header.decode(&c.bytes);
-                if let Some(kind) = kind {
-                    break (kind, c.bytes.slice(n..));
-                }
-            }
-            _ => return,
-        }
-    };
-    let opened = uni.lock().unwrap_or_else(|e| e.into_inner()).opened(kind);
-    if let Err(e) = opened {
-        return close(e);
-    }
-    let mut control = ControlStream::new(Role::Client);
-    let mut qpack = Decoder::new(DecoderConfig {
-        max_table_capacity: 0,
-        max_blocked_streams: 0,
-        ..DecoderConfig::default()
-    });
-    let mut encoder = Encoder::new();
-    loop {
-        let result = match kind {
-            UniStreamKind::Control => control.recv_all(&rest, |ev| match ev {
-                ControlEvent::Settings(s) => {
-                    *state
-                        .peer_settings
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner()) = Some(s)
-                }
-                ControlEvent::GoAway(id) => {
-                    *state.goaway.lock().unwrap_or_else(|e| e.into_inner()) = Some(id)
-                }
-                _ => {}
-            }),
-            UniStreamKind::QpackEncoder => qpack.feed_encoder_stream(&rest).map_err(H3Error::from),
-            UniStreamKind::QpackDecoder => {
-                encoder.feed_decoder_stream(&rest).map_err(H3Error::from)
-            }
-            // We never send MAX_PUSH_ID: a push stream is H3_ID_ERROR (RFC 9114 §4.6).
-            UniStreamKind::Push { push_id } => Err(H3Error::IdError {
-                id: push_id,
-                reason: "push stream without MAX_PUSH_ID",
-            }),
-            UniStreamKind::Unknown(_) => {
-                let _ = recv.stop(varint(ErrorCode::StreamCreationError));
-                return;
-            }
-        };
-        if let Err(e) = result {
-            return close(e);
-        }
-        match recv.read_chunk(64 * 1024, true).await {
-            Ok(Some(c)) => rest = c.bytes,
-            Ok(None) | Err(quinn::ReadError::Reset(_)) => {
-                if kind.is_critical() {
-                    close(H3Error::ClosedCriticalStream { stream: "critical" });
-                }
-                return;
-            }
-            Err(_) => return,
-        }
+        let state = state.clone();
+        tokio::spawn(async move { uni_reader(&*state, recv).await });
     }
 }
 

@@ -1,12 +1,16 @@
-//! HTTP/3 (RFC 9114) over QUIC (quinn), on the sans-I/O codecs of `shockwave-quic`
-//! (re-exported here: [`frame`], [`qpack`], [`request`], [`control`], [`message`], ...).
+//! HTTP/3 (RFC 9114) over QUIC (quinn): the sans-I/O protocol crate `shockwave-quic`
+//! re-exported ([`connection`], the HTTP/3 connection state machine both drivers run on;
+//! [`frame`], [`qpack`], [`request`], [`control`], [`message`], ...), plus what both
+//! roles configure: [`Http3Config`] and the quinn configurations built from it
+//! ([`quic_server_config`], [`quic_client_config`]).
 //!
-//! - The server side is the one [`Server`](crate::server::Server): give it HTTP/3
-//!   addresses with [`ServerBuilder::bind_h3`](crate::server::ServerBuilder::bind_h3) and
-//!   each worker runs a quinn endpoint beside its TCP listeners, with the same handler,
-//!   arena pool, counters and shutdown.
-//! - The client side is the one [`Client`](crate::client::Client): HTTP/3 connections
-//!   share its pool with HTTP/1.1 and HTTP/2 ones.
+//! - The server side is the one `shockwave::server::Server`: give it HTTP/3 addresses
+//!   with `ServerBuilder::bind_h3` and each worker runs a quinn endpoint beside its TCP
+//!   listeners, with the same handler, arena pool, counters and shutdown.
+//! - The client side is the one `shockwave::client::Client`: HTTP/3 connections share
+//!   its pool with HTTP/1.1 and HTTP/2 ones.
+//!
+//! This module names neither: both drivers build on it.
 //!
 //! QUIC itself (TLS 1.3, loss recovery, flow control, stream limits, idle timeout) is
 //! quinn's, configured from [`Http3Config`]. TLS uses the ring provider and ALPN `h3`.
@@ -25,8 +29,6 @@
 //! handle.wait()?;
 //! # Ok(()) }
 //! ```
-
-pub(crate) use crate::common::digits::format_u64;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,12 +4,15 @@
 //! handler futures need not be `Send` and may hold the request's arena across
 //! `.await`s — exactly as on HTTP/1.1 and HTTP/2.
 //!
-//! Per connection: our control stream opens with SETTINGS (max field section size, QPACK
-//! table capacity and blocked streams), a QPACK decoder stream carries acknowledgments
-//! when the dynamic table is enabled, and the peer's control and QPACK streams are read
-//! as they arrive. Per request stream: an arena from the worker's pool receives the
-//! QPACK-decoded fields, the request is checked (RFC 9114 §4.1.2, §4.3.1), the
-//! [`Handler`] runs with its body streamed from DATA frames (trailers are decoded and
+//! The protocol above the request streams is the sans-I/O
+//! [`Connection`](shockwave_quic::connection::Connection) of `shockwave-quic`: our
+//! control stream (SETTINGS, GOAWAY) and QPACK streams, the peer's unidirectional
+//! streams, and QPACK encoding and decoding of every field section. This driver owns the
+//! sockets and tasks: it feeds the peer's unidirectional streams in ([`uni_reader`]),
+//! writes ours out ([`uni_writer`]), and dispatches the connection's events after every
+//! call into it (`Conn::after`). Per request stream: an arena from the worker's pool
+//! receives the QPACK-decoded fields, the request is checked (RFC 9114 §4.1.2, §4.3.1),
+//! the [`Handler`] runs with its body streamed from DATA frames (trailers are decoded and
 //! checked and handed to the handler's body), and the response goes out as HEADERS +
 //! DATA, then the response trailers as a second HEADERS frame (RFC 9114 §4.1). A handler
 //! panic becomes a `500`.
@@ -20,13 +23,12 @@
 //! request stream with theirs; a header section above the limit is answered `431`.
 //!
 //! Graceful shutdown: GOAWAY with the first unprocessed stream ID, later request streams
-//! are rejected with `H3_REQUEST_REJECTED`, in-flight ones finish (up to
-//! [`Http3Config::shutdown_grace`]), then `CONNECTION_CLOSE` with `H3_NO_ERROR`.
+//! are rejected with `H3_REQUEST_REJECTED`, in-flight ones finish (up to the server's
+//! shutdown grace), then `CONNECTION_CLOSE` with `H3_NO_ERROR`.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::io::{Read as _, Seek as _};
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -35,20 +37,20 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{FutureExt as _, StreamExt as _};
 use http::{Method, StatusCode, Version};
-use shockwave_arena::{Arena, ArenaError, HeaderList, PoolConfig};
-use shockwave_quic::control::{ControlEvent, ControlStream};
-use shockwave_quic::frame::{self, FrameLimits, Settings};
-use shockwave_quic::qpack::{Decoded, Decoder, Encoder};
+use shockwave_arena::{Arena, ArenaError, HeaderList};
+use shockwave_quic::connection::{self, Connection, Event};
+use shockwave_quic::frame;
+use shockwave_quic::qpack::Decoded;
 use shockwave_quic::request::RequestStream;
-use shockwave_quic::stream::{self as h3stream, PeerUniStreams, Role, UniStreamKind};
+use shockwave_quic::stream::Role;
 use shockwave_quic::{message, Error as H3Error, ErrorCode, Scope};
 use tokio::sync::{watch, Notify};
 
 use super::stats::{dec, inc, WorkerCounters};
-use super::worker::{spawn_ticker, WorkerState};
-use super::{ServerStats, StatsSource};
+use super::worker::WorkerState;
 use crate::common::fields::{prepare_response, status_bytes, PreparedResponse};
 use crate::common::h3_reader::{Ev, MessageReader, ReadFail};
+use crate::common::h3_uni::{has_pending, uni_reader, uni_writer, H3Driver};
 use crate::common::pipeline::{
     self, call_handler, request_scheme, resolve_trailers, simple_fields, trailer_section,
 };
@@ -61,216 +63,16 @@ use crate::service::{
 /// Bodies up to this size are sent in the same write as the HEADERS frame.
 const COALESCE_BODY: usize = 16 * 1024;
 
-/// An HTTP/3-only [`Server`](crate::server::Server): a UDP address, a TLS configuration,
-/// limits and worker threads. Kept for compatibility: it builds the one `Server` with only
-/// an HTTP/3 address (use [`ServerBuilder::bind_h3`](crate::server::ServerBuilder::bind_h3)
-/// to serve HTTP/3 beside HTTP/1.1 and HTTP/2 from one server).
-///
-/// ```no_run
-/// use shockwave::server::Http3Server;
-/// use shockwave::server::{handler_fn, Response};
-///
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let tls = shockwave::server::tls::self_signed(&["localhost"])?;
-/// let handle = Http3Server::new("127.0.0.1:0".parse()?, tls.config)
-///     .start(handler_fn(async |_cx| Response::text("hi")))?;
-/// println!("{}", handle.local_addr());
-/// handle.stop()?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct Http3Server {
-    addr: SocketAddr,
-    tls: Arc<rustls::ServerConfig>,
-    config: Http3Config,
-    workers: usize,
-    arena: PoolConfig,
-}
-
-impl Http3Server {
-    /// A server for UDP address `addr` (`:0` picks a port) with this TLS configuration
-    /// (its ALPN list is replaced by `h3`), one worker and default limits.
-    pub fn new(addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> Self {
-        Http3Server {
-            addr,
-            tls,
-            config: Http3Config::default(),
-            workers: 1,
-            arena: PoolConfig::default(),
-        }
-    }
-
-    /// Replaces the HTTP/3 and transport limits.
-    pub fn config(mut self, config: Http3Config) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// Worker threads, each with its own `SO_REUSEPORT` UDP socket and quinn endpoint
-    /// (the kernel keeps a client's packets on one socket). Default 1.
-    pub fn workers(mut self, workers: usize) -> Self {
-        self.workers = workers.max(1);
-        self
-    }
-
-    /// The per-worker arena pool configuration.
-    pub fn arena(mut self, arena: PoolConfig) -> Self {
-        self.arena = arena;
-        self
-    }
-
-    /// Binds and starts the workers; returns once the server is listening.
-    pub fn start<H: Handler>(self, handler: H) -> std::io::Result<Http3Handle> {
-        self.start_shared(Arc::new(handler))
-    }
-
-    /// As [`start`](Self::start), with a handler shared with other servers.
-    pub fn start_shared<H: Handler>(self, handler: Arc<H>) -> std::io::Result<Http3Handle> {
-        let mut config = crate::server::ServerConfig {
-            h3_addrs: vec![self.addr],
-            tls: Some(self.tls),
-            workers: self.workers,
-            arena: self.arena,
-            handle_signals: false,
-            ..Default::default()
-        };
-        config.limits.max_body_size = self.config.max_body_size;
-        config.timeouts.shutdown_grace = self.config.shutdown_grace;
-        config.http3 = self.config;
-        let inner = crate::server::Server::new(config).start_arc(handler, false)?;
-        Ok(Http3Handle {
-            local_addr: inner.h3_local_addrs()[0],
-            inner,
-        })
-    }
-}
-
-/// Wraps a handler shared with an HTTP/3 server so the HTTP/1.1 and HTTP/2 responses
-/// it gives over TLS advertise HTTP/3: `alt-svc: h3=":PORT"; ma=86400` (RFC 7838,
-/// RFC 9114 §3.1.1). Responses that already have an `alt-svc` field are left alone.
-///
-/// ```
-/// use std::sync::Arc;
-/// use shockwave::server::AltSvc;
-/// use shockwave::server::{handler_fn, Response};
-///
-/// let handler = Arc::new(handler_fn(async |_cx| Response::text("hi")));
-/// let advertised = AltSvc::new(handler.clone(), 8443);
-/// assert_eq!(advertised.value(), "h3=\":8443\"; ma=86400");
-/// ```
-#[derive(Debug)]
-pub struct AltSvc<H> {
-    inner: Arc<H>,
-    value: String,
-}
-
-impl<H> AltSvc<H> {
-    /// Advertises HTTP/3 on UDP `port` in front of `inner`.
-    pub fn new(inner: Arc<H>, port: u16) -> Self {
-        AltSvc {
-            inner,
-            value: format!("h3=\":{port}\"; ma=86400"),
-        }
-    }
-
-    /// The `alt-svc` value sent.
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-}
-
-impl<H: Handler> Handler for AltSvc<H> {
-    async fn call<'a>(&'a self, cx: RequestContext<'a>) -> Response<'a> {
-        let req = cx.request();
-        let advertise = req.scheme() == Scheme::Https && req.version() != Version::HTTP_3;
-        let mut response = self.inner.call(cx).await;
-        if advertise
-            && !response
-                .header_fields()
-                .any(|(n, _)| n.eq_ignore_ascii_case(b"alt-svc"))
-        {
-            response.push_header(b"alt-svc", self.value.as_bytes());
-        }
-        response
-    }
-}
-
-/// A running [`Http3Server`] (a [`ServerHandle`](crate::server::ServerHandle) with one
-/// HTTP/3 address).
-#[derive(Debug)]
-pub struct Http3Handle {
-    local_addr: SocketAddr,
-    inner: crate::server::ServerHandle,
-}
-
-impl Http3Handle {
-    /// The UDP address actually bound.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// A snapshot of the counters (requests, responses by class, panics, ...).
-    pub fn stats(&self) -> ServerStats {
-        self.inner.stats()
-    }
-
-    /// A cheap, `Send + Sync` reader of the counters.
-    pub fn stats_source(&self) -> StatsSource {
-        self.inner.stats_source()
-    }
-
-    /// Starts a graceful shutdown (GOAWAY, finish in-flight requests, close).
-    pub fn shutdown(&self) {
-        self.inner.shutdown();
-    }
-
-    /// Waits for the workers to finish (after a shutdown).
-    pub fn wait(self) -> std::io::Result<()> {
-        self.inner.wait()
-    }
-
-    /// Shuts down gracefully and waits for the workers.
-    pub fn stop(self) -> std::io::Result<()> {
-        self.inner.stop()
-    }
-}
-
-/// Serves HTTP/3 on an existing quinn endpoint (built with
-/// [`quic_server_config`]) until `shutdown` turns true, then
-/// shuts down gracefully. Must run inside a [`tokio::task::LocalSet`] on a
-/// current-thread runtime: connections and requests are `spawn_local`ed.
-pub async fn serve<H: Handler>(
-    endpoint: quinn::Endpoint,
-    handler: Arc<H>,
-    config: Http3Config,
-    shutdown: watch::Receiver<bool>,
-) {
-    let mut server = crate::server::ServerConfig::default();
-    server.limits.max_body_size = config.max_body_size;
-    server.timeouts.shutdown_grace = config.shutdown_grace;
-    server.http3 = config;
-    let counters = Arc::new(WorkerCounters::default());
-    let state = Rc::new(WorkerState::new(
-        handler,
-        Arc::new(server),
-        counters,
-        shutdown,
-    ));
-    state.tick();
-    let ticker = spawn_ticker(state.clone());
-    run_endpoint(endpoint, state, None).await;
-    ticker.abort();
-}
-
 /// What a worker's HTTP/3 connections share: the worker's state and the endpoint's
 /// connection count (for its graceful shutdown).
 struct Shared<H> {
     st: Rc<WorkerState<H>>,
+    handler: Arc<H>,
     /// The effective settings ([`ServerConfig::http3`](crate::server::ServerConfig::http3)
     /// with the server's body limit and shutdown grace).
     config: Http3Config,
-    /// `None` when serving without a server's stats (the standalone [`serve`]).
+    shutdown: watch::Receiver<bool>,
+    /// The worker's HTTP/3 counters.
     counters: Option<Arc<WorkerCounters>>,
     buffers: RefCell<Vec<Vec<u8>>>,
     connections: Cell<usize>,
@@ -283,7 +85,9 @@ impl<H> Shared<H> {
         config.max_body_size = st.config.limits.max_body_size;
         config.shutdown_grace = st.config.timeouts.shutdown_grace;
         Shared {
+            handler: st.handler.clone(),
             config,
+            shutdown: st.shutdown.clone(),
             counters,
             st,
             buffers: RefCell::new(Vec::new()),
@@ -314,7 +118,7 @@ pub(crate) async fn run_endpoint<H: Handler>(
     counters: Option<Arc<WorkerCounters>>,
 ) {
     let shared = Rc::new(Shared::new(st, counters));
-    let mut shutdown = shared.st.shutdown.clone();
+    let mut shutdown = shared.shutdown.clone();
     loop {
         let incoming = tokio::select! {
             biased;
@@ -372,23 +176,71 @@ impl<H> Drop for ConnGuard<H> {
     }
 }
 
+impl<H> H3Driver for Conn<H> {
+    fn quic(&self) -> &quinn::Connection {
+        &self.quic
+    }
+
+    fn uni_out(&self) -> &Notify {
+        &self.uni_out
+    }
+
+    fn with_h3<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
+        f(&mut self.h3.borrow_mut())
+    }
+
+    /// After any call into `self.h3`: dispatches its events (wakes request streams the
+    /// encoder stream unblocked, closes the QUIC connection on a connection error) and
+    /// wakes [`uni_writer`] when our control or QPACK streams have bytes to send.
+    fn after(&self) {
+        let mut h3 = self.h3.borrow_mut();
+        while let Some(ev) = h3.poll_event() {
+            match ev {
+                Event::StreamUnblocked(id) => {
+                    let mut blocked = self.blocked.borrow_mut();
+                    if let Some(i) = blocked.iter().position(|(s, _)| *s == id) {
+                        blocked.swap_remove(i).1.wake();
+                    }
+                }
+                Event::ConnectionError(e) => self.close(&e),
+                // The peer's SETTINGS are read from `h3` when needed; a client's GOAWAY
+                // (a push ID) needs nothing from a server that never pushes.
+                _ => {}
+            }
+        }
+        if has_pending(&h3) {
+            self.uni_out.notify_one();
+        }
+    }
+}
+
 /// One connection's shared state.
 struct Conn<H> {
     shared: Rc<Shared<H>>,
     quic: quinn::Connection,
-    decoder: RefCell<Decoder>,
-    encoder: RefCell<Encoder>,
-    uni: RefCell<PeerUniStreams>,
+    /// The HTTP/3 connection state machine. Never borrowed across an `.await`.
+    h3: RefCell<Connection>,
     /// Request streams waiting for QPACK encoder stream data.
     blocked: RefCell<Vec<(u64, Waker)>>,
-    /// Wakes the decoder stream writer.
-    decoder_out: Notify,
-    peer_settings: Cell<Option<Settings>>,
+    /// Wakes the writer of our control and QPACK streams ([`uni_writer`]).
+    uni_out: Notify,
     requests: Cell<usize>,
     /// Notified as requests finish once GOAWAY went out (`draining`), so the
     /// connection can close after the last one.
     request_done: Notify,
     draining: Cell<bool>,
+}
+
+/// The connection's configuration from the server's HTTP/3 settings: the same SETTINGS
+/// as the decoder limits say, a static-only QPACK encoder (byte-identical output, no
+/// allocation per section), and a grease setting (RFC 9114 §7.2.4.1).
+fn connection_config(config: &Http3Config, quic: &quinn::Connection) -> connection::Config {
+    connection::Config {
+        qpack: config.decoder_config(),
+        encoder_table_capacity: 0,
+        grease: Some(quic.stable_id() as u64),
+        ..connection::Config::default()
+    }
 }
 
 impl<H> Conn<H> {
@@ -399,27 +251,9 @@ impl<H> Conn<H> {
             .close(varint(e.code()), e.code().name().as_bytes());
     }
 
-    /// Wakes the decoder stream writer if there is something to send.
-    fn flush_decoder(&self) {
-        if self.decoder.borrow().has_decoder_stream_data() {
-            self.decoder_out.notify_one();
-        }
-    }
-
-    /// After encoder stream input: wake the streams it unblocked.
-    fn wake_unblocked(&self) {
-        let mut decoder = self.decoder.borrow_mut();
-        let mut blocked = self.blocked.borrow_mut();
-        while let Some(id) = decoder.next_unblocked() {
-            if let Some(i) = blocked.iter().position(|(s, _)| *s == id) {
-                blocked.swap_remove(i).1.wake();
-            }
-        }
-    }
-
     /// Ready once stream `id` is no longer blocked on the dynamic table.
     fn poll_unblocked(&self, id: u64, cx: &mut Context<'_>) -> Poll<()> {
-        if !self.decoder.borrow().is_blocked(id) {
+        if !self.h3.borrow().is_blocked(id) {
             return Poll::Ready(());
         }
         let mut blocked = self.blocked.borrow_mut();
@@ -430,12 +264,13 @@ impl<H> Conn<H> {
         Poll::Pending
     }
 
+    /// The request stream `id` is done: a section still blocked is cancelled (RFC 9204
+    /// §4.4.2) and its waker dropped.
     fn forget_stream(&self, id: u64) {
-        let mut decoder = self.decoder.borrow_mut();
-        if decoder.is_blocked(id) {
-            decoder.cancel_stream(id);
-            drop(decoder);
-            self.flush_decoder();
+        let blocked = self.h3.borrow().is_blocked(id);
+        if blocked {
+            self.h3.borrow_mut().cancel_stream(id);
+            self.after();
         }
         self.blocked.borrow_mut().retain(|(s, _)| *s != id);
     }
@@ -443,59 +278,40 @@ impl<H> Conn<H> {
 
 async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared<H>>) {
     let config = shared.config.clone();
+    let h3 = Connection::new(Role::Server, connection_config(&config, &quic));
     let conn = Rc::new(Conn {
         shared,
         quic: quic.clone(),
-        decoder: RefCell::new(Decoder::new(config.decoder_config())),
-        encoder: RefCell::new(Encoder::new()),
-        uni: RefCell::new(PeerUniStreams::new(Role::Server)),
+        h3: RefCell::new(h3),
         blocked: RefCell::new(Vec::new()),
-        decoder_out: Notify::new(),
-        peer_settings: Cell::new(None),
+        uni_out: Notify::new(),
         requests: Cell::new(0),
         request_done: Notify::new(),
         draining: Cell::new(false),
     });
-    // Our control stream: stream type, then SETTINGS (RFC 9114 §6.2.1), with a grease
-    // setting (§7.2.4.1).
-    let mut control = match quic.open_uni().await {
-        Ok(s) => s,
-        Err(_) => return,
-    };
-    let mut buf = Vec::with_capacity(64);
-    let _ = h3stream::encode_uni_stream_header(UniStreamKind::Control, &mut buf);
-    let _ = config
-        .decoder_config()
-        .settings()
-        .encode(Some(quic.stable_id() as u64), &mut buf);
-    if control.write_all(&buf).await.is_err() {
-        return;
-    }
-    if config.qpack_max_table_capacity > 0 {
-        if let Ok(stream) = quic.open_uni().await {
-            tokio::task::spawn_local(decoder_writer(conn.clone(), stream));
-        }
-    }
+    // Our control stream (type, then SETTINGS, RFC 9114 §6.2.1) and, with a dynamic
+    // table, our QPACK decoder stream go out first: the writer opens them at once.
+    let writer = conn.clone();
+    tokio::task::spawn_local(async move { uni_writer(&*writer, [None, None, None]).await });
     tokio::task::spawn_local(accept_uni(conn.clone()));
 
-    let mut shutdown = conn.shared.st.shutdown.clone();
-    let mut goaway: Option<u64> = None;
-    let mut next_id = 0u64;
+    let mut shutdown = conn.shared.shutdown.clone();
+    let mut goaway = false;
     loop {
-        if goaway.is_some() && conn.requests.get() == 0 {
+        if goaway && conn.requests.get() == 0 {
             break;
         }
         let done = conn.request_done.notified();
         let accepted = tokio::select! {
-            _ = shutdown.wait_for(|s| *s), if goaway.is_none() => {
-                buf.clear();
-                let _ = frame::encode_goaway(next_id, &mut buf);
-                let _ = control.write_all(&buf).await;
-                goaway = Some(next_id);
+            _ = shutdown.wait_for(|s| *s), if !goaway => {
+                // GOAWAY names the first request stream not accepted (RFC 9114 §5.2).
+                let _ = conn.h3.borrow_mut().send_goaway();
+                conn.after();
+                goaway = true;
                 conn.draining.set(true);
                 continue;
             }
-            _ = done, if goaway.is_some() => continue,
+            _ = done, if goaway => continue,
             a = quic.accept_bi() => a,
         };
         let (mut send, mut recv) = match accepted {
@@ -503,12 +319,11 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
             Err(_) => break,
         };
         let id = u64::from(send.id());
-        if matches!(goaway, Some(g) if id >= g) {
+        if !conn.h3.borrow_mut().accept_request(id) {
             let _ = send.reset(varint(ErrorCode::RequestRejected));
             let _ = recv.stop(varint(ErrorCode::RequestRejected));
             continue;
         }
-        next_id = id + 4;
         conn.requests.set(conn.requests.get() + 1);
         // The request's state machine is a few KiB (arena, reader, handler future,
         // response): it goes into one box (spawning it by value would copy it several
@@ -525,7 +340,7 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
             tokio::task::spawn_local(task);
         }
     }
-    if goaway.is_some() {
+    if goaway {
         let deadline = tokio::time::Instant::now() + config.shutdown_grace;
         while conn.requests.get() > 0 {
             let done = conn.request_done.notified();
@@ -533,108 +348,19 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
                 break;
             }
         }
-        // Small responses were written in one go; give their last packets a few round
-        // trips to be acknowledged before the CONNECTION_CLOSE.
+        // Small responses were written in one go; give their last packets (and the
+        // GOAWAY) a few round trips to be acknowledged before the CONNECTION_CLOSE.
         let linger = (quic.rtt() * 3).clamp(Duration::from_millis(5), Duration::from_millis(100));
         tokio::time::sleep(linger).await;
         quic.close(varint(ErrorCode::NoError), b"");
     }
 }
 
-/// Sends our decoder stream's instructions as the decoder produces them.
-async fn decoder_writer<H: 'static>(conn: Rc<Conn<H>>, mut stream: quinn::SendStream) {
-    let mut buf = Vec::new();
-    let _ = h3stream::encode_uni_stream_header(UniStreamKind::QpackDecoder, &mut buf);
-    loop {
-        {
-            let mut d = conn.decoder.borrow_mut();
-            if d.has_decoder_stream_data() {
-                d.take_decoder_stream(&mut buf);
-            }
-        }
-        if !buf.is_empty() {
-            if stream.write_all(&buf).await.is_err() {
-                return;
-            }
-            buf.clear();
-            continue;
-        }
-        tokio::select! {
-            _ = conn.decoder_out.notified() => {}
-            _ = conn.quic.closed() => return,
-        }
-    }
-}
-
+/// Reads each of the peer's unidirectional streams in a task of its own.
 async fn accept_uni<H: 'static>(conn: Rc<Conn<H>>) {
     while let Ok(recv) = conn.quic.accept_uni().await {
-        tokio::task::spawn_local(uni_stream(conn.clone(), recv));
-    }
-}
-
-/// Reads one of the peer's unidirectional streams: its type, then its content.
-async fn uni_stream<H>(conn: Rc<Conn<H>>, mut recv: quinn::RecvStream) {
-    let mut header = h3stream::UniStreamHeaderReader::new();
-    let (kind, mut rest) = loop {
-        match recv.read_chunk(64 * 1024, true).await {
-            Ok(Some(c)) => {
-                let (n, kind) = header.decode(&c.bytes);
-                if let Some(kind) = kind {
-                    break (kind, c.bytes.slice(n..));
-                }
-            }
-            _ => return,
-        }
-    };
-    if let Err(e) = conn.uni.borrow_mut().opened(kind) {
-        conn.close(&e);
-        return;
-    }
-    if !kind.is_critical() {
-        // RFC 9114 §6.2: abort reading streams of unknown (or reserved) type.
-        let _ = recv.stop(varint(ErrorCode::StreamCreationError));
-        return;
-    }
-    let mut control = ControlStream::with_limits(Role::Server, FrameLimits::default());
-    loop {
-        if !rest.is_empty() {
-            let result = match kind {
-                UniStreamKind::Control => control.recv_all(&rest, |ev| {
-                    if let ControlEvent::Settings(s) = ev {
-                        conn.peer_settings.set(Some(s));
-                    }
-                }),
-                UniStreamKind::QpackEncoder => {
-                    let r = conn.decoder.borrow_mut().feed_encoder_stream(&rest);
-                    conn.wake_unblocked();
-                    conn.flush_decoder();
-                    r.map_err(H3Error::from)
-                }
-                UniStreamKind::QpackDecoder => conn
-                    .encoder
-                    .borrow_mut()
-                    .feed_decoder_stream(&rest)
-                    .map_err(H3Error::from),
-                _ => return,
-            };
-            if let Err(e) = result {
-                conn.close(&e);
-                return;
-            }
-        }
-        match recv.read_chunk(64 * 1024, true).await {
-            Ok(Some(c)) => rest = c.bytes,
-            Ok(None) | Err(quinn::ReadError::Reset(_)) => {
-                let stream = match kind {
-                    UniStreamKind::Control => "control",
-                    UniStreamKind::QpackEncoder => "QPACK encoder",
-                    _ => "QPACK decoder",
-                };
-                conn.close(&H3Error::ClosedCriticalStream { stream });
-                return;
-            }
-            Err(_) => return,
-        }
+        let conn = conn.clone();
+        tokio::task::spawn_local(async move { uni_reader(&*conn, recv).await });
     }
 }
 
@@ -655,7 +381,7 @@ async fn request_task<H: Handler>(
     // counted until the peer has all of it, so a graceful close never discards it;
     // during a shutdown, every response. (A reset stream has nothing to deliver; small
     // responses are covered by the linger before the close.)
-    let wait_ack = large.get() || *conn.shared.st.shutdown.borrow();
+    let wait_ack = large.get() || *conn.shared.shutdown.borrow();
     if wait_ack && send.finish().is_ok() {
         let _ = tokio::time::timeout(conn.shared.config.shutdown_grace, send.stopped()).await;
     }
@@ -740,11 +466,8 @@ async fn serve_request<H: Handler>(
     };
     // QPACK-decode into the arena, waiting for the encoder stream if blocked.
     let checked = loop {
-        let r = conn
-            .decoder
-            .borrow_mut()
-            .decode_section(id, section, &arena);
-        conn.flush_decoder();
+        let r = conn.h3.borrow_mut().decode_section(id, section, &arena);
+        conn.after();
         match r {
             // The list (a few hundred bytes inline) is consumed right here, so it does
             // not take room in this future's state across the awaits below.
@@ -756,7 +479,7 @@ async fn serve_request<H: Handler>(
                     _ = closed => return,
                 }
             }
-            Err(e) => break Err(Refused::Fail(ReadFail::H3(H3Error::from(e)))),
+            Err(e) => break Err(Refused::Fail(ReadFail::H3(e))),
         }
     };
     let (head, regular) = match checked {
@@ -809,7 +532,7 @@ async fn serve_request<H: Handler>(
     };
     let body = Body::new(&mut source, &arena, config.max_body_size);
     let rcx = RequestContext::new(request, &arena, body);
-    let response = call_handler(&*shared.st.handler, rcx, shared.counters.as_deref(), id).await;
+    let response = call_handler(&*shared.handler, rcx, shared.counters.as_deref(), id).await;
     if let Some(code) = stream_error.get() {
         drop(response);
         let _ = send.reset(varint(code));
@@ -953,10 +676,10 @@ impl<H> BodySource for H3Body<'_, '_, H> {
             if let Some(section) = self.trailers {
                 let r = self
                     .conn
-                    .decoder
+                    .h3
                     .borrow_mut()
                     .decode_section(self.id, section, self.arena);
-                self.conn.flush_decoder();
+                self.conn.after();
                 match r {
                     Ok(Decoded::Done(list)) => {
                         self.trailers = None;
@@ -971,7 +694,7 @@ impl<H> BodySource for H3Body<'_, '_, H> {
                         }
                         continue;
                     }
-                    Err(e) => return Poll::Ready(Err(self.fail(ReadFail::H3(e.into())))),
+                    Err(e) => return Poll::Ready(Err(self.fail(ReadFail::H3(e)))),
                 }
             }
             match self.reader.poll_next(cx, buf, self.arena) {
@@ -1014,9 +737,7 @@ async fn simple_response<H>(conn: &Conn<H>, send: &mut quinn::SendStream, status
     let code = status_bytes(status);
     let mut out = conn.shared.take_buffer();
     if conn
-        .encoder
-        .borrow_mut()
-        .encode_headers_frame(simple_fields(&code), &mut out)
+        .encode(u64::from(send.id()), simple_fields(&code), &mut out)
         .is_ok()
     {
         let _ = send.write_all(&out).await;
@@ -1038,11 +759,9 @@ async fn send_response<'a, H>(
         return simple_response(conn, send, StatusCode::INTERNAL_SERVER_ERROR).await;
     };
     let mut out = conn.shared.take_buffer();
-    let encoded = conn
-        .encoder
-        .borrow_mut()
-        .encode_headers_frame(prepared.fields.iter().copied(), &mut out);
-    if !encoded.is_ok_and(|size| conn.fits_peer_limit(size)) {
+    let id = u64::from(send.id());
+    let encoded = conn.encode(id, prepared.fields.iter().copied(), &mut out);
+    if !encoded.is_ok_and(|size| conn.h3.borrow().peer_accepts_section(size)) {
         conn.shared.return_buffer(out);
         return simple_response(conn, send, StatusCode::INTERNAL_SERVER_ERROR).await;
     }
@@ -1071,10 +790,17 @@ async fn send_response<'a, H>(
 }
 
 impl<H> Conn<H> {
-    /// False when a field section of `size` exceeds the peer's
-    /// SETTINGS_MAX_FIELD_SECTION_SIZE (RFC 9114 §4.2.2: then it must not be sent).
-    fn fits_peer_limit(&self, size: u64) -> bool {
-        !matches!(self.peer_settings.get(), Some(Settings { max_field_section_size: Some(max), .. }) if size > max)
+    /// Appends a HEADERS frame with `fields` for request stream `id` to `out` (the
+    /// connection's QPACK encoder); returns the field section size (RFC 9114 §4.2.2).
+    /// The encoder is static-only ([`connection_config`]): it queues nothing on our
+    /// encoder stream, so there is nothing for [`after`](Self::after) to do.
+    fn encode<'f>(
+        &self,
+        id: u64,
+        fields: impl IntoIterator<Item = (&'f [u8], &'f [u8])>,
+        out: &mut Vec<u8>,
+    ) -> Result<u64, shockwave_quic::varint::VarIntError> {
+        self.h3.borrow_mut().encode_headers_frame(id, fields, out)
     }
 }
 
@@ -1091,7 +817,9 @@ async fn send_trailers<'a, H>(
     let id = u64::from(send.id());
     match trailers {
         Trailers::None => {}
-        Trailers::Fields(fields) => encode_trailers(conn, arena, fields.iter().copied(), out)?,
+        Trailers::Fields(fields) => {
+            encode_trailers(conn, id, arena, fields.iter().copied(), out)?;
+        }
         Trailers::Deferred(mut future) => {
             if !out.is_empty() {
                 send.write_all(out).await.map_err(e)?;
@@ -1104,7 +832,7 @@ async fn send_trailers<'a, H>(
             let fields = map
                 .iter()
                 .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
-            encode_trailers(conn, arena, fields, out)?;
+            encode_trailers(conn, id, arena, fields, out)?;
         }
     }
     if out.is_empty() {
@@ -1115,6 +843,7 @@ async fn send_trailers<'a, H>(
 
 fn encode_trailers<'f, H>(
     conn: &Conn<H>,
+    id: u64,
     arena: &'f Arena,
     fields: impl Iterator<Item = (&'f [u8], &'f [u8])>,
     out: &mut Vec<u8>,
@@ -1123,12 +852,8 @@ fn encode_trailers<'f, H>(
     if list.is_empty() {
         return Ok(());
     }
-    let size = conn
-        .encoder
-        .borrow_mut()
-        .encode_headers_frame(list.iter().copied(), out)
-        .map_err(e)?;
-    if conn.fits_peer_limit(size) {
+    let size = conn.encode(id, list.iter().copied(), out).map_err(e)?;
+    if conn.h3.borrow().peer_accepts_section(size) {
         Ok(())
     } else {
         tracing::error!(

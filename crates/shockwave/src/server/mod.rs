@@ -43,6 +43,7 @@
 //! [`service_fn`] is the owned `http::Request<Bytes>` → `http::Response<Bytes>` API, and
 //! [`from_tower`] serves a `tower::Service` of those types.
 
+mod alt_svc;
 pub mod config;
 pub mod files;
 mod h1;
@@ -74,8 +75,8 @@ pub use response::{
 };
 pub use stats::ServerStats;
 
+pub use alt_svc::AltSvc;
 pub use h2::{cached_date, serve_connection, sniff_preface, ServeContext, Sniffed};
-pub use h3::{serve as serve_h3, AltSvc, Http3Handle, Http3Server};
 
 use stats::WorkerCounters;
 use worker::BoundListener;
@@ -190,7 +191,7 @@ impl Server {
         }
         match addrs.h3.first() {
             Some(h3) if alt_svc && !addrs.tls.is_empty() => {
-                let advertised = Arc::new(crate::server::h3::AltSvc::new(handler, h3.port()));
+                let advertised = Arc::new(AltSvc::new(handler, h3.port()));
                 launch(config, advertised, per_worker, addrs)
             }
             _ => launch(config, handler, per_worker, addrs),
@@ -432,8 +433,8 @@ impl StatsSource {
         ServerStats::collect_merged(&self.counters, &self.http3)
     }
 
-    /// Attaches the HTTP/3 counters of another server's source. Only needed with the
-    /// compatibility `Http3Server`: a [`Server`] with HTTP/3 addresses
+    /// Attaches the HTTP/3 counters of another server's source (e.g. a second
+    /// [`Server`] serving only HTTP/3). A [`Server`] with HTTP/3 addresses
     /// ([`ServerBuilder::bind_h3`]) reports its HTTP/3 counters itself.
     pub fn with_http3(mut self, http3: StatsSource) -> Self {
         self.http3 = if http3.http3.is_empty() {
