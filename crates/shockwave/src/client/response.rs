@@ -9,9 +9,11 @@ use shockwave_http11::{BodyDecoder, BodyFraming};
 
 use super::error::{ClosedDuring, Error, Result, TimeoutKind};
 use super::h1::Http1Conn;
+#[cfg(feature = "http2")]
 use super::h2::H2Stream;
 use super::pool::Checkout;
 use super::{AllocStrategy, Client};
+#[cfg(feature = "http2")]
 use crate::http2::RequestHead as H2Head;
 
 /// A response head copied out of the connection buffer.
@@ -97,6 +99,7 @@ struct Live {
 enum Source {
     /// An HTTP/1.1 connection, checked out until the body ends.
     H1(Live),
+    #[cfg(feature = "http2")]
     /// An HTTP/2 stream; `buf` is the spare room the next pieces are read into, `left`
     /// what `content-length` says is still to come.
     H2 {
@@ -104,6 +107,7 @@ enum Source {
         buf: BytesMut,
         left: Option<u64>,
     },
+    #[cfg(feature = "http3")]
     /// A body received whole (HTTP/3).
     Buffered(Bytes),
 }
@@ -117,6 +121,7 @@ struct BodyReader {
     trailers: Option<HeaderMap>,
 }
 
+#[cfg(feature = "http2")]
 /// HTTP/2 body pieces are read into buffers of this size.
 const H2_READ_BUF: usize = 32 * 1024;
 
@@ -172,6 +177,7 @@ impl Response {
         }
     }
 
+    #[cfg(feature = "http2")]
     /// A response on an HTTP/2 stream whose head has arrived.
     pub(crate) fn h2(
         client: &Client,
@@ -213,6 +219,7 @@ impl Response {
         }
     }
 
+    #[cfg(feature = "http3")]
     /// A response received whole (HTTP/3).
     pub(crate) fn buffered(
         client: &Client,
@@ -391,6 +398,7 @@ impl BodyReader {
             let live = match self.live.as_mut() {
                 None => return Ok(None),
                 Some(Source::H1(live)) => live,
+                #[cfg(feature = "http3")]
                 Some(Source::Buffered(_)) => {
                     let Some(Source::Buffered(b)) = self.live.take() else {
                         return Ok(None);
@@ -398,6 +406,7 @@ impl BodyReader {
                     self.received += b.len() as u64;
                     return Ok(Some(b));
                 }
+                #[cfg(feature = "http2")]
                 Some(Source::H2 { stream, buf, left }) => {
                     if *left == Some(0) {
                         // All declared bytes are in: only END_STREAM (and maybe the

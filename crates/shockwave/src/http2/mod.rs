@@ -39,6 +39,7 @@ pub use engine::{ConnectionError, Event, Role, ServerConnection, StreamError};
 pub type Connection = ServerConnection;
 /// The server side of a connection (compatibility path: the driver lives in
 /// [`crate::server`], which builds on this module).
+#[cfg(feature = "server")]
 pub use crate::server::h2::{cached_date, serve_connection, sniff_preface, ServeContext, Sniffed};
 pub use head::{ArenaHead, Malformed, RequestHead};
 

@@ -26,6 +26,7 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "client")]
 pub(crate) use crate::common::digits::format_u64;
 
 use std::sync::Arc;
