@@ -36,9 +36,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf as _, Bytes};
-use shockwave::server::{Http3Handle, Http3Server};
 use shockwave::http3::{quic_client_config, quic_server_config, Http3Config};
 use shockwave::server::{handler_fn, tls, Response};
+use shockwave::server::{Http3Handle, Http3Server};
 
 const HELLO: &[u8] = b"Hello, World!";
 const CONCURRENCY: u64 = 100;
