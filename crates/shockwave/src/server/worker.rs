@@ -151,9 +151,11 @@ impl<H> WorkerState<H> {
 #[cfg(feature = "tls")]
 pub(crate) type Acceptor = tokio_rustls::TlsAcceptor;
 /// What accepts TLS on a listener: without the `tls` feature a type with no value, so
-/// `Option<Acceptor>` is always `None`.
+/// `Option<Acceptor>` is always `None` (not `Copy`, like the rustls acceptor, so the
+/// code cloning it reads the same with and without TLS).
 #[cfg(not(feature = "tls"))]
-pub(crate) type Acceptor = std::convert::Infallible;
+#[derive(Clone)]
+pub(crate) enum Acceptor {}
 
 /// A listening socket prepared for one worker.
 pub(crate) struct BoundListener {
