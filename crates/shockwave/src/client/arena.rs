@@ -459,9 +459,9 @@ fn limit_error(arena: &Arena, requested: usize) -> Error {
     })
 }
 
-#[cfg(feature = "http2")]
 /// Reads an HTTP/2 response (head already received) into the arena: the head's fields,
 /// the body (sized by `content-length` when given) and the trailers.
+#[cfg(feature = "http2")]
 async fn read_h2_into<'a>(
     arena: &'a Arena,
     stream: &mut H2Stream,

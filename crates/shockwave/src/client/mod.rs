@@ -157,8 +157,8 @@ pub struct ClientStats {
     pub http3_connections_opened: u64,
 }
 
-#[cfg(feature = "http2")]
 /// How the client uses HTTP/2 (see [`ClientBuilder::http2_prior_knowledge`]).
+#[cfg(feature = "http2")]
 #[derive(Debug, Clone)]
 pub(crate) struct H2Options {
     /// Offer `h2` in TLS ALPN (default true).
@@ -357,10 +357,10 @@ impl ClientBuilder {
         Ok(self)
     }
 
-    #[cfg(feature = "http2")]
     /// Offer HTTP/2 in TLS ALPN (default true: `["h2", "http/1.1"]`; with `false`,
     /// `["http/1.1"]`). An explicit [`TlsOptions::alpn`] list or [`Self::tls_config`]
     /// wins over this.
+    #[cfg(feature = "http2")]
     pub fn http2(mut self, enabled: bool) -> Self {
         self.config.h2.alpn = enabled;
         self
@@ -381,69 +381,69 @@ impl ClientBuilder {
         self
     }
 
-    #[cfg(feature = "http2")]
     /// Speak HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3) to `http://` URLs.
+    #[cfg(feature = "http2")]
     pub fn http2_prior_knowledge(mut self) -> Self {
         self.config.h2.prior_knowledge = true;
         self
     }
 
-    #[cfg(feature = "http2")]
     /// Most HTTP/2 connections per origin (default 4). A new one is opened only when
     /// every existing one has reached the server's SETTINGS_MAX_CONCURRENT_STREAMS;
     /// beyond this limit requests wait for a free stream slot.
+    #[cfg(feature = "http2")]
     pub fn http2_max_connections_per_host(mut self, n: usize) -> Self {
         self.pool.max_h2_per_host = n.max(1);
         self
     }
 
-    #[cfg(feature = "http2")]
     /// HTTP/2 connection settings (windows, limits); see [`Http2Config`].
+    #[cfg(feature = "http2")]
     pub fn http2_config(mut self, config: Http2Config) -> Self {
         self.config.h2.config = config;
         self
     }
 
-    #[cfg(feature = "http3")]
     /// Use HTTP/3 (QUIC over UDP) for `https://` URLs by default. A request can still
     /// choose another version with [`RequestBuilder::version`].
+    #[cfg(feature = "http3")]
     pub fn http3(mut self) -> Self {
         self.config.http3 = true;
         self
     }
 
-    #[cfg(feature = "http3")]
     /// HTTP/3 settings (QUIC windows, idle timeout, field section limit); see
     /// [`Http3Config`].
+    #[cfg(feature = "http3")]
     pub fn http3_config(mut self, config: Http3Config) -> Self {
         self.config.h3_config = config;
         self
     }
 
-    #[cfg(feature = "tls")]
     /// TLS settings: roots, ALPN, verification (default: webpki roots, ALPN `h2`,
     /// `http/1.1`).
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: TlsOptions) -> Self {
         self.tls = tls;
         self
     }
 
-    #[cfg(feature = "tls")]
     /// Trusts one more root certificate (DER), in addition to the current roots.
+    #[cfg(feature = "tls")]
     pub fn add_root_certificate(mut self, der: rustls::pki_types::CertificateDer<'static>) -> Self {
         self.tls = self.tls.add_root_certificate(der);
         self
     }
 
-    #[cfg(feature = "tls")]
     /// **Dangerous**: accept invalid server certificates. Only for tests.
+    #[cfg(feature = "tls")]
     pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
         self.tls = self.tls.danger_accept_invalid_certs(accept);
         self
     }
 
-    #[cfg(feature = "tls")]
     /// Uses this rustls configuration as is (overrides [`Self::tls`]).
+    #[cfg(feature = "tls")]
     pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls_config = Some(config);
         self
@@ -559,15 +559,15 @@ enum Proto {
     H3,
 }
 
-#[cfg(feature = "http2")]
 /// Where a request goes after connection routing.
+#[cfg(feature = "http2")]
 enum Route {
     H1(Checkout, Box<Http1Conn>, bool),
     H2(Http2Client),
 }
 
-#[cfg(feature = "http2")]
 /// Why an HTTP/2 exchange failed, and whether it may be retried on another connection.
+#[cfg(feature = "http2")]
 enum H2Fail {
     /// The server did not process the request (never sent, REFUSED_STREAM, above the
     /// GOAWAY last stream id), or the connection died before a response to an
@@ -654,8 +654,8 @@ impl Client {
         }
     }
 
-    #[cfg(feature = "http2")]
     /// Shared HTTP/2 connections pooled for `url`'s origin (0 for an invalid URL).
+    #[cfg(feature = "http2")]
     pub fn http2_connections(&self, url: &str) -> usize {
         Target::parse(url).map_or(0, |t| self.inner.pool.h2_count(&t))
     }
@@ -754,9 +754,9 @@ impl Client {
         }
     }
 
-    #[cfg(feature = "http3")]
     /// The pooled HTTP/3 connection to `t`'s origin (one QUIC connection per origin,
     /// opened on first use, under the per-origin connect lock).
+    #[cfg(feature = "http3")]
     async fn h3_connection(&self, t: &Target<'_>) -> Result<Http3Connection> {
         let pool = &self.inner.pool;
         pool.maybe_sweep();
@@ -790,10 +790,10 @@ impl Client {
         Ok(conn)
     }
 
-    #[cfg(feature = "http3")]
     /// The pooled HTTP/3 connection to `url`'s origin (opened if there is none), for
     /// the streaming API ([`Http3Connection::send_streaming`]) or to send many requests
     /// on one connection directly. `url` must be an `https://` URL.
+    #[cfg(feature = "http3")]
     pub async fn http3_connection(&self, url: &str) -> Result<Http3Connection> {
         let t = Target::parse(url)?;
         if t.scheme != Scheme::Https {
@@ -802,17 +802,17 @@ impl Client {
         self.h3_connection(&t).await
     }
 
-    #[cfg(feature = "http3")]
     /// Shared HTTP/3 connections pooled for `url`'s origin (0 or 1; 0 for an invalid
     /// URL).
+    #[cfg(feature = "http3")]
     pub fn http3_connections(&self, url: &str) -> usize {
         Target::parse(url).map_or(0, |t| self.inner.pool.h3_count(&t))
     }
 
-    #[cfg(feature = "http2")]
     /// HTTP/2 (prior knowledge, or ALPN with HTTP/1.1 fallback): picks or opens a shared
     /// connection and runs the exchange, retrying once on another connection when the
     /// server did not process the request.
+    #[cfg(feature = "http2")]
     async fn begin_shared(&self, out: &mut Outgoing<'_>, alpn: bool) -> Result<Exchange> {
         let pool = &self.inner.pool;
         pool.maybe_sweep();
@@ -848,10 +848,10 @@ impl Client {
         }
     }
 
-    #[cfg(feature = "http2")]
     /// A shared HTTP/2 connection for `t`, or (ALPN chose HTTP/1.1) an HTTP/1.1 one.
     /// New connections to one origin are opened one at a time, so concurrent first
     /// requests share the first connection instead of racing to open their own.
+    #[cfg(feature = "http2")]
     async fn route_shared(
         &self,
         host: &Arc<HostPool>,
@@ -1011,8 +1011,8 @@ impl Client {
     }
 }
 
-#[cfg(feature = "tls")]
 /// `tls` with `h2` removed from its ALPN list (shared as is when it has none).
+#[cfg(feature = "tls")]
 fn without_h2(tls: &Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
     if !tls.alpn_protocols.iter().any(|p| p == b"h2") {
         return tls.clone();
@@ -1022,8 +1022,8 @@ fn without_h2(tls: &Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
     Arc::new(c)
 }
 
-#[cfg(feature = "http2")]
 /// Decimal digits of `n` in `buf`.
+#[cfg(feature = "http2")]
 pub(crate) fn format_len(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
@@ -1036,10 +1036,10 @@ pub(crate) fn format_len(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     }
 }
 
-#[cfg(feature = "http3")]
 /// The request's regular header fields for HTTP/2 and HTTP/3: connection-specific ones
 /// dropped (RFC 9113 §8.2.2, RFC 9114 §4.2), names lowercased (copied only when a name
 /// has an uppercase letter).
+#[cfg(feature = "http3")]
 pub(crate) fn multiplexed_fields<'h>(
     headers: &'h [(&'h [u8], &'h [u8])],
     lowered: &'h mut Vec<(Vec<u8>, &'h [u8])>,
@@ -1047,9 +1047,9 @@ pub(crate) fn multiplexed_fields<'h>(
     regular_fields(headers, lowered).collect()
 }
 
-#[cfg(any(feature = "http2", feature = "http3"))]
 /// [`multiplexed_fields`] as an iterator (no allocation unless a name must be
 /// lowercased).
+#[cfg(any(feature = "http2", feature = "http3"))]
 fn regular_fields<'h>(
     headers: &'h [(&'h [u8], &'h [u8])],
     lowered: &'h mut Vec<(Vec<u8>, &'h [u8])>,
@@ -1075,8 +1075,8 @@ fn regular_fields<'h>(
         .chain(lowered.iter().map(|(n, v)| (&n[..], *v)))
 }
 
-#[cfg(feature = "http2")]
 /// Sends `out` on a new stream of `conn` and waits for the final response head.
+#[cfg(feature = "http2")]
 async fn h2_exchange(
     conn: &Http2Client,
     out: &mut Outgoing<'_>,

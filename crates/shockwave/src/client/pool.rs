@@ -88,8 +88,8 @@ struct H2Entry {
     last_used: Instant,
 }
 
-#[cfg(feature = "http2")]
 /// What [`HostPool::pick_h2`] found.
+#[cfg(feature = "http2")]
 pub(crate) enum H2Pick {
     /// Use this connection.
     Use(Http2Client),
@@ -103,8 +103,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl HostPool {
-    #[cfg(feature = "http2")]
     /// This origin as a connect target (the path is `/`).
+    #[cfg(feature = "http2")]
     pub fn target(&self) -> Target<'_> {
         Target {
             scheme: self.scheme,
@@ -133,11 +133,11 @@ impl HostPool {
         n
     }
 
-    #[cfg(feature = "http2")]
     /// A shared HTTP/2 connection for a new request: the first with a free stream slot;
     /// if all are full, [`H2Pick::Open`] while fewer than `max_conns` exist, else the
     /// least loaded one (the request then waits for a slot). Connections that got GOAWAY
     /// or died are dropped (counted in `evicted`).
+    #[cfg(feature = "http2")]
     pub fn pick_h2(&self, max_conns: usize, evicted: &AtomicU64) -> H2Pick {
         let mut list = lock(&self.h2);
         let before = list.len();
@@ -162,8 +162,8 @@ impl HostPool {
         }
     }
 
-    #[cfg(feature = "http2")]
     /// Adds a new shared HTTP/2 connection.
+    #[cfg(feature = "http2")]
     pub fn add_h2(&self, conn: Http2Client) {
         lock(&self.h2).push(H2Entry {
             conn,
@@ -171,14 +171,14 @@ impl HostPool {
         });
     }
 
-    #[cfg(feature = "http2")]
     /// Drops `conn` from the shared list (it failed).
+    #[cfg(feature = "http2")]
     pub fn remove_h2(&self, conn: &Http2Client) {
         lock(&self.h2).retain(|e| !e.conn.same_connection(conn));
     }
 
-    #[cfg(feature = "http2")]
     /// Drops HTTP/2 connections that are unusable, or idle (no stream) for `timeout`.
+    #[cfg(feature = "http2")]
     fn evict_h2(&self, now: Instant, timeout: Duration) -> usize {
         let mut list = lock(&self.h2);
         let before = list.len();
@@ -189,15 +189,15 @@ impl HostPool {
         before - list.len()
     }
 
-    #[cfg(feature = "http2")]
     /// Shared HTTP/2 connections currently pooled.
+    #[cfg(feature = "http2")]
     pub fn h2_count(&self) -> usize {
         lock(&self.h2).len()
     }
 
-    #[cfg(feature = "http3")]
     /// The shared HTTP/3 connection, if one is usable; one that got GOAWAY or closed is
     /// dropped (counted in `evicted`).
+    #[cfg(feature = "http3")]
     pub fn pick_h3(&self, evicted: &AtomicU64) -> Option<Http3Connection> {
         let mut slot = lock(&self.h3);
         match &mut *slot {
@@ -214,16 +214,16 @@ impl HostPool {
         }
     }
 
-    #[cfg(feature = "http3")]
     /// Makes `conn` the shared HTTP/3 connection of this origin.
+    #[cfg(feature = "http3")]
     pub fn set_h3(&self, conn: Http3Connection) {
         *lock(&self.h3) = Some((conn, Instant::now()));
     }
 
-    #[cfg(feature = "http3")]
     /// Drops the HTTP/3 connection if it is no longer usable, or no request picked it for
     /// `timeout` (the pool's idle timeout, as for the other versions). Requests still
     /// running on it keep their handle; QUIC closes it when the last one is dropped.
+    #[cfg(feature = "http3")]
     fn evict_h3(&self, now: Instant, timeout: Duration) -> usize {
         let mut slot = lock(&self.h3);
         if slot
@@ -236,8 +236,8 @@ impl HostPool {
         0
     }
 
-    #[cfg(feature = "http3")]
     /// Shared HTTP/3 connections currently pooled (0 or 1).
+    #[cfg(feature = "http3")]
     pub fn h3_count(&self) -> usize {
         usize::from(lock(&self.h3).is_some())
     }
@@ -425,8 +425,8 @@ impl Pool {
         drop(slot);
     }
 
-    #[cfg(feature = "http2")]
     /// The HTTP/2 connection limit per origin.
+    #[cfg(feature = "http2")]
     pub fn max_h2_per_host(&self) -> usize {
         self.limits.max_h2_per_host
     }
@@ -468,14 +468,14 @@ impl Pool {
             .map_or(0, |hp| lock(&hp.idle).len())
     }
 
-    #[cfg(feature = "http2")]
     /// Shared HTTP/2 connections currently pooled for `t`'s origin.
+    #[cfg(feature = "http2")]
     pub fn h2_count(&self, t: &Target<'_>) -> usize {
         self.count(t, HostPool::h2_count)
     }
 
-    #[cfg(feature = "http3")]
     /// Shared HTTP/3 connections currently pooled for `t`'s origin (0 or 1).
+    #[cfg(feature = "http3")]
     pub fn h3_count(&self, t: &Target<'_>) -> usize {
         self.count(t, HostPool::h3_count)
     }

@@ -99,16 +99,16 @@ struct Live {
 enum Source {
     /// An HTTP/1.1 connection, checked out until the body ends.
     H1(Live),
-    #[cfg(feature = "http2")]
     /// An HTTP/2 stream; `buf` is the spare room the next pieces are read into, `left`
     /// what `content-length` says is still to come.
+    #[cfg(feature = "http2")]
     H2 {
         stream: H2Stream,
         buf: BytesMut,
         left: Option<u64>,
     },
-    #[cfg(feature = "http3")]
     /// A body received whole (HTTP/3).
+    #[cfg(feature = "http3")]
     Buffered(Bytes),
 }
 
@@ -121,8 +121,8 @@ struct BodyReader {
     trailers: Option<HeaderMap>,
 }
 
-#[cfg(feature = "http2")]
 /// HTTP/2 body pieces are read into buffers of this size.
+#[cfg(feature = "http2")]
 const H2_READ_BUF: usize = 32 * 1024;
 
 /// Copies header fields into an `HeaderMap` (fields `http` refuses are skipped; the
@@ -177,8 +177,8 @@ impl Response {
         }
     }
 
-    #[cfg(feature = "http2")]
     /// A response on an HTTP/2 stream whose head has arrived.
+    #[cfg(feature = "http2")]
     pub(crate) fn h2(
         client: &Client,
         stream: H2Stream,
@@ -219,8 +219,8 @@ impl Response {
         }
     }
 
-    #[cfg(feature = "http3")]
     /// A response received whole (HTTP/3).
+    #[cfg(feature = "http3")]
     pub(crate) fn buffered(
         client: &Client,
         resp: super::h3::Http3Response,

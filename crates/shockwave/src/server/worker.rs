@@ -178,9 +178,9 @@ pub(crate) fn bind_reuseport(
     Ok(socket.into())
 }
 
-#[cfg(feature = "http3")]
 /// Binds UDP `addr` for a worker's QUIC endpoint (`SO_REUSEPORT` when several workers
 /// share the address: the kernel keeps a client's packets on one socket).
+#[cfg(feature = "http3")]
 pub(crate) fn bind_udp(addr: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     #[cfg(unix)]
