@@ -77,11 +77,11 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-/// What the workspace-wide test, clippy and build steps pass to cargo: every feature,
-/// so the tests of the non-default ones (`http3`, and `cli`: the `shockwave` binary the
-/// CLI tests run) are built and run too. (The `shockwave-benches` crate enables the
-/// features its own binaries need, but a flag here is explicit and also covers
-/// `cargo test -p shockwave`-style runs of one crate.)
+/// What the workspace-wide test, clippy, example and bench steps pass to cargo: every
+/// feature, so the tests of the non-default ones (`http3`, and `cli`: the `shockwave`
+/// binary the CLI tests run) are built and run too. Chosen over relying on feature
+/// unification through the `shockwave-benches` crate (which enables only what its own
+/// binaries need, `http3`): the flag is explicit and also covers `cli`.
 const ALL_FEATURES: &str = "--all-features";
 
 /// `cargo xtask test [ARGS]`: peers first, then the whole workspace's tests with every
