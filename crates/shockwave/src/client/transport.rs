@@ -84,6 +84,14 @@ pub(crate) async fn connect(
 }
 
 async fn connect_inner(target: &Target<'_>, tls: &TlsConfig) -> Result<Transport> {
+    // Without TLS support an `https` URL fails before any connection is opened.
+    #[cfg(not(feature = "tls"))]
+    if target.scheme == Scheme::Https {
+        let _ = tls;
+        return Err(Error::TlsConfig(
+            "https:// URLs need the `tls` feature of shockwave".into(),
+        ));
+    }
     let tcp = TcpStream::connect((target.host, target.port))
         .await
         .map_err(|source| Error::Connect {
@@ -94,14 +102,6 @@ async fn connect_inner(target: &Target<'_>, tls: &TlsConfig) -> Result<Transport
     // Requests are written whole; don't let Nagle delay them.
     let _ = tcp.set_nodelay(true);
     match target.scheme {
-        Scheme::Http => Ok(Transport::Tcp(tcp)),
-        #[cfg(not(feature = "tls"))]
-        Scheme::Https => {
-            let _ = tls;
-            Err(Error::TlsConfig(
-                "https:// URLs need the `tls` feature of shockwave".into(),
-            ))
-        }
         #[cfg(feature = "tls")]
         Scheme::Https => {
             let name = ServerName::try_from(target.host.to_owned()).map_err(|_| {
@@ -116,6 +116,8 @@ async fn connect_inner(target: &Target<'_>, tls: &TlsConfig) -> Result<Transport
                 })?;
             Ok(Transport::Tls(Box::new(stream)))
         }
+        // `Http` (and, without the `tls` feature, nothing else gets here).
+        _ => Ok(Transport::Tcp(tcp)),
     }
 }
 

@@ -40,4 +40,16 @@ mod tests {
         assert_eq!(Scheme::Http.default_port(), 80);
         assert_eq!(Scheme::Https.default_port(), 443);
     }
+
+    #[cfg(all(feature = "server", feature = "client"))]
+    #[test]
+    fn server_and_client_name_the_same_type() {
+        let received: crate::server::Scheme = crate::server::request::Scheme::Https;
+        let sent: crate::client::Scheme = received;
+        assert_eq!(sent, crate::service::Scheme::Https);
+        assert_eq!(
+            crate::client::Target::parse("https://a/").unwrap().scheme,
+            received
+        );
+    }
 }
