@@ -28,6 +28,11 @@
 //!
 //! ## Protocols
 //!
+//! This module is the `client` feature: HTTP/1.1 to `http://` URLs is always there;
+//! HTTP/2 needs the `http2` feature, `https://` URLs need `tls`, HTTP/3 needs `http3`
+//! (see the crate's feature table). A request for a version that is not compiled in
+//! fails with an invalid-request [`Error`].
+//!
 //! * **HTTP/1.1**: one exchange per pooled connection at a time (keep-alive reuse).
 //! * **HTTP/2** over TLS: ALPN offers `h2` then `http/1.1` by default; when the server
 //!   selects `h2`, one connection per origin is shared by all concurrent requests (up to

@@ -12,6 +12,11 @@
 //! }
 //! ```
 //!
+//! This module is the `server` feature. HTTP/1.1 over cleartext TCP is always there;
+//! h2c (prior knowledge and `Upgrade: h2c`) and ALPN `h2` need `http2`; TLS listeners
+//! and the `tls` module (certificates, self-signed ones) need `tls`; HTTP/3 listeners
+//! need `http3` (see the crate's feature table).
+//!
 //! ## Architecture
 //!
 //! [`ServerConfig::workers`] threads each run a current-thread tokio runtime and accept
