@@ -224,6 +224,8 @@ pub(crate) fn build_servers(profile: &str, build: bool) -> Result<PathBuf, Strin
             "shockwave",
             "--bin",
             "shockwave",
+            "--features",
+            "cli",
         ]))?;
         run(cargo().args([
             "build",

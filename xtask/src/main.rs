@@ -1,7 +1,7 @@
 //! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
 //!
 //! - `cargo xtask ci`: exactly what CI runs (`.ci/run` calls it after installing tools).
-//! - `cargo xtask test`: installs missing third-party test peers, then `cargo test --workspace`.
+//! - `cargo xtask test`: installs missing third-party test peers, then `cargo test --workspace --all-features`.
 //! - `cargo xtask peers`: only checks and installs the peers.
 //! - `cargo xtask bench`: micro-benches and load comparisons, written to docs/BENCHMARKS.md.
 //! - `cargo xtask fuzz`: coverage-guided fuzzing of every decoder, bounded in time.
@@ -28,9 +28,10 @@ fn main() -> ExitCode {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
-                 ci      run everything CI runs (fmt, clippy, tests, bench and example builds;\n          \
-                 --feature-matrix adds `cargo check -p shockwave` per feature set)\n  \
-                 test    install missing test peers, then cargo test --workspace [ARGS]\n  \
+                 ci      run everything CI runs (fmt, clippy, tests, the shockwave feature matrix:\n          \
+                 check + clippy per feature set (--no-feature-matrix skips it), bench and\n          \
+                 example builds)\n  \
+                 test    install missing test peers, then cargo test --workspace --all-features [ARGS]\n  \
                  peers   check for and install the third-party test peers\n  \
                  load    wrk load comparison: shockwave vs hyper vs a no-parse ceiling\n          \
                  (--baseline-bin OLD: old vs new shockwave, HTTP/1.1, h2c and HTTP/3)\n  \
@@ -76,19 +77,29 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-/// `cargo xtask test [ARGS]`: peers first, then the whole workspace's tests.
+/// What the workspace-wide test, clippy, example and bench steps pass to cargo: every
+/// feature, so the tests of the non-default ones (`http3`, and `cli`: the `shockwave`
+/// binary the CLI tests run) are built and run too. Chosen over relying on feature
+/// unification through the `shockwave-benches` crate (which enables only what its own
+/// binaries need, `http3`): the flag is explicit and also covers `cli`.
+const ALL_FEATURES: &str = "--all-features";
+
+/// `cargo xtask test [ARGS]`: peers first, then the whole workspace's tests with every
+/// feature ([`ALL_FEATURES`]).
 fn test(extra: &[String]) -> Result<(), String> {
     peers::ensure_all()?;
-    run(cargo().args(["test", "--workspace"]).args(extra))
+    run(cargo()
+        .args(["test", "--workspace", ALL_FEATURES])
+        .args(extra))
 }
 
-/// Whether `cargo xtask ci` checks [`FEATURE_SETS`] by default. Off until the `shockwave`
-/// crate has the `server` / `client` / `http2` / `http3` features; `--feature-matrix`
-/// runs the step anyway (and `--no-feature-matrix` skips it once this is on).
-const FEATURE_MATRIX_BY_DEFAULT: bool = false;
+/// Whether `cargo xtask ci` checks [`FEATURE_SETS`] by default; `--no-feature-matrix`
+/// skips the step (and `--feature-matrix` is accepted for symmetry).
+const FEATURE_MATRIX_BY_DEFAULT: bool = true;
 
-/// The feature sets `cargo check -p shockwave` must accept: everything, nothing, and each
-/// role alone (with one protocol added), so no feature silently depends on another.
+/// The feature sets `cargo check -p shockwave` and `cargo clippy -p shockwave -- -D
+/// warnings` must accept: everything, nothing, and each role alone (with one protocol
+/// added), so no feature silently depends on another and none leaves dead code behind.
 const FEATURE_SETS: &[&[&str]] = &[
     &["--all-features"],
     &["--no-default-features"],
@@ -98,14 +109,20 @@ const FEATURE_SETS: &[&[&str]] = &[
     &["--no-default-features", "--features", "client,http3"],
 ];
 
-/// `cargo check -p shockwave` once per entry of `sets` (`cargo` makes the command);
-/// every set is tried, and the error names each set that failed.
+/// `cargo check -p shockwave` and `cargo clippy -p shockwave -- -D warnings` once per
+/// entry of `sets` (`cargo` makes the command); every set is tried, and the error names
+/// each set that failed.
 fn feature_matrix(sets: &[&[&str]], cargo: impl Fn() -> Command) -> Result<(), String> {
     let mut failed = Vec::new();
     for set in sets {
-        let mut cmd = cargo();
-        cmd.args(["check", "-p", "shockwave"]).args(*set);
-        if let Err(e) = run(&mut cmd) {
+        let mut check = cargo();
+        check.args(["check", "-p", "shockwave"]).args(*set);
+        let mut clippy = cargo();
+        clippy
+            .args(["clippy", "-p", "shockwave"])
+            .args(*set)
+            .args(["--", "-D", "warnings"]);
+        if let Err(e) = run(&mut check).and_then(|()| run(&mut clippy)) {
             eprintln!("xtask: feature set `{}` failed: {e}", set.join(" "));
             failed.push(format!("`{}`", set.join(" ")));
         }
@@ -114,7 +131,7 @@ fn feature_matrix(sets: &[&[&str]], cargo: impl Fn() -> Command) -> Result<(), S
         Ok(())
     } else {
         Err(format!(
-            "cargo check -p shockwave failed for feature set(s): {}",
+            "cargo check/clippy -p shockwave failed for feature set(s): {}",
             failed.join(", ")
         ))
     }
@@ -141,6 +158,7 @@ fn ci(args: &[String]) -> Result<(), String> {
         "clippy",
         "--workspace",
         "--all-targets",
+        ALL_FEATURES,
         "--",
         "-D",
         "warnings",
@@ -149,8 +167,8 @@ fn ci(args: &[String]) -> Result<(), String> {
     if feature_matrix_on {
         feature_matrix(FEATURE_SETS, cargo)?;
     }
-    run(cargo().args(["build", "--workspace", "--examples"]))?;
-    run(cargo().args(["bench", "--workspace", "--no-run"]))?;
+    run(cargo().args(["build", "--workspace", "--examples", ALL_FEATURES]))?;
+    run(cargo().args(["bench", "--workspace", "--no-run", ALL_FEATURES]))?;
     // Fuzz smoke: every target, the HTTP/2 connection (`h2_server`) included, 5 s each
     // (the targets depend only on the protocol crates). See fuzz/README.md.
     fuzz::fuzz(&["--smoke".into()])?;
@@ -165,7 +183,11 @@ mod tests {
     #[test]
     fn ci_feature_matrix_flag() {
         let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
-        assert_eq!(ci_options(&[]).unwrap(), FEATURE_MATRIX_BY_DEFAULT);
+        assert!(
+            ci_options(&[]).unwrap(),
+            "the feature matrix runs by default"
+        );
+        assert!(!ci_options(&args("--no-feature-matrix")).unwrap());
         assert!(ci_options(&args("--feature-matrix")).unwrap());
         assert!(!ci_options(&args("--feature-matrix --no-feature-matrix")).unwrap());
         assert!(ci_options(&args("--fast")).is_err());

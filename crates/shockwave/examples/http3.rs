@@ -3,7 +3,7 @@
 //! and the arena APIs, then a 4 MiB download read piece by piece with the streaming API
 //! of the client's pooled HTTP/3 connection.
 //!
-//! `cargo run -p shockwave --example http3`
+//! `cargo run -p shockwave --features http3 --example http3`
 
 use shockwave::arena::Arena;
 use shockwave::client::{ArenaRequest, Client, Http3Request};

@@ -1,5 +1,8 @@
 //! `shockwave get`: curl mode and load mode, against an in-process Shockwave server.
 
+// Runs the `shockwave` binary, built with the `cli` feature.
+#![cfg(feature = "cli")]
+
 use std::process::Command;
 
 use shockwave::server::routes::DefaultRoutes;

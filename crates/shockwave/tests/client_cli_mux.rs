@@ -1,6 +1,9 @@
 //! `shockwave get --http2` / `--http3` go through `client::Client`: curl mode and load
 //! mode (one multiplexed connection per load thread, counted by the server).
 
+// Runs the `shockwave` binary, built with the `cli` feature.
+#![cfg(feature = "cli")]
+
 use std::process::Command;
 
 use shockwave::server::{handler_fn, tls, Response, Server};

@@ -3,6 +3,9 @@
 //! requests (counted on the server side), trailers, owned and arena APIs. Peers: the
 //! `h3` crate server and the shockwave HTTP/3 server.
 
+// HTTP/3 needs the `http3` feature.
+#![cfg(feature = "http3")]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

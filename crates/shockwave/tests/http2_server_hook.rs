@@ -95,6 +95,8 @@ fn h2load_against_the_server() {
     h.stop().unwrap();
 }
 
+// Runs the `shockwave` binary, built with the `cli` feature.
+#[cfg(feature = "cli")]
 #[test]
 fn shockwave_get_http2() {
     let h = builder().start(DefaultRoutes::new()).unwrap();

@@ -1,6 +1,9 @@
 //! The command line over HTTP/3: `shockwave get --http3` against our HTTP/3 server, and
 //! `shockwave serve --self-signed` listening for HTTP/3 and advertising it with Alt-Svc.
 
+// Runs the `shockwave` binary, built with the `cli` feature.
+#![cfg(feature = "cli")]
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 

@@ -2,6 +2,9 @@
 //! 1 MiB+ bodies byte for byte (download and upload echo), trailers, owned and arena APIs,
 //! through the pooled `Client` (HTTP/3 by default) and one of its HTTP/3 connections.
 
+// HTTP/3 needs the `http3` feature.
+#![cfg(feature = "http3")]
+
 use std::sync::Arc;
 
 use bytes::{Buf as _, Bytes};

@@ -2,6 +2,9 @@
 //! (RFC 9114 §8, RFC 9204 §6), the QPACK dynamic table with a blocked stream, the header
 //! size limit, and graceful shutdown with GOAWAY.
 
+// HTTP/3 needs the `http3` feature.
+#![cfg(feature = "http3")]
+
 use std::time::Duration;
 
 use shockwave::http3::frame;

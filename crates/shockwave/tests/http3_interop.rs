@@ -2,6 +2,9 @@
 //! aioquic's (python) client. Each checks status, headers and 1 MiB+ bodies byte for
 //! byte, both ways.
 
+// HTTP/3 needs the `http3` feature.
+#![cfg(feature = "http3")]
+
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 

@@ -4,6 +4,9 @@
 //! header fields and lowercased; none for HEAD; a panicking trailer future resets the
 //! stream. Request trailers reach the handler through `Body::trailers`.
 
+// HTTP/3 needs the `http3` feature.
+#![cfg(feature = "http3")]
+
 use bytes::{Buf as _, Bytes};
 use shockwave::http3::{quic_client_config, Http3Config};
 use shockwave::server::{handler_fn, tls, Response, Server, ServerHandle};

@@ -3,6 +3,9 @@
 //! concurrent connections (each with concurrent streams) are all answered correctly,
 //! every connection by a single worker, both workers serve, and the counters add up.
 
+// HTTP/3 needs the `http3` feature.
+#![cfg(feature = "http3")]
+
 use bytes::{Buf as _, Bytes};
 use shockwave::http3::{quic_client_config, Http3Config};
 use shockwave::server::{handler_fn, tls, Response, Server};

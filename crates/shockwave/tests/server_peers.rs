@@ -150,6 +150,8 @@ fn hyper_client_keep_alive_and_bodies() {
     stop(h);
 }
 
+// Runs the `shockwave` binary, built with the `cli` feature.
+#[cfg(feature = "cli")]
 #[test]
 fn serve_command_runs_prints_its_address_and_exits_0_on_sigterm() {
     use std::io::BufRead;

@@ -442,6 +442,8 @@ pub fn build(
                 "shockwave",
                 "--bin",
                 "shockwave",
+                "--features",
+                "cli",
             ]))?;
         }
         let mut cmd = crate::cargo();

@@ -110,6 +110,8 @@ pub fn soak(args: &[String]) -> Result<(), String> {
                     "shockwave",
                     "--bin",
                     "shockwave",
+                    "--features",
+                    "cli",
                 ]))?;
             }
             profile_dir("release").join("shockwave")

@@ -9,10 +9,12 @@ use shockwave_http11::{BodyDecoder, BodyFraming, Status};
 
 use super::error::{ClosedDuring, Error, Result};
 use super::h1::{Http1Conn, BODY_BUF_MAX};
+#[cfg(feature = "http2")]
 use super::h2::H2Stream;
 use super::redirect::{self, Follow};
 use super::target::Target;
 use super::{with_deadline, Client, Exchange, OutBody, Outgoing};
+#[cfg(feature = "http2")]
 use crate::http2::RequestHead as H2Head;
 
 /// A request for [`Client::send_in`], borrowing everything it sends (no allocation).
@@ -388,9 +390,11 @@ impl Client {
                         trailers,
                     }
                 }
+                #[cfg(feature = "http2")]
                 Exchange::H2 { mut stream, head } => {
                     read_h2_into(arena, &mut stream, head, &method, self.config().max_body).await?
                 }
+                #[cfg(feature = "http3")]
                 Exchange::H3(conn) => {
                     let mut lowered = Vec::new();
                     let fields = super::multiplexed_fields(out.headers, &mut lowered);
@@ -457,6 +461,7 @@ fn limit_error(arena: &Arena, requested: usize) -> Error {
 
 /// Reads an HTTP/2 response (head already received) into the arena: the head's fields,
 /// the body (sized by `content-length` when given) and the trailers.
+#[cfg(feature = "http2")]
 async fn read_h2_into<'a>(
     arena: &'a Arena,
     stream: &mut H2Stream,

@@ -164,20 +164,25 @@ pub enum Error {
     /// The server reset the request's HTTP/2 stream with this code (RST_STREAM, RFC
     /// 9113 §6.4; `REFUSED_STREAM` means it was not processed, §8.7).
     #[error("HTTP/2 stream reset by the server ({0})")]
+    #[cfg(feature = "http2")]
     Http2Reset(crate::http2::ErrorCode),
     /// The HTTP/2 connection failed with a connection error (a GOAWAY with this code was
     /// sent, RFC 9113 §5.4.1).
     #[error("HTTP/2 connection failed")]
+    #[cfg(feature = "http2")]
     Http2Connection(#[source] crate::http2::ConnectionError),
     /// The server reset the request's HTTP/3 stream (RESET_STREAM or STOP_SENDING with
     /// this application error code, RFC 9114 §8.1).
     #[error("HTTP/3 stream reset by the server (code {0:#x})")]
+    #[cfg(feature = "http3")]
     Http3Reset(u64),
     /// The server broke the HTTP/3 protocol (framing, QPACK, control stream).
     #[error("HTTP/3 protocol error")]
+    #[cfg(feature = "http3")]
     Http3Protocol(#[source] shockwave_quic::Error),
     /// The QUIC connection failed or was closed (HTTP/3).
     #[error("QUIC connection closed")]
+    #[cfg(feature = "http3")]
     Quic(#[source] quinn::ConnectionError),
     /// The response is an HTTP/1.1 upgrade (101), which this client does not follow.
     #[error("unexpected 101 Switching Protocols")]
@@ -194,12 +199,14 @@ impl From<shockwave_http11::Error> for Error {
     }
 }
 
+#[cfg(feature = "http3")]
 impl From<quinn::ConnectionError> for Error {
     fn from(e: quinn::ConnectionError) -> Error {
         Error::Quic(e)
     }
 }
 
+#[cfg(feature = "http3")]
 impl From<quinn::ReadError> for Error {
     /// A reset stream keeps its code; a lost connection is [`Error::Quic`].
     fn from(e: quinn::ReadError) -> Error {
@@ -211,6 +218,7 @@ impl From<quinn::ReadError> for Error {
     }
 }
 
+#[cfg(feature = "http3")]
 impl From<quinn::WriteError> for Error {
     /// The server stopping the request stream keeps its code; a lost connection is
     /// [`Error::Quic`].
@@ -223,12 +231,14 @@ impl From<quinn::WriteError> for Error {
     }
 }
 
+#[cfg(feature = "http3")]
 impl From<shockwave_quic::Error> for Error {
     fn from(e: shockwave_quic::Error) -> Error {
         Error::Http3Protocol(e)
     }
 }
 
+#[cfg(feature = "http3")]
 impl From<crate::http3::SetupError> for Error {
     fn from(e: crate::http3::SetupError) -> Error {
         match e {
@@ -281,15 +291,22 @@ impl Error {
             Error::Protocol(_)
             | Error::MalformedHead
             | Error::HeadTooLarge { .. }
-            | Error::UnexpectedUpgrade
-            | Error::Http3Protocol(_) => ErrorKind::Protocol,
+            | Error::UnexpectedUpgrade => ErrorKind::Protocol,
+            #[cfg(feature = "http3")]
+            Error::Http3Protocol(_) => ErrorKind::Protocol,
+            #[cfg(feature = "http2")]
             Error::Http2Connection(e) if e.code != crate::http2::ErrorCode::NoError => {
                 ErrorKind::Protocol
             }
-            Error::Http2Reset(_) | Error::Http3Reset(_) => ErrorKind::Reset,
-            Error::ConnectionClosed(_) | Error::Http2Connection(_) | Error::Quic(_) => {
-                ErrorKind::Closed
-            }
+            #[cfg(feature = "http2")]
+            Error::Http2Reset(_) => ErrorKind::Reset,
+            #[cfg(feature = "http3")]
+            Error::Http3Reset(_) => ErrorKind::Reset,
+            Error::ConnectionClosed(_) => ErrorKind::Closed,
+            #[cfg(feature = "http2")]
+            Error::Http2Connection(_) => ErrorKind::Closed,
+            #[cfg(feature = "http3")]
+            Error::Quic(_) => ErrorKind::Closed,
             Error::BodyTooLarge { .. }
             | Error::BodyLengthMismatch { .. }
             | Error::BodyStream(_) => ErrorKind::Body,
@@ -371,20 +388,23 @@ mod tests {
         };
         assert_eq!(e.kind(), ErrorKind::Timeout(TimeoutKind::KeepAlive));
         assert!(e.is_timeout() && !e.is_protocol());
-        let e = Error::Http2Reset(crate::http2::ErrorCode::RefusedStream);
-        assert!(e.is_reset() && e.is_protocol() && !e.is_closed());
-        let ce = crate::http2::ConnectionError {
-            code: crate::http2::ErrorCode::ProtocolError,
-            reason: "test",
-        };
-        let e = Error::Http2Connection(ce);
-        assert_eq!(e.kind(), ErrorKind::Protocol);
-        assert!(e.source().is_some(), "the connection error is the source");
-        let e = Error::Http2Connection(crate::http2::ConnectionError {
-            code: crate::http2::ErrorCode::NoError,
-            reason: "test",
-        });
-        assert!(e.is_closed());
+        #[cfg(feature = "http2")]
+        {
+            let e = Error::Http2Reset(crate::http2::ErrorCode::RefusedStream);
+            assert!(e.is_reset() && e.is_protocol() && !e.is_closed());
+            let ce = crate::http2::ConnectionError {
+                code: crate::http2::ErrorCode::ProtocolError,
+                reason: "test",
+            };
+            let e = Error::Http2Connection(ce);
+            assert_eq!(e.kind(), ErrorKind::Protocol);
+            assert!(e.source().is_some(), "the connection error is the source");
+            let e = Error::Http2Connection(crate::http2::ConnectionError {
+                code: crate::http2::ErrorCode::NoError,
+                reason: "test",
+            });
+            assert!(e.is_closed());
+        }
         let e = Error::Connect {
             host: "h".into(),
             port: 1,

@@ -28,8 +28,12 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::error::{ClosedDuring, Error, TimeoutKind};
+use super::skip_request_field;
+#[cfg(feature = "tls")]
 use super::target::{Scheme, Target};
+#[cfg(feature = "tls")]
 use super::tls::TlsOptions;
+#[cfg(feature = "tls")]
 use super::transport;
 use crate::common::h2_io::{self, H2State, Options, Side};
 use crate::http2::{
@@ -99,21 +103,6 @@ impl std::fmt::Debug for Http2Client {
     }
 }
 
-/// Connection-specific fields that HTTP/2 forbids (RFC 9113 §8.2.2); `Host` is replaced
-/// by `:authority`. `te` is allowed only as `trailers`.
-pub(crate) fn skip_request_field(name: &[u8], value: &[u8]) -> bool {
-    const DROP: [&[u8]; 6] = [
-        b"host",
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"transfer-encoding",
-        b"upgrade",
-    ];
-    DROP.iter().any(|d| name.eq_ignore_ascii_case(d))
-        || (name.eq_ignore_ascii_case(b"te") && !value.eq_ignore_ascii_case(b"trailers"))
-}
-
 impl Http2Client {
     /// Starts a connection over `io` (TCP with prior knowledge, or TLS after ALPN `h2`)
     /// and spawns its driver on the current tokio runtime.
@@ -133,6 +122,7 @@ impl Http2Client {
     ///
     /// For many origins, connection reuse, retries and HTTP/1.1 fallback use
     /// [`Client`](super::Client) instead: its pool keeps these per origin.
+    #[cfg(feature = "tls")]
     pub async fn connect_url(
         url: &str,
         tls: Option<Arc<rustls::ClientConfig>>,

@@ -28,6 +28,11 @@
 //!
 //! ## Protocols
 //!
+//! This module is the `client` feature: HTTP/1.1 to `http://` URLs is always there;
+//! HTTP/2 needs the `http2` feature, `https://` URLs need `tls`, HTTP/3 needs `http3`
+//! (see the crate's feature table). A request for a version that is not compiled in
+//! fails with an invalid-request [`Error`].
+//!
 //! * **HTTP/1.1**: one exchange per pooled connection at a time (keep-alive reuse).
 //! * **HTTP/2** over TLS: ALPN offers `h2` then `http/1.1` by default; when the server
 //!   selects `h2`, one connection per origin is shared by all concurrent requests (up to
@@ -79,13 +84,16 @@ mod arena;
 mod body;
 mod error;
 mod h1;
+#[cfg(feature = "http2")]
 mod h2;
+#[cfg(feature = "http3")]
 mod h3;
 mod pool;
 mod redirect;
 mod request;
 mod response;
 mod target;
+#[cfg(feature = "tls")]
 mod tls;
 mod transport;
 
@@ -101,20 +109,27 @@ use shockwave_http11::{BodyLength, Limits, RequestHead};
 pub use arena::{ArenaFields, ArenaRequest, ArenaResponse};
 pub use body::{Body, BodyStream};
 pub use error::{ClosedDuring, Error, ErrorKind, Result, TimeoutKind};
+#[cfg(feature = "http2")]
 pub use h2::{H2Stream, Http2Client};
+#[cfg(feature = "http3")]
 pub use h3::{Http3Body, Http3Connection, Http3Request, Http3Response, Http3StreamingResponse};
 pub use redirect::RedirectPolicy;
 pub use request::RequestBuilder;
 pub use response::Response;
 pub use target::{Scheme, Target};
+#[cfg(feature = "tls")]
 pub use tls::TlsOptions;
 pub use transport::Transport;
 
 use body::BodyKind;
 use h1::Http1Conn;
-use pool::{Checkout, H2Pick, HostPool, Pool, PoolConn, PoolLimits};
+use pool::{Checkout, Pool, PoolConn, PoolLimits};
+#[cfg(feature = "http2")]
+use pool::{H2Pick, HostPool};
 
+#[cfg(feature = "http2")]
 use crate::http2::{ErrorCode, Http2Config, RequestHead as H2Head};
+#[cfg(feature = "http3")]
 use crate::http3::Http3Config;
 
 /// How the owned API parses response heads. Both strategies are compiled; the choice is
@@ -148,6 +163,7 @@ pub struct ClientStats {
 }
 
 /// How the client uses HTTP/2 (see [`ClientBuilder::http2_prior_knowledge`]).
+#[cfg(feature = "http2")]
 #[derive(Debug, Clone)]
 pub(crate) struct H2Options {
     /// Offer `h2` in TLS ALPN (default true).
@@ -168,18 +184,24 @@ pub(crate) struct Config {
     pub(crate) redirect: RedirectPolicy,
     pub(crate) alloc: AllocStrategy,
     pub(crate) user_agent: Option<http::HeaderValue>,
+    #[cfg(feature = "http2")]
     pub(crate) h2: H2Options,
+    #[cfg(feature = "http3")]
     pub(crate) http3: bool,
+    #[cfg(feature = "http3")]
     pub(crate) h3_config: Http3Config,
 }
 
 struct Inner {
     config: Config,
-    tls: Arc<rustls::ClientConfig>,
+    /// The TLS configuration of connections that may speak HTTP/2 or HTTP/3.
+    #[cfg(any(feature = "http2", feature = "http3"))]
+    tls: transport::TlsConfig,
     /// `tls` without `h2` in ALPN, for connections that must speak HTTP/1.1.
-    tls_h1: Arc<rustls::ClientConfig>,
+    tls_h1: transport::TlsConfig,
     pool: Pool,
     /// The QUIC endpoint of HTTP/3 connections (bound on first use).
+    #[cfg(feature = "http3")]
     h3: tokio::sync::OnceCell<quinn::Endpoint>,
 }
 
@@ -209,7 +231,9 @@ impl Default for Client {
 pub struct ClientBuilder {
     config: Config,
     pool: PoolLimits,
+    #[cfg(feature = "tls")]
     tls: TlsOptions,
+    #[cfg(feature = "tls")]
     tls_config: Option<Arc<rustls::ClientConfig>>,
 }
 
@@ -224,12 +248,15 @@ impl Default for ClientBuilder {
                 redirect: RedirectPolicy::none(),
                 alloc: AllocStrategy::Arena,
                 user_agent: None,
+                #[cfg(feature = "http2")]
                 h2: H2Options {
                     alpn: true,
                     prior_knowledge: false,
                     config: Http2Config::default(),
                 },
+                #[cfg(feature = "http3")]
                 http3: false,
+                #[cfg(feature = "http3")]
                 h3_config: Http3Config::default(),
             },
             pool: PoolLimits {
@@ -237,9 +264,12 @@ impl Default for ClientBuilder {
                 max_idle_per_host: 64,
                 idle_timeout: Duration::from_secs(90),
                 wait_timeout: Duration::from_secs(30),
+                #[cfg(feature = "http2")]
                 max_h2_per_host: 4,
             },
+            #[cfg(feature = "tls")]
             tls: TlsOptions::default(),
+            #[cfg(feature = "tls")]
             tls_config: None,
         }
     }
@@ -335,20 +365,29 @@ impl ClientBuilder {
     /// Offer HTTP/2 in TLS ALPN (default true: `["h2", "http/1.1"]`; with `false`,
     /// `["http/1.1"]`). An explicit [`TlsOptions::alpn`] list or [`Self::tls_config`]
     /// wins over this.
+    #[cfg(feature = "http2")]
     pub fn http2(mut self, enabled: bool) -> Self {
         self.config.h2.alpn = enabled;
         self
     }
 
     /// Only HTTP/1.1: no `h2` in ALPN, no prior knowledge.
+    #[cfg_attr(not(any(feature = "http2", feature = "http3")), allow(unused_mut))]
     pub fn http1_only(mut self) -> Self {
-        self.config.h2.alpn = false;
-        self.config.h2.prior_knowledge = false;
-        self.config.http3 = false;
+        #[cfg(feature = "http2")]
+        {
+            self.config.h2.alpn = false;
+            self.config.h2.prior_knowledge = false;
+        }
+        #[cfg(feature = "http3")]
+        {
+            self.config.http3 = false;
+        }
         self
     }
 
     /// Speak HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3) to `http://` URLs.
+    #[cfg(feature = "http2")]
     pub fn http2_prior_knowledge(mut self) -> Self {
         self.config.h2.prior_knowledge = true;
         self
@@ -357,12 +396,14 @@ impl ClientBuilder {
     /// Most HTTP/2 connections per origin (default 4). A new one is opened only when
     /// every existing one has reached the server's SETTINGS_MAX_CONCURRENT_STREAMS;
     /// beyond this limit requests wait for a free stream slot.
+    #[cfg(feature = "http2")]
     pub fn http2_max_connections_per_host(mut self, n: usize) -> Self {
         self.pool.max_h2_per_host = n.max(1);
         self
     }
 
     /// HTTP/2 connection settings (windows, limits); see [`Http2Config`].
+    #[cfg(feature = "http2")]
     pub fn http2_config(mut self, config: Http2Config) -> Self {
         self.config.h2.config = config;
         self
@@ -370,6 +411,7 @@ impl ClientBuilder {
 
     /// Use HTTP/3 (QUIC over UDP) for `https://` URLs by default. A request can still
     /// choose another version with [`RequestBuilder::version`].
+    #[cfg(feature = "http3")]
     pub fn http3(mut self) -> Self {
         self.config.http3 = true;
         self
@@ -377,6 +419,7 @@ impl ClientBuilder {
 
     /// HTTP/3 settings (QUIC windows, idle timeout, field section limit); see
     /// [`Http3Config`].
+    #[cfg(feature = "http3")]
     pub fn http3_config(mut self, config: Http3Config) -> Self {
         self.config.h3_config = config;
         self
@@ -384,24 +427,28 @@ impl ClientBuilder {
 
     /// TLS settings: roots, ALPN, verification (default: webpki roots, ALPN `h2`,
     /// `http/1.1`).
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: TlsOptions) -> Self {
         self.tls = tls;
         self
     }
 
     /// Trusts one more root certificate (DER), in addition to the current roots.
+    #[cfg(feature = "tls")]
     pub fn add_root_certificate(mut self, der: rustls::pki_types::CertificateDer<'static>) -> Self {
         self.tls = self.tls.add_root_certificate(der);
         self
     }
 
     /// **Dangerous**: accept invalid server certificates. Only for tests.
+    #[cfg(feature = "tls")]
     pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
         self.tls = self.tls.danger_accept_invalid_certs(accept);
         self
     }
 
     /// Uses this rustls configuration as is (overrides [`Self::tls`]).
+    #[cfg(feature = "tls")]
     pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls_config = Some(config);
         self
@@ -409,10 +456,15 @@ impl ClientBuilder {
 
     /// Builds the client (fails only on an invalid TLS configuration).
     pub fn build(self) -> Result<Client> {
+        #[cfg(feature = "tls")]
         let tls = match self.tls_config {
             Some(c) => c,
             None => {
-                let default_alpn: &[&[u8]] = if self.config.h2.alpn {
+                #[cfg(feature = "http2")]
+                let offer_h2 = self.config.h2.alpn;
+                #[cfg(not(feature = "http2"))]
+                let offer_h2 = false;
+                let default_alpn: &[&[u8]] = if offer_h2 {
                     &[b"h2", b"http/1.1"]
                 } else {
                     &[b"http/1.1"]
@@ -420,14 +472,26 @@ impl ClientBuilder {
                 self.tls.build_with_default_alpn(default_alpn)?
             }
         };
+        #[cfg(feature = "tls")]
+        let tls_h1 = without_h2(&tls);
+        #[cfg(not(feature = "tls"))]
+        let tls_h1 = ();
+        #[cfg(all(feature = "http2", not(feature = "tls")))]
+        let tls = ();
+        #[cfg_attr(not(feature = "http2"), allow(unused_mut))]
         let mut config = self.config;
-        config.h2.config = config.h2.config.validated();
+        #[cfg(feature = "http2")]
+        {
+            config.h2.config = config.h2.config.validated();
+        }
         Ok(Client {
             inner: Arc::new(Inner {
                 config,
-                tls_h1: without_h2(&tls),
+                #[cfg(any(feature = "http2", feature = "http3"))]
                 tls,
+                tls_h1,
                 pool: Pool::new(self.pool),
+                #[cfg(feature = "http3")]
                 h3: tokio::sync::OnceCell::new(),
             }),
         })
@@ -478,9 +542,11 @@ pub(crate) enum Exchange {
         head_len: usize,
     },
     /// HTTP/2: the stream and its response head.
+    #[cfg(feature = "http2")]
     H2 { stream: H2Stream, head: H2Head },
     /// HTTP/3: nothing sent yet; the caller sends on this connection (the HTTP/3 client
     /// writes and reads a whole exchange).
+    #[cfg(feature = "http3")]
     H3(Http3Connection),
 }
 
@@ -489,19 +555,24 @@ pub(crate) enum Exchange {
 enum Proto {
     H1,
     /// HTTP/2 with prior knowledge (cleartext).
+    #[cfg(feature = "http2")]
     H2c,
     /// TLS with ALPN: HTTP/2 if the server selects `h2`, else HTTP/1.1.
+    #[cfg(feature = "http2")]
     Alpn,
+    #[cfg(feature = "http3")]
     H3,
 }
 
 /// Where a request goes after connection routing.
+#[cfg(feature = "http2")]
 enum Route {
     H1(Checkout, Box<Http1Conn>, bool),
     H2(Http2Client),
 }
 
 /// Why an HTTP/2 exchange failed, and whether it may be retried on another connection.
+#[cfg(feature = "http2")]
 enum H2Fail {
     /// The server did not process the request (never sent, REFUSED_STREAM, above the
     /// GOAWAY last stream id), or the connection died before a response to an
@@ -589,6 +660,7 @@ impl Client {
     }
 
     /// Shared HTTP/2 connections pooled for `url`'s origin (0 for an invalid URL).
+    #[cfg(feature = "http2")]
     pub fn http2_connections(&self, url: &str) -> usize {
         Target::parse(url).map_or(0, |t| self.inner.pool.h2_count(&t))
     }
@@ -629,7 +701,24 @@ impl Client {
     fn protocol(&self, out: &Outgoing<'_>) -> Result<Proto> {
         let cfg = &self.inner.config;
         let https = out.target.scheme == Scheme::Https;
+        #[cfg(not(any(feature = "http2", feature = "http3")))]
+        let _ = (cfg, https);
         Ok(match out.version {
+            #[cfg(not(feature = "http3"))]
+            Some(Version::HTTP_3) => {
+                return Err(Error::invalid_url(
+                    out.target.authority,
+                    "HTTP/3 needs the `http3` feature of shockwave",
+                ))
+            }
+            #[cfg(not(feature = "http2"))]
+            Some(Version::HTTP_2) => {
+                return Err(Error::invalid_url(
+                    out.target.authority,
+                    "HTTP/2 needs the `http2` feature of shockwave",
+                ))
+            }
+            #[cfg(feature = "http3")]
             Some(Version::HTTP_3) => {
                 if !https {
                     return Err(Error::invalid_url(
@@ -639,6 +728,7 @@ impl Client {
                 }
                 Proto::H3
             }
+            #[cfg(feature = "http2")]
             Some(Version::HTTP_2) => {
                 if https {
                     Proto::Alpn
@@ -647,8 +737,11 @@ impl Client {
                 }
             }
             Some(_) => Proto::H1,
+            #[cfg(feature = "http3")]
             None if https && cfg.http3 => Proto::H3,
+            #[cfg(feature = "http2")]
             None if https && cfg.h2.alpn => Proto::Alpn,
+            #[cfg(feature = "http2")]
             None if !https && cfg.h2.prior_knowledge => Proto::H2c,
             None => Proto::H1,
         })
@@ -659,13 +752,16 @@ impl Client {
     pub(crate) async fn begin(&self, out: &mut Outgoing<'_>) -> Result<Exchange> {
         match self.protocol(out)? {
             Proto::H1 => self.begin_h1(out, None).await,
+            #[cfg(feature = "http3")]
             Proto::H3 => Ok(Exchange::H3(self.h3_connection(&out.target).await?)),
+            #[cfg(feature = "http2")]
             proto => self.begin_shared(out, proto == Proto::Alpn).await,
         }
     }
 
     /// The pooled HTTP/3 connection to `t`'s origin (one QUIC connection per origin,
     /// opened on first use, under the per-origin connect lock).
+    #[cfg(feature = "http3")]
     async fn h3_connection(&self, t: &Target<'_>) -> Result<Http3Connection> {
         let pool = &self.inner.pool;
         pool.maybe_sweep();
@@ -702,6 +798,7 @@ impl Client {
     /// The pooled HTTP/3 connection to `url`'s origin (opened if there is none), for
     /// the streaming API ([`Http3Connection::send_streaming`]) or to send many requests
     /// on one connection directly. `url` must be an `https://` URL.
+    #[cfg(feature = "http3")]
     pub async fn http3_connection(&self, url: &str) -> Result<Http3Connection> {
         let t = Target::parse(url)?;
         if t.scheme != Scheme::Https {
@@ -712,6 +809,7 @@ impl Client {
 
     /// Shared HTTP/3 connections pooled for `url`'s origin (0 or 1; 0 for an invalid
     /// URL).
+    #[cfg(feature = "http3")]
     pub fn http3_connections(&self, url: &str) -> usize {
         Target::parse(url).map_or(0, |t| self.inner.pool.h3_count(&t))
     }
@@ -719,6 +817,7 @@ impl Client {
     /// HTTP/2 (prior knowledge, or ALPN with HTTP/1.1 fallback): picks or opens a shared
     /// connection and runs the exchange, retrying once on another connection when the
     /// server did not process the request.
+    #[cfg(feature = "http2")]
     async fn begin_shared(&self, out: &mut Outgoing<'_>, alpn: bool) -> Result<Exchange> {
         let pool = &self.inner.pool;
         pool.maybe_sweep();
@@ -757,6 +856,7 @@ impl Client {
     /// A shared HTTP/2 connection for `t`, or (ALPN chose HTTP/1.1) an HTTP/1.1 one.
     /// New connections to one origin are opened one at a time, so concurrent first
     /// requests share the first connection instead of racing to open their own.
+    #[cfg(feature = "http2")]
     async fn route_shared(
         &self,
         host: &Arc<HostPool>,
@@ -803,6 +903,7 @@ impl Client {
         Ok(Route::H1(slot, Http1Conn::new(io), false))
     }
 
+    #[cfg(feature = "http2")]
     async fn route_h1(&self, host: &Arc<HostPool>) -> Result<Route> {
         let (slot, pooled) = self.inner.pool.checkout_in(host.clone()).await?;
         Ok(match pooled {
@@ -916,6 +1017,7 @@ impl Client {
 }
 
 /// `tls` with `h2` removed from its ALPN list (shared as is when it has none).
+#[cfg(feature = "tls")]
 fn without_h2(tls: &Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
     if !tls.alpn_protocols.iter().any(|p| p == b"h2") {
         return tls.clone();
@@ -926,6 +1028,7 @@ fn without_h2(tls: &Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
 }
 
 /// Decimal digits of `n` in `buf`.
+#[cfg(feature = "http2")]
 pub(crate) fn format_len(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
@@ -941,6 +1044,7 @@ pub(crate) fn format_len(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 /// The request's regular header fields for HTTP/2 and HTTP/3: connection-specific ones
 /// dropped (RFC 9113 §8.2.2, RFC 9114 §4.2), names lowercased (copied only when a name
 /// has an uppercase letter).
+#[cfg(feature = "http3")]
 pub(crate) fn multiplexed_fields<'h>(
     headers: &'h [(&'h [u8], &'h [u8])],
     lowered: &'h mut Vec<(Vec<u8>, &'h [u8])>,
@@ -950,11 +1054,11 @@ pub(crate) fn multiplexed_fields<'h>(
 
 /// [`multiplexed_fields`] as an iterator (no allocation unless a name must be
 /// lowercased).
+#[cfg(any(feature = "http2", feature = "http3"))]
 fn regular_fields<'h>(
     headers: &'h [(&'h [u8], &'h [u8])],
     lowered: &'h mut Vec<(Vec<u8>, &'h [u8])>,
 ) -> impl Iterator<Item = (&'h [u8], &'h [u8])> + Clone + 'h {
-    use h2::skip_request_field;
     let keep = |(n, v): &(&[u8], &[u8])| !skip_request_field(n, v);
     let upper = headers
         .iter()
@@ -977,6 +1081,7 @@ fn regular_fields<'h>(
 }
 
 /// Sends `out` on a new stream of `conn` and waits for the final response head.
+#[cfg(feature = "http2")]
 async fn h2_exchange(
     conn: &Http2Client,
     out: &mut Outgoing<'_>,
@@ -1067,6 +1172,22 @@ async fn h2_exchange(
     }
     let head = stream.response().await.map_err(|e| fail(e, true))?;
     Ok((stream, head))
+}
+
+/// Connection-specific fields that HTTP/2 and HTTP/3 forbid (RFC 9113 §8.2.2, RFC 9114
+/// §4.2); `Host` is replaced by `:authority`. `te` is allowed only as `trailers`.
+#[cfg(any(feature = "http2", feature = "http3"))]
+pub(crate) fn skip_request_field(name: &[u8], value: &[u8]) -> bool {
+    const DROP: [&[u8]; 6] = [
+        b"host",
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"upgrade",
+    ];
+    DROP.iter().any(|d| name.eq_ignore_ascii_case(d))
+        || (name.eq_ignore_ascii_case(b"te") && !value.eq_ignore_ascii_case(b"trailers"))
 }
 
 /// POST/PUT/PATCH send `Content-Length: 0` for an empty body (RFC 9110 section 8.6).

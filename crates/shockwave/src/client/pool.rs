@@ -20,7 +20,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+#[cfg(feature = "http2")]
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -28,7 +30,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::{Error, Result, TimeoutKind};
 use super::h1::Http1Conn;
+#[cfg(feature = "http2")]
 use super::h2::Http2Client;
+#[cfg(feature = "http3")]
 use super::h3::Http3Connection;
 use super::target::{Scheme, Target};
 
@@ -39,6 +43,7 @@ pub(crate) struct PoolLimits {
     pub max_idle_per_host: usize,
     pub idle_timeout: Duration,
     pub wait_timeout: Duration,
+    #[cfg(feature = "http2")]
     pub max_h2_per_host: usize,
 }
 
@@ -63,22 +68,28 @@ pub(crate) struct HostPool {
     permits: Arc<Semaphore>,
     idle: Mutex<VecDeque<Idle>>,
     /// Shared HTTP/2 connections to this origin.
+    #[cfg(feature = "http2")]
     h2: Mutex<Vec<H2Entry>>,
     /// The shared HTTP/3 connection to this origin, and when a request last picked it.
+    #[cfg(feature = "http3")]
     h3: Mutex<Option<(Http3Connection, Instant)>>,
     /// Held while opening a connection that may become HTTP/2, or an HTTP/3 one (one at
     /// a time).
+    #[cfg(any(feature = "http2", feature = "http3"))]
     pub h2_connect: tokio::sync::Mutex<()>,
     /// The origin answered ALPN with `http/1.1` (or none): don't wait for HTTP/2.
+    #[cfg(feature = "http2")]
     pub speaks_h1: AtomicBool,
 }
 
+#[cfg(feature = "http2")]
 struct H2Entry {
     conn: Http2Client,
     last_used: Instant,
 }
 
 /// What [`HostPool::pick_h2`] found.
+#[cfg(feature = "http2")]
 pub(crate) enum H2Pick {
     /// Use this connection.
     Use(Http2Client),
@@ -93,6 +104,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl HostPool {
     /// This origin as a connect target (the path is `/`).
+    #[cfg(feature = "http2")]
     pub fn target(&self) -> Target<'_> {
         Target {
             scheme: self.scheme,
@@ -125,6 +137,7 @@ impl HostPool {
     /// if all are full, [`H2Pick::Open`] while fewer than `max_conns` exist, else the
     /// least loaded one (the request then waits for a slot). Connections that got GOAWAY
     /// or died are dropped (counted in `evicted`).
+    #[cfg(feature = "http2")]
     pub fn pick_h2(&self, max_conns: usize, evicted: &AtomicU64) -> H2Pick {
         let mut list = lock(&self.h2);
         let before = list.len();
@@ -150,6 +163,7 @@ impl HostPool {
     }
 
     /// Adds a new shared HTTP/2 connection.
+    #[cfg(feature = "http2")]
     pub fn add_h2(&self, conn: Http2Client) {
         lock(&self.h2).push(H2Entry {
             conn,
@@ -158,11 +172,13 @@ impl HostPool {
     }
 
     /// Drops `conn` from the shared list (it failed).
+    #[cfg(feature = "http2")]
     pub fn remove_h2(&self, conn: &Http2Client) {
         lock(&self.h2).retain(|e| !e.conn.same_connection(conn));
     }
 
     /// Drops HTTP/2 connections that are unusable, or idle (no stream) for `timeout`.
+    #[cfg(feature = "http2")]
     fn evict_h2(&self, now: Instant, timeout: Duration) -> usize {
         let mut list = lock(&self.h2);
         let before = list.len();
@@ -174,12 +190,14 @@ impl HostPool {
     }
 
     /// Shared HTTP/2 connections currently pooled.
+    #[cfg(feature = "http2")]
     pub fn h2_count(&self) -> usize {
         lock(&self.h2).len()
     }
 
     /// The shared HTTP/3 connection, if one is usable; one that got GOAWAY or closed is
     /// dropped (counted in `evicted`).
+    #[cfg(feature = "http3")]
     pub fn pick_h3(&self, evicted: &AtomicU64) -> Option<Http3Connection> {
         let mut slot = lock(&self.h3);
         match &mut *slot {
@@ -197,6 +215,7 @@ impl HostPool {
     }
 
     /// Makes `conn` the shared HTTP/3 connection of this origin.
+    #[cfg(feature = "http3")]
     pub fn set_h3(&self, conn: Http3Connection) {
         *lock(&self.h3) = Some((conn, Instant::now()));
     }
@@ -204,6 +223,7 @@ impl HostPool {
     /// Drops the HTTP/3 connection if it is no longer usable, or no request picked it for
     /// `timeout` (the pool's idle timeout, as for the other versions). Requests still
     /// running on it keep their handle; QUIC closes it when the last one is dropped.
+    #[cfg(feature = "http3")]
     fn evict_h3(&self, now: Instant, timeout: Duration) -> usize {
         let mut slot = lock(&self.h3);
         if slot
@@ -217,8 +237,31 @@ impl HostPool {
     }
 
     /// Shared HTTP/3 connections currently pooled (0 or 1).
+    #[cfg(feature = "http3")]
     pub fn h3_count(&self) -> usize {
         usize::from(lock(&self.h3).is_some())
+    }
+
+    /// Drops the shared (HTTP/2, HTTP/3) connections that are unusable or idle for
+    /// `timeout`; returns how many.
+    fn evict_shared(&self, now: Instant, timeout: Duration) -> usize {
+        let evicted = 0;
+        #[cfg(feature = "http2")]
+        let evicted = evicted + self.evict_h2(now, timeout);
+        #[cfg(feature = "http3")]
+        let evicted = evicted + self.evict_h3(now, timeout);
+        let _ = (now, timeout);
+        evicted
+    }
+
+    /// Shared (HTTP/2, HTTP/3) connections currently pooled.
+    fn shared_count(&self) -> usize {
+        let n = 0;
+        #[cfg(feature = "http2")]
+        let n = n + self.h2_count();
+        #[cfg(feature = "http3")]
+        let n = n + self.h3_count();
+        n
     }
 }
 
@@ -286,9 +329,13 @@ impl Pool {
             idle: Mutex::new(VecDeque::with_capacity(
                 self.limits.max_idle_per_host.min(64),
             )),
+            #[cfg(feature = "http2")]
             h2: Mutex::new(Vec::new()),
+            #[cfg(feature = "http3")]
             h3: Mutex::new(None),
+            #[cfg(any(feature = "http2", feature = "http3"))]
             h2_connect: tokio::sync::Mutex::new(()),
+            #[cfg(feature = "http2")]
             speaks_h1: AtomicBool::new(false),
         });
         bucket.push(hp.clone());
@@ -379,6 +426,7 @@ impl Pool {
     }
 
     /// The HTTP/2 connection limit per origin.
+    #[cfg(feature = "http2")]
     pub fn max_h2_per_host(&self) -> usize {
         self.limits.max_h2_per_host
     }
@@ -400,14 +448,10 @@ impl Pool {
             bucket.retain(|hp| {
                 let mut idle = lock(&hp.idle);
                 evicted += HostPool::evict_expired(&mut idle, now, self.limits.idle_timeout);
-                evicted += hp.evict_h2(now, self.limits.idle_timeout);
-                evicted += hp.evict_h3(now, self.limits.idle_timeout);
+                evicted += hp.evict_shared(now, self.limits.idle_timeout);
                 // Forget origins with no idle connection and no request in flight (only
                 // the map holds the Arc), so the map stays bounded by live origins.
-                !(idle.is_empty()
-                    && hp.h2_count() == 0
-                    && hp.h3_count() == 0
-                    && Arc::strong_count(hp) == 1)
+                !(idle.is_empty() && hp.shared_count() == 0 && Arc::strong_count(hp) == 1)
             });
         }
         hosts.retain(|_, bucket| !bucket.is_empty());
@@ -425,15 +469,18 @@ impl Pool {
     }
 
     /// Shared HTTP/2 connections currently pooled for `t`'s origin.
+    #[cfg(feature = "http2")]
     pub fn h2_count(&self, t: &Target<'_>) -> usize {
         self.count(t, HostPool::h2_count)
     }
 
     /// Shared HTTP/3 connections currently pooled for `t`'s origin (0 or 1).
+    #[cfg(feature = "http3")]
     pub fn h3_count(&self, t: &Target<'_>) -> usize {
         self.count(t, HostPool::h3_count)
     }
 
+    #[cfg(any(feature = "http2", feature = "http3"))]
     fn count(&self, t: &Target<'_>, f: impl Fn(&HostPool) -> usize) -> usize {
         let hash = self.key_hash(t);
         let hosts = lock(&self.hosts);

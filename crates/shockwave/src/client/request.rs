@@ -242,9 +242,11 @@ async fn send_owned(
                     )?;
                     Response::new(&client, slot, conn, head, url.clone(), deadline)
                 }
+                #[cfg(feature = "http2")]
                 Exchange::H2 { stream, head } => {
                     Response::h2(&client, stream, head, &method, url.clone(), deadline)
                 }
+                #[cfg(feature = "http3")]
                 Exchange::H3(conn) => {
                     let OutBody::Full(body) = out.body else {
                         return Err(Error::BodyStream(std::io::Error::other(

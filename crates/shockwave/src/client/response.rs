@@ -9,9 +9,11 @@ use shockwave_http11::{BodyDecoder, BodyFraming};
 
 use super::error::{ClosedDuring, Error, Result, TimeoutKind};
 use super::h1::Http1Conn;
+#[cfg(feature = "http2")]
 use super::h2::H2Stream;
 use super::pool::Checkout;
 use super::{AllocStrategy, Client};
+#[cfg(feature = "http2")]
 use crate::http2::RequestHead as H2Head;
 
 /// A response head copied out of the connection buffer.
@@ -99,12 +101,14 @@ enum Source {
     H1(Live),
     /// An HTTP/2 stream; `buf` is the spare room the next pieces are read into, `left`
     /// what `content-length` says is still to come.
+    #[cfg(feature = "http2")]
     H2 {
         stream: H2Stream,
         buf: BytesMut,
         left: Option<u64>,
     },
     /// A body received whole (HTTP/3).
+    #[cfg(feature = "http3")]
     Buffered(Bytes),
 }
 
@@ -118,6 +122,7 @@ struct BodyReader {
 }
 
 /// HTTP/2 body pieces are read into buffers of this size.
+#[cfg(feature = "http2")]
 const H2_READ_BUF: usize = 32 * 1024;
 
 /// Copies header fields into an `HeaderMap` (fields `http` refuses are skipped; the
@@ -173,6 +178,7 @@ impl Response {
     }
 
     /// A response on an HTTP/2 stream whose head has arrived.
+    #[cfg(feature = "http2")]
     pub(crate) fn h2(
         client: &Client,
         stream: H2Stream,
@@ -214,6 +220,7 @@ impl Response {
     }
 
     /// A response received whole (HTTP/3).
+    #[cfg(feature = "http3")]
     pub(crate) fn buffered(
         client: &Client,
         resp: super::h3::Http3Response,
@@ -391,6 +398,7 @@ impl BodyReader {
             let live = match self.live.as_mut() {
                 None => return Ok(None),
                 Some(Source::H1(live)) => live,
+                #[cfg(feature = "http3")]
                 Some(Source::Buffered(_)) => {
                     let Some(Source::Buffered(b)) = self.live.take() else {
                         return Ok(None);
@@ -398,6 +406,7 @@ impl BodyReader {
                     self.received += b.len() as u64;
                     return Ok(Some(b));
                 }
+                #[cfg(feature = "http2")]
                 Some(Source::H2 { stream, buf, left }) => {
                     if *left == Some(0) {
                         // All declared bytes are in: only END_STREAM (and maybe the

@@ -3,32 +3,8 @@
 
 use super::error::{Error, Result};
 
-/// The URL scheme of a request (and of a pool key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scheme {
-    /// Plain-text HTTP (default port 80).
-    Http,
-    /// HTTP over TLS (default port 443).
-    Https,
-}
-
-impl Scheme {
-    /// The scheme's default port.
-    pub fn default_port(self) -> u16 {
-        match self {
-            Scheme::Http => 80,
-            Scheme::Https => 443,
-        }
-    }
-
-    /// `"http"` or `"https"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        }
-    }
-}
+/// The URL scheme of a request (and of a pool key): the crate's one [`Scheme`] type.
+pub use crate::service::Scheme;
 
 /// An absolute URL split into the parts a request needs, borrowing the URL text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,25 +2,38 @@
 
 use std::io;
 use std::pin::Pin;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+#[cfg(feature = "tls")]
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+#[cfg(feature = "tls")]
 use tokio_rustls::client::TlsStream;
+#[cfg(feature = "tls")]
 use tokio_rustls::TlsConnector;
 
 use super::error::{Error, Result, TimeoutKind};
 use super::target::{Scheme, Target};
 
-/// A client connection's byte stream: plain TCP or TLS over TCP.
+/// What [`connect`] uses for `https` targets: the rustls configuration.
+#[cfg(feature = "tls")]
+pub(crate) type TlsConfig = Arc<rustls::ClientConfig>;
+/// What [`connect`] uses for `https` targets: nothing without the `tls` feature (an
+/// `https` URL then fails with [`Error::TlsConfig`]).
+#[cfg(not(feature = "tls"))]
+pub(crate) type TlsConfig = ();
+
+/// A client connection's byte stream: plain TCP or (with the `tls` feature) TLS over TCP.
 #[derive(Debug)]
 pub enum Transport {
     /// Plain-text TCP.
     Tcp(TcpStream),
     /// TLS over TCP (boxed: the TLS state is large).
+    #[cfg(feature = "tls")]
     Tls(Box<TlsStream<TcpStream>>),
 }
 
@@ -29,6 +42,7 @@ impl Transport {
     pub fn tcp(&self) -> &TcpStream {
         match self {
             Transport::Tcp(s) => s,
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => s.get_ref().0,
         }
     }
@@ -37,6 +51,7 @@ impl Transport {
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
         match self {
             Transport::Tcp(_) => None,
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => s.get_ref().1.alpn_protocol(),
         }
     }
@@ -55,7 +70,7 @@ impl Transport {
 /// Connects to `target` (TCP, then TLS for `https`), within `timeout`.
 pub(crate) async fn connect(
     target: &Target<'_>,
-    tls: &Arc<rustls::ClientConfig>,
+    tls: &TlsConfig,
     timeout: Duration,
 ) -> Result<Transport> {
     let fut = connect_inner(target, tls);
@@ -68,7 +83,15 @@ pub(crate) async fn connect(
     }
 }
 
-async fn connect_inner(target: &Target<'_>, tls: &Arc<rustls::ClientConfig>) -> Result<Transport> {
+async fn connect_inner(target: &Target<'_>, tls: &TlsConfig) -> Result<Transport> {
+    // Without TLS support an `https` URL fails before any connection is opened.
+    #[cfg(not(feature = "tls"))]
+    if target.scheme == Scheme::Https {
+        let _ = tls;
+        return Err(Error::TlsConfig(
+            "https:// URLs need the `tls` feature of shockwave".into(),
+        ));
+    }
     let tcp = TcpStream::connect((target.host, target.port))
         .await
         .map_err(|source| Error::Connect {
@@ -79,7 +102,7 @@ async fn connect_inner(target: &Target<'_>, tls: &Arc<rustls::ClientConfig>) -> 
     // Requests are written whole; don't let Nagle delay them.
     let _ = tcp.set_nodelay(true);
     match target.scheme {
-        Scheme::Http => Ok(Transport::Tcp(tcp)),
+        #[cfg(feature = "tls")]
         Scheme::Https => {
             let name = ServerName::try_from(target.host.to_owned()).map_err(|_| {
                 Error::invalid_url(target.host, "host is not a valid TLS server name")
@@ -93,6 +116,8 @@ async fn connect_inner(target: &Target<'_>, tls: &Arc<rustls::ClientConfig>) -> 
                 })?;
             Ok(Transport::Tls(Box::new(stream)))
         }
+        // `Http` (and, without the `tls` feature, nothing else gets here).
+        _ => Ok(Transport::Tcp(tcp)),
     }
 }
 
@@ -104,6 +129,7 @@ impl AsyncRead for Transport {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
@@ -117,6 +143,7 @@ impl AsyncWrite for Transport {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
@@ -128,6 +155,7 @@ impl AsyncWrite for Transport {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
@@ -135,6 +163,7 @@ impl AsyncWrite for Transport {
     fn is_write_vectored(&self) -> bool {
         match self {
             Transport::Tcp(s) => s.is_write_vectored(),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => s.is_write_vectored(),
         }
     }
@@ -142,6 +171,7 @@ impl AsyncWrite for Transport {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
@@ -149,6 +179,7 @@ impl AsyncWrite for Transport {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }

@@ -5,11 +5,31 @@
 //! each used by the server and the client. Nothing here knows a
 //! [`Server`](crate::server::Server) or a [`Client`](crate::client::Client): both build on it.
 
+//!
+//! Which parts exist follows the crate features: the pipeline, field rules, counters and
+//! linger-close are the server's; the HTTP/3 reader needs `http3`.
+
+#[cfg(feature = "server")]
 pub(crate) mod counters;
+#[cfg(any(feature = "server", feature = "http3"))]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) mod digits;
+// Parts of the pipeline and the field rules serve only the HTTP/2 and HTTP/3 drivers.
+#[cfg(feature = "server")]
+#[cfg_attr(not(any(feature = "http2", feature = "http3")), allow(dead_code))]
 pub(crate) mod fields;
+// The engine<->socket loop serves whichever roles are on.
+#[cfg(all(feature = "http2", any(feature = "server", feature = "client")))]
+#[cfg_attr(not(all(feature = "server", feature = "client")), allow(dead_code))]
 pub(crate) mod h2_io;
+// The reader's byte-level API serves the client's streaming responses.
+#[cfg(feature = "http3")]
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 pub(crate) mod h3_reader;
+#[cfg(feature = "http3")]
 pub(crate) mod h3_uni;
+#[cfg(feature = "server")]
 pub(crate) mod linger;
+#[cfg(feature = "server")]
+#[cfg_attr(not(any(feature = "http2", feature = "http3")), allow(dead_code))]
 pub(crate) mod pipeline;

@@ -1,6 +1,7 @@
 //! Server configuration: [`ServerConfig`] and its [`ServerBuilder`].
 
 use std::net::SocketAddr;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,8 +97,10 @@ pub struct ServerConfig {
     /// Plain-text (HTTP) listening addresses.
     pub addrs: Vec<SocketAddr>,
     /// TLS (HTTPS) listening addresses; needs [`ServerConfig::tls`].
+    #[cfg(feature = "tls")]
     pub tls_addrs: Vec<SocketAddr>,
     /// The rustls configuration for the TLS addresses (see [`crate::server::tls`]).
+    #[cfg(feature = "tls")]
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Worker threads (each its own runtime and listening sockets). Default: the number of
     /// available cores.
@@ -119,33 +122,39 @@ pub struct ServerConfig {
     /// HTTP/2 settings and defences for h2c, `Upgrade: h2c` and ALPN `h2` connections
     /// (stream limits, windows, reset-rate caps, keep-alive PINGs, stall timeout). Its
     /// `idle_timeout` is replaced by [`Timeouts::idle`] so one setting governs every protocol.
+    #[cfg(feature = "http2")]
     pub http2: crate::http2::Http2Config,
     /// UDP addresses for HTTP/3 over QUIC; needs [`ServerConfig::tls`] (TLS 1.3, its ALPN
     /// list is replaced by `h3`). Each worker runs a quinn endpoint on its own
     /// `SO_REUSEPORT` socket. When set, TLS responses over HTTP/1.1 and HTTP/2 advertise
     /// HTTP/3 with `alt-svc` (see [`crate::server::AltSvc`]).
+    #[cfg(feature = "http3")]
     pub h3_addrs: Vec<SocketAddr>,
     /// HTTP/3 and QUIC settings. Its `max_body_size` and `shutdown_grace` are replaced by
     /// [`ServerLimits::max_body_size`] and [`Timeouts::shutdown_grace`] so one setting
     /// governs every protocol.
+    #[cfg(feature = "http3")]
     pub http3: crate::http3::Http3Config,
 }
 
 impl std::fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerConfig")
-            .field("addrs", &self.addrs)
-            .field("tls_addrs", &self.tls_addrs)
-            .field("tls", &self.tls.is_some())
-            .field("workers", &self.workers)
+        let mut d = f.debug_struct("ServerConfig");
+        d.field("addrs", &self.addrs);
+        #[cfg(feature = "tls")]
+        d.field("tls_addrs", &self.tls_addrs)
+            .field("tls", &self.tls.is_some());
+        d.field("workers", &self.workers)
             .field("alloc", &self.alloc)
             .field("limits", &self.limits)
             .field("timeouts", &self.timeouts)
-            .field("arena", &self.arena)
-            .field("http2", &self.http2)
-            .field("h3_addrs", &self.h3_addrs)
-            .field("http3", &self.http3)
-            .finish_non_exhaustive()
+            .field("arena", &self.arena);
+        #[cfg(feature = "http2")]
+        d.field("http2", &self.http2);
+        #[cfg(feature = "http3")]
+        d.field("h3_addrs", &self.h3_addrs)
+            .field("http3", &self.http3);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -153,7 +162,9 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             addrs: Vec::new(),
+            #[cfg(feature = "tls")]
             tls_addrs: Vec::new(),
+            #[cfg(feature = "tls")]
             tls: None,
             workers: std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -165,8 +176,11 @@ impl Default for ServerConfig {
             read_buffer_size: 16 * 1024,
             backlog: 1024,
             handle_signals: true,
+            #[cfg(feature = "http2")]
             http2: crate::http2::Http2Config::default(),
+            #[cfg(feature = "http3")]
             h3_addrs: Vec::new(),
+            #[cfg(feature = "http3")]
             http3: crate::http3::Http3Config::default(),
         }
     }
@@ -210,11 +224,13 @@ impl ServerBuilder {
         self
     }
     /// Adds a TLS listening address; also set [`ServerBuilder::tls`].
+    #[cfg(feature = "tls")]
     pub fn bind_tls(mut self, addr: SocketAddr) -> Self {
         self.config.tls_addrs.push(addr);
         self
     }
     /// Sets the rustls configuration used on the TLS addresses.
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: Arc<rustls::ServerConfig>) -> Self {
         self.config.tls = Some(tls);
         self
@@ -256,17 +272,20 @@ impl ServerBuilder {
     }
     /// Replaces the HTTP/2 settings (see [`ServerConfig::http2`]), e.g. to turn on
     /// keep-alive PINGs or lower `max_concurrent_streams`.
+    #[cfg(feature = "http2")]
     pub fn http2(mut self, config: crate::http2::Http2Config) -> Self {
         self.config.http2 = config;
         self
     }
     /// Also serves HTTP/3 on UDP `addr` (`:0` picks a port), with the TLS configuration
     /// of [`ServerBuilder::tls`]. May be called more than once.
+    #[cfg(feature = "http3")]
     pub fn bind_h3(mut self, addr: SocketAddr) -> Self {
         self.config.h3_addrs.push(addr);
         self
     }
     /// Replaces the HTTP/3 and QUIC settings (see [`ServerConfig::http3`]).
+    #[cfg(feature = "http3")]
     pub fn http3(mut self, config: crate::http3::Http3Config) -> Self {
         self.config.http3 = config;
         self

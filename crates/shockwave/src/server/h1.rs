@@ -320,6 +320,7 @@ where
         inc(&st.counters.requests);
         head_deadline = None;
         let framing = req.framing();
+        #[cfg(feature = "http2")]
         if req.is_h2c_upgrade() && !st.stopping() {
             // `Upgrade: h2c` (RFC 7540 §3.2): the request becomes stream 1 of HTTP/2.
             flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;

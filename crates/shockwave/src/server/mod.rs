@@ -13,6 +13,11 @@
 //! }
 //! ```
 //!
+//! This module is the `server` feature. HTTP/1.1 over cleartext TCP is always there;
+//! h2c (prior knowledge and `Upgrade: h2c`) and ALPN `h2` need `http2`; TLS listeners
+//! and the `tls` module (certificates, self-signed ones) need `tls`; HTTP/3 listeners
+//! need `http3` (see the crate's feature table).
+//!
 //! ## Architecture
 //!
 //! One worker state per thread serves every protocol: the drivers `h1`, `h2` and `h3`
@@ -43,14 +48,18 @@
 //! [`service_fn`] is the owned `http::Request<Bytes>` → `http::Response<Bytes>` API, and
 //! [`from_tower`] serves a `tower::Service` of those types.
 
+#[cfg(feature = "http3")]
 mod alt_svc;
 pub mod config;
 pub mod files;
 mod h1;
+#[cfg(feature = "http2")]
 pub(crate) mod h2;
+#[cfg(feature = "http3")]
 pub(crate) mod h3;
 pub mod routes;
 pub mod stats;
+#[cfg(feature = "tls")]
 pub mod tls;
 mod worker;
 
@@ -75,7 +84,9 @@ pub use response::{
 };
 pub use stats::ServerStats;
 
+#[cfg(feature = "http3")]
 pub use alt_svc::AltSvc;
+#[cfg(feature = "http2")]
 pub use h2::{cached_date, serve_connection, sniff_preface, ServeContext, Sniffed};
 
 use stats::WorkerCounters;
@@ -117,27 +128,43 @@ impl Server {
         alt_svc: bool,
     ) -> std::io::Result<ServerHandle> {
         let config = self.config;
-        if config.addrs.is_empty() && config.tls_addrs.is_empty() && config.h3_addrs.is_empty() {
+        // The TLS and HTTP/3 addresses (none without their features).
+        #[cfg(feature = "tls")]
+        let tls_addrs: &[SocketAddr] = &config.tls_addrs;
+        #[cfg(not(feature = "tls"))]
+        let tls_addrs: &[SocketAddr] = &[];
+        #[cfg(feature = "http3")]
+        let h3_addrs: &[SocketAddr] = &config.h3_addrs;
+        #[cfg(not(feature = "http3"))]
+        let h3_addrs: &[SocketAddr] = &[];
+        if config.addrs.is_empty() && tls_addrs.is_empty() && h3_addrs.is_empty() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "no listening address: call ServerBuilder::bind",
             ));
         }
-        if (!config.tls_addrs.is_empty() || !config.h3_addrs.is_empty()) && config.tls.is_none() {
+        #[cfg(feature = "tls")]
+        if (!tls_addrs.is_empty() || !h3_addrs.is_empty()) && config.tls.is_none() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "TLS and HTTP/3 addresses need a TLS configuration (ServerBuilder::tls)",
             ));
         }
         let workers = config.workers.max(1);
+        #[cfg(feature = "tls")]
         let tls = config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+        #[cfg(not(feature = "tls"))]
+        let tls: Option<worker::Acceptor> = None;
         // Bind: the first socket of an address picks the port (for `:0`), the others
         // join it with SO_REUSEPORT.
         let mut per_worker: Vec<worker::WorkerSockets> = (0..workers)
             .map(|_| worker::WorkerSockets {
                 tcp: Vec::new(),
+                #[cfg(feature = "http3")]
                 udp: Vec::new(),
+                #[cfg(feature = "http3")]
                 quic: None,
+                #[cfg(feature = "http3")]
                 h3_counters: None,
             })
             .collect();
@@ -146,7 +173,7 @@ impl Server {
             .addrs
             .iter()
             .map(|a| (*a, false))
-            .chain(config.tls_addrs.iter().map(|a| (*a, true)));
+            .chain(tls_addrs.iter().map(|a| (*a, true)));
         for (addr, is_tls) in all {
             let first = worker::bind_reuseport(addr, config.backlog)?;
             let actual = first.local_addr()?;
@@ -167,7 +194,8 @@ impl Server {
                 });
             }
         }
-        if let (false, Some(tls)) = (config.h3_addrs.is_empty(), &config.tls) {
+        #[cfg(feature = "http3")]
+        if let (false, Some(tls)) = (h3_addrs.is_empty(), &config.tls) {
             let quic =
                 crate::http3::quic_server_config(tls, &config.http3).map_err(|e| match e {
                     crate::http3::SetupError::Io(e) => e,
@@ -175,7 +203,7 @@ impl Server {
                         std::io::Error::new(std::io::ErrorKind::InvalidInput, other.to_string())
                     }
                 })?;
-            for &addr in &config.h3_addrs {
+            for &addr in h3_addrs {
                 let first = worker::bind_udp(addr, workers > 1)?;
                 let actual = first.local_addr()?;
                 addrs.h3.push(actual);
@@ -189,13 +217,16 @@ impl Server {
                 w.h3_counters = Some(Arc::new(WorkerCounters::default()));
             }
         }
-        match addrs.h3.first() {
-            Some(h3) if alt_svc && !addrs.tls.is_empty() => {
-                let advertised = Arc::new(AltSvc::new(handler, h3.port()));
-                launch(config, advertised, per_worker, addrs)
+        #[cfg(feature = "http3")]
+        if let Some(port) = addrs.h3.first().map(|a| a.port()) {
+            if alt_svc && !addrs.tls.is_empty() {
+                let advertised = Arc::new(AltSvc::new(handler, port));
+                return launch(config, advertised, per_worker, addrs);
             }
-            _ => launch(config, handler, per_worker, addrs),
         }
+        #[cfg(not(feature = "http3"))]
+        let _ = alt_svc;
+        launch(config, handler, per_worker, addrs)
     }
 
     /// Starts the server and blocks until it has shut down: on SIGINT/SIGTERM (when
@@ -230,10 +261,13 @@ fn launch<H: Handler>(
     let counters: Vec<Arc<WorkerCounters>> = (0..workers)
         .map(|_| Arc::new(WorkerCounters::default()))
         .collect();
+    #[cfg(feature = "http3")]
     let h3_counters: Vec<Arc<WorkerCounters>> = per_worker
         .iter()
         .filter_map(|w| w.h3_counters.clone())
         .collect();
+    #[cfg(not(feature = "http3"))]
+    let h3_counters: Vec<Arc<WorkerCounters>> = Vec::new();
     let mut threads = Vec::with_capacity(workers);
     for (id, sockets) in per_worker.into_iter().enumerate() {
         let handler = handler.clone();

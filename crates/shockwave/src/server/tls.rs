@@ -67,7 +67,8 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// A rustls server configuration from a certificate chain and private key, with ALPN
-/// `h2` and `http/1.1` (a client choosing `h2` is served by [`crate::http2`]).
+/// `h2` and `http/1.1` (a client choosing `h2` is served over HTTP/2), or `http/1.1`
+/// alone without the `http2` feature.
 pub fn server_config(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
@@ -76,7 +77,11 @@ pub fn server_config(
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = if cfg!(feature = "http2") {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(Arc::new(config))
 }
 

@@ -10,9 +10,10 @@ use std::time::Duration;
 use shockwave_arena::ArenaPool;
 use shockwave_http11 as h11;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+#[cfg(feature = "tls")]
+use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify};
-use tokio_rustls::TlsAcceptor;
 
 use super::config::ServerConfig;
 use super::handler::Handler;
@@ -145,10 +146,21 @@ impl<H> WorkerState<H> {
     }
 }
 
+/// What accepts TLS on a listener: the rustls acceptor, or (without the `tls` feature) a
+/// type with no value, so `Option<Acceptor>` is always `None`.
+#[cfg(feature = "tls")]
+pub(crate) type Acceptor = tokio_rustls::TlsAcceptor;
+/// What accepts TLS on a listener: without the `tls` feature a type with no value, so
+/// `Option<Acceptor>` is always `None` (not `Copy`, like the rustls acceptor, so the
+/// code cloning it reads the same with and without TLS).
+#[cfg(not(feature = "tls"))]
+#[derive(Clone)]
+pub(crate) enum Acceptor {}
+
 /// A listening socket prepared for one worker.
 pub(crate) struct BoundListener {
     pub listener: std::net::TcpListener,
-    pub tls: Option<TlsAcceptor>,
+    pub tls: Option<Acceptor>,
 }
 
 /// Binds `addr` with `SO_REUSEADDR` + `SO_REUSEPORT`, non-blocking, with `backlog`.
@@ -168,6 +180,7 @@ pub(crate) fn bind_reuseport(
 
 /// Binds UDP `addr` for a worker's QUIC endpoint (`SO_REUSEPORT` when several workers
 /// share the address: the kernel keeps a client's packets on one socket).
+#[cfg(feature = "http3")]
 pub(crate) fn bind_udp(addr: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     #[cfg(unix)]
@@ -202,9 +215,12 @@ pub(crate) fn spawn_ticker<H: 'static>(state: Rc<WorkerState<H>>) -> tokio::task
 /// configuration they share).
 pub(crate) struct WorkerSockets {
     pub tcp: Vec<BoundListener>,
+    #[cfg(feature = "http3")]
     pub udp: Vec<std::net::UdpSocket>,
+    #[cfg(feature = "http3")]
     pub quic: Option<quinn::ServerConfig>,
     /// The worker's HTTP/3 counters (also summed into the server's totals).
+    #[cfg(feature = "http3")]
     pub h3_counters: Option<Arc<WorkerCounters>>,
 }
 
@@ -242,6 +258,7 @@ pub(crate) fn run_worker<H: Handler>(
         }
         // HTTP/3: a quinn endpoint per UDP socket, serving with the same state. Its task
         // ends after the endpoint's own graceful shutdown (GOAWAY, grace, close).
+        #[cfg(feature = "http3")]
         for udp in sockets.udp {
             let endpoint = quinn::Endpoint::new(
                 quinn::EndpointConfig::default(),
@@ -291,7 +308,7 @@ pub(crate) fn run_worker<H: Handler>(
 
 async fn accept_loop<H: Handler>(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Acceptor>,
     state: Rc<WorkerState<H>>,
 ) {
     let mut shutdown = state.shutdown.clone();
@@ -338,40 +355,65 @@ async fn accept_loop<H: Handler>(
                     // h2c with prior knowledge: the client preface on the cleartext port.
                     // The first bytes must come within the header-read timeout (once:
                     // HTTP/1.1 then finds them buffered); a shutdown closes the wait.
-                    use super::h2::Sniffed;
-                    let sniffed = if st.stopping() {
-                        Sniffed::Closed
-                    } else {
-                        let wait = st.config.timeouts.header_read;
-                        tokio::select! {
-                            s = super::h2::sniff_preface(&stream, wait) => s,
-                            _ = st.stop_signal() => Sniffed::Closed,
+                    #[cfg(feature = "http2")]
+                    {
+                        use super::h2::Sniffed;
+                        let sniffed = if st.stopping() {
+                            Sniffed::Closed
+                        } else {
+                            let wait = st.config.timeouts.header_read;
+                            tokio::select! {
+                                s = super::h2::sniff_preface(&stream, wait) => s,
+                                _ = st.stop_signal() => Sniffed::Closed,
+                            }
+                        };
+                        match sniffed {
+                            Sniffed::Http2 => {
+                                super::h2::serve(stream, st, scheme, Some(remote)).await
+                            }
+                            Sniffed::Http1 => {
+                                super::h1::serve(stream, st, scheme, Some(remote)).await
+                            }
+                            Sniffed::TimedOut => inc(&st.counters.timeouts),
+                            Sniffed::Closed => {}
                         }
-                    };
-                    match sniffed {
-                        Sniffed::Http2 => super::h2::serve(stream, st, scheme, Some(remote)).await,
-                        Sniffed::Http1 => super::h1::serve(stream, st, scheme, Some(remote)).await,
-                        Sniffed::TimedOut => inc(&st.counters.timeouts),
-                        Sniffed::Closed => {}
                     }
+                    #[cfg(not(feature = "http2"))]
+                    super::h1::serve(stream, st, scheme, Some(remote)).await
                 }
+                #[cfg(feature = "tls")]
                 Some(acceptor) => {
                     if let Some(tls_stream) = handshake(acceptor, stream, st).await {
-                        if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                            super::h2::serve(tls_stream, st, scheme, Some(remote)).await
-                        } else {
-                            super::h1::serve(tls_stream, st, scheme, Some(remote)).await
-                        }
+                        serve_tls(tls_stream, st, scheme, remote).await
                     }
                 }
+                #[cfg(not(feature = "tls"))]
+                Some(never) => match never {},
             }
             drop(guard);
         });
     }
 }
 
+/// Serves a TLS connection with the protocol ALPN selected: HTTP/2 for `h2` (with the
+/// `http2` feature), else HTTP/1.1.
+#[cfg(feature = "tls")]
+async fn serve_tls<H: Handler>(
+    stream: tokio_rustls::server::TlsStream<TcpStream>,
+    st: &WorkerState<H>,
+    scheme: Scheme,
+    remote: SocketAddr,
+) {
+    #[cfg(feature = "http2")]
+    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        return super::h2::serve(stream, st, scheme, Some(remote)).await;
+    }
+    super::h1::serve(stream, st, scheme, Some(remote)).await
+}
+
+#[cfg(feature = "tls")]
 async fn handshake<H>(
-    acceptor: TlsAcceptor,
+    acceptor: Acceptor,
     stream: TcpStream,
     st: &WorkerState<H>,
 ) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {

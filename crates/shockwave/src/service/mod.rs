@@ -7,17 +7,30 @@
 //! `Response` they get back. A driver plugs its request body in through [`BodySource`].
 //! Everything here is re-exported from [`crate::server`] (`shockwave::server::Handler`,
 //! `shockwave::server::response::Response`, ... keep working).
+//!
+//! [`Scheme`] is shared with the client (`shockwave::client::Scheme` is the same type);
+//! everything else here comes with the `server` feature.
 
+#[cfg(feature = "server")]
 pub mod body;
+#[cfg(feature = "server")]
 pub mod handler;
+#[cfg(feature = "server")]
 pub mod request;
+#[cfg(feature = "server")]
 pub mod response;
+pub mod scheme;
 
+#[cfg(feature = "server")]
 pub use body::{Body, BodyError, BodySource};
+#[cfg(feature = "server")]
 pub use handler::{
     from_tower, handler_fn, service_fn, Handler, HandlerFn, ServiceFn, TowerHandler,
 };
-pub use request::{Headers, HeadersIter, Request, RequestContext, RequestParts, Scheme};
+#[cfg(feature = "server")]
+pub use request::{Headers, HeadersIter, Request, RequestContext, RequestParts};
+#[cfg(feature = "server")]
 pub use response::{
     BodyStream, FileBody, Response, ResponseBody, Trailers, RESPONSE_INLINE_HEADERS,
 };
+pub use scheme::Scheme;

@@ -11,24 +11,8 @@ use shockwave_arena::{Arena, HeaderList};
 
 use super::body::Body;
 
-/// The request's URI scheme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    /// `http`
-    Http,
-    /// `https`
-    Https,
-}
-
-impl Scheme {
-    /// `"http"` or `"https"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        }
-    }
-}
+/// The request's URI scheme (defined in [`crate::service::scheme`], shared with the client).
+pub use super::scheme::Scheme;
 
 /// A read-only view of the request's header fields (names compared case-insensitively).
 #[derive(Clone, Copy)]
