@@ -26,7 +26,7 @@
 //! # Ok(()) }
 //! ```
 
-pub(crate) use crate::common::digits::format_u64;
+pub(crate) use shockwave_http11::format_decimal as format_u64;
 
 use std::sync::Arc;
 use std::time::Duration;
