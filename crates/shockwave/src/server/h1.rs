@@ -158,7 +158,8 @@ struct HeadKey {
     /// The framing field ([`h11::ResponsePlan::head`]).
     body: h11::BodyLength,
     keep_alive: bool,
-    http10: bool,
+    /// The request's version (`connection: keep-alive` for HTTP/1.0).
+    version: Version,
     /// `WorkerState::date_gen` when the head was written (the head holds the date).
     date_gen: u64,
 }
@@ -456,7 +457,6 @@ async fn respond<'r, H: Handler>(
         remote,
     );
     let is_head = req.method() == http::Method::HEAD;
-    let http10 = req.version() == Version::HTTP_10;
     let mut slot = None;
     let fut = st.handler.call(RequestContext::new(request, arena, body));
     let panicked = poll_guarded(std::pin::pin!(fut), &mut slot).await;
@@ -507,14 +507,13 @@ async fn respond<'r, H: Handler>(
     } else {
         Trailers::None
     };
-    let fields = head_fields(response);
     if response.preset != 0 && !plan.trailers {
         let key = HeadKey {
             status,
             preset: response.preset,
             body: plan.head,
             keep_alive,
-            http10,
+            version: req.version(),
             date_gen: st.date_gen(),
         };
         // The date is read (and the head serialized) only when the memo misses.
@@ -522,7 +521,7 @@ async fn respond<'r, H: Handler>(
             h11::ResponseHead {
                 status,
                 date: Some(&st.http_date()),
-                fields,
+                fields: head_fields(response),
                 trailers: &[],
                 body: plan.head,
                 version: req.version(),
@@ -538,7 +537,7 @@ async fn respond<'r, H: Handler>(
         h11::ResponseHead {
             status,
             date: Some(&st.http_date()),
-            fields,
+            fields: head_fields(response),
             trailers: announced,
             body: plan.head,
             version: req.version(),
@@ -1116,7 +1115,11 @@ mod tests {
                                 preset: r.preset,
                                 body: framing(length, chunked),
                                 keep_alive,
-                                http10,
+                                version: if http10 {
+                                    Version::HTTP_10
+                                } else {
+                                    Version::HTTP_11
+                                },
                                 date_gen: date_gen as u64,
                             };
                             let mut want = b"previous".to_vec();
@@ -1167,7 +1170,7 @@ mod tests {
             preset: r.preset,
             body: h11::BodyLength::Known(13),
             keep_alive,
-            http10: false,
+            version: Version::HTTP_11,
             date_gen,
         };
         let head = |memo: &mut h11::HeadMemo<HeadKey>, keep_alive, date_gen, date: &[u8; 29]| {
