@@ -108,8 +108,10 @@
 //!     Version,
 //! };
 //!
-//! // The driver reads the clock; the codec only formats the time it is given.
-//! let dates = DateCache::new(std::time::SystemTime::now());
+//! // The driver reads the clock (e.g. on a periodic tick) and passes the time in; the
+//! // codec only formats the time it is given.
+//! let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(784_111_777);
+//! let dates = DateCache::new(now);
 //! let mut out = Vec::with_capacity(256);
 //! // The handler answered 200 with a body of unknown length and one trailer field.
 //! let trailers: &[(&[u8], &[u8])] = &[(b"x-checksum", b"abc")];
