@@ -1,16 +1,25 @@
 //! A cached `Date` header value (RFC 9110 §6.6.1, IMF-fixdate).
+//!
+//! The codec reads no clock: the driver reads it (e.g. on a periodic tick) and passes the
+//! time in ([`DateCache::new`], [`DateCache::refresh`]).
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The current time as a 29-byte IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`),
-/// formatted at most once per second and without heap allocation.
+/// A time the driver passes in, as a 29-byte IMF-fixdate (`Sun, 06 Nov 1994 08:49:37
+/// GMT`), formatted at most once per second and without heap allocation. The cache never
+/// reads the clock itself: the driver calls [`refresh`](Self::refresh) with its own time
+/// (a server typically from a periodic tick, so no request pays for a clock read) and
+/// reads [`date`](Self::date) between refreshes.
 ///
 /// ```
-/// let mut cache = shockwave_http11::DateCache::new();
-/// let value = cache.header_value();
-/// assert_eq!(value.len(), 29);
-/// assert!(value.ends_with(b" GMT"));
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+/// let mut cache = shockwave_http11::DateCache::new(t);
+/// assert_eq!(cache.date().as_bytes(), b"Sun, 06 Nov 1994 08:49:37 GMT");
+/// assert!(!cache.refresh(t + Duration::from_millis(500))); // same second
+/// assert!(cache.refresh(t + Duration::from_secs(1)));
+/// assert_eq!(cache.header_value(), b"Sun, 06 Nov 1994 08:49:38 GMT");
 /// ```
 #[derive(Debug, Clone)]
 pub struct DateCache {
@@ -91,62 +100,54 @@ impl std::fmt::Write for Fixed<'_> {
 }
 
 impl DateCache {
-    /// A cache holding the current time.
-    pub fn new() -> Self {
+    /// A cache holding `now` (the caller reads the clock).
+    pub fn new(now: SystemTime) -> Self {
         let mut cache = DateCache {
             second: u64::MAX,
             value: EPOCH,
         };
-        cache.refresh(SystemTime::now());
+        cache.refresh(now);
         cache
     }
 
-    /// The current `Date` value; reformatted only when the second has changed.
-    pub fn header_value(&mut self) -> &[u8; 29] {
-        self.refresh(SystemTime::now());
+    /// The value as of the last [`refresh`](Self::refresh) (or [`new`](Self::new)), as
+    /// bytes.
+    pub fn header_value(&self) -> &[u8; 29] {
         &self.value
     }
 
-    /// The current `date` value (reads the system clock, like
-    /// [`header_value`](Self::header_value)).
-    pub fn http_date(&mut self) -> HttpDate {
-        self.refresh(SystemTime::now());
-        self.date()
-    }
-
     /// The value as of the last [`refresh`](Self::refresh), as an [`HttpDate`] for
-    /// [`ResponseHead::date`](crate::ResponseHead::date). No clock read: a driver that
-    /// passes its own time in calls `refresh(now)` and then this.
+    /// [`ResponseHead::date`](crate::ResponseHead::date).
     pub fn date(&self) -> HttpDate {
         // Only ever set by httpdate's 29-byte IMF-fixdate or the epoch constant.
         HttpDate(self.value)
     }
 
-    /// Updates the cached value for `now` (a no-op within the same second).
-    pub fn refresh(&mut self, now: SystemTime) {
+    /// Updates the cached value for `now` (a no-op within the same second). Returns true
+    /// when the value changed, e.g. for a driver that keys cached heads by date.
+    pub fn refresh(&mut self, now: SystemTime) -> bool {
         // httpdate formats years 1970..=9999 only (and panics after): clamp.
         let second = now
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
             .min(LAST_SECOND);
         if second == self.second {
-            return;
+            return false;
         }
         let whole = UNIX_EPOCH + Duration::from_secs(second);
+        let mut buf = self.value;
         let mut out = Fixed {
-            buf: &mut self.value,
+            buf: &mut buf,
             len: 0,
         };
         // httpdate formats years 1970..=9999 as exactly 29 bytes.
         if write!(out, "{}", httpdate::HttpDate::from(whole)).is_ok() && out.len == 29 {
             self.second = second;
+            let changed = buf != self.value;
+            self.value = buf;
+            return changed;
         }
-    }
-}
-
-impl Default for DateCache {
-    fn default() -> Self {
-        Self::new()
+        false
     }
 }
 
@@ -156,10 +157,11 @@ mod tests {
 
     #[test]
     fn formats_imf_fixdate_and_caches_per_second() {
-        let mut cache = DateCache::new();
-        cache.refresh(UNIX_EPOCH + Duration::from_secs(784_111_777));
+        let mut cache = DateCache::new(UNIX_EPOCH);
+        assert_eq!(&cache.value, &EPOCH);
+        assert!(cache.refresh(UNIX_EPOCH + Duration::from_secs(784_111_777)));
         assert_eq!(cache.header_value().len(), 29);
-        cache.refresh(UNIX_EPOCH + Duration::from_secs(784_111_777));
+        assert!(!cache.refresh(UNIX_EPOCH + Duration::from_secs(784_111_777)));
         assert_eq!(&cache.value, b"Sun, 06 Nov 1994 08:49:37 GMT");
         cache.refresh(UNIX_EPOCH + Duration::from_millis(784_111_777_999));
         assert_eq!(&cache.value, b"Sun, 06 Nov 1994 08:49:37 GMT");
@@ -187,8 +189,7 @@ mod tests {
             bad[10] = b;
             assert_eq!(HttpDate::new(bad), None);
         }
-        let mut cache = DateCache::new();
-        cache.refresh(t);
+        let cache = DateCache::new(t);
         assert_eq!(cache.date(), d);
     }
 }

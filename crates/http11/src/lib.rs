@@ -36,12 +36,10 @@
 //! * decides a response's framing ([`ResponsePlan`]) from what the driver tells it.
 //!
 //! What it does **not** do:
-//! * **no I/O and no clock**: no sockets, no async runtime, no wakers, no
-//!   `SystemTime::now()` on any writing or parsing path. The `date` value is an
-//!   [`HttpDate`] the driver passes in; only the conveniences [`DateCache::new`],
-//!   [`DateCache::header_value`] and [`DateCache::http_date`] read the system clock, and
-//!   a driver can call [`DateCache::refresh`] with its own time and then
-//!   [`DateCache::date`] instead;
+//! * **no I/O and no clock**: no sockets, no async runtime, no wakers, no clock reads
+//!   anywhere. The `date` value is an [`HttpDate`] the driver passes in; a driver reads
+//!   the time itself (a server from a periodic tick), hands it to [`DateCache::new`] /
+//!   [`DateCache::refresh`], and writes [`DateCache::date`];
 //! * **no connection state**: the driver owns buffers, timers, the order of pipelined
 //!   messages, the keep-alive decision inputs (request, shutdown, handler), `100
 //!   Continue` timing, upgrades (h2c is only detected: [`Request::is_h2c_upgrade`]) and
@@ -110,14 +108,17 @@
 //!     Version,
 //! };
 //!
-//! let mut dates = DateCache::new();
+//! // The driver reads the clock (e.g. on a periodic tick) and passes the time in; the
+//! // codec only formats the time it is given.
+//! let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(784_111_777);
+//! let dates = DateCache::new(now);
 //! let mut out = Vec::with_capacity(256);
 //! // The handler answered 200 with a body of unknown length and one trailer field.
 //! let trailers: &[(&[u8], &[u8])] = &[(b"x-checksum", b"abc")];
 //! let plan = ResponsePlan::new(StatusCode::OK, false, Version::HTTP_11, None, true, true);
 //! ResponseHead {
 //!     status: StatusCode::OK,
-//!     date: Some(&dates.http_date()),
+//!     date: Some(&dates.date()),
 //!     fields: Fields::Untrusted(&[(b"content-type", b"text/plain")]),
 //!     trailers,
 //!     body: plan.head,

@@ -48,7 +48,7 @@ fn main() -> std::io::Result<()> {
         let state = Rc::new((
             handler,
             ArenaPool::default(),
-            RefCell::new(DateCache::new()),
+            RefCell::new(DateCache::new(std::time::SystemTime::now())),
         ));
         loop {
             let (stream, remote) = listener.accept().await?;

@@ -372,8 +372,9 @@ impl Client {
                         read_body_into(arena, &mut conn, framing, limits, self.config().max_body)
                             .await?;
                     let trailers = if matches!(framing, BodyFraming::Chunked) {
-                        if conn.trailer_fields().next().is_some() {
-                            Some(copy_fields_in(arena, || conn.trailer_fields())?)
+                        let fields = conn.trailer_fields(limits)?;
+                        if fields.clone().next().is_some() {
+                            Some(copy_fields_in(arena, || fields.clone())?)
                         } else {
                             None
                         }

@@ -1,9 +1,13 @@
 //! One HTTP/1.1 client connection: the transport plus its reused read and write buffers.
-//! Requests are serialized with `shockwave_http11::RequestHead::write_to`, response heads
-//! are located here and parsed by `shockwave_http11`.
+//! Every HTTP/1.1 byte goes through `shockwave_http11`: requests are serialized with
+//! `RequestHead::write_to` (chunked bodies with `write_chunk` / `write_last_chunk`),
+//! response heads are located with `find_head_end` and parsed, bodies decoded with
+//! `BodyDecoder`, and the trailer section read back with `parse_trailer_section`. This
+//! module owns the socket and the buffers.
 
 use std::io;
 
+use shockwave_http11::{find_head_end, parse_trailer_section, TrailerFields};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::error::{ClosedDuring, Error, Result};
@@ -95,10 +99,11 @@ impl Http1Conn {
         })
     }
 
-    /// The trailer fields of the chunked body just decoded (RFC 9112 §7.1.2), already
-    /// validated by the body decoder; empty if there were none.
-    pub fn trailer_fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        trailer_fields(&self.tail)
+    /// The trailer fields of the chunked body just decoded (RFC 9112 §7.1.2); empty if
+    /// there were none. `limits` must be those the body decoder used (see
+    /// [`trailer_section`]).
+    pub fn trailer_fields(&self, limits: &shockwave_http11::Limits) -> Result<TrailerFields<'_>> {
+        trailer_section(&self.tail, limits)
     }
 
     /// Forgets the framing of the previous body.
@@ -239,30 +244,17 @@ impl Http1Conn {
 
 /// The fields of the trailer section at the end of `framing` (the chunked framing after
 /// the last data: an optional CRLF, the last-chunk line `0[;ext]`, the fields, and an
-/// empty line).
-fn trailer_fields(framing: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-    let mut seen_last_chunk = false;
-    framing
-        .split(|&b| b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-        .filter_map(move |line| {
-            if line.is_empty() {
-                return None;
-            }
-            if !seen_last_chunk {
-                seen_last_chunk = true;
-                return None;
-            }
-            let colon = memchr::memchr(b':', line)?;
-            let trim = |b: &u8| *b == b' ' || *b == b'\t';
-            let value = &line[colon + 1..];
-            let start = value.iter().position(|b| !trim(b)).unwrap_or(value.len());
-            let end = value
-                .iter()
-                .rposition(|b| !trim(b))
-                .map_or(start, |e| e + 1);
-            Some((&line[..colon], &value[start..end]))
-        })
+/// empty line), read with [`parse_trailer_section`].
+///
+/// The body decoder has already accepted these bytes with the same `limits`, so an error
+/// means the kept framing is not what the decoder saw (e.g. cut at `TAIL_MAX`): the
+/// response fails with a protocol error rather than yielding fields read from a
+/// fragment (malformed trailers are never merged or guessed at).
+fn trailer_section<'t>(
+    framing: &'t [u8],
+    limits: &shockwave_http11::Limits,
+) -> Result<TrailerFields<'t>> {
+    parse_trailer_section(framing, limits).map_err(Error::Protocol)
 }
 
 fn stale_io(e: io::Error) -> Error {
@@ -274,33 +266,43 @@ fn stale_io(e: io::Error) -> Error {
     }
 }
 
-/// Finds the end of a message head (the empty line), accepting CRLF and bare LF line
-/// endings (the parser then decides whether bare LF is allowed). `from` is where the
-/// previous scan stopped. Returns the head's length including the empty line.
-pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while let Some(off) = memchr::memchr(b'\n', &buf[i..]) {
-        let lf = i + off;
-        match buf.get(lf + 1) {
-            Some(b'\n') => return Some(lf + 2),
-            Some(b'\r') if buf.get(lf + 2) == Some(&b'\n') => return Some(lf + 3),
-            Some(_) => i = lf + 1,
-            None => return None,
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{find_head_end, trailer_fields};
+    use super::{find_head_end, trailer_section, Error};
+    use shockwave_http11::Limits;
+
+    fn trailer_fields(framing: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        trailer_section(framing, &Limits::default()).unwrap()
+    }
 
     #[test]
-    fn trailer_section() {
+    fn trailer_section_is_read() {
         let got: Vec<_> = trailer_fields(b"\r\n0;x=1\r\nA: b \r\nC:d\r\n\r\n").collect();
         assert_eq!(got, [(&b"A"[..], &b"b"[..]), (b"C", b"d")]);
         assert_eq!(trailer_fields(b"0\r\n\r\n").count(), 0);
         assert_eq!(trailer_fields(b"").count(), 0);
+    }
+
+    /// Framing the decoder would not have accepted (a fragment, a bad field line) is a
+    /// protocol error, never fields guessed from it.
+    #[test]
+    fn malformed_trailer_section_is_a_protocol_error() {
+        let limits = Limits::default();
+        for bad in [
+            &b"A: b\r\n\r\n"[..],            // no last-chunk line (a cut tail)
+            b"0\r\nA b\r\n\r\n",             // no colon
+            b"0\r\nA : b\r\n\r\n",           // whitespace before the colon
+            b"0\r\nA: b\r\n",                // no empty line
+            b"0\r\nA: b\r\n folded\r\n\r\n", // obs-fold
+            b"0\r\nA: b\x01c\r\n\r\n",       // control byte in a value
+        ] {
+            let err = trailer_section(bad, &limits).map(|f| f.count());
+            assert!(
+                matches!(err, Err(Error::Protocol(_))),
+                "{:?}: {err:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

@@ -54,10 +54,10 @@ use shockwave_quic::{message, Error as H3Error, ErrorCode};
 use tokio::sync::Notify;
 
 use super::error::{ClosedDuring, Error};
-use crate::common::digits::format_u64;
 use crate::common::h3_reader::{Ev, MessageReader, ReadFail};
 use crate::common::h3_uni::{has_pending, uni_reader, uni_writer, H3Driver};
 use crate::http3::{quic_client_config, varint, Http3Config, SetupError};
+use shockwave_http11::format_decimal as format_u64;
 
 impl From<ReadFail> for Error {
     fn from(e: ReadFail) -> Self {

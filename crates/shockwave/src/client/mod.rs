@@ -1027,20 +1027,6 @@ fn without_h2(tls: &Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
     Arc::new(c)
 }
 
-/// Decimal digits of `n` in `buf`.
-#[cfg(feature = "http2")]
-pub(crate) fn format_len(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
-    }
-}
-
 /// The request's regular header fields for HTTP/2 and HTTP/3: connection-specific ones
 /// dropped (RFC 9113 §8.2.2, RFC 9114 §4.2), names lowercased (copied only when a name
 /// has an uppercase letter).
@@ -1091,8 +1077,13 @@ async fn h2_exchange(
     let regular = regular_fields(out.headers, &mut lowered);
     let content_length: Option<&[u8]> = match &out.body {
         OutBody::Full(b) if b.is_empty() && !method_expects_body(out.method) => None,
-        OutBody::Full(b) => Some(format_len(b.len() as u64, &mut len_buf)),
-        OutBody::Stream { len: Some(n), .. } => Some(format_len(*n, &mut len_buf)),
+        OutBody::Full(b) => Some(shockwave_http11::format_decimal(
+            b.len() as u64,
+            &mut len_buf,
+        )),
+        OutBody::Stream { len: Some(n), .. } => {
+            Some(shockwave_http11::format_decimal(*n, &mut len_buf))
+        }
         OutBody::Stream { len: None, .. } => None,
     };
     let pseudo: [(&[u8], &[u8]); 4] = [

@@ -482,7 +482,14 @@ impl BodyReader {
                 live.conn.consume(step.consumed);
                 if step.done {
                     if chunked {
-                        let fields = live.conn.trailer_fields();
+                        let limits = &live.client.config().limits;
+                        let fields = match live.conn.trailer_fields(limits) {
+                            Ok(fields) => fields,
+                            Err(e) => {
+                                self.live = None; // close the connection
+                                return Err(e);
+                            }
+                        };
                         let map = header_map(fields);
                         if !map.is_empty() {
                             self.trailers = Some(map);

@@ -5,8 +5,8 @@
 
 use http::StatusCode;
 use shockwave_arena::Arena;
+use shockwave_http11::format_decimal as format_u64;
 
-use crate::common::digits::format_u64;
 use crate::service::{Response, ResponseBody, Trailers};
 
 /// Connection-specific field names (RFC 9110 §7.6.1): meaningful for one HTTP/1.1

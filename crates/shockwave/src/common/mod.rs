@@ -1,19 +1,16 @@
 //! Machinery shared by the protocol drivers (crate-private): the one server response
-//! pipeline ([`pipeline`]), field rules ([`fields`]), decimal digits ([`digits`]),
-//! linger-close ([`linger`]), the HTTP/2 engine↔socket loop ([`h2_io`]), the HTTP/3
-//! message reader ([`h3_reader`]) and the HTTP/3 unidirectional stream pumps ([`h3_uni`]),
-//! each used by the server and the client. Nothing here knows a
+//! pipeline ([`pipeline`]), field rules ([`fields`]), linger-close ([`linger`]), the HTTP/2
+//! engine↔socket loop ([`h2_io`]), the HTTP/3 message reader ([`h3_reader`]) and the
+//! HTTP/3 unidirectional stream pumps ([`h3_uni`]), each used by the server and the
+//! client. Decimal digits come from `shockwave_http11` (`format_decimal`,
+//! `write_decimal`), the one formatter every driver uses. Nothing here knows a
 //! [`Server`](crate::server::Server) or a [`Client`](crate::client::Client): both build on it.
-
 //!
 //! Which parts exist follows the crate features: the pipeline, field rules, counters and
 //! linger-close are the server's; the HTTP/3 reader needs `http3`.
 
 #[cfg(feature = "server")]
 pub(crate) mod counters;
-#[cfg(any(feature = "server", feature = "http3"))]
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
-pub(crate) mod digits;
 // Parts of the pipeline and the field rules serve only the HTTP/2 and HTTP/3 drivers.
 #[cfg(feature = "server")]
 #[cfg_attr(not(any(feature = "http2", feature = "http3")), allow(dead_code))]

@@ -1,5 +1,9 @@
 //! The HTTP/1.1 connection driver (RFC 9112): reads into a reused buffer, parses with
 //! `shockwave-http11`, calls the handler, batches pipelined responses into one write.
+//!
+//! Every HTTP/1.1 byte comes from `shockwave-http11` (response heads and their framing
+//! plan, the head memo, chunks, trailer sections, `100 Continue`); this driver owns the
+//! socket, the buffers, timers, pipelining and the order of the bytes.
 
 use std::cell::Cell;
 use std::io::{self, Read as _, Seek as _};
@@ -22,12 +26,10 @@ use super::request::{Headers, Request, RequestContext, Scheme};
 use super::response::{BodyStream, FileBody, Response, ResponseBody, Trailers};
 use super::stats::inc;
 use super::worker::WorkerState;
-use crate::common::digits::push_decimal;
-use crate::common::fields::{self, trailer_allowed};
 use crate::common::linger::linger_close;
 use crate::common::pipeline::{poll_guarded, poll_trailers, resolve_trailers};
 
-const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+use h11::CONTINUE;
 
 /// Why a connection ended early (only logged at debug level).
 #[derive(Debug)]
@@ -104,7 +106,7 @@ pub(crate) async fn serve<IO, H>(
         head: Vec::new(),
         tbuf: Vec::new(),
         heap: h11::HeapHeaders::new(),
-        memo: HeadMemo::new(),
+        memo: h11::HeadMemo::new(),
         start: 0,
         end: 0,
     };
@@ -139,65 +141,27 @@ struct Conn<IO> {
     /// by connections whose responses have trailers).
     tbuf: Vec<u8>,
     heap: h11::HeapHeaders,
-    /// The last response head serialized for a preset response (see [`HeadMemo`]).
-    memo: HeadMemo,
+    /// The last response head serialized for a preset response (see [`HeadKey`]).
+    memo: h11::HeadMemo<HeadKey>,
     start: usize,
     end: usize,
 }
 
-/// Everything a preset response's head depends on: equal keys give byte-identical heads.
+/// Everything a preset response's head depends on: equal keys give byte-identical heads
+/// (the key of the connection's [`h11::HeadMemo`]: pipelined and keep-alive requests for
+/// the same route get their head with one copy). Heads without trailers only.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct HeadKey {
     status: StatusCode,
     /// `Response::preset` (never 0 here): the exact header fields.
     preset: u8,
-    length: Option<u64>,
-    chunked: bool,
+    /// The framing field ([`h11::ResponsePlan::head`]).
+    body: h11::BodyLength,
     keep_alive: bool,
-    http10: bool,
+    /// The request's version (`connection: keep-alive` for HTTP/1.0).
+    version: Version,
     /// `WorkerState::date_gen` when the head was written (the head holds the date).
     date_gen: u64,
-}
-
-/// A connection's copy of its last preset response head: pipelined and keep-alive
-/// requests for the same route get it with one copy instead of a field-by-field
-/// serialization. Heads without trailers only.
-struct HeadMemo {
-    key: Option<HeadKey>,
-    len: usize,
-    bytes: [u8; HeadMemo::CAPACITY],
-}
-
-impl HeadMemo {
-    /// Preset heads are ~130 bytes; longer ones (long reason phrases) are not kept.
-    const CAPACITY: usize = 192;
-
-    fn new() -> Self {
-        HeadMemo {
-            key: None,
-            len: 0,
-            bytes: [0; Self::CAPACITY],
-        }
-    }
-
-    /// Appends the head for `key` to `wbuf`: the memo when it was written for the same
-    /// key, else `write` (whose output becomes the memo).
-    fn write(&mut self, key: HeadKey, wbuf: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
-        if self.key == Some(key) {
-            wbuf.extend_from_slice(&self.bytes[..self.len]);
-            return;
-        }
-        let start = wbuf.len();
-        write(wbuf);
-        let head = &wbuf[start..];
-        if let Some(dst) = self.bytes.get_mut(..head.len()) {
-            dst.copy_from_slice(head);
-            self.len = head.len();
-            self.key = Some(key);
-        } else {
-            self.key = None;
-        }
-    }
 }
 
 async fn run<IO, H>(
@@ -476,7 +440,7 @@ async fn respond<'r, H: Handler>(
     body_state: &BodyState,
     wbuf: &mut Vec<u8>,
     tbuf: &mut Vec<u8>,
-    memo: &mut HeadMemo,
+    memo: &mut h11::HeadMemo<HeadKey>,
     scheme: Scheme,
     remote: Option<SocketAddr>,
     shutting_down: bool,
@@ -494,7 +458,6 @@ async fn respond<'r, H: Handler>(
         remote,
     );
     let is_head = req.method() == http::Method::HEAD;
-    let http10 = req.version() == Version::HTTP_10;
     let mut slot = None;
     let fut = st.handler.call(RequestContext::new(request, arena, body));
     let panicked = poll_guarded(std::pin::pin!(fut), &mut slot).await;
@@ -517,87 +480,78 @@ async fn respond<'r, H: Handler>(
     }
     if response.overflow
         || response.status.as_u16() < 200
-        || (!response.trusted() && !fields_valid(response))
+        || (!response.trusted() && !h11::fields_safe(response.header_slice()))
     {
         tracing::error!("invalid response from handler (header fields or status); answering 500");
         *response = Response::new(StatusCode::INTERNAL_SERVER_ERROR);
     }
-    if !response.trusted()
-        && response
-            .header_fields()
-            .any(|(n, v)| n.eq_ignore_ascii_case(b"connection") && has_token(v, b"close"))
-    {
+    if !response.trusted() && h11::fields_request_close(response.header_slice()) {
         keep_alive = false;
     }
     let status = response.status;
     st.counters.response(status.as_u16());
-    let no_body = is_head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
     let body = response.take_body();
     let trailers = response.take_trailers();
-    // Trailers need chunked framing (RFC 9112 §7.1.2): an HTTP/1.0 peer cannot get them,
-    // and a response without a body has nowhere to put them.
-    let trailers = if http10 || no_body {
-        Trailers::None
-    } else {
+    // The framing (RFC 9112 §6, §7.1.2): content-length, chunked or close-delimited;
+    // trailers only with chunked framing and a body (a deferred trailer future is then
+    // dropped unpolled); no content-length in a 204 / 304 (RFC 9110 §8.6).
+    let plan = h11::ResponsePlan::new(
+        status,
+        is_head,
+        req.version(),
+        body.len(),
+        !trailers.is_none(),
+        keep_alive,
+    );
+    let keep_alive = plan.keep_alive;
+    let trailers = if plan.trailers {
         trailers
-    };
-    let with_trailers = !trailers.is_none();
-    let length = if with_trailers { None } else { body.len() };
-    let chunked = length.is_none() && !http10;
-    if length.is_none() && http10 {
-        keep_alive = false; // close-delimited for HTTP/1.0 clients
-    }
-    // RFC 9110 §8.6: no Content-Length in a 204; in a 304 it would have to be the
-    // 200's length, which is not known here, so it is omitted too.
-    let length = if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
-        None
     } else {
-        length
+        Trailers::None
     };
-    let announced = match &trailers {
-        Trailers::Fields(fields) => fields,
-        _ => &[][..],
-    };
-    let chunked_head = chunked && !no_body;
-    if response.preset != 0 && !with_trailers {
+    if response.preset != 0 && !plan.trailers {
         let key = HeadKey {
             status,
             preset: response.preset,
-            length,
-            chunked: chunked_head,
+            body: plan.head,
             keep_alive,
-            http10,
+            version: req.version(),
             date_gen: st.date_gen(),
         };
+        // The date is read (and the head serialized) only when the memo misses.
         memo.write(key, wbuf, |w| {
-            write_head(
-                w,
+            h11::ResponseHead {
                 status,
-                response,
-                length,
-                chunked_head,
+                date: Some(&st.http_date()),
+                fields: head_fields(response),
+                trailers: &[],
+                body: plan.head,
+                version: req.version(),
                 keep_alive,
-                http10,
-                &st.date(),
-                &[],
-            )
+            }
+            .write_to(w);
         });
     } else {
-        write_head(
-            wbuf,
+        let announced = match &trailers {
+            Trailers::Fields(fields) => fields,
+            _ => &[][..],
+        };
+        h11::ResponseHead {
             status,
-            response,
-            length,
-            chunked_head,
+            date: Some(&st.http_date()),
+            fields: head_fields(response),
+            trailers: announced,
+            body: plan.head,
+            version: req.version(),
             keep_alive,
-            http10,
-            &st.date(),
-            announced,
-        );
+        }
+        .write_to(wbuf);
     }
-    if no_body {
+    if !plan.send_body {
         return keep_alive;
     }
+    let with_trailers = plan.trailers;
+    let chunked = plan.chunked;
     if !with_trailers {
         let body = match body {
             ResponseBody::Empty => DeferredBody::None,
@@ -628,11 +582,11 @@ async fn respond<'r, H: Handler>(
     let body = match body {
         ResponseBody::Empty => DeferredBody::None,
         ResponseBody::Slice(s) => {
-            write_chunk(wbuf, s);
+            h11::write_chunk(wbuf, s);
             DeferredBody::None
         }
         ResponseBody::Bytes(b) if b.len() <= 16 * 1024 => {
-            write_chunk(wbuf, &b);
+            h11::write_chunk(wbuf, &b);
             DeferredBody::None
         }
         ResponseBody::Bytes(b) => DeferredBody::Bytes(b),
@@ -643,15 +597,15 @@ async fn respond<'r, H: Handler>(
     let trailers = match trailers {
         Trailers::None => PendingTrailers::None,
         Trailers::Fields(fields) if in_memory => {
-            wbuf.extend_from_slice(b"0\r\n");
-            write_trailer_fields(wbuf, fields.iter().copied());
+            wbuf.extend_from_slice(h11::LAST_CHUNK);
+            write_trailer_fields(wbuf, || fields.iter().copied());
             wbuf.extend_from_slice(b"\r\n");
             return keep_alive;
         }
         Trailers::Fields(fields) => {
             // The fields may borrow the arena, which is gone when the body is sent.
             tbuf.clear();
-            write_trailer_fields(tbuf, fields.iter().copied());
+            write_trailer_fields(tbuf, || fields.iter().copied());
             PendingTrailers::Buffered
         }
         Trailers::Deferred(f) => PendingTrailers::Future(f),
@@ -664,132 +618,32 @@ async fn respond<'r, H: Handler>(
     keep_alive
 }
 
-/// One chunk of a chunked body (RFC 9112 §7.1).
-fn write_chunk(wbuf: &mut Vec<u8>, data: &[u8]) {
-    if data.is_empty() {
-        return; // a zero-size chunk would end the body
-    }
-    write_chunk_header(wbuf, data.len());
-    wbuf.extend_from_slice(data);
-    wbuf.extend_from_slice(b"\r\n");
-}
-
-/// Writes the allowed trailer field lines (`name: value\r\n`), dropping the others.
-fn write_trailer_fields<'f>(dst: &mut Vec<u8>, fields: impl Iterator<Item = (&'f [u8], &'f [u8])>) {
-    for (name, value) in fields {
-        if !trailer_allowed(name, value) {
-            tracing::debug!(
-                name = %String::from_utf8_lossy(name),
-                "dropping a trailer field that is invalid or not allowed in trailers"
-            );
-            continue;
-        }
-        dst.extend_from_slice(name);
-        dst.extend_from_slice(b": ");
-        dst.extend_from_slice(value);
-        dst.extend_from_slice(b"\r\n");
-    }
-}
-
-fn has_token(value: &[u8], token: &[u8]) -> bool {
-    value
-        .split(|b| *b == b',')
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
-}
-
-/// RFC 9110 §5.1/§5.5: names are tokens, values have no CR, LF or NUL (response
-/// splitting).
-fn fields_valid(r: &Response<'_>) -> bool {
-    r.header_slice()
-        .iter()
-        .all(|(n, v)| fields::field_valid(n, v))
-}
-
-fn is_managed(name: &[u8]) -> bool {
-    name.eq_ignore_ascii_case(b"content-length")
-        || name.eq_ignore_ascii_case(b"transfer-encoding")
-        || name.eq_ignore_ascii_case(b"connection")
-        || name.eq_ignore_ascii_case(b"date")
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_head(
-    wbuf: &mut Vec<u8>,
-    status: StatusCode,
-    response: &Response<'_>,
-    length: Option<u64>,
-    chunked: bool,
-    keep_alive: bool,
-    http10: bool,
-    date: &[u8; 29],
-    trailers: &[(&[u8], &[u8])],
-) {
-    // Fixed-size pieces are copied inline; only the variable ones call memcpy.
-    if status == StatusCode::OK {
-        wbuf.extend_from_slice(b"HTTP/1.1 200 OK\r\ndate: ");
+/// A response's header fields for its head: a preset's as is, a handler's without the
+/// managed names (already checked with [`h11::fields_safe`], or replaced by a 500).
+fn head_fields<'r>(response: &'r Response<'_>) -> h11::Fields<'r> {
+    if response.trusted() {
+        h11::Fields::Trusted(response.header_slice())
     } else {
-        wbuf.extend_from_slice(b"HTTP/1.1 ");
-        wbuf.extend_from_slice(&fields::status_bytes(status));
-        wbuf.push(b' ');
-        wbuf.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
-        wbuf.extend_from_slice(b"\r\ndate: ");
+        h11::Fields::Validated(response.header_slice())
     }
-    wbuf.extend_from_slice(date);
-    wbuf.extend_from_slice(b"\r\n");
-    let trusted = response.trusted();
-    for (name, value) in response.header_fields() {
-        if !trusted && is_managed(name) {
-            continue;
-        }
-        wbuf.extend_from_slice(name);
-        wbuf.extend_from_slice(b": ");
-        wbuf.extend_from_slice(value);
-        wbuf.extend_from_slice(b"\r\n");
-    }
-    // RFC 9110 §6.6.2: announce the trailer fields known up front.
-    let mut announced = trailers
-        .iter()
-        .filter(|(n, v)| trailer_allowed(n, v))
-        .map(|(n, _)| *n);
-    if let Some(first) = announced.next() {
-        wbuf.extend_from_slice(b"trailer: ");
-        wbuf.extend_from_slice(first);
-        for name in announced {
-            wbuf.extend_from_slice(b", ");
-            wbuf.extend_from_slice(name);
-        }
-        wbuf.extend_from_slice(b"\r\n");
-    }
-    if let Some(len) = length {
-        wbuf.extend_from_slice(b"content-length: ");
-        push_decimal(wbuf, len);
-        wbuf.extend_from_slice(b"\r\n");
-    } else if chunked {
-        wbuf.extend_from_slice(b"transfer-encoding: chunked\r\n");
-    }
-    if !keep_alive {
-        wbuf.extend_from_slice(b"connection: close\r\n");
-    } else if http10 {
-        wbuf.extend_from_slice(b"connection: keep-alive\r\n");
-    }
-    wbuf.extend_from_slice(b"\r\n");
 }
 
-fn write_chunk_header(dst: &mut Vec<u8>, len: usize) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut tmp = [0u8; 16];
-    let mut i = tmp.len();
-    let mut n = len;
-    loop {
-        i -= 1;
-        tmp[i] = HEX[n & 15];
-        n >>= 4;
-        if n == 0 {
-            break;
+/// Writes the allowed trailer field lines (`name: value\r\n`, RFC 9112 §7.1.2) with
+/// [`h11::write_trailer_fields`], logging the ones it drops.
+fn write_trailer_fields<'f, I>(dst: &mut Vec<u8>, fields: impl Fn() -> I)
+where
+    I: Iterator<Item = (&'f [u8], &'f [u8])>,
+{
+    if h11::write_trailer_fields(dst, fields()) > 0 {
+        for (name, value) in fields() {
+            if !h11::is_trailer_allowed(name, value) {
+                tracing::debug!(
+                    name = %String::from_utf8_lossy(name),
+                    "dropping a trailer field that is invalid or not allowed in trailers"
+                );
+            }
         }
     }
-    dst.extend_from_slice(&tmp[i..]);
-    dst.extend_from_slice(b"\r\n");
 }
 
 /// Writes everything in `wbuf` (the batched responses) within the write timeout.
@@ -865,7 +719,7 @@ where
         DeferredBody::Bytes(b) => {
             if chunked {
                 // One chunk of the whole length.
-                write_chunk_header(wbuf, b.len());
+                h11::write_chunk_header(wbuf, b.len());
                 write_all_timeout(io, wbuf, timeout, sleep.as_mut()).await?;
                 wbuf.clear();
                 write_all_timeout(io, &b, timeout, sleep.as_mut()).await?;
@@ -880,7 +734,7 @@ where
             if chunked && f.len > 0 {
                 // One chunk of the whole region.
                 let len = usize::try_from(f.len).map_err(io::Error::other)?;
-                write_chunk_header(wbuf, len);
+                h11::write_chunk_header(wbuf, len);
                 write_all_timeout(io, wbuf, timeout, sleep.as_mut()).await?;
             }
             let mut left = f.len;
@@ -916,7 +770,7 @@ where
                     continue;
                 }
                 if chunked {
-                    write_chunk_header(wbuf, data.len());
+                    h11::write_chunk_header(wbuf, data.len());
                     wbuf.extend_from_slice(&data);
                     wbuf.extend_from_slice(b"\r\n");
                     write_all_timeout(io, wbuf, timeout, sleep.as_mut()).await?;
@@ -935,9 +789,9 @@ where
     }
     // The last chunk and the trailer section (RFC 9112 §7.1.2).
     match deferred.trailers {
-        PendingTrailers::None => wbuf.extend_from_slice(b"0\r\n"),
+        PendingTrailers::None => wbuf.extend_from_slice(h11::LAST_CHUNK),
         PendingTrailers::Buffered => {
-            wbuf.extend_from_slice(b"0\r\n");
+            wbuf.extend_from_slice(h11::LAST_CHUNK);
             wbuf.extend_from_slice(tbuf);
         }
         PendingTrailers::Future(mut f) => {
@@ -961,12 +815,11 @@ where
                 wbuf.clear();
                 return Ok(false);
             };
-            wbuf.extend_from_slice(b"0\r\n");
-            write_trailer_fields(
-                wbuf,
+            wbuf.extend_from_slice(h11::LAST_CHUNK);
+            write_trailer_fields(wbuf, || {
                 map.iter()
-                    .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())),
-            );
+                    .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
+            });
         }
     }
     wbuf.extend_from_slice(b"\r\n");
@@ -987,22 +840,21 @@ where
     H: Handler,
 {
     st.counters.response(status.as_u16());
+    // Every status a rejection uses has a canonical reason (the head writes the same one).
     let reason = status.canonical_reason().unwrap_or("Error");
-    {
-        let date = st.date();
-        let w = &mut c.wbuf;
-        w.extend_from_slice(b"HTTP/1.1 ");
-        w.extend_from_slice(status.as_str().as_bytes());
-        w.push(b' ');
-        w.extend_from_slice(reason.as_bytes());
-        w.extend_from_slice(b"\r\ndate: ");
-        w.extend_from_slice(&date);
-        w.extend_from_slice(b"\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ");
-        push_decimal(w, reason.len() as u64 + 1);
-        w.extend_from_slice(b"\r\nconnection: close\r\n\r\n");
-        w.extend_from_slice(reason.as_bytes());
-        w.push(b'\n');
+    let date = st.http_date();
+    h11::ResponseHead {
+        status,
+        date: Some(&date),
+        fields: h11::Fields::Trusted(&[(b"content-type", b"text/plain; charset=utf-8")]),
+        trailers: &[],
+        body: h11::BodyLength::Known(reason.len() as u64 + 1),
+        version: Version::HTTP_11,
+        keep_alive: false,
     }
+    .write_to(&mut c.wbuf);
+    c.wbuf.extend_from_slice(reason.as_bytes());
+    c.wbuf.push(b'\n');
     flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
     linger_close(&mut c.io, &mut c.rbuf, sleep).await;
     Ok(())
@@ -1174,15 +1026,53 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> BodySource for H1Body<'_, IO> {
 mod tests {
     use super::*;
 
+    /// A head as `respond` writes it: the response's fields through [`head_fields`], the
+    /// framing a [`h11::ResponsePlan`] gives (`length`, else chunked or nothing).
+    #[allow(clippy::too_many_arguments)]
+    fn write_head(
+        wbuf: &mut Vec<u8>,
+        status: StatusCode,
+        response: &Response<'_>,
+        length: Option<u64>,
+        chunked: bool,
+        keep_alive: bool,
+        http10: bool,
+        date: &[u8; 29],
+        trailers: &[(&[u8], &[u8])],
+    ) {
+        let date = h11::HttpDate::new(*date).unwrap();
+        h11::ResponseHead {
+            status,
+            date: Some(&date),
+            fields: head_fields(response),
+            trailers,
+            body: framing(length, chunked),
+            version: if http10 {
+                Version::HTTP_10
+            } else {
+                Version::HTTP_11
+            },
+            keep_alive,
+        }
+        .write_to(wbuf);
+    }
+
+    fn framing(length: Option<u64>, chunked: bool) -> h11::BodyLength {
+        match length {
+            Some(n) => h11::BodyLength::Known(n),
+            None if chunked => h11::BodyLength::Chunked,
+            None => h11::BodyLength::None,
+        }
+    }
+
     #[test]
     fn chunks_and_trailer_fields_serialize() {
         let mut out = Vec::new();
-        write_chunk(&mut out, b"hello world, this is 31 bytes!!");
-        write_chunk(&mut out, b""); // never a premature last chunk
+        h11::write_chunk(&mut out, b"hello world, this is 31 bytes!!");
+        h11::write_chunk(&mut out, b""); // never a premature last chunk
         assert_eq!(out, b"1f\r\nhello world, this is 31 bytes!!\r\n");
         out.clear();
-        write_trailer_fields(
-            &mut out,
+        write_trailer_fields(&mut out, || {
             [
                 (&b"grpc-status"[..], &b"0"[..]),
                 (b"Transfer-Encoding", b"chunked"),
@@ -1195,8 +1085,8 @@ mod tests {
                 (b"x-nul", b"a\0b"),
                 (b"X-Ok", b""),
             ]
-            .into_iter(),
-        );
+            .into_iter()
+        });
         assert_eq!(out, b"grpc-status: 0\r\nX-Ok: \r\n");
     }
 
@@ -1206,7 +1096,7 @@ mod tests {
             b"Wed, 25 Nov 2026 19:00:00 GMT",
             b"Wed, 25 Nov 2026 19:00:01 GMT",
         ];
-        let mut memo = HeadMemo::new();
+        let mut memo = h11::HeadMemo::new();
         let mut writes = 0;
         let mut heads = 0;
         for (date_gen, date) in dates.iter().enumerate() {
@@ -1225,10 +1115,13 @@ mod tests {
                             let key = HeadKey {
                                 status: r.status,
                                 preset: r.preset,
-                                length,
-                                chunked,
+                                body: framing(length, chunked),
                                 keep_alive,
-                                http10,
+                                version: if http10 {
+                                    Version::HTTP_10
+                                } else {
+                                    Version::HTTP_11
+                                },
                                 date_gen: date_gen as u64,
                             };
                             let mut want = b"previous".to_vec();
@@ -1277,13 +1170,12 @@ mod tests {
         let key = |keep_alive, date_gen| HeadKey {
             status: StatusCode::OK,
             preset: r.preset,
-            length: Some(13),
-            chunked: false,
+            body: h11::BodyLength::Known(13),
             keep_alive,
-            http10: false,
+            version: Version::HTTP_11,
             date_gen,
         };
-        let head = |memo: &mut HeadMemo, keep_alive, date_gen, date: &[u8; 29]| {
+        let head = |memo: &mut h11::HeadMemo<HeadKey>, keep_alive, date_gen, date: &[u8; 29]| {
             let mut out = Vec::new();
             memo.write(key(keep_alive, date_gen), &mut out, |w| {
                 write_head(
@@ -1300,7 +1192,7 @@ mod tests {
             });
             String::from_utf8(out).unwrap()
         };
-        let mut memo = HeadMemo::new();
+        let mut memo = h11::HeadMemo::new();
         let expected = "HTTP/1.1 200 OK\r\ndate: Wed, 25 Nov 2026 19:00:00 GMT\r\n\
                         content-type: text/plain; charset=utf-8\r\ncontent-length: 13\r\n\r\n";
         assert_eq!(head(&mut memo, true, 7, dates[0]), expected);

@@ -92,6 +92,8 @@ impl<'c, H> ServeContext<'c, H> {
 pub fn cached_date(cache: &RefCell<DateCache>) -> [u8; 29] {
     let mut out = [0u8; 29];
     let mut c = cache.borrow_mut();
+    // The codec reads no clock: the caller passes the time in.
+    c.refresh(std::time::SystemTime::now());
     let v = c.header_value();
     let n = v.len().min(29);
     out[..n].copy_from_slice(&v[..n]);

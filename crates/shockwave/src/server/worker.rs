@@ -28,7 +28,7 @@ pub(crate) struct WorkerState<H> {
     pub pool: ArenaPool,
     date_cache: RefCell<h11::DateCache>,
     /// The `Date` value, refreshed by the worker's 50 ms tick (no clock read per request).
-    date: Cell<[u8; 29]>,
+    date: Cell<h11::HttpDate>,
     /// Incremented whenever `date` changes: lets connections reuse a serialized response
     /// head while the date it holds is current.
     date_gen: Cell<u64>,
@@ -66,8 +66,8 @@ impl<H> WorkerState<H> {
             pool: ArenaPool::new(config.arena.clone()),
             config,
             h11_limits,
-            date_cache: RefCell::new(h11::DateCache::new()),
-            date: Cell::new(*b"Thu, 01 Jan 1970 00:00:00 GMT"),
+            date_cache: RefCell::new(h11::DateCache::new(std::time::UNIX_EPOCH)),
+            date: Cell::new(h11::HttpDate::from_system_time(std::time::UNIX_EPOCH)),
             date_gen: Cell::new(0),
             now: Cell::new(tokio::time::Instant::now()),
             stopping: Cell::new(false),
@@ -97,8 +97,14 @@ impl<H> WorkerState<H> {
         }
     }
 
-    /// The cached `Date` header value.
+    /// The cached `Date` header value (for the HTTP/2 and HTTP/3 drivers).
+    #[cfg(any(feature = "http2", feature = "http3"))]
     pub(crate) fn date(&self) -> [u8; 29] {
+        *self.date.get().as_bytes()
+    }
+
+    /// The cached `Date` header value, checked once per change (for HTTP/1.1 heads).
+    pub(crate) fn http_date(&self) -> h11::HttpDate {
         self.date.get()
     }
 
@@ -124,15 +130,13 @@ impl<H> WorkerState<H> {
 
     pub(crate) fn tick(&self) {
         self.now.set(tokio::time::Instant::now());
+        // The protocol crate reads no clock: the tick passes the time in.
         let mut cache = self.date_cache.borrow_mut();
-        let mut value = [0u8; 29];
-        let v = cache.header_value();
-        if v.len() == 29 {
-            value.copy_from_slice(v);
-            if value != self.date.get() {
-                self.date.set(value);
-                self.date_gen.set(self.date_gen.get().wrapping_add(1));
-            }
+        cache.refresh(std::time::SystemTime::now());
+        let value = cache.date();
+        if value != self.date.get() {
+            self.date.set(value);
+            self.date_gen.set(self.date_gen.get().wrapping_add(1));
         }
     }
 

@@ -160,7 +160,7 @@ fn spawn(config: Http2Config, tls: Option<tokio_rustls::TlsAcceptor>) -> TestSer
             let state = Rc::new((
                 routes(),
                 ArenaPool::default(),
-                RefCell::new(DateCache::new()),
+                RefCell::new(DateCache::new(std::time::SystemTime::now())),
             ));
             let mut stop_rx2 = stop_rx.clone();
             loop {
