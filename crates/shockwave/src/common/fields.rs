@@ -29,15 +29,9 @@ pub(crate) fn is_connection_specific(name: &[u8]) -> bool {
         .any(|n| n.eq_ignore_ascii_case(name))
 }
 
-/// The three ASCII digits of a status code, for the `:status` pseudo-header.
-pub(crate) fn status_bytes(status: StatusCode) -> [u8; 3] {
-    let s = status.as_u16();
-    [
-        b'0' + (s / 100 % 10) as u8,
-        b'0' + (s / 10 % 10) as u8,
-        b'0' + (s % 10) as u8,
-    ]
-}
+/// The three ASCII digits of a status code, for the `:status` pseudo-header (the HTTP/1.1
+/// codec's status digits: one formatter for every protocol).
+pub(crate) use shockwave_http11::status_digits as status_bytes;
 
 /// Response fields a multiplexed driver drops from the handler's response: names the
 /// server manages itself (`content-length`, `date`) and connection-specific names that
@@ -49,22 +43,14 @@ pub(crate) fn skipped(name: &[u8]) -> bool {
 }
 
 /// True when `name` is a non-empty token and `value` has no CR, LF or NUL (the
-/// response-splitting guard).
-pub(crate) fn field_valid(name: &[u8], value: &[u8]) -> bool {
-    shockwave_http11::is_token(name) && memchr::memchr3(b'\r', b'\n', 0, value).is_none()
-}
+/// response-splitting guard; the HTTP/1.1 codec's rule, so every protocol applies the same).
+pub(crate) use shockwave_http11::is_field_safe as field_valid;
 
 /// True when a response trailer field may be sent (every driver filters with it): a valid
-/// field ([`field_valid`]) that is neither connection-specific nor framing ([`skipped`]:
-/// `content-length`, `transfer-encoding`, `te`, ...) nor `trailer` or `host`, which RFC 9110
-/// §6.5.1 forbids in trailers. Pseudo-fields fail [`field_valid`] (`:` is not a token
-/// character).
-pub(crate) fn trailer_allowed(name: &[u8], value: &[u8]) -> bool {
-    field_valid(name, value)
-        && !skipped(name)
-        && !name.eq_ignore_ascii_case(b"trailer")
-        && !name.eq_ignore_ascii_case(b"host")
-}
+/// field that is neither connection-specific nor framing (`content-length`,
+/// `transfer-encoding`, `te`, ...) nor `trailer`, `date` or `host` (RFC 9110 §6.5.1). The
+/// HTTP/1.1 codec's rule, so trailers are filtered the same way on every protocol.
+pub(crate) use shockwave_http11::is_trailer_allowed as trailer_allowed;
 
 /// A handler's response made ready for a multiplexed driver (HTTP/2, HTTP/3): what both
 /// encode the same way. Build it with [`prepare_response`].

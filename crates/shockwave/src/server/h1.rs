@@ -24,8 +24,8 @@ use super::config::Alloc;
 use super::handler::Handler;
 use super::request::{Headers, Request, RequestContext, Scheme};
 use super::response::{BodyStream, FileBody, Response, ResponseBody, Trailers};
+use super::state::WorkerState;
 use super::stats::inc;
-use super::worker::WorkerState;
 use crate::common::linger::linger_close;
 use crate::common::pipeline::{poll_guarded, poll_trailers, resolve_trailers};
 

@@ -28,8 +28,8 @@ use shockwave_http11::DateCache;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::sync::watch;
 
+use super::state::WorkerState;
 use super::stats::{inc, WorkerCounters};
-use super::worker::WorkerState;
 use crate::common::fields::{is_connection_specific, prepare_response, status_bytes};
 use crate::common::h2_io::{self, H2State, Options, Side};
 use crate::common::linger::linger_close;

@@ -46,8 +46,8 @@ use shockwave_quic::stream::Role;
 use shockwave_quic::{message, Error as H3Error, ErrorCode, Scope};
 use tokio::sync::{watch, Notify};
 
+use super::state::WorkerState;
 use super::stats::{dec, inc, WorkerCounters};
-use super::worker::WorkerState;
 use crate::common::fields::{prepare_response, status_bytes, PreparedResponse};
 use crate::common::h3_reader::{Ev, MessageReader, ReadFail};
 use crate::common::h3_uni::{has_pending, uni_reader, uni_writer, H3Driver};

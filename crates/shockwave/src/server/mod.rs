@@ -58,6 +58,7 @@ pub(crate) mod h2;
 #[cfg(feature = "http3")]
 pub(crate) mod h3;
 pub mod routes;
+mod state;
 pub mod stats;
 #[cfg(feature = "tls")]
 pub mod tls;
