@@ -1,5 +1,5 @@
 //! `cargo xtask fuzz`: coverage-guided fuzzing of every decoder that reads untrusted bytes
-//! (issue 11), with cargo-fuzz (libFuzzer + AddressSanitizer).
+//! with cargo-fuzz (libFuzzer + AddressSanitizer).
 //!
 //! Options: `--seconds N` per target (default 60), `--target NAME` (repeatable; default
 //! all), `--smoke` (5 s per target unless `--seconds` is given), `--no-build`. Every

@@ -1,4 +1,4 @@
-//! `cargo xtask load`: the load comparison of issue 6. Builds `shockwave serve`, the hyper
+//! `cargo xtask load`: the HTTP/1.1 load comparison. Builds `shockwave serve`, the hyper
 //! HTTP/1.1 baseline and the no-parse ceiling server in release mode, runs each in turn
 //! under the same `wrk` settings (plain and 16-deep pipelined), and reports requests/s and
 //! server CPU time per request (utime+stime from /proc/PID/stat), with ratios.

@@ -1,4 +1,4 @@
-//! Steady state makes zero heap allocations, for both strategies (issue 3).
+//! Steady state makes zero heap allocations, for both strategies.
 
 use shockwave_arena::alloc_count::{self, CountingAllocator};
 use shockwave_arena::{ArenaPool, PoolConfig};

@@ -1,5 +1,5 @@
 //! A warmed server answering the plaintext route makes zero heap allocations per request,
-//! with both allocation strategies (issue 6). One test per binary: the counting allocator
+//! with both allocation strategies. One test per binary: the counting allocator
 //! sees every thread of the process, so nothing else may run concurrently.
 
 mod server_util;
