@@ -118,7 +118,7 @@ impl Server {
     /// Binds every address (one `SO_REUSEPORT` socket per worker, TCP and UDP) and
     /// starts the workers. Returns once the server is listening. With HTTP/3 addresses
     /// and TLS addresses, the TLS responses advertise HTTP/3 (`alt-svc`, see
-    /// [`AltSvc`](crate::server::AltSvc)).
+    /// [`AltSvc`]).
     pub fn start<H: Handler>(self, handler: H) -> std::io::Result<ServerHandle> {
         self.start_arc(Arc::new(handler), true)
     }
