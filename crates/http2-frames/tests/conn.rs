@@ -939,3 +939,89 @@ fn connection_window_stall_cancels_only_when_the_window_stays_closed() {
     assert_eq!(server.stall_resets(), 2);
     assert!(server.error().is_none());
 }
+
+/// A request head with the three pseudo-headers and `n - 3` regular fields: `n` fields.
+fn head_with_fields(n: usize) -> Vec<(String, String)> {
+    let mut f: Vec<(String, String)> = [(":method", "GET"), (":scheme", "http"), (":path", "/")]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    for i in 0..n - 3 {
+        f.push((format!("x-f{i}"), "v".to_string()));
+    }
+    f
+}
+
+fn as_refs(f: &[(String, String)]) -> Vec<(&str, &str)> {
+    f.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+}
+
+#[test]
+fn too_many_fields_get_431_and_connection_survives() {
+    let config = Http2Config::default();
+    assert_eq!(config.max_header_fields, 100);
+    let (mut server, mut client) = handshake(config, &[]);
+    // Exactly the cap: accepted.
+    let at_cap = head_with_fields(100);
+    client.headers(1, &as_refs(&at_cap), true);
+    exchange(&mut server, &mut client);
+    assert_eq!(requests(&mut server), vec![1]);
+    // One more: 431 on that stream, like an oversized header list.
+    let over = head_with_fields(101);
+    client.headers(3, &as_refs(&over), true);
+    let frames = exchange(&mut server, &mut client);
+    assert_eq!(frames[0].status(), Some("431"), "{frames:?}");
+    assert!(requests(&mut server).is_empty());
+    assert!(server.error().is_none());
+    client.get(5, "/ok");
+    exchange(&mut server, &mut client);
+    assert_eq!(requests(&mut server), vec![5], "HPACK state still in sync");
+}
+
+#[test]
+fn many_one_byte_references_hit_the_field_cap() {
+    let config = Http2Config {
+        max_header_fields: 10,
+        ..Default::default()
+    };
+    let (mut server, mut client) = handshake(config, &[]);
+    // 470 one-byte static-table references (`accept-encoding: gzip, deflate`), far under
+    // the header-list byte limit.
+    let mut block = client.block(&[(":method", "GET"), (":scheme", "http"), (":path", "/")]);
+    block.extend(std::iter::repeat_n(0x80 | 16, 470));
+    client.headers_raw(1, &block, true, true);
+    let frames = exchange(&mut server, &mut client);
+    assert_eq!(frames[0].status(), Some("431"), "{frames:?}");
+    assert!(requests(&mut server).is_empty());
+}
+
+#[test]
+fn trailers_over_the_field_cap_reset_the_stream() {
+    let config = Http2Config {
+        max_header_fields: 5,
+        ..Default::default()
+    };
+    let (mut server, mut client) = handshake(config, &[]);
+    let post = [(":method", "POST"), (":scheme", "http"), (":path", "/")];
+    let at_cap: Vec<(String, String)> = (0..5).map(|i| (format!("x-t{i}"), "1".into())).collect();
+    client
+        .headers(1, &post, false)
+        .data(1, b"abc", false)
+        .headers(1, &as_refs(&at_cap), true);
+    exchange(&mut server, &mut client);
+    requests(&mut server);
+    let trailers = server
+        .take_trailers(sid(1))
+        .expect("trailers at the cap kept");
+    assert_eq!(trailers.regular().count(), 5);
+    server.recycle_head(trailers);
+    let over: Vec<(String, String)> = (0..6).map(|i| (format!("x-t{i}"), "1".into())).collect();
+    client
+        .headers(3, &post, false)
+        .data(3, b"abc", false)
+        .headers(3, &as_refs(&over), true);
+    let frames = exchange(&mut server, &mut client);
+    assert_eq!(rst(&frames, 3), Some(ErrorCode::ProtocolError));
+    assert!(server.take_trailers(sid(3)).is_none());
+    assert!(server.error().is_none());
+}

@@ -14,6 +14,11 @@ pub struct Config {
     pub initial_connection_window: u32,
     /// SETTINGS_MAX_HEADER_LIST_SIZE: decoded request head limit (431 beyond). Default 16 KiB.
     pub max_header_list_size: u32,
+    /// Most fields in one decoded field block (request headers, trailers); beyond it the
+    /// block is answered like one over [`Config::max_header_list_size`] (431 on a request,
+    /// the stream reset on trailers). Caps the server memory that many tiny indexed
+    /// fields can pin. Default 100 (HTTP/1.1's `max_headers`).
+    pub max_header_fields: usize,
     /// Largest encoded field block (HEADERS + CONTINUATION). Default 64 KiB.
     pub max_header_block_len: usize,
     /// Most CONTINUATION frames in one field block. Default 32.
@@ -63,6 +68,7 @@ impl Default for Config {
             initial_stream_window: 1 << 20,
             initial_connection_window: 1 << 20,
             max_header_list_size: 16 * 1024,
+            max_header_fields: 100,
             max_header_block_len: 64 * 1024,
             max_continuation_frames: 32,
             max_resets_per_window: 200,

@@ -241,10 +241,28 @@ impl Connection {
         // Decode first, whatever happens to the stream: the HPACK context is shared by
         // the connection (§4.3).
         self.scratch.clear();
-        let mut too_large = false;
+        let mut too_large;
         {
             let scratch = &mut self.scratch;
-            match self.decoder.decode(block, |n, v| scratch.push(n, v)) {
+            // Field count cap: past it nothing more is stored (the block is still decoded
+            // to its end so the HPACK table stays in sync) and the block is answered as a
+            // too-large one.
+            let max_fields = self.config.max_header_fields;
+            let mut count = 0usize;
+            let mut too_many = false;
+            let res = self.decoder.decode(block, |n, v| {
+                if too_many {
+                    return;
+                }
+                count += 1;
+                if count > max_fields {
+                    too_many = true;
+                    return;
+                }
+                scratch.push(n, v);
+            });
+            too_large = too_many;
+            match res {
                 Ok(()) => {}
                 Err(DecodeError::HeaderListTooLarge { .. }) => too_large = true,
                 Err(_) => {
