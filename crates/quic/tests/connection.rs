@@ -832,3 +832,62 @@ fn secrets_and_cookies_never_enter_the_dynamic_table() {
         Some(owned(&fields))
     );
 }
+
+/// A request head of `n` fields: the six of [`REQUEST`] and `n - 6` one-byte extras.
+fn request_with_fields(n: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut f: Vec<(Vec<u8>, Vec<u8>)> = REQUEST
+        .iter()
+        .map(|(a, b)| (a.to_vec(), b.to_vec()))
+        .collect();
+    f.extend((0..n - 6).map(|i| (format!("x-f{i}").into_bytes(), b"v".to_vec())));
+    f
+}
+
+#[test]
+fn the_field_count_of_a_section_is_capped() {
+    assert_eq!(DecoderConfig::default().max_fields, 100);
+    let (mut c, mut s) = pair(Config::default(), Config::default());
+    // Exactly the cap: decoded.
+    let mut wire = Vec::new();
+    let at_cap = request_with_fields(100);
+    c.encode_headers_frame(0, at_cap.iter().map(|(n, v)| (&n[..], &v[..])), &mut wire)
+        .unwrap();
+    let got = decode(&mut s, 0, &section_of(&wire)).unwrap().unwrap();
+    assert_eq!(got.len(), 100);
+    // One more: a stream error, answered like an oversized section; the connection
+    // stays open.
+    let mut wire = Vec::new();
+    let over = request_with_fields(101);
+    c.encode_headers_frame(4, over.iter().map(|(n, v)| (&n[..], &v[..])), &mut wire)
+        .unwrap();
+    let e = decode(&mut s, 4, &section_of(&wire)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ExcessiveLoad);
+    assert!(!e.is_connection_error());
+    assert!(s.error().is_none());
+    assert!(events(&mut s).is_empty());
+    // Later sections still decode.
+    let mut wire = Vec::new();
+    c.encode_headers_frame(8, REQUEST, &mut wire).unwrap();
+    assert!(decode(&mut s, 8, &section_of(&wire)).unwrap().is_some());
+}
+
+#[test]
+fn many_one_byte_static_references_hit_the_field_cap() {
+    let mut d = shockwave_quic::qpack::Decoder::new(DecoderConfig {
+        max_fields: 10,
+        ..DecoderConfig::default()
+    });
+    // Prefix (RIC 0, Base 0), then 470 one-byte indexed static lines (`:method GET`),
+    // far under the byte limit.
+    let mut section = vec![0x00, 0x00];
+    section.extend(std::iter::repeat_n(0xc0 | 17, 470));
+    let mut seen = 0usize;
+    let e = d
+        .decode_section_with(0, &section, |_, _| seen += 1)
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        shockwave_quic::qpack::QpackError::TooManyFields { limit: 10 }
+    ));
+    assert_eq!(seen, 10, "decoding stops at the cap");
+}

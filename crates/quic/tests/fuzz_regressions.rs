@@ -15,6 +15,7 @@ fn replay_qpack(input: &[u8]) -> Result<(), QpackError> {
         max_table_capacity: [4096, 0, 64, 256][usize::from(config & 3)],
         max_blocked_streams: [16, 0, 1, 2][usize::from((config >> 2) & 3)],
         max_field_section_size: [16 * 1024, 100][usize::from((config >> 4) & 1)],
+        max_fields: 100,
     });
     let mut waiting: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut rest = &input[1..];

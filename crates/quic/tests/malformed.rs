@@ -465,6 +465,7 @@ fn primed_decoder(max_field_section_size: u64) -> Decoder {
         max_table_capacity: 4096,
         max_blocked_streams: 2,
         max_field_section_size,
+        ..DecoderConfig::default()
     });
     d.feed_encoder_stream(&hex(
         "3fbd01 c00f 7777 772e 6578 616d 706c 652e 636f 6d c10c 2f73 616d 706c 652f 7061 7468",

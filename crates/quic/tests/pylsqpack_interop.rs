@@ -143,6 +143,7 @@ fn we_decode_pylsqpack_with_its_dynamic_table() {
         max_table_capacity: 4096,
         max_blocked_streams: 16,
         max_field_section_size: 64 * 1024,
+        max_fields: 1000,
     });
     let init = peer.call(json!({"op": "init", "capacity": 4096, "blocked": 16}));
     decoder

@@ -18,6 +18,7 @@ fn decoder() -> Decoder {
         max_table_capacity: 220,
         max_blocked_streams: 1,
         max_field_section_size: 16 * 1024,
+        max_fields: 100,
     })
 }
 

@@ -22,6 +22,10 @@ pub struct DecoderConfig {
     /// Largest decoded field section (name + value + 32 per field, RFC 9114 §4.2.2);
     /// default 16 KiB. Also send it as SETTINGS_MAX_FIELD_SECTION_SIZE.
     pub max_field_section_size: u64,
+    /// Most field lines in one decoded section; beyond it decoding stops with
+    /// [`QpackError::TooManyFields`] (a stream error: a server answers 431). Caps the
+    /// memory many tiny indexed lines can pin. Default 100 (HTTP/1.1's `max_headers`).
+    pub max_fields: usize,
 }
 
 impl Default for DecoderConfig {
@@ -30,6 +34,7 @@ impl Default for DecoderConfig {
             max_table_capacity: 4096,
             max_blocked_streams: 16,
             max_field_section_size: 16 * 1024,
+            max_fields: 100,
         }
     }
 }
@@ -528,6 +533,7 @@ impl Decoder {
             ric,
             base,
             self.config.max_field_section_size,
+            self.config.max_fields,
             sink,
         );
         // RFC 9204 §4.4.1: acknowledge every section with dynamic references that was
@@ -580,6 +586,7 @@ fn decode_lines<'b, S: Sink<'b>>(
     ric: u64,
     base: u64,
     limit: u64,
+    max_fields: usize,
     sink: &mut S,
 ) -> Result<(), QpackError> {
     let prim = |e: PrimError| match e {
@@ -587,6 +594,7 @@ fn decode_lines<'b, S: Sink<'b>>(
         PrimError::Overflow => QpackError::Decompression("integer or length too large"),
     };
     let mut size: u64 = 0;
+    let mut count = 0usize;
     // A dynamic reference must be below the Required Insert Count and still present
     // (RFC 9204 §2.2.3).
     let dynamic = |abs: Option<u64>| -> Result<(&[u8], &[u8]), QpackError> {
@@ -596,6 +604,11 @@ fn decode_lines<'b, S: Sink<'b>>(
     };
     let relative = |idx: u64| idx.checked_add(1).and_then(|i| base.checked_sub(i));
     while pos < block.len() {
+        // The count is checked before the line is decoded or handed to the sink.
+        count += 1;
+        if count > max_fields {
+            return Err(QpackError::TooManyFields { limit: max_fields });
+        }
         let first = block[pos];
         let n = if first & 0x80 != 0 {
             // Indexed Field Line: 1 T index(6+).

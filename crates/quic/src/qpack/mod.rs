@@ -78,6 +78,14 @@ pub enum QpackError {
         /// The limit.
         limit: u64,
     },
+    /// The decoded field section has more field lines than our
+    /// [`DecoderConfig::max_fields`](crate::qpack::DecoderConfig::max_fields). A stream
+    /// error (`H3_EXCESSIVE_LOAD`); a server may answer 431 instead.
+    #[error("field section has more than {limit} field lines")]
+    TooManyFields {
+        /// The limit.
+        limit: usize,
+    },
     /// The request's arena refused an allocation (its limit): a stream error
     /// (`H3_EXCESSIVE_LOAD`).
     #[error("arena: {0}")]
@@ -93,16 +101,18 @@ impl QpackError {
             }
             QpackError::EncoderStream(_) => ErrorCode::QpackEncoderStreamError,
             QpackError::DecoderStream(_) => ErrorCode::QpackDecoderStreamError,
-            QpackError::FieldSectionTooLarge { .. } | QpackError::Arena(_) => {
-                ErrorCode::ExcessiveLoad
-            }
+            QpackError::FieldSectionTooLarge { .. }
+            | QpackError::TooManyFields { .. }
+            | QpackError::Arena(_) => ErrorCode::ExcessiveLoad,
         }
     }
 
     /// Whether the error ends the connection or only the stream.
     pub fn scope(&self) -> Scope {
         match self {
-            QpackError::FieldSectionTooLarge { .. } | QpackError::Arena(_) => Scope::Stream,
+            QpackError::FieldSectionTooLarge { .. }
+            | QpackError::TooManyFields { .. }
+            | QpackError::Arena(_) => Scope::Stream,
             _ => Scope::Connection,
         }
     }

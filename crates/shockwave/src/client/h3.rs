@@ -391,6 +391,7 @@ impl Http3Connection {
                 max_table_capacity: 0,
                 max_blocked_streams: 0,
                 max_field_section_size: config.max_field_section_size,
+                max_fields: config.max_header_fields,
             },
             grease: Some(quic.stable_id() as u64),
             ..connection::Config::default()

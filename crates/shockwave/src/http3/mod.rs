@@ -46,6 +46,9 @@ pub struct Http3Config {
     /// SETTINGS_MAX_FIELD_SECTION_SIZE: largest decoded header section we accept
     /// (name + value + 32 per field); `431` (server) beyond. Default 16 KiB.
     pub max_field_section_size: u64,
+    /// Most fields in one decoded header or trailer section; `431` (server) beyond, like
+    /// an oversized section. Default 100 (HTTP/1.1's `max_headers`).
+    pub max_header_fields: usize,
     /// SETTINGS_QPACK_MAX_TABLE_CAPACITY: the dynamic table the peer's QPACK encoder
     /// may use. Default 4096 on servers; 0 disables the dynamic table.
     pub qpack_max_table_capacity: u64,
@@ -75,6 +78,7 @@ impl Default for Http3Config {
     fn default() -> Self {
         Http3Config {
             max_field_section_size: 16 * 1024,
+            max_header_fields: 100,
             qpack_max_table_capacity: 4096,
             qpack_blocked_streams: 16,
             max_concurrent_streams: 100,
@@ -96,6 +100,7 @@ impl Http3Config {
             max_table_capacity: self.qpack_max_table_capacity,
             max_blocked_streams: self.qpack_blocked_streams,
             max_field_section_size: self.max_field_section_size,
+            max_fields: self.max_header_fields,
         }
     }
 
