@@ -36,6 +36,7 @@
 //! | stream-error floods (CVE-2019-9514) | more than [`conn::Config::max_local_resets_per_window`] (1000) RST_STREAMs we send per window → GOAWAY `ENHANCE_YOUR_CALM` |
 //! | CONTINUATION flood | field block capped at [`conn::Config::max_header_block_len`] (64 KiB) and [`conn::Config::max_continuation_frames`] (32) before any decoding → GOAWAY `ENHANCE_YOUR_CALM` |
 //! | HPACK bomb | decoded field section capped at [`conn::Config::max_header_list_size`] (16 KiB) → `431` on that stream, the connection survives |
+//! | Many tiny fields | fields per field block capped at [`conn::Config::max_header_fields`] (100) → `431` on that stream, the connection survives |
 //! | SETTINGS / PING floods | at most [`conn::Config::max_pending_control_frames`] (1000) unwritten answers; no input is consumed while the output is above [`conn::Config::max_output_buffer`] (1 MiB) |
 //! | zero-window stalls | body bytes are queued only as the windows allow; a stream stalled for [`conn::Config::stream_stall_timeout`] (30 s) is reset with CANCEL |
 //! | dead peers | keep-alive PINGs ([`conn::Config::keep_alive_interval`], off by default), no ACK within [`conn::Config::keep_alive_timeout`] (20 s) → GOAWAY and done; SETTINGS not acknowledged within [`conn::Config::settings_timeout`] (10 s) → GOAWAY `SETTINGS_TIMEOUT`; idle connections: the driver's [`conn::Config::idle_timeout`] timer with `Connection::activity` |

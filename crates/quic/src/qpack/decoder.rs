@@ -526,16 +526,7 @@ impl Decoder {
                 .ok_or(QpackError::Decompression("Base overflows"))?
         };
 
-        let result = decode_lines(
-            &self.table,
-            block,
-            pos,
-            ric,
-            base,
-            self.config.max_field_section_size,
-            self.config.max_fields,
-            sink,
-        );
+        let result = decode_lines(&self.table, block, pos, ric, base, &self.config, sink);
         // RFC 9204 §4.4.1: acknowledge every section with dynamic references that was
         // decodable. A stream-level failure (the section is too large for us, or the
         // request's arena is full) still had all the table state it needed, so it is
@@ -578,17 +569,19 @@ impl Decoder {
     }
 }
 
-/// Decodes the field lines of a section (after its prefix) into `sink`.
+/// Decodes the field lines of a section (after its prefix) into `sink`, within the size
+/// and count limits of `config`.
 fn decode_lines<'b, S: Sink<'b>>(
     table: &DynamicTable,
     block: &'b [u8],
     mut pos: usize,
     ric: u64,
     base: u64,
-    limit: u64,
-    max_fields: usize,
+    config: &DecoderConfig,
     sink: &mut S,
 ) -> Result<(), QpackError> {
+    let limit = config.max_field_section_size;
+    let max_fields = config.max_fields;
     let prim = |e: PrimError| match e {
         PrimError::Truncated => QpackError::Decompression("truncated field section"),
         PrimError::Overflow => QpackError::Decompression("integer or length too large"),

@@ -20,6 +20,7 @@
 //! | stream-error floods (CVE-2019-9514) | more than [`Http2Config::max_local_resets_per_window`] RST_STREAMs we send per 10 s → GOAWAY `ENHANCE_YOUR_CALM` |
 //! | CONTINUATION flood | the field block is capped at [`Http2Config::max_header_block_len`] (64 KiB) and 32 CONTINUATION frames before any decoding → GOAWAY `ENHANCE_YOUR_CALM` |
 //! | HPACK bomb | decoded header list capped at [`Http2Config::max_header_list_size`] (16 KiB) → `431` on that stream |
+//! | Many tiny fields | fields per header block capped at [`Http2Config::max_header_fields`] (100) → `431` on that stream |
 //! | SETTINGS / PING floods | at most [`Http2Config::max_pending_control_frames`] unwritten answers; input is not read while the output buffer is full |
 //! | zero-window stalls | body bytes are only copied into the write buffer as the windows allow; a stalled stream holds nothing but its own response, and is reset with CANCEL after [`Http2Config::stream_stall_timeout`] (30 s) |
 //! | dead peers | optional keep-alive PINGs ([`Http2Config::keep_alive_interval`]); no ACK within [`Http2Config::keep_alive_timeout`] → GOAWAY and close; SETTINGS not acknowledged within [`Http2Config::settings_timeout`] → GOAWAY `SETTINGS_TIMEOUT` |

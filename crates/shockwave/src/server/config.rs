@@ -40,7 +40,8 @@ impl std::str::FromStr for Alloc {
 pub struct ServerLimits {
     /// Longest request line (method, target, version); 414 beyond. Default 8 KiB.
     pub max_request_line: usize,
-    /// Most header fields in one request; 431 beyond. Default 100.
+    /// Most header fields in one request (and in its trailers); 431 beyond. Default 100.
+    /// Governs every protocol: it replaces the HTTP/2 and HTTP/3 `max_header_fields`.
     pub max_headers: usize,
     /// Most bytes in the request head (request line + fields); 431 beyond. Default 64 KiB.
     pub max_header_bytes: usize,
@@ -121,7 +122,8 @@ pub struct ServerConfig {
     pub handle_signals: bool,
     /// HTTP/2 settings and defences for h2c, `Upgrade: h2c` and ALPN `h2` connections
     /// (stream limits, windows, reset-rate caps, keep-alive PINGs, stall timeout). Its
-    /// `idle_timeout` is replaced by [`Timeouts::idle`] so one setting governs every protocol.
+    /// `idle_timeout` is replaced by [`Timeouts::idle`] and its `max_header_fields` by
+    /// [`ServerLimits::max_headers`] so one setting governs every protocol.
     #[cfg(feature = "http2")]
     pub http2: crate::http2::Http2Config,
     /// UDP addresses for HTTP/3 over QUIC; needs [`ServerConfig::tls`] (TLS 1.3, its ALPN
@@ -130,8 +132,9 @@ pub struct ServerConfig {
     /// HTTP/3 with `alt-svc` (see [`crate::server::AltSvc`]).
     #[cfg(feature = "http3")]
     pub h3_addrs: Vec<SocketAddr>,
-    /// HTTP/3 and QUIC settings. Its `max_body_size` and `shutdown_grace` are replaced by
-    /// [`ServerLimits::max_body_size`] and [`Timeouts::shutdown_grace`] so one setting
+    /// HTTP/3 and QUIC settings. Its `max_body_size`, `shutdown_grace` and
+    /// `max_header_fields` are replaced by [`ServerLimits::max_body_size`],
+    /// [`Timeouts::shutdown_grace`] and [`ServerLimits::max_headers`] so one setting
     /// governs every protocol.
     #[cfg(feature = "http3")]
     pub http3: crate::http3::Http3Config,
@@ -255,7 +258,7 @@ impl ServerBuilder {
         self.config.limits.max_header_bytes = bytes;
         self
     }
-    /// Most header fields in a request (431 beyond).
+    /// Most header fields in a request (431 beyond), on every protocol.
     pub fn max_headers(mut self, count: usize) -> Self {
         self.config.limits.max_headers = count;
         self

@@ -200,6 +200,7 @@ fn worker_context<'c, H: Handler>(
     cx.max_body_size = config.limits.max_body_size;
     cx.config = config.http2.clone();
     cx.config.idle_timeout = config.timeouts.idle;
+    cx.config.max_header_fields = config.limits.max_headers;
     cx.scheme = scheme;
     cx.remote_addr = remote;
     cx.shutdown = Some(st.shutdown.clone());

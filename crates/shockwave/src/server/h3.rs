@@ -84,6 +84,7 @@ impl<H> Shared<H> {
         let mut config = st.config.http3.clone();
         config.max_body_size = st.config.limits.max_body_size;
         config.shutdown_grace = st.config.timeouts.shutdown_grace;
+        config.max_header_fields = st.config.limits.max_headers;
         Shared {
             handler: st.handler.clone(),
             config,
