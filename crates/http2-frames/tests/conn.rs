@@ -1060,7 +1060,7 @@ fn each_glitch_kind_trips_the_budget() {
         server.reset(sid(1), ErrorCode::Cancel);
         drain(&mut server, &mut client);
         assert!(server.error().is_none(), "{kind}");
-        let mut one = |client: &mut Client| match kind {
+        let one = |client: &mut Client| match kind {
             "empty DATA" => {
                 client.data(5, b"", false);
             }
