@@ -33,6 +33,7 @@ fn config(c: u8) -> Config {
         max_continuation_frames: 2,
         max_resets_per_window: 3,
         max_local_resets_per_window: 4,
+        max_glitches_per_window: 5,
         reset_window: Duration::from_secs(60),
         max_pending_control_frames: 4,
         max_output_buffer: 0,

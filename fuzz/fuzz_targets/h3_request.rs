@@ -47,6 +47,7 @@ impl Reader {
             max_table_capacity: 0,
             max_blocked_streams: 0,
             max_field_section_size: if config & 4 != 0 { 64 } else { 16 * 1024 },
+            max_fields: if config & 4 != 0 { 4 } else { 100 },
         };
         let limits = if config & 4 != 0 {
             FrameLimits {

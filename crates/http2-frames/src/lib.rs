@@ -34,6 +34,7 @@
 //! |---|---|
 //! | Rapid Reset (CVE-2023-44487) | reset streams keep counting as open until the driver releases them; more than [`conn::Config::max_resets_per_window`] (200) peer resets per [`conn::Config::reset_window`] (10 s) → GOAWAY `ENHANCE_YOUR_CALM` |
 //! | stream-error floods (CVE-2019-9514) | more than [`conn::Config::max_local_resets_per_window`] (1000) RST_STREAMs we send per window → GOAWAY `ENHANCE_YOUR_CALM` |
+//! | glitch floods (empty DATA, PRIORITY, unknown frames, repeated SETTINGS: work for nothing) | empty DATA without END_STREAM, PRIORITY, unknown frame types, SETTINGS after the first, unsolicited SETTINGS ACKs and WINDOW_UPDATEs for streams that are gone or reset count as glitches; more than [`conn::Config::max_glitches_per_window`] (1000) per [`conn::Config::reset_window`] (10 s) → GOAWAY `ENHANCE_YOUR_CALM`. A zero WINDOW_UPDATE increment is already an error (connection: `PROTOCOL_ERROR`; stream: RST_STREAM, counted as a stream error) |
 //! | CONTINUATION flood | field block capped at [`conn::Config::max_header_block_len`] (64 KiB) and [`conn::Config::max_continuation_frames`] (32) before any decoding → GOAWAY `ENHANCE_YOUR_CALM` |
 //! | HPACK bomb | decoded field section capped at [`conn::Config::max_header_list_size`] (16 KiB) → `431` on that stream, the connection survives |
 //! | Many tiny fields | fields per field block capped at [`conn::Config::max_header_fields`] (100) → `431` on that stream, the connection survives |

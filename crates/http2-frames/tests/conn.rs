@@ -1025,3 +1025,218 @@ fn trailers_over_the_field_cap_reset_the_stream() {
     assert!(server.take_trailers(sid(3)).is_none());
     assert!(server.error().is_none());
 }
+
+// ---- glitches: frames that cost work but carry nothing --------------------------------
+
+/// Feeds the client's bytes at `now`; returns the server's parsed output.
+fn exchange_at(server: &mut ServerConnection, client: &mut Client, now: Instant) -> Vec<F> {
+    let input = client.take();
+    let mut pos = 0;
+    while pos < input.len() {
+        match server.recv(&input[pos..], now) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => pos += n,
+        }
+    }
+    drain(server, client)
+}
+
+fn glitch_config(max: u32) -> Http2Config {
+    Http2Config {
+        max_glitches_per_window: max,
+        ..Default::default()
+    }
+}
+
+fn open_upload(client: &mut Client, id: u32) {
+    client.headers(
+        id,
+        &[(":method", "POST"), (":scheme", "http"), (":path", "/up")],
+        false,
+    );
+}
+
+#[test]
+fn empty_data_frames_within_the_budget_are_fine_beyond_it_enhance_your_calm() {
+    let (mut server, mut client) = handshake(glitch_config(100), &[]);
+    open_upload(&mut client, 1);
+    for _ in 0..100 {
+        client.data(1, b"", false);
+    }
+    let frames = exchange(&mut server, &mut client);
+    assert_eq!(goaway(&frames), None, "{frames:?}");
+    assert!(server.error().is_none());
+    assert_eq!(requests(&mut server), vec![1]);
+    // An empty DATA frame ending the stream carries the end: not a glitch.
+    client.data(1, b"", true);
+    open_upload(&mut client, 3);
+    client.data(3, b"", false);
+    let frames = exchange(&mut server, &mut client);
+    assert_eq!(
+        goaway(&frames),
+        Some(ErrorCode::EnhanceYourCalm),
+        "{frames:?}"
+    );
+    assert!(server.error().is_some());
+    assert!(server.is_done());
+}
+
+#[test]
+fn default_budget_stops_an_empty_data_flood() {
+    let (mut server, mut client) = handshake(Http2Config::default(), &[]);
+    open_upload(&mut client, 1);
+    for _ in 0..100_000 {
+        client.data(1, b"", false);
+    }
+    let input = client.take();
+    assert!(server.recv(&input, clock()).is_err());
+    let frames = drain(&mut server, &mut client);
+    assert_eq!(goaway(&frames), Some(ErrorCode::EnhanceYourCalm));
+}
+
+#[test]
+fn glitch_window_rolls_over_with_the_clock() {
+    let config = Http2Config {
+        reset_window: Duration::from_secs(10),
+        ..glitch_config(100)
+    };
+    let (mut server, mut client) = handshake(config, &[]);
+    open_upload(&mut client, 1);
+    exchange_at(&mut server, &mut client, clock());
+    for t in [0u64, 10, 20, 30] {
+        for _ in 0..100 {
+            client.data(1, b"", false);
+        }
+        let now = clock() + Duration::from_secs(t) + Duration::from_millis(500);
+        let frames = exchange_at(&mut server, &mut client, now);
+        assert_eq!(goaway(&frames), None, "window at {t} s: {frames:?}");
+    }
+    // One more in the last window is over the budget.
+    client.data(1, b"", false);
+    let now = clock() + Duration::from_secs(39);
+    let frames = exchange_at(&mut server, &mut client, now);
+    assert_eq!(
+        goaway(&frames),
+        Some(ErrorCode::EnhanceYourCalm),
+        "{frames:?}"
+    );
+}
+
+#[test]
+fn each_glitch_kind_trips_the_budget() {
+    let kinds = [
+        "empty DATA",
+        "padded empty DATA",
+        "PRIORITY",
+        "unknown frame type",
+        "repeated SETTINGS",
+        "unsolicited SETTINGS ACK",
+        "WINDOW_UPDATE for a closed stream",
+        "WINDOW_UPDATE for a reset stream",
+    ];
+    for kind in kinds {
+        let (mut server, mut client) = handshake(glitch_config(50), &[]);
+        // Our SETTINGS acknowledged: later ACKs are unsolicited.
+        client.settings_ack();
+        open_upload(&mut client, 1);
+        client.get(3, "/");
+        exchange(&mut server, &mut client);
+        assert_eq!(requests(&mut server), vec![1, 3]);
+        respond(&mut server, 3, b"done");
+        server.reset(sid(1), ErrorCode::Cancel);
+        drain(&mut server, &mut client);
+        assert!(server.error().is_none(), "{kind}");
+        let one = |client: &mut Client| match kind {
+            "empty DATA" => {
+                client.data(5, b"", false);
+            }
+            "padded empty DATA" => {
+                // PADDED flag, pad length 3, three zero bytes of padding.
+                client.raw(0x0, 0x8, 5, &[3, 0, 0, 0]);
+            }
+            "PRIORITY" => {
+                client.priority(5, 0);
+            }
+            "unknown frame type" => {
+                client.raw(0xfa, 0, 0, b"extension");
+            }
+            "repeated SETTINGS" => {
+                client.settings(&[]);
+            }
+            "unsolicited SETTINGS ACK" => {
+                client.settings_ack();
+            }
+            "WINDOW_UPDATE for a closed stream" => {
+                client.window(3, 1000);
+            }
+            "WINDOW_UPDATE for a reset stream" => {
+                client.window(1, 1000);
+            }
+            _ => unreachable!(),
+        };
+        open_upload(&mut client, 5);
+        for _ in 0..50 {
+            one(&mut client);
+        }
+        let frames = exchange(&mut server, &mut client);
+        assert_eq!(
+            goaway(&frames),
+            None,
+            "{kind} within the budget: {frames:?}"
+        );
+        one(&mut client);
+        let frames = exchange(&mut server, &mut client);
+        assert_eq!(
+            goaway(&frames),
+            Some(ErrorCode::EnhanceYourCalm),
+            "{kind} beyond the budget: {frames:?}"
+        );
+    }
+}
+
+#[test]
+fn legit_upload_with_window_updates_and_settings_is_no_glitch() {
+    // A budget of 3: the three extra SETTINGS use it all, nothing else may count.
+    let (mut server, mut client) = handshake(glitch_config(3), &[]);
+    const TOTAL: usize = 10 * 1024 * 1024;
+    client.headers(
+        1,
+        &[
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", "/up"),
+            ("content-length", &TOTAL.to_string()),
+        ],
+        false,
+    );
+    let chunk = vec![9u8; 16 * 1024];
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut sent, mut read, mut i) = (0, 0, 0);
+    while sent < TOTAL {
+        let n = chunk.len().min(TOTAL - sent);
+        sent += n;
+        client.data(1, &chunk[..n], sent == TOTAL);
+        // The client grants credit for the response as it goes: real increments.
+        client.window(0, 16 * 1024).window(1, 16 * 1024);
+        if i % 200 == 100 {
+            client.settings(&[(SettingId::InitialWindowSize, 65_535 + i)]);
+        }
+        i += 1;
+        let frames = exchange(&mut server, &mut client);
+        assert_eq!(goaway(&frames), None, "at {sent}: {frames:?}");
+        loop {
+            match server.read_data(sid(1), &mut buf) {
+                Ok(0) | Err(StreamError::WouldBlock) => break,
+                Ok(n) => read += n,
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(read, TOTAL);
+    assert_eq!(server.read_data(sid(1), &mut buf), Ok(0));
+    respond(&mut server, 1, b"stored");
+    let frames = drain(&mut server, &mut client);
+    assert_eq!(frames.iter().find_map(F::status), Some("200"), "{frames:?}");
+    assert_eq!(goaway(&frames), None);
+    assert!(server.error().is_none());
+}

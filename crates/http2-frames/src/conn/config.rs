@@ -28,7 +28,13 @@ pub struct Config {
     pub max_resets_per_window: u32,
     /// RST_STREAMs we send (stream errors, refusals) allowed per window. Default 1000.
     pub max_local_resets_per_window: u32,
-    /// The window for both reset limits. Default 10 s.
+    /// Glitches allowed per [`Config::reset_window`]: frames that cost work but carry
+    /// nothing (empty DATA without END_STREAM, PRIORITY, unknown frame types, SETTINGS
+    /// after the first, WINDOW_UPDATE for a stream that is gone or reset); beyond it
+    /// GOAWAY `ENHANCE_YOUR_CALM`. Default 1000 (nghttp2's default; a legitimate
+    /// peer sends a handful).
+    pub max_glitches_per_window: u32,
+    /// The window of the reset and glitch limits. Default 10 s.
     pub reset_window: Duration,
     /// Most queued, unwritten answers to the peer's frames (SETTINGS/PING ACKs,
     /// RST_STREAMs) before the connection is closed. Default 1000.
@@ -73,6 +79,7 @@ impl Default for Config {
             max_continuation_frames: 32,
             max_resets_per_window: 200,
             max_local_resets_per_window: 1000,
+            max_glitches_per_window: 1000,
             reset_window: Duration::from_secs(10),
             max_pending_control_frames: 1000,
             max_output_buffer: 1024 * 1024,

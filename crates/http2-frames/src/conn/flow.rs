@@ -105,11 +105,13 @@ impl Connection {
                 self.conn_error(ErrorCode::ProtocolError, "WINDOW_UPDATE on an idle stream")
             );
         }
+        // Credit for a stream that is gone or reset is ignored: a few arrive after a
+        // stream ends, a stream of them is a glitch flood.
         let Some(s) = self.store.get_mut(id) else {
-            return Ok(());
+            return self.glitch(now);
         };
         if s.reset.is_some() {
-            return Ok(());
+            return self.glitch(now);
         }
         s.send_window += inc;
         if s.send_window > i64::from(MAX_WINDOW_SIZE) {

@@ -1,5 +1,6 @@
 //! Rate limits and short memories that defend the connection: reset floods
-//! (CVE-2023-44487 Rapid Reset, CVE-2019-9514), frames in flight for reset streams.
+//! (CVE-2023-44487 Rapid Reset, CVE-2019-9514), glitch floods (frames that carry
+//! nothing), frames in flight for reset streams.
 //! The time always comes in as a parameter.
 
 use std::time::{Duration, Instant};

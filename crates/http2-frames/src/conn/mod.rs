@@ -134,6 +134,7 @@ pub struct Connection {
     error: Option<ConnectionError>,
     peer_resets: RateLimit,
     local_resets: RateLimit,
+    glitches: RateLimit,
     timers: Timers,
 }
 
@@ -193,6 +194,7 @@ impl Connection {
             error: None,
             peer_resets: RateLimit::new(config.max_resets_per_window, config.reset_window),
             local_resets: RateLimit::new(config.max_local_resets_per_window, config.reset_window),
+            glitches: RateLimit::new(config.max_glitches_per_window, config.reset_window),
             timers: Timers::default(),
             config,
         };
@@ -390,6 +392,17 @@ impl Connection {
         }
         if self.local_resets.hit(now) {
             return Err(self.conn_error(ErrorCode::EnhanceYourCalm, "too many stream errors"));
+        }
+        Ok(())
+    }
+
+    /// Counts a glitch: a frame from the peer that costs work but carries nothing (an
+    /// empty DATA frame, PRIORITY, an unknown frame type, a repeated SETTINGS, a
+    /// WINDOW_UPDATE for a stream that is gone). Floods of them (hundreds of millions of
+    /// empty DATA frames burn a core) end the connection like Rapid Reset does.
+    fn glitch(&mut self, now: Instant) -> Result<(), ConnectionError> {
+        if self.glitches.hit(now) {
+            return Err(self.conn_error(ErrorCode::EnhanceYourCalm, "too many glitches"));
         }
         Ok(())
     }

@@ -16,7 +16,7 @@ impl Connection {
     /// is above [`Config::max_output_buffer`](super::Config::max_output_buffer)
     /// (backpressure: write, then call again). On a connection error a GOAWAY is queued,
     /// the error is returned, and later input is refused with the same error. `now` only
-    /// feeds the reset rate limits; timers advance in
+    /// feeds the rate limits (resets, glitches); timers advance in
     /// [`Connection::handle_timeout`].
     pub fn recv(&mut self, input: &[u8], now: Instant) -> Result<usize, ConnectionError> {
         if let Some(e) = self.error {
@@ -67,7 +67,8 @@ impl Connection {
     }
 
     fn handle_frame(&mut self, frame: Frame<'_>, now: Instant) -> Result<(), ConnectionError> {
-        if !self.got_settings {
+        let first_settings = !self.got_settings;
+        if first_settings {
             // §3.4: the preface continues with a SETTINGS frame.
             match frame {
                 Frame::Settings(s) if !s.is_ack() => self.got_settings = true,
@@ -101,9 +102,18 @@ impl Connection {
                 }
                 Ok(())
             }
-            Frame::Priority(_) => Ok(()), // §5.3.2: deprecated signal, parsed and ignored.
+            // §5.3.2: deprecated signal, parsed and ignored; it costs a decode, so it
+            // counts as a glitch.
+            Frame::Priority(_) => self.glitch(now),
             Frame::RstStream(r) => self.on_rst(r, now),
-            Frame::Settings(s) => self.on_settings(&s),
+            Frame::Settings(s) => {
+                // Every SETTINGS after the preface's, and every ACK we did not ask for,
+                // is a glitch: a peer changes its settings a few times at most.
+                if (!s.is_ack() && !first_settings) || (s.is_ack() && self.settings_unacked == 0) {
+                    self.glitch(now)?;
+                }
+                self.on_settings(&s)
+            }
             Frame::PushPromise(_) => Err(self.conn_error(
                 ErrorCode::ProtocolError,
                 // §8.4: a client never pushes; our clients disable push (§6.5.2).
@@ -137,7 +147,7 @@ impl Connection {
                 Ok(())
             }
             Frame::WindowUpdate(w) => self.on_window_update(w, now),
-            Frame::Unknown(_) => Ok(()), // §5.5: ignore unknown frame types.
+            Frame::Unknown(_) => self.glitch(now), // §5.5: ignored, but counted.
         }
     }
 
@@ -160,6 +170,10 @@ impl Connection {
     fn on_data(&mut self, d: Data<'_>, now: Instant) -> Result<(), ConnectionError> {
         let id = StreamId::new(d.stream_id);
         let len = d.flow_controlled_len() as i64;
+        if d.data.is_empty() && !d.end_stream {
+            // Carries nothing (padding at most): a glitch.
+            self.glitch(now)?;
+        }
         if self.is_idle(id) {
             return Err(self.conn_error(ErrorCode::ProtocolError, "DATA on an idle stream"));
         }

@@ -18,6 +18,7 @@
 //! |---|---|
 //! | Rapid Reset (CVE-2023-44487) | reset streams keep counting as open until their handler stops (it is cancelled); more than [`Http2Config::max_resets_per_window`] (200) peer resets per 10 s → GOAWAY `ENHANCE_YOUR_CALM` |
 //! | stream-error floods (CVE-2019-9514) | more than [`Http2Config::max_local_resets_per_window`] RST_STREAMs we send per 10 s → GOAWAY `ENHANCE_YOUR_CALM` |
+//! | glitch floods (empty DATA, PRIORITY, unknown frames, repeated SETTINGS) | frames that cost work but carry nothing count as glitches; more than [`Http2Config::max_glitches_per_window`] (1000) per 10 s → GOAWAY `ENHANCE_YOUR_CALM` |
 //! | CONTINUATION flood | the field block is capped at [`Http2Config::max_header_block_len`] (64 KiB) and 32 CONTINUATION frames before any decoding → GOAWAY `ENHANCE_YOUR_CALM` |
 //! | HPACK bomb | decoded header list capped at [`Http2Config::max_header_list_size`] (16 KiB) → `431` on that stream |
 //! | Many tiny fields | fields per header block capped at [`Http2Config::max_header_fields`] (100) → `431` on that stream |
