@@ -418,6 +418,50 @@ fn rapid_resets(
     }
 }
 
+/// The rate-limit window's exact edges, with the clock passed in: at most 2 resets per
+/// 10 s; a window expires when 10 s have passed since its first event, and counting then
+/// starts over.
+#[test]
+fn reset_window_edges_follow_the_clock_passed_in() {
+    let cfg = Config {
+        max_resets_per_window: 2,
+        reset_window: Duration::from_secs(10),
+        ..Config::default()
+    };
+    let t0 = Instant::now();
+    let at = |secs| t0 + Duration::from_secs(secs);
+    let start = || {
+        let mut server = Connection::new(cfg.clone());
+        let mut client = Client::new();
+        client.preface(&[]).settings_ack();
+        exchange_at(&mut server, &mut client, t0);
+        (server, client, 1)
+    };
+    // Events at 0 s and 1 s are within the limit; a third at 9 s exceeds it.
+    let (mut server, mut client, mut next) = start();
+    rapid_resets(&mut server, &mut client, &mut next, 1, at(0));
+    rapid_resets(&mut server, &mut client, &mut next, 1, at(1));
+    assert!(server.error().is_none());
+    rapid_resets(&mut server, &mut client, &mut next, 1, at(9));
+    assert_eq!(
+        server.error().map(|e| e.code),
+        Some(ErrorCode::EnhanceYourCalm)
+    );
+    // At exactly 10 s the window has expired: 10 s and 11 s start a new count, and the
+    // third event in it (12 s) exceeds the limit.
+    let (mut server, mut client, mut next) = start();
+    rapid_resets(&mut server, &mut client, &mut next, 1, at(0));
+    rapid_resets(&mut server, &mut client, &mut next, 1, at(1));
+    rapid_resets(&mut server, &mut client, &mut next, 1, at(10));
+    rapid_resets(&mut server, &mut client, &mut next, 1, at(11));
+    assert!(server.error().is_none());
+    rapid_resets(&mut server, &mut client, &mut next, 1, at(12));
+    assert_eq!(
+        server.error().map(|e| e.code),
+        Some(ErrorCode::EnhanceYourCalm)
+    );
+}
+
 #[test]
 fn reset_rate_limit_window_rolls_over_with_the_clock() {
     let cfg = Config {
