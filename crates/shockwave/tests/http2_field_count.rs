@@ -6,11 +6,11 @@
 
 mod http2_support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use http2_support::{Client, F};
+use http2_support::{read_frames, Client, F};
 use shockwave::server::routes::DefaultRoutes;
 use shockwave::server::{Server, ServerHandle};
 
@@ -24,31 +24,6 @@ fn start(max_headers: Option<usize>) -> ServerHandle {
         b = b.max_headers(n);
     }
     b.start(DefaultRoutes::new()).unwrap()
-}
-
-/// Reads frames until one matches `until` (panics on EOF or after 5 s).
-fn read_frames(sock: &mut TcpStream, c: &mut Client, until: impl Fn(&F) -> bool) -> Vec<F> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut all = Vec::new();
-    let mut buf = [0u8; 65536];
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "no matching frame in 5 s: {all:?}"
-        );
-        match sock.read(&mut buf) {
-            Ok(0) => panic!("EOF before the expected frame: {all:?}"),
-            Ok(n) => {
-                let frames = c.parse(&buf[..n]);
-                let done = frames.iter().any(&until);
-                all.extend(frames);
-                if done {
-                    return all;
-                }
-            }
-            Err(e) => panic!("read failed: {e}; frames so far: {all:?}"),
-        }
-    }
 }
 
 /// A GET of `n` fields: four pseudo-headers and `n - 4` small regular ones.

@@ -17,7 +17,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use http2_support::{Client, F};
+use http2_support::{read_frames, Client, F};
 use shockwave::server::routes::DefaultRoutes;
 use shockwave::server::{Server, ServerHandle, ServerStats};
 use shockwave_http2_frames::ErrorCode;
@@ -155,31 +155,6 @@ fn request_starting_like_the_preface_is_served_as_http1() {
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     assert!(text.ends_with("\r\n\r\nhi"), "{text}");
     h.stop().unwrap();
-}
-
-/// Reads frames until one matches `until` (panics on EOF or after 5 s).
-fn read_frames(sock: &mut TcpStream, c: &mut Client, until: impl Fn(&F) -> bool) -> Vec<F> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut all = Vec::new();
-    let mut buf = [0u8; 65536];
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "no matching frame in 5 s: {all:?}"
-        );
-        match sock.read(&mut buf) {
-            Ok(0) => panic!("EOF before the expected frame: {all:?}"),
-            Ok(n) => {
-                let frames = c.parse(&buf[..n]);
-                let done = frames.iter().any(&until);
-                all.extend(frames);
-                if done {
-                    return all;
-                }
-            }
-            Err(e) => panic!("read failed: {e}; frames so far: {all:?}"),
-        }
-    }
 }
 
 fn send(sock: &mut TcpStream, c: &mut Client) {
