@@ -211,22 +211,28 @@ pub fn load(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// Builds the `shockwave` command (it needs the crate's `cli` feature) with cargo profile
+/// `profile`. Every harness that runs the binary builds it through here.
+pub(crate) fn build_shockwave(profile: &str) -> Result<(), String> {
+    run(cargo().args([
+        "build",
+        "--profile",
+        profile,
+        "-p",
+        "shockwave",
+        "--bin",
+        "shockwave",
+        "--features",
+        "cli",
+    ]))
+}
+
 /// Builds `shockwave`, `hyper_h1_baseline` and `ceiling_server` with cargo profile
 /// `profile` (skipped when `build` is false) and returns the directory holding the binaries.
 /// Shared with `cargo xtask bench`.
 pub(crate) fn build_servers(profile: &str, build: bool) -> Result<PathBuf, String> {
     if build {
-        run(cargo().args([
-            "build",
-            "--profile",
-            profile,
-            "-p",
-            "shockwave",
-            "--bin",
-            "shockwave",
-            "--features",
-            "cli",
-        ]))?;
+        build_shockwave(profile)?;
         run(cargo().args([
             "build",
             "--profile",

@@ -434,17 +434,7 @@ pub fn build(
     let dir = load::profile_dir(profile);
     if build {
         if new_bin.is_none() {
-            crate::run(crate::cargo().args([
-                "build",
-                "--profile",
-                profile,
-                "-p",
-                "shockwave",
-                "--bin",
-                "shockwave",
-                "--features",
-                "cli",
-            ]))?;
+            load::build_shockwave(profile)?;
         }
         let mut cmd = crate::cargo();
         cmd.args(["build", "--profile", profile, "-p", "shockwave-benches"])

@@ -60,8 +60,7 @@ use std::time::{Duration, Instant};
 
 use shockwave_http11::{BodyLength, Method};
 
-use crate::load::{profile_dir, wait_listening};
-use crate::{cargo, run};
+use crate::load::{build_shockwave, profile_dir, wait_listening};
 use attacks::{attack_loop, slow_loop, SERVER_PID};
 use monitor::{free_port, get_u64, in_use, rss_kib, sampler, stats, thread_names, Memory};
 use options::parse_options;
@@ -103,16 +102,7 @@ pub fn soak(args: &[String]) -> Result<(), String> {
         Some(b) => b.clone(),
         None => {
             if o.build {
-                run(cargo().args([
-                    "build",
-                    "--release",
-                    "-p",
-                    "shockwave",
-                    "--bin",
-                    "shockwave",
-                    "--features",
-                    "cli",
-                ]))?;
+                build_shockwave("release")?;
             }
             profile_dir("release").join("shockwave")
         }

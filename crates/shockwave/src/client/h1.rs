@@ -268,7 +268,7 @@ fn stale_io(e: io::Error) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use super::{find_head_end, trailer_section, Error};
+    use super::{trailer_section, Error};
     use shockwave_http11::Limits;
 
     fn trailer_fields(framing: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
@@ -303,19 +303,5 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
-    }
-
-    #[test]
-    fn head_end() {
-        assert_eq!(find_head_end(b"HTTP/1.1 200 OK\r\n\r\nbody", 0), Some(19));
-        assert_eq!(
-            find_head_end(b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n", 0),
-            Some(25)
-        );
-        assert_eq!(find_head_end(b"HTTP/1.1 200 OK\n\nx", 0), Some(17));
-        assert_eq!(find_head_end(b"HTTP/1.1 200 OK\r\nA: b\r\n", 0), None);
-        assert_eq!(find_head_end(b"HTTP/1.1 200 OK\r\n\r", 0), None);
-        assert_eq!(find_head_end(b"", 0), None);
-        assert_eq!(find_head_end(b"\r\n\r\n", 1), Some(4));
     }
 }
