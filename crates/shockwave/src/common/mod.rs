@@ -30,3 +30,7 @@ pub(crate) mod linger;
 #[cfg(feature = "server")]
 #[cfg_attr(not(any(feature = "http2", feature = "http3")), allow(dead_code))]
 pub(crate) mod pipeline;
+// Drivers adopt the meter protocol by protocol.
+#[cfg(feature = "server")]
+#[allow(dead_code)]
+pub(crate) mod rate;

@@ -79,6 +79,37 @@ pub struct Timeouts {
     pub write: Duration,
     /// On graceful shutdown, how long in-flight requests may take to finish. Default 10 s.
     pub shutdown_grace: Duration,
+    /// Slowest request body the server accepts, on every protocol: once its grace period is
+    /// over, a body that averaged less while the handler waited for it is cut (408 on
+    /// HTTP/1.1 before the response started, RST_STREAM / H3 stop otherwise). A trickle of
+    /// one byte now and then cannot hold a stream open. Default 240 B/s after 5 s;
+    /// `None` turns it off.
+    pub min_request_body_rate: Option<MinDataRate>,
+    /// Slowest response reader the server serves, on every protocol: once the grace period
+    /// is over, a response the peer read at less than this rate while the server waited on
+    /// it is cut (slow-read defence). Default 240 B/s after 5 s; `None` turns it off.
+    pub min_response_rate: Option<MinDataRate>,
+}
+
+/// A minimum transfer rate with a grace period (see [`Timeouts::min_request_body_rate`]).
+///
+/// Only the time a transfer spends waiting on the peer counts; time the handler takes to
+/// read a body or to produce a response does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinDataRate {
+    /// Lowest average rate, in bytes per second.
+    pub bytes_per_second: u64,
+    /// Waiting time allowed before the rate is enforced.
+    pub grace: Duration,
+}
+
+impl MinDataRate {
+    /// The default for request bodies and responses: 240 bytes per second after a 5 s
+    /// grace period (as in ASP.NET Core's Kestrel).
+    pub const DEFAULT: MinDataRate = MinDataRate {
+        bytes_per_second: 240,
+        grace: Duration::from_secs(5),
+    };
 }
 
 impl Default for Timeouts {
@@ -88,6 +119,8 @@ impl Default for Timeouts {
             idle: Duration::from_secs(60),
             write: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            min_request_body_rate: Some(MinDataRate::DEFAULT),
+            min_response_rate: Some(MinDataRate::DEFAULT),
         }
     }
 }

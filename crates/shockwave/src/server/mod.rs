@@ -75,7 +75,7 @@ use tokio::sync::watch;
 pub use crate::service::{body, handler, request, response};
 
 pub use body::{Body, BodyError, BodySource};
-pub use config::{Alloc, ServerBuilder, ServerConfig, ServerLimits, Timeouts};
+pub use config::{Alloc, MinDataRate, ServerBuilder, ServerConfig, ServerLimits, Timeouts};
 pub use handler::{
     from_tower, handler_fn, service_fn, Handler, HandlerFn, ServiceFn, TowerHandler,
 };
