@@ -22,6 +22,13 @@
 //! their code; stream errors (`H3_MESSAGE_ERROR`, `H3_REQUEST_INCOMPLETE`) reset the
 //! request stream with theirs; a header section above the limit is answered `431`.
 //!
+//! Defences (RFC 9114 §10.5, RFC 9000 §8.1): request streams the peer resets or ends
+//! before a complete request and refused header sections are reported to the
+//! connection's budgets, which close it with `H3_EXCESSIVE_LOAD` when exceeded; each
+//! connection attempt is decided before any state is kept (`Shared::admit`): refused
+//! beyond [`Http3Config::max_connections`] or [`Http3Config::max_handshakes`], answered
+//! with a stateless Retry as [`Http3Config::address_validation`] says.
+//!
 //! Graceful shutdown: GOAWAY with the first unprocessed stream ID, later request streams
 //! are rejected with `H3_REQUEST_REJECTED`, in-flight ones finish (up to the server's
 //! shutdown grace), then `CONNECTION_CLOSE` with `H3_NO_ERROR`.
