@@ -488,3 +488,32 @@ async fn retry_under_load_and_always_still_serve_real_clients() {
         stop(h).await;
     }
 }
+
+#[tokio::test]
+async fn rapid_reset_of_complete_requests_is_cut_too() {
+    let (h, cert) = start(Http3Config::default());
+    let (_ep, conn) = connect(&h, &cert).await;
+    let _c = control(&conn).await;
+    let head = request("/", &[]);
+    // Whole HEADERS frames, each stream reset right after (no FIN): the request never
+    // completes, whether the server read its head first or not.
+    let mut sent = 0;
+    while sent < 3_000 && conn.close_reason().is_none() {
+        let Ok((mut send, _recv)) = conn.open_bi().await else {
+            break;
+        };
+        if send.write_all(&head).await.is_err() {
+            break;
+        }
+        let _ = send.reset(quinn::VarInt::from_u32(REQUEST_CANCELLED));
+        sent += 1;
+    }
+    eprintln!("closed after {sent} streams opened and reset");
+    assert_eq!(
+        closed_with(&conn).await,
+        EXCESSIVE_LOAD,
+        "after {sent} resets"
+    );
+    assert_eq!(h.http3_stats().unwrap().reset_limit_closes, 1);
+    stop(h).await;
+}
