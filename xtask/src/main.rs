@@ -110,6 +110,8 @@ const FEATURE_SETS: &[&[&str]] = &[
     &["--no-default-features", "--features", "client"],
     &["--no-default-features", "--features", "server,http2"],
     &["--no-default-features", "--features", "client,http3"],
+    // The client's serde, JSON and cookie conveniences without the default protocols.
+    &["--no-default-features", "--features", "client,json,cookies"],
 ];
 
 /// `cargo check -p shockwave` and `cargo clippy -p shockwave -- -D warnings` once per
@@ -223,6 +225,7 @@ mod tests {
             "--no-default-features --features client",
             "--no-default-features --features server,http2",
             "--no-default-features --features client,http3",
+            "--no-default-features --features client,json,cookies",
         ] {
             assert!(text.iter().any(|t| t == want), "{want} missing");
         }

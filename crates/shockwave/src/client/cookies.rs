@@ -95,9 +95,10 @@ struct State {
 }
 
 /// An in-memory cookie store following RFC 6265 §5 (see the [module docs](self)).
-/// Clients share one with [`ClientBuilder::cookie_provider`]
-/// (super::ClientBuilder::cookie_provider); [`Jar::set_cookie_at`] and
-/// [`Jar::cookie_header_at`] take the current time as a parameter.
+/// Clients share one with
+/// [`ClientBuilder::cookie_provider`](super::ClientBuilder::cookie_provider);
+/// [`Jar::set_cookie_at`] and [`Jar::cookie_header_at`] take the current time as a
+/// parameter.
 ///
 /// ```
 /// use std::time::SystemTime;
