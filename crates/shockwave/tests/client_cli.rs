@@ -137,3 +137,26 @@ fn tls_failures_hint_at_cacert_and_insecure() {
     assert_eq!(out, "Hello, World!");
     server.stop().unwrap();
 }
+
+#[test]
+fn load_mode_errors_print_each_cause_once() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}/");
+    for pipeline in ["1", "2"] {
+        let (ok, out, err) = get(&[&url, "-n", "2", "--pipeline", pipeline]);
+        assert!(!ok, "{out}{err}");
+        let errors: Vec<&str> = out.lines().filter(|l| l.starts_with("Error:")).collect();
+        assert!(!errors.is_empty(), "{out}");
+        for line in errors {
+            // What failed, then why, once.
+            assert!(
+                line.contains(&format!("connecting to 127.0.0.1:{port} failed: ")),
+                "{line}"
+            );
+            assert_eq!(line.matches("refused").count(), 1, "{line}");
+        }
+    }
+}

@@ -108,8 +108,10 @@ impl RequestBuilder {
     }
 
     /// Sets an `Authorization: Basic` header (RFC 7617) from a user name and an optional
-    /// password, marked sensitive (`HeaderValue::set_sensitive`: hidden from `Debug`
-    /// output).
+    /// password, replacing one set before. The value is marked sensitive
+    /// (`HeaderValue::set_sensitive`: hidden from `Debug` output); over HTTP/2 the HPACK
+    /// encoder sends `Authorization` as a never-indexed literal (RFC 7541 §7.1.3), and
+    /// the header is dropped on a redirect to another origin.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), shockwave::client::Error> {
@@ -134,7 +136,8 @@ impl RequestBuilder {
         self.sensitive_header(http::header::AUTHORIZATION, value)
     }
 
-    /// Sets an `Authorization: Bearer` header (RFC 6750 §2.1), marked sensitive.
+    /// Sets an `Authorization: Bearer` header (RFC 6750 §2.1), replacing one set
+    /// before; marked sensitive like [`RequestBuilder::basic_auth`]'s.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), shockwave::client::Error> {
