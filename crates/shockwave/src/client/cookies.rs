@@ -17,7 +17,8 @@
 //!   (§5.1.4, the request path up to its last `/`); a cookie is sent when the request
 //!   path path-matches it (§5.1.4).
 //! * **Secure**: sent only over `https`, and (as RFC 6265bis §5.7 requires) only
-//!   accepted from `https` responses. **HttpOnly** is kept (this is an HTTP API: such
+//!   accepted from `https` responses, which alone can replace one (a cleartext response
+//!   cannot overwrite or shadow a Secure cookie of the same name). **HttpOnly** is kept (this is an HTTP API: such
 //!   cookies are sent like the others).
 //! * **Header**: one `Cookie` field, pairs sorted by longer path first, then earlier
 //!   creation (§5.4 step 2); the creation time of a replaced cookie is kept (§5.3 step
@@ -146,7 +147,8 @@ impl Jar {
         let host = host.to_ascii_lowercase();
         let https = url.scheme() == "https";
         let name = parsed.name();
-        if name.is_empty() {
+        let control = |s: &str| s.bytes().any(|b| b < 0x20 || b == 0x7f);
+        if name.is_empty() || control(name) || control(parsed.value()) {
             return false;
         }
         // §5.3 step 3: Max-Age wins over Expires.
@@ -186,6 +188,18 @@ impl Jar {
         }
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = &mut *state;
+        if !https
+            && state.cookies.iter().any(|c| {
+                c.secure
+                    && c.name == name
+                    && (domain_match(&domain, &c.domain) || domain_match(&c.domain, &domain))
+                    && path_match(&path, &c.path)
+            })
+        {
+            // RFC 6265bis §5.7 step 16: a cleartext response cannot shadow or replace a
+            // Secure cookie of the same name.
+            return false;
+        }
         state.tick += 1;
         let tick = state.tick;
         // §5.3 step 11: the same name, domain and path replace the old cookie, keeping
@@ -511,6 +525,14 @@ mod tests {
             Some("s=1; p=2")
         );
         assert_eq!(jar.cookie_header_at(&http, now).as_deref(), Some("p=2"));
+        // A cleartext response cannot overwrite (or shadow) the Secure cookie.
+        assert!(!jar.set_cookie_at(&http, "s=evil", now));
+        assert!(!jar.set_cookie_at(&http, "s=evil; Path=/deeper", now));
+        assert!(jar.set_cookie_at(&https, "s=2; Secure; HttpOnly", now));
+        assert_eq!(
+            jar.cookie_header_at(&https, now).as_deref(),
+            Some("s=2; p=2")
+        );
         assert_eq!(jar.is_http_only("example.com", "s"), Some(true));
         assert_eq!(jar.is_http_only("example.com", "p"), Some(false));
     }
@@ -566,6 +588,8 @@ mod tests {
             assert!(jar.set_cookie_at(&b, &format!("b{i}=v"), now));
         }
         assert_eq!(jar.len(), 5, "the total limit holds");
+        // Control characters cannot go back into a Cookie header: refused.
+        assert!(!jar.set_cookie_at(&a, "ctl=a\u{1}b", now));
         // Over the 4096-byte cookie size: ignored.
         let jar = Jar::default();
         let big = format!("big={}", "x".repeat(4093));
