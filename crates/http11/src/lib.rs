@@ -161,7 +161,9 @@ pub use digits::{format_decimal, status_digits, write_decimal, write_hex};
 pub use error::Error;
 pub use limits::Limits;
 pub use message::{BodyFraming, GetAll, Headers, HeadersIter, HeapHeaders, Request, Response};
-pub use parse::{parse_request, parse_request_heap, parse_response, parse_response_heap, Status};
+pub use parse::{
+    parse_request, parse_request_heap, parse_response, parse_response_heap, Status, MAX_METHOD_LEN,
+};
 pub use response_head::{
     fields_request_close, is_managed, Fields, HeadMemo, ResponseHead, ResponsePlan, CONTINUE,
     HEAD_MEMO_CAPACITY,
