@@ -31,10 +31,15 @@ fn tcp_address_held_by_a_foreign_reuseport_listener_is_refused() {
             .handle_signals(false)
             .start(DefaultRoutes::new())
             .err()
-            .unwrap_or_else(|| panic!("{workers} workers: started on a port another socket serves"));
+            .unwrap_or_else(|| {
+                panic!("{workers} workers: started on a port another socket serves")
+            });
         assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
         let msg = err.to_string();
-        assert!(msg.contains(&addr.to_string()), "the error names the address: {msg}");
+        assert!(
+            msg.contains(&addr.to_string()),
+            "the error names the address: {msg}"
+        );
     }
 }
 
@@ -141,7 +146,12 @@ fn serve_exits_non_zero_on_a_port_another_process_serves() {
     };
     let mut stderr = String::new();
     use std::io::Read;
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(!status.success(), "{status:?}");
     assert!(stderr.contains("already in use"), "{stderr}");
     assert!(stderr.contains(&addr.to_string()), "{stderr}");
