@@ -164,6 +164,12 @@ struct HeadKey {
     date_gen: u64,
 }
 
+/// Requests served one after the other before the connection's task yields to the
+/// runtime (see the end of [`run`]'s loop).
+const REQUESTS_PER_YIELD: u32 = 32;
+/// Request-head bytes parsed one after the other before the task yields.
+const HEAD_BYTES_PER_YIELD: usize = 64 * 1024;
+
 async fn run<IO, H>(
     c: &mut Conn<IO>,
     st: &WorkerState<H>,
@@ -188,6 +194,8 @@ where
     // timeout, not the keep-alive idle timeout: a connection (a TLS one right after its
     // handshake included) that never sends a request is not held for `Timeouts::idle`.
     let mut first_request = true;
+    let mut served_in_a_row = 0u32;
+    let mut head_bytes_in_a_row = 0usize;
     loop {
         if c.start == c.end {
             // Nothing buffered: send the batch, then wait for the next request.
@@ -449,6 +457,17 @@ where
         }
         // Pipelined bytes already buffered: parse them right away.
         must_parse = c.start < c.end;
+        // Fairness: after a run of requests (or of head bytes) without a wait, let the
+        // worker's other connections run before going on, so a client that pipelines
+        // without end cannot keep the worker to itself.
+        served_in_a_row += 1;
+        head_bytes_in_a_row += n;
+        if served_in_a_row >= REQUESTS_PER_YIELD || head_bytes_in_a_row >= HEAD_BYTES_PER_YIELD {
+            served_in_a_row = 0;
+            head_bytes_in_a_row = 0;
+            held = None;
+            tokio::task::yield_now().await;
+        }
     }
 }
 
