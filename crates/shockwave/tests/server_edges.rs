@@ -291,3 +291,71 @@ fn an_unfinished_http2_header_block_is_closed_at_the_header_read_timeout() {
     assert!(took < Duration::from_secs(5), "{took:?}");
     stop(h);
 }
+
+#[cfg(feature = "http3")]
+#[tokio::test]
+async fn connect_is_501_over_http3_too() {
+    use shockwave::http3::qpack::Encoder;
+    use shockwave::http3::{frame, quic_client_config, Http3Config};
+    let cert = shockwave::server::tls::self_signed(&["localhost"]).unwrap();
+    let h = shockwave::server::Server::builder()
+        .bind_h3("127.0.0.1:0".parse().unwrap())
+        .tls(cert.config.clone())
+        .workers(1)
+        .handle_signals(false)
+        .start(Edges(DefaultRoutes::new()))
+        .unwrap();
+    let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    ep.set_default_client_config(
+        quic_client_config(&cert.client_config().unwrap(), &Http3Config::default()).unwrap(),
+    );
+    let conn = ep
+        .connect(h.local_addr(), "localhost")
+        .unwrap()
+        .await
+        .unwrap();
+    let mut control = conn.open_uni().await.unwrap();
+    let mut buf = vec![0x00];
+    frame::Settings::default().encode(None, &mut buf).unwrap();
+    control.write_all(&buf).await.unwrap();
+    // RFC 9114 §4.4: CONNECT has :method and :authority only.
+    let (mut send, mut recv) = conn.open_bi().await.unwrap();
+    let mut w = Vec::new();
+    Encoder::new()
+        .encode_headers_frame(
+            [
+                (&b":method"[..], &b"CONNECT"[..]),
+                (b":authority", b"example.com:443"),
+            ],
+            &mut w,
+        )
+        .unwrap();
+    send.write_all(&w).await.unwrap();
+    let raw = tokio::time::timeout(Duration::from_secs(5), recv.read_to_end(1 << 20))
+        .await
+        .unwrap()
+        .unwrap();
+    use shockwave::arena::Arena;
+    use shockwave::http3::qpack::{Decoder, DecoderConfig};
+    use shockwave::http3::request::{RequestEvent, RequestStream};
+    use shockwave::http3::stream::Role;
+    let mut s = RequestStream::new(Role::Client);
+    let (_, ev) = s.recv(&raw).unwrap();
+    let Some(RequestEvent::Headers(section)) = ev else {
+        panic!("no HEADERS")
+    };
+    let arena = Arena::new();
+    let section = arena.alloc_bytes(section).unwrap();
+    let list = Decoder::new(DecoderConfig::default())
+        .decode_section(0, section, &arena)
+        .unwrap()
+        .done()
+        .unwrap();
+    let status = list.iter().find(|(n, _)| *n == b":status").unwrap().1;
+    assert_eq!(status, b"501");
+    drop(conn);
+    ep.close(0u32.into(), b"");
+    tokio::task::spawn_blocking(move || h.stop().unwrap())
+        .await
+        .unwrap();
+}
