@@ -92,7 +92,7 @@ fn tls_address_held_by_a_foreign_listener_is_refused() {
         .handle_signals(false)
         .start(DefaultRoutes::new())
         .err()
-        .expect("started on a TLS port another socket serves");
+        .unwrap_or_else(|| panic!("started on a TLS port another socket serves"));
     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
 }
@@ -115,7 +115,7 @@ fn udp_address_held_by_a_foreign_reuseport_socket_is_refused() {
             .handle_signals(false)
             .start(DefaultRoutes::new())
             .err()
-            .expect("started on a UDP port another socket serves");
+            .unwrap_or_else(|| panic!("started on a UDP port another socket serves"));
         assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
         assert!(err.to_string().contains(&addr.to_string()), "{err}");
     }
