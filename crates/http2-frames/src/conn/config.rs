@@ -70,7 +70,8 @@ pub struct Config {
     /// `ENHANCE_YOUR_CALM`: while a block is open no other frame may arrive (RFC 9113
     /// §6.10), so a peer that never ends it would hold the connection until the idle
     /// timeout. `None`: never. Default 10 s (the built-in server uses
-    /// `Timeouts::header_read`).
+    /// `Timeouts::header_read`, and its driver also closes a connection whose first frame
+    /// has not arrived after this long, instead of waiting for [`Config::idle_timeout`]).
     pub header_block_timeout: Option<Duration>,
     /// Field blocks whose decoded list is over [`Config::max_header_list_size`] (or
     /// [`Config::max_header_fields`]), each answered with 431 or a stream reset, allowed

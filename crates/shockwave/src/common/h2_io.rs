@@ -253,6 +253,10 @@ pub(crate) struct Options {
     /// The driver's idle timeout (`None`: none): when it fires with no open stream, the
     /// connection says GOAWAY. Restarted whenever the connection counts activity.
     pub(crate) idle_timeout: Option<Duration>,
+    /// The idle timeout's first run, until the peer's first frame (`None`: the idle
+    /// timeout): a connection that never even sends its preface (a silent TLS `h2`
+    /// connection after the handshake) is not held for the whole idle timeout.
+    pub(crate) first_idle_timeout: Option<Duration>,
     /// At EOF: return at once (client) instead of finishing the open streams' tasks and
     /// writing what is queued (server).
     pub(crate) return_at_eof: bool,
@@ -263,6 +267,9 @@ impl Options {
     pub(crate) fn server(config: &Config) -> Self {
         Options {
             idle_timeout: Some(config.idle_timeout),
+            first_idle_timeout: config
+                .header_block_timeout
+                .map(|t| t.min(config.idle_timeout)),
             return_at_eof: false,
         }
     }
@@ -271,6 +278,7 @@ impl Options {
     pub(crate) fn client() -> Self {
         Options {
             idle_timeout: None,
+            first_idle_timeout: None,
             return_at_eof: true,
         }
     }
@@ -294,7 +302,9 @@ where
     let (mut start, mut end) = (0usize, filled);
     let mut read_closed = false;
     let mut need_flush = false;
-    let mut idle = pin!(opts.idle_timeout.map(tokio::time::sleep));
+    let mut idle = pin!(opts
+        .idle_timeout
+        .map(|t| tokio::time::sleep(opts.first_idle_timeout.unwrap_or(t))));
     // The connection's timers (SETTINGS ACK, keep-alive PING and its ACK, stalled
     // streams): one sleep, re-armed when the connection's next deadline changes.
     let mut timer = pin!(tokio::time::sleep(Duration::ZERO));
