@@ -1411,3 +1411,45 @@ fn unfinished_header_block_is_closed_at_the_header_timeout() {
     server.handle_timeout(t0 + Duration::from_secs(60));
     assert!(server.error().is_none());
 }
+
+#[test]
+fn host_differing_from_authority_is_malformed() {
+    let (mut server, mut client) = handshake(Http2Config::default(), &[]);
+    let base = [(":method", "GET"), (":scheme", "https"), (":path", "/")];
+    let bad: &[&[(&str, &str)]] = &[
+        // RFC 9113 §8.3.1: a host field naming another entity than :authority.
+        &[(":authority", "a.example"), ("host", "b.example")],
+        &[(":authority", "a.example:8443"), ("host", "a.example")],
+        // userinfo in :authority.
+        &[(":authority", "user@a.example")],
+    ];
+    let mut id = 1;
+    for extra in bad {
+        let fields: Vec<(&str, &str)> = base.iter().chain(extra.iter()).copied().collect();
+        client.headers(id, &fields, true);
+        let frames = exchange(&mut server, &mut client);
+        assert_eq!(
+            rst(&frames, id),
+            Some(ErrorCode::ProtocolError),
+            "{extra:?}"
+        );
+        id += 2;
+    }
+    assert!(requests(&mut server).is_empty());
+    // The same host (case aside), or only one of the two, is fine.
+    let good: &[&[(&str, &str)]] = &[
+        &[(":authority", "a.example"), ("host", "A.Example")],
+        &[(":authority", "a.example")],
+        &[("host", "a.example")],
+    ];
+    let mut served = Vec::new();
+    for extra in good {
+        let fields: Vec<(&str, &str)> = base.iter().chain(extra.iter()).copied().collect();
+        client.headers(id, &fields, true);
+        exchange(&mut server, &mut client);
+        served.push(id);
+        id += 2;
+    }
+    assert_eq!(requests(&mut server), served);
+    assert!(server.error().is_none());
+}
