@@ -46,15 +46,20 @@ fn tcp_address_held_by_a_foreign_reuseport_listener_is_refused() {
 #[test]
 fn own_workers_still_share_the_port() {
     // Several workers on one address (the port picked by the first socket) still bind,
-    // and every worker's socket serves.
+    // and the kernel spreads connections over their sockets (one SO_REUSEPORT group,
+    // although the first socket turned SO_REUSEPORT on only after its bind).
     let h = Server::builder()
         .bind("127.0.0.1:0".parse().unwrap())
         .workers(3)
         .handle_signals(false)
-        .start(DefaultRoutes::new())
+        .start(shockwave::server::handler_fn(async |cx| {
+            let name = format!("{:?}", std::thread::current().id());
+            shockwave::server::Response::text(cx.arena().alloc_str(&name).unwrap())
+        }))
         .unwrap();
     let addr = h.local_addr();
-    for _ in 0..20 {
+    let mut threads = std::collections::HashSet::new();
+    for _ in 0..60 {
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         use std::io::{Read, Write};
         s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
@@ -62,7 +67,11 @@ fn own_workers_still_share_the_port() {
         let mut out = Vec::new();
         s.read_to_end(&mut out).unwrap();
         assert!(out.starts_with(b"HTTP/1.1 200 "));
+        let body = out.split(|&b| b == b'\n').next_back().unwrap().to_vec();
+        threads.insert(body);
     }
+    // 60 connections over 3 sockets by source-port hash: all on one is (1/3)^59.
+    assert!(threads.len() >= 2, "{threads:?}");
     // And once we hold the port, a foreign SO_REUSEPORT socket cannot join us while we run
     // with one worker (no SO_REUSEPORT at all).
     let one = Server::builder()
