@@ -15,7 +15,7 @@ mod server_util;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http2_support::{Client, F};
@@ -79,15 +79,32 @@ fn measure(
     (p99(&loaded), base, during)
 }
 
-fn assert_fair(what: &str, (loaded, base, during): (Duration, Duration, u64)) {
-    eprintln!("{what}: legit p99 {loaded:?} under flood, {base:?} unloaded; {during} flood answers meanwhile");
-    // The flood kept going while the legit client was measured.
-    assert!(during > 0, "{what}: the flood stalled");
-    let bound = Duration::from_millis(50).max(base * 10);
-    assert!(
-        loaded < bound,
-        "{what}: legit p99 {loaded:?} >= {bound:?} (unloaded {base:?})"
-    );
+/// Serializes the two tests: each measures latency on a 1-worker server with three
+/// flooding connections, and running both at once would measure the machine instead.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Measures up to three times; passes on the first run within the bound. A worker that a
+/// flood starves misses the bound every time (before the per-poll input bound: ~110 ms for
+/// HTTP/1.1, ~160 ms for HTTP/2 here); a loaded machine's scheduling noise rarely does it
+/// three times in a row.
+fn assert_fair(what: &str, flood: fn(SocketAddr, Arc<AtomicBool>, Arc<AtomicU64>)) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let (loaded, base, during) = measure(flood, 3);
+        eprintln!(
+            "{what}: legit p99 {loaded:?} under flood, {base:?} unloaded; \
+             {during} flood answers meanwhile"
+        );
+        // The flood kept going while the legit client was measured.
+        assert!(during > 0, "{what}: the flood stalled");
+        let bound = Duration::from_millis(50).max(base * 10);
+        if loaded < bound {
+            return;
+        }
+        runs.push((loaded, bound, base));
+    }
+    panic!("{what}: legit p99 over the bound in every run (p99, bound, unloaded): {runs:?}");
 }
 
 /// Pipelines GETs in batches of 64 as fast as the server takes them (a reader thread
@@ -190,10 +207,10 @@ fn h2_frame_flood(addr: SocketAddr, stop_flag: Arc<AtomicBool>, answered: Arc<At
 
 #[test]
 fn pipelined_h1_flood_does_not_starve_the_worker() {
-    assert_fair("h1 pipelining flood", measure(h1_pipeline_flood, 3));
+    assert_fair("h1 pipelining flood", h1_pipeline_flood);
 }
 
 #[test]
 fn h2c_frame_flood_does_not_starve_the_worker() {
-    assert_fair("h2c small-frame flood", measure(h2_frame_flood, 3));
+    assert_fair("h2c small-frame flood", h2_frame_flood);
 }
