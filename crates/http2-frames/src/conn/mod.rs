@@ -69,7 +69,7 @@ use std::time::Instant;
 
 use shockwave_hpack::{Decoder, DecoderLimits, Encoder};
 
-pub use config::Config;
+pub use config::{Config, HEADER_LIST_ABORT_FACTOR};
 pub use error::{ConnectionError, StreamError};
 pub use event::Event;
 pub use fields::{ArenaHead, FieldBlock, Malformed};
@@ -96,6 +96,8 @@ struct OpenBlock {
     stream_id: StreamId,
     end_stream: bool,
     priority_error: bool,
+    /// When its HEADERS frame arrived ([`Config::header_block_timeout`] runs from here).
+    started: Instant,
 }
 
 /// One HTTP/2 connection without I/O: the server side ([`Connection::new`]) or the client
@@ -135,6 +137,8 @@ pub struct Connection {
     peer_resets: RateLimit,
     local_resets: RateLimit,
     glitches: RateLimit,
+    /// Field blocks over the list-size or field-count limit.
+    oversized_lists: RateLimit,
     timers: Timers,
 }
 
@@ -195,6 +199,7 @@ impl Connection {
             peer_resets: RateLimit::new(config.max_resets_per_window, config.reset_window),
             local_resets: RateLimit::new(config.max_local_resets_per_window, config.reset_window),
             glitches: RateLimit::new(config.max_glitches_per_window, config.reset_window),
+            oversized_lists: RateLimit::new(config.max_oversized_header_lists, config.reset_window),
             timers: Timers::default(),
             config,
         };

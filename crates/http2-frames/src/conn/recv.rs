@@ -163,6 +163,7 @@ impl Connection {
             stream_id: id,
             end_stream: h.end_stream,
             priority_error,
+            started: now,
         });
         Ok(())
     }
@@ -264,7 +265,18 @@ impl Connection {
             let max_fields = self.config.max_header_fields;
             let mut count = 0usize;
             let mut too_many = false;
-            let res = self.decoder.decode(block, |n, v| {
+            // A peer that already sent an oversized list in this window gets no second
+            // full decode: far over the limit decoding stops (the HPACK table is then out
+            // of step, so the connection closes below), so a block of thousands of
+            // references costs no more than a list of 4x the limit. The first one is
+            // decoded to its end and answered 431, the connection kept.
+            let abort = if self.oversized_lists.current(now) > 0 {
+                (self.config.max_header_list_size as usize)
+                    .saturating_mul(super::HEADER_LIST_ABORT_FACTOR)
+            } else {
+                usize::MAX
+            };
+            let res = self.decoder.decode_until(block, abort, |n, v| {
                 if too_many {
                     return;
                 }
@@ -279,10 +291,22 @@ impl Connection {
             match res {
                 Ok(()) => {}
                 Err(DecodeError::HeaderListTooLarge { .. }) => too_large = true,
+                Err(DecodeError::HeaderListAborted { .. }) => {
+                    return Err(self
+                        .conn_error(ErrorCode::EnhanceYourCalm, "header list far over the limit"))
+                }
                 Err(_) => {
                     return Err(self.conn_error(ErrorCode::CompressionError, "HPACK decoding"))
                 }
             }
+        }
+        if too_large && self.oversized_lists.hit(now) {
+            // A peer that keeps sending lists over the limit makes us decode each one to
+            // its end (for the table's sake) only to refuse it: cut it off.
+            return Err(self.conn_error(
+                ErrorCode::EnhanceYourCalm,
+                "too many oversized header lists",
+            ));
         }
         if self.role == Role::Client {
             return self.on_response_block(id, end_stream, too_large, now);

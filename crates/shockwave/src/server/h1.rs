@@ -164,6 +164,12 @@ struct HeadKey {
     date_gen: u64,
 }
 
+/// Requests served one after the other before the connection's task yields to the
+/// runtime (see the end of [`run`]'s loop).
+const REQUESTS_PER_YIELD: u32 = 32;
+/// Request-head bytes parsed one after the other before the task yields.
+const HEAD_BYTES_PER_YIELD: usize = 64 * 1024;
+
 async fn run<IO, H>(
     c: &mut Conn<IO>,
     st: &WorkerState<H>,
@@ -184,6 +190,12 @@ where
     // The arena of the previous request of a pipelined batch, recycled for the next one
     // (no trip through the pool); given back before any wait for the peer.
     let mut held: Option<shockwave_arena::PooledArena<'_>> = None;
+    // Until the first request head has arrived, silence is bounded by the header-read
+    // timeout, not the keep-alive idle timeout: a connection (a TLS one right after its
+    // handshake included) that never sends a request is not held for `Timeouts::idle`.
+    let mut first_request = true;
+    let mut served_in_a_row = 0u32;
+    let mut head_bytes_in_a_row = 0usize;
     loop {
         if c.start == c.end {
             // Nothing buffered: send the batch, then wait for the next request.
@@ -194,7 +206,12 @@ where
             if st.stopping() {
                 return Ok(());
             }
-            sleep.as_mut().reset(st.now() + cfg.timeouts.idle);
+            let wait = if first_request {
+                cfg.timeouts.header_read.min(cfg.timeouts.idle)
+            } else {
+                cfg.timeouts.idle
+            };
+            sleep.as_mut().reset(st.now() + wait);
             let n = tokio::select! {
                 biased;
                 r = c.io.read(&mut c.rbuf[..]) => r?,
@@ -283,6 +300,22 @@ where
         };
         inc(&st.counters.requests);
         head_deadline = None;
+        first_request = false;
+        // Answered here, never by the handler, then closed: CONNECT, because no tunnel
+        // exists behind it (RFC 9110 §9.3.6: a 2xx would turn the connection into one,
+        // and must not carry Content-Length), and an `Expect` other than `100-continue`
+        // (RFC 9110 §10.1.1: 417).
+        let refused = if *req.method() == http::Method::CONNECT {
+            Some(StatusCode::NOT_IMPLEMENTED)
+        } else if req.unsupported_expectation() {
+            Some(StatusCode::EXPECTATION_FAILED)
+        } else {
+            None
+        };
+        if let Some(status) = refused {
+            drop(parsed);
+            return reject(c, st, status, sleep).await;
+        }
         let framing = req.framing();
         #[cfg(feature = "http2")]
         if req.is_h2c_upgrade() && !st.stopping() {
@@ -424,6 +457,17 @@ where
         }
         // Pipelined bytes already buffered: parse them right away.
         must_parse = c.start < c.end;
+        // Fairness: after a run of requests (or of head bytes) without a wait, let the
+        // worker's other connections run before going on, so a client that pipelines
+        // without end cannot keep the worker to itself.
+        served_in_a_row += 1;
+        head_bytes_in_a_row += n;
+        if served_in_a_row >= REQUESTS_PER_YIELD || head_bytes_in_a_row >= HEAD_BYTES_PER_YIELD {
+            served_in_a_row = 0;
+            head_bytes_in_a_row = 0;
+            held = None;
+            tokio::task::yield_now().await;
+        }
     }
 }
 

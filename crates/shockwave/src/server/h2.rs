@@ -200,6 +200,8 @@ fn worker_context<'c, H: Handler>(
     cx.max_body_size = config.limits.max_body_size;
     cx.config = config.http2.clone();
     cx.config.idle_timeout = config.timeouts.idle;
+    // An unfinished field block is a slow request head: the header-read timeout.
+    cx.config.header_block_timeout = Some(config.timeouts.header_read);
     cx.config.max_header_fields = config.limits.max_headers;
     cx.scheme = scheme;
     cx.remote_addr = remote;
@@ -694,7 +696,14 @@ async fn serve_stream<H: Handler>(
     let method = Method::from_bytes(ah.method).ok();
     let target = ah.path.and_then(|p| std::str::from_utf8(p).ok());
     let (Some(method), Some(target)) = (method, target) else {
-        let _ = simple_response(engine, id, cx, answered, StatusCode::BAD_REQUEST);
+        // CONNECT (no :path, RFC 9113 §8.5) has no tunnel behind it: 501, as on HTTP/1.1
+        // and HTTP/3; a non-UTF-8 path or a bad method token is a bad request.
+        let status = if ah.path.is_none() {
+            StatusCode::NOT_IMPLEMENTED
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        let _ = simple_response(engine, id, cx, answered, status);
         return;
     };
     let authority = ah
