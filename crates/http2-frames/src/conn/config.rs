@@ -65,6 +65,15 @@ pub struct Config {
     /// cancelled when that window stays closed this long (losing the race for a moving
     /// window is no stall). `None`: never. Default 30 s.
     pub stream_stall_timeout: Option<Duration>,
+    /// Flow-control credit on release (as h2's `release_capacity` and nghttp2's
+    /// `consume`): when true, [`Connection::read_data`](super::Connection::read_data) gives
+    /// no credit back; the stream side calls
+    /// [`Connection::release_capacity`](super::Connection::release_capacity) once the
+    /// bytes it read are no longer held (and the connection credit of a stream's unreleased
+    /// bytes comes back when the stream is released). Then the windows bound what the
+    /// stream side holds, not only what is buffered here. Default false: credit goes back
+    /// as bytes are read.
+    pub release_on_demand: bool,
 }
 
 impl Default for Config {
@@ -89,6 +98,7 @@ impl Default for Config {
             keep_alive_interval: None,
             keep_alive_timeout: Duration::from_secs(20),
             stream_stall_timeout: Some(Duration::from_secs(30)),
+            release_on_demand: false,
         }
     }
 }

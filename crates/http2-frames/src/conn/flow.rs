@@ -16,6 +16,9 @@ pub(crate) struct ConnFlow {
     pub(crate) recv_window: i64,
     /// Consumed bytes not yet given back with WINDOW_UPDATE.
     pub(crate) recv_unacked: u32,
+    /// Body bytes received on live streams and not released yet: buffered here, or read
+    /// by the stream side and not released ([`Connection::held_bytes`]).
+    pub(crate) held: u64,
 }
 
 impl ConnFlow {
@@ -25,6 +28,7 @@ impl ConnFlow {
             send_window: w,
             recv_window: w,
             recv_unacked: 0,
+            held: 0,
         }
     }
 }
@@ -65,16 +69,51 @@ impl Connection {
         }
     }
 
-    /// Drops a stream's unread body, giving its connection credit back.
+    /// Drops a stream's unread body, giving its connection credit back (bytes the stream
+    /// side read and did not release stay held until it releases them or the stream).
     pub(crate) fn discard_stream_data(&mut self, id: StreamId) {
         if let Some(s) = self.store.get_mut(id) {
             let n = s.buffered() as u32;
             s.buf.clear();
             s.buf_pos = 0;
             if n > 0 {
+                self.flow.held -= u64::from(n);
                 self.release_conn(n);
             }
         }
+    }
+
+    /// Gives the flow-control credit of `n` body bytes of stream `id` back to the peer:
+    /// the stream side read them and no longer holds them. Only needed with
+    /// [`Config::release_on_demand`](super::Config::release_on_demand) (otherwise reading
+    /// releases); at most the bytes read and not released yet are released. Credit goes
+    /// out in WINDOW_UPDATE frames once half a window is due (RFC 9113 §6.9). A stream
+    /// that was released already gave its credit back.
+    pub fn release_capacity(&mut self, id: StreamId, n: usize) {
+        let Some(s) = self.store.get_mut(id) else {
+            return;
+        };
+        let n = (n as u64).min(s.unreleased);
+        if n == 0 {
+            return;
+        }
+        s.unreleased -= n;
+        self.flow.held -= n;
+        self.release_conn(n as u32);
+        self.release_stream_window(id, n as u32);
+    }
+
+    /// Body bytes the peer sent on live streams that were not released yet: buffered in
+    /// the connection, or (with
+    /// [`Config::release_on_demand`](super::Config::release_on_demand)) read by the stream
+    /// side and not given back with [`Connection::release_capacity`].
+    pub fn held_bytes(&self) -> u64 {
+        self.flow.held
+    }
+
+    /// Bytes of stream `id` read by the stream side and not released yet.
+    pub fn unreleased(&self, id: StreamId) -> u64 {
+        self.store.get(id).map_or(0, |s| s.unreleased)
     }
 
     /// WINDOW_UPDATE from the peer (§6.9): more send credit; writers that waited are told.

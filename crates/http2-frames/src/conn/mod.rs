@@ -136,6 +136,8 @@ pub struct Connection {
     local_resets: RateLimit,
     glitches: RateLimit,
     timers: Timers,
+    /// Server role: new requests with a body are refused ([`Connection::refuse_bodies`]).
+    refuse_bodies: bool,
 }
 
 impl Connection {
@@ -196,6 +198,7 @@ impl Connection {
             local_resets: RateLimit::new(config.max_local_resets_per_window, config.reset_window),
             glitches: RateLimit::new(config.max_glitches_per_window, config.reset_window),
             timers: Timers::default(),
+            refuse_bodies: false,
             config,
         };
         conn.send_settings();
@@ -324,6 +327,15 @@ impl Connection {
         self.settings_unacked == 0
     }
 
+    /// Server role: while `on`, a new request whose HEADERS frame does not end the stream
+    /// (one that carries a body) is refused with RST_STREAM REFUSED_STREAM, which tells
+    /// the client it was not processed and is safe to retry (RFC 9113 §8.7). A server
+    /// that holds as many request-body bytes as it wants to turns it on, and off again
+    /// once memory is released; requests without a body are still served.
+    pub fn refuse_bodies(&mut self, on: bool) {
+        self.refuse_bodies = on;
+    }
+
     /// Streams open on the connection (including reset ones not yet released).
     pub fn active_streams(&self) -> usize {
         self.store.len()
@@ -443,6 +455,7 @@ impl Connection {
     fn remove_stream(&mut self, id: StreamId) {
         if let Some(n) = self.store.remove(id) {
             if n > 0 {
+                self.flow.held -= n as u64;
                 self.release_conn(n as u32);
             }
             if std::mem::take(&mut self.open_blocked) {
