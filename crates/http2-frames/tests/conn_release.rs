@@ -213,3 +213,19 @@ fn default_mode_still_gives_credit_as_bytes_are_read() {
     assert!(conn >= 32_767, "{w:?}");
     assert_eq!(server.held_bytes(), 0);
 }
+
+#[test]
+fn granted_connection_credit_opens_only_the_connection_window() {
+    let (mut server, mut client) = server();
+    post(&mut client, 1);
+    send(&mut client, 1, 60_000);
+    exchange(&mut server, &mut client);
+    let id = StreamId::new(1);
+    read_all(&mut server, id);
+    assert_eq!(server.connection_recv_window(), 5_535);
+    server.grant_connection_credit(20_000);
+    let w = windows(&drain(&mut server, &mut client));
+    assert_eq!(w, [(0, 20_000)]);
+    assert_eq!(server.connection_recv_window(), 25_535);
+    assert_eq!(server.held_bytes(), 60_000, "nothing released");
+}

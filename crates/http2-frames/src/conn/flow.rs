@@ -111,6 +111,25 @@ impl Connection {
         self.flow.held
     }
 
+    /// What the peer may still send on the connection before it needs more credit.
+    pub fn connection_recv_window(&self) -> i64 {
+        self.flow.recv_window
+    }
+
+    /// Opens the connection's receive window by `n` bytes at once (a WINDOW_UPDATE on
+    /// stream 0), without releasing any stream's bytes: lets one stream make progress
+    /// while bytes the stream side holds on others keep the window closed. The window
+    /// never grows past 2^31-1 (RFC 9113 §6.9.1).
+    pub fn grant_connection_credit(&mut self, n: u32) {
+        let room = i64::from(crate::MAX_WINDOW_SIZE) - self.flow.recv_window;
+        let n = i64::from(n).min(room);
+        if n <= 0 || self.error.is_some() {
+            return;
+        }
+        self.flow.recv_window += n;
+        self.window_update(StreamId::ZERO, n as u32);
+    }
+
     /// Bytes of stream `id` read by the stream side and not released yet.
     pub fn unreleased(&self, id: StreamId) -> u64 {
         self.store.get(id).map_or(0, |s| s.unreleased)

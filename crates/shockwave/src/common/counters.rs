@@ -22,6 +22,10 @@ pub(crate) struct WorkerCounters {
     pub errors_by_code: ErrorCodes,
     pub handler_panics: AtomicU64,
     pub timeouts: AtomicU64,
+    /// Request-body bytes the worker's connections hold now, and the most at once
+    /// (published with the arena statistics).
+    pub body_bytes_held: AtomicU64,
+    pub body_bytes_held_peak: AtomicU64,
     /// Arena pool statistics, published by the worker every 100 ms and at exit.
     pub arena: Mutex<ArenaStats>,
 }

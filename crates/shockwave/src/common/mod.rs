@@ -10,6 +10,8 @@
 //! linger-close are the server's; the HTTP/3 reader needs `http3`.
 
 #[cfg(feature = "server")]
+pub(crate) mod budget;
+#[cfg(feature = "server")]
 pub(crate) mod counters;
 // Parts of the pipeline and the field rules serve only the HTTP/2 and HTTP/3 drivers.
 #[cfg(feature = "server")]
