@@ -229,3 +229,21 @@ fn granted_connection_credit_opens_only_the_connection_window() {
     assert_eq!(server.connection_recv_window(), 25_535);
     assert_eq!(server.held_bytes(), 60_000, "nothing released");
 }
+
+#[test]
+fn a_grant_is_paid_back_by_later_releases() {
+    let (mut server, mut client) = server();
+    post(&mut client, 1);
+    send(&mut client, 1, 60_000);
+    exchange(&mut server, &mut client);
+    let id = StreamId::new(1);
+    read_all(&mut server, id);
+    server.grant_connection_credit(20_000);
+    drain(&mut server, &mut client);
+    server.release_capacity(id, 60_000);
+    let w = windows(&drain(&mut server, &mut client));
+    // 60,000 released, 20,000 of them were advanced already.
+    let conn: u32 = w.iter().filter(|(i, _)| *i == 0).map(|(_, n)| n).sum();
+    assert_eq!(conn, 40_000, "{w:?}");
+    assert_eq!(server.connection_recv_window(), 65_535);
+}

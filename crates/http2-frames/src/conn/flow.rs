@@ -19,6 +19,9 @@ pub(crate) struct ConnFlow {
     /// Body bytes received on live streams and not released yet: buffered here, or read
     /// by the stream side and not released ([`Connection::held_bytes`]).
     pub(crate) held: u64,
+    /// Connection credit granted ahead of released bytes
+    /// ([`Connection::grant_connection_credit`]): paid back from later releases.
+    pub(crate) granted: u64,
 }
 
 impl ConnFlow {
@@ -29,6 +32,7 @@ impl ConnFlow {
             recv_window: w,
             recv_unacked: 0,
             held: 0,
+            granted: 0,
         }
     }
 }
@@ -44,6 +48,14 @@ impl Connection {
 
     /// Gives connection-level receive credit back once half the window is consumed.
     pub(crate) fn release_conn(&mut self, n: u32) {
+        // Credit granted in advance is paid back first: grants do not grow the window
+        // for good.
+        let pay = u64::from(n).min(self.flow.granted);
+        self.flow.granted -= pay;
+        let n = n - pay as u32;
+        if n == 0 {
+            return;
+        }
         self.flow.recv_unacked += n;
         if self.flow.recv_unacked >= self.config.initial_connection_window / 2 {
             let inc = self.flow.recv_unacked;
@@ -118,8 +130,10 @@ impl Connection {
 
     /// Opens the connection's receive window by `n` bytes at once (a WINDOW_UPDATE on
     /// stream 0), without releasing any stream's bytes: lets one stream make progress
-    /// while bytes the stream side holds on others keep the window closed. The window
-    /// never grows past 2^31-1 (RFC 9113 §6.9.1).
+    /// while bytes the stream side holds on others keep the window closed. The grant is
+    /// an advance: the next `n` bytes released give no further connection credit, so
+    /// grants do not widen the window for good. The window never grows past 2^31-1
+    /// (RFC 9113 §6.9.1).
     pub fn grant_connection_credit(&mut self, n: u32) {
         let room = i64::from(crate::MAX_WINDOW_SIZE) - self.flow.recv_window;
         let n = i64::from(n).min(room);
@@ -127,6 +141,7 @@ impl Connection {
             return;
         }
         self.flow.recv_window += n;
+        self.flow.granted += n as u64;
         self.window_update(StreamId::ZERO, n as u32);
     }
 

@@ -478,11 +478,10 @@ where
             .borrow_mut()
             .rebalance(&mut self.engine.borrow_mut().conn);
         let finished = self.futs.poll(cx);
-        if finished {
-            self.flow
-                .borrow_mut()
-                .rebalance(&mut self.engine.borrow_mut().conn);
-        }
+        // Bodies ended or requests finished while the futures ran.
+        self.flow
+            .borrow_mut()
+            .rebalance(&mut self.engine.borrow_mut().conn);
         finished
     }
 
@@ -715,11 +714,17 @@ impl<'w> BodyFlow<'w> {
         self.withheld.retain(|w| *w != id);
     }
 
-    /// The leader waits for bytes: if the connection window is (nearly) closed by bytes
-    /// held on other streams, open it for the leader.
-    fn leader_waits(&mut self, conn: &mut Connection, id: StreamId) {
-        if self.leader == Some(id) && conn.connection_recv_window() < 32 * 1024 {
-            conn.grant_connection_credit(64 * 1024);
+    /// If the leader waits for bytes while the connection window is (nearly) closed by
+    /// bytes held on other streams, opens it for the leader (an advance on later
+    /// releases).
+    fn feed_leader(&mut self, conn: &mut Connection) {
+        if let Some(id) = self.leader {
+            if conn.buffered(id) == 0
+                && !conn.is_recv_closed(id)
+                && conn.connection_recv_window() < 32 * 1024
+            {
+                conn.grant_connection_credit(64 * 1024);
+            }
         }
     }
 
@@ -734,7 +739,15 @@ impl<'w> BodyFlow<'w> {
             while let Some(id) = self.withheld.pop() {
                 self.release(conn, id);
             }
+        } else if self.leader.is_none() && self.complete_held == 0 && !self.withheld.is_empty()
+        {
+            // Every byte held belongs to a body still arriving: let the oldest of the
+            // waiting ones lead, or none would ever finish.
+            let id = self.withheld.remove(0);
+            self.leader = Some(id);
+            self.release(conn, id);
         }
+        self.feed_leader(conn);
     }
 }
 
@@ -824,7 +837,7 @@ impl BodySource for H2Body<'_, '_, '_> {
                 let withheld = {
                     let mut engine = self.engine.borrow_mut();
                     let mut flow = self.flow.borrow_mut();
-                    flow.leader_waits(&mut engine.conn, self.id);
+                    flow.feed_leader(&mut engine.conn);
                     engine.conn.unreleased(self.id) > 0
                 };
                 if withheld {
