@@ -247,3 +247,59 @@ fn a_grant_is_paid_back_by_later_releases() {
     assert_eq!(conn, 40_000, "{w:?}");
     assert_eq!(server.connection_recv_window(), 65_535);
 }
+
+#[test]
+fn shrinking_the_stream_windows_takes_back_unused_credit_after_the_ack() {
+    let (mut server, mut client) = server();
+    post(&mut client, 1);
+    send(&mut client, 1, 10_000);
+    exchange(&mut server, &mut client);
+    let id = StreamId::new(1);
+    assert_eq!(server.stream_recv_window(id), 55_535);
+    server.set_initial_stream_window(16_384);
+    server.set_initial_stream_window(16_384); // asked already: nothing more is sent
+    let frames = drain(&mut server, &mut client);
+    let settings: Vec<_> = frames
+        .iter()
+        .filter(|f| matches!(f, F::Settings { ack: false, .. }))
+        .collect();
+    assert_eq!(
+        settings,
+        [&F::Settings {
+            ack: false,
+            entries: vec![(0x4, 16_384)]
+        }]
+    );
+    assert!(server.window_change_pending());
+    // Before the ACK the old window holds: the peer may still send what it had.
+    send(&mut client, 1, 20_000);
+    exchange(&mut server, &mut client);
+    assert_eq!(server.stream_recv_window(id), 35_535);
+    client.settings_ack();
+    exchange(&mut server, &mut client);
+    assert!(!server.window_change_pending());
+    assert_eq!(server.stream_recv_window(id), 35_535 - (65_535 - 16_384));
+    // More DATA now is a flow-control error on that stream.
+    send(&mut client, 1, 10_000);
+    let frames = exchange(&mut server, &mut client);
+    assert!(
+        frames.contains(&F::Rst {
+            id: 1,
+            code: ErrorCode::FlowControlError
+        }),
+        "{frames:?}"
+    );
+    // A new stream starts with the small window; a grant opens one stream alone.
+    post(&mut client, 3);
+    exchange(&mut server, &mut client);
+    let id3 = StreamId::new(3);
+    assert_eq!(server.stream_recv_window(id3), 16_384);
+    server.grant_stream_credit(id3, 50_000);
+    assert_eq!(windows(&drain(&mut server, &mut client)), [(3, 50_000)]);
+    // Restored once the peer acknowledges.
+    server.set_initial_stream_window(65_535);
+    drain(&mut server, &mut client);
+    client.settings_ack();
+    exchange(&mut server, &mut client);
+    assert_eq!(server.stream_recv_window(id3), 66_384 + 49_151);
+}

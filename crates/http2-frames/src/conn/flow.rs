@@ -68,7 +68,7 @@ impl Connection {
     /// Gives stream-level receive credit back once half the stream window is consumed
     /// (not on a stream whose peer side is finished or reset).
     pub(crate) fn release_stream_window(&mut self, id: StreamId, n: u32) {
-        let threshold = self.config.initial_stream_window / 2;
+        let threshold = (self.recv_initial / 2).max(1);
         let Some(s) = self.store.get_mut(id) else {
             return;
         };
@@ -143,6 +143,72 @@ impl Connection {
         self.flow.recv_window += n;
         self.flow.granted += n as u64;
         self.window_update(StreamId::ZERO, n as u32);
+    }
+
+    /// Changes the receive window of every stream (ours, SETTINGS_INITIAL_WINDOW_SIZE,
+    /// RFC 9113 §6.9.2): a SETTINGS frame is sent, and once the peer acknowledges it every
+    /// stream's window moves by the difference (it may turn negative: the peer then waits
+    /// for WINDOW_UPDATE), and new streams start with `size`. This takes back credit the
+    /// peer was given but did not use, e.g. while the stream side holds too many body
+    /// bytes; restore the configured size later the same way. Until the ACK the old
+    /// windows apply; the peer must acknowledge within
+    /// [`Config::settings_timeout`](super::Config::settings_timeout). Asking for the
+    /// value asked for last sends nothing.
+    pub fn set_initial_stream_window(&mut self, size: u32) {
+        let size = size.min(crate::MAX_WINDOW_SIZE);
+        if size == self.recv_initial_wanted || self.error.is_some() {
+            return;
+        }
+        self.recv_initial_wanted = size;
+        let entries = [crate::Setting::new(
+            crate::SettingId::InitialWindowSize,
+            size,
+        )];
+        let _ = crate::encode_settings(&mut self.out, &entries);
+        if self.settings_unacked == 0 {
+            // The SETTINGS timeout runs from this frame.
+            self.timers.settings_sent = None;
+        }
+        self.settings_unacked += 1;
+        self.window_changes.push_back(Some(size));
+    }
+
+    /// Every stream's receive window moves to the acknowledged `size`.
+    pub(crate) fn apply_recv_initial(&mut self, size: u32) {
+        let delta = i64::from(size) - i64::from(self.recv_initial);
+        self.recv_initial = size;
+        let max = i64::from(MAX_WINDOW_SIZE);
+        for (_, s) in self.store.iter_mut() {
+            s.recv_window = (s.recv_window + delta).min(max);
+        }
+    }
+
+    /// True while a change of the streams' receive window waits for the peer's ACK.
+    pub fn window_change_pending(&self) -> bool {
+        self.window_changes.iter().any(Option::is_some)
+    }
+
+    /// What the peer may still send on stream `id` (0 if unknown).
+    pub fn stream_recv_window(&self, id: StreamId) -> i64 {
+        self.store.get(id).map_or(0, |s| s.recv_window)
+    }
+
+    /// Opens stream `id`'s receive window by `n` bytes at once (a WINDOW_UPDATE), e.g. for
+    /// the one stream that must progress while the others' windows are shrunk with
+    /// [`Connection::set_initial_stream_window`].
+    pub fn grant_stream_credit(&mut self, id: StreamId, n: u32) {
+        let Some(s) = self.store.get_mut(id) else {
+            return;
+        };
+        if s.recv_closed || s.reset.is_some() {
+            return;
+        }
+        let n = i64::from(n).min(i64::from(MAX_WINDOW_SIZE) - s.recv_window);
+        if n <= 0 {
+            return;
+        }
+        s.recv_window += n;
+        self.window_update(id, n as u32);
     }
 
     /// Bytes of stream `id` read by the stream side and not released yet.

@@ -138,6 +138,14 @@ pub struct Connection {
     timers: Timers,
     /// Server role: new requests with a body are refused ([`Connection::refuse_bodies`]).
     refuse_bodies: bool,
+    /// The receive window of new streams, as last acknowledged by the peer (our
+    /// SETTINGS_INITIAL_WINDOW_SIZE, RFC 9113 §6.9.2).
+    recv_initial: u32,
+    /// The last value asked for with [`Connection::set_initial_stream_window`].
+    recv_initial_wanted: u32,
+    /// One entry per SETTINGS frame we sent and the peer did not acknowledge yet: the
+    /// SETTINGS_INITIAL_WINDOW_SIZE it changes, applied when its ACK arrives.
+    window_changes: VecDeque<Option<u32>>,
 }
 
 impl Connection {
@@ -199,6 +207,9 @@ impl Connection {
             glitches: RateLimit::new(config.max_glitches_per_window, config.reset_window),
             timers: Timers::default(),
             refuse_bodies: false,
+            recv_initial: config.initial_stream_window,
+            recv_initial_wanted: config.initial_stream_window,
+            window_changes: VecDeque::new(),
             config,
         };
         conn.send_settings();
@@ -227,6 +238,7 @@ impl Connection {
         };
         let _ = crate::encode_settings(&mut self.out, entries);
         self.settings_unacked += 1;
+        self.window_changes.push_back(None);
         let extra = i64::from(c.initial_connection_window) - self.flow.recv_window;
         if extra > 0 {
             self.window_update(StreamId::ZERO, extra as u32);
@@ -445,7 +457,7 @@ impl Connection {
     fn new_stream(&self) -> stream::Stream {
         stream::Stream {
             send_window: i64::from(self.peer.initial_window_size),
-            recv_window: i64::from(self.config.initial_stream_window),
+            recv_window: i64::from(self.recv_initial),
             ..stream::Stream::default()
         }
     }

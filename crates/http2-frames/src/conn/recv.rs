@@ -484,6 +484,9 @@ impl Connection {
     fn on_settings(&mut self, s: &SettingsFrame<'_>) -> Result<(), ConnectionError> {
         if s.is_ack() {
             self.settings_unacked = self.settings_unacked.saturating_sub(1);
+            if let Some(Some(size)) = self.window_changes.pop_front() {
+                self.apply_recv_initial(size);
+            }
             return Ok(());
         }
         let old_window = self.peer.initial_window_size;

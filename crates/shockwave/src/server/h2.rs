@@ -397,7 +397,7 @@ where
     });
     let flow = RefCell::new(BodyFlow::new(
         ConnBudget::new(cx.worker_budget, cx.conn_budget),
-        cfg.max_concurrent_streams as usize,
+        &cfg,
     ));
     let flow = &flow;
     let mut side = ServerSide {
@@ -652,6 +652,8 @@ impl<F: Future<Output = ()>> StreamSlots<F> {
 /// request-body rate.
 struct BodyFlow<'w> {
     budget: ConnBudget<'w>,
+    /// The configured stream window (restored once under budget).
+    window: u32,
     released_delivered: u64,
     /// Bytes held by requests whose body ended (released when they finish).
     complete_held: u64,
@@ -661,9 +663,11 @@ struct BodyFlow<'w> {
 }
 
 impl<'w> BodyFlow<'w> {
-    fn new(budget: ConnBudget<'w>, streams: usize) -> Self {
+    fn new(budget: ConnBudget<'w>, config: &crate::http2::Http2Config) -> Self {
+        let streams = config.max_concurrent_streams as usize;
         BodyFlow {
             budget,
+            window: config.initial_stream_window,
             released_delivered: 0,
             complete_held: 0,
             leader: None,
@@ -719,28 +723,40 @@ impl<'w> BodyFlow<'w> {
     /// releases).
     fn feed_leader(&mut self, conn: &mut Connection) {
         if let Some(id) = self.leader {
-            if conn.buffered(id) == 0
-                && !conn.is_recv_closed(id)
-                && conn.connection_recv_window() < 32 * 1024
-            {
+            if conn.buffered(id) > 0 || conn.is_recv_closed(id) {
+                return;
+            }
+            if conn.stream_recv_window(id) < 32 * 1024 {
+                conn.grant_stream_credit(id, 64 * 1024);
+            }
+            // Only once the other streams' windows are shrunk (acknowledged): the peer
+            // could spend connection credit on them otherwise.
+            if !conn.window_change_pending() && conn.connection_recv_window() < 32 * 1024 {
                 conn.grant_connection_credit(64 * 1024);
             }
         }
     }
 
-    /// Once per round: refuse new bodies while over budget, give withheld credit back
-    /// once under it.
+    /// True while the server holds back credit from stream `id` (over budget and `id`
+    /// does not lead): its wait is not the peer's fault.
+    fn throttles(&self, id: StreamId) -> bool {
+        self.budget.over() && self.leader != Some(id)
+    }
+
+    /// Once per round: while over budget refuse new bodies and shrink every stream's
+    /// window to [`THROTTLED_WINDOW`] (taking back credit granted and unused, RFC 9113
+    /// §6.9.2); once under it, restore the windows and give withheld credit back.
     fn rebalance(&mut self, conn: &mut Connection) {
         self.sync(conn);
         let over = self.budget.over();
         conn.refuse_bodies(over);
+        conn.set_initial_stream_window(if over { THROTTLED_WINDOW } else { self.window });
         if !over {
             self.leader = None;
             while let Some(id) = self.withheld.pop() {
                 self.release(conn, id);
             }
-        } else if self.leader.is_none() && self.complete_held == 0 && !self.withheld.is_empty()
-        {
+        } else if self.leader.is_none() && self.complete_held == 0 && !self.withheld.is_empty() {
             // Every byte held belongs to a body still arriving: let the oldest of the
             // waiting ones lead, or none would ever finish.
             let id = self.withheld.remove(0);
@@ -750,6 +766,10 @@ impl<'w> BodyFlow<'w> {
         self.feed_leader(conn);
     }
 }
+
+/// The stream window while a connection is over its body budget: what each stream may
+/// still have in flight beyond the leader's.
+const THROTTLED_WINDOW: u32 = 16 * 1024;
 
 /// A request body read from the stream's DATA frames, metered against the minimum rate
 /// (time the driver withholds credit from the stream does not count).
@@ -838,7 +858,7 @@ impl BodySource for H2Body<'_, '_, '_> {
                     let mut engine = self.engine.borrow_mut();
                     let mut flow = self.flow.borrow_mut();
                     flow.feed_leader(&mut engine.conn);
-                    engine.conn.unreleased(self.id) > 0
+                    flow.throttles(self.id) || engine.conn.unreleased(self.id) > 0
                 };
                 if withheld {
                     // The server holds the credit back: the peer is not the one waiting.
