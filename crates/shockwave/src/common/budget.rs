@@ -4,7 +4,8 @@
 //! giving the peer flow-control credit (HTTP/2, HTTP/3) or stops reading (HTTP/1.1), and
 //! HTTP/2 refuses new body-carrying streams; memory the handlers release brings it back.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::task::{Context, Waker};
 
 /// The bytes all connections of one worker hold (worker-local: one thread, no atomics).
 #[derive(Debug)]
@@ -12,6 +13,13 @@ pub(crate) struct WorkerBudget {
     held: Cell<u64>,
     peak: Cell<u64>,
     limit: u64,
+    /// Drivers that cannot hold credit back per connection (HTTP/3: QUIC gives credit as
+    /// bytes are read) stop reading while the worker is over budget, except one request,
+    /// the leader, until it finishes.
+    leader: Cell<Option<u64>>,
+    next_token: Cell<u64>,
+    /// Readers waiting for the budget (woken when it frees or the leader finishes).
+    waiters: RefCell<Vec<Waker>>,
 }
 
 impl WorkerBudget {
@@ -21,7 +29,53 @@ impl WorkerBudget {
             held: Cell::new(0),
             peak: Cell::new(0),
             limit,
+            leader: Cell::new(None),
+            next_token: Cell::new(0),
+            waiters: RefCell::new(Vec::new()),
         }
+    }
+
+    /// A token naming one reader for [`WorkerBudget::may_read`].
+    pub(crate) fn token(&self) -> u64 {
+        let t = self.next_token.get().wrapping_add(1);
+        self.next_token.set(t);
+        t
+    }
+
+    /// Whether the reader `token` may read more body bytes now: yes under budget, and
+    /// for the leader (the first reader over budget, until [`WorkerBudget::finished`]);
+    /// otherwise `cx` is woken once the budget frees or the leader finishes.
+    pub(crate) fn may_read(&self, token: u64, cx: &Context<'_>) -> bool {
+        if self.held.get() <= self.limit {
+            return true;
+        }
+        match self.leader.get() {
+            None => {
+                self.leader.set(Some(token));
+                true
+            }
+            Some(l) if l == token => true,
+            Some(_) => {
+                let mut w = self.waiters.borrow_mut();
+                if !w.iter().any(|x| x.will_wake(cx.waker())) {
+                    w.push(cx.waker().clone());
+                }
+                false
+            }
+        }
+    }
+
+    /// The reader `token`'s request finished: another may lead.
+    pub(crate) fn finished(&self, token: u64) {
+        if self.leader.get() == Some(token) {
+            self.leader.set(None);
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        waiters.into_iter().for_each(Waker::wake);
     }
 
     /// Bytes held now by the worker's connections.
@@ -44,6 +98,10 @@ impl WorkerBudget {
 
     fn sub(&self, n: u64) {
         self.held.set(self.held.get().saturating_sub(n));
+        if self.held.get() <= self.limit && !self.waiters.borrow().is_empty() {
+            self.leader.set(None);
+            self.wake();
+        }
     }
 }
 
@@ -98,6 +156,40 @@ impl Drop for ConnBudget<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn over_budget_one_reader_leads_and_the_others_wait_to_be_woken() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        struct Count(AtomicUsize);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let cx = Context::from_waker(&waker);
+        let w = WorkerBudget::new(10);
+        let (a, b) = (w.token(), w.token());
+        assert!(w.may_read(b, &cx), "under budget");
+        let mut conn = ConnBudget::new(Some(&w), u64::MAX);
+        conn.add(20);
+        assert!(w.may_read(a, &cx), "a leads");
+        assert!(!w.may_read(b, &cx), "b waits");
+        assert!(w.may_read(a, &cx));
+        w.finished(a);
+        assert_eq!(count.0.load(Ordering::Relaxed), 1, "b woken");
+        assert!(w.may_read(b, &cx), "b leads now");
+        assert!(!w.may_read(a, &cx));
+        conn.set(0);
+        assert_eq!(
+            count.0.load(Ordering::Relaxed),
+            2,
+            "woken when the budget frees"
+        );
+        assert!(w.may_read(a, &cx));
+    }
 
     #[test]
     fn connections_count_into_their_worker_and_leave_nothing_behind() {

@@ -1,5 +1,6 @@
 //! Machinery shared by the protocol drivers (crate-private): the one server response
-//! pipeline ([`pipeline`]), field rules ([`fields`]), linger-close ([`linger`]), the HTTP/2
+//! pipeline ([`pipeline`]), the request-body budget ([`budget`]), the minimum-data-rate
+//! meter ([`rate`]), field rules ([`fields`]), linger-close ([`linger`]), the HTTP/2
 //! engine↔socket loop ([`h2_io`]), the HTTP/3 message reader ([`h3_reader`]) and the
 //! HTTP/3 unidirectional stream pumps ([`h3_uni`]), each used by the server and the
 //! client. Decimal digits come from `shockwave_http11` (`format_decimal`,
@@ -32,7 +33,7 @@ pub(crate) mod linger;
 #[cfg(feature = "server")]
 #[cfg_attr(not(any(feature = "http2", feature = "http3")), allow(dead_code))]
 pub(crate) mod pipeline;
-// Drivers adopt the meter protocol by protocol.
+// The meter's timer serves the HTTP/2 and HTTP/3 drivers.
 #[cfg(feature = "server")]
-#[allow(dead_code)]
+#[cfg_attr(not(any(feature = "http2", feature = "http3")), allow(dead_code))]
 pub(crate) mod rate;
