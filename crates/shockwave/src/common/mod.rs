@@ -10,7 +10,10 @@
 //! Which parts exist follows the crate features: the pipeline, field rules, counters and
 //! linger-close are the server's; the HTTP/3 reader needs `http3`.
 
+// Parts of the budget serve only the HTTP/2 driver (per-connection credit) or only the
+// HTTP/3 driver (one leading reader per worker).
 #[cfg(feature = "server")]
+#[cfg_attr(not(all(feature = "http2", feature = "http3")), allow(dead_code))]
 pub(crate) mod budget;
 #[cfg(feature = "server")]
 pub(crate) mod counters;

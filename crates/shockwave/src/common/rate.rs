@@ -63,6 +63,7 @@ impl RateMeter {
     }
 
     /// Bytes moved so far.
+    #[allow(dead_code)] // for tests and diagnostics
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes
     }

@@ -34,7 +34,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::{FutureExt as _, StreamExt as _};
 use http::{Method, StatusCode, Version};
 use shockwave_arena::{Arena, ArenaError, HeaderList};
@@ -987,7 +986,6 @@ async fn write_rated(
     data: &[u8],
     rate: &mut RateTimer,
 ) -> Result<(), ()> {
-    use tokio::io::AsyncWrite as _;
     let mut off = 0;
     while off < data.len() {
         let n = poll_fn(
