@@ -2,6 +2,8 @@
 //! bytes in memory, and every connection-level error case of RFC 9114 §5.2, §6.2, §7
 //! and RFC 9204 §4 with its error code.
 
+use std::time::Duration;
+
 use shockwave_arena::Arena;
 use shockwave_quic::connection::{Config, Connection, Event, LocalStream, UniAction};
 use shockwave_quic::frame::{self, Settings};
@@ -890,4 +892,120 @@ fn many_one_byte_static_references_hit_the_field_cap() {
         shockwave_quic::qpack::QpackError::TooManyFields { limit: 10 }
     ));
     assert_eq!(seen, 10, "decoding stops at the cap");
+}
+
+// ---- budgets (RFC 9114 §10.5) ------------------------------------------------------
+
+/// One clock reading for the budget tests; every other instant is derived from it.
+fn t0() -> std::time::Instant {
+    use std::sync::OnceLock;
+    static T0: OnceLock<std::time::Instant> = OnceLock::new();
+    *T0.get_or_init(std::time::Instant::now)
+}
+
+fn budget_server(max_aborted: u32, max_oversized: u32) -> Connection {
+    Connection::new(
+        Role::Server,
+        Config {
+            max_aborted_requests_per_window: max_aborted,
+            max_oversized_sections_per_window: max_oversized,
+            limit_window: Duration::from_secs(10),
+            ..Config::default()
+        },
+    )
+}
+
+fn is_excessive_load(r: Result<(), Error>) -> bool {
+    matches!(r, Err(e) if e.code() == ErrorCode::ExcessiveLoad && e.is_connection_error())
+}
+
+#[test]
+fn aborted_requests_within_the_budget_are_fine_beyond_it_excessive_load() {
+    let mut server = budget_server(5, 10);
+    let t = t0();
+    for i in 0..5 {
+        server
+            .request_aborted(t + Duration::from_millis(i))
+            .unwrap();
+    }
+    assert!(is_excessive_load(
+        server.request_aborted(t + Duration::from_millis(6))
+    ));
+    assert!(matches!(
+        events(&mut server).as_slice(),
+        [Event::ConnectionError(e)] if e.code() == ErrorCode::ExcessiveLoad
+    ));
+    // The connection is closed: every later call fails with the same error, and no new
+    // request is accepted.
+    assert!(is_excessive_load(
+        server.request_aborted(t + Duration::from_secs(60))
+    ));
+    assert!(!server.accept_request(0));
+}
+
+#[test]
+fn aborted_request_window_rolls_over_with_the_clock() {
+    let mut server = budget_server(5, 10);
+    let t = t0();
+    // 5 per 10 s, for a minute: a peer that cancels now and then is never cut.
+    for second in 0..60u64 {
+        if second % 2 == 0 {
+            server
+                .request_aborted(t + Duration::from_secs(second))
+                .unwrap();
+        }
+    }
+    assert!(server.error().is_none());
+    // A burst in one window is not.
+    let later = t + Duration::from_secs(100);
+    let cut = (0..100).position(|i| {
+        server
+            .request_aborted(later + Duration::from_millis(i))
+            .is_err()
+    });
+    assert_eq!(cut, Some(5));
+}
+
+#[test]
+fn default_budget_stops_a_reset_flood() {
+    let mut server = Connection::new(Role::Server, Config::default());
+    let t = t0();
+    // 181,622 streams reset in 9 s is ~20 per ms: cut after the default 200.
+    let cut = (0..181_622u64).position(|i| {
+        server
+            .request_aborted(t + Duration::from_micros(50 * i))
+            .is_err()
+    });
+    assert_eq!(cut, Some(200));
+}
+
+#[test]
+fn oversized_sections_are_counted_and_far_over_is_fatal_at_once() {
+    let limit = DecoderConfig::default().max_field_section_size;
+    let t = t0();
+    let mut server = budget_server(200, 3);
+    for i in 0..3 {
+        server
+            .oversized_section(limit + 1, t + Duration::from_millis(i))
+            .unwrap();
+    }
+    assert!(is_excessive_load(
+        server.oversized_section(limit + 1, t + Duration::from_millis(4))
+    ));
+
+    // 4 × the limit is still counted; beyond it the connection ends at the first one.
+    let mut server = budget_server(200, 3);
+    server.oversized_section(4 * limit, t).unwrap();
+    assert!(is_excessive_load(
+        server.oversized_section(4 * limit + 1, t)
+    ));
+
+    // A window later the count starts again.
+    let mut server = budget_server(200, 3);
+    for second in 0..40u64 {
+        server
+            .oversized_section(limit + 1, t + Duration::from_secs(second * 4))
+            .unwrap();
+    }
+    assert!(server.error().is_none());
 }

@@ -29,7 +29,9 @@
 //! quinn's), request streams' frames (use [`RequestStream`](crate::request::RequestStream)
 //! per stream), field checks ([`message`](crate::message)), server push (we never send
 //! MAX_PUSH_ID, so a push stream from a server is `H3_ID_ERROR` and MAX_PUSH_ID /
-//! CANCEL_PUSH are accepted and ignored). It reads no clock: nothing in it needs time.
+//! CANCEL_PUSH are accepted and ignored). It reads no clock: the two budgets that need
+//! time ([`request_aborted`](Connection::request_aborted),
+//! [`oversized_section`](Connection::oversized_section)) take it as a parameter.
 //!
 //! ## When the driver calls what
 //!
@@ -44,6 +46,8 @@
 //! | (client) before opening a request stream | [`may_open_request`](Connection::may_open_request) |
 //! | a HEADERS frame's field section arrived | [`decode_section`](Connection::decode_section); on `Blocked` keep the bytes and wait for [`Event::StreamUnblocked`] |
 //! | a request stream is reset or abandoned before its field sections were decoded | [`cancel_stream`](Connection::cancel_stream) |
+//! | (server) the peer reset, stopped or ended a request stream before its request was complete | [`request_aborted`](Connection::request_aborted) with the time |
+//! | (server) a request's field section was over the limits (answered `431` or refused) | [`oversized_section`](Connection::oversized_section) with its size and the time |
 //! | sending headers or trailers | [`encode_headers_frame`](Connection::encode_headers_frame) |
 //! | graceful shutdown | [`send_goaway`](Connection::send_goaway) |
 //! | any `Err(e)` with [`e.is_connection_error()`](crate::Error::is_connection_error) | close the QUIC connection with [`e.code()`](crate::Error::code) |
@@ -72,6 +76,7 @@
 
 mod event;
 mod goaway;
+mod limits;
 mod qpack_streams;
 mod settings;
 mod uni;
@@ -82,6 +87,7 @@ pub use settings::Config;
 pub use uni::UniAction;
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use shockwave_arena::{Arena, HeaderList};
 
@@ -93,6 +99,7 @@ use crate::stream::{is_server_initiated, is_uni, Role};
 use crate::varint::VarIntError;
 
 use goaway::GoAway;
+use limits::RateLimit;
 use qpack_streams::LocalStreams;
 use uni::{Critical, PeerStreams, Route};
 
@@ -108,6 +115,10 @@ pub struct Connection {
     encoder: Encoder,
     goaway: GoAway,
     events: VecDeque<Event>,
+    /// Request streams the peer reset or abandoned, per window.
+    aborted: RateLimit,
+    /// Field sections over our limits, per window.
+    oversized: RateLimit,
     /// The connection error, once one happened.
     error: Option<Error>,
 }
@@ -134,6 +145,11 @@ impl Connection {
             encoder: Encoder::new(),
             goaway: GoAway::new(role),
             events: VecDeque::new(),
+            aborted: RateLimit::new(config.max_aborted_requests_per_window, config.limit_window),
+            oversized: RateLimit::new(
+                config.max_oversized_sections_per_window,
+                config.limit_window,
+            ),
             error: None,
         }
     }
@@ -378,6 +394,53 @@ impl Connection {
     pub fn cancel_stream(&mut self, stream_id: u64) {
         self.decoder.cancel_stream(stream_id);
         self.local.flush_decoder(&mut self.decoder);
+    }
+
+    // ---- budgets (RFC 9114 §10.5) ---------------------------------------------------
+
+    /// (Server) the peer reset (RESET_STREAM), stopped, or ended a request stream
+    /// before its request was complete, at `now`. More than
+    /// [`Config::max_aborted_requests_per_window`] such streams within
+    /// [`Config::limit_window`] is the connection error `H3_EXCESSIVE_LOAD`: a peer
+    /// that opens and cancels streams as fast as QUIC stream credit comes back makes
+    /// us set up requests for nothing (the QUIC form of Rapid Reset, CVE-2023-44487).
+    pub fn request_aborted(&mut self, now: Instant) -> Result<(), Error> {
+        self.check_open()?;
+        let result = if self.aborted.hit(now) {
+            Err(Error::ExcessiveLoad {
+                reason: "too many request streams reset or abandoned",
+            })
+        } else {
+            Ok(())
+        };
+        self.fail_on_connection_error(result)
+    }
+
+    /// (Server) the field section of a request stream was over our limits
+    /// (the HEADERS frame above SETTINGS_MAX_FIELD_SECTION_SIZE, the decoded section
+    /// above it or above [`DecoderConfig::max_fields`](crate::qpack::DecoderConfig::max_fields),
+    /// a full arena) and was refused, at `now`. `size`: the section's announced or
+    /// decoded size as far as it is known (the HEADERS frame's length, or the size at
+    /// which decoding stopped). One section announced larger than 4 ×
+    /// SETTINGS_MAX_FIELD_SECTION_SIZE, or more than
+    /// [`Config::max_oversized_sections_per_window`] refused sections within
+    /// [`Config::limit_window`], is the connection error `H3_EXCESSIVE_LOAD`: a peer
+    /// that keeps sending them is answered `431` no more.
+    pub fn oversized_section(&mut self, size: u64, now: Instant) -> Result<(), Error> {
+        self.check_open()?;
+        let far_over = size > self.config.qpack.max_field_section_size.saturating_mul(4);
+        let result = if far_over {
+            Err(Error::ExcessiveLoad {
+                reason: "field section far over SETTINGS_MAX_FIELD_SECTION_SIZE",
+            })
+        } else if self.oversized.hit(now) {
+            Err(Error::ExcessiveLoad {
+                reason: "too many field sections over the limits",
+            })
+        } else {
+            Ok(())
+        };
+        self.fail_on_connection_error(result)
     }
 
     /// Appends a HEADERS frame carrying `fields` (pseudo-header fields first) for

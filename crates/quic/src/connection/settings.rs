@@ -1,6 +1,8 @@
 //! SETTINGS (RFC 9114 §7.2.4): what we advertise, from [`Config`], and the QPACK limits
 //! the connection takes from it.
 
+use std::time::Duration;
+
 use crate::frame::Settings;
 use crate::qpack::DecoderConfig;
 
@@ -26,6 +28,20 @@ pub struct Config {
     /// type known yet, or remembered as ignored (unknown type). A peer exceeding it is
     /// `H3_EXCESSIVE_LOAD`. Default 64.
     pub max_untyped_uni_streams: usize,
+    /// (Server) request streams the peer may reset, stop or end before a complete
+    /// request per [`Config::limit_window`], reported with
+    /// [`Connection::request_aborted`](super::Connection::request_aborted); one more is
+    /// the connection error `H3_EXCESSIVE_LOAD` (RFC 9114 §10.5: the QUIC form of Rapid
+    /// Reset, CVE-2023-44487). Default 200 (the HTTP/2 reset budget).
+    pub max_aborted_requests_per_window: u32,
+    /// Field sections over our limits (answered `431` or refused), reported with
+    /// [`Connection::oversized_section`](super::Connection::oversized_section), allowed
+    /// per [`Config::limit_window`]; one more is `H3_EXCESSIVE_LOAD`. A single section
+    /// announced larger than 4 × SETTINGS_MAX_FIELD_SECTION_SIZE is `H3_EXCESSIVE_LOAD`
+    /// at once. Default 10.
+    pub max_oversized_sections_per_window: u32,
+    /// The window of the two budgets above. Default 10 s.
+    pub limit_window: Duration,
 }
 
 impl Default for Config {
@@ -37,6 +53,9 @@ impl Default for Config {
             h3_datagram: false,
             grease: None,
             max_untyped_uni_streams: 64,
+            max_aborted_requests_per_window: 200,
+            max_oversized_sections_per_window: 10,
+            limit_window: Duration::from_secs(10),
         }
     }
 }

@@ -82,6 +82,8 @@
 
 mod arena;
 mod body;
+#[cfg(feature = "cookies")]
+pub mod cookies;
 mod error;
 mod h1;
 #[cfg(feature = "http2")]
@@ -108,7 +110,9 @@ use shockwave_http11::{BodyLength, Limits, RequestHead};
 
 pub use arena::{ArenaFields, ArenaRequest, ArenaResponse};
 pub use body::{Body, BodyStream};
-pub use error::{ClosedDuring, Error, ErrorKind, Result, TimeoutKind};
+#[cfg(feature = "cookies")]
+pub use cookies::{CookieLimits, CookieStore, Jar};
+pub use error::{BoxError, ClosedDuring, Error, ErrorKind, Result, TimeoutKind};
 #[cfg(feature = "http2")]
 pub use h2::{H2Stream, Http2Client};
 #[cfg(feature = "http3")]
@@ -190,6 +194,20 @@ pub(crate) struct Config {
     pub(crate) http3: bool,
     #[cfg(feature = "http3")]
     pub(crate) h3_config: Http3Config,
+    #[cfg(feature = "cookies")]
+    pub(crate) cookies: Option<CookieProvider>,
+}
+
+/// The client's cookie store (see [`ClientBuilder::cookie_provider`]).
+#[cfg(feature = "cookies")]
+#[derive(Clone)]
+pub(crate) struct CookieProvider(pub(crate) Arc<dyn CookieStore>);
+
+#[cfg(feature = "cookies")]
+impl std::fmt::Debug for CookieProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CookieStore")
+    }
 }
 
 struct Inner {
@@ -258,6 +276,8 @@ impl Default for ClientBuilder {
                 http3: false,
                 #[cfg(feature = "http3")]
                 h3_config: Http3Config::default(),
+                #[cfg(feature = "cookies")]
+                cookies: None,
             },
             pool: PoolLimits {
                 max_per_host: 256,
@@ -422,6 +442,33 @@ impl ClientBuilder {
     #[cfg(feature = "http3")]
     pub fn http3_config(mut self, config: Http3Config) -> Self {
         self.config.h3_config = config;
+        self
+    }
+
+    /// Keeps cookies in a new in-memory [`Jar`] (RFC 6265 rules; see the [`cookies`]
+    /// module) with `true`, or none with `false` (the default: no cookie is stored or
+    /// sent). Cookies apply to the owned API ([`RequestBuilder::send`],
+    /// [`Client::send_http`]), redirects included; the arena API sends only the headers
+    /// it is given. Needs the `cookies` feature.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), shockwave::client::Error> {
+    /// let client = shockwave::client::Client::builder().cookie_store(true).build()?;
+    /// client.post("http://127.0.0.1:8080/login").send().await?; // Set-Cookie: session=...
+    /// client.get("http://127.0.0.1:8080/me").send().await?; // Cookie: session=...
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "cookies")]
+    pub fn cookie_store(mut self, enable: bool) -> Self {
+        self.config.cookies = enable.then(|| CookieProvider(Arc::new(Jar::default())));
+        self
+    }
+
+    /// Uses `store` for cookies: a [`Jar`] shared with other clients or inspected by
+    /// the caller, or any [`CookieStore`]. Needs the `cookies` feature.
+    #[cfg(feature = "cookies")]
+    pub fn cookie_provider<C: CookieStore>(mut self, store: Arc<C>) -> Self {
+        self.config.cookies = Some(CookieProvider(store));
         self
     }
 

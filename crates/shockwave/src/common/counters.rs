@@ -26,6 +26,15 @@ pub(crate) struct WorkerCounters {
     /// (published with the arena statistics).
     pub body_bytes_held: AtomicU64,
     pub body_bytes_held_peak: AtomicU64,
+    /// QUIC handshakes in progress now (see `ServerStats::connections_handshaking`).
+    pub connections_handshaking: AtomicU64,
+    /// QUIC Retry packets sent (see `ServerStats::quic_retries`).
+    pub quic_retries: AtomicU64,
+    /// Connections closed for resetting too many requests (`ServerStats::reset_limit_closes`).
+    pub reset_limit_closes: AtomicU64,
+    /// Connections closed for too many oversized header sections
+    /// (`ServerStats::header_limit_closes`).
+    pub header_limit_closes: AtomicU64,
     /// Arena pool statistics, published by the worker every 100 ms and at exit.
     pub arena: Mutex<ArenaStats>,
 }

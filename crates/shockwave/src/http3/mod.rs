@@ -72,6 +72,40 @@ pub struct Http3Config {
     pub max_body_size: u64,
     /// On graceful shutdown, how long in-flight requests may take. Default 10 s.
     pub shutdown_grace: Duration,
+    /// (Server) most QUIC connections per worker endpoint, in handshake or established;
+    /// a connection attempt beyond it is refused at once (`CONNECTION_REFUSED`, no
+    /// connection state kept) and counted in `ServerStats::connections_refused`.
+    /// Default 4096 (about 160 MiB of QUIC and TLS state at ~40 KiB per connection).
+    pub max_connections: usize,
+    /// (Server) most QUIC handshakes in progress per worker endpoint (half-open
+    /// connections); an attempt beyond it is refused like one beyond
+    /// [`max_connections`](Self::max_connections). quinn's `max_incoming` (attempts
+    /// not yet looked at) is 4 × this. Default 256.
+    pub max_handshakes: usize,
+    /// (Server) when a client's address is validated with a QUIC Retry (RFC 9000
+    /// §8.1.2) before the server keeps any state for it or sends more than the Retry.
+    /// Default [`AddressValidation::UnderLoad`].
+    pub address_validation: AddressValidation,
+}
+
+/// When the server answers a connection attempt from an address it has not validated
+/// yet with a QUIC Retry (RFC 9000 §8.1.2): a small stateless packet carrying a token
+/// the client must echo. It costs an honest client one round trip and a spoofed source
+/// everything: no connection state, no handshake, nothing beyond the Retry is sent to
+/// it (amplification well under the 3× of RFC 9000 §8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AddressValidation {
+    /// Every new connection attempt without a valid token gets a Retry.
+    Always,
+    /// Once half of [`Http3Config::max_handshakes`] handshakes are in progress, new
+    /// attempts without a valid token get a Retry (a flood of spoofed Initials then
+    /// costs no state). The default.
+    #[default]
+    UnderLoad,
+    /// Never: every attempt gets a handshake at once (quinn still keeps to QUIC's 3×
+    /// anti-amplification limit until the address is validated).
+    Never,
 }
 
 impl Default for Http3Config {
@@ -89,6 +123,9 @@ impl Default for Http3Config {
             send_window: 16 * 1024 * 1024,
             max_body_size: 16 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
+            max_connections: 4096,
+            max_handshakes: 256,
+            address_validation: AddressValidation::UnderLoad,
         }
     }
 }
@@ -143,6 +180,14 @@ pub fn quic_server_config(
         .map_err(|e| SetupError::Tls(e.to_string()))?;
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     server.transport_config(Arc::new(config.transport_config()));
+    // Connection attempts the accept loop has not looked at yet (it decides each at once,
+    // see `max_handshakes`): a few times the handshakes allowed, and so are the packets
+    // quinn buffers for them (0-RTT is off, so only a few handshake packets each).
+    let pending = config.max_handshakes.max(1).saturating_mul(4);
+    server
+        .max_incoming(pending)
+        .incoming_buffer_size(64 * 1024)
+        .incoming_buffer_size_total(pending as u64 * 16 * 1024);
     Ok(server)
 }
 

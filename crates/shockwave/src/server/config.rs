@@ -106,26 +106,7 @@ pub struct Timeouts {
     pub min_response_rate: Option<MinDataRate>,
 }
 
-/// A minimum transfer rate with a grace period (see [`Timeouts::min_request_body_rate`]).
-///
-/// Only the time a transfer spends waiting on the peer counts; time the handler takes to
-/// read a body or to produce a response does not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MinDataRate {
-    /// Lowest average rate, in bytes per second.
-    pub bytes_per_second: u64,
-    /// Waiting time allowed before the rate is enforced.
-    pub grace: Duration,
-}
-
-impl MinDataRate {
-    /// The default for request bodies and responses: 240 bytes per second after a 5 s
-    /// grace period (as in ASP.NET Core's Kestrel).
-    pub const DEFAULT: MinDataRate = MinDataRate {
-        bytes_per_second: 240,
-        grace: Duration::from_secs(5),
-    };
-}
+pub use crate::common::rate::MinDataRate;
 
 impl Default for Timeouts {
     fn default() -> Self {

@@ -22,6 +22,13 @@
 //! their code; stream errors (`H3_MESSAGE_ERROR`, `H3_REQUEST_INCOMPLETE`) reset the
 //! request stream with theirs; a header section above the limit is answered `431`.
 //!
+//! Defences (RFC 9114 §10.5, RFC 9000 §8.1): request streams the peer resets or ends
+//! before a complete request and refused header sections are reported to the
+//! connection's budgets, which close it with `H3_EXCESSIVE_LOAD` when exceeded; each
+//! connection attempt is decided before any state is kept (`Shared::admit`): refused
+//! beyond [`Http3Config::max_connections`] or [`Http3Config::max_handshakes`], answered
+//! with a stateless Retry as [`Http3Config::address_validation`] says.
+//!
 //! Graceful shutdown: GOAWAY with the first unprocessed stream ID, later request streams
 //! are rejected with `H3_REQUEST_REJECTED`, in-flight ones finish (up to the server's
 //! shutdown grace), then `CONNECTION_CLOSE` with `H3_NO_ERROR`.
@@ -39,7 +46,7 @@ use http::{Method, StatusCode, Version};
 use shockwave_arena::{Arena, ArenaError, HeaderList};
 use shockwave_quic::connection::{self, Connection, Event};
 use shockwave_quic::frame;
-use shockwave_quic::qpack::Decoded;
+use shockwave_quic::qpack::{Decoded, QpackError};
 use shockwave_quic::request::RequestStream;
 use shockwave_quic::stream::Role;
 use shockwave_quic::{message, Error as H3Error, ErrorCode, Scope};
@@ -55,7 +62,7 @@ use crate::common::pipeline::{
     self, call_handler, request_scheme, resolve_trailers, simple_fields, trailer_section,
 };
 use crate::common::rate::RateTimer;
-use crate::http3::{varint, Http3Config};
+use crate::http3::{varint, AddressValidation, Http3Config};
 use crate::service::{
     Body, BodyError, BodySource, Handler, Headers, Request, RequestContext, RequestParts, Response,
     ResponseBody, Scheme, Trailers,
@@ -76,7 +83,10 @@ struct Shared<H> {
     /// The worker's HTTP/3 counters.
     counters: Option<Arc<WorkerCounters>>,
     buffers: RefCell<Vec<Vec<u8>>>,
+    /// QUIC connections of this endpoint, in handshake or established.
     connections: Cell<usize>,
+    /// Of those, the ones whose handshake is in progress.
+    handshaking: Cell<usize>,
     connection_closed: Notify,
 }
 
@@ -94,8 +104,51 @@ impl<H> Shared<H> {
             st,
             buffers: RefCell::new(Vec::new()),
             connections: Cell::new(0),
+            handshaking: Cell::new(0),
             connection_closed: Notify::new(),
         }
+    }
+
+    /// Decides a connection attempt before any connection state exists: refused at
+    /// [`Http3Config::max_connections`] or [`Http3Config::max_handshakes`], answered
+    /// with a stateless Retry when [`Http3Config::address_validation`] asks for one and
+    /// the address is not validated yet (RFC 9000 §8.1.2), else handed back to be
+    /// accepted.
+    fn admit(&self, incoming: quinn::Incoming) -> Option<quinn::Incoming> {
+        let config = &self.config;
+        let handshaking = self.handshaking.get();
+        if self.connections.get() >= config.max_connections.max(1)
+            || handshaking >= config.max_handshakes.max(1)
+        {
+            if let Some(c) = &self.counters {
+                inc(&c.connections_refused);
+            }
+            tracing::debug!(
+                remote = %incoming.remote_address(),
+                connections = self.connections.get(),
+                handshaking,
+                "QUIC connection refused: at the limit"
+            );
+            incoming.refuse();
+            return None;
+        }
+        let validate = match config.address_validation {
+            AddressValidation::Always => true,
+            AddressValidation::UnderLoad => handshaking * 2 >= config.max_handshakes.max(1),
+            _ => false,
+        };
+        if validate && !incoming.remote_address_validated() && incoming.may_retry() {
+            return match incoming.retry() {
+                Ok(()) => {
+                    if let Some(c) = &self.counters {
+                        inc(&c.quic_retries);
+                    }
+                    None
+                }
+                Err(e) => Some(e.into_incoming()),
+            };
+        }
+        Some(incoming)
     }
 
     fn take_buffer(&self) -> Vec<u8> {
@@ -128,11 +181,25 @@ pub(crate) async fn run_endpoint<H: Handler>(
             i = endpoint.accept() => i,
         };
         let Some(incoming) = incoming else { break };
+        let Some(incoming) = shared.admit(incoming) else {
+            continue;
+        };
         let shared = shared.clone();
         shared.connections.set(shared.connections.get() + 1);
+        shared.handshaking.set(shared.handshaking.get() + 1);
+        if let Some(c) = &shared.counters {
+            inc(&c.connections_handshaking);
+        }
         tokio::task::spawn_local(async move {
             let guard = ConnGuard(shared.clone());
-            match incoming.await {
+            let handshake = incoming.await;
+            shared
+                .handshaking
+                .set(shared.handshaking.get().saturating_sub(1));
+            if let Some(c) = &shared.counters {
+                dec(&c.connections_handshaking);
+            }
+            match handshake {
                 Ok(conn) => {
                     if let Some(c) = &shared.counters {
                         inc(&c.connections_accepted);
@@ -264,6 +331,41 @@ impl<H> Conn<H> {
             None => blocked.push((id, cx.waker().clone())),
         }
         Poll::Pending
+    }
+
+    /// The peer reset, stopped or ended a request stream before its request was
+    /// complete: counted against the connection's budget, which closes the connection
+    /// with `H3_EXCESSIVE_LOAD` once exceeded (RFC 9114 §10.5).
+    fn request_aborted(&self) {
+        let now = self.shared.st.now().into_std();
+        let r = self.h3.borrow_mut().request_aborted(now);
+        if r.is_err() {
+            if let Some(c) = &self.shared.counters {
+                inc(&c.reset_limit_closes);
+            }
+        }
+        self.after();
+    }
+
+    /// A request's field section was over the limits (`size`: as far as known): counted
+    /// against the connection's budget; a peer that keeps sending them, or one far over
+    /// the limit, gets `H3_EXCESSIVE_LOAD` instead of one more `431`. True if the
+    /// connection is still open.
+    fn oversized_section(&self, e: &ReadFail) -> bool {
+        let size = match e {
+            ReadFail::H3(H3Error::FrameTooLarge { len, .. }) => *len,
+            ReadFail::H3(H3Error::Qpack(QpackError::FieldSectionTooLarge { size, .. })) => *size,
+            _ => 0,
+        };
+        let now = self.shared.st.now().into_std();
+        let r = self.h3.borrow_mut().oversized_section(size, now);
+        if r.is_err() {
+            if let Some(c) = &self.shared.counters {
+                inc(&c.header_limit_closes);
+            }
+        }
+        self.after();
+        r.is_ok()
     }
 
     /// The request stream `id` is done: a section still blocked is cancelled (RFC 9204
@@ -448,6 +550,7 @@ async fn serve_request<H: Handler>(
     let section = match poll_fn(|cx| reader.poll_next(cx, &mut [], &arena)).await {
         Ok(Ev::Headers(s)) => s,
         Ok(_) => {
+            conn.request_aborted();
             fail_stream(
                 conn,
                 send,
@@ -459,8 +562,17 @@ async fn serve_request<H: Handler>(
         Err(e) => {
             if is_too_large(&e) {
                 let _ = reader.recv.stop(varint(ErrorCode::ExcessiveLoad));
-                simple_response(conn, send, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await;
+                if conn.oversized_section(&e) {
+                    simple_response(conn, send, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await;
+                }
             } else {
+                if matches!(
+                    e,
+                    ReadFail::Quic(quinn::ReadError::Reset(_))
+                        | ReadFail::H3(H3Error::RequestIncomplete)
+                ) {
+                    conn.request_aborted();
+                }
                 fail_stream(conn, send, &mut reader.recv, &e);
             }
             return;
@@ -488,7 +600,9 @@ async fn serve_request<H: Handler>(
         Ok(c) => c,
         Err(Refused::Fail(e)) if is_too_large(&e) => {
             let _ = reader.recv.stop(varint(ErrorCode::ExcessiveLoad));
-            simple_response(conn, send, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await;
+            if conn.oversized_section(&e) {
+                simple_response(conn, send, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await;
+            }
             return;
         }
         Err(Refused::Fail(e)) => return fail_stream(conn, send, &mut reader.recv, &e),
@@ -539,6 +653,10 @@ async fn serve_request<H: Handler>(
     let rcx = RequestContext::new(request, &arena, body);
     let response = call_handler(&*shared.handler, rcx, shared.counters.as_deref(), id).await;
     if let Some(code) = stream_error.get() {
+        if code == ErrorCode::RequestCancelled {
+            // The peer reset the request stream while its body was being read.
+            conn.request_aborted();
+        }
         drop(response);
         let _ = send.reset(varint(code));
         return;
@@ -548,8 +666,15 @@ async fn serve_request<H: Handler>(
     // Consume what already arrived of an unread request (typically just the FIN of a
     // GET), so the stream closes cleanly; otherwise (RFC 9114 §4.1.1) a complete
     // response was sent: stop the unread rest of the request with H3_NO_ERROR.
-    if !reader.is_finished() && !drain_ready(&mut reader, &arena) {
-        let _ = reader.recv.stop(varint(ErrorCode::NoError));
+    if !reader.is_finished() {
+        match drain_ready(&mut reader, &arena) {
+            Some(true) => {}
+            Some(false) => {
+                let _ = reader.recv.stop(varint(ErrorCode::NoError));
+            }
+            // The peer reset a request it never finished (HEADERS, then RESET_STREAM).
+            None => conn.request_aborted(),
+        }
     }
 }
 
@@ -616,8 +741,9 @@ fn check_request<'a>(
 }
 
 /// Reads, without waiting, whatever of the request is already buffered (up to 64 KiB of
-/// content); true if the request stream ended cleanly.
-fn drain_ready(reader: &mut MessageReader, arena: &Arena) -> bool {
+/// content): `Some(true)` if the request stream ended cleanly, `Some(false)` if it has
+/// not ended yet (or ended in a malformed way), `None` if the peer reset it.
+fn drain_ready(reader: &mut MessageReader, arena: &Arena) -> Option<bool> {
     // Usually there is nothing but the FIN: a small stack buffer, not a zeroed arena block.
     let mut scratch = [0u8; 1024];
     let scratch = &mut scratch[..];
@@ -625,13 +751,14 @@ fn drain_ready(reader: &mut MessageReader, arena: &Arena) -> bool {
     let mut budget = 64 * 1024usize;
     while budget > 0 {
         match reader.poll_next(&mut cx, scratch, arena) {
-            Poll::Ready(Ok(Ev::End)) => return true,
+            Poll::Ready(Ok(Ev::End)) => return Some(true),
             Poll::Ready(Ok(Ev::Data(n))) => budget = budget.saturating_sub(n.max(1)),
             Poll::Ready(Ok(_)) => budget = budget.saturating_sub(1),
-            Poll::Ready(Err(_)) | Poll::Pending => return false,
+            Poll::Ready(Err(ReadFail::Quic(quinn::ReadError::Reset(_)))) => return None,
+            Poll::Ready(Err(_)) | Poll::Pending => return Some(false),
         }
     }
-    false
+    Some(false)
 }
 
 /// The request body: DATA frames of the request stream.

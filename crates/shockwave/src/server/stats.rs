@@ -33,6 +33,18 @@ pub struct ServerStats {
     pub handler_panics: u64,
     /// Connections closed by a header-read, idle or write timeout.
     pub timeouts: u64,
+    /// QUIC connections whose handshake is in progress now (HTTP/3; established ones
+    /// are in `connections_active`). At most `Http3Config::max_handshakes` per worker.
+    pub connections_handshaking: u64,
+    /// QUIC Retry packets sent to validate a client's address before any connection
+    /// state was kept (RFC 9000 §8.1.2, `Http3Config::address_validation`).
+    pub quic_retries: u64,
+    /// Connections closed because the peer reset or abandoned more requests than its
+    /// budget allows (HTTP/3: `H3_EXCESSIVE_LOAD`, the QUIC form of Rapid Reset).
+    pub reset_limit_closes: u64,
+    /// Connections closed because the peer kept sending header sections over the
+    /// limits, or one far over them (HTTP/3: `H3_EXCESSIVE_LOAD`).
+    pub header_limit_closes: u64,
     /// Arena pool statistics summed over the workers (published every 100 ms).
     pub arena: ArenaStats,
     /// Request-body bytes held now (received and not released: buffered, or delivered
@@ -70,6 +82,10 @@ impl ServerStats {
             s.body_bytes_held_peak = s
                 .body_bytes_held_peak
                 .max(w.body_bytes_held_peak.load(Relaxed));
+            s.connections_handshaking += w.connections_handshaking.load(Relaxed);
+            s.quic_retries += w.quic_retries.load(Relaxed);
+            s.reset_limit_closes += w.reset_limit_closes.load(Relaxed);
+            s.header_limit_closes += w.header_limit_closes.load(Relaxed);
             let a = *w.arena.lock().unwrap_or_else(|e| e.into_inner());
             add_arena(&mut s.arena, &a);
         }
@@ -116,7 +132,8 @@ impl ServerStats {
         format!(
             concat!(
                 "{{\"workers\":{},\"connections\":{{\"accepted\":{},\"active\":{},\"refused\":{},",
-                "\"tls_handshake_failures\":{}}},\"requests\":{},\"requests_cancelled\":{},",
+                "\"tls_handshake_failures\":{},\"handshaking\":{},\"quic_retries\":{},",
+                "\"closed_reset_limit\":{},\"closed_header_limit\":{}}},\"requests\":{},\"requests_cancelled\":{},",
                 "\"responses\":{{\"1xx\":{},\"2xx\":{},\"3xx\":{},\"4xx\":{},\"5xx\":{}}},",
                 "\"errors_by_status\":{{{}}},\"handler_panics\":{},\"timeouts\":{},",
                 "\"arena\":{{\"arenas_created\":{},\"arenas_in_use\":{},\"arenas_idle\":{},",
@@ -130,6 +147,10 @@ impl ServerStats {
             self.connections_active,
             self.connections_refused,
             self.tls_handshake_failures,
+            self.connections_handshaking,
+            self.quic_retries,
+            self.reset_limit_closes,
+            self.header_limit_closes,
             self.requests,
             self.requests_cancelled,
             c[0],

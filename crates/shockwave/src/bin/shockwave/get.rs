@@ -154,7 +154,7 @@ fn fetch(
         for (n, v) in &headers {
             req = req.header(n.as_str(), v.as_str());
         }
-        let mut resp = req.send().await?;
+        let mut resp = req.send().await.map_err(with_hint)?;
         let mut out = std::io::stdout().lock();
         if args.include {
             let reason = resp.status().canonical_reason().unwrap_or("");
@@ -198,6 +198,37 @@ fn fetch(
         out.flush()?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// An error and its causes, each printed once: `a: b: c` (the client's errors do not
+/// repeat their source in their `Display`).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        // An io::Error wrapping another error displays as that error: print it once.
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
+/// A failed request as the CLI reports it: the error with its causes, and for a TLS
+/// failure a hint at the flags that change certificate verification.
+fn with_hint(e: shockwave::client::Error) -> anyhow::Error {
+    if e.is_tls() {
+        anyhow::anyhow!(
+            "{}\nhint: if the server's certificate is signed by a private CA, trust it with \
+             --cacert FILE (PEM); -k (--insecure) skips verification (for testing only)",
+            chain(&e)
+        )
+    } else {
+        anyhow::Error::new(e)
+    }
 }
 
 /// Shared state of a load run.
@@ -403,7 +434,7 @@ async fn sequential(state: &Load, client: &Client, hist: &mut Histogram<u64>) {
                     .fetch_add(resp.body().len() as u64, Ordering::Relaxed);
                 state.done.fetch_add(1, Ordering::Relaxed);
             }
-            Err(e) => state.error(e),
+            Err(e) => state.error(chain(&e)),
         }
         arena.reset();
     }
@@ -469,6 +500,7 @@ async fn pipelined(state: &Load, client: &Client, depth: usize, hist: &mut Histo
                     conn.insert(io)
                 }
                 Err(e) => {
+                    let e = chain(&e);
                     for _ in 0..n {
                         state.error(&e);
                     }
