@@ -178,54 +178,50 @@ impl<'a> Body<'a> {
                 return Ok(buf);
             }
         }
-        /// What is read at once when the source cannot tell how much is waiting.
-        const PROBE: usize = 512;
-        let mut staged: Vec<u8> = Vec::new();
-        loop {
-            // At most one byte past the limit: enough to tell that it was exceeded.
-            let room = (limit - staged.len() as u64).saturating_add(1);
-            let want = (src.readable_hint().max(PROBE) as u64).min(room) as usize;
-            let start = staged.len();
-            staged.resize(start + want, 0);
-            let read = poll_fn(|cx| src.poll_read(cx, &mut staged[start..])).await;
-            let n = match read {
-                Ok(n) => n,
-                Err(e) => return Err(e),
-            };
-            staged.truncate(start + n);
-            if n == 0 {
-                break;
-            }
-            if staged.len() as u64 > limit {
-                return Err(BodyError::TooLarge { limit });
-            }
-        }
+        let staged = collect(&mut **src, limit).await?;
         if declared.is_some_and(|len| staged.len() as u64 != len) {
             return Err(BodyError::Closed); // ended before its Content-Length
         }
         Ok(arena.alloc_slice_copy(&staged)?)
     }
 
-    /// Reads the whole body into heap [`Bytes`] (one allocation, or more for chunked
-    /// bodies).
+    /// Reads the whole body into heap [`Bytes`], read straight into one buffer that grows
+    /// with the bytes received (a declared `Content-Length` reserves nothing ahead).
     pub async fn to_bytes(&mut self) -> Result<Bytes, BodyError> {
         let limit = self.limit;
         let Some(src) = self.source.as_mut() else {
             return Ok(Bytes::new());
         };
-        let mut out = Vec::with_capacity(src.content_length().unwrap_or(0).min(limit) as usize);
-        let mut chunk = [0u8; 8192];
-        loop {
-            let n = poll_fn(|cx| src.poll_read(cx, &mut chunk)).await?;
-            if n == 0 {
-                break;
-            }
-            if (out.len() + n) as u64 > limit {
-                return Err(BodyError::TooLarge { limit });
-            }
-            out.extend_from_slice(&chunk[..n]);
+        Ok(Bytes::from(collect(&mut **src, limit).await?))
+    }
+}
+
+/// Reads a body to its end into one heap buffer that grows only with the bytes received:
+/// each read asks for what the source says is waiting ([`BodySource::readable_hint`]), or
+/// 512 bytes when it cannot tell, so nothing is reserved or zeroed ahead of the data (a
+/// declared length is not trusted). More than `limit` bytes is [`BodyError::TooLarge`].
+async fn collect(src: &mut dyn BodySource, limit: u64) -> Result<Vec<u8>, BodyError> {
+    /// What is read at once when the source cannot tell how much is waiting.
+    const PROBE: usize = 512;
+    let mut staged: Vec<u8> = Vec::new();
+    loop {
+        // At most one byte past the limit: enough to tell that it was exceeded.
+        let room = (limit - (staged.len() as u64).min(limit)).saturating_add(1);
+        let want = (src.readable_hint().max(PROBE) as u64).min(room) as usize;
+        let start = staged.len();
+        staged.resize(start + want, 0);
+        let read = poll_fn(|cx| src.poll_read(cx, &mut staged[start..])).await;
+        let n = match read {
+            Ok(n) => n,
+            Err(e) => return Err(e),
+        };
+        staged.truncate(start + n);
+        if n == 0 {
+            return Ok(staged);
         }
-        Ok(Bytes::from(out))
+        if staged.len() as u64 > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
     }
 }
 
