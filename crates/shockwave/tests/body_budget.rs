@@ -306,6 +306,64 @@ fn h2_concurrent_large_uploads_all_finish_under_a_small_budget() {
 }
 
 #[test]
+fn h2_waiting_for_withheld_credit_does_not_count_against_the_body_rate() {
+    // `/hold` reads 512 KiB (over the 256 KiB budget) and keeps it for 2 s. Meanwhile the
+    // other upload waits for credit the server holds back, far longer than its grace
+    // period and what its bytes earned: the server's wait, not the peer's.
+    let h = builder()
+        .max_body_size(4 * MIB)
+        .max_body_bytes_per_connection(MIB / 4)
+        .min_request_body_rate(Some(MinDataRate {
+            bytes_per_second: 100_000,
+            grace: Duration::from_millis(300),
+        }))
+        .start(late_reader())
+        .unwrap();
+    let mut p = Peer::connect(
+        h.local_addr(),
+        &[(SettingId::InitialWindowSize, 64 * 1024 * 1024)],
+    );
+    p.c.window(0, 1 << 30);
+    // Stream 1 (its handler reads after 1 s) gets 10 KB now, the rest later.
+    p.post(1, "/late-echo", 100_000);
+    p.c.data(1, &[b'a'; 10_000], false);
+    p.windows.insert(1, p.initial - 10_000);
+    p.conn_window -= 10_000;
+    p.post(3, "/hold", MIB / 2);
+    p.flush();
+    let mut left = HashMap::from([(3u32, MIB / 2)]);
+    let start = Instant::now();
+    assert_eq!(p.upload(&mut left, start + Duration::from_secs(5)), MIB / 2);
+    let mut left = HashMap::from([(1u32, 90_000)]);
+    // Credit is held back until `/hold` finishes: keep offering.
+    let mut sent = 0;
+    while left[&1] > 0 && p.reset_of(1).is_none() && start.elapsed() < Duration::from_secs(10) {
+        sent += p.upload(&mut left, start + Duration::from_secs(10));
+    }
+    assert_eq!(
+        sent,
+        90_000,
+        "reset {:?}, conn window {}, windows {:?}",
+        p.reset_of(1),
+        p.conn_window,
+        p.windows
+    );
+    while p.data_len(1) < 100_000 && start.elapsed() < Duration::from_secs(10) {
+        assert!(p.pump(Duration::from_millis(50)), "closed");
+    }
+    assert_eq!(p.reset_of(1), None, "the waiting upload was cut");
+    assert_eq!(p.status_of(1).as_deref(), Some("200"));
+    assert_eq!(p.data_len(1), 100_000);
+    assert_eq!(p.status_of(3).as_deref(), Some("200"));
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "it did wait: {:?}",
+        start.elapsed()
+    );
+    h.stop().unwrap();
+}
+
+#[test]
 fn h2_a_declared_length_pins_nothing_before_the_bytes_arrive() {
     // Found by an attack run: 50 connections x 200 streams of POST with content-length
     // 1 MB and no body pinned 745 MiB (a zeroed 64 KiB per request, up front).
@@ -335,11 +393,17 @@ fn h2_a_declared_length_pins_nothing_before_the_bytes_arrive() {
     h.stop().unwrap();
 }
 
-/// DefaultRoutes, plus `/late-echo`: reads its body only after 1 s.
+/// DefaultRoutes, plus `/late-echo` (reads its body only after 1 s) and `/hold` (reads its
+/// body, then keeps it for 2 s before answering).
 struct LateReader(DefaultRoutes);
 
 impl Handler for LateReader {
     async fn call<'a>(&'a self, mut cx: RequestContext<'a>) -> Response<'a> {
+        if cx.path() == "/hold" {
+            let n = cx.body().to_arena().await.map_or(0, |b| b.len());
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            return Response::text(if n > 0 { "held" } else { "none" });
+        }
         if cx.path() == "/late-echo" {
             tokio::time::sleep(Duration::from_secs(1)).await;
             return match cx.body().to_arena().await {
