@@ -637,17 +637,20 @@ impl<F: Future<Output = ()>> StreamSlots<F> {
 /// Held bytes are the engine's ([`Connection::held_bytes`]: buffered, or read and not
 /// released) plus the bytes handlers read whose credit went back already
 /// (`released_delivered`): all of them stay in memory until the request finishes. Under
-/// budget, credit goes back as a handler reads; over it, it is withheld, new
-/// body-carrying streams are refused (REFUSED_STREAM, RFC 9113 §8.7: safe to retry).
+/// budget, credit goes back as a handler reads; over it, it is withheld, every stream's
+/// window is shrunk to [`THROTTLED_WINDOW`] (SETTINGS_INITIAL_WINDOW_SIZE, RFC 9113
+/// §6.9.2: credit granted and not used yet is taken back once the peer acknowledges), and
+/// new body-carrying streams are refused (REFUSED_STREAM, §8.7: safe to retry).
 ///
 /// No deadlock: when every byte held belongs to bodies that are still arriving (none can
 /// finish, none can release), one stream, the *leader*, still gets credit until its body
 /// ends, so uploads finish one after the other. While a finished body is still held (its
 /// handler runs, or its response waits for the peer to read) there is no leader: that
 /// request releases its bytes when it finishes, and a peer that does not read its
-/// responses is cut by the minimum response rate. When the leader waits and the bytes
-/// held on other streams keep the connection window closed, the connection window is
-/// opened for it. Withheld credit goes back once the connection and its worker are under
+/// responses is cut by the minimum response rate. When the leader waits, its own window
+/// and (once the shrink is acknowledged, so that no other stream can spend it) the
+/// connection window are opened for it; the connection credit is an advance that later
+/// releases pay back. Withheld credit goes back once the connection and its worker are under
 /// budget; time a stream waits for withheld credit does not count against its minimum
 /// request-body rate.
 struct BodyFlow<'w> {
