@@ -80,6 +80,15 @@ pub struct Config {
     /// [`HEADER_LIST_ABORT_FACTOR`] × `max_header_list_size` is not decoded further and
     /// closes the connection at once. Default 10.
     pub max_oversized_header_lists: u32,
+    /// Flow-control credit on release (as h2's `release_capacity` and nghttp2's
+    /// `consume`): when true, [`Connection::read_data`](super::Connection::read_data) gives
+    /// no credit back; the stream side calls
+    /// [`Connection::release_capacity`](super::Connection::release_capacity) once the
+    /// bytes it read are no longer held (and the connection credit of a stream's unreleased
+    /// bytes comes back when the stream is released). Then the windows bound what the
+    /// stream side holds, not only what is buffered here. Default false: credit goes back
+    /// as bytes are read.
+    pub release_on_demand: bool,
 }
 
 /// Once a peer has sent one oversized field list, a later list this many times over
@@ -114,6 +123,7 @@ impl Default for Config {
             stream_stall_timeout: Some(Duration::from_secs(30)),
             header_block_timeout: Some(Duration::from_secs(10)),
             max_oversized_header_lists: 10,
+            release_on_demand: false,
         }
     }
 }

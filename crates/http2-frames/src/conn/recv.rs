@@ -230,6 +230,7 @@ impl Connection {
         }
         let s = self.store.get_mut(id).expect("stream exists");
         s.buf.extend_from_slice(d.data);
+        self.flow.held += d.data.len() as u64;
         if d.end_stream {
             s.recv_closed = true;
         }
@@ -358,6 +359,10 @@ impl Connection {
         }
         if self.store.len() >= self.config.max_concurrent_streams as usize {
             // §5.1.2: beyond SETTINGS_MAX_CONCURRENT_STREAMS.
+            return self.stream_error(id, ErrorCode::RefusedStream, now);
+        }
+        if self.refuse_bodies && !end_stream {
+            // §8.7: REFUSED_STREAM, not processed, safe to retry once memory is released.
             return self.stream_error(id, ErrorCode::RefusedStream, now);
         }
         if self.scratch.validate_request().is_err() {
@@ -503,6 +508,9 @@ impl Connection {
     fn on_settings(&mut self, s: &SettingsFrame<'_>) -> Result<(), ConnectionError> {
         if s.is_ack() {
             self.settings_unacked = self.settings_unacked.saturating_sub(1);
+            if let Some(Some(size)) = self.window_changes.pop_front() {
+                self.apply_recv_initial(size);
+            }
             return Ok(());
         }
         let old_window = self.peer.initial_window_size;
@@ -563,7 +571,8 @@ impl Connection {
     /// Reads body bytes of stream `id` into `buf`: `Ok(0)` at the end of the body;
     /// `Err(WouldBlock)` when nothing is buffered yet ([`Event::StreamReadable`] follows
     /// when something arrives). Consumed bytes are given back to the peer as flow-control
-    /// credit.
+    /// credit, unless [`Config::release_on_demand`](super::Config::release_on_demand) is set
+    /// (then [`Connection::release_capacity`] does).
     pub fn read_data(&mut self, id: StreamId, buf: &mut [u8]) -> Result<usize, StreamError> {
         let Some(s) = self.store.get_mut(id) else {
             return Err(StreamError::Closed);
@@ -586,6 +595,11 @@ impl Connection {
             s.buf.clear();
             s.buf_pos = 0;
         }
+        if self.config.release_on_demand {
+            s.unreleased += n as u64;
+            return Ok(n);
+        }
+        self.flow.held -= n as u64;
         self.release_conn(n as u32);
         self.release_stream_window(id, n as u32);
         Ok(n)

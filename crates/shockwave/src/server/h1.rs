@@ -26,8 +26,10 @@ use super::request::{Headers, Request, RequestContext, Scheme};
 use super::response::{BodyStream, FileBody, Response, ResponseBody, Trailers};
 use super::state::WorkerState;
 use super::stats::inc;
+use crate::common::budget::ConnBudget;
 use crate::common::linger::linger_close;
 use crate::common::pipeline::{poll_guarded, poll_trailers, resolve_trailers};
+use crate::common::rate::RateMeter;
 
 use h11::CONTINUE;
 
@@ -408,7 +410,9 @@ where
                     state: &state,
                     sleep: sleep.as_mut(),
                     timeout: cfg.timeouts.write,
-                    waiting: false,
+                    stuck: None,
+                    meter: RateMeter::new(cfg.timeouts.min_request_body_rate),
+                    budget: ConnBudget::new(Some(&st.body_budget), u64::MAX),
                 };
                 let body = Body::new(&mut source, arena, cfg.limits.max_body_size);
                 respond(
@@ -703,7 +707,8 @@ where
     if wbuf.is_empty() {
         return Ok(());
     }
-    write_all_timeout(io, wbuf, st.config.timeouts.write, sleep).await?;
+    let guard = &mut WriteGuard::new(&st.config.timeouts);
+    write_all_timeout(io, wbuf, guard, sleep).await?;
     wbuf.clear();
     if wbuf.capacity() > 4 * st.config.limits.write_batch_bytes.max(64 * 1024) {
         wbuf.shrink_to(st.config.limits.write_batch_bytes);
@@ -711,10 +716,27 @@ where
     Ok(())
 }
 
+/// The limits of one response's writes: the write timeout (a write that makes no progress
+/// at all) and the minimum response rate (slow read: the peer reads, but too slowly; only
+/// the time spent waiting for the socket counts).
+struct WriteGuard {
+    timeout: std::time::Duration,
+    meter: RateMeter,
+}
+
+impl WriteGuard {
+    fn new(timeouts: &super::config::Timeouts) -> Self {
+        WriteGuard {
+            timeout: timeouts.write,
+            meter: RateMeter::new(timeouts.min_response_rate),
+        }
+    }
+}
+
 async fn write_all_timeout<IO: AsyncWrite + Unpin>(
     io: &mut IO,
     data: &[u8],
-    timeout: std::time::Duration,
+    guard: &mut WriteGuard,
     mut sleep: Pin<&mut Sleep>,
 ) -> Result<(), Close> {
     let mut written = 0;
@@ -725,17 +747,32 @@ async fn write_all_timeout<IO: AsyncWrite + Unpin>(
         let n = match first {
             Poll::Ready(r) => r?,
             Poll::Pending => {
-                sleep.as_mut().reset(Instant::now() + timeout);
-                tokio::select! {
-                    biased;
-                    r = &mut write => r?,
-                    _ = &mut sleep => return Err(Close::Timeout),
-                }
+                let now = Instant::now();
+                guard.meter.wait(now.into_std());
+                let stuck = now + guard.timeout;
+                let n = loop {
+                    let slow = guard.meter.deadline(Instant::now().into_std());
+                    let at = slow.map_or(stuck, |d| stuck.min(Instant::from_std(d)));
+                    sleep.as_mut().reset(at);
+                    tokio::select! {
+                        biased;
+                        r = &mut write => break r?,
+                        _ = &mut sleep => {
+                            let now = Instant::now();
+                            if now >= stuck || guard.meter.is_too_slow(now.into_std()) {
+                                return Err(Close::Timeout);
+                            }
+                        }
+                    }
+                };
+                guard.meter.resume(Instant::now().into_std());
+                n
             }
         };
         if n == 0 {
             return Err(io::Error::from(io::ErrorKind::WriteZero).into());
         }
+        guard.meter.add(n);
         written += n;
     }
     Ok(())
@@ -755,7 +792,7 @@ async fn send_deferred<IO, H>(
 where
     IO: AsyncWrite + Unpin,
 {
-    let timeout = st.config.timeouts.write;
+    let timeout = &mut WriteGuard::new(&st.config.timeouts);
     let chunked = deferred.chunked;
     wbuf.clear();
     match deferred.body {
@@ -921,8 +958,16 @@ struct H1Body<'c, IO> {
     continue_sent: Option<usize>,
     state: &'c BodyState,
     sleep: Pin<&'c mut Sleep>,
+    /// Zero progress for this long cuts the body (the write timeout).
     timeout: std::time::Duration,
-    waiting: bool,
+    /// When the current wait on the peer cuts the body for zero progress.
+    stuck: Option<Instant>,
+    /// The minimum request-body rate (slow POST).
+    meter: RateMeter,
+    /// The body bytes the handler read, counted into the worker's body budget until the
+    /// request finishes (an HTTP/1.1 connection holds one body at most: it is always
+    /// served, and its bytes weigh on the worker's HTTP/2 and HTTP/3 connections).
+    budget: ConnBudget<'c>,
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> H1Body<'_, IO> {
@@ -933,15 +978,34 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> H1Body<'_, IO> {
         Poll::Ready(Err(e))
     }
 
+    /// Waiting on the peer: cut the body once it made no progress for the write timeout,
+    /// or once it is below the minimum rate; otherwise sleep until the earlier deadline.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, BodyError>> {
-        if !self.waiting {
-            self.waiting = true;
-            self.sleep.as_mut().reset(Instant::now() + self.timeout);
+        loop {
+            let now = Instant::now();
+            let stuck = *self.stuck.get_or_insert(now + self.timeout);
+            self.meter.wait(now.into_std());
+            if now >= stuck || self.meter.is_too_slow(now.into_std()) {
+                return self.fail(BodyError::Timeout);
+            }
+            let at = self
+                .meter
+                .deadline(now.into_std())
+                .map_or(stuck, |d| stuck.min(Instant::from_std(d)));
+            if self.sleep.deadline() != at {
+                self.sleep.as_mut().reset(at);
+            }
+            if self.sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
         }
-        if self.sleep.as_mut().poll(cx).is_ready() {
-            return self.fail(BodyError::Timeout);
+    }
+
+    /// Bytes moved: the wait on the peer (if any) is over.
+    fn progressed(&mut self) {
+        if self.stuck.take().is_some() {
+            self.meter.resume(Instant::now().into_std());
         }
-        Poll::Pending
     }
 }
 
@@ -960,7 +1024,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> BodySource for H1Body<'_, IO> {
         while let Some(written) = self.continue_sent {
             if written == CONTINUE.len() {
                 self.continue_sent = None;
-                self.waiting = false;
+                self.progressed();
                 break;
             }
             match Pin::new(&mut *self.io).poll_write(cx, &CONTINUE[written..]) {
@@ -981,6 +1045,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> BodySource for H1Body<'_, IO> {
                 let n = (pe - ps).min(buf.len());
                 buf[..n].copy_from_slice(&self.rbuf[ps..ps + n]);
                 self.pending.0 += n;
+                self.meter.add(n);
+                self.budget.add(n as u64);
                 return Poll::Ready(Ok(n));
             }
             if self.decoder.is_done() {
@@ -1020,7 +1086,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> BodySource for H1Body<'_, IO> {
                     self.state.done.set(true);
                 }
                 if consumed > 0 || done {
-                    self.waiting = false;
                     continue;
                 }
             }
@@ -1049,7 +1114,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> BodySource for H1Body<'_, IO> {
                         };
                     }
                     *self.end += n;
-                    self.waiting = false;
+                    self.progressed();
                 }
                 Poll::Ready(Err(e)) => return self.fail(BodyError::Io(e)),
                 Poll::Pending => return self.poll_timer(cx),
@@ -1063,6 +1128,17 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> BodySource for H1Body<'_, IO> {
 
     fn is_end(&self) -> bool {
         self.state.done.get() && self.pending.0 >= self.pending.1
+    }
+
+    fn readable_hint(&self) -> usize {
+        let decoded = self.pending.1 - self.pending.0;
+        // With a Content-Length the buffered bytes are body bytes; a chunked body's are not
+        // counted (its framing is not decoded yet).
+        let raw = self.content_length.map_or(0, |len| {
+            let left = len.saturating_sub(self.received);
+            (left as usize).min(*self.end - *self.start)
+        });
+        decoded + raw
     }
 }
 

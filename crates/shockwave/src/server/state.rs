@@ -14,6 +14,7 @@ use tokio::sync::{watch, Notify};
 
 use super::config::ServerConfig;
 use super::stats::WorkerCounters;
+use crate::common::budget::WorkerBudget;
 
 /// Everything a worker's connections share (one per worker thread, behind an `Rc`).
 pub(crate) struct WorkerState<H> {
@@ -39,6 +40,9 @@ pub(crate) struct WorkerState<H> {
     /// Wakes this worker's idle connections on shutdown (worker-local: no cross-core
     /// traffic on the per-request path).
     pub(super) stop_notify: Notify,
+    /// Request-body bytes this worker's connections hold, against
+    /// `ServerLimits::max_body_bytes_per_worker`.
+    pub body_budget: WorkerBudget,
 }
 
 impl<H> WorkerState<H> {
@@ -56,6 +60,7 @@ impl<H> WorkerState<H> {
             max_header_bytes: limits.max_header_bytes,
             ..h11::Limits::default()
         };
+        let body_limit = limits.max_body_bytes_per_worker;
         WorkerState {
             handler,
             pool: ArenaPool::new(config.arena.clone()),
@@ -72,6 +77,7 @@ impl<H> WorkerState<H> {
             active: Cell::new(0),
             closed: Notify::new(),
             stop_notify: Notify::new(),
+            body_budget: WorkerBudget::new(body_limit),
         }
     }
 
@@ -136,6 +142,11 @@ impl<H> WorkerState<H> {
     }
 
     pub(crate) fn publish_arena_stats(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.counters;
+        c.body_bytes_held.store(self.body_budget.held(), Relaxed);
+        c.body_bytes_held_peak
+            .store(self.body_budget.peak(), Relaxed);
         let stats = self.pool.stats();
         *self
             .counters
