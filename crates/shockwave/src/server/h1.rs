@@ -164,6 +164,10 @@ struct HeadKey {
     date_gen: u64,
 }
 
+/// How long a keep-alive connection waits for its next request before buffers grown past
+/// the read buffer size are cut back to it.
+const IDLE_SHRINK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn run<IO, H>(
     c: &mut Conn<IO>,
     st: &WorkerState<H>,
@@ -178,6 +182,7 @@ where
 {
     let cfg = &st.config;
     let limits = &st.h11_limits;
+    let read_size = cfg.read_buffer_size.max(1024);
     let max_buffer = cfg.limits.max_header_bytes + cfg.limits.max_request_line + 1024;
     let mut head_deadline: Option<Instant> = None;
     let mut must_parse = false;
@@ -194,12 +199,34 @@ where
             if st.stopping() {
                 return Ok(());
             }
-            sleep.as_mut().reset(st.now() + cfg.timeouts.idle);
-            let n = tokio::select! {
-                biased;
-                r = c.io.read(&mut c.rbuf[..]) => r?,
-                _ = &mut sleep => return Err(Close::Timeout),
-                _ = stop.as_mut() => return Ok(()),
+            let idle_deadline = st.now() + cfg.timeouts.idle;
+            // A connection whose buffers a big request or response grew gives the excess
+            // back once it has been idle for `IDLE_SHRINK_AFTER` (`read` is cancel-safe).
+            let mut shrink = c.rbuf.len() > read_size || c.wbuf.capacity() > read_size;
+            let n = loop {
+                let wake = if shrink {
+                    idle_deadline.min(st.now() + IDLE_SHRINK_AFTER)
+                } else {
+                    idle_deadline
+                };
+                sleep.as_mut().reset(wake);
+                tokio::select! {
+                    biased;
+                    r = c.io.read(&mut c.rbuf[..]) => break r?,
+                    _ = &mut sleep => {
+                        if !shrink || wake >= idle_deadline {
+                            return Err(Close::Timeout);
+                        }
+                        shrink = false;
+                        let before = c.rbuf.capacity() + c.wbuf.capacity();
+                        c.rbuf.truncate(read_size);
+                        c.rbuf.shrink_to_fit();
+                        c.wbuf.shrink_to(read_size);
+                        let after = c.rbuf.capacity() + c.wbuf.capacity();
+                        st.trim.note_freed(before.saturating_sub(after));
+                    }
+                    _ = stop.as_mut() => return Ok(()),
+                }
             };
             if n == 0 {
                 return Ok(());
