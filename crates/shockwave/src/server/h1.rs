@@ -171,6 +171,9 @@ struct HeadKey {
 const REQUESTS_PER_YIELD: u32 = 32;
 /// Request-head bytes parsed one after the other before the task yields.
 const HEAD_BYTES_PER_YIELD: usize = 64 * 1024;
+/// How long a keep-alive connection waits for its next request before buffers grown past
+/// the read buffer size are cut back to it.
+const IDLE_SHRINK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn run<IO, H>(
     c: &mut Conn<IO>,
@@ -186,6 +189,7 @@ where
 {
     let cfg = &st.config;
     let limits = &st.h11_limits;
+    let read_size = cfg.read_buffer_size.max(1024);
     let max_buffer = cfg.limits.max_header_bytes + cfg.limits.max_request_line + 1024;
     let mut head_deadline: Option<Instant> = None;
     let mut must_parse = false;
@@ -208,17 +212,41 @@ where
             if st.stopping() {
                 return Ok(());
             }
+            // The first request must come within the header-read timeout, later ones within
+            // the idle timeout.
             let wait = if first_request {
                 cfg.timeouts.header_read.min(cfg.timeouts.idle)
             } else {
                 cfg.timeouts.idle
             };
-            sleep.as_mut().reset(st.now() + wait);
-            let n = tokio::select! {
-                biased;
-                r = c.io.read(&mut c.rbuf[..]) => r?,
-                _ = &mut sleep => return Err(Close::Timeout),
-                _ = stop.as_mut() => return Ok(()),
+            let idle_deadline = st.now() + wait;
+            // A connection whose buffers a big request or response grew gives the excess
+            // back once it has been idle for `IDLE_SHRINK_AFTER` (`read` is cancel-safe).
+            let mut shrink = c.rbuf.len() > read_size || c.wbuf.capacity() > read_size;
+            let n = loop {
+                let wake = if shrink {
+                    idle_deadline.min(st.now() + IDLE_SHRINK_AFTER)
+                } else {
+                    idle_deadline
+                };
+                sleep.as_mut().reset(wake);
+                tokio::select! {
+                    biased;
+                    r = c.io.read(&mut c.rbuf[..]) => break r?,
+                    _ = &mut sleep => {
+                        if !shrink || wake >= idle_deadline {
+                            return Err(Close::Timeout);
+                        }
+                        shrink = false;
+                        let before = c.rbuf.capacity() + c.wbuf.capacity();
+                        c.rbuf.truncate(read_size);
+                        c.rbuf.shrink_to_fit();
+                        c.wbuf.shrink_to(read_size);
+                        let after = c.rbuf.capacity() + c.wbuf.capacity();
+                        st.trim.note_freed(before.saturating_sub(after));
+                    }
+                    _ = stop.as_mut() => return Ok(()),
+                }
             };
             if n == 0 {
                 return Ok(());

@@ -62,6 +62,7 @@ mod state;
 pub mod stats;
 #[cfg(feature = "tls")]
 pub mod tls;
+mod trim;
 mod worker;
 
 use std::net::SocketAddr;

@@ -342,6 +342,7 @@ impl<H> Drop for ActiveGuard<H> {
         let st = &self.0;
         st.active.set(st.active.get().saturating_sub(1));
         dec(&st.counters.connections_active);
+        st.trim.note_close();
         st.closed.notify_waiters();
     }
 }
