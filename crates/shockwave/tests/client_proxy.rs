@@ -247,10 +247,7 @@ async fn http_url_through_tinyproxy_uses_the_absolute_form() {
         assert_eq!(resp.status(), 200);
         let body = resp.text().await.unwrap();
         // tinyproxy adds `Via` when it forwards.
-        assert!(
-            body.to_ascii_lowercase().contains("(tinyproxy/"),
-            "{body}"
-        );
+        assert!(body.to_ascii_lowercase().contains("(tinyproxy/"), "{body}");
         assert!(
             proxy.log_contains(&format!("GET {url} HTTP/1.1")).await,
             "tinyproxy did not log the absolute-form request:\n{}",
@@ -307,10 +304,7 @@ async fn https_url_through_tinyproxy_connect_tunnel_with_auth() {
             !body.to_ascii_lowercase().contains("proxy-authorization"),
             "{body}"
         );
-        assert!(
-            body.to_ascii_lowercase().contains("(tinyproxy/"),
-            "{body}"
-        );
+        assert!(body.to_ascii_lowercase().contains("(tinyproxy/"), "{body}");
     })
     .await;
 }
@@ -421,7 +415,11 @@ async fn absolute_form_and_proxy_authorization_on_the_wire() {
         assert!(lower.contains("x-test: 1\r\n"), "{head}");
         // Pooled by proxy: the idle connection is the one to the proxy, reused.
         assert_eq!(client.idle_connections("http://origin.invalid:8080/"), 1);
-        let resp = client.get("http://origin.invalid:8080/second").send().await.unwrap();
+        let resp = client
+            .get("http://origin.invalid:8080/second")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
         let heads = seen.lock().unwrap().clone();
         assert!(heads[1].starts_with("GET http://origin.invalid:8080/second HTTP/1.1\r\n"));
@@ -765,10 +763,23 @@ impl Resolve for Fixed {
     }
 }
 
-/// A non-routable address: connecting to it hangs (or fails at once where there is no
-/// route at all; either way the next address must win).
-fn blackhole(port: u16) -> SocketAddr {
-    SocketAddr::from(([10, 255, 255, 1], port))
+/// An address whose connects hang: a listener with a backlog of 0 whose one queue slot
+/// is taken by a connection that is never accepted, so Linux drops further SYNs (a
+/// non-routable address such as 10.255.255.1 fails at once where there is no route).
+/// Checked: a probe connect must not finish within 300 ms. Keep the guard alive.
+async fn blackhole() -> (SocketAddr, (TcpListener, tokio::net::TcpStream)) {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = sock.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let filler = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let probe = tokio::time::timeout(
+        Duration::from_millis(300),
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await;
+    assert!(probe.is_err(), "could not make a blackholed address");
+    (addr, (listener, filler))
 }
 
 fn refused_port() -> u16 {
@@ -780,12 +791,10 @@ fn refused_port() -> u16 {
 async fn happy_eyeballs_skips_a_blackholed_first_address() {
     within(async {
         let origin = hyper_server().await;
+        let (hole, _guard) = blackhole().await;
         let connect_timeout = Duration::from_secs(8);
         let client = builder()
-            .resolver(Arc::new(Fixed(vec![
-                blackhole(origin.addr.port()),
-                origin.addr,
-            ])))
+            .resolver(Arc::new(Fixed(vec![hole, origin.addr])))
             .connect_timeout(connect_timeout)
             .happy_eyeballs_delay(Duration::from_millis(100))
             .build()
