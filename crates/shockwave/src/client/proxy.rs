@@ -10,7 +10,7 @@
 //! let client = Client::builder()
 //!     .proxy(
 //!         Proxy::all("http://user:secret@proxy.internal:3128")?
-//!             .no_proxy(NoProxy::from_string("localhost,.corp.example,10.0.0.0/8")),
+//!             .no_proxy(Some(NoProxy::from_string("localhost,.corp.example,10.0.0.0/8"))),
 //!     )
 //!     .build()?;
 //! // Through a SOCKS5 proxy that resolves names itself:
