@@ -473,6 +473,59 @@ async fn no_proxy_bypasses_and_scheme_selection() {
     .await;
 }
 
+/// A fake HTTP proxy answering every CONNECT with `answer`.
+async fn connect_answering(answer: &'static [u8]) -> SocketAddr {
+    let (addr, _) = raw_server(move |_, mut s| async move {
+        if read_request_head(&mut s).await.is_some() {
+            let _ = s.write_all(answer).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    })
+    .await;
+    addr
+}
+
+#[tokio::test]
+async fn connect_response_limits() {
+    within(async {
+        static HUGE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        let huge = HUGE.get_or_init(|| {
+            let mut v = b"HTTP/1.1 200 OK\r\n".to_vec();
+            for i in 0..1000 {
+                v.extend_from_slice(format!("x-filler-{i}: {}\r\n", "a".repeat(20)).as_bytes());
+            }
+            v.extend_from_slice(b"\r\n");
+            v
+        });
+        let cases: [(&'static [u8], &str); 4] = [
+            (huge, "larger than 16384 bytes"),
+            (
+                b"HTTP/1.1 200 OK\r\n\r\nEARLY",
+                "sent data after its CONNECT response",
+            ),
+            (b"HTTP/1.1 403 Forbidden\r\n\r\n", "403"),
+            (b"HTTP/1.1 200 OK\r\n", "closed the connection"),
+        ];
+        for (answer, expect) in cases {
+            let addr = connect_answering(answer).await;
+            let client = builder()
+                .proxy(Proxy::https(&format!("http://{addr}")).unwrap())
+                .connect_timeout(Duration::from_secs(10))
+                .build()
+                .unwrap();
+            let err = client
+                .get("https://origin.invalid/")
+                .send()
+                .await
+                .unwrap_err();
+            assert!(err.is_proxy(), "{err:?}");
+            assert!(!err.is_proxy_auth(), "{err:?}");
+            assert!(err.to_string().contains(expect), "{err} (want {expect:?})");
+        }
+    })
+    .await;
+}
+
 #[cfg(feature = "http3")]
 #[tokio::test]
 async fn http3_refuses_a_proxy() {
