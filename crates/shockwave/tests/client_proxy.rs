@@ -256,6 +256,21 @@ async fn http_url_through_tinyproxy_uses_the_absolute_form() {
         // A second request (tinyproxy closes client connections after each response).
         let resp = client.get(origin.url("/hello")).send().await.unwrap();
         assert_eq!(resp.text().await.unwrap(), "hello world");
+        // `Client::connect` (raw HTTP/1.1, e.g. for pipelining) tunnels with CONNECT.
+        let mut io = client.connect(&origin.url("/")).await.unwrap();
+        io.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut raw = Vec::new();
+        io.read_to_end(&mut raw).await.unwrap();
+        assert!(String::from_utf8_lossy(&raw).ends_with("hello world"));
+        assert!(
+            proxy
+                .log_contains(&format!("CONNECT {} HTTP/1.1", origin.addr))
+                .await,
+            "{}",
+            proxy.log()
+        );
     })
     .await;
 }
