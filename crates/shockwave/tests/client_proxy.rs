@@ -932,6 +932,48 @@ async fn happy_eyeballs_moves_on_at_once_when_an_attempt_fails() {
     .await;
 }
 
+/// Answers one request per connection with `tag` and counts the connections.
+async fn tagged_server(bind: &str, tag: &'static str) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind(bind).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            c.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                if read_request_head(&mut s).await.is_some() {
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{tag}",
+                        tag.len()
+                    );
+                    let _ = s.write_all(resp.as_bytes()).await;
+                }
+            });
+        }
+    });
+    (addr, count)
+}
+
+#[tokio::test]
+async fn happy_eyeballs_tries_ipv6_first() {
+    within(async {
+        let (v4, v4_count) = tagged_server("127.0.0.1:0", "v4").await;
+        let (v6, v6_count) = tagged_server("[::1]:0", "v6").await;
+        // The resolver lists IPv4 first; RFC 8305 §4 puts IPv6 first.
+        let client = builder()
+            .resolver(Arc::new(Fixed(vec![v4, v6])))
+            .happy_eyeballs_delay(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let resp = client.get("http://both.invalid/").send().await.unwrap();
+        assert_eq!(resp.text().await.unwrap(), "v6");
+        assert_eq!(v6_count.load(Ordering::SeqCst), 1);
+        assert_eq!(v4_count.load(Ordering::SeqCst), 0);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn static_resolve_override() {
     within(async {

@@ -1131,12 +1131,18 @@ impl Client {
                     t.authority,
                     t.path_and_query
                 );
+                // A `Proxy-Authorization` the caller set wins over the proxy URL's.
+                let own = out
+                    .headers
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case(b"proxy-authorization"));
                 with_proxy_auth = out
                     .headers
                     .iter()
                     .copied()
                     .chain(
                         auth.as_ref()
+                            .filter(|_| !own)
                             .map(|a| (&b"proxy-authorization"[..], a.as_bytes())),
                     )
                     .collect();
