@@ -99,6 +99,19 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The proxy refused to carry the request: a non-2xx answer to `CONNECT` (e.g. 407
+    /// Proxy Authentication Required), a failed SOCKS5 handshake or authentication, or a
+    /// malformed proxy answer. See [`Error::is_proxy_auth`].
+    #[error("proxy {proxy} {reason}")]
+    Proxy {
+        /// The proxy (`scheme://host:port`, never its credentials).
+        proxy: String,
+        /// The proxy's status: its `CONNECT` response status, or 407 when a SOCKS5 proxy
+        /// rejected or required credentials.
+        status: Option<http::StatusCode>,
+        /// What went wrong.
+        reason: String,
+    },
     /// The TLS handshake failed (bad certificate, no common protocol, ...).
     #[error("TLS handshake with {host} failed")]
     Tls {
@@ -299,6 +312,8 @@ pub enum ErrorKind {
     InvalidRequest,
     /// Resolving the host or opening the connection failed.
     Connect,
+    /// The proxy refused the request or failed its handshake ([`Error::Proxy`]).
+    Proxy,
     /// TLS failed: the handshake, or the TLS configuration.
     Tls,
     /// A deadline expired.
@@ -335,6 +350,7 @@ impl Error {
             | Error::InvalidHeader { .. }
             | Error::Serialize(..) => ErrorKind::InvalidRequest,
             Error::Connect { .. } => ErrorKind::Connect,
+            Error::Proxy { .. } => ErrorKind::Proxy,
             Error::Tls { .. } | Error::TlsConfig(_) => ErrorKind::Tls,
             Error::Timeout { kind, .. } => ErrorKind::Timeout(*kind),
             Error::Protocol(_)
@@ -375,6 +391,30 @@ impl Error {
     /// True when connecting failed ([`ErrorKind::Connect`]).
     pub fn is_connect(&self) -> bool {
         self.kind() == ErrorKind::Connect
+    }
+
+    /// True when the proxy refused the request or failed its handshake
+    /// ([`ErrorKind::Proxy`]).
+    pub fn is_proxy(&self) -> bool {
+        self.kind() == ErrorKind::Proxy
+    }
+
+    /// True when the proxy asked for (other) credentials: a 407 answer to `CONNECT` (or
+    /// 401, which some proxies, tinyproxy among them, send instead), or a SOCKS5 proxy
+    /// that rejected or required a username and password.
+    pub fn is_proxy_auth(&self) -> bool {
+        matches!(
+            self.proxy_status(),
+            Some(http::StatusCode::PROXY_AUTHENTICATION_REQUIRED | http::StatusCode::UNAUTHORIZED)
+        )
+    }
+
+    /// The proxy's status of an [`Error::Proxy`], if it gave one.
+    pub fn proxy_status(&self) -> Option<http::StatusCode> {
+        match self {
+            Error::Proxy { status, .. } => *status,
+            _ => None,
+        }
     }
 
     /// True when TLS failed ([`ErrorKind::Tls`]).

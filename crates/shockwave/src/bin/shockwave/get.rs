@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use hdrhistogram::Histogram;
 use shockwave::arena::Arena;
-use shockwave::client::{ArenaRequest, Client, RedirectPolicy, TlsOptions, Transport};
+use shockwave::client::{
+    ArenaRequest, Client, NoProxy, Proxy, RedirectPolicy, TlsOptions, Transport,
+};
 use shockwave_http11 as h11;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -65,6 +67,17 @@ pub struct GetArgs {
     /// mode each thread shares one HTTP/2 connection and -c counts concurrent streams.
     #[arg(long)]
     http2: bool,
+    /// Use this proxy (`http://`, `socks5://`, `socks5h://`; `user:pass@` allowed) instead
+    /// of the environment's `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY`.
+    #[arg(short = 'x', long = "proxy", value_name = "URL")]
+    proxy: Option<String>,
+    /// Proxy credentials, `user:password`.
+    #[arg(short = 'U', long = "proxy-user", value_name = "USER:PASSWORD")]
+    proxy_user: Option<String>,
+    /// Hosts that bypass the proxy (comma list as in NO_PROXY; `*` for all); overrides
+    /// the environment's NO_PROXY.
+    #[arg(long = "noproxy", value_name = "LIST")]
+    noproxy: Option<String>,
 }
 
 /// Runs `shockwave get`.
@@ -134,6 +147,25 @@ fn build_client(args: &GetArgs, per_host: usize) -> anyhow::Result<Client> {
     }
     if args.follow {
         b = b.redirect(RedirectPolicy::limited(args.max_redirs));
+    }
+    if args.proxy.is_some() || args.noproxy.is_some() || args.proxy_user.is_some() {
+        // Like curl: -x replaces the environment's proxies, --noproxy its NO_PROXY.
+        b = b.no_proxy();
+        let exempt = match &args.noproxy {
+            Some(list) => Some(NoProxy::from_string(list)),
+            None => NoProxy::from_env(),
+        };
+        let mut proxies = match &args.proxy {
+            Some(url) => vec![Proxy::all(url)?],
+            None => Proxy::from_env(),
+        };
+        if let Some(user) = &args.proxy_user {
+            let (u, p) = user.split_once(':').unwrap_or((user, ""));
+            proxies = proxies.into_iter().map(|x| x.basic_auth(u, p)).collect();
+        }
+        for p in proxies {
+            b = b.proxy(p.no_proxy(exempt.clone()));
+        }
     }
     Ok(b.build()?)
 }
