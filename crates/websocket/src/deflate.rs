@@ -295,6 +295,13 @@ impl Codec {
     pub(crate) fn compress(&mut self, input: &[u8]) {
         let c = self.compress.as_mut().expect("checked by wants()");
         self.scratch.clear();
+        if input.is_empty() {
+            // An empty stored block without its tail (§7.2.3.6). zlib would emit
+            // nothing for a second flush in a row without input, which the peer's
+            // inflater would read as the start of a block.
+            self.scratch.push(0x00);
+            return;
+        }
         let start = c.total_in();
         loop {
             if self.scratch.capacity() - self.scratch.len() < 64 {
