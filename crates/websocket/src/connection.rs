@@ -78,9 +78,10 @@ pub struct Decoded<'a> {
     /// The message or control frame completed by these bytes, if any. `None` means the
     /// rest of the input holds no complete frame.
     pub message: Option<Message<'a>>,
-    /// When `message` is `None`: the bytes the next frame needs in all (header and
-    /// payload, counted from `consumed`), so the driver can grow its buffer; 0 after a
-    /// Close was received (the input is then discarded).
+    /// When `message` is `None`: the bytes the next frame needs in all, counted from
+    /// `consumed` (header and payload once the header is complete; until then the
+    /// header's length), so the driver can grow its buffer; 0 after a Close was received
+    /// (the input is then discarded).
     pub needed: usize,
 }
 
@@ -394,7 +395,21 @@ impl Connection {
     ) -> Result<Step, Error> {
         let (h, hlen) = match FrameHeader::parse(input)? {
             Some(parsed) => parsed,
-            None => return Ok(Step::Need(input.len().max(2) + 1)),
+            None => {
+                // The header's own length, once its second byte tells it.
+                let need = match input.get(1) {
+                    None => 2,
+                    Some(b) => {
+                        let ext = match b & 0x7F {
+                            126 => 2,
+                            127 => 8,
+                            _ => 0,
+                        };
+                        2 + ext + if b & 0x80 != 0 { 4 } else { 0 }
+                    }
+                };
+                return Ok(Step::Need(need));
+            }
         };
         if h.rsv2 || h.rsv3 {
             return Err(Error::ReservedBits);

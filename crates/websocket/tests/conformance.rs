@@ -613,3 +613,41 @@ fn needed_tells_the_driver_how_large_the_next_frame_is() {
     let d = conn.decode(&mut part, &mut assembly).unwrap();
     assert_eq!((d.consumed, d.message, d.needed), (0, None, frame.len()));
 }
+
+#[test]
+fn frames_encode_into_bytes_mut_as_into_a_vec() {
+    let mk = || Connection::new(Role::Client, Config::default()).with_mask_source(|| [9, 9, 9, 9]);
+    let (mut a, mut b) = (mk(), mk());
+    let mut vec = Vec::new();
+    let mut bytes = bytes::BytesMut::new();
+    for (conn, out) in [
+        (
+            &mut a,
+            &mut vec as &mut dyn shockwave_websocket::frame::FrameSink,
+        ),
+        (&mut b, &mut bytes),
+    ] {
+        conn.encode_text("text", out).unwrap();
+        conn.encode_binary(&[1; 300], out).unwrap();
+        conn.encode_close(shockwave_websocket::CloseCode::NORMAL, "bye", out)
+            .unwrap();
+    }
+    assert_eq!(&vec[..], &bytes[..]);
+    assert_eq!(vec[..2], [0x81u8, 0x84]);
+    assert_eq!(
+        b.encode_text("after close", &mut Vec::new()),
+        Err(shockwave_websocket::Error::Closing)
+    );
+}
+
+#[test]
+fn needed_before_the_header_is_complete_is_the_header_length() {
+    let frame = cf(true, BINARY, &[5; 300]);
+    for (have, need) in [(0, 2), (1, 2), (2, 8), (5, 8)] {
+        let mut conn = Connection::new(Role::Server, Config::default());
+        let mut part = frame[..have].to_vec();
+        let mut assembly = Vec::new();
+        let d = conn.decode(&mut part, &mut assembly).unwrap();
+        assert_eq!((d.consumed, d.needed), (0, need), "{have}");
+    }
+}

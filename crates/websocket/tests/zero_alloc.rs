@@ -152,3 +152,49 @@ fn warm_compressed_messages_make_no_heap_allocation() {
         }
     }
 }
+
+#[test]
+fn fragments_assembled_in_a_bump_arena_make_no_heap_allocation_once_warm() {
+    let mut client = Connection::new(Role::Client, Config::default());
+    let mut server = Connection::new(Role::Server, Config::default());
+    let data: Vec<u8> = (0..(64 << 10)).map(|i| i as u8).collect();
+    let mut pristine = Vec::new();
+    let (a, b) = data.split_at(20_000);
+    client
+        .encode_fragment(OpCode::Binary, a, false, &mut pristine)
+        .unwrap();
+    client.encode_ping(b"between", &mut pristine).unwrap();
+    client
+        .encode_fragment(OpCode::Continuation, b, true, &mut pristine)
+        .unwrap();
+    let mut wire = pristine.clone();
+    let mut bump = bumpalo::Bump::new();
+    let mut one_message = |bump: &mut bumpalo::Bump, wire: &mut Vec<u8>| {
+        wire.copy_from_slice(&pristine);
+        let mut assembly = bumpalo::collections::Vec::new_in(&*bump);
+        let mut pos = 0;
+        let mut got = 0;
+        while pos < wire.len() {
+            let d = server.decode(&mut wire[pos..], &mut assembly).unwrap();
+            if let Some(Message::Binary(m)) = d.message {
+                assert_eq!(m, &data[..]);
+                got += 1;
+            }
+            pos += d.consumed;
+        }
+        drop(assembly);
+        // The message's memory goes back with the arena's reset; its chunk is kept.
+        bump.reset();
+        got
+    };
+    for _ in 0..3 {
+        assert_eq!(one_message(&mut bump, &mut wire), 1);
+    }
+    let (got, counts) = alloc_count::measure(|| {
+        (0..20)
+            .map(|_| one_message(&mut bump, &mut wire))
+            .sum::<usize>()
+    });
+    assert_eq!(got, 20);
+    assert_eq!(counts.total_requests(), 0, "{counts:?}");
+}
