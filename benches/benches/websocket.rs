@@ -76,7 +76,12 @@ fn client_wire(size: usize, config: Config) -> Vec<u8> {
     wire
 }
 
-fn shockwave_decode(server: &mut Connection, pristine: &[u8], buf: &mut [u8], assembly: &mut Vec<u8>) -> usize {
+fn shockwave_decode(
+    server: &mut Connection,
+    pristine: &[u8],
+    buf: &mut [u8],
+    assembly: &mut Vec<u8>,
+) -> usize {
     buf.copy_from_slice(pristine);
     let mut pos = 0;
     let mut sum = 0;
@@ -100,25 +105,47 @@ fn decode(c: &mut Criterion) {
         let mut buf = wire.clone();
         let mut assembly = Vec::new();
         group.bench_function(BenchmarkId::new("shockwave", label), |b| {
-            b.iter(|| black_box(shockwave_decode(&mut server, &wire, &mut buf, &mut assembly)))
+            b.iter(|| {
+                black_box(shockwave_decode(
+                    &mut server,
+                    &wire,
+                    &mut buf,
+                    &mut assembly,
+                ))
+            })
         });
         report_allocs(&format!("ws_decode_masked/shockwave/{label}"), 100, || {
-            black_box(shockwave_decode(&mut server, &wire, &mut buf, &mut assembly));
+            black_box(shockwave_decode(
+                &mut server,
+                &wire,
+                &mut buf,
+                &mut assembly,
+            ));
         });
 
         let zwire = client_wire(size, deflate());
         let mut zserver = Connection::new(Role::Server, deflate());
         let mut zbuf = zwire.clone();
         group.bench_function(BenchmarkId::new("shockwave-deflate", label), |b| {
-            b.iter(|| black_box(shockwave_decode(&mut zserver, &zwire, &mut zbuf, &mut assembly)))
+            b.iter(|| {
+                black_box(shockwave_decode(
+                    &mut zserver,
+                    &zwire,
+                    &mut zbuf,
+                    &mut assembly,
+                ))
+            })
         });
 
         let mut tserver = WebSocket::from_raw_socket(
-            Mem { input: Cursor::new(wire.clone()), output: Vec::new() },
+            Mem {
+                input: Cursor::new(wire.clone()),
+                output: Vec::new(),
+            },
             TRole::Server,
             None,
         );
-        let mut tread = |ws: &mut WebSocket<Mem>| {
+        let tread = |ws: &mut WebSocket<Mem>| {
             ws.get_mut().input.set_position(0);
             let mut sum = 0;
             for _ in 0..16 {
@@ -129,9 +156,13 @@ fn decode(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("tungstenite", label), |b| {
             b.iter(|| black_box(tread(&mut tserver)))
         });
-        report_allocs(&format!("ws_decode_masked/tungstenite/{label}"), 100, || {
-            black_box(tread(&mut tserver));
-        });
+        report_allocs(
+            &format!("ws_decode_masked/tungstenite/{label}"),
+            100,
+            || {
+                black_box(tread(&mut tserver));
+            },
+        );
     }
     group.finish();
 }
@@ -147,7 +178,7 @@ fn encode(c: &mut Criterion) {
             let data = payload(size);
             let mut out = Vec::with_capacity(size + 64);
             let mut conn = Connection::new(role, Config::default());
-            let mut write = |conn: &mut Connection, out: &mut Vec<u8>| {
+            let write = |conn: &mut Connection, out: &mut Vec<u8>| {
                 out.clear();
                 conn.encode_binary(&data, out).unwrap();
                 out.len()
@@ -165,11 +196,14 @@ fn encode(c: &mut Criterion) {
 
             let bytes = tungstenite::Bytes::from(data.clone());
             let mut tws = WebSocket::from_raw_socket(
-                Mem { input: Cursor::new(Vec::new()), output: Vec::with_capacity(size + 64) },
+                Mem {
+                    input: Cursor::new(Vec::new()),
+                    output: Vec::with_capacity(size + 64),
+                },
                 trole,
                 None,
             );
-            let mut twrite = |ws: &mut WebSocket<Mem>| {
+            let twrite = |ws: &mut WebSocket<Mem>| {
                 ws.get_mut().output.clear();
                 ws.send(TMessage::Binary(bytes.clone())).unwrap();
                 ws.get_ref().output.len()

@@ -737,3 +737,36 @@ impl Connection {
         wrote
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_can_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<Connection>();
+    }
+
+    #[test]
+    fn out_of_range_window_bits_do_not_panic() {
+        for bits in [0u8, 8, 9, 15, 16, 255] {
+            let params = DeflateParams {
+                server_no_context_takeover: false,
+                client_no_context_takeover: false,
+                server_max_window_bits: bits,
+                client_max_window_bits: bits,
+                level: 99,
+                min_size: 0,
+            };
+            let config = Config {
+                deflate: Some(params),
+                ..Config::default()
+            };
+            let mut conn = Connection::new(Role::Server, config);
+            let mut out = Vec::new();
+            conn.encode_text("x", &mut out).unwrap();
+            assert_eq!(out[0] & 0x40 != 0, bits >= 9, "{bits}");
+        }
+    }
+}

@@ -272,8 +272,13 @@ impl Codec {
                 params.server_no_context_takeover,
             ),
         };
+        // 8 bits cannot be honoured by zlib: send uncompressed (see the module docs).
         let compress = (ours >= 9).then(|| {
-            Compress::new_with_window_bits(Compression::new(params.level.min(9)), false, ours)
+            Compress::new_with_window_bits(
+                Compression::new(params.level.min(9)),
+                false,
+                ours.min(15),
+            )
         });
         Codec {
             compress,
