@@ -145,9 +145,10 @@ struct Partial {
 type MaskFn = Box<dyn FnMut() -> [u8; 4] + Send>;
 
 enum MaskSource {
-    /// 64 bytes from the operating system's CSPRNG (`getrandom`), refilled every 16 keys.
+    /// 256 bytes from the operating system's CSPRNG (`getrandom`), refilled every 64 keys
+    /// (one system call per 64 frames instead of one per frame).
     Os {
-        pool: [u8; 64],
+        pool: [u8; 256],
         used: usize,
     },
     Custom(MaskFn),
@@ -231,7 +232,7 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     /// A connection after a successful handshake. A client draws its masking keys from
-    /// the operating system's random source (64 bytes at a time); use
+    /// the operating system's random source (256 bytes at a time); use
     /// [`Connection::with_mask_source`] to supply them.
     pub fn new(role: Role, config: Config) -> Connection {
         let deflate = config.deflate.as_ref().map(|p| Codec::new(p, role));
@@ -247,8 +248,8 @@ impl Connection {
             pending_pong: None,
             pending_close: None,
             mask: MaskSource::Os {
-                pool: [0; 64],
-                used: 64,
+                pool: [0; 256],
+                used: 256,
             },
             deflate,
         }
