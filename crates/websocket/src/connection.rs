@@ -144,35 +144,32 @@ struct Partial {
 /// A closed-over source of masking keys.
 type MaskFn = Box<dyn FnMut() -> [u8; 4] + Send>;
 
-enum MaskSource {
-    /// 256 bytes from the operating system's CSPRNG (`getrandom`), refilled every 64 keys
-    /// (one system call per 64 frames instead of one per frame).
-    Os {
-        pool: [u8; 256],
-        used: usize,
-    },
-    Custom(MaskFn),
+/// Masking keys: from the caller's function if it gave one, else from 256 bytes of the
+/// operating system's CSPRNG (`getrandom`), refilled every 64 keys (one system call per
+/// 64 frames instead of one per frame).
+struct MaskSource {
+    pool: [u8; 256],
+    used: usize,
+    custom: Option<MaskFn>,
 }
 
 impl MaskSource {
     fn next(&mut self) -> [u8; 4] {
-        match self {
-            MaskSource::Os { pool, used } => {
-                if *used == pool.len() {
-                    getrandom::fill(pool).expect("the OS random source failed");
-                    *used = 0;
-                }
-                let key = [
-                    pool[*used],
-                    pool[*used + 1],
-                    pool[*used + 2],
-                    pool[*used + 3],
-                ];
-                *used += 4;
-                key
-            }
-            MaskSource::Custom(f) => f(),
+        if let Some(f) = &mut self.custom {
+            return f();
         }
+        if self.used == self.pool.len() {
+            getrandom::fill(&mut self.pool).expect("the OS random source failed");
+            self.used = 0;
+        }
+        let u = self.used;
+        self.used += 4;
+        [
+            self.pool[u],
+            self.pool[u + 1],
+            self.pool[u + 2],
+            self.pool[u + 3],
+        ]
     }
 }
 
@@ -247,9 +244,10 @@ impl Connection {
             sending_fragments: false,
             pending_pong: None,
             pending_close: None,
-            mask: MaskSource::Os {
+            mask: MaskSource {
                 pool: [0; 256],
                 used: 256,
+                custom: None,
             },
             deflate,
         }
@@ -258,7 +256,7 @@ impl Connection {
     /// Replaces the masking-key source (clients; §5.3 asks for unpredictable keys, so a
     /// fixed key is for tests only).
     pub fn with_mask_source(mut self, source: impl FnMut() -> [u8; 4] + Send + 'static) -> Self {
-        self.mask = MaskSource::Custom(Box::new(source));
+        self.mask.custom = Some(Box::new(source));
         self
     }
 
