@@ -74,11 +74,12 @@ use tokio::sync::watch;
 /// `shockwave::server::response::Response` and friends keep working.
 pub use crate::service::{body, handler, request, response};
 
+pub use crate::service::tower::{
+    from_tower, RemoteAddr, TowerBody, TowerHandler, TOWER_COLLECT_EXACT_MAX,
+};
 pub use body::{Body, BodyError, BodySource};
 pub use config::{Alloc, MinDataRate, ServerBuilder, ServerConfig, ServerLimits, Timeouts};
-pub use handler::{
-    from_tower, handler_fn, service_fn, Handler, HandlerFn, ServiceFn, TowerHandler,
-};
+pub use handler::{handler_fn, service_fn, Handler, HandlerFn, ServiceFn};
 pub use request::{Headers, HeadersIter, Request, RequestContext, RequestParts, Scheme};
 pub use response::{
     BodyStream, FileBody, Response, ResponseBody, Trailers, RESPONSE_INLINE_HEADERS,
