@@ -235,7 +235,7 @@ async fn connect(proto: Proto, h: &ServerHandle, cert: &tls::SelfSigned) -> Conn
 enum Upload {
     H1(tokio::sync::mpsc::Sender<Bytes>),
     H2(h2::SendStream<Bytes>),
-    H3(h3::client::RequestStream<h3_quinn::SendStream<Bytes>, Bytes>),
+    H3(Box<h3::client::RequestStream<h3_quinn::SendStream<Bytes>, Bytes>>),
     None,
 }
 
@@ -258,13 +258,25 @@ impl Upload {
             Upload::None => unreachable!(),
         }
     }
+
+    /// Ends the body with trailer fields (HTTP/2 and HTTP/3).
+    async fn trailers(&mut self, map: http::HeaderMap) {
+        match self {
+            Upload::H2(s) => s.send_trailers(map).unwrap(),
+            Upload::H3(s) => {
+                s.send_trailers(map).await.unwrap();
+                s.finish().await.unwrap();
+            }
+            _ => unreachable!(),
+        }
+    }
 }
 
 /// The receiving half of a response, read chunk by chunk.
 enum Download {
     H1(hyper::body::Incoming),
     H2(h2::RecvStream),
-    H3(h3::client::RequestStream<h3_quinn::RecvStream, Bytes>),
+    H3(Box<h3::client::RequestStream<h3_quinn::RecvStream, Bytes>>),
 }
 
 impl Download {
@@ -415,11 +427,15 @@ async fn start_request(
                 stream.finish().await.unwrap();
             }
             let (tx, mut rx) = stream.split();
-            up = if upload { Upload::H3(tx) } else { Upload::None };
+            up = if upload {
+                Upload::H3(Box::new(tx))
+            } else {
+                Upload::None
+            };
             fut = Box::pin(async move {
                 let resp = rx.recv_response().await.unwrap();
                 let (parts, ()) = resp.into_parts();
-                (parts, Download::H3(rx))
+                (parts, Download::H3(Box::new(rx)))
             });
         }
     }
@@ -433,10 +449,15 @@ async fn fetch(
     headers: &[(&str, &str)],
     body: Option<&'static [u8]>,
 ) -> (http::response::Parts, Vec<u8>, Option<http::HeaderMap>) {
-    let (_, resp) = start_request(conn, method, path, headers, body, false).await;
-    let (parts, download) = resp.await;
-    let (body, trailers) = download.rest().await;
-    (parts, body, trailers)
+    let exchange = async {
+        let (_, resp) = start_request(conn, method, path, headers, body, false).await;
+        let (parts, download) = resp.await;
+        let (body, trailers) = download.rest().await;
+        (parts, body, trailers)
+    };
+    timeout(LIMIT, exchange)
+        .await
+        .unwrap_or_else(|_| panic!("{method} {path}: no complete response"))
 }
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -627,6 +648,90 @@ async fn a_box_clone_service_is_served() {
             (200, &b"0123456789"[..]),
             "{proto:?}"
         );
+    }
+    tokio::task::spawn_blocking(move || handle.stop())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_stream_back_carry_trailers_and_keep_the_limit() {
+    let router: Router = Router::new()
+        // The response body is the request body: the head goes out while the service
+        // still holds an unfinished request body.
+        .route(
+            "/echo",
+            post(
+                |req: axum::extract::Request| async move { axum::body::Body::new(req.into_body()) },
+            ),
+        )
+        .route(
+            "/trailers",
+            post(|req: axum::extract::Request| async move {
+                let collected = req.into_body().collect().await.unwrap();
+                let t = collected.trailers().cloned().unwrap_or_default();
+                let bytes = collected.to_bytes().len();
+                format!(
+                    "{bytes} {}",
+                    t.get("x-req-sum")
+                        .map(|v| v.to_str().unwrap())
+                        .unwrap_or("-")
+                )
+            }),
+        )
+        .route(
+            "/bytes",
+            post(|body: Bytes| async move { body.len().to_string() }),
+        );
+    let cert = tls::self_signed(&["localhost"]).unwrap();
+    let handle = Server::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .bind_tls("127.0.0.1:0".parse().unwrap())
+        .bind_h3("127.0.0.1:0".parse().unwrap())
+        .tls(cert.config.clone())
+        .workers(1)
+        .max_body_size(64 * 1024)
+        .handle_signals(false)
+        .build()
+        .start(from_tower(router))
+        .unwrap();
+    let big: &'static [u8] = (0..40_000u32)
+        .map(|i| (i % 251) as u8)
+        .collect::<Vec<_>>()
+        .leak();
+    let too_big: &'static [u8] = vec![b'z'; 100_000].leak();
+    for proto in ALL {
+        let mut conn = connect(proto, &handle, &cert).await;
+        let (parts, body, _) = fetch(&mut conn, "POST", "/echo", &[], Some(big)).await;
+        assert_eq!(parts.status, 200, "{proto:?}");
+        assert_eq!(body.len(), big.len(), "{proto:?}");
+        assert!(body == big, "{proto:?}: the echo is intact");
+
+        let (parts, body, _) = fetch(&mut conn, "POST", "/bytes", &[], Some(too_big)).await;
+        assert_eq!(
+            parts.status,
+            413,
+            "{proto:?}: {:?}",
+            String::from_utf8_lossy(&body)
+        );
+
+        if proto != Proto::Http1 {
+            let conn = &mut connect(proto, &handle, &cert).await;
+            let (mut upload, resp) =
+                start_request(conn, "POST", "/trailers", &[], None, true).await;
+            upload.send(b"abc", false).await;
+            let mut t = http::HeaderMap::new();
+            t.insert("x-req-sum", "99".parse().unwrap());
+            upload.trailers(t).await;
+            let (parts, download) = timeout(LIMIT, resp).await.unwrap();
+            assert_eq!(parts.status, 200, "{proto:?}");
+            let (body, _) = download.rest().await;
+            assert_eq!(
+                body, b"3 99",
+                "{proto:?}: request trailers reach the service"
+            );
+        }
     }
     tokio::task::spawn_blocking(move || handle.stop())
         .await

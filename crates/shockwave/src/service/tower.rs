@@ -65,6 +65,8 @@ struct Shared {
     trailers: Option<HeaderMap>,
     /// The [`TowerBody`] was dropped: nothing more is read.
     dropped: bool,
+    /// The body went past the server's `max_body_size`.
+    too_large: bool,
     /// Woken when a chunk or the end arrives.
     reader_waker: Option<Waker>,
     /// Woken when the service wants more (or dropped the body).
@@ -95,7 +97,8 @@ fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
 ///
 /// The connection is read only while the service asks for frames: a service that never
 /// reads its body never makes the server read it (nor send `100 Continue`). Bodies longer
-/// than the server's `max_body_size` end with [`BodyError::TooLarge`]. When the
+/// than the server's `max_body_size` end with [`BodyError::TooLarge`], and the request is
+/// then answered `413 Payload Too Large` whatever the service answers. When the
 /// service returns its response head while still holding an unfinished body (e.g. an
 /// echo that streams the body back), the rest of the body is read into memory, up to
 /// `max_body_size`, before the response body starts.
@@ -187,7 +190,7 @@ impl http_body::Body for TowerBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.hint.clone()
+        self.hint
     }
 }
 
@@ -228,6 +231,7 @@ async fn pump(
             Ok(n) => {
                 *total += n as u64;
                 if *total > limit {
+                    s.too_large = true;
                     s.end = Some(Err(BodyError::TooLarge { limit }));
                 } else {
                     s.queue.push_back(Bytes::copy_from_slice(&buf[..n]));
@@ -417,6 +421,7 @@ where
                 end: None,
                 trailers: None,
                 dropped: false,
+                too_large: false,
                 reader_waker: None,
                 pump_waker: None,
             }))
@@ -477,6 +482,11 @@ where
             Err(e) => return failed(e),
         };
         if let Some(shared) = &shared {
+            if lock(shared).too_large {
+                // Whatever the service made of the error (axum: 400), the server's limit
+                // answers 413, as the drivers do for a declared length over the limit.
+                return Response::new(StatusCode::PAYLOAD_TOO_LARGE);
+            }
             // The service still holds an unfinished body (e.g. streams it back): read the
             // rest now, the response stream cannot borrow the connection.
             pump(&mut body, shared, &mut buf, &mut total, limit, true).await;
