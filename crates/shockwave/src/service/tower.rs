@@ -39,10 +39,11 @@ const READ_CHUNK: usize = 16 * 1024;
 /// inserted too and the `ConnectInfo` extractor works as is), or copy it over with a
 /// middleware:
 ///
-/// ```ignore
+/// ```
 /// use axum::extract::{ConnectInfo, Request};
 /// use shockwave::server::RemoteAddr;
 ///
+/// # let app: axum::Router = axum::Router::new();
 /// let app = app.layer(axum::middleware::map_request(|mut req: Request| async move {
 ///     if let Some(RemoteAddr(addr)) = req.extensions().get::<RemoteAddr>().copied() {
 ///         req.extensions_mut().insert(ConnectInfo(addr));
