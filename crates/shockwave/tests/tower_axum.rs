@@ -492,6 +492,16 @@ async fn an_axum_router_runs_unchanged_on_every_protocol() {
             parts.headers["content-length"], "26",
             "{proto:?}: an exact size hint gives a content-length"
         );
+        let (parts, body, _) = fetch(&mut conn, "HEAD", "/users/7", &[], None).await;
+        assert_eq!(
+            (
+                parts.status.as_u16(),
+                &parts.headers["content-length"],
+                body.len()
+            ),
+            (200, &http::HeaderValue::from_static("26"), 0),
+            "{proto:?}: HEAD has the GET response's content-length"
+        );
         let (parts, _, _) = fetch(&mut conn, "GET", "/users/x", &[], None).await;
         assert_eq!(parts.status, 400, "{proto:?}: a bad path parameter");
         let (parts, _, _) = fetch(&mut conn, "GET", "/nope", &[], None).await;
@@ -596,7 +606,7 @@ async fn an_axum_router_runs_unchanged_on_every_protocol() {
 
         assert_eq!(
             state.traced.load(Ordering::Relaxed) - traced_before,
-            10,
+            11,
             "{proto:?}: TraceLayer saw every response"
         );
     }
