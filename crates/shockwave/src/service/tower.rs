@@ -467,7 +467,9 @@ where
         let result = match &shared {
             None => call.await,
             Some(shared) => {
-                buf.resize(READ_CHUNK, 0);
+                // A buffer no longer than a declared body.
+                let want = body.content_length().unwrap_or(READ_CHUNK as u64);
+                buf.resize(want.clamp(1, READ_CHUNK as u64) as usize, 0);
                 let mut call = pin!(call);
                 let mut feed = pin!(pump(&mut body, shared, &mut buf, &mut total, limit, false));
                 let mut feeding = true;
@@ -563,12 +565,16 @@ where
     B: http_body::Body + 'static,
     B::Error: Into<BoxError>,
 {
-    let mut body = Box::pin(body);
     if body.is_end_stream() {
         return Ok((ResponseBody::Empty, ResponseTrailers::None));
     }
-    let hint = body.size_hint();
-    if let Some(len) = hint.exact().filter(|&n| n <= TOWER_COLLECT_EXACT_MAX) {
+    if let Some(len) = body
+        .size_hint()
+        .exact()
+        .filter(|&n| n <= TOWER_COLLECT_EXACT_MAX)
+    {
+        // Pinned in place: no allocation beyond the data.
+        let mut body = pin!(body);
         let mut first: Option<Bytes> = None;
         let mut rest: Vec<u8> = Vec::new();
         let mut trailers = None;
@@ -607,6 +613,7 @@ where
     }
     // Streamed: data frames go out as they come; a trailer frame is handed to the
     // driver's deferred trailers, which it awaits after the last data chunk.
+    let mut body = Box::pin(body);
     let slot: std::rc::Rc<std::cell::RefCell<Option<HeaderMap>>> = Default::default();
     let seen = slot.clone();
     let stream = futures_util::stream::poll_fn(move |cx| loop {
