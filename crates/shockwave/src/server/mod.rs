@@ -46,7 +46,8 @@
 //! them. The same types serve HTTP/2 and HTTP/3 (see [`BodySource`] for how a protocol
 //! driver plugs in a body). [`handler_fn`] makes an async closure a handler;
 //! [`service_fn`] is the owned `http::Request<Bytes>` → `http::Response<Bytes>` API, and
-//! [`from_tower`] serves a `tower::Service` of those types.
+//! [`from_tower`] serves a `tower::Service` (an axum `Router` as it is) over a streamed
+//! [`TowerBody`], answering any `http_body::Body`.
 
 #[cfg(feature = "http3")]
 mod alt_svc;
