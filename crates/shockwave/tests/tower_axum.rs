@@ -424,7 +424,9 @@ async fn start_request(
                 stream.send_data(Bytes::from_static(data)).await.unwrap();
             }
             if !upload {
-                stream.finish().await.unwrap();
+                // A complete response may come before our FIN, with STOP_SENDING
+                // (H3_NO_ERROR, RFC 9114 §4.1.1): the FIN then fails, harmlessly.
+                let _ = stream.finish().await;
             }
             let (tx, mut rx) = stream.split();
             up = if upload {
