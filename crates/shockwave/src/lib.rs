@@ -28,6 +28,7 @@
 //! | `serde` | no | the client's [`RequestBuilder::query`](client::RequestBuilder::query) and [`form`](client::RequestBuilder::form) (serde, serde_urlencoded); implies `client` |
 //! | `json` | no | the client's [`RequestBuilder::json`](client::RequestBuilder::json) and [`Response::json`](client::Response::json) (serde_json); implies `serde` |
 //! | `cookies` | no | the client's opt-in RFC 6265 cookie store: [`ClientBuilder::cookie_store`](client::ClientBuilder::cookie_store), [`cookie_provider`](client::ClientBuilder::cookie_provider), [`client::Jar`]; implies `client` |
+//! | `axum` | no | [`server::from_tower`] also puts axum 0.8's `ConnectInfo<SocketAddr>` in request extensions (axum without its default features); implies `server` |
 //! | `cli` | no | the `shockwave` binary (`serve`, `get`): `server`, `client`, `http2`, `tls` and `http3` plus `clap`, `anyhow`, `hdrhistogram`, `indicatif` |
 //!
 //! With no feature at all the crate is the arena ([`arena`]) and the HTTP/1.1 codec
