@@ -15,6 +15,7 @@
 //! | `service` | this crate | the protocol-neutral handler API: `Handler`, `RequestContext`, `Response`, `Body` (re-exported from `server`; with `server` or `client`) |
 //! | `server` | this crate | the server: thread-per-core workers, the arena-first `Handler` API, TLS, static files (feature `server`) |
 //! | `client` | this crate | the HTTP client: connection pool, TLS, owned and arena-backed responses (feature `client`) |
+//! | `codec` | this crate | the content codings (`gzip`, `deflate`, `br`, `zstd`) of response compression and decompression (feature `compression` with a role) |
 //!
 //! ## Cargo features
 //!
@@ -25,7 +26,8 @@
 //! | `http2` | yes | HTTP/2 for the enabled roles ([`shockwave-http2-frames`], [`shockwave-hpack`]) and the `http2` and `hpack` modules |
 //! | `tls` | yes | TLS with rustls (ring provider) for the enabled roles |
 //! | `http3` | no | HTTP/3 over QUIC (quinn, [`shockwave-quic`]) for the enabled roles and the `http3` module; implies `tls` |
-//! | `cli` | no | the `shockwave` binary (`serve`, `get`): every feature above plus `clap`, `anyhow`, `hdrhistogram`, `indicatif` |
+//! | `compression` | no | response compression in the server (`server::Compression`, precompressed static files) and automatic decompression in the client (`ClientBuilder::decompress`), with `flate2`, `brotli` and `zstd` (the zstd C library: needs a C compiler) |
+//! | `cli` | no | the `shockwave` binary (`serve`, `get`): every feature above (`compression` included) plus `clap`, `anyhow`, `hdrhistogram`, `indicatif` |
 //!
 //! With no feature at all the crate is the arena ([`arena`]) and the HTTP/1.1 codec
 //! ([`http11`]). `http2`, `http3` and `tls` add a protocol to whichever roles are on;
@@ -52,6 +54,9 @@ pub(crate) mod common;
 
 #[cfg(feature = "server")]
 pub mod server;
+
+#[cfg(all(feature = "compression", any(feature = "server", feature = "client")))]
+pub mod codec;
 
 #[cfg(feature = "client")]
 pub mod client;

@@ -187,6 +187,24 @@ pub enum Error {
     /// The response is an HTTP/1.1 upgrade (101), which this client does not follow.
     #[error("unexpected 101 Switching Protocols")]
     UnexpectedUpgrade,
+    /// The decompressed response body is larger than the client's
+    /// `max_decompressed_size` (feature `compression`): a decompression bomb, or a body
+    /// beyond the limit. The connection was closed.
+    #[error("decompressed response body larger than the {limit}-byte limit")]
+    DecompressedTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The response body is not valid for its `Content-Encoding` (feature
+    /// `compression`). The connection was closed.
+    #[error("response body is not valid {encoding} data")]
+    Decode {
+        /// The content coding (`gzip`, `br`, `zstd`, `deflate`).
+        encoding: &'static str,
+        /// The codec's error.
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl From<shockwave_http11::Error> for Error {
@@ -313,6 +331,7 @@ impl Error {
             Error::TooManyRedirects { .. } | Error::InvalidRedirect => ErrorKind::Redirect,
             Error::Io(_) => ErrorKind::Io,
             Error::Arena(_) => ErrorKind::Arena,
+            Error::DecompressedTooLarge { .. } | Error::Decode { .. } => ErrorKind::Body,
         }
     }
 

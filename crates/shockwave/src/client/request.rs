@@ -217,8 +217,10 @@ async fn send_owned(
     let max_hops = client.config().redirect.max();
     let mut hops = 0;
     loop {
-        let response = {
-            let pairs = header_pairs(&headers, client.config().user_agent.as_ref());
+        let decode;
+        let mut response = {
+            let mut pairs = header_pairs(&headers, client.config().user_agent.as_ref());
+            decode = super::decompress::offer(&mut pairs, &headers, &client.config().decompress);
             let mut out = Outgoing {
                 method: &method,
                 target: Target::parse(url.as_str())?,
@@ -268,6 +270,9 @@ async fn send_owned(
                 }
             }
         };
+        if decode {
+            response.decode_content(&client.config().decompress);
+        }
         let follow = if max_hops > 0 {
             redirect::follow(response.status(), &method)
         } else {
