@@ -235,10 +235,8 @@ impl Compression {
                 typed = true;
             } else if name.eq_ignore_ascii_case(b"content-encoding")
                 || name.eq_ignore_ascii_case(b"content-range")
-            {
-                return false;
-            } else if name.eq_ignore_ascii_case(b"cache-control")
-                && has_token(value, b"no-transform")
+                || (name.eq_ignore_ascii_case(b"cache-control")
+                    && has_token(value, b"no-transform"))
             {
                 return false;
             }

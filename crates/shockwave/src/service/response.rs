@@ -435,6 +435,7 @@ impl<'a> Response<'a> {
 
     /// Replaces every header field with `fields` (used in place, no copy): for
     /// wrappers that rewrite fields, e.g. response compression weakening `etag`.
+    #[cfg(feature = "compression")]
     pub(crate) fn replace_headers(&mut self, fields: &'a [Field<'a>]) {
         self.preset = 0;
         self.headers = HeaderStore::Slice(fields);
