@@ -177,10 +177,22 @@ impl Compression {
     /// assert_eq!(c.negotiate(b"identity"), None);
     /// ```
     pub fn negotiate(&self, accept_encoding: &[u8]) -> Option<Encoding> {
+        self.negotiate_fields([accept_encoding])
+    }
+
+    /// [`Compression::negotiate`] over every `Accept-Encoding` field line of a request
+    /// (several lines form one list, RFC 9110 §5.3).
+    pub fn negotiate_fields<'v>(
+        &self,
+        fields: impl IntoIterator<Item = &'v [u8]>,
+    ) -> Option<Encoding> {
         // q-values in thousandths, per coding (index in Encoding::ALL) and for `*`.
         let mut explicit: [Option<u16>; 4] = [None; 4];
         let mut star: Option<u16> = None;
-        for item in accept_encoding.split(|b| *b == b',') {
+        let items = fields
+            .into_iter()
+            .flat_map(|field| field.split(|b| *b == b','));
+        for item in items {
             let mut parts = item.split(|b| *b == b';');
             let token = parts.next().unwrap_or_default().trim_ascii();
             if token.is_empty() {
@@ -589,9 +601,10 @@ impl<H: Handler> Handler for Compress<H> {
         let coding = if cx.method() == Method::HEAD {
             None
         } else {
-            cx.headers()
-                .get("accept-encoding")
-                .and_then(|v| self.config.negotiate(v))
+            // No field at all gives no coding (RFC 9110 §12.5.3 would allow any, but a
+            // client that says nothing may not decode).
+            self.config
+                .negotiate_fields(cx.headers().get_all(b"accept-encoding"))
         };
         let arena = cx.arena();
         let response = self.inner.call(cx).await;
@@ -650,6 +663,10 @@ mod tests {
         for (header, want) in table {
             assert_eq!(c.negotiate(header.as_bytes()), *want, "{header:?}");
         }
+        // Several field lines are one list.
+        let fields: [&[u8]; 2] = [b"gzip;q=0.5", b"br;q=0.1, zstd;q=0.6"];
+        assert_eq!(c.negotiate_fields(fields), Some(Zstd));
+        assert_eq!(c.negotiate_fields(std::iter::empty()), None);
         // The server's order breaks ties; codings left out are never chosen.
         let gz_first = Compression::new().encodings(&[Gzip, Brotli]);
         assert_eq!(gz_first.negotiate(b"br, gzip, zstd"), Some(Gzip));

@@ -174,12 +174,9 @@ impl StaticFiles {
         if req.header("range").is_some() {
             return v;
         }
-        let Some(accept) = req.header("accept-encoding") else {
-            return v;
-        };
         let chosen = super::Compression::new()
             .encodings(&order[..n])
-            .negotiate(accept);
+            .negotiate_fields(req.headers().get_all(b"accept-encoding"));
         if let Some(chosen) = chosen {
             let hit = found.iter_mut().flatten().find(|(e, _)| *e == chosen);
             if let Some((e, p)) = hit {
