@@ -838,3 +838,76 @@ fn cli_get_compressed_and_serve_compress() {
     }
     panic!("serve --compress never answered: {last}");
 }
+
+/// The same wrapper over TLS (ALPN h2) and HTTP/3; our client decodes both.
+#[cfg(feature = "http3")]
+#[tokio::test]
+async fn tls_h2_and_http3_responses_are_compressed_and_decoded() {
+    use shockwave::server::tls;
+    let cert = tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
+    let root = {
+        use rustls_pki_types::pem::PemObject;
+        rustls_pki_types::CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap()
+    };
+    let app = App {
+        sse: Arc::default(),
+        file: big_file(),
+    };
+    let handle = server_util::builder()
+        .bind_tls("127.0.0.1:0".parse().unwrap())
+        .bind_h3("127.0.0.1:0".parse().unwrap())
+        .tls(cert.config.clone())
+        .start(Compression::new().wrap(app))
+        .unwrap();
+    let tls_url = |p: &str| {
+        format!(
+            "https://127.0.0.1:{}{p}",
+            handle.tls_local_addrs()[0].port()
+        )
+    };
+    let h3_url = |p: &str| format!("https://127.0.0.1:{}{p}", handle.h3_local_addrs()[0].port());
+    let h2 = Client::builder()
+        .add_root_certificate(root.clone())
+        .build()
+        .unwrap();
+    let h3 = Client::builder()
+        .http3()
+        .add_root_certificate(root.clone())
+        .build()
+        .unwrap();
+    let h3_raw = Client::builder()
+        .http3()
+        .decompress(false)
+        .add_root_certificate(root)
+        .build()
+        .unwrap();
+    for (client, url, version) in [
+        (&h2, tls_url("/text"), http::Version::HTTP_2),
+        (&h3, h3_url("/text"), http::Version::HTTP_3),
+    ] {
+        let resp = tokio::time::timeout(Duration::from_secs(20), client.get(&url).send())
+            .await
+            .expect("timed out")
+            .unwrap();
+        assert_eq!(resp.version(), version);
+        assert!(resp.headers().get("content-encoding").is_none());
+        same(&resp.bytes().await.unwrap(), text().as_bytes(), &url);
+    }
+    for path in ["/big", "/file"] {
+        let resp = h3.get(h3_url(path)).send().await.unwrap();
+        same(&resp.bytes().await.unwrap(), big().as_bytes(), path);
+    }
+    for coding in CODINGS {
+        let resp = h3_raw
+            .get(h3_url("/text"))
+            .header("accept-encoding", coding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["content-encoding"], coding);
+        let wire = resp.bytes().await.unwrap();
+        let mut d = RawDecoder::new(coding);
+        same(&d.feed(&wire), text().as_bytes(), coding);
+    }
+    server_util::stop(handle);
+}
