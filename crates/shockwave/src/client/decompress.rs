@@ -23,6 +23,7 @@ pub(crate) const ACCEPT: &str = "gzip, br, zstd, deflate";
 
 /// The client's decompression settings (part of its configuration).
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "compression"), derive(Default))]
 pub(crate) struct Settings {
     #[cfg(feature = "compression")]
     enabled: bool,
@@ -31,12 +32,11 @@ pub(crate) struct Settings {
     limit: Option<u64>,
 }
 
+#[cfg(feature = "compression")]
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            #[cfg(feature = "compression")]
             enabled: true,
-            #[cfg(feature = "compression")]
             limit: None,
         }
     }
