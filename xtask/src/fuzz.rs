@@ -40,6 +40,8 @@ const TARGETS: &[&str] = &[
     "h3_frames",
     "h3_request",
     "h3_connection",
+    "ws_frames",
+    "ws_inflate",
 ];
 
 struct Outcome {
@@ -354,6 +356,8 @@ fn synthetic_seeds(target: &str, vectors: &Path) -> Vec<Vec<u8>> {
         "h3_frames" => h3_frame_seeds(),
         "h3_request" => h3_request_seeds(),
         "h3_connection" => h3_connection_seeds(),
+        "ws_frames" => ws_frame_seeds(),
+        "ws_inflate" => ws_inflate_seeds(),
         _ => Vec::new(),
     }
 }
@@ -768,5 +772,63 @@ fn h3_request_seeds() -> Vec<Vec<u8>> {
             &h3_frame(0x5, &cat(&[&[0x01], &get])),
             &h3_frame(0x1, &ok),
         ]),
+    ]
+}
+
+/// `[config][n][splits][wire]` for `ws_frames`: masked client frames for a server
+/// (config bit 0 clear) and unmasked server frames for a client, with fragments,
+/// interleaved control frames, a close, and one compressed message (config bit 1).
+fn ws_frame_seeds() -> Vec<Vec<u8>> {
+    fn frame(first: u8, mask: bool, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![first, payload.len() as u8 | if mask { 0x80 } else { 0 }];
+        if mask {
+            f.extend_from_slice(&[0, 0, 0, 0]); // the zero key leaves the payload as is
+        }
+        f.extend_from_slice(payload);
+        f
+    }
+    let mut seeds = Vec::new();
+    for (role, mask) in [(0u8, true), (1, false)] {
+        let wire = cat(&[
+            &frame(0x81, mask, b"Hello"),
+            &frame(0x01, mask, b"frag"),
+            &frame(0x89, mask, b"ping"),
+            &frame(0x80, mask, "ment κόσμε".as_bytes()),
+            &frame(0x82, mask, &[0, 1, 2, 255]),
+            &frame(0x8a, mask, b""),
+            &frame(0x88, mask, &[0x03, 0xe8, b'b', b'y', b'e']),
+        ]);
+        seeds.push(cat(&[&[role | 4, 0], &wire]));
+        seeds.push(cat(&[&[role | 4, 3, 0, 6, 1], &wire]));
+        // RFC 7692 §7.2.3.1: "Hello" compressed, RSV1 set.
+        let compressed = frame(0xc1, mask, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        seeds.push(cat(&[&[role | 2 | 4, 0], &compressed, &compressed]));
+    }
+    seeds
+}
+
+/// `[config][n][fragment sizes][compressed payload]` for `ws_inflate`: RFC 7692's
+/// "Hello" examples (§7.2.3.1, with a stored block §7.2.3.3) and runs of zeros.
+fn ws_inflate_seeds() -> Vec<Vec<u8>> {
+    // 100 000 zeros at level 9 (114 bytes): a small bomb for the 256-byte limit.
+    let mut bomb = vec![
+        0xec, 0xc1, 0x31, 0x01, 0x00, 0x00, 0x00, 0xc2, 0xa0, 0xf5, 0x4f, 0x6d, 0x0d, 0x0f, 0xa0,
+    ];
+    bomb.resize(111, 0);
+    bomb.extend_from_slice(&[0x80, 0x57, 0x03]);
+    vec![
+        cat(&[&[0x12, 0], &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]]),
+        cat(&[
+            &[0x93, 2, 2, 0],
+            &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+        ]),
+        cat(&[
+            &[0x01, 0],
+            &[
+                0x00, 0x05, 0x00, 0xfa, 0xff, b'H', b'e', b'l', b'l', b'o', 0x00,
+            ],
+        ]),
+        cat(&[&[0x00, 0], &bomb]),
+        cat(&[&[0x83, 4, 10, 20, 30, 40], &bomb]),
     ]
 }

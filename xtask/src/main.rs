@@ -9,6 +9,7 @@
 mod bench;
 mod fuzz;
 mod load;
+mod package;
 mod peers;
 mod soak;
 
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("peers") => peers::ensure_all(),
+        Some("package") => package::package(cargo),
         Some("load") => load::load(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
@@ -30,9 +32,10 @@ fn main() -> ExitCode {
                  commands:\n  \
                  ci      run everything CI runs (fmt, clippy, tests, the shockwave feature matrix:\n          \
                  check + clippy per feature set (--no-feature-matrix skips it), bench and\n          \
-                 example builds)\n  \
+                 example builds, cargo package)\n  \
                  test    install missing test peers, then cargo test --workspace --all-features [ARGS]\n  \
                  peers   check for and install the third-party test peers\n  \
+                 package cargo package every publishable crate (licenses and README examples checked)\n  \
                  load    wrk load comparison: shockwave vs hyper vs a no-parse ceiling\n          \
                  (--baseline-bin OLD: old vs new shockwave, HTTP/1.1, h2c and HTTP/3)\n  \
                  bench   every benchmark side by side; regenerates docs/BENCHMARKS.md (--quick, --save, --compare)\n  \
@@ -110,6 +113,8 @@ const FEATURE_SETS: &[&[&str]] = &[
     // Compression with one role: the codec module serves both (encoder vs decoder).
     &["--no-default-features", "--features", "server,compression"],
     &["--no-default-features", "--features", "client,compression"],
+    // The client's serde, JSON and cookie conveniences without the default protocols.
+    &["--no-default-features", "--features", "client,json,cookies"],
 ];
 
 /// `cargo check -p shockwave` and `cargo clippy -p shockwave -- -D warnings` once per
@@ -172,6 +177,8 @@ fn ci(args: &[String]) -> Result<(), String> {
     }
     run(cargo().args(["build", "--workspace", "--examples", ALL_FEATURES]))?;
     run(cargo().args(["bench", "--workspace", "--no-run", ALL_FEATURES]))?;
+    // Every publishable crate packages and builds from its package alone.
+    package::package(cargo)?;
     // Fuzz smoke: every target, the HTTP/2 connection (`h2_server`) included, 5 s each
     // (the targets depend only on the protocol crates). See fuzz/README.md.
     fuzz::fuzz(&["--smoke".into()])?;
@@ -221,6 +228,7 @@ mod tests {
             "--no-default-features --features client",
             "--no-default-features --features server,http2",
             "--no-default-features --features client,http3",
+            "--no-default-features --features client,json,cookies",
         ] {
             assert!(text.iter().any(|t| t == want), "{want} missing");
         }

@@ -35,6 +35,14 @@ const APT_PEERS: &[AptPeer] = &[
         command: "wrk",
         package: "wrk",
     },
+    AptPeer {
+        command: "tinyproxy",
+        package: "tinyproxy",
+    },
+    AptPeer {
+        command: "microsocks",
+        package: "microsocks",
+    },
 ];
 
 const PIP_PEERS: &[PipPeer] = &[

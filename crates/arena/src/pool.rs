@@ -19,16 +19,24 @@ pub struct PoolConfig {
     /// Per-arena allocation limit; allocations past it fail with
     /// [`crate::ArenaError::LimitExceeded`]. `None` means unlimited.
     pub allocation_limit: Option<usize>,
+    /// Most chunk bytes the idle arenas may hold together ([`crate::ArenaStats::retained_bytes`]);
+    /// an arena whose return would go past it is dropped (counted in
+    /// [`crate::ArenaStats::arenas_discarded`]). With `max_idle` alone, a pool that served
+    /// varied bodies keeps creeping towards `max_idle × retained_capacity` (256 MiB) as each
+    /// reused arena keeps the largest chunk it ever needed.
+    pub max_retained_bytes: usize,
 }
 
 impl Default for PoolConfig {
-    /// 8 KiB first chunk, 1 MiB retained per arena, 256 idle arenas, 16 MiB limit.
+    /// 8 KiB first chunk, 1 MiB retained per arena, 256 idle arenas holding at most
+    /// 16 MiB together, 16 MiB allocation limit.
     fn default() -> Self {
         PoolConfig {
             max_idle: 256,
             initial_capacity: 8 * 1024,
             retained_capacity: 1024 * 1024,
             allocation_limit: Some(16 * 1024 * 1024),
+            max_retained_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -171,7 +179,11 @@ impl ArenaPool {
 
     fn put_back(&self, mut arena: Arena, lent_at: Option<Instant>) {
         let mut idle = self.idle.borrow_mut();
-        let room = idle.len() < self.config.max_idle;
+        let retained = self.counters.retained_bytes.get();
+        let room = |capacity: usize| {
+            idle.len() < self.config.max_idle
+                && retained + capacity as u64 <= self.config.max_retained_bytes as u64
+        };
         if self.end_loan(&mut arena, lent_at, room) {
             bump(&self.counters.retained_bytes, arena.capacity_bytes() as u64);
             idle.push(arena);
@@ -179,9 +191,14 @@ impl ArenaPool {
     }
 
     /// Counts the end of a loan. Returns true after resetting the arena when it may be
-    /// reused (`room`: the caller has a place for it), false when it is to be dropped
-    /// (counted as discarded).
-    fn end_loan(&self, arena: &mut Arena, lent_at: Option<Instant>, room: bool) -> bool {
+    /// reused (`room(capacity after the reset)`: the caller has a place for it), false
+    /// when it is to be dropped (counted as discarded).
+    fn end_loan(
+        &self,
+        arena: &mut Arena,
+        lent_at: Option<Instant>,
+        room: impl FnOnce(usize) -> bool,
+    ) -> bool {
         let c = &self.counters;
         let used = arena.allocated_bytes() as u64;
         drop_by(&c.arenas_in_use, 1);
@@ -194,11 +211,15 @@ impl ArenaPool {
         if used > c.peak_arena_bytes.get() {
             c.peak_arena_bytes.set(used);
         }
-        if arena.capacity_bytes() > self.config.retained_capacity || !room {
+        if arena.capacity_bytes() > self.config.retained_capacity {
             bump(&c.arenas_discarded, 1);
             return false; // the caller drops it: its chunks go back to the system
         }
         arena.reset();
+        if !room(arena.capacity_bytes()) {
+            bump(&c.arenas_discarded, 1);
+            return false;
+        }
         // A limit changed by the borrower must not leak into the next request.
         arena.set_allocation_limit(self.config.allocation_limit);
         bump(&c.resets, 1);
@@ -250,7 +271,7 @@ impl PooledArena<'_> {
     /// ```
     pub fn recycle(&mut self) {
         let pool = self.pool;
-        if !pool.end_loan(&mut self.arena, self.lent_at, true) {
+        if !pool.end_loan(&mut self.arena, self.lent_at, |_| true) {
             self.arena = pool.take_arena();
         }
         self.lent_at = pool.start_loan();
@@ -295,6 +316,7 @@ mod tests {
             initial_capacity: 1024,
             retained_capacity: 64 * 1024,
             allocation_limit: Some(256 * 1024),
+            max_retained_bytes: 1024 * 1024,
         }
     }
 
@@ -320,6 +342,35 @@ mod tests {
         assert_eq!(s.resets, 2);
         assert_eq!(s.arenas_in_use, 0);
         assert_eq!(s.arenas_idle, 1);
+    }
+
+    #[test]
+    fn idle_arenas_hold_at_most_max_retained_bytes_together() {
+        let pool = ArenaPool::new(PoolConfig {
+            max_idle: 16,
+            max_retained_bytes: 100 * 1024,
+            ..small()
+        });
+        // Eight arenas lent at once, each grown to ~40 KiB (under retained_capacity).
+        let lent: Vec<_> = (0..8)
+            .map(|_| {
+                let a = pool.get();
+                a.alloc_zeroed(40 * 1024).unwrap();
+                a
+            })
+            .collect();
+        drop(lent);
+        let s = pool.stats();
+        assert!(s.retained_bytes <= 100 * 1024, "{s:?}");
+        assert!(s.arenas_idle >= 1 && s.arenas_idle < 8, "{s:?}");
+        assert_eq!(s.arenas_idle + s.arenas_discarded, 8, "{s:?}");
+        assert_eq!(s.arenas_in_use, 0);
+        // Small arenas still fit beside them: the budget counts bytes, not arenas.
+        let before = s.arenas_idle;
+        let lent: Vec<_> = (0..4).map(|_| pool.get()).collect();
+        drop(lent);
+        assert!(pool.stats().retained_bytes <= 100 * 1024);
+        assert!(pool.stats().arenas_idle >= before);
     }
 
     #[test]

@@ -107,7 +107,9 @@ impl SyncArenaPool {
         arena.set_allocation_limit(self.config.allocation_limit);
         let capacity = arena.capacity_bytes() as u64;
         let mut idle = self.lock();
-        if idle.len() >= self.config.max_idle {
+        if idle.len() >= self.config.max_idle
+            || self.retained_bytes.load(Relaxed) + capacity > self.config.max_retained_bytes as u64
+        {
             self.discarded.fetch_add(1, Relaxed);
             return;
         }
@@ -163,6 +165,29 @@ impl Drop for SyncPooledArena<'_> {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    fn idle_arenas_hold_at_most_max_retained_bytes_together() {
+        let pool = SyncArenaPool::new(PoolConfig {
+            max_idle: 16,
+            initial_capacity: 1024,
+            retained_capacity: 64 * 1024,
+            max_retained_bytes: 100 * 1024,
+            ..PoolConfig::default()
+        });
+        let lent: Vec<_> = (0..8)
+            .map(|_| {
+                let a = pool.get();
+                a.alloc_zeroed(40 * 1024).unwrap();
+                a
+            })
+            .collect();
+        drop(lent);
+        let s = pool.stats();
+        assert!(s.retained_bytes <= 100 * 1024, "{s:?}");
+        assert!(s.arenas_idle >= 1 && s.arenas_idle < 8, "{s:?}");
+        assert_eq!(s.arenas_idle + s.arenas_discarded, 8, "{s:?}");
+    }
 
     #[test]
     fn shared_between_threads() {

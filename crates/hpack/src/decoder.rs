@@ -171,7 +171,26 @@ impl Decoder {
         block: &[u8],
         mut emit: impl FnMut(&[u8], &[u8]),
     ) -> Result<(), DecodeError> {
-        self.decode_core(block, |name, value, _| {
+        self.decode_core(block, usize::MAX, |name, value, _| {
+            emit(name.as_slice(), value.as_slice());
+            Ok(())
+        })
+    }
+
+    /// Like [`Decoder::decode`], but gives up as soon as the decoded list (counted as for
+    /// [`DecoderLimits::max_header_list_size`]) exceeds `abort` bytes, with
+    /// [`DecodeError::HeaderListAborted`]. The rest of the block is not decoded, so the
+    /// dynamic table no longer matches the peer's: close the connection after that error.
+    /// This bounds the work a block far over the limit can cost (a block of thousands of
+    /// one-byte references to a large entry), where the plain `decode` would go on to the
+    /// end to keep the table in sync. Below `abort`, it behaves exactly like `decode`.
+    pub fn decode_until(
+        &mut self,
+        block: &[u8],
+        abort: usize,
+        mut emit: impl FnMut(&[u8], &[u8]),
+    ) -> Result<(), DecodeError> {
+        self.decode_core(block, abort, |name, value, _| {
             emit(name.as_slice(), value.as_slice());
             Ok(())
         })
@@ -183,7 +202,7 @@ impl Decoder {
         block: &[u8],
         mut emit: impl FnMut(Field<'_>),
     ) -> Result<(), DecodeError> {
-        self.decode_core(block, |name, value, never_indexed| {
+        self.decode_core(block, usize::MAX, |name, value, never_indexed| {
             emit(Field {
                 name: name.as_slice(),
                 value: value.as_slice(),
@@ -205,7 +224,7 @@ impl Decoder {
         arena: &'a Arena,
         list: &mut HeaderList<'a>,
     ) -> Result<(), DecodeError> {
-        self.decode_core(block, |name, value, _| {
+        self.decode_core(block, usize::MAX, |name, value, _| {
             let name: &'a [u8] = match name {
                 Bytes::Static(s) => s,
                 Bytes::Temp(t) => arena.alloc_bytes(t)?,
@@ -219,7 +238,7 @@ impl Decoder {
         })
     }
 
-    fn decode_core<S>(&mut self, block: &[u8], mut sink: S) -> Result<(), DecodeError>
+    fn decode_core<S>(&mut self, block: &[u8], abort: usize, mut sink: S) -> Result<(), DecodeError>
     where
         S: FnMut(Bytes<'_>, Bytes<'_>, bool) -> Result<(), DecodeError>,
     {
@@ -322,6 +341,9 @@ impl Decoder {
                 .saturating_add(value.as_slice().len())
                 .saturating_add(ENTRY_OVERHEAD);
             list_size = list_size.saturating_add(size);
+            if list_size > abort {
+                return Err(DecodeError::HeaderListAborted { abort });
+            }
             if deferred.is_none() && list_size > limit {
                 deferred = Some(DecodeError::HeaderListTooLarge { limit });
             }

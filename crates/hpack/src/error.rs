@@ -19,6 +19,15 @@ pub enum DecodeError {
     /// An integer does not fit in 64 bits or uses too many continuation bytes.
     #[error("integer overflow in header block")]
     IntegerOverflow,
+    /// The decoded header list passed the abort size given to
+    /// [`crate::Decoder::decode_until`]; decoding stopped at once, so the dynamic table is
+    /// **out of step**: the connection must be closed (in HTTP/2 with GOAWAY
+    /// `ENHANCE_YOUR_CALM`), which RFC 7541 §4.3 allows instead of decoding on.
+    #[error("header list over {abort} bytes: decoding aborted")]
+    HeaderListAborted {
+        /// The abort size.
+        abort: usize,
+    },
     /// A string's declared length runs past the end of the block (RFC 7541 §5.2).
     #[error("string of {len} bytes runs past the end of the header block ({available} left)")]
     StringPastEnd {

@@ -25,6 +25,10 @@ pub enum Error {
     /// A well-formed HTTP version other than 1.0 or 1.1 (RFC 9110 §15.6.6: 505).
     #[error("HTTP version not supported")]
     UnsupportedVersion,
+    /// The method token is longer than [`crate::MAX_METHOD_LEN`]: not a method this
+    /// server implements (RFC 9110 §9.1: 501), and not a long target (414).
+    #[error("method too long")]
+    MethodTooLong,
     /// The request line is longer than [`crate::Limits::max_request_line`] (414).
     #[error("request line too long")]
     RequestLineTooLong,
@@ -59,7 +63,8 @@ pub enum Error {
     /// Content-Length is not a non-empty string of decimal digits (RFC 9110 §8.6).
     #[error("invalid Content-Length")]
     InvalidContentLength,
-    /// Content-Length does not fit in a `u64`.
+    /// Content-Length does not fit in a `u64`: invalid framing (RFC 9110 §8.6: 400), not
+    /// a size limit (413 is for a valid length over the server's body limit).
     #[error("Content-Length overflows")]
     ContentLengthOverflow,
     /// More than one Content-Length value in a request, even identical ones
@@ -95,9 +100,14 @@ pub enum Error {
     /// More than one Host header field (RFC 9112 §3.2: 400).
     #[error("duplicate Host header")]
     DuplicateHost,
-    /// A Host value that is not a valid `uri-host [ ":" port ]` (RFC 9112 §3.2: 400).
+    /// A Host value that is not a valid `uri-host [ ":" port ]`, an empty one included
+    /// (RFC 9112 §3.2: 400).
     #[error("invalid Host header")]
     InvalidHost,
+    /// An absolute-form request-target whose authority differs from the Host field
+    /// (RFC 9112 §3.2.2; answered 400 rather than silently preferring one of them).
+    #[error("Host header does not match the request-target's authority")]
+    HostMismatch,
     /// A chunk-size that is not hexadecimal, or has trailing garbage (RFC 9112 §7.1).
     #[error("invalid chunk size")]
     InvalidChunkSize,
@@ -125,7 +135,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// The status code a server answers this error with: 400, 414, 431, 501 or 505.
+    /// The status code a server answers this error with: 400, 414, 431, 501 or 505
+    /// (never 413: a size limit on the body is the server's, not the parser's).
     pub fn status_code(&self) -> StatusCode {
         match self {
             Error::UnsupportedVersion => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
@@ -134,10 +145,9 @@ impl Error {
             | Error::HeadersTooLarge
             | Error::TrailersTooLarge
             | Error::Arena(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Error::UnknownTransferCoding | Error::UnsupportedTransferCoding => {
-                StatusCode::NOT_IMPLEMENTED
-            }
-            Error::ContentLengthOverflow => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnknownTransferCoding
+            | Error::UnsupportedTransferCoding
+            | Error::MethodTooLong => StatusCode::NOT_IMPLEMENTED,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -27,6 +27,27 @@
 //!   growing buffer; [`parse_trailer_section`] reads (and validates) the trailer section
 //!   a [`BodyDecoder`] consumed.
 //!
+//! ## Edge cases: what is strict and what is lenient
+//!
+//! Where an RFC says MUST, the parser rejects; elsewhere it follows what haproxy and
+//! nginx do, preferring the reading that a proxy in front cannot disagree with.
+//!
+//! | input | decision |
+//! |---|---|
+//! | `Host:` empty, `:80`, a non-digit or second port, an unclosed `[` | [`Error::InvalidHost`], 400 (RFC 9112 §3.2; an `http` URI has a non-empty host, RFC 9110 §4.2.1) |
+//! | two `Host` fields / none in HTTP/1.1 | [`Error::DuplicateHost`] / [`Error::MissingHost`], 400 |
+//! | absolute-form target whose authority differs from `Host` (case and the scheme's default port aside) | [`Error::HostMismatch`], 400 (RFC 9112 §3.2.2 lets a server ignore Host; we refuse to pick one) |
+//! | userinfo (`u@host`) in an absolute-form target | [`Error::InvalidTarget`], 400 (RFC 9110 §4.2.4) |
+//! | a method longer than [`MAX_METHOD_LEN`] (64) bytes | [`Error::MethodTooLong`], 501 (RFC 9110 §9.1), never 414 (that is the target's, RFC 9110 §15.5.15) |
+//! | `Content-Length` not `1*DIGIT`, or past `u64` | [`Error::InvalidContentLength`] / [`Error::ContentLengthOverflow`], 400 (RFC 9110 §8.6: invalid framing); 413 is only for a valid length over the server's body limit |
+//! | `Content-Length: 007`, `Content-Length:  5 ` | accepted: leading zeros are digits, surrounding whitespace is OWS (haproxy and nginx agree) |
+//! | `#` in the request-target | [`Error::InvalidTarget`], 400: a request-target has no fragment (RFC 9112 §3.2; haproxy rejects it since CVE-2023-45539) |
+//! | `\` in the request-target | [`Error::InvalidTarget`], 400: not a URI character (RFC 3986 §2), a path-confusion vector |
+//! | `%00`, `%0D%0A` in the target | accepted and **never decoded** here: [`Request::path`] keeps `%00`; whoever decodes (a file server) must reject them |
+//! | `Expect` other than `100-continue` | parsed; [`Request::unsupported_expectation`] is set and a server answers 417 and closes (RFC 9110 §10.1.1) |
+//! | `_` in a field name (`X_Forwarded_For`) | accepted and kept as sent: `_` is a token character (RFC 9110 §5.6.2); there is no CGI-style name mapping that could merge it with `X-Forwarded-For` |
+//! | bare LF, bare CR, obs-fold, whitespace before `:` | 400 ([`Limits::allow_bare_lf`] opts into bare LF) |
+//!
 //! ## Contract
 //!
 //! What it does:
@@ -161,7 +182,9 @@ pub use digits::{format_decimal, status_digits, write_decimal, write_hex};
 pub use error::Error;
 pub use limits::Limits;
 pub use message::{BodyFraming, GetAll, Headers, HeadersIter, HeapHeaders, Request, Response};
-pub use parse::{parse_request, parse_request_heap, parse_response, parse_response_heap, Status};
+pub use parse::{
+    parse_request, parse_request_heap, parse_response, parse_response_heap, Status, MAX_METHOD_LEN,
+};
 pub use response_head::{
     fields_request_close, is_managed, Fields, HeadMemo, ResponseHead, ResponsePlan, CONTINUE,
     HEAD_MEMO_CAPACITY,

@@ -248,6 +248,7 @@ pub struct Request<'a> {
     pub(crate) framing: BodyFraming,
     pub(crate) keep_alive: bool,
     pub(crate) expect_continue: bool,
+    pub(crate) unsupported_expectation: bool,
     pub(crate) h2c: bool,
     pub(crate) host: Option<&'a [u8]>,
     pub(crate) upgrade: Option<&'a [u8]>,
@@ -312,6 +313,14 @@ impl<'a> Request<'a> {
     /// ignored in HTTP/1.0 as the RFC requires).
     pub fn expect_continue(&self) -> bool {
         self.expect_continue
+    }
+
+    /// True if an `Expect` field holds anything but `100-continue` (RFC 9110 §10.1.1).
+    /// This parser does not fail such a request; a server SHOULD answer `417
+    /// Expectation Failed` and close, as Shockwave's does (`100-continue` is the only
+    /// expectation defined).
+    pub fn unsupported_expectation(&self) -> bool {
+        self.unsupported_expectation
     }
 
     /// The Upgrade header value, if the request asks to upgrade: HTTP/1.1 with an

@@ -189,6 +189,8 @@ pub(crate) struct Facts<'a> {
     conn_keep_alive: bool,
     conn_upgrade: bool,
     expect_continue: bool,
+    /// An `Expect` field with a value other than `100-continue`.
+    expect_other: bool,
     upgrade: Option<&'a [u8]>,
     http2_settings: Option<&'a [u8]>,
     http2_settings_count: u32,
@@ -284,8 +286,12 @@ impl<'a> Facts<'a> {
                 self.host_count += 1;
                 self.host = Some(value);
             }
-            6 if eq_lower(name, b"expect") && eq_lower(value, b"100-continue") => {
-                self.expect_continue = true;
+            6 if eq_lower(name, b"expect") => {
+                if eq_lower(value, b"100-continue") {
+                    self.expect_continue = true;
+                } else {
+                    self.expect_other = true;
+                }
             }
             7 if eq_lower(name, b"upgrade") => self.upgrade = Some(value),
             10 if eq_lower(name, b"connection") => {
@@ -668,6 +674,94 @@ fn split_target<'a>(method: &Method, target: &'a str) -> Result<(&'a str, Option
     }
 }
 
+/// The longest request method accepted (bytes). The longest registered method
+/// (`UPDATEREDIRECTREF`, RFC 3253) has 17; a longer token gets
+/// [`Error::MethodTooLong`] (501: not a method this server implements), never 414,
+/// which RFC 9110 §15.5.15 reserves for the target.
+pub const MAX_METHOD_LEN: usize = 64;
+
+/// A `Host` value: `uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 3986 §3.2.2): a
+/// non-empty reg-name or IPv4 address, or an IP-literal in brackets, then an optional
+/// port of digits. An empty value is invalid: every `http`/`https` target has a host
+/// (RFC 9110 §4.2.1, §4.2.2), and RFC 9112 §3.2 answers an invalid Host with 400.
+fn valid_host(host: &[u8]) -> bool {
+    let (name, rest) = if host.first() == Some(&b'[') {
+        match host.iter().position(|&b| b == b']') {
+            Some(close) => (&host[..=close], &host[close + 1..]),
+            None => return false,
+        }
+    } else {
+        match host.iter().position(|&b| b == b':') {
+            Some(colon) => (&host[..colon], &host[colon..]),
+            None => (host, &host[host.len()..]),
+        }
+    };
+    let name_ok = if name.first() == Some(&b'[') {
+        name.len() > 2
+            && name[1..name.len() - 1]
+                .iter()
+                .all(|&b| HOST[b as usize] && b != b'[' && b != b']')
+    } else {
+        !name.is_empty()
+            && name
+                .iter()
+                .all(|&b| HOST[b as usize] && !matches!(b, b':' | b'[' | b']'))
+    };
+    let port_ok = match rest {
+        [] => true,
+        [b':', port @ ..] => port.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    name_ok && port_ok
+}
+
+/// An absolute-form target's authority must agree with the `Host` field (RFC 9112
+/// §3.2.2 lets a server ignore Host and use the target; answering 400 instead keeps a
+/// proxy that routes by Host and a handler that reads it from seeing two different
+/// hosts). Userinfo in the authority is an error (RFC 9110 §4.2.4). The ports are
+/// compared after dropping the scheme's default port (`:80`, `:443`).
+fn check_absolute_authority(target: &str, host: Option<&[u8]>) -> Result<(), Error> {
+    let Some(colon) = target.find(':') else {
+        return Ok(());
+    };
+    let scheme = &target[..colon];
+    let Some(rest) = target[colon + 1..].strip_prefix("//") else {
+        return Ok(());
+    };
+    let authority = match rest.find(['/', '?']) {
+        Some(end) => &rest[..end],
+        None => rest,
+    };
+    if authority.contains('@') {
+        return Err(Error::InvalidTarget);
+    }
+    let default_port: &[u8] = if scheme.eq_ignore_ascii_case("https") {
+        b":443"
+    } else if scheme.eq_ignore_ascii_case("http") {
+        b":80"
+    } else {
+        b""
+    };
+    let strip = |a: &'_ [u8]| -> usize {
+        if !default_port.is_empty() && a.ends_with(default_port) {
+            a.len() - default_port.len()
+        } else {
+            a.len()
+        }
+    };
+    let same = |h: &[u8], a: &[u8]| h[..strip(h)].eq_ignore_ascii_case(&a[..strip(a)]);
+    if authority.is_empty() {
+        // `http:///x`: no host at all.
+        return Err(Error::InvalidTarget);
+    }
+    match host {
+        Some(h) if same(h, authority.as_bytes()) => Ok(()),
+        Some(_) => Err(Error::HostMismatch),
+        // HTTP/1.0 without Host: the target's authority is the only one.
+        None => Ok(()),
+    }
+}
+
 struct RequestLine<'a> {
     method: Method,
     target: &'a str,
@@ -686,9 +780,14 @@ fn parse_request_line<'a>(
     let len = buf.len();
     let line_limit = start.saturating_add(limits.max_request_line);
     let end = len.min(line_limit);
-    let m_end = skip_token_bytes(buf, start, end);
-    if m_end >= end {
-        return more(end, len, Error::RequestLineTooLong);
+    // The method is bounded on its own: a long method is not a long target (414).
+    let m_limit = end.min(start.saturating_add(MAX_METHOD_LEN + 1));
+    let m_end = skip_token_bytes(buf, start, m_limit);
+    if m_end >= m_limit {
+        if m_end - start > MAX_METHOD_LEN || m_end >= line_limit {
+            return Err(Error::MethodTooLong);
+        }
+        return Ok(Status::Partial);
     }
     if buf[m_end] != b' ' || m_end == start {
         return Err(Error::InvalidMethod);
@@ -705,6 +804,11 @@ fn parse_request_line<'a>(
         });
     }
     if t_end == t_start {
+        return Err(Error::InvalidTarget);
+    }
+    // RFC 9112 §3.2: a request-target has no fragment, and `\` is not a URI character
+    // (RFC 3986 §2); both confuse path matching between a proxy and a server.
+    if buf[t_start..t_end].iter().any(|&b| b == b'#' || b == b'\\') {
         return Err(Error::InvalidTarget);
     }
     let v_start = t_end + 1;
@@ -774,7 +878,7 @@ fn finish_request<'a>(
         _ => return Err(Error::DuplicateHost),
     }
     if let Some(host) = facts.host {
-        if !host.iter().all(|&b| HOST[b as usize]) {
+        if !valid_host(host) {
             return Err(Error::InvalidHost);
         }
     }
@@ -785,7 +889,11 @@ fn finish_request<'a>(
             None => (target, None),
         }
     } else {
-        split_target(&method, target)?
+        let split = split_target(&method, target)?;
+        if method != Method::CONNECT {
+            check_absolute_authority(target, facts.host)?;
+        }
+        split
     };
     let is_11 = version == Version::HTTP_11;
     let upgrade = if is_11 && facts.conn_upgrade {
@@ -807,6 +915,7 @@ fn finish_request<'a>(
         version,
         keep_alive: facts.keep_alive(version),
         expect_continue: is_11 && facts.expect_continue,
+        unsupported_expectation: facts.expect_other,
         h2c,
         host: facts.host,
         upgrade,

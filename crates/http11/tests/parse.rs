@@ -299,6 +299,24 @@ fn error_table() {
         ("bad Host", b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", Error::InvalidHost, 400),
         ("Host with space", b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", Error::InvalidHost, 400),
         ("Host userinfo", b"GET / HTTP/1.1\r\nHost: u@h\r\n\r\n", Error::InvalidHost, 400),
+        ("empty Host", b"GET / HTTP/1.1\r\nHost: \r\n\r\n", Error::InvalidHost, 400),
+        ("empty Host 1.0", b"GET / HTTP/1.0\r\nHost:\r\n\r\n", Error::InvalidHost, 400),
+        ("Host port only", b"GET / HTTP/1.1\r\nHost: :80\r\n\r\n", Error::InvalidHost, 400),
+        ("Host bad port", b"GET / HTTP/1.1\r\nHost: h:8x\r\n\r\n", Error::InvalidHost, 400),
+        ("Host two ports", b"GET / HTTP/1.1\r\nHost: h:1:2\r\n\r\n", Error::InvalidHost, 400),
+        ("Host open bracket", b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", Error::InvalidHost, 400),
+        ("Host empty brackets", b"GET / HTTP/1.1\r\nHost: []\r\n\r\n", Error::InvalidHost, 400),
+        ("Host vs absolute target", b"GET http://a/ HTTP/1.1\r\nHost: b\r\n\r\n", Error::HostMismatch, 400),
+        ("Host vs absolute port", b"GET http://a:8080/ HTTP/1.1\r\nHost: a\r\n\r\n", Error::HostMismatch, 400),
+        ("userinfo in target", b"GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n", Error::InvalidTarget, 400),
+        ("empty authority", b"GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", Error::InvalidTarget, 400),
+        // request-target characters (RFC 9112 §3.2, RFC 3986 §2)
+        ("fragment in target", b"GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n", Error::InvalidTarget, 400),
+        ("fragment in absolute", b"GET http://h/#x HTTP/1.1\r\nHost: h\r\n\r\n", Error::InvalidTarget, 400),
+        ("backslash in target", b"GET /a\\..\\b HTTP/1.1\r\nHost: h\r\n\r\n", Error::InvalidTarget, 400),
+        // a long method is not a long target (RFC 9110 §9.1, §15.5.15)
+        ("method of 65 bytes", &long_method(65), Error::MethodTooLong, 501),
+        ("method of 100 KB", &long_method(100_000), Error::MethodTooLong, 501),
         // Content-Length (RFC 9110 §8.6, RFC 9112 §6.3)
         ("CL not numeric", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: abc\r\n\r\n", Error::InvalidContentLength, 400),
         ("CL signed", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +5\r\n\r\n", Error::InvalidContentLength, 400),
@@ -307,8 +325,8 @@ fn error_table() {
         ("CL hex", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x10\r\n\r\n", Error::InvalidContentLength, 400),
         ("CL inner space", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1 2\r\n\r\n", Error::InvalidContentLength, 400),
         ("CL empty list item", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5,\r\n\r\n", Error::InvalidContentLength, 400),
-        ("CL overflow", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551616\r\n\r\n", Error::ContentLengthOverflow, 413),
-        ("CL huge", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999999\r\n\r\n", Error::ContentLengthOverflow, 413),
+        ("CL overflow", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551616\r\n\r\n", Error::ContentLengthOverflow, 400),
+        ("CL huge", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999999\r\n\r\n", Error::ContentLengthOverflow, 400),
         ("CL duplicate", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", Error::DuplicateContentLength, 400),
         ("CL list duplicate", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\n", Error::DuplicateContentLength, 400),
         ("CL conflict", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", Error::ConflictingContentLength, 400),
@@ -363,6 +381,67 @@ fn big_header(n: usize) -> Vec<u8> {
     buf.resize(buf.len() + n, b'a');
     buf.extend_from_slice(b"\r\n\r\n");
     buf
+}
+
+fn long_method(n: usize) -> Vec<u8> {
+    let mut buf = vec![b'M'; n];
+    buf.extend_from_slice(b" / HTTP/1.1\r\nHost: h\r\n\r\n");
+    buf
+}
+
+/// The lenient (or merely unusual but valid) inputs, as decided in the crate docs:
+/// each is accepted and means what the RFC says.
+#[test]
+fn lenient_edges_are_accepted_as_documented() {
+    // Content-Length: leading zeros are `1*DIGIT` (RFC 9110 §8.6); whitespace around the
+    // value is OWS, trimmed like for any field (RFC 9110 §5.5).
+    for (v, n) in [
+        ("007", 7),
+        ("0", 0),
+        ("00000000000000000000000000012", 12),
+        ("  5\t", 5),
+    ] {
+        let buf = format!("POST / HTTP/1.1\r\nHost: h\r\nContent-Length:{v}\r\n\r\n");
+        assert_eq!(ok(buf.as_bytes()).framing, BodyFraming::Length(n), "{v:?}");
+    }
+    // Percent-encoded NUL / CR LF in the target are valid URI syntax: kept encoded, never
+    // decoded by the parser (the handler sees `%00`, not a NUL byte).
+    let r = ok(b"GET /a%00b?x=%0D%0Aset-cookie:1 HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.path, "/a%00b");
+    assert_eq!(r.query.as_deref(), Some("x=%0D%0Aset-cookie:1"));
+    // `_` is a token character: such names are valid and kept as sent (nginx drops them
+    // by default; we have no CGI-style name mapping that `_` could confuse).
+    let r = ok(b"GET / HTTP/1.1\r\nHost: h\r\nX_Forwarded_For: 1\r\nX-Forwarded-For: 2\r\n\r\n");
+    assert_eq!(r.header("x_forwarded_for"), Some(&b"1"[..]));
+    assert_eq!(r.header("x-forwarded-for"), Some(&b"2"[..]));
+    // Expect: only `100-continue` is defined; anything else is flagged for a 417.
+    let r = ok(b"PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n");
+    assert!(r.expect_continue && !r.unsupported_expectation);
+    for v in ["something", "100-continue, foo", "200-ok"] {
+        let buf = format!("PUT / HTTP/1.1\r\nHost: h\r\nExpect: {v}\r\n\r\n");
+        assert!(ok(buf.as_bytes()).unsupported_expectation, "{v}");
+    }
+    assert!(!ok(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unsupported_expectation);
+    // Host forms: IP literal, empty port (`port = *DIGIT`), case-insensitive match with an
+    // absolute-form authority, default ports equivalent.
+    for host in [
+        "[::1]:8080",
+        "[::1]",
+        "h:",
+        "127.0.0.1:1",
+        "xn--bcher-kva.example",
+    ] {
+        let buf = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_eq!(ok(buf.as_bytes()).path, "/", "{host}");
+    }
+    ok(b"GET http://Example.COM/x HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    ok(b"GET http://a:80/x HTTP/1.1\r\nHost: a\r\n\r\n");
+    ok(b"GET https://a/x HTTP/1.1\r\nHost: a:443\r\n\r\n");
+    // HTTP/1.0 absolute-form without Host: the target's authority is the host.
+    ok(b"GET http://a/x HTTP/1.0\r\n\r\n");
+    // The longest method accepted.
+    let m = "M".repeat(shockwave_http11::MAX_METHOD_LEN);
+    assert_eq!(ok(&long_method(shockwave_http11::MAX_METHOD_LEN)).method, m);
 }
 
 fn long_target(n: usize) -> Vec<u8> {

@@ -1240,3 +1240,216 @@ fn legit_upload_with_window_updates_and_settings_is_no_glitch() {
     assert_eq!(goaway(&frames), None);
     assert!(server.error().is_none());
 }
+
+// ---- oversized header lists, unfinished header blocks ----------------------------------
+
+/// A request block whose decoded list is `refs` references to one 4000-byte entry: about
+/// `refs` × 4 KB decoded from `refs` + 4 KB encoded bytes (an HPACK bomb, RFC 7541 §7.3).
+fn bomb_block(client: &mut Client, refs: usize) -> Vec<u8> {
+    let mut block = client.block(&[(":method", "GET"), (":scheme", "http"), (":path", "/")]);
+    block.push(0x40);
+    shockwave_hpack::integer::encode(4, 7, 0, &mut block);
+    block.extend_from_slice(b"bomb");
+    shockwave_hpack::integer::encode(4000, 7, 0, &mut block);
+    block.extend_from_slice(&[b'x'; 4000]);
+    block.extend(std::iter::repeat_n(0x80 | 62, refs));
+    block
+}
+
+#[test]
+fn repeated_oversized_header_lists_get_enhance_your_calm() {
+    let config = Http2Config::default();
+    assert_eq!(config.max_oversized_header_lists, 10);
+    let (mut server, mut client) = handshake(config, &[]);
+    // Lists a little over the 16 KiB limit (well under 4x): each gets its 431 and the
+    // connection lives on, up to the budget.
+    let big = "v".repeat(17 * 1024);
+    let mut id = 1;
+    for _ in 0..10 {
+        client.headers(
+            id,
+            &[
+                (":method", "GET"),
+                (":scheme", "http"),
+                (":path", "/"),
+                ("x-big", &big),
+            ],
+            true,
+        );
+        let frames = exchange(&mut server, &mut client);
+        assert_eq!(frames[0].status(), Some("431"), "{frames:?}");
+        assert!(server.error().is_none());
+        id += 2;
+    }
+    // A normal request in between does not reset the count.
+    client.get(id, "/ok");
+    exchange(&mut server, &mut client);
+    assert_eq!(requests(&mut server), vec![id]);
+    id += 2;
+    client.headers(
+        id,
+        &[
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            ("x-big", &big),
+        ],
+        true,
+    );
+    let frames = exchange(&mut server, &mut client);
+    assert_eq!(
+        goaway(&frames),
+        Some(ErrorCode::EnhanceYourCalm),
+        "{frames:?}"
+    );
+    assert_eq!(
+        server.error().map(|e| e.reason),
+        Some("too many oversized header lists")
+    );
+    // The window rolls over: a peer with one oversized list per window is never cut off.
+    let (mut server, mut client) = handshake(Http2Config::default(), &[]);
+    let mut id = 1;
+    for i in 0..30u64 {
+        let at = clock() + Duration::from_secs(11 * i);
+        client.headers(
+            id,
+            &[
+                (":method", "GET"),
+                (":scheme", "http"),
+                (":path", "/"),
+                ("x-big", &big),
+            ],
+            true,
+        );
+        let frames = exchange_at(&mut server, &mut client, at);
+        assert_eq!(frames[0].status(), Some("431"), "{frames:?}");
+        id += 2;
+    }
+    assert!(server.error().is_none());
+}
+
+#[test]
+fn a_second_block_far_over_the_limit_is_not_decoded_to_its_end() {
+    let (mut server, mut client) = handshake(Http2Config::default(), &[]);
+    // The first bomb is decoded to its end (table in sync): 431, the connection lives.
+    let block = bomb_block(&mut client, 100);
+    client.headers_raw(1, &block, true, true);
+    let frames = exchange(&mut server, &mut client);
+    assert_eq!(frames[0].status(), Some("431"), "{frames:?}");
+    client.get(3, "/ok");
+    exchange(&mut server, &mut client);
+    assert_eq!(requests(&mut server), vec![3]);
+    // The second, 16,000 references (~64 MB decoded from 20 KB): decoding stops past
+    // 4 x 16 KiB and the connection is closed (the table is out of step from then on).
+    let mut block = client.block(&[(":method", "GET"), (":scheme", "http"), (":path", "/")]);
+    block.extend(std::iter::repeat_n(0x80 | 62, 16_000));
+    client.headers_raw(5, &block, true, true);
+    let frames = exchange(&mut server, &mut client);
+    assert_eq!(
+        goaway(&frames),
+        Some(ErrorCode::EnhanceYourCalm),
+        "{frames:?}"
+    );
+    assert_eq!(
+        server.error().map(|e| e.reason),
+        Some("header list far over the limit")
+    );
+    assert!(requests(&mut server).is_empty());
+}
+
+#[test]
+fn unfinished_header_block_is_closed_at_the_header_timeout() {
+    let config = Http2Config {
+        header_block_timeout: Some(Duration::from_secs(3)),
+        ..Default::default()
+    };
+    assert_eq!(
+        Http2Config::default().header_block_timeout,
+        Some(Duration::from_secs(10))
+    );
+    for continued in [false, true] {
+        let (mut server, mut client) = handshake(config.clone(), &[]);
+        client.settings_ack();
+        let t0 = clock();
+        server.handle_timeout(t0);
+        let block = client.block(&[(":method", "GET"), (":scheme", "http"), (":path", "/")]);
+        let (a, b) = block.split_at(block.len() / 2);
+        // HEADERS without END_HEADERS (and maybe a CONTINUATION that does not end it).
+        client.headers_raw(1, a, true, false);
+        if continued {
+            client.continuation(1, &b[..b.len() / 2], false);
+        }
+        exchange_at(&mut server, &mut client, t0);
+        assert_eq!(server.poll_timeout(), Some(t0 + Duration::from_secs(3)));
+        server.handle_timeout(t0 + Duration::from_millis(2_999));
+        assert!(server.error().is_none());
+        server.handle_timeout(t0 + Duration::from_secs(3));
+        let frames = drain(&mut server, &mut client);
+        assert_eq!(
+            goaway(&frames),
+            Some(ErrorCode::EnhanceYourCalm),
+            "{frames:?}"
+        );
+        assert_eq!(
+            server.error().map(|e| e.reason),
+            Some("header block not completed")
+        );
+    }
+    // A block completed in time leaves no deadline behind.
+    let (mut server, mut client) = handshake(config, &[]);
+    client.settings_ack();
+    let t0 = clock();
+    server.handle_timeout(t0);
+    let block = client.block(&[(":method", "GET"), (":scheme", "http"), (":path", "/")]);
+    let (a, b) = block.split_at(block.len() / 2);
+    client
+        .headers_raw(1, a, true, false)
+        .continuation(1, b, true);
+    exchange_at(&mut server, &mut client, t0);
+    assert_eq!(requests(&mut server), vec![1]);
+    assert_eq!(server.poll_timeout(), None);
+    server.handle_timeout(t0 + Duration::from_secs(60));
+    assert!(server.error().is_none());
+}
+
+#[test]
+fn host_differing_from_authority_is_malformed() {
+    let (mut server, mut client) = handshake(Http2Config::default(), &[]);
+    let base = [(":method", "GET"), (":scheme", "https"), (":path", "/")];
+    let bad: &[&[(&str, &str)]] = &[
+        // RFC 9113 §8.3.1: a host field naming another entity than :authority.
+        &[(":authority", "a.example"), ("host", "b.example")],
+        &[(":authority", "a.example:8443"), ("host", "a.example")],
+        // userinfo in :authority.
+        &[(":authority", "user@a.example")],
+    ];
+    let mut id = 1;
+    for extra in bad {
+        let fields: Vec<(&str, &str)> = base.iter().chain(extra.iter()).copied().collect();
+        client.headers(id, &fields, true);
+        let frames = exchange(&mut server, &mut client);
+        assert_eq!(
+            rst(&frames, id),
+            Some(ErrorCode::ProtocolError),
+            "{extra:?}"
+        );
+        id += 2;
+    }
+    assert!(requests(&mut server).is_empty());
+    // The same host (case aside), or only one of the two, is fine.
+    let good: &[&[(&str, &str)]] = &[
+        &[(":authority", "a.example"), ("host", "A.Example")],
+        &[(":authority", "a.example")],
+        &[("host", "a.example")],
+    ];
+    let mut served = Vec::new();
+    for extra in good {
+        let fields: Vec<(&str, &str)> = base.iter().chain(extra.iter()).copied().collect();
+        client.headers(id, &fields, true);
+        exchange(&mut server, &mut client);
+        served.push(id);
+        id += 2;
+    }
+    assert_eq!(requests(&mut server), served);
+    assert!(server.error().is_none());
+}

@@ -26,8 +26,11 @@
 //! | `http2` | yes | HTTP/2 for the enabled roles ([`shockwave-http2-frames`], [`shockwave-hpack`]) and the `http2` and `hpack` modules |
 //! | `tls` | yes | TLS with rustls (ring provider) for the enabled roles |
 //! | `http3` | no | HTTP/3 over QUIC (quinn, [`shockwave-quic`]) for the enabled roles and the `http3` module; implies `tls` |
+//! | `serde` | no | the client's [`RequestBuilder::query`](client::RequestBuilder::query) and [`form`](client::RequestBuilder::form) (serde, serde_urlencoded); implies `client` |
+//! | `json` | no | the client's [`RequestBuilder::json`](client::RequestBuilder::json) and [`Response::json`](client::Response::json) (serde_json); implies `serde` |
+//! | `cookies` | no | the client's opt-in RFC 6265 cookie store: [`ClientBuilder::cookie_store`](client::ClientBuilder::cookie_store), [`cookie_provider`](client::ClientBuilder::cookie_provider), [`client::Jar`]; implies `client` |
 //! | `compression` | no | response compression in the server (`server::Compression`, precompressed static files) and automatic decompression in the client (`ClientBuilder::decompress`), with `flate2`, `brotli` and `zstd` (the zstd C library: needs a C compiler) |
-//! | `cli` | no | the `shockwave` binary (`serve`, `get`): every feature above (`compression` included) plus `clap`, `anyhow`, `hdrhistogram`, `indicatif` |
+//! | `cli` | no | the `shockwave` binary (`serve`, `get`): `server`, `client`, `http2`, `tls`, `http3` and `compression` plus `clap`, `anyhow`, `hdrhistogram`, `indicatif` |
 //!
 //! With no feature at all the crate is the arena ([`arena`]) and the HTTP/1.1 codec
 //! ([`http11`]). `http2`, `http3` and `tls` add a protocol to whichever roles are on;
@@ -67,7 +70,8 @@ pub mod http2;
 #[cfg(all(feature = "http3", any(feature = "server", feature = "client")))]
 pub mod http3;
 
-/// The README's Rust example, compiled as a doc test so it cannot rot.
-#[cfg(all(doctest, feature = "server"))]
-#[doc = include_str!("../../../README.md")]
+/// The crate README's Rust examples, compiled as doc tests so they cannot rot (the
+/// repository README shows the same blocks: an xtask test checks that they match).
+#[cfg(all(doctest, feature = "server", feature = "json", feature = "cookies"))]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -127,7 +127,7 @@ fn protocol_reexports_import_no_role() {
 #[test]
 fn protocol_crates_are_sans_io() {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for name in ["http11", "hpack", "http2-frames", "quic"] {
+    for name in ["http11", "hpack", "http2-frames", "quic", "websocket"] {
         let dir = crates.join(name);
         let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap();
         let deps = manifest

@@ -64,6 +64,16 @@ fn curl_mode_errors_are_reported() {
     let (ok, _, err) = get(&[&format!("http://127.0.0.1:{port}/")]);
     assert!(!ok);
     assert!(err.contains("connecting to 127.0.0.1"), "{err}");
+    // The cause is printed once, after what failed.
+    assert_eq!(err.matches("refused").count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("connecting to 127.0.0.1:{port} failed: ")),
+        "{err}"
+    );
+    assert!(
+        !err.contains("--cacert"),
+        "no TLS hint for a refused connection: {err}"
+    );
     let (ok, _, err) = get(&["-H", "no colon", "http://127.0.0.1:1/"]);
     assert!(!ok);
     assert!(err.contains("Name: value"), "{err}");
@@ -90,4 +100,63 @@ fn load_mode_reports_throughput_and_latency() {
     assert!((2..=8).contains(&accepted), "{accepted} connections");
     assert_eq!(server.stats().requests, 800);
     server.stop().unwrap();
+}
+
+#[test]
+fn tls_failures_hint_at_cacert_and_insecure() {
+    let cert = shockwave::server::tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
+    let server = Server::builder()
+        .bind_tls("127.0.0.1:0".parse().unwrap())
+        .tls(cert.config.clone())
+        .workers(1)
+        .handle_signals(false)
+        .start(DefaultRoutes::new())
+        .unwrap();
+    let url = format!("https://{}/", server.tls_local_addrs()[0]);
+    let (ok, _, err) = get(&[&url]);
+    assert!(!ok);
+    assert!(
+        err.contains("TLS handshake with 127.0.0.1 failed: "),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("certificate").count(),
+        2,
+        "cause once, then the hint: {err}"
+    );
+    assert!(err.contains("--cacert") && err.contains("-k"), "{err}");
+    // The flags the hint names work.
+    let (ok, out, err) = get(&["-k", &url]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "Hello, World!");
+    let ca = std::env::temp_dir().join(format!("shockwave-cli-hint-{}.pem", std::process::id()));
+    std::fs::write(&ca, &cert.cert_pem).unwrap();
+    let (ok, out, err) = get(&["--cacert", ca.to_str().unwrap(), &url]);
+    let _ = std::fs::remove_file(&ca);
+    assert!(ok, "{err}");
+    assert_eq!(out, "Hello, World!");
+    server.stop().unwrap();
+}
+
+#[test]
+fn load_mode_errors_print_each_cause_once() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}/");
+    for pipeline in ["1", "2"] {
+        let (ok, out, err) = get(&[&url, "-n", "2", "--pipeline", pipeline]);
+        assert!(!ok, "{out}{err}");
+        let errors: Vec<&str> = out.lines().filter(|l| l.starts_with("Error:")).collect();
+        assert!(!errors.is_empty(), "{out}");
+        for line in errors {
+            // What failed, then why, once.
+            assert!(
+                line.contains(&format!("connecting to 127.0.0.1:{port} failed: ")),
+                "{line}"
+            );
+            assert_eq!(line.matches("refused").count(), 1, "{line}");
+        }
+    }
 }

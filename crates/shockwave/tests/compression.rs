@@ -660,13 +660,14 @@ async fn a_decompression_bomb_is_a_typed_error_not_an_oom() {
     assert!(
         matches!(
             err,
-            ClientError::Decode {
+            ClientError::Decompress {
                 encoding: "gzip",
                 ..
             }
         ),
         "{err:?}"
     );
+    assert_eq!(err.kind(), shockwave::client::ErrorKind::Decode);
 }
 
 fn static_dir() -> PathBuf {

@@ -25,10 +25,16 @@ use shockwave_http2_frames::ErrorCode;
 const HEADER_READ: Duration = Duration::from_millis(200);
 
 fn start() -> ServerHandle {
+    start_with_header_read(HEADER_READ)
+}
+
+/// Tests that pause between pieces of a valid request use a longer header-read timeout, so
+/// a loaded machine's scheduling delays cannot turn them into timeout tests.
+fn start_with_header_read(header_read: Duration) -> ServerHandle {
     Server::builder()
         .bind("127.0.0.1:0".parse().unwrap())
         .workers(1)
-        .header_read_timeout(HEADER_READ)
+        .header_read_timeout(header_read)
         .idle_timeout(Duration::from_secs(60))
         .shutdown_grace(Duration::from_secs(2))
         .handle_signals(false)
@@ -110,7 +116,7 @@ fn partial_preface_then_eof_is_closed_at_once() {
 
 #[test]
 fn preface_in_pieces_is_served_as_http2() {
-    let h = start();
+    let h = start_with_header_read(Duration::from_secs(10));
     let mut sock = connect(h.local_addr());
     let mut c = Client::new();
     c.preface(&[]).settings_ack().get(1, "/");
@@ -140,7 +146,7 @@ fn preface_in_pieces_is_served_as_http2() {
 
 #[test]
 fn request_starting_like_the_preface_is_served_as_http1() {
-    let h = start();
+    let h = start_with_header_read(Duration::from_secs(10));
     let mut sock = connect(h.local_addr());
     // `P` matches the preface's first byte; `POST` does not.
     sock.write_all(b"P").unwrap();

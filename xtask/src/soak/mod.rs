@@ -22,12 +22,15 @@
 //! its outcome, the server is alive with no panic on its stderr, no worker thread was lost
 //! (thread names in /proc, and 64 fresh connections all answered),
 //! `/stats` shows no open connection but ours and no arena in use, the final RSS is within
-//! the baseline plus the pools' retained bytes plus a slack, and that SIGTERM stops the
-//! server cleanly. Prints a summary; exits nonzero if any check failed.
+//! the baseline plus the pools' retained bytes plus a slack (24 MiB by default: what the
+//! server holds beyond those was measured at 8–16 MiB), that RSS stayed flat over the last
+//! third of the run ([`plateau`]: the minima of six windows grow by less than 5 MiB; on
+//! runs of 10 minutes or more) and that SIGTERM stops the server cleanly. Prints a
+//! summary; exits nonzero if any check failed.
 //!
 //! Options: `--minutes N` (default 1; decimals allowed), `--workers N` (server threads,
 //! default 2), `--no-build`, `--server-bin PATH` (a prebuilt `shockwave`),
-//! `--rss-slack-mib N` (default 64).
+//! `--rss-slack-mib N` (default 24), `--plateau-mib N` (default 5).
 //!
 //! Layout: [`options`] parses the flags; [`traffic`] holds the valid traffic, one file per
 //! protocol ([`traffic::h1`], [`traffic::h2`], [`traffic::h3`], and [`traffic::h2load`]
@@ -48,6 +51,7 @@
 mod attacks;
 mod monitor;
 mod options;
+mod plateau;
 mod tally;
 mod traffic;
 mod verdict;
@@ -71,8 +75,14 @@ use traffic::h2load::h2load_loop;
 use traffic::h3::h3_loop;
 use traffic::HELLO;
 
-/// The server's slowloris deadline (`Timeouts::header_read`, 10 s by default) plus slack.
-const SLOW_DEADLINE: Duration = Duration::from_secs(16);
+/// The server's slowloris deadline (`Timeouts::header_read`, 10 s by default) plus slack
+/// for a loaded machine (the soak may share its cores with builds).
+const SLOW_DEADLINE: Duration = Duration::from_secs(20);
+
+/// How long an attack waits for an expected answer or close: generous, so a loaded
+/// machine does not fail the soak (the server answers these in milliseconds; a server
+/// that never answers still fails).
+const PATIENCE: Duration = Duration::from_secs(15);
 
 /// The server process; killed on drop if still running.
 struct Server {
@@ -157,7 +167,7 @@ pub fn soak(args: &[String]) -> Result<(), String> {
     let started = Instant::now();
     std::thread::scope(|s| {
         let (stop, tally, mem, bin) = (&stop, &tally, &mem, &bin);
-        s.spawn(move || sampler(pid, plain, stop, mem));
+        s.spawn(move || sampler(pid, plain, stop, mem, started));
         for seed in [11, 12] {
             s.spawn(move || h1_keepalive(plain, stop, tally, seed));
         }
@@ -223,7 +233,9 @@ pub fn soak(args: &[String]) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // The workers give freed memory back at most once per second after a bulk release
+    // (the connections just closed): wait out one interval.
+    std::thread::sleep(Duration::from_millis(1500));
     let final_kib = rss_kib(pid).unwrap_or(0);
     // Every worker still serves: 64 fresh connections land on all the SO_REUSEPORT
     // listeners (a worker that died would leave some of them unanswered).
@@ -274,6 +286,7 @@ pub fn soak(args: &[String]) -> Result<(), String> {
         threads_after: &threads_after,
         workers: o.workers,
         rss_slack_mib: o.rss_slack_mib,
+        plateau_mib: o.plateau_mib,
         baseline_kib,
         final_kib,
         exit,

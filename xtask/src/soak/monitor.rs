@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use shockwave_http11::{BodyLength, Method};
 
@@ -79,23 +80,44 @@ pub(super) fn get_u64(v: &serde_json::Value, path: &[&str]) -> u64 {
     v.as_u64().unwrap_or(0)
 }
 
+/// Seconds between two samples of the RSS series the plateau check fits.
+pub(super) const SERIES_EVERY_SECS: u64 = 2;
+
 /// Memory samples of the server, every 100 ms.
 #[derive(Default)]
 pub(super) struct Memory {
     pub(super) peak_kib: AtomicU64,
     pub(super) samples: AtomicU64,
+    /// RSS every [`SERIES_EVERY_SECS`]: (seconds since the traffic started, KiB).
+    pub(super) series: Mutex<Vec<super::plateau::Sample>>,
     /// Peak arenas in use and open connections seen on `/stats` (sampled every second).
     pub(super) peak_arenas_in_use: AtomicU64,
     pub(super) peak_connections: AtomicU64,
 }
 
-/// Samples RSS every 100 ms and `/stats` every second until `stop`.
-pub(super) fn sampler(pid: u32, plain: SocketAddr, stop: &AtomicBool, mem: &Memory) {
+/// Samples RSS every 100 ms (into the series every [`SERIES_EVERY_SECS`]) and `/stats`
+/// every second until `stop`; `started` is when the traffic started.
+pub(super) fn sampler(
+    pid: u32,
+    plain: SocketAddr,
+    stop: &AtomicBool,
+    mem: &Memory,
+    started: Instant,
+) {
     let mut n = 0u64;
+    let mut next_series = 0.0;
     while !stop.load(Relaxed) {
         if let Some(kib) = rss_kib(pid) {
             mem.peak_kib.fetch_max(kib, Relaxed);
             mem.samples.fetch_add(1, Relaxed);
+            let t = started.elapsed().as_secs_f64();
+            if t >= next_series {
+                next_series = t + SERIES_EVERY_SECS as f64;
+                mem.series
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((t, kib));
+            }
         }
         n += 1;
         if n.is_multiple_of(10) {

@@ -7,6 +7,8 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::attacks;
 use super::monitor::{get_u64, in_use, Memory};
+use super::options::PLATEAU_MIN_MINUTES;
+use super::plateau::plateau;
 
 /// What the soak observed once the traffic stopped and the server was asked to exit.
 pub(super) struct End<'a> {
@@ -24,9 +26,10 @@ pub(super) struct End<'a> {
     /// Thread names (counted) before the traffic and after it.
     pub(super) threads_before: &'a BTreeMap<String, usize>,
     pub(super) threads_after: &'a BTreeMap<String, usize>,
-    /// `--workers` and `--rss-slack-mib`.
+    /// `--workers`, `--rss-slack-mib` and `--plateau-mib`.
     pub(super) workers: usize,
     pub(super) rss_slack_mib: u64,
+    pub(super) plateau_mib: f64,
     /// RSS after the warm-up and at the end, KiB.
     pub(super) baseline_kib: u64,
     pub(super) final_kib: u64,
@@ -56,6 +59,7 @@ pub(super) fn judge(end: &End<'_>, failures: &mut Vec<String>) {
         threads_after,
         workers,
         rss_slack_mib,
+        plateau_mib,
         baseline_kib,
         final_kib,
         exit,
@@ -128,6 +132,24 @@ pub(super) fn judge(end: &End<'_>, failures: &mut Vec<String>) {
             rss_slack_mib
         ));
     }
+    // The flat-RSS check: the minima of the last third of the run must not keep rising.
+    let series = mem.series.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let flat = plateau(&series);
+    let checked = traffic_secs >= PLATEAU_MIN_MINUTES * 60.0;
+    match &flat {
+        Some(p) if checked && p.growth_kib > plateau_mib * 1024.0 => failures.push(format!(
+            "RSS still grows at the end: +{:.1} MiB over {:.0}-{:.0} s (allowed {plateau_mib} MiB; window minima {:?} KiB)",
+            p.growth_kib / 1024.0,
+            p.from_secs,
+            p.to_secs,
+            p.window_min_kib
+        )),
+        None if checked => failures.push(format!(
+            "too few RSS samples for the plateau check ({})",
+            series.len()
+        )),
+        _ => {}
+    }
     match exit {
         Some(s) if s.success() => {}
         Some(s) => failures.push(format!("SIGTERM: the server exited with {s}")),
@@ -167,6 +189,25 @@ pub(super) fn judge(end: &End<'_>, failures: &mut Vec<String>) {
         rss_slack_mib,
         mem.samples.load(Relaxed)
     );
+    match &flat {
+        Some(p) => println!(
+            "  RSS plateau over the last third ({:.0}-{:.0} s, minima of {} windows {:?} KiB): {:+.2} MiB (fitted), {:+.2} MiB first-to-last window; allowed {plateau_mib} MiB{}",
+            p.from_secs,
+            p.to_secs,
+            p.window_min_kib.len(),
+            p.window_min_kib,
+            p.growth_kib / 1024.0,
+            (*p.window_min_kib.last().unwrap_or(&0) as f64
+                - *p.window_min_kib.first().unwrap_or(&0) as f64)
+                / 1024.0,
+            if checked {
+                String::new()
+            } else {
+                format!(" (not checked: runs under {PLATEAU_MIN_MINUTES} min are still warming up)")
+            }
+        ),
+        None => println!("  RSS plateau: too few samples ({})", series.len()),
+    }
     println!(
         "  /stats at the end: {} connections active (ours), arenas in use {} (peak seen {}), idle {}, created {}, discarded {}, gets {}, peak arena {} B; peak connections {}",
         get_u64(last, &["connections", "active"]),

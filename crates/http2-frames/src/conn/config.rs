@@ -65,7 +65,39 @@ pub struct Config {
     /// cancelled when that window stays closed this long (losing the race for a moving
     /// window is no stall). `None`: never. Default 30 s.
     pub stream_stall_timeout: Option<Duration>,
+    /// A field block (a HEADERS frame without END_HEADERS and its CONTINUATION frames)
+    /// must be complete within this long from its first frame, else GOAWAY
+    /// `ENHANCE_YOUR_CALM`: while a block is open no other frame may arrive (RFC 9113
+    /// §6.10), so a peer that never ends it would hold the connection until the idle
+    /// timeout. `None`: never. Default 10 s (the built-in server uses
+    /// `Timeouts::header_read`, and its driver also closes a connection whose first frame
+    /// has not arrived after this long, instead of waiting for [`Config::idle_timeout`]).
+    pub header_block_timeout: Option<Duration>,
+    /// Field blocks whose decoded list is over [`Config::max_header_list_size`] (or
+    /// [`Config::max_header_fields`]), each answered with 431 or a stream reset, allowed
+    /// per [`Config::reset_window`]; one more is GOAWAY `ENHANCE_YOUR_CALM`. After the
+    /// first such block in a window, a block whose list passes
+    /// [`HEADER_LIST_ABORT_FACTOR`] × `max_header_list_size` is not decoded further and
+    /// closes the connection at once. Default 10.
+    pub max_oversized_header_lists: u32,
+    /// Flow-control credit on release (as h2's `release_capacity` and nghttp2's
+    /// `consume`): when true, [`Connection::read_data`](super::Connection::read_data) gives
+    /// no credit back; the stream side calls
+    /// [`Connection::release_capacity`](super::Connection::release_capacity) once the
+    /// bytes it read are no longer held (and the connection credit of a stream's unreleased
+    /// bytes comes back when the stream is released). Then the windows bound what the
+    /// stream side holds, not only what is buffered here. Default false: credit goes back
+    /// as bytes are read.
+    pub release_on_demand: bool,
 }
+
+/// Once a peer has sent one oversized field list, a later list this many times over
+/// [`Config::max_header_list_size`] stops decoding and closes the connection with GOAWAY
+/// `ENHANCE_YOUR_CALM` (the h2 crate's factor). Answering every such block with 431 would
+/// mean decoding each to its end to keep the HPACK table in sync (RFC 7541 §4.3): a core's
+/// worth of work for a peer that sends nothing else. The first one still gets its 431 and
+/// the connection lives on (a client with one oversized request is not cut off).
+pub const HEADER_LIST_ABORT_FACTOR: usize = 4;
 
 impl Default for Config {
     fn default() -> Self {
@@ -89,6 +121,9 @@ impl Default for Config {
             keep_alive_interval: None,
             keep_alive_timeout: Duration::from_secs(20),
             stream_stall_timeout: Some(Duration::from_secs(30)),
+            header_block_timeout: Some(Duration::from_secs(10)),
+            max_oversized_header_lists: 10,
+            release_on_demand: false,
         }
     }
 }

@@ -33,6 +33,11 @@ pub enum Malformed {
     /// Pseudo-header fields in trailers (§8.1).
     #[error("pseudo-header field in trailers")]
     PseudoInTrailers,
+    /// A `host` field naming another host than `:authority` (§8.3.1: a server SHOULD
+    /// treat it as malformed; HTTP/1.1 answers the same mismatch with 400), or userinfo in
+    /// `:authority` (§8.3.1: MUST NOT).
+    #[error("host and :authority disagree, or userinfo in :authority")]
+    BadAuthority,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -181,6 +186,14 @@ impl FieldBlock {
             }
             regular_seen = true;
             check_regular(name, value)?;
+            if name == b"host" {
+                // Pseudo-headers come first: `:authority`, if any, is known here.
+                if let Some(a) = self.pseudo_value(self.authority) {
+                    if !a.eq_ignore_ascii_case(value) {
+                        return Err(Malformed::BadAuthority);
+                    }
+                }
+            }
             if name == b"content-length" {
                 let len = parse_content_length(value)?;
                 match self.content_length {
@@ -188,6 +201,9 @@ impl FieldBlock {
                     _ => self.content_length = Some(len),
                 }
             }
+        }
+        if self.authority().is_some_and(|a| a.contains(&b'@')) {
+            return Err(Malformed::BadAuthority);
         }
         let method = self.method().ok_or(Malformed::MissingPseudo)?;
         if method.is_empty() {

@@ -37,6 +37,14 @@ impl RateLimit {
         }
         self.count > self.max
     }
+
+    /// Events counted in the window that is current at `now` (0 once it has expired).
+    pub(crate) fn current(&self, now: Instant) -> u32 {
+        match self.start {
+            Some(s) if now.saturating_duration_since(s) < self.window => self.count,
+            _ => 0,
+        }
+    }
 }
 
 /// Recently reset, refused or closed stream ids (the last 64): frames the peer had in

@@ -69,7 +69,7 @@ use std::time::Instant;
 
 use shockwave_hpack::{Decoder, DecoderLimits, Encoder};
 
-pub use config::Config;
+pub use config::{Config, HEADER_LIST_ABORT_FACTOR};
 pub use error::{ConnectionError, StreamError};
 pub use event::Event;
 pub use fields::{ArenaHead, FieldBlock, Malformed};
@@ -96,6 +96,8 @@ struct OpenBlock {
     stream_id: StreamId,
     end_stream: bool,
     priority_error: bool,
+    /// When its HEADERS frame arrived ([`Config::header_block_timeout`] runs from here).
+    started: Instant,
 }
 
 /// One HTTP/2 connection without I/O: the server side ([`Connection::new`]) or the client
@@ -135,7 +137,19 @@ pub struct Connection {
     peer_resets: RateLimit,
     local_resets: RateLimit,
     glitches: RateLimit,
+    /// Field blocks over the list-size or field-count limit.
+    oversized_lists: RateLimit,
     timers: Timers,
+    /// Server role: new requests with a body are refused ([`Connection::refuse_bodies`]).
+    refuse_bodies: bool,
+    /// The receive window of new streams, as last acknowledged by the peer (our
+    /// SETTINGS_INITIAL_WINDOW_SIZE, RFC 9113 §6.9.2).
+    recv_initial: u32,
+    /// The last value asked for with [`Connection::set_initial_stream_window`].
+    recv_initial_wanted: u32,
+    /// One entry per SETTINGS frame we sent and the peer did not acknowledge yet: the
+    /// SETTINGS_INITIAL_WINDOW_SIZE it changes, applied when its ACK arrives.
+    window_changes: VecDeque<Option<u32>>,
 }
 
 impl Connection {
@@ -195,7 +209,12 @@ impl Connection {
             peer_resets: RateLimit::new(config.max_resets_per_window, config.reset_window),
             local_resets: RateLimit::new(config.max_local_resets_per_window, config.reset_window),
             glitches: RateLimit::new(config.max_glitches_per_window, config.reset_window),
+            oversized_lists: RateLimit::new(config.max_oversized_header_lists, config.reset_window),
             timers: Timers::default(),
+            refuse_bodies: false,
+            recv_initial: config.initial_stream_window,
+            recv_initial_wanted: config.initial_stream_window,
+            window_changes: VecDeque::new(),
             config,
         };
         conn.send_settings();
@@ -224,6 +243,7 @@ impl Connection {
         };
         let _ = crate::encode_settings(&mut self.out, entries);
         self.settings_unacked += 1;
+        self.window_changes.push_back(None);
         let extra = i64::from(c.initial_connection_window) - self.flow.recv_window;
         if extra > 0 {
             self.window_update(StreamId::ZERO, extra as u32);
@@ -322,6 +342,15 @@ impl Connection {
     /// True once the peer acknowledged every SETTINGS frame we sent (§6.5.3).
     pub fn settings_acked(&self) -> bool {
         self.settings_unacked == 0
+    }
+
+    /// Server role: while `on`, a new request whose HEADERS frame does not end the stream
+    /// (one that carries a body) is refused with RST_STREAM REFUSED_STREAM, which tells
+    /// the client it was not processed and is safe to retry (RFC 9113 §8.7). A server
+    /// that holds as many request-body bytes as it wants to turns it on, and off again
+    /// once memory is released; requests without a body are still served.
+    pub fn refuse_bodies(&mut self, on: bool) {
+        self.refuse_bodies = on;
     }
 
     /// Streams open on the connection (including reset ones not yet released).
@@ -433,7 +462,7 @@ impl Connection {
     fn new_stream(&self) -> stream::Stream {
         stream::Stream {
             send_window: i64::from(self.peer.initial_window_size),
-            recv_window: i64::from(self.config.initial_stream_window),
+            recv_window: i64::from(self.recv_initial),
             ..stream::Stream::default()
         }
     }
@@ -443,6 +472,7 @@ impl Connection {
     fn remove_stream(&mut self, id: StreamId) {
         if let Some(n) = self.store.remove(id) {
             if n > 0 {
+                self.flow.held -= n as u64;
                 self.release_conn(n as u32);
             }
             if std::mem::take(&mut self.open_blocked) {

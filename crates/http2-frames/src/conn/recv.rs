@@ -163,6 +163,7 @@ impl Connection {
             stream_id: id,
             end_stream: h.end_stream,
             priority_error,
+            started: now,
         });
         Ok(())
     }
@@ -229,6 +230,7 @@ impl Connection {
         }
         let s = self.store.get_mut(id).expect("stream exists");
         s.buf.extend_from_slice(d.data);
+        self.flow.held += d.data.len() as u64;
         if d.end_stream {
             s.recv_closed = true;
         }
@@ -264,7 +266,18 @@ impl Connection {
             let max_fields = self.config.max_header_fields;
             let mut count = 0usize;
             let mut too_many = false;
-            let res = self.decoder.decode(block, |n, v| {
+            // A peer that already sent an oversized list in this window gets no second
+            // full decode: far over the limit decoding stops (the HPACK table is then out
+            // of step, so the connection closes below), so a block of thousands of
+            // references costs no more than a list of 4x the limit. The first one is
+            // decoded to its end and answered 431, the connection kept.
+            let abort = if self.oversized_lists.current(now) > 0 {
+                (self.config.max_header_list_size as usize)
+                    .saturating_mul(super::HEADER_LIST_ABORT_FACTOR)
+            } else {
+                usize::MAX
+            };
+            let res = self.decoder.decode_until(block, abort, |n, v| {
                 if too_many {
                     return;
                 }
@@ -279,10 +292,22 @@ impl Connection {
             match res {
                 Ok(()) => {}
                 Err(DecodeError::HeaderListTooLarge { .. }) => too_large = true,
+                Err(DecodeError::HeaderListAborted { .. }) => {
+                    return Err(self
+                        .conn_error(ErrorCode::EnhanceYourCalm, "header list far over the limit"))
+                }
                 Err(_) => {
                     return Err(self.conn_error(ErrorCode::CompressionError, "HPACK decoding"))
                 }
             }
+        }
+        if too_large && self.oversized_lists.hit(now) {
+            // A peer that keeps sending lists over the limit makes us decode each one to
+            // its end (for the table's sake) only to refuse it: cut it off.
+            return Err(self.conn_error(
+                ErrorCode::EnhanceYourCalm,
+                "too many oversized header lists",
+            ));
         }
         if self.role == Role::Client {
             return self.on_response_block(id, end_stream, too_large, now);
@@ -334,6 +359,10 @@ impl Connection {
         }
         if self.store.len() >= self.config.max_concurrent_streams as usize {
             // §5.1.2: beyond SETTINGS_MAX_CONCURRENT_STREAMS.
+            return self.stream_error(id, ErrorCode::RefusedStream, now);
+        }
+        if self.refuse_bodies && !end_stream {
+            // §8.7: REFUSED_STREAM, not processed, safe to retry once memory is released.
             return self.stream_error(id, ErrorCode::RefusedStream, now);
         }
         if self.scratch.validate_request().is_err() {
@@ -479,6 +508,9 @@ impl Connection {
     fn on_settings(&mut self, s: &SettingsFrame<'_>) -> Result<(), ConnectionError> {
         if s.is_ack() {
             self.settings_unacked = self.settings_unacked.saturating_sub(1);
+            if let Some(Some(size)) = self.window_changes.pop_front() {
+                self.apply_recv_initial(size);
+            }
             return Ok(());
         }
         let old_window = self.peer.initial_window_size;
@@ -539,7 +571,8 @@ impl Connection {
     /// Reads body bytes of stream `id` into `buf`: `Ok(0)` at the end of the body;
     /// `Err(WouldBlock)` when nothing is buffered yet ([`Event::StreamReadable`] follows
     /// when something arrives). Consumed bytes are given back to the peer as flow-control
-    /// credit.
+    /// credit, unless [`Config::release_on_demand`](super::Config::release_on_demand) is set
+    /// (then [`Connection::release_capacity`] does).
     pub fn read_data(&mut self, id: StreamId, buf: &mut [u8]) -> Result<usize, StreamError> {
         let Some(s) = self.store.get_mut(id) else {
             return Err(StreamError::Closed);
@@ -562,6 +595,11 @@ impl Connection {
             s.buf.clear();
             s.buf_pos = 0;
         }
+        if self.config.release_on_demand {
+            s.unreleased += n as u64;
+            return Ok(n);
+        }
+        self.flow.held -= n as u64;
         self.release_conn(n as u32);
         self.release_stream_window(id, n as u32);
         Ok(n)

@@ -74,13 +74,14 @@ impl Store {
     }
 
     /// Forgets stream `id`, recycling its buffers; returns how many body bytes it still
-    /// held (credit to give back to the connection window), or `None` if it was unknown.
+    /// held, buffered or read and not released (credit to give back to the connection
+    /// window), or `None` if it was unknown.
     pub(crate) fn remove(&mut self, id: StreamId) -> Option<usize> {
         let mut s = self.streams.remove(&id)?;
         if !self.recent.contains(id) {
             self.closed.insert(id);
         }
-        let n = s.buffered();
+        let n = s.buffered() + s.unreleased as usize;
         for h in [s.head.take(), s.trailers.take()].into_iter().flatten() {
             self.recycle_head(h);
         }

@@ -43,6 +43,9 @@ pub(crate) struct Stream {
     pub(crate) received: u64,
     pub(crate) buf: Vec<u8>,
     pub(crate) buf_pos: usize,
+    /// Bytes read by the stream side and not released yet
+    /// ([`Config::release_on_demand`](super::Config::release_on_demand)).
+    pub(crate) unreleased: u64,
     /// `read_data` / `take_response` returned `WouldBlock`: emit `StreamReadable`.
     pub(crate) wants_read: bool,
     /// `send_data` returned `WouldBlock` for lack of window: emit `StreamWritable`.

@@ -1,5 +1,6 @@
 //! Time: the SETTINGS ACK timeout (RFC 9113 §6.5.3), keep-alive PINGs and their ACK
-//! deadline (§6.7), and the reset of streams stalled on flow control.
+//! deadline (§6.7), the reset of streams stalled on flow control, and the deadline of an
+//! unfinished field block (§6.10).
 //! The connection never reads a clock: time enters through
 //! [`Connection::handle_timeout`] (and [`Connection::send_ping`]), and
 //! [`Connection::poll_timeout`] says when to call again.
@@ -111,6 +112,15 @@ impl Connection {
             self.settings_timeout();
             return;
         }
+        if let Some(deadline) = self.header_block_deadline() {
+            if now >= deadline {
+                // §6.10: nothing else may arrive until the block ends; a peer that never
+                // ends it holds the connection, like a slowloris request head.
+                self.conn_error(ErrorCode::EnhanceYourCalm, "header block not completed");
+                return;
+            }
+        }
+        let t = &mut self.timers;
         match t.ping {
             Some((_, deadline)) if now >= deadline => {
                 // The peer is gone or hung. No error code names a missing PING ACK, and
@@ -237,6 +247,15 @@ impl Connection {
         } else {
             t.next_stall
         };
-        [settings, ping, stall].into_iter().flatten().min()
+        [settings, ping, stall, self.header_block_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// When the open field block (HEADERS without END_HEADERS) must be complete.
+    fn header_block_deadline(&self) -> Option<Instant> {
+        let started = self.open_block.as_ref()?.started;
+        started.checked_add(self.config.header_block_timeout?)
     }
 }

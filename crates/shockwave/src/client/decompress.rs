@@ -186,7 +186,7 @@ impl Decoding {
 fn error(e: DecodeError, encoding: Encoding, limit: u64) -> Error {
     match e {
         DecodeError::TooLarge => Error::DecompressedTooLarge { limit },
-        DecodeError::Invalid(source) => Error::Decode {
+        DecodeError::Invalid(source) => Error::Decompress {
             encoding: encoding.as_str(),
             source,
         },

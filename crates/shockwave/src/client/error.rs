@@ -2,8 +2,13 @@
 //! HTTP/3): each variant says which step failed and keeps the details (the deadline
 //! that expired, where the server closed the connection, the stream's reset code), and
 //! [`Error::kind`] sorts it into an [`ErrorKind`] for code that only needs to know what
-//! sort of failure it was (`is_timeout()`, `is_connect()`, ...). The underlying error,
-//! when there is one, is available from [`std::error::Error::source`].
+//! sort of failure it was (`is_timeout()`, `is_connect()`, ...).
+//!
+//! Like `std::io`, reqwest and hyper, an error's `Display` says what failed and does
+//! not repeat its cause: the underlying error, when there is one, is
+//! [`std::error::Error::source`], so walking the chain (anyhow's `{:#}` does) prints
+//! each cause once:
+//! `connecting to 127.0.0.1:1 failed: Connection refused (os error 111)`.
 
 use std::io;
 use std::time::Duration;
@@ -84,7 +89,7 @@ pub enum Error {
         name: String,
     },
     /// Resolving the host or opening the TCP connection failed.
-    #[error("connecting to {host}:{port} failed: {source}")]
+    #[error("connecting to {host}:{port} failed")]
     Connect {
         /// Host name or address.
         host: String,
@@ -94,8 +99,21 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The proxy refused to carry the request: a non-2xx answer to `CONNECT` (e.g. 407
+    /// Proxy Authentication Required), a failed SOCKS5 handshake or authentication, or a
+    /// malformed proxy answer. See [`Error::is_proxy_auth`].
+    #[error("proxy {proxy} {reason}")]
+    Proxy {
+        /// The proxy (`scheme://host:port`, never its credentials).
+        proxy: String,
+        /// The proxy's status: its `CONNECT` response status, or 407 when a SOCKS5 proxy
+        /// rejected or required credentials.
+        status: Option<http::StatusCode>,
+        /// What went wrong.
+        reason: String,
+    },
     /// The TLS handshake failed (bad certificate, no common protocol, ...).
-    #[error("TLS handshake with {host} failed: {source}")]
+    #[error("TLS handshake with {host} failed")]
     Tls {
         /// The server name that was verified.
         host: String,
@@ -115,7 +133,7 @@ pub enum Error {
         after: Duration,
     },
     /// The server sent something that is not valid HTTP/1.1.
-    #[error("malformed response: {0}")]
+    #[error("malformed response")]
     Protocol(#[source] shockwave_http11::Error),
     /// The response head ended where the parser expected more (e.g. a truncated start line).
     #[error("malformed response head")]
@@ -124,7 +142,7 @@ pub enum Error {
     #[error("server closed the connection {0}")]
     ConnectionClosed(ClosedDuring),
     /// Reading from or writing to the connection failed.
-    #[error("I/O error on the connection: {0}")]
+    #[error("I/O error on the connection")]
     Io(#[from] io::Error),
     /// The response head is larger than the configured limit.
     #[error("response head larger than the {limit}-byte limit")]
@@ -147,10 +165,10 @@ pub enum Error {
         produced: u64,
     },
     /// The request body stream failed.
-    #[error("request body stream failed: {0}")]
+    #[error("request body stream failed")]
     BodyStream(#[source] io::Error),
     /// The caller's arena ran out of room (its allocation limit).
-    #[error("arena: {0}")]
+    #[error("the arena ran out of room")]
     Arena(#[from] shockwave_arena::ArenaError),
     /// More redirects than the policy allows.
     #[error("too many redirects (more than {max})")]
@@ -187,6 +205,22 @@ pub enum Error {
     /// The response is an HTTP/1.1 upgrade (101), which this client does not follow.
     #[error("unexpected 101 Switching Protocols")]
     UnexpectedUpgrade,
+    /// The server answered with a client (4xx) or server (5xx) error status; made by
+    /// [`Response::error_for_status`](super::Response::error_for_status) only (a
+    /// response with any status is otherwise a successful exchange).
+    #[error("HTTP status {} ({status}) for {url}", if status.is_client_error() { "client error" } else { "server error" })]
+    Status {
+        /// The response status.
+        status: http::StatusCode,
+        /// The URL of the response (after redirects).
+        url: Box<url::Url>,
+    },
+    /// The request body could not be serialized (JSON, form or query string).
+    #[error("serializing the request {0} failed")]
+    Serialize(&'static str, #[source] BoxError),
+    /// The response body could not be decoded (e.g. as JSON by `Response::json`).
+    #[error("decoding the response body failed")]
+    Decode(#[source] BoxError),
     /// The decompressed response body is larger than the client's
     /// `max_decompressed_size` (feature `compression`): a decompression bomb, or a body
     /// beyond the limit. The connection was closed.
@@ -198,7 +232,7 @@ pub enum Error {
     /// The response body is not valid for its `Content-Encoding` (feature
     /// `compression`). The connection was closed.
     #[error("response body is not valid {encoding} data")]
-    Decode {
+    Decompress {
         /// The content coding (`gzip`, `br`, `zstd`, `deflate`).
         encoding: &'static str,
         /// The codec's error.
@@ -206,6 +240,9 @@ pub enum Error {
         source: io::Error,
     },
 }
+
+/// A boxed error of another library (a serializer, a decoder) kept as the source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl From<shockwave_http11::Error> for Error {
     /// Codec errors are protocol errors, except the arena running out of room.
@@ -221,6 +258,25 @@ impl From<shockwave_http11::Error> for Error {
 impl From<quinn::ConnectionError> for Error {
     fn from(e: quinn::ConnectionError) -> Error {
         Error::Quic(e)
+    }
+}
+
+/// A QUIC handshake failure: a TLS alert (a CRYPTO_ERROR transport code, 0x100 to
+/// 0x1ff, RFC 9001 §4.8) is a TLS error like a failed TCP+TLS handshake (an untrusted
+/// certificate, a wrong name, no common ALPN); anything else is [`Error::Quic`].
+#[cfg(feature = "http3")]
+pub(crate) fn quic_handshake(e: quinn::ConnectionError, host: &str) -> Error {
+    let crypto = |code: quinn::TransportErrorCode| (0x100..0x200).contains(&u64::from(code));
+    match &e {
+        quinn::ConnectionError::TransportError(t) if crypto(t.code) => Error::Tls {
+            host: host.to_owned(),
+            source: io::Error::other(e),
+        },
+        quinn::ConnectionError::ConnectionClosed(c) if crypto(c.error_code) => Error::Tls {
+            host: host.to_owned(),
+            source: io::Error::other(e),
+        },
+        _ => Error::Quic(e),
     }
 }
 
@@ -274,6 +330,8 @@ pub enum ErrorKind {
     InvalidRequest,
     /// Resolving the host or opening the connection failed.
     Connect,
+    /// The proxy refused the request or failed its handshake ([`Error::Proxy`]).
+    Proxy,
     /// TLS failed: the handshake, or the TLS configuration.
     Tls,
     /// A deadline expired.
@@ -294,6 +352,12 @@ pub enum ErrorKind {
     Io,
     /// The caller's arena ran out of room.
     Arena,
+    /// The response has an error status ([`Error::Status`], from
+    /// `Response::error_for_status`).
+    Status,
+    /// The response body could not be decoded ([`Error::Decode`], or
+    /// [`Error::Decompress`] for its `Content-Encoding`).
+    Decode,
 }
 
 impl Error {
@@ -302,8 +366,10 @@ impl Error {
         match self {
             Error::InvalidUrl { .. }
             | Error::UnsupportedScheme(_)
-            | Error::InvalidHeader { .. } => ErrorKind::InvalidRequest,
+            | Error::InvalidHeader { .. }
+            | Error::Serialize(..) => ErrorKind::InvalidRequest,
             Error::Connect { .. } => ErrorKind::Connect,
+            Error::Proxy { .. } => ErrorKind::Proxy,
             Error::Tls { .. } | Error::TlsConfig(_) => ErrorKind::Tls,
             Error::Timeout { kind, .. } => ErrorKind::Timeout(*kind),
             Error::Protocol(_)
@@ -331,7 +397,10 @@ impl Error {
             Error::TooManyRedirects { .. } | Error::InvalidRedirect => ErrorKind::Redirect,
             Error::Io(_) => ErrorKind::Io,
             Error::Arena(_) => ErrorKind::Arena,
-            Error::DecompressedTooLarge { .. } | Error::Decode { .. } => ErrorKind::Body,
+            Error::Status { .. } => ErrorKind::Status,
+            Error::Decode(_) => ErrorKind::Decode,
+            Error::DecompressedTooLarge { .. } => ErrorKind::Body,
+            Error::Decompress { .. } => ErrorKind::Decode,
         }
     }
 
@@ -343,6 +412,30 @@ impl Error {
     /// True when connecting failed ([`ErrorKind::Connect`]).
     pub fn is_connect(&self) -> bool {
         self.kind() == ErrorKind::Connect
+    }
+
+    /// True when the proxy refused the request or failed its handshake
+    /// ([`ErrorKind::Proxy`]).
+    pub fn is_proxy(&self) -> bool {
+        self.kind() == ErrorKind::Proxy
+    }
+
+    /// True when the proxy asked for (other) credentials: a 407 answer to `CONNECT` (or
+    /// 401, which some proxies, tinyproxy among them, send instead), or a SOCKS5 proxy
+    /// that rejected or required a username and password.
+    pub fn is_proxy_auth(&self) -> bool {
+        matches!(
+            self.proxy_status(),
+            Some(http::StatusCode::PROXY_AUTHENTICATION_REQUIRED | http::StatusCode::UNAUTHORIZED)
+        )
+    }
+
+    /// The proxy's status of an [`Error::Proxy`], if it gave one.
+    pub fn proxy_status(&self) -> Option<http::StatusCode> {
+        match self {
+            Error::Proxy { status, .. } => *status,
+            _ => None,
+        }
     }
 
     /// True when TLS failed ([`ErrorKind::Tls`]).
@@ -384,6 +477,34 @@ impl Error {
     /// True when the request could not be sent as given ([`ErrorKind::InvalidRequest`]).
     pub fn is_request(&self) -> bool {
         self.kind() == ErrorKind::InvalidRequest
+    }
+
+    /// True when the response had an error status ([`ErrorKind::Status`], made by
+    /// `Response::error_for_status`).
+    pub fn is_status(&self) -> bool {
+        self.kind() == ErrorKind::Status
+    }
+
+    /// True when the response body could not be decoded ([`ErrorKind::Decode`]).
+    pub fn is_decode(&self) -> bool {
+        self.kind() == ErrorKind::Decode
+    }
+
+    /// The response status of an [`Error::Status`] (from
+    /// `Response::error_for_status`), else `None`.
+    pub fn status(&self) -> Option<http::StatusCode> {
+        match self {
+            Error::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The URL of an [`Error::Status`], else `None`.
+    pub fn url(&self) -> Option<&url::Url> {
+        match self {
+            Error::Status { url, .. } => Some(url),
+            _ => None,
+        }
     }
 
     pub(crate) fn invalid_url(url: &str, reason: &'static str) -> Error {
@@ -431,6 +552,21 @@ mod tests {
         };
         assert!(e.is_connect());
         assert_eq!(e.source().unwrap().to_string(), "refused");
+        // Each cause once: the Display says what failed, the source says why.
+        assert_eq!(e.to_string(), "connecting to h:1 failed");
+        let e = Error::Io(io::Error::other("broken pipe"));
+        assert!(!e.to_string().contains("broken pipe"), "{e}");
+        assert_eq!(e.source().unwrap().to_string(), "broken pipe");
+        let e = Error::Status {
+            status: http::StatusCode::NOT_FOUND,
+            url: Box::new(url::Url::parse("http://h/x").unwrap()),
+        };
+        assert!(e.is_status() && !e.is_protocol());
+        assert_eq!(e.status(), Some(http::StatusCode::NOT_FOUND));
+        assert_eq!(
+            e.to_string(),
+            "HTTP status client error (404 Not Found) for http://h/x"
+        );
         assert!(Error::ConnectionClosed(ClosedDuring::Body).is_closed());
         assert!(Error::BodyTooLarge { limit: 1 }.is_body());
         assert!(Error::InvalidRedirect.is_redirect());

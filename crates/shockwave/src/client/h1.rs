@@ -35,6 +35,15 @@ pub(crate) struct Http1Conn {
     pub scratch: shockwave_arena::Arena,
     /// Chunked framing seen since the last body data (ends with the trailer section).
     tail: Vec<u8>,
+    /// This connection goes to an HTTP proxy that forwards `http://` requests: they are
+    /// written in absolute form, with this `Proxy-Authorization` (RFC 9112 §3.2.2).
+    pub forward: Option<Forward>,
+}
+
+/// A forwarding HTTP proxy's request decoration (see [`Http1Conn::forward`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Forward {
+    pub authorization: Option<http::HeaderValue>,
 }
 
 /// One body decoding step on the buffered bytes (see [`Http1Conn::decode_step`]).
@@ -62,6 +71,7 @@ impl Http1Conn {
             heap_headers: shockwave_http11::HeapHeaders::new(),
             scratch: shockwave_arena::Arena::with_capacity(4096),
             tail: Vec::new(),
+            forward: None,
         })
     }
 

@@ -137,7 +137,9 @@ impl Http2Client {
             }
             None => TlsOptions::default().alpn(&[b"h2"]).build()?,
         };
-        let io = transport::connect(&target, &tls, Duration::from_secs(30)).await?;
+        // Direct (no proxy): this is the low-level connector.
+        let net = super::connect::Network::default();
+        let io = transport::connect(&target, &tls, &net, false, Duration::from_secs(30)).await?;
         if target.scheme == Scheme::Https && io.alpn_protocol() != Some(b"h2") {
             return Err(Error::Tls {
                 host: target.host.to_owned(),

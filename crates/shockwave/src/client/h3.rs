@@ -379,7 +379,9 @@ impl Http3Connection {
                 port: addr.port(),
                 source: std::io::Error::other(e),
             })?;
-        let quic = connecting.await?;
+        let quic = connecting
+            .await
+            .map_err(|e| super::error::quic_handshake(e, server_name))?;
         Self::from_quic(quic, config).await
     }
 

@@ -82,6 +82,9 @@
 
 mod arena;
 mod body;
+mod connect;
+#[cfg(feature = "cookies")]
+pub mod cookies;
 mod decompress;
 mod error;
 mod h1;
@@ -90,6 +93,7 @@ mod h2;
 #[cfg(feature = "http3")]
 mod h3;
 mod pool;
+mod proxy;
 mod redirect;
 mod request;
 mod response;
@@ -109,11 +113,15 @@ use shockwave_http11::{BodyLength, Limits, RequestHead};
 
 pub use arena::{ArenaFields, ArenaRequest, ArenaResponse};
 pub use body::{Body, BodyStream};
-pub use error::{ClosedDuring, Error, ErrorKind, Result, TimeoutKind};
+pub use connect::{GaiResolver, Resolve, Resolving};
+#[cfg(feature = "cookies")]
+pub use cookies::{CookieLimits, CookieStore, Jar};
+pub use error::{BoxError, ClosedDuring, Error, ErrorKind, Result, TimeoutKind};
 #[cfg(feature = "http2")]
 pub use h2::{H2Stream, Http2Client};
 #[cfg(feature = "http3")]
 pub use h3::{Http3Body, Http3Connection, Http3Request, Http3Response, Http3StreamingResponse};
+pub use proxy::{NoProxy, Proxy};
 pub use redirect::RedirectPolicy;
 pub use request::RequestBuilder;
 pub use response::Response;
@@ -192,6 +200,22 @@ pub(crate) struct Config {
     pub(crate) http3: bool,
     #[cfg(feature = "http3")]
     pub(crate) h3_config: Http3Config,
+    #[cfg(feature = "cookies")]
+    pub(crate) cookies: Option<CookieProvider>,
+    /// Proxies and the resolver (see [`ClientBuilder::proxy`], [`ClientBuilder::resolver`]).
+    pub(crate) net: connect::Network,
+}
+
+/// The client's cookie store (see [`ClientBuilder::cookie_provider`]).
+#[cfg(feature = "cookies")]
+#[derive(Clone)]
+pub(crate) struct CookieProvider(pub(crate) Arc<dyn CookieStore>);
+
+#[cfg(feature = "cookies")]
+impl std::fmt::Debug for CookieProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CookieStore")
+    }
 }
 
 struct Inner {
@@ -237,6 +261,10 @@ pub struct ClientBuilder {
     tls: TlsOptions,
     #[cfg(feature = "tls")]
     tls_config: Option<Arc<rustls::ClientConfig>>,
+    /// Proxies added with [`ClientBuilder::proxy`].
+    proxies: Vec<Proxy>,
+    /// Read the proxy environment variables at build time (default true).
+    env_proxies: bool,
 }
 
 impl Default for ClientBuilder {
@@ -261,6 +289,9 @@ impl Default for ClientBuilder {
                 http3: false,
                 #[cfg(feature = "http3")]
                 h3_config: Http3Config::default(),
+                #[cfg(feature = "cookies")]
+                cookies: None,
+                net: connect::Network::default(),
             },
             pool: PoolLimits {
                 max_per_host: 256,
@@ -274,6 +305,8 @@ impl Default for ClientBuilder {
             tls: TlsOptions::default(),
             #[cfg(feature = "tls")]
             tls_config: None,
+            proxies: Vec::new(),
+            env_proxies: true,
         }
     }
 }
@@ -428,6 +461,33 @@ impl ClientBuilder {
         self
     }
 
+    /// Keeps cookies in a new in-memory [`Jar`] (RFC 6265 rules; see the [`cookies`]
+    /// module) with `true`, or none with `false` (the default: no cookie is stored or
+    /// sent). Cookies apply to the owned API ([`RequestBuilder::send`],
+    /// [`Client::send_http`]), redirects included; the arena API sends only the headers
+    /// it is given. Needs the `cookies` feature.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), shockwave::client::Error> {
+    /// let client = shockwave::client::Client::builder().cookie_store(true).build()?;
+    /// client.post("http://127.0.0.1:8080/login").send().await?; // Set-Cookie: session=...
+    /// client.get("http://127.0.0.1:8080/me").send().await?; // Cookie: session=...
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "cookies")]
+    pub fn cookie_store(mut self, enable: bool) -> Self {
+        self.config.cookies = enable.then(|| CookieProvider(Arc::new(Jar::default())));
+        self
+    }
+
+    /// Uses `store` for cookies: a [`Jar`] shared with other clients or inspected by
+    /// the caller, or any [`CookieStore`]. Needs the `cookies` feature.
+    #[cfg(feature = "cookies")]
+    pub fn cookie_provider<C: CookieStore>(mut self, store: Arc<C>) -> Self {
+        self.config.cookies = Some(CookieProvider(store));
+        self
+    }
+
     /// TLS settings: roots, ALPN, verification (default: webpki roots, ALPN `h2`,
     /// `http/1.1`).
     #[cfg(feature = "tls")]
@@ -457,6 +517,61 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends requests through `proxy` (see [`Proxy`]); proxies added first are tried
+    /// first. The proxies of the environment (`HTTP_PROXY`, ...) still apply after them
+    /// unless [`Self::no_proxy`] is called.
+    ///
+    /// An `http://` URL through an HTTP proxy is sent in absolute form over HTTP/1.1
+    /// (HTTP/2 prior knowledge does not apply); an `https://` URL goes through a
+    /// `CONNECT` tunnel, with TLS (and ALPN, so HTTP/2 too) end to end inside it. HTTP/3
+    /// requests cannot use a proxy and fail if one applies.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxies.push(proxy);
+        self
+    }
+
+    /// Ignores the proxy environment variables (`HTTP_PROXY`, `HTTPS_PROXY`,
+    /// `ALL_PROXY`, `NO_PROXY` and their lowercase forms), which are otherwise read when
+    /// the client is built. Proxies added with [`Self::proxy`] still apply.
+    pub fn no_proxy(mut self) -> Self {
+        self.env_proxies = false;
+        self
+    }
+
+    /// Resolves host names with `resolver` instead of the system's `getaddrinfo`
+    /// ([`GaiResolver`]). It also resolves proxy host names (and, for `socks5://`
+    /// proxies, the target's).
+    pub fn resolver(mut self, resolver: Arc<dyn Resolve>) -> Self {
+        self.config.net.dialer.resolver = resolver;
+        self
+    }
+
+    /// Connects to `addr` for the host name `host`, without asking the resolver (like
+    /// curl's `--resolve`). Port 0 in `addr` means the URL's port. Calling it again for
+    /// the same host replaces the address.
+    pub fn resolve(self, host: &str, addr: std::net::SocketAddr) -> Self {
+        self.resolve_to_addrs(host, &[addr])
+    }
+
+    /// [`Self::resolve`] with several addresses (tried with Happy Eyeballs).
+    pub fn resolve_to_addrs(mut self, host: &str, addrs: &[std::net::SocketAddr]) -> Self {
+        self.config
+            .net
+            .dialer
+            .overrides
+            .insert(host.to_ascii_lowercase(), addrs.to_vec());
+        self
+    }
+
+    /// The Happy Eyeballs Connection Attempt Delay (RFC 8305 §5; default 250 ms): when
+    /// a host has several addresses, the next one is tried after this long without an
+    /// answer (or at once when an attempt fails); the first connection wins. The
+    /// [connect timeout](Self::connect_timeout) bounds the whole race.
+    pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
+        self.config.net.dialer.attempt_delay = delay;
+        self
+    }
+
     /// Builds the client (fails only on an invalid TLS configuration).
     pub fn build(self) -> Result<Client> {
         #[cfg(feature = "tls")]
@@ -481,8 +596,8 @@ impl ClientBuilder {
         let tls_h1 = ();
         #[cfg(all(feature = "http2", not(feature = "tls")))]
         let tls = ();
-        #[cfg_attr(not(feature = "http2"), allow(unused_mut))]
         let mut config = self.config;
+        config.net.proxies = proxy::Proxies::new(self.proxies, self.env_proxies);
         #[cfg(feature = "http2")]
         {
             config.h2.config = config.h2.config.validated();
@@ -665,20 +780,27 @@ impl Client {
     /// Shared HTTP/2 connections pooled for `url`'s origin (0 for an invalid URL).
     #[cfg(feature = "http2")]
     pub fn http2_connections(&self, url: &str) -> usize {
-        Target::parse(url).map_or(0, |t| self.inner.pool.h2_count(&t))
+        Target::parse(url).map_or(0, |t| self.inner.pool.h2_count(&t, self.via_key(&t)))
     }
 
     /// Idle connections pooled for `url`'s origin (0 for an invalid URL).
     pub fn idle_connections(&self, url: &str) -> usize {
-        Target::parse(url).map_or(0, |t| self.inner.pool.idle_count(&t))
+        Target::parse(url).map_or(0, |t| self.inner.pool.idle_count(&t, self.via_key(&t)))
     }
 
     /// Opens a new connection to `url`'s origin (TCP, plus TLS for `https`) outside the
     /// pool, for callers that drive HTTP/1.1 themselves (e.g. pipelining load tests):
-    /// ALPN never offers `h2` here.
+    /// ALPN never offers `h2` here. Through a proxy, the connection is a tunnel
+    /// (`CONNECT` or SOCKS5) to the origin, also for `http://` URLs.
     pub async fn connect(&self, url: &str) -> Result<Transport> {
         let t = Target::parse(url)?;
-        transport::connect(&t, &self.inner.tls_h1, self.inner.config.connect_timeout).await
+        let cfg = &self.inner.config;
+        transport::connect(&t, &self.inner.tls_h1, &cfg.net, false, cfg.connect_timeout).await
+    }
+
+    /// The pool key part of `t`'s proxy ("" when it connects directly).
+    fn via_key(&self, t: &Target<'_>) -> &str {
+        self.inner.config.net.proxies.key(t)
     }
 
     pub(crate) fn config(&self) -> &Config {
@@ -686,10 +808,15 @@ impl Client {
     }
 
     async fn connect_new(&self, t: &Target<'_>) -> Result<Box<Http1Conn>> {
+        let cfg = &self.inner.config;
         let io =
-            transport::connect(t, &self.inner.tls_h1, self.inner.config.connect_timeout).await?;
+            transport::connect(t, &self.inner.tls_h1, &cfg.net, true, cfg.connect_timeout).await?;
         self.inner.pool.counters.opened.fetch_add(1, Relaxed);
-        Ok(Http1Conn::new(io))
+        let mut conn = Http1Conn::new(io);
+        conn.forward = cfg.net.forward_proxy(t).map(|via| h1::Forward {
+            authorization: via.authorization(),
+        });
+        Ok(conn)
     }
 
     /// Returns a finished connection to the pool (or drops it if not reusable).
@@ -704,6 +831,10 @@ impl Client {
     fn protocol(&self, out: &Outgoing<'_>) -> Result<Proto> {
         let cfg = &self.inner.config;
         let https = out.target.scheme == Scheme::Https;
+        // A forwarding HTTP proxy speaks HTTP/1.1 (absolute form) for `http://` URLs.
+        if cfg.net.forward_proxy(&out.target).is_some() {
+            return Ok(Proto::H1);
+        }
         #[cfg(not(any(feature = "http2", feature = "http3")))]
         let _ = (cfg, https);
         Ok(match out.version {
@@ -768,7 +899,14 @@ impl Client {
     async fn h3_connection(&self, t: &Target<'_>) -> Result<Http3Connection> {
         let pool = &self.inner.pool;
         pool.maybe_sweep();
-        let host = pool.host_pool(t);
+        if let Some(via) = self.inner.config.net.proxies.find(t) {
+            let _ = via;
+            return Err(Error::invalid_url(
+                t.authority,
+                "HTTP/3 cannot go through a proxy (exempt the host with NoProxy, or use HTTP/1.1 or HTTP/2)",
+            ));
+        }
+        let host = pool.host_pool(t, "");
         if let Some(c) = host.pick_h3(&pool.counters.evicted) {
             return Ok(c);
         }
@@ -814,7 +952,7 @@ impl Client {
     /// URL).
     #[cfg(feature = "http3")]
     pub fn http3_connections(&self, url: &str) -> usize {
-        Target::parse(url).map_or(0, |t| self.inner.pool.h3_count(&t))
+        Target::parse(url).map_or(0, |t| self.inner.pool.h3_count(&t, self.via_key(&t)))
     }
 
     /// HTTP/2 (prior knowledge, or ALPN with HTTP/1.1 fallback): picks or opens a shared
@@ -824,7 +962,7 @@ impl Client {
     async fn begin_shared(&self, out: &mut Outgoing<'_>, alpn: bool) -> Result<Exchange> {
         let pool = &self.inner.pool;
         pool.maybe_sweep();
-        let host = pool.host_pool(&out.target);
+        let host = pool.host_pool(&out.target, self.via_key(&out.target));
         let mut retried = false;
         loop {
             let conn = match self.route_shared(&host, &out.target, alpn).await? {
@@ -891,7 +1029,9 @@ impl Client {
             drop(guard);
             return self.route_h1(host).await;
         }
-        let io = transport::connect(t, &self.inner.tls, self.inner.config.connect_timeout).await?;
+        let cfg = &self.inner.config;
+        let io =
+            transport::connect(t, &self.inner.tls, &cfg.net, false, cfg.connect_timeout).await?;
         pool.counters.opened.fetch_add(1, Relaxed);
         if !alpn || io.alpn_protocol() == Some(b"h2") {
             let conn = Http2Client::connect(io, self.inner.config.h2.config.clone());
@@ -930,7 +1070,8 @@ impl Client {
         let (slot, mut conn, mut reused) = match routed {
             Some(r) => r,
             None => {
-                let (slot, pooled) = self.inner.pool.checkout(&out.target).await?;
+                let via = self.via_key(&out.target);
+                let (slot, pooled) = self.inner.pool.checkout(&out.target, via).await?;
                 match pooled {
                     Some(PoolConn::Http1(c)) => (slot, c, true),
                     None => (slot, self.connect_new(&out.target).await?, false),
@@ -978,13 +1119,46 @@ impl Client {
             OutBody::Stream { len: Some(n), .. } => BodyLength::Known(*n),
             OutBody::Stream { len: None, .. } => BodyLength::Chunked,
         };
+        // Through a forwarding HTTP proxy: the absolute form (RFC 9112 §3.2.2) and the
+        // proxy's credentials; both allocate, the direct path does not.
+        let absolute: String;
+        let with_proxy_auth: Vec<(&[u8], &[u8])>;
+        let authorization = conn.forward.as_ref().map(|f| f.authorization.clone());
+        let (request_target, headers) = match &authorization {
+            None => (out.target.path_and_query, out.headers),
+            Some(auth) => {
+                let t = &out.target;
+                absolute = format!(
+                    "{}://{}{}",
+                    t.scheme.as_str(),
+                    t.authority,
+                    t.path_and_query
+                );
+                // A `Proxy-Authorization` the caller set wins over the proxy URL's.
+                let own = out
+                    .headers
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case(b"proxy-authorization"));
+                with_proxy_auth = out
+                    .headers
+                    .iter()
+                    .copied()
+                    .chain(
+                        auth.as_ref()
+                            .filter(|_| !own)
+                            .map(|a| (&b"proxy-authorization"[..], a.as_bytes())),
+                    )
+                    .collect();
+                (absolute.as_str(), &with_proxy_auth[..])
+            }
+        };
         conn.wbuf.clear();
         conn.reset_tail();
         RequestHead {
             method: out.method,
-            target: out.target.path_and_query,
+            target: request_target,
             host: out.target.authority,
-            headers: out.headers,
+            headers,
             body: body_len,
             keep_alive: true,
         }

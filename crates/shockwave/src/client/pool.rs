@@ -1,4 +1,6 @@
-//! The connection pool: one [`HostPool`] per (scheme, host, port).
+//! The connection pool: one [`HostPool`] per (scheme, host, port, proxy): connections
+//! through a proxy (or through another proxy, or with other proxy credentials) are
+//! never shared with direct ones.
 //!
 //! An HTTP/1.1 connection carries one exchange at a time, so it is *checked out* of the
 //! pool for a request and *checked in* (if still reusable) when the response is done.
@@ -65,6 +67,8 @@ pub(crate) struct HostPool {
     scheme: Scheme,
     host: Box<str>,
     port: u16,
+    /// The proxy's key ("" for direct connections).
+    via: Box<str>,
     permits: Arc<Semaphore>,
     idle: Mutex<VecDeque<Idle>>,
     /// Shared HTTP/2 connections to this origin.
@@ -115,8 +119,11 @@ impl HostPool {
         }
     }
 
-    fn matches(&self, t: &Target<'_>) -> bool {
-        self.scheme == t.scheme && self.port == t.port && self.host.eq_ignore_ascii_case(t.host)
+    fn matches(&self, t: &Target<'_>, via: &str) -> bool {
+        self.scheme == t.scheme
+            && self.port == t.port
+            && self.host.eq_ignore_ascii_case(t.host)
+            && *self.via == *via
     }
 
     fn evict_expired(idle: &mut VecDeque<Idle>, now: Instant, timeout: Duration) -> usize {
@@ -303,8 +310,9 @@ impl Pool {
         }
     }
 
-    fn key_hash(&self, t: &Target<'_>) -> u64 {
+    fn key_hash(&self, t: &Target<'_>, via: &str) -> u64 {
         let mut h = self.hasher.build_hasher();
+        via.hash(&mut h);
         t.scheme.hash(&mut h);
         t.port.hash(&mut h);
         for b in t.host.bytes() {
@@ -314,17 +322,18 @@ impl Pool {
     }
 
     /// The pool of `t`'s origin (created on first use).
-    pub fn host_pool(&self, t: &Target<'_>) -> Arc<HostPool> {
-        let hash = self.key_hash(t);
+    pub fn host_pool(&self, t: &Target<'_>, via: &str) -> Arc<HostPool> {
+        let hash = self.key_hash(t, via);
         let mut hosts = lock(&self.hosts);
         let bucket = hosts.entry(hash).or_default();
-        if let Some(hp) = bucket.iter().find(|hp| hp.matches(t)) {
+        if let Some(hp) = bucket.iter().find(|hp| hp.matches(t, via)) {
             return hp.clone();
         }
         let hp = Arc::new(HostPool {
             scheme: t.scheme,
             host: t.host.to_ascii_lowercase().into_boxed_str(),
             port: t.port,
+            via: via.into(),
             permits: Arc::new(Semaphore::new(self.limits.max_per_host.max(1))),
             idle: Mutex::new(VecDeque::with_capacity(
                 self.limits.max_idle_per_host.min(64),
@@ -344,9 +353,13 @@ impl Pool {
 
     /// Waits for a free slot for `t` (bounded by the pool timeout), then returns it with
     /// the warmest usable idle connection, if any.
-    pub async fn checkout(&self, t: &Target<'_>) -> Result<(Checkout, Option<PoolConn>)> {
+    pub async fn checkout(
+        &self,
+        t: &Target<'_>,
+        via: &str,
+    ) -> Result<(Checkout, Option<PoolConn>)> {
         self.maybe_sweep();
-        let host = self.host_pool(t);
+        let host = self.host_pool(t, via);
         self.checkout_in(host).await
     }
 
@@ -459,34 +472,34 @@ impl Pool {
     }
 
     /// Idle connections currently pooled for `t`'s origin.
-    pub fn idle_count(&self, t: &Target<'_>) -> usize {
-        let hash = self.key_hash(t);
+    pub fn idle_count(&self, t: &Target<'_>, via: &str) -> usize {
+        let hash = self.key_hash(t, via);
         let hosts = lock(&self.hosts);
         hosts
             .get(&hash)
-            .and_then(|b| b.iter().find(|hp| hp.matches(t)))
+            .and_then(|b| b.iter().find(|hp| hp.matches(t, via)))
             .map_or(0, |hp| lock(&hp.idle).len())
     }
 
     /// Shared HTTP/2 connections currently pooled for `t`'s origin.
     #[cfg(feature = "http2")]
-    pub fn h2_count(&self, t: &Target<'_>) -> usize {
-        self.count(t, HostPool::h2_count)
+    pub fn h2_count(&self, t: &Target<'_>, via: &str) -> usize {
+        self.count(t, via, HostPool::h2_count)
     }
 
     /// Shared HTTP/3 connections currently pooled for `t`'s origin (0 or 1).
     #[cfg(feature = "http3")]
-    pub fn h3_count(&self, t: &Target<'_>) -> usize {
-        self.count(t, HostPool::h3_count)
+    pub fn h3_count(&self, t: &Target<'_>, via: &str) -> usize {
+        self.count(t, via, HostPool::h3_count)
     }
 
     #[cfg(any(feature = "http2", feature = "http3"))]
-    fn count(&self, t: &Target<'_>, f: impl Fn(&HostPool) -> usize) -> usize {
-        let hash = self.key_hash(t);
+    fn count(&self, t: &Target<'_>, via: &str, f: impl Fn(&HostPool) -> usize) -> usize {
+        let hash = self.key_hash(t, via);
         let hosts = lock(&self.hosts);
         hosts
             .get(&hash)
-            .and_then(|b| b.iter().find(|hp| hp.matches(t)))
+            .and_then(|b| b.iter().find(|hp| hp.matches(t, via)))
             .map_or(0, |hp| f(hp))
     }
 }

@@ -107,6 +107,169 @@ impl RequestBuilder {
         self
     }
 
+    /// Sets an `Authorization: Basic` header (RFC 7617) from a user name and an optional
+    /// password, replacing one set before. The value is marked sensitive
+    /// (`HeaderValue::set_sensitive`: hidden from `Debug` output); over HTTP/2 the HPACK
+    /// encoder sends `Authorization` as a never-indexed literal (RFC 7541 §7.1.3), and
+    /// the header is dropped on a redirect to another origin.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), shockwave::client::Error> {
+    /// let client = shockwave::client::Client::new();
+    /// let resp = client
+    ///     .get("http://127.0.0.1:8080/private")
+    ///     .basic_auth("aladdin", Some("opensesame"))
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn basic_auth(
+        self,
+        user: impl std::fmt::Display,
+        password: Option<impl std::fmt::Display>,
+    ) -> Self {
+        let plain = match password {
+            Some(p) => format!("{user}:{p}"),
+            None => format!("{user}:"),
+        };
+        let value = format!("Basic {}", base64(plain.as_bytes()));
+        self.sensitive_header(http::header::AUTHORIZATION, value)
+    }
+
+    /// Sets an `Authorization: Bearer` header (RFC 6750 §2.1), replacing one set
+    /// before; marked sensitive like [`RequestBuilder::basic_auth`]'s.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), shockwave::client::Error> {
+    /// let client = shockwave::client::Client::new();
+    /// let resp = client
+    ///     .get("http://127.0.0.1:8080/api")
+    ///     .bearer_auth("my-token")
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn bearer_auth(self, token: impl std::fmt::Display) -> Self {
+        self.sensitive_header(http::header::AUTHORIZATION, format!("Bearer {token}"))
+    }
+
+    fn sensitive_header(mut self, name: HeaderName, value: String) -> Self {
+        match HeaderValue::try_from(value) {
+            Ok(mut v) => {
+                v.set_sensitive(true);
+                self.headers.insert(name, v);
+            }
+            Err(_) => {
+                self.error.get_or_insert(Error::InvalidHeader {
+                    name: name.as_str().to_owned(),
+                });
+            }
+        }
+        self
+    }
+
+    /// Appends `query`, serialized as `application/x-www-form-urlencoded` pairs, to the
+    /// URL's query string (pairs already in the URL are kept). `query` is anything serde
+    /// can serialize as a sequence of pairs: a struct, a map, `&[("k", "v")]`. Needs the
+    /// `serde` feature.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), shockwave::client::Error> {
+    /// let client = shockwave::client::Client::new();
+    /// // GET /search?lang=en&q=arena+allocators&page=2
+    /// let resp = client
+    ///     .get("http://127.0.0.1:8080/search?lang=en")
+    ///     .query(&[("q", "arena allocators"), ("page", "2")])
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "serde")]
+    pub fn query<T: serde::Serialize + ?Sized>(mut self, query: &T) -> Self {
+        if let Ok(url) = &mut self.url {
+            let result = {
+                let mut pairs = url.query_pairs_mut();
+                query
+                    .serialize(serde_urlencoded::Serializer::new(&mut pairs))
+                    .map(|_| ())
+            };
+            if url.query() == Some("") {
+                url.set_query(None);
+            }
+            if let Err(e) = result {
+                self.error
+                    .get_or_insert(Error::Serialize("query string", Box::new(e)));
+            }
+        }
+        self
+    }
+
+    /// Sets the body to `form` serialized as `application/x-www-form-urlencoded`, and
+    /// the `Content-Type` to that (replacing one set before). Needs the `serde` feature.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), shockwave::client::Error> {
+    /// let client = shockwave::client::Client::new();
+    /// let resp = client
+    ///     .post("http://127.0.0.1:8080/login")
+    ///     .form(&[("user", "ada"), ("remember", "yes")])
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "serde")]
+    pub fn form<T: serde::Serialize + ?Sized>(mut self, form: &T) -> Self {
+        match serde_urlencoded::to_string(form) {
+            Ok(body) => {
+                self.headers.insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                );
+                self.body = body.into();
+            }
+            Err(e) => {
+                self.error
+                    .get_or_insert(Error::Serialize("form", Box::new(e)));
+            }
+        }
+        self
+    }
+
+    /// Sets the body to `json` serialized as JSON, and the `Content-Type` to
+    /// `application/json` (replacing one set before). Needs the `json` feature.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), shockwave::client::Error> {
+    /// #[derive(serde::Serialize)]
+    /// struct NewUser<'a> {
+    ///     name: &'a str,
+    ///     admin: bool,
+    /// }
+    /// let client = shockwave::client::Client::new();
+    /// let resp = client
+    ///     .post("http://127.0.0.1:8080/users")
+    ///     .json(&NewUser { name: "ada", admin: false })
+    ///     .send()
+    ///     .await?
+    ///     .error_for_status()?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, json: &T) -> Self {
+        match serde_json::to_vec(json) {
+            Ok(body) => {
+                self.headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                self.body = body.into();
+            }
+            Err(e) => {
+                self.error
+                    .get_or_insert(Error::Serialize("JSON body", Box::new(e)));
+            }
+        }
+        self
+    }
+
     /// Overrides the client's request timeout for this request.
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = Some(d);
@@ -217,9 +380,19 @@ async fn send_owned(
     let max_hops = client.config().redirect.max();
     let mut hops = 0;
     loop {
+        // The cookie store's `Cookie` field, unless the caller set one.
+        #[cfg(feature = "cookies")]
+        let cookie = match &client.config().cookies {
+            Some(store) if !headers.contains_key(http::header::COOKIE) => store.0.cookies(&url),
+            _ => None,
+        };
         let decode;
         let mut response = {
             let mut pairs = header_pairs(&headers, client.config().user_agent.as_ref());
+            #[cfg(feature = "cookies")]
+            if let Some(c) = &cookie {
+                pairs.push((b"cookie".as_slice(), c.as_bytes()));
+            }
             decode = super::decompress::offer(&mut pairs, &headers, &client.config().decompress);
             let mut out = Outgoing {
                 method: &method,
@@ -272,6 +445,11 @@ async fn send_owned(
         };
         if decode {
             response.decode_content(&client.config().decompress);
+        }
+        #[cfg(feature = "cookies")]
+        if let Some(store) = &client.config().cookies {
+            let mut set = response.headers().get_all(http::header::SET_COOKIE).iter();
+            store.0.set_cookies(&mut set, &url);
         }
         let follow = if max_hops > 0 {
             redirect::follow(response.status(), &method)
@@ -334,5 +512,51 @@ async fn drain(mut response: Response) {
         if total > REDIRECT_DRAIN {
             return;
         }
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 §4), for `Authorization: Basic`.
+pub(crate) fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc_4648_test_vectors() {
+        // RFC 4648 §10.
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(super::base64(plain.as_bytes()), encoded);
+        }
+        // RFC 7617 §2's example.
+        assert_eq!(
+            super::base64(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
     }
 }

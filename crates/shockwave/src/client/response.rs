@@ -355,6 +355,70 @@ impl Response {
         })
     }
 
+    /// Reads the whole body and deserializes it from JSON (at most the client's
+    /// `max_response_body_size`). The `Content-Type` is not checked. Needs the `json`
+    /// feature; a body that is not valid JSON for `T` is an [`Error::Decode`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), shockwave::client::Error> {
+    /// #[derive(serde::Deserialize)]
+    /// struct User {
+    ///     name: String,
+    /// }
+    /// let client = shockwave::client::Client::new();
+    /// let user: User = client
+    ///     .get("http://127.0.0.1:8080/users/1")
+    ///     .send()
+    ///     .await?
+    ///     .error_for_status()?
+    ///     .json()
+    ///     .await?;
+    /// println!("{}", user.name);
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "json")]
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T> {
+        let body = self.bytes().await?;
+        serde_json::from_slice(&body).map_err(|e| Error::Decode(Box::new(e)))
+    }
+
+    /// Turns a client (4xx) or server (5xx) error status into an [`Error::Status`]
+    /// (`is_status()`, `status()`), like reqwest; other responses are returned as
+    /// they are. The error drops the response (and its body).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), shockwave::client::Error> {
+    /// let client = shockwave::client::Client::new();
+    /// match client.get("http://127.0.0.1:8080/missing").send().await?.error_for_status() {
+    ///     Ok(resp) => println!("{}", resp.text().await?),
+    ///     Err(e) if e.status() == Some(http::StatusCode::NOT_FOUND) => println!("not there"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn error_for_status(self) -> Result<Response> {
+        match self.status_error() {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
+    }
+
+    /// Like [`Response::error_for_status`], but borrows the response (its body can
+    /// still be read after an error, e.g. for the server's error message).
+    pub fn error_for_status_ref(&self) -> Result<&Response> {
+        match self.status_error() {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
+    }
+
+    fn status_error(&self) -> Option<Error> {
+        (self.status.is_client_error() || self.status.is_server_error()).then(|| Error::Status {
+            status: self.status,
+            url: Box::new(self.url.clone()),
+        })
+    }
+
     /// Converts into an `http::Response` whose body is this response's body reader.
     pub fn into_http(self) -> http::Response<ResponseBody> {
         let mut builder = http::Response::builder()

@@ -16,6 +16,7 @@ use tokio_rustls::client::TlsStream;
 #[cfg(feature = "tls")]
 use tokio_rustls::TlsConnector;
 
+use super::connect::Network;
 use super::error::{Error, Result, TimeoutKind};
 use super::target::{Scheme, Target};
 
@@ -67,13 +68,18 @@ impl Transport {
     }
 }
 
-/// Connects to `target` (TCP, then TLS for `https`), within `timeout`.
+/// Connects to `target` (resolution and Happy Eyeballs, or the proxy and its tunnel,
+/// then TLS for `https`), all within `timeout`. With `forward`, an `http://` target
+/// whose proxy is an HTTP proxy gets a plain connection to the proxy (the requests then
+/// use the absolute form); otherwise every proxy is tunnelled through.
 pub(crate) async fn connect(
     target: &Target<'_>,
     tls: &TlsConfig,
+    net: &Network,
+    forward: bool,
     timeout: Duration,
 ) -> Result<Transport> {
-    let fut = connect_inner(target, tls);
+    let fut = connect_inner(target, tls, net, forward);
     match tokio::time::timeout(timeout, fut).await {
         Ok(r) => r,
         Err(_) => Err(Error::Timeout {
@@ -83,7 +89,12 @@ pub(crate) async fn connect(
     }
 }
 
-async fn connect_inner(target: &Target<'_>, tls: &TlsConfig) -> Result<Transport> {
+async fn connect_inner(
+    target: &Target<'_>,
+    tls: &TlsConfig,
+    net: &Network,
+    forward: bool,
+) -> Result<Transport> {
     // Without TLS support an `https` URL fails before any connection is opened.
     #[cfg(not(feature = "tls"))]
     if target.scheme == Scheme::Https {
@@ -92,15 +103,21 @@ async fn connect_inner(target: &Target<'_>, tls: &TlsConfig) -> Result<Transport
             "https:// URLs need the `tls` feature of shockwave".into(),
         ));
     }
-    let tcp = TcpStream::connect((target.host, target.port))
-        .await
-        .map_err(|source| Error::Connect {
-            host: target.host.to_owned(),
-            port: target.port,
-            source,
-        })?;
-    // Requests are written whole; don't let Nagle delay them.
-    let _ = tcp.set_nodelay(true);
+    let tcp = match net.proxies.find(target) {
+        Some(via) => {
+            let tunnel = !forward || target.scheme == Scheme::Https;
+            super::proxy::open(via, target, &net.dialer, tunnel).await?
+        }
+        None => net
+            .dialer
+            .connect(target.host, target.port)
+            .await
+            .map_err(|source| Error::Connect {
+                host: target.host.to_owned(),
+                port: target.port,
+                source,
+            })?,
+    };
     match target.scheme {
         #[cfg(feature = "tls")]
         Scheme::Https => {

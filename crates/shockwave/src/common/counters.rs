@@ -22,6 +22,10 @@ pub(crate) struct WorkerCounters {
     pub errors_by_code: ErrorCodes,
     pub handler_panics: AtomicU64,
     pub timeouts: AtomicU64,
+    /// Request-body bytes the worker's connections hold now, and the most at once
+    /// (published with the arena statistics).
+    pub body_bytes_held: AtomicU64,
+    pub body_bytes_held_peak: AtomicU64,
     /// QUIC handshakes in progress now (see `ServerStats::connections_handshaking`).
     pub connections_handshaking: AtomicU64,
     /// QUIC Retry packets sent (see `ServerStats::quic_retries`).

@@ -253,6 +253,10 @@ pub(crate) struct Options {
     /// The driver's idle timeout (`None`: none): when it fires with no open stream, the
     /// connection says GOAWAY. Restarted whenever the connection counts activity.
     pub(crate) idle_timeout: Option<Duration>,
+    /// The idle timeout's first run, until the peer's first frame (`None`: the idle
+    /// timeout): a connection that never even sends its preface (a silent TLS `h2`
+    /// connection after the handshake) is not held for the whole idle timeout.
+    pub(crate) first_idle_timeout: Option<Duration>,
     /// At EOF: return at once (client) instead of finishing the open streams' tasks and
     /// writing what is queued (server).
     pub(crate) return_at_eof: bool,
@@ -263,6 +267,9 @@ impl Options {
     pub(crate) fn server(config: &Config) -> Self {
         Options {
             idle_timeout: Some(config.idle_timeout),
+            first_idle_timeout: config
+                .header_block_timeout
+                .map(|t| t.min(config.idle_timeout)),
             return_at_eof: false,
         }
     }
@@ -271,6 +278,7 @@ impl Options {
     pub(crate) fn client() -> Self {
         Options {
             idle_timeout: None,
+            first_idle_timeout: None,
             return_at_eof: true,
         }
     }
@@ -294,13 +302,19 @@ where
     let (mut start, mut end) = (0usize, filled);
     let mut read_closed = false;
     let mut need_flush = false;
-    let mut idle = pin!(opts.idle_timeout.map(tokio::time::sleep));
+    let mut idle = pin!(opts
+        .idle_timeout
+        .map(|t| tokio::time::sleep(opts.first_idle_timeout.unwrap_or(t))));
     // The connection's timers (SETTINGS ACK, keep-alive PING and its ACK, stalled
     // streams): one sleep, re-armed when the connection's next deadline changes.
     let mut timer = pin!(tokio::time::sleep(Duration::ZERO));
     let mut timer_at: Option<std::time::Instant> = None;
     let mut seen_activity = 0u64;
 
+    // Input bytes and frames consumed since this task last returned Pending (see
+    // [`INPUT_BYTES_PER_POLL`]).
+    let mut taken = 0usize;
+    let mut taken_frames = 0u64;
     let result = poll_fn(|tcx| loop {
         let mut progress = side.begin(tcx);
         // One clock read per round: for the reset rate limits (`recv`), the idle timer and
@@ -326,6 +340,7 @@ where
             });
             if activity != seen_activity {
                 // Frames other than our PINGs' ACKs: not idle.
+                taken_frames += activity.wrapping_sub(seen_activity);
                 seen_activity = activity;
                 if let (Some(sleep), Some(after)) = (idle.as_mut().as_pin_mut(), opts.idle_timeout)
                 {
@@ -337,6 +352,7 @@ where
                     progress = true;
                 }
                 start += n;
+                taken += n;
             }
             if start == end {
                 start = 0;
@@ -447,7 +463,17 @@ where
             }
         }
         if !progress {
+            taken = 0;
+            taken_frames = 0;
             return Poll::Pending;
+        }
+        if taken >= INPUT_BYTES_PER_POLL || taken_frames >= INPUT_FRAMES_PER_POLL {
+            // Fairness: a peer that keeps the socket full (a flood of small frames, or
+            // of requests) must not keep this task, and so its worker, busy: let the
+            // other connections run, then go on where we stopped.
+            taken = 0;
+            taken_frames = 0;
+            return yield_to_runtime(tcx);
         }
     })
     .await;
@@ -457,6 +483,28 @@ where
         drain(side);
     }
     result
+}
+
+/// Input bytes one connection may process in one poll of its task before it yields to
+/// the runtime (then it is polled again after the worker's other ready tasks and the I/O
+/// driver): bounds how long a flooding peer can keep its worker from serving the others.
+/// Large enough that a bulk upload in full-size DATA frames yields rarely.
+pub(crate) const INPUT_BYTES_PER_POLL: usize = 256 * 1024;
+/// Input frames one connection may process in one poll before it yields (the cost of a
+/// flood of small frames is per frame, not per byte). One `recv` call takes at most the
+/// read buffer (64 KiB), so the work of one poll stays bounded either way.
+pub(crate) const INPUT_FRAMES_PER_POLL: u64 = 512;
+
+/// Returns `Pending` after arranging a wake-up once the runtime has run its other tasks
+/// and polled the I/O driver (`tokio::task::yield_now`'s deferred wake, not an immediate
+/// `wake_by_ref` that a `LocalSet` would answer by polling this task again at once).
+pub(crate) fn yield_to_runtime<T>(tcx: &mut Context<'_>) -> Poll<T> {
+    let mut y = pin!(tokio::task::yield_now());
+    if y.as_mut().poll(tcx).is_ready() {
+        // Not reached: the first poll of `yield_now` defers the wake and is Pending.
+        tcx.waker().wake_by_ref();
+    }
+    Poll::Pending
 }
 
 /// Hands every pending event to its waker or to the driver.

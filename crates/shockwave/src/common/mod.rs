@@ -1,5 +1,6 @@
 //! Machinery shared by the protocol drivers (crate-private): the one server response
-//! pipeline ([`pipeline`]), field rules ([`fields`]), linger-close ([`linger`]), the HTTP/2
+//! pipeline ([`pipeline`]), the request-body budget ([`budget`]), the minimum-data-rate
+//! meter ([`rate`]), field rules ([`fields`]), linger-close ([`linger`]), the HTTP/2
 //! engine↔socket loop ([`h2_io`]), the HTTP/3 message reader ([`h3_reader`]) and the
 //! HTTP/3 unidirectional stream pumps ([`h3_uni`]), each used by the server and the
 //! client. Decimal digits come from `shockwave_http11` (`format_decimal`,
@@ -9,6 +10,11 @@
 //! Which parts exist follows the crate features: the pipeline, field rules, counters and
 //! linger-close are the server's; the HTTP/3 reader needs `http3`.
 
+// Parts of the budget serve only the HTTP/2 driver (per-connection credit) or only the
+// HTTP/3 driver (one leading reader per worker).
+#[cfg(feature = "server")]
+#[cfg_attr(not(all(feature = "http2", feature = "http3")), allow(dead_code))]
+pub(crate) mod budget;
 #[cfg(feature = "server")]
 pub(crate) mod counters;
 // Parts of the pipeline and the field rules serve only the HTTP/2 and HTTP/3 drivers.
@@ -30,7 +36,7 @@ pub(crate) mod linger;
 #[cfg(feature = "server")]
 #[cfg_attr(not(any(feature = "http2", feature = "http3")), allow(dead_code))]
 pub(crate) mod pipeline;
-// Drivers adopt the meter protocol by protocol.
+// The meter's timer serves the HTTP/2 and HTTP/3 drivers.
 #[cfg(feature = "server")]
-#[allow(dead_code)]
+#[cfg_attr(not(any(feature = "http2", feature = "http3")), allow(dead_code))]
 pub(crate) mod rate;

@@ -14,6 +14,7 @@
 //! The meter reads no clock: the driver passes `now` to every call, and arms its own timer
 //! at [`RateMeter::deadline`].
 
+use std::future::Future as _;
 use std::time::{Duration, Instant};
 
 /// A minimum transfer rate with a grace period (see [`Timeouts::min_request_body_rate`](crate::server::Timeouts::min_request_body_rate)).
@@ -81,6 +82,7 @@ impl RateMeter {
     }
 
     /// Bytes moved so far.
+    #[allow(dead_code)] // for tests and diagnostics
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes
     }
@@ -118,6 +120,71 @@ impl RateMeter {
         let allowance = self.allowance(min);
         let left = allowance.saturating_sub(self.waited_at(now));
         now.checked_add(left).map(|t| t + Duration::from_millis(1))
+    }
+}
+
+/// A [`RateMeter`] with its timer, for a driver whose transfer is polled: the transfer
+/// reports progress and waits, and learns when it became too slow (the timer, armed at
+/// the meter's deadline, wakes the task then). The sleep is created on the first wait
+/// only (a transfer that never waits on the peer costs nothing).
+pub(crate) struct RateTimer {
+    meter: RateMeter,
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    waiting: bool,
+}
+
+impl RateTimer {
+    /// A timer for one transfer; `None` turns the check off.
+    pub(crate) fn new(min: Option<MinDataRate>) -> Self {
+        RateTimer {
+            meter: RateMeter::new(min),
+            timer: None,
+            waiting: false,
+        }
+    }
+
+    /// `n` bytes moved (the wait on the peer, if any, is over).
+    pub(crate) fn progress(&mut self, n: usize) {
+        self.pause();
+        self.meter.add(n);
+    }
+
+    /// The transfer does not wait on the peer now (the application, or the server's own
+    /// flow control, has the next move): the time until the next wait does not count.
+    pub(crate) fn pause(&mut self) {
+        if std::mem::take(&mut self.waiting) {
+            self.meter.resume(tokio::time::Instant::now().into_std());
+        }
+    }
+
+    /// The transfer waits on the peer: `true` once it is below the minimum rate (cut it);
+    /// otherwise the timer is armed at the deadline and wakes `cx`'s task then.
+    pub(crate) fn poll_too_slow(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        if self.meter.min.is_none() {
+            return false;
+        }
+        let now = tokio::time::Instant::now().into_std();
+        self.meter.wait(now);
+        self.waiting = true;
+        if self.meter.is_too_slow(now) {
+            return true;
+        }
+        let Some(deadline) = self.meter.deadline(now) else {
+            return false;
+        };
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            return self
+                .meter
+                .is_too_slow(tokio::time::Instant::now().into_std());
+        }
+        false
     }
 }
 

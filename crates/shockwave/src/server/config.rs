@@ -52,6 +52,19 @@ pub struct ServerLimits {
     pub max_connections_per_worker: usize,
     /// Largest response batch kept in the write buffer before it is flushed. Default 64 KiB.
     pub write_batch_bytes: usize,
+    /// Request-body bytes one connection may hold (received and not released: buffered
+    /// by the server, or delivered to handlers whose requests have not finished) before
+    /// the server stops giving the peer flow-control credit and refuses new
+    /// body-carrying HTTP/2 streams with REFUSED_STREAM (safe to retry, RFC 9113 §8.7).
+    /// The oldest unfinished body of a connection always gets credit, so uploads finish
+    /// one after the other; a connection therefore holds at most this budget plus one
+    /// body ([`ServerLimits::max_body_size`]) plus its flow-control windows. Default
+    /// 16 MiB (one maximal body).
+    pub max_body_bytes_per_connection: u64,
+    /// Request-body bytes all connections of one worker may hold together (counted as
+    /// for [`ServerLimits::max_body_bytes_per_connection`]); over it, every connection
+    /// of the worker withholds credit as if over its own budget. Default 256 MiB.
+    pub max_body_bytes_per_worker: u64,
 }
 
 impl Default for ServerLimits {
@@ -63,6 +76,8 @@ impl Default for ServerLimits {
             max_body_size: 16 * 1024 * 1024,
             max_connections_per_worker: 10_000,
             write_batch_bytes: 64 * 1024,
+            max_body_bytes_per_connection: 16 * 1024 * 1024,
+            max_body_bytes_per_worker: 256 * 1024 * 1024,
         }
     }
 }
@@ -325,6 +340,30 @@ impl ServerBuilder {
     /// Time allowed for a write to make progress.
     pub fn write_timeout(mut self, t: Duration) -> Self {
         self.config.timeouts.write = t;
+        self
+    }
+    /// Slowest request body accepted (see [`Timeouts::min_request_body_rate`]); `None`
+    /// turns the check off.
+    pub fn min_request_body_rate(mut self, rate: Option<MinDataRate>) -> Self {
+        self.config.timeouts.min_request_body_rate = rate;
+        self
+    }
+    /// Slowest response reader served (see [`Timeouts::min_response_rate`]); `None` turns
+    /// the check off.
+    pub fn min_response_rate(mut self, rate: Option<MinDataRate>) -> Self {
+        self.config.timeouts.min_response_rate = rate;
+        self
+    }
+    /// Request-body bytes one connection may hold (see
+    /// [`ServerLimits::max_body_bytes_per_connection`]).
+    pub fn max_body_bytes_per_connection(mut self, bytes: u64) -> Self {
+        self.config.limits.max_body_bytes_per_connection = bytes;
+        self
+    }
+    /// Request-body bytes one worker's connections may hold together (see
+    /// [`ServerLimits::max_body_bytes_per_worker`]).
+    pub fn max_body_bytes_per_worker(mut self, bytes: u64) -> Self {
+        self.config.limits.max_body_bytes_per_worker = bytes;
         self
     }
     /// Deadline for in-flight requests on graceful shutdown.

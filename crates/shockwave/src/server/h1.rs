@@ -26,8 +26,10 @@ use super::request::{Headers, Request, RequestContext, Scheme};
 use super::response::{BodyStream, FileBody, Response, ResponseBody, Trailers};
 use super::state::WorkerState;
 use super::stats::inc;
+use crate::common::budget::ConnBudget;
 use crate::common::linger::linger_close;
 use crate::common::pipeline::{poll_guarded, poll_trailers, resolve_trailers};
+use crate::common::rate::RateMeter;
 
 use h11::CONTINUE;
 
@@ -164,6 +166,15 @@ struct HeadKey {
     date_gen: u64,
 }
 
+/// Requests served one after the other before the connection's task yields to the
+/// runtime (see the end of [`run`]'s loop).
+const REQUESTS_PER_YIELD: u32 = 32;
+/// Request-head bytes parsed one after the other before the task yields.
+const HEAD_BYTES_PER_YIELD: usize = 64 * 1024;
+/// How long a keep-alive connection waits for its next request before buffers grown past
+/// the read buffer size are cut back to it.
+const IDLE_SHRINK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn run<IO, H>(
     c: &mut Conn<IO>,
     st: &WorkerState<H>,
@@ -178,12 +189,19 @@ where
 {
     let cfg = &st.config;
     let limits = &st.h11_limits;
+    let read_size = cfg.read_buffer_size.max(1024);
     let max_buffer = cfg.limits.max_header_bytes + cfg.limits.max_request_line + 1024;
     let mut head_deadline: Option<Instant> = None;
     let mut must_parse = false;
     // The arena of the previous request of a pipelined batch, recycled for the next one
     // (no trip through the pool); given back before any wait for the peer.
     let mut held: Option<shockwave_arena::PooledArena<'_>> = None;
+    // Until the first request head has arrived, silence is bounded by the header-read
+    // timeout, not the keep-alive idle timeout: a connection (a TLS one right after its
+    // handshake included) that never sends a request is not held for `Timeouts::idle`.
+    let mut first_request = true;
+    let mut served_in_a_row = 0u32;
+    let mut head_bytes_in_a_row = 0usize;
     loop {
         if c.start == c.end {
             // Nothing buffered: send the batch, then wait for the next request.
@@ -194,12 +212,41 @@ where
             if st.stopping() {
                 return Ok(());
             }
-            sleep.as_mut().reset(st.now() + cfg.timeouts.idle);
-            let n = tokio::select! {
-                biased;
-                r = c.io.read(&mut c.rbuf[..]) => r?,
-                _ = &mut sleep => return Err(Close::Timeout),
-                _ = stop.as_mut() => return Ok(()),
+            // The first request must come within the header-read timeout, later ones within
+            // the idle timeout.
+            let wait = if first_request {
+                cfg.timeouts.header_read.min(cfg.timeouts.idle)
+            } else {
+                cfg.timeouts.idle
+            };
+            let idle_deadline = st.now() + wait;
+            // A connection whose buffers a big request or response grew gives the excess
+            // back once it has been idle for `IDLE_SHRINK_AFTER` (`read` is cancel-safe).
+            let mut shrink = c.rbuf.len() > read_size || c.wbuf.capacity() > read_size;
+            let n = loop {
+                let wake = if shrink {
+                    idle_deadline.min(st.now() + IDLE_SHRINK_AFTER)
+                } else {
+                    idle_deadline
+                };
+                sleep.as_mut().reset(wake);
+                tokio::select! {
+                    biased;
+                    r = c.io.read(&mut c.rbuf[..]) => break r?,
+                    _ = &mut sleep => {
+                        if !shrink || wake >= idle_deadline {
+                            return Err(Close::Timeout);
+                        }
+                        shrink = false;
+                        let before = c.rbuf.capacity() + c.wbuf.capacity();
+                        c.rbuf.truncate(read_size);
+                        c.rbuf.shrink_to_fit();
+                        c.wbuf.shrink_to(read_size);
+                        let after = c.rbuf.capacity() + c.wbuf.capacity();
+                        st.trim.note_freed(before.saturating_sub(after));
+                    }
+                    _ = stop.as_mut() => return Ok(()),
+                }
             };
             if n == 0 {
                 return Ok(());
@@ -283,6 +330,22 @@ where
         };
         inc(&st.counters.requests);
         head_deadline = None;
+        first_request = false;
+        // Answered here, never by the handler, then closed: CONNECT, because no tunnel
+        // exists behind it (RFC 9110 §9.3.6: a 2xx would turn the connection into one,
+        // and must not carry Content-Length), and an `Expect` other than `100-continue`
+        // (RFC 9110 §10.1.1: 417).
+        let refused = if *req.method() == http::Method::CONNECT {
+            Some(StatusCode::NOT_IMPLEMENTED)
+        } else if req.unsupported_expectation() {
+            Some(StatusCode::EXPECTATION_FAILED)
+        } else {
+            None
+        };
+        if let Some(status) = refused {
+            drop(parsed);
+            return reject(c, st, status, sleep).await;
+        }
         let framing = req.framing();
         #[cfg(feature = "http2")]
         if req.is_h2c_upgrade() && !st.stopping() {
@@ -375,7 +438,9 @@ where
                     state: &state,
                     sleep: sleep.as_mut(),
                     timeout: cfg.timeouts.write,
-                    waiting: false,
+                    stuck: None,
+                    meter: RateMeter::new(cfg.timeouts.min_request_body_rate),
+                    budget: ConnBudget::new(Some(&st.body_budget), u64::MAX),
                 };
                 let body = Body::new(&mut source, arena, cfg.limits.max_body_size);
                 respond(
@@ -424,6 +489,17 @@ where
         }
         // Pipelined bytes already buffered: parse them right away.
         must_parse = c.start < c.end;
+        // Fairness: after a run of requests (or of head bytes) without a wait, let the
+        // worker's other connections run before going on, so a client that pipelines
+        // without end cannot keep the worker to itself.
+        served_in_a_row += 1;
+        head_bytes_in_a_row += n;
+        if served_in_a_row >= REQUESTS_PER_YIELD || head_bytes_in_a_row >= HEAD_BYTES_PER_YIELD {
+            served_in_a_row = 0;
+            head_bytes_in_a_row = 0;
+            held = None;
+            tokio::task::yield_now().await;
+        }
     }
 }
 
@@ -659,7 +735,8 @@ where
     if wbuf.is_empty() {
         return Ok(());
     }
-    write_all_timeout(io, wbuf, st.config.timeouts.write, sleep).await?;
+    let guard = &mut WriteGuard::new(&st.config.timeouts);
+    write_all_timeout(io, wbuf, guard, sleep).await?;
     wbuf.clear();
     if wbuf.capacity() > 4 * st.config.limits.write_batch_bytes.max(64 * 1024) {
         wbuf.shrink_to(st.config.limits.write_batch_bytes);
@@ -667,10 +744,27 @@ where
     Ok(())
 }
 
+/// The limits of one response's writes: the write timeout (a write that makes no progress
+/// at all) and the minimum response rate (slow read: the peer reads, but too slowly; only
+/// the time spent waiting for the socket counts).
+struct WriteGuard {
+    timeout: std::time::Duration,
+    meter: RateMeter,
+}
+
+impl WriteGuard {
+    fn new(timeouts: &super::config::Timeouts) -> Self {
+        WriteGuard {
+            timeout: timeouts.write,
+            meter: RateMeter::new(timeouts.min_response_rate),
+        }
+    }
+}
+
 async fn write_all_timeout<IO: AsyncWrite + Unpin>(
     io: &mut IO,
     data: &[u8],
-    timeout: std::time::Duration,
+    guard: &mut WriteGuard,
     mut sleep: Pin<&mut Sleep>,
 ) -> Result<(), Close> {
     let mut written = 0;
@@ -681,17 +775,32 @@ async fn write_all_timeout<IO: AsyncWrite + Unpin>(
         let n = match first {
             Poll::Ready(r) => r?,
             Poll::Pending => {
-                sleep.as_mut().reset(Instant::now() + timeout);
-                tokio::select! {
-                    biased;
-                    r = &mut write => r?,
-                    _ = &mut sleep => return Err(Close::Timeout),
-                }
+                let now = Instant::now();
+                guard.meter.wait(now.into_std());
+                let stuck = now + guard.timeout;
+                let n = loop {
+                    let slow = guard.meter.deadline(Instant::now().into_std());
+                    let at = slow.map_or(stuck, |d| stuck.min(Instant::from_std(d)));
+                    sleep.as_mut().reset(at);
+                    tokio::select! {
+                        biased;
+                        r = &mut write => break r?,
+                        _ = &mut sleep => {
+                            let now = Instant::now();
+                            if now >= stuck || guard.meter.is_too_slow(now.into_std()) {
+                                return Err(Close::Timeout);
+                            }
+                        }
+                    }
+                };
+                guard.meter.resume(Instant::now().into_std());
+                n
             }
         };
         if n == 0 {
             return Err(io::Error::from(io::ErrorKind::WriteZero).into());
         }
+        guard.meter.add(n);
         written += n;
     }
     Ok(())
@@ -711,7 +820,7 @@ async fn send_deferred<IO, H>(
 where
     IO: AsyncWrite + Unpin,
 {
-    let timeout = st.config.timeouts.write;
+    let timeout = &mut WriteGuard::new(&st.config.timeouts);
     let chunked = deferred.chunked;
     wbuf.clear();
     match deferred.body {
@@ -877,8 +986,16 @@ struct H1Body<'c, IO> {
     continue_sent: Option<usize>,
     state: &'c BodyState,
     sleep: Pin<&'c mut Sleep>,
+    /// Zero progress for this long cuts the body (the write timeout).
     timeout: std::time::Duration,
-    waiting: bool,
+    /// When the current wait on the peer cuts the body for zero progress.
+    stuck: Option<Instant>,
+    /// The minimum request-body rate (slow POST).
+    meter: RateMeter,
+    /// The body bytes the handler read, counted into the worker's body budget until the
+    /// request finishes (an HTTP/1.1 connection holds one body at most: it is always
+    /// served, and its bytes weigh on the worker's HTTP/2 and HTTP/3 connections).
+    budget: ConnBudget<'c>,
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> H1Body<'_, IO> {
@@ -889,15 +1006,34 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> H1Body<'_, IO> {
         Poll::Ready(Err(e))
     }
 
+    /// Waiting on the peer: cut the body once it made no progress for the write timeout,
+    /// or once it is below the minimum rate; otherwise sleep until the earlier deadline.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, BodyError>> {
-        if !self.waiting {
-            self.waiting = true;
-            self.sleep.as_mut().reset(Instant::now() + self.timeout);
+        loop {
+            let now = Instant::now();
+            let stuck = *self.stuck.get_or_insert(now + self.timeout);
+            self.meter.wait(now.into_std());
+            if now >= stuck || self.meter.is_too_slow(now.into_std()) {
+                return self.fail(BodyError::Timeout);
+            }
+            let at = self
+                .meter
+                .deadline(now.into_std())
+                .map_or(stuck, |d| stuck.min(Instant::from_std(d)));
+            if self.sleep.deadline() != at {
+                self.sleep.as_mut().reset(at);
+            }
+            if self.sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
         }
-        if self.sleep.as_mut().poll(cx).is_ready() {
-            return self.fail(BodyError::Timeout);
+    }
+
+    /// Bytes moved: the wait on the peer (if any) is over.
+    fn progressed(&mut self) {
+        if self.stuck.take().is_some() {
+            self.meter.resume(Instant::now().into_std());
         }
-        Poll::Pending
     }
 }
 
@@ -916,7 +1052,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> BodySource for H1Body<'_, IO> {
         while let Some(written) = self.continue_sent {
             if written == CONTINUE.len() {
                 self.continue_sent = None;
-                self.waiting = false;
+                self.progressed();
                 break;
             }
             match Pin::new(&mut *self.io).poll_write(cx, &CONTINUE[written..]) {
@@ -937,6 +1073,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> BodySource for H1Body<'_, IO> {
                 let n = (pe - ps).min(buf.len());
                 buf[..n].copy_from_slice(&self.rbuf[ps..ps + n]);
                 self.pending.0 += n;
+                self.meter.add(n);
+                self.budget.add(n as u64);
                 return Poll::Ready(Ok(n));
             }
             if self.decoder.is_done() {
@@ -976,7 +1114,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> BodySource for H1Body<'_, IO> {
                     self.state.done.set(true);
                 }
                 if consumed > 0 || done {
-                    self.waiting = false;
                     continue;
                 }
             }
@@ -1005,7 +1142,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> BodySource for H1Body<'_, IO> {
                         };
                     }
                     *self.end += n;
-                    self.waiting = false;
+                    self.progressed();
                 }
                 Poll::Ready(Err(e)) => return self.fail(BodyError::Io(e)),
                 Poll::Pending => return self.poll_timer(cx),
@@ -1019,6 +1156,17 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> BodySource for H1Body<'_, IO> {
 
     fn is_end(&self) -> bool {
         self.state.done.get() && self.pending.0 >= self.pending.1
+    }
+
+    fn readable_hint(&self) -> usize {
+        let decoded = self.pending.1 - self.pending.0;
+        // With a Content-Length the buffered bytes are body bytes; a chunked body's are not
+        // counted (its framing is not decoded yet).
+        let raw = self.content_length.map_or(0, |len| {
+            let left = len.saturating_sub(self.received);
+            (left as usize).min(*self.end - *self.start)
+        });
+        decoded + raw
     }
 }
 

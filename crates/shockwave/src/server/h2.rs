@@ -30,12 +30,14 @@ use tokio::sync::watch;
 
 use super::state::WorkerState;
 use super::stats::{inc, WorkerCounters};
+use crate::common::budget::{ConnBudget, WorkerBudget};
 use crate::common::fields::{is_connection_specific, prepare_response, status_bytes};
 use crate::common::h2_io::{self, H2State, Options, Side};
 use crate::common::linger::linger_close;
 use crate::common::pipeline::{
     call_handler, count_response, request_scheme, resolve_trailers, simple_fields, trailer_section,
 };
+use crate::common::rate::{MinDataRate, RateTimer};
 use crate::http2::{Connection, ErrorCode, Event, FieldBlock, Http2Config, StreamError, StreamId};
 use crate::service::{
     Body, BodyError, BodySource, Handler, Headers, Request, RequestContext, RequestParts, Response,
@@ -63,6 +65,14 @@ pub struct ServeContext<'c, H> {
     /// When it turns true: GOAWAY, finish the open streams, close.
     pub shutdown: Option<watch::Receiver<bool>>,
     pub(crate) counters: Option<&'c WorkerCounters>,
+    /// The worker's request-body budget (`None`: only the connection's own).
+    pub(crate) worker_budget: Option<&'c WorkerBudget>,
+    /// Request-body bytes the connection may hold before it withholds credit.
+    pub(crate) conn_budget: u64,
+    /// Slowest request body accepted (see `Timeouts::min_request_body_rate`).
+    pub(crate) min_body_rate: Option<MinDataRate>,
+    /// Slowest response reader served (see `Timeouts::min_response_rate`).
+    pub(crate) min_response_rate: Option<MinDataRate>,
 }
 
 impl<'c, H> ServeContext<'c, H> {
@@ -78,6 +88,10 @@ impl<'c, H> ServeContext<'c, H> {
             date: None,
             shutdown: None,
             counters: None,
+            worker_budget: None,
+            conn_budget: u64::MAX,
+            min_body_rate: None,
+            min_response_rate: None,
         }
     }
 
@@ -200,12 +214,26 @@ fn worker_context<'c, H: Handler>(
     cx.max_body_size = config.limits.max_body_size;
     cx.config = config.http2.clone();
     cx.config.idle_timeout = config.timeouts.idle;
+    // An unfinished field block is a slow request head: the header-read timeout.
+    cx.config.header_block_timeout = Some(config.timeouts.header_read);
     cx.config.max_header_fields = config.limits.max_headers;
     cx.scheme = scheme;
     cx.remote_addr = remote;
     cx.shutdown = Some(st.shutdown.clone());
     cx.date = Some(date);
+    cx.worker_budget = Some(&st.body_budget);
+    cx.conn_budget = config.limits.max_body_bytes_per_connection;
+    cx.min_body_rate = config.timeouts.min_request_body_rate;
+    cx.min_response_rate = config.timeouts.min_response_rate;
     cx
+}
+
+/// The connection's engine: credit for request-body bytes goes back only when the driver
+/// releases them (see [`BodyFlow`]).
+fn new_connection<H>(cx: &ServeContext<'_, H>) -> Connection {
+    let mut config = cx.config.clone();
+    config.release_on_demand = true;
+    Connection::new(config)
 }
 
 /// Serves `io` as an HTTP/2 connection of the worker `st` (after the preface sniff on
@@ -258,7 +286,7 @@ where
     super::stats::dec(&st.counters.requests);
     let date = || st.date();
     let cx = worker_context(st, &date, scheme, remote);
-    let engine = RefCell::new(H2State::new(Connection::new(cx.config.clone())));
+    let engine = RefCell::new(H2State::new(new_connection(&cx)));
     engine.borrow_mut().conn.upgrade(&settings, head);
     if let Err(e) = drive(io, &cx, &engine, already_read).await {
         tracing::debug!(?remote, error = %e, "HTTP/2 (upgraded) connection error");
@@ -343,7 +371,7 @@ where
     H: Handler,
 {
     let mut io = io;
-    let engine = RefCell::new(H2State::new(Connection::new(cx.config.clone())));
+    let engine = RefCell::new(H2State::new(new_connection(&cx)));
     drive(&mut io, &cx, &engine, already_read).await
 }
 
@@ -369,10 +397,16 @@ where
             None => std::future::pending::<()>().await,
         }
     });
+    let flow = RefCell::new(BodyFlow::new(
+        ConnBudget::new(cx.worker_budget, cx.conn_budget),
+        &cfg,
+    ));
+    let flow = &flow;
     let mut side = ServerSide {
         engine,
+        flow,
         futs: StreamSlots::new(cfg.max_concurrent_streams as usize + 1),
-        start: |id: StreamId| run_stream(engine, id, cx),
+        start: |id: StreamId| run_stream(engine, flow, id, cx),
         counters: cx.counters,
         shutdown: shutdown_fut,
         shutdown_seen: false,
@@ -396,8 +430,9 @@ where
 /// The server's part of the socket loop: a new request starts a stream future (or is
 /// refused when every slot is taken), the stream futures run on the connection's task,
 /// and the shutdown signal says GOAWAY.
-struct ServerSide<'a, F, M, S> {
+struct ServerSide<'a, 'w, F, M, S> {
     engine: &'a RefCell<H2State>,
+    flow: &'a RefCell<BodyFlow<'w>>,
     futs: StreamSlots<F>,
     /// Makes the future serving a new stream.
     start: M,
@@ -406,7 +441,7 @@ struct ServerSide<'a, F, M, S> {
     shutdown_seen: bool,
 }
 
-impl<F, M, S> Side for ServerSide<'_, F, M, S>
+impl<F, M, S> Side for ServerSide<'_, '_, F, M, S>
 where
     F: Future<Output = ()>,
     M: FnMut(StreamId) -> F,
@@ -439,7 +474,17 @@ where
     }
 
     fn poll_tasks(&mut self, cx: &mut Context<'_>) -> bool {
-        self.futs.poll(cx)
+        // Body bytes arrived or were released since the last round: refuse or accept new
+        // bodies, give withheld credit back once under budget.
+        self.flow
+            .borrow_mut()
+            .rebalance(&mut self.engine.borrow_mut().conn);
+        let finished = self.futs.poll(cx);
+        // Bodies ended or requests finished while the futures ran.
+        self.flow
+            .borrow_mut()
+            .rebalance(&mut self.engine.borrow_mut().conn);
+        finished
     }
 
     fn has_tasks(&self) -> bool {
@@ -588,9 +633,159 @@ impl<F: Future<Output = ()>> StreamSlots<F> {
     }
 }
 
-/// A request body read from the stream's DATA frames.
-struct H2Body<'e, 'a> {
+/// The connection's request-body bytes against its budget, and which streams wait for
+/// credit the driver withholds.
+///
+/// Held bytes are the engine's ([`Connection::held_bytes`]: buffered, or read and not
+/// released) plus the bytes handlers read whose credit went back already
+/// (`released_delivered`): all of them stay in memory until the request finishes. Under
+/// budget, credit goes back as a handler reads; over it, it is withheld, every stream's
+/// window is shrunk to [`THROTTLED_WINDOW`] (SETTINGS_INITIAL_WINDOW_SIZE, RFC 9113
+/// §6.9.2: credit granted and not used yet is taken back once the peer acknowledges), and
+/// new body-carrying streams are refused (REFUSED_STREAM, §8.7: safe to retry).
+///
+/// No deadlock: when every byte held belongs to bodies that are still arriving (none can
+/// finish, none can release), one stream, the *leader*, still gets credit until its body
+/// ends, so uploads finish one after the other. While a finished body is still held (its
+/// handler runs, or its response waits for the peer to read) there is no leader: that
+/// request releases its bytes when it finishes, and a peer that does not read its
+/// responses is cut by the minimum response rate. When the leader waits, its own window
+/// and (once the shrink is acknowledged, so that no other stream can spend it) the
+/// connection window are opened for it; the connection credit is an advance that later
+/// releases pay back. Withheld credit goes back once the connection and its worker are under
+/// budget; time a stream waits for withheld credit does not count against its minimum
+/// request-body rate.
+struct BodyFlow<'w> {
+    budget: ConnBudget<'w>,
+    /// The configured stream window (restored once under budget).
+    window: u32,
+    released_delivered: u64,
+    /// Bytes held by requests whose body ended (released when they finish).
+    complete_held: u64,
+    leader: Option<StreamId>,
+    /// Streams whose credit is withheld (each once; capacity for every stream).
+    withheld: Vec<StreamId>,
+}
+
+impl<'w> BodyFlow<'w> {
+    fn new(budget: ConnBudget<'w>, config: &crate::http2::Http2Config) -> Self {
+        let streams = config.max_concurrent_streams as usize;
+        BodyFlow {
+            budget,
+            window: config.initial_stream_window,
+            released_delivered: 0,
+            complete_held: 0,
+            leader: None,
+            withheld: Vec::with_capacity(streams.min(1024)),
+        }
+    }
+
+    /// Counts what the connection holds now into the budgets.
+    fn sync(&mut self, conn: &Connection) {
+        self.budget.set(conn.held_bytes() + self.released_delivered);
+    }
+
+    /// Gives back the credit of every byte stream `id` read and did not release.
+    fn release(&mut self, conn: &mut Connection, id: StreamId) {
+        let n = conn.unreleased(id);
+        if n > 0 {
+            self.released_delivered += n;
+            conn.release_capacity(id, n as usize);
+        }
+    }
+
+    /// A handler read body bytes of stream `id`: give their credit back, unless over
+    /// budget and `id` is not the leader. True if credit is withheld.
+    fn on_read(&mut self, conn: &mut Connection, id: StreamId) -> bool {
+        self.sync(conn);
+        if self.budget.over() {
+            match self.leader {
+                None if self.complete_held == 0 => self.leader = Some(id),
+                Some(l) if l == id => {}
+                _ => {
+                    if !self.withheld.contains(&id) {
+                        self.withheld.push(id);
+                    }
+                    conn.refuse_bodies(true);
+                    return true;
+                }
+            }
+        }
+        self.release(conn, id);
+        false
+    }
+
+    /// Stream `id`'s body ended or its request finished: it leads no more.
+    fn done(&mut self, id: StreamId) {
+        if self.leader == Some(id) {
+            self.leader = None;
+        }
+        self.withheld.retain(|w| *w != id);
+    }
+
+    /// If the leader waits for bytes while the connection window is (nearly) closed by
+    /// bytes held on other streams, opens it for the leader (an advance on later
+    /// releases).
+    fn feed_leader(&mut self, conn: &mut Connection) {
+        if let Some(id) = self.leader {
+            if conn.buffered(id) > 0 || conn.is_recv_closed(id) {
+                return;
+            }
+            if conn.stream_recv_window(id) < 32 * 1024 {
+                conn.grant_stream_credit(id, 64 * 1024);
+            }
+            // Only once the other streams' windows are shrunk (acknowledged): the peer
+            // could spend connection credit on them otherwise.
+            if !conn.window_change_pending() && conn.connection_recv_window() < 32 * 1024 {
+                conn.grant_connection_credit(64 * 1024);
+            }
+        }
+    }
+
+    /// True while the server holds back credit from stream `id` (over budget and `id`
+    /// does not lead): its wait is not the peer's fault.
+    fn throttles(&self, id: StreamId) -> bool {
+        self.budget.over() && self.leader != Some(id)
+    }
+
+    /// Once per round: while over budget refuse new bodies and shrink every stream's
+    /// window to [`THROTTLED_WINDOW`] (taking back credit granted and unused, RFC 9113
+    /// §6.9.2); once under it, restore the windows and give withheld credit back.
+    fn rebalance(&mut self, conn: &mut Connection) {
+        self.sync(conn);
+        let over = self.budget.over();
+        conn.refuse_bodies(over);
+        conn.set_initial_stream_window(if over { THROTTLED_WINDOW } else { self.window });
+        if !over {
+            self.leader = None;
+            while let Some(id) = self.withheld.pop() {
+                self.release(conn, id);
+            }
+        } else if self.leader.is_none() && self.complete_held == 0 && !self.withheld.is_empty() {
+            // Every byte held belongs to a body still arriving: let the oldest of the
+            // waiting ones lead, or none would ever finish.
+            let id = self.withheld.remove(0);
+            self.leader = Some(id);
+            self.release(conn, id);
+        }
+        self.feed_leader(conn);
+    }
+}
+
+/// The stream window while a connection is over its body budget: what each stream may
+/// still have in flight beyond the leader's.
+const THROTTLED_WINDOW: u32 = 16 * 1024;
+
+/// A request body read from the stream's DATA frames, metered against the minimum rate
+/// (time the driver withholds credit from the stream does not count).
+struct H2Body<'e, 'a, 'w> {
     engine: &'e RefCell<H2State>,
+    flow: &'e RefCell<BodyFlow<'w>>,
+    /// Bytes the handler read (held until the request finishes).
+    delivered: u64,
+    /// The body ended (its bytes count in `BodyFlow::complete_held`).
+    completed: bool,
+    rate: RateTimer,
     id: StreamId,
     content_length: Option<u64>,
     end: bool,
@@ -600,7 +795,26 @@ struct H2Body<'e, 'a> {
     trailers: Option<HeaderList<'a>>,
 }
 
-impl H2Body<'_, '_> {
+impl Drop for H2Body<'_, '_, '_> {
+    /// The request finished: the bytes the handler read are released.
+    fn drop(&mut self) {
+        let (Ok(engine), Ok(mut flow)) = (self.engine.try_borrow(), self.flow.try_borrow_mut())
+        else {
+            return;
+        };
+        let released = self
+            .delivered
+            .saturating_sub(engine.conn.unreleased(self.id));
+        flow.released_delivered = flow.released_delivered.saturating_sub(released);
+        if self.completed {
+            flow.complete_held = flow.complete_held.saturating_sub(self.delivered);
+        }
+        flow.done(self.id);
+        flow.sync(&engine.conn);
+    }
+}
+
+impl H2Body<'_, '_, '_> {
     /// At the end of the body: moves the trailer section the engine kept (already
     /// checked: no pseudo-headers, lowercase names) into the request arena. A section
     /// that does not fit the arena's limit is dropped rather than failing the body.
@@ -614,7 +828,7 @@ impl H2Body<'_, '_> {
     }
 }
 
-impl BodySource for H2Body<'_, '_> {
+impl BodySource for H2Body<'_, '_, '_> {
     fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
@@ -626,13 +840,49 @@ impl BodySource for H2Body<'_, '_> {
         let read = self.engine.borrow_mut().poll_read(self.id, cx, buf);
         match read {
             Poll::Ready(Ok(0)) => {
+                let mut flow = self.flow.borrow_mut();
+                flow.done(self.id);
+                if !std::mem::replace(&mut self.completed, true) {
+                    flow.complete_held += self.delivered;
+                }
+                drop(flow);
                 self.finish();
                 Poll::Ready(Ok(0))
             }
-            Poll::Ready(Ok(n)) => Poll::Ready(Ok(n)),
+            Poll::Ready(Ok(n)) => {
+                self.rate.progress(n);
+                self.delivered += n as u64;
+                let mut engine = self.engine.borrow_mut();
+                self.flow.borrow_mut().on_read(&mut engine.conn, self.id);
+                // Credit may have been queued: the loop writes it after this round.
+                Poll::Ready(Ok(n))
+            }
             Poll::Ready(Err(_)) => Poll::Ready(Err(BodyError::Closed)),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                let withheld = {
+                    let mut engine = self.engine.borrow_mut();
+                    let mut flow = self.flow.borrow_mut();
+                    flow.feed_leader(&mut engine.conn);
+                    flow.throttles(self.id) || engine.conn.unreleased(self.id) > 0
+                };
+                if withheld {
+                    // The server holds the credit back: the peer is not the one waiting.
+                    self.rate.pause();
+                } else if self.rate.poll_too_slow(cx) {
+                    // Slow POST: below the minimum rate (RST_STREAM CANCEL, §7).
+                    self.engine
+                        .borrow_mut()
+                        .conn
+                        .reset(self.id, ErrorCode::Cancel);
+                    return Poll::Ready(Err(BodyError::Timeout));
+                }
+                Poll::Pending
+            }
         }
+    }
+
+    fn readable_hint(&self) -> usize {
+        self.engine.borrow().conn.buffered(self.id)
     }
 
     fn content_length(&self) -> Option<u64> {
@@ -650,12 +900,17 @@ impl BodySource for H2Body<'_, '_> {
 
 /// One stream: build the request in an arena, call the handler, send the response.
 /// Cancelled (the handler future dropped) as soon as the stream is reset.
-async fn run_stream<H: Handler>(engine: &RefCell<H2State>, id: StreamId, cx: &ServeContext<'_, H>) {
+async fn run_stream<H: Handler>(
+    engine: &RefCell<H2State>,
+    flow: &RefCell<BodyFlow<'_>>,
+    id: StreamId,
+    cx: &ServeContext<'_, H>,
+) {
     // Set when the response head is queued: a stream that ends before (the peer reset it
     // or closed the connection) counts as cancelled, not as a response — the handler may
     // have produced one (e.g. a `400` for the body it could not read), but it was never sent.
     let answered = Cell::new(false);
-    let work = serve_stream(engine, id, cx, &answered);
+    let work = serve_stream(engine, flow, id, cx, &answered);
     let reset = poll_fn(|tcx| engine.borrow_mut().poll_reset(id, tcx));
     let _ = select(pin!(work), pin!(reset)).await;
     if !answered.get() {
@@ -668,6 +923,7 @@ async fn run_stream<H: Handler>(engine: &RefCell<H2State>, id: StreamId, cx: &Se
 
 async fn serve_stream<H: Handler>(
     engine: &RefCell<H2State>,
+    flow: &RefCell<BodyFlow<'_>>,
     id: StreamId,
     cx: &ServeContext<'_, H>,
     answered: &Cell<bool>,
@@ -694,7 +950,14 @@ async fn serve_stream<H: Handler>(
     let method = Method::from_bytes(ah.method).ok();
     let target = ah.path.and_then(|p| std::str::from_utf8(p).ok());
     let (Some(method), Some(target)) = (method, target) else {
-        let _ = simple_response(engine, id, cx, answered, StatusCode::BAD_REQUEST);
+        // CONNECT (no :path, RFC 9113 §8.5) has no tunnel behind it: 501, as on HTTP/1.1
+        // and HTTP/3; a non-UTF-8 path or a bad method token is a bad request.
+        let status = if ah.path.is_none() {
+            StatusCode::NOT_IMPLEMENTED
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        let _ = simple_response(engine, id, cx, answered, status);
         return;
     };
     let authority = ah
@@ -714,6 +977,10 @@ async fn serve_stream<H: Handler>(
     });
     let mut source = H2Body {
         engine,
+        flow,
+        delivered: 0,
+        completed: false,
+        rate: RateTimer::new(cx.min_body_rate),
         id,
         content_length,
         end: end_stream,
@@ -778,9 +1045,12 @@ async fn send_response<'a, H>(
     // Trailers follow the body (RFC 9113 §8.1): the last DATA frame then goes without
     // END_STREAM and a HEADERS frame ends the stream.
     let fin = prepared.trailers.is_none();
-    send_body(engine, id, arena, prepared.body, fin).await?;
+    // Slow read: the response must move at the minimum rate while it waits on the peer
+    // (for flow-control credit, or for the socket to drain).
+    let rate = &mut RateTimer::new(cx.min_response_rate);
+    send_body(engine, id, arena, prepared.body, fin, rate).await?;
     if !fin {
-        send_trailers(engine, id, arena, prepared.trailers, cx.counters).await?;
+        send_trailers(engine, id, arena, prepared.trailers, cx.counters, rate).await?;
     }
     Ok(())
 }
@@ -792,11 +1062,12 @@ async fn send_body<'a>(
     arena: &'a Arena,
     body: ResponseBody<'a>,
     fin: bool,
+    rate: &mut RateTimer,
 ) -> Result<(), StreamError> {
     match body {
-        ResponseBody::Empty => send_all(engine, id, &[], fin).await,
-        ResponseBody::Slice(s) => send_all(engine, id, s, fin).await,
-        ResponseBody::Bytes(b) => send_all(engine, id, &b, fin).await,
+        ResponseBody::Empty => send_all(engine, id, &[], fin, rate).await,
+        ResponseBody::Slice(s) => send_all(engine, id, s, fin, rate).await,
+        ResponseBody::Bytes(b) => send_all(engine, id, &b, fin, rate).await,
         ResponseBody::File(mut f) => {
             let chunk = match arena.alloc_zeroed(16 * 1024) {
                 Ok(c) => c,
@@ -820,7 +1091,7 @@ async fn send_body<'a>(
                     Ok(n) => n,
                 };
                 left -= n as u64;
-                send_all(engine, id, &chunk[..n], fin && left == 0).await?;
+                send_all(engine, id, &chunk[..n], fin && left == 0, rate).await?;
             }
             Ok(())
         }
@@ -829,7 +1100,7 @@ async fn send_body<'a>(
                 match item {
                     Ok(chunk) => {
                         if !chunk.is_empty() {
-                            send_all(engine, id, &chunk, false).await?;
+                            send_all(engine, id, &chunk, false, rate).await?;
                         }
                     }
                     Err(_) => {
@@ -838,7 +1109,7 @@ async fn send_body<'a>(
                     }
                 }
             }
-            send_all(engine, id, &[], fin).await
+            send_all(engine, id, &[], fin, rate).await
         }
     }
 }
@@ -854,6 +1125,7 @@ async fn send_trailers<'a>(
     arena: &'a Arena,
     trailers: Trailers<'a>,
     counters: Option<&WorkerCounters>,
+    rate: &mut RateTimer,
 ) -> Result<(), StreamError> {
     let map;
     let section = match trailers {
@@ -877,7 +1149,7 @@ async fn send_trailers<'a>(
         return Ok(());
     };
     if fields.is_empty() {
-        return send_all(engine, id, &[], true).await;
+        return send_all(engine, id, &[], true, rate).await;
     }
     engine
         .borrow_mut()
@@ -890,6 +1162,7 @@ async fn send_all(
     id: StreamId,
     data: &[u8],
     end_stream: bool,
+    rate: &mut RateTimer,
 ) -> Result<(), StreamError> {
     if data.is_empty() && !end_stream {
         return Ok(());
@@ -897,9 +1170,21 @@ async fn send_all(
     let mut off = 0;
     loop {
         let n = poll_fn(|tcx| {
-            engine
+            let sent = engine
                 .borrow_mut()
-                .poll_send(id, tcx, &data[off..], end_stream)
+                .poll_send(id, tcx, &data[off..], end_stream);
+            match sent {
+                Poll::Pending if rate.poll_too_slow(tcx) => {
+                    // Slow read: below the minimum rate (RST_STREAM CANCEL, §7).
+                    engine.borrow_mut().conn.reset(id, ErrorCode::Cancel);
+                    Poll::Ready(Err(StreamError::Reset(ErrorCode::Cancel)))
+                }
+                Poll::Ready(Ok(n)) => {
+                    rate.progress(n);
+                    Poll::Ready(Ok(n))
+                }
+                other => other,
+            }
         })
         .await?;
         off += n;

@@ -41,7 +41,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::{FutureExt as _, StreamExt as _};
 use http::{Method, StatusCode, Version};
 use shockwave_arena::{Arena, ArenaError, HeaderList};
@@ -55,12 +54,14 @@ use tokio::sync::{watch, Notify};
 
 use super::state::WorkerState;
 use super::stats::{dec, inc, WorkerCounters};
+use crate::common::budget::ConnBudget;
 use crate::common::fields::{prepare_response, status_bytes, PreparedResponse};
 use crate::common::h3_reader::{Ev, MessageReader, ReadFail};
 use crate::common::h3_uni::{has_pending, uni_reader, uni_writer, H3Driver};
 use crate::common::pipeline::{
     self, call_handler, request_scheme, resolve_trailers, simple_fields, trailer_section,
 };
+use crate::common::rate::RateTimer;
 use crate::http3::{varint, AddressValidation, Http3Config};
 use crate::service::{
     Body, BodyError, BodySource, Handler, Headers, Request, RequestContext, RequestParts, Response,
@@ -644,6 +645,9 @@ async fn serve_request<H: Handler>(
         trailers: None,
         trailer_list: None,
         error: &stream_error,
+        rate: RateTimer::new(shared.st.config.timeouts.min_request_body_rate),
+        budget: ConnBudget::new(Some(&shared.st.body_budget), u64::MAX),
+        token: shared.st.body_budget.token(),
     };
     let body = Body::new(&mut source, &arena, config.max_body_size);
     let rcx = RequestContext::new(request, &arena, body);
@@ -770,6 +774,21 @@ struct H3Body<'a, 'c, H> {
     /// The decoded, validated trailer fields, for [`Body::trailers`].
     trailer_list: Option<HeaderList<'a>>,
     error: &'a Cell<Option<ErrorCode>>,
+    /// The minimum request-body rate (slow POST).
+    rate: RateTimer,
+    /// The body bytes the handler read, held until the request finishes. QUIC gives
+    /// credit back as bytes are read, so over the worker's budget the body is not read
+    /// (quinn's stream and connection receive windows bound what it buffers meanwhile),
+    /// except by the worker's leading request.
+    budget: ConnBudget<'c>,
+    token: u64,
+}
+
+impl<H> Drop for H3Body<'_, '_, H> {
+    fn drop(&mut self) {
+        self.budget.set(0);
+        self.conn.shared.st.body_budget.finished(self.token);
+    }
 }
 
 impl<H> H3Body<'_, '_, H> {
@@ -825,10 +844,28 @@ impl<H> BodySource for H3Body<'_, '_, H> {
                     Err(e) => return Poll::Ready(Err(self.fail(ReadFail::H3(e)))),
                 }
             }
+            if !self.conn.shared.st.body_budget.may_read(self.token, cx) {
+                // The server holds the body back: not the peer's wait.
+                self.rate.pause();
+                return Poll::Pending;
+            }
             match self.reader.poll_next(cx, buf, self.arena) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    if self.rate.poll_too_slow(cx) {
+                        // Slow POST: below the minimum rate.
+                        let code = ErrorCode::RequestCancelled;
+                        self.error.set(Some(code));
+                        let _ = self.reader.recv.stop(varint(code));
+                        return Poll::Ready(Err(BodyError::Timeout));
+                    }
+                    return Poll::Pending;
+                }
                 Poll::Ready(Ok(Ev::Data(0) | Ev::Headers(_))) => continue,
-                Poll::Ready(Ok(Ev::Data(n))) => return Poll::Ready(Ok(n)),
+                Poll::Ready(Ok(Ev::Data(n))) => {
+                    self.rate.progress(n);
+                    self.budget.add(n as u64);
+                    return Poll::Ready(Ok(n));
+                }
                 Poll::Ready(Ok(Ev::Trailers(s))) => self.trailers = Some(s),
                 Poll::Ready(Ok(Ev::End)) => {
                     self.end = true;
@@ -903,11 +940,13 @@ async fn send_response<'a, H>(
         ..
     } = prepared;
     large.set(with_body && length.is_none_or(|l| l > COALESCE_BODY as u64));
+    // Slow read: the response must move at the minimum rate while it waits on the peer.
+    let rate = &mut RateTimer::new(conn.shared.st.config.timeouts.min_response_rate);
     let result = if head_only {
-        send.write_all(&out).await.map_err(e)
+        write_rated(send, &out, rate).await
     } else {
-        match send_body(send, arena, &mut out, body, length).await {
-            Ok(()) => send_trailers(conn, send, arena, &mut out, trailers).await,
+        match send_body(send, arena, &mut out, body, length, rate).await {
+            Ok(()) => send_trailers(conn, send, arena, &mut out, trailers, rate).await,
             Err(()) => Err(()),
         }
     };
@@ -941,6 +980,7 @@ async fn send_trailers<'a, H>(
     arena: &'a Arena,
     out: &mut Vec<u8>,
     trailers: Trailers<'a>,
+    rate: &mut RateTimer,
 ) -> Result<(), ()> {
     let id = u64::from(send.id());
     match trailers {
@@ -950,7 +990,7 @@ async fn send_trailers<'a, H>(
         }
         Trailers::Deferred(mut future) => {
             if !out.is_empty() {
-                send.write_all(out).await.map_err(e)?;
+                write_rated(send, out, rate).await?;
                 out.clear();
             }
             let counters = conn.shared.counters.as_deref();
@@ -966,7 +1006,7 @@ async fn send_trailers<'a, H>(
     if out.is_empty() {
         return Ok(());
     }
-    send.write_all(out).await.map_err(e)
+    write_rated(send, out, rate).await
 }
 
 fn encode_trailers<'f, H>(
@@ -1001,15 +1041,16 @@ async fn send_body(
     out: &mut Vec<u8>,
     body: ResponseBody<'_>,
     length: Option<u64>,
+    rate: &mut RateTimer,
 ) -> Result<(), ()> {
     match body {
         ResponseBody::Empty => Ok(()),
-        ResponseBody::Slice(s) => send_known(send, out, s, None).await,
-        ResponseBody::Bytes(b) => send_known(send, out, &b, Some(&b)).await,
+        ResponseBody::Slice(s) => send_known(send, out, s, rate).await,
+        ResponseBody::Bytes(b) => send_known(send, out, &b, rate).await,
         ResponseBody::File(mut f) => {
             let total = length.unwrap_or(f.len);
             frame::encode_data_header(total, out).map_err(e)?;
-            send.write_all(out).await.map_err(e)?;
+            write_rated(send, out, rate).await?;
             out.clear();
             f.file.seek(std::io::SeekFrom::Start(f.offset)).map_err(e)?;
             let chunk = arena.alloc_zeroed(64 * 1024).map_err(e)?;
@@ -1020,13 +1061,13 @@ async fn send_body(
                     Ok(0) | Err(_) => return Err(()),
                     Ok(n) => n,
                 };
-                send.write_all(&chunk[..n]).await.map_err(e)?;
+                write_rated(send, &chunk[..n], rate).await?;
                 left -= n as u64;
             }
             Ok(())
         }
         ResponseBody::Stream(mut s) => {
-            send.write_all(out).await.map_err(e)?;
+            write_rated(send, out, rate).await?;
             while let Some(item) = s.next().await {
                 let chunk = item.map_err(e)?;
                 if chunk.is_empty() {
@@ -1034,8 +1075,8 @@ async fn send_body(
                 }
                 out.clear();
                 frame::encode_data_header(chunk.len() as u64, out).map_err(e)?;
-                send.write_all(out).await.map_err(e)?;
-                send.write_chunk(chunk).await.map_err(e)?;
+                write_rated(send, out, rate).await?;
+                write_rated(send, &chunk, rate).await?;
             }
             out.clear();
             Ok(())
@@ -1047,22 +1088,52 @@ async fn send_body(
 fn e<E>(_: E) {}
 
 /// A body of known bytes: appended to `out` when small (sent with the headers and
-/// trailers), else written after it without copying (`Bytes`) or straight from the slice.
+/// trailers), else written after it through the minimum-rate check ([`write_rated`]).
 async fn send_known(
     send: &mut quinn::SendStream,
     out: &mut Vec<u8>,
     data: &[u8],
-    shared: Option<&Bytes>,
+    rate: &mut RateTimer,
 ) -> Result<(), ()> {
     frame::encode_data_header(data.len() as u64, out).map_err(e)?;
     if data.len() <= COALESCE_BODY {
         out.extend_from_slice(data);
         return Ok(());
     }
-    send.write_all(out).await.map_err(e)?;
+    write_rated(send, out, rate).await?;
     out.clear();
-    match shared {
-        Some(b) => send.write_chunk(b.clone()).await.map_err(e),
-        None => send.write_all(data).await.map_err(e),
+    write_rated(send, data, rate).await
+}
+
+/// Writes all of `data`, cutting the stream (H3_REQUEST_CANCELLED) once the peer reads
+/// below the minimum response rate; only the time spent waiting for the peer's credit
+/// counts.
+async fn write_rated(
+    send: &mut quinn::SendStream,
+    data: &[u8],
+    rate: &mut RateTimer,
+) -> Result<(), ()> {
+    let mut off = 0;
+    while off < data.len() {
+        let n = poll_fn(
+            |cx| match std::pin::Pin::new(&mut *send).poll_write(cx, &data[off..]) {
+                Poll::Ready(Ok(n)) => {
+                    rate.progress(n);
+                    Poll::Ready(Ok(n))
+                }
+                Poll::Ready(Err(_)) => Poll::Ready(Err(())),
+                Poll::Pending if rate.poll_too_slow(cx) => {
+                    let _ = send.reset(varint(ErrorCode::RequestCancelled));
+                    Poll::Ready(Err(()))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        )
+        .await?;
+        if n == 0 {
+            return Err(());
+        }
+        off += n;
     }
+    Ok(())
 }

@@ -64,6 +64,7 @@ mod state;
 pub mod stats;
 #[cfg(feature = "tls")]
 pub mod tls;
+mod trim;
 mod worker;
 
 use std::net::SocketAddr;
@@ -161,8 +162,9 @@ impl Server {
         let tls = config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
         #[cfg(not(feature = "tls"))]
         let tls: Option<worker::Acceptor> = None;
-        // Bind: the first socket of an address picks the port (for `:0`), the others
-        // join it with SO_REUSEPORT.
+        // Bind: the first socket of an address picks the port (for `:0`) and is bound
+        // without SO_REUSEPORT, so an address another socket already holds is refused
+        // (AddrInUse); the other workers' sockets join it with SO_REUSEPORT.
         let mut per_worker: Vec<worker::WorkerSockets> = (0..workers)
             .map(|_| worker::WorkerSockets {
                 tcp: Vec::new(),
@@ -181,7 +183,7 @@ impl Server {
             .map(|a| (*a, false))
             .chain(tls_addrs.iter().map(|a| (*a, true)));
         for (addr, is_tls) in all {
-            let first = worker::bind_reuseport(addr, config.backlog)?;
+            let first = worker::bind_reuseport(addr, config.backlog, true, workers > 1)?;
             let actual = first.local_addr()?;
             if is_tls {
                 addrs.tls.push(actual);
@@ -195,7 +197,7 @@ impl Server {
             });
             for w in per_worker.iter_mut().skip(1) {
                 w.tcp.push(BoundListener {
-                    listener: worker::bind_reuseport(actual, config.backlog)?,
+                    listener: worker::bind_reuseport(actual, config.backlog, false, true)?,
                     tls: acceptor.clone(),
                 });
             }
@@ -210,12 +212,12 @@ impl Server {
                     }
                 })?;
             for &addr in h3_addrs {
-                let first = worker::bind_udp(addr, workers > 1)?;
+                let first = worker::bind_udp(addr, workers > 1, true)?;
                 let actual = first.local_addr()?;
                 addrs.h3.push(actual);
                 per_worker[0].udp.push(first);
                 for w in per_worker.iter_mut().skip(1) {
-                    w.udp.push(worker::bind_udp(actual, true)?);
+                    w.udp.push(worker::bind_udp(actual, true, false)?);
                 }
             }
             for w in &mut per_worker {

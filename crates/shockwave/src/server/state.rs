@@ -14,6 +14,12 @@ use tokio::sync::{watch, Notify};
 
 use super::config::ServerConfig;
 use super::stats::WorkerCounters;
+use super::trim::Trim;
+use crate::common::budget::WorkerBudget;
+
+/// Most buffers a worker keeps for new connections (two per HTTP/1.1 connection, each of
+/// `read_buffer_size` capacity: 2 MiB with the default 16 KiB).
+pub(crate) const MAX_POOLED_BUFFERS: usize = 128;
 
 /// Everything a worker's connections share (one per worker thread, behind an `Rc`).
 pub(crate) struct WorkerState<H> {
@@ -39,6 +45,11 @@ pub(crate) struct WorkerState<H> {
     /// Wakes this worker's idle connections on shutdown (worker-local: no cross-core
     /// traffic on the per-request path).
     pub(super) stop_notify: Notify,
+    /// Request-body bytes this worker's connections hold, against
+    /// `ServerLimits::max_body_bytes_per_worker`.
+    pub body_budget: WorkerBudget,
+    /// What this worker released since it last returned free heap memory to the kernel.
+    pub(super) trim: Trim,
 }
 
 impl<H> WorkerState<H> {
@@ -56,6 +67,7 @@ impl<H> WorkerState<H> {
             max_header_bytes: limits.max_header_bytes,
             ..h11::Limits::default()
         };
+        let body_limit = limits.max_body_bytes_per_worker;
         WorkerState {
             handler,
             pool: ArenaPool::new(config.arena.clone()),
@@ -72,6 +84,8 @@ impl<H> WorkerState<H> {
             active: Cell::new(0),
             closed: Notify::new(),
             stop_notify: Notify::new(),
+            body_budget: WorkerBudget::new(body_limit),
+            trim: Trim::default(),
         }
     }
 
@@ -83,11 +97,13 @@ impl<H> WorkerState<H> {
             .unwrap_or_else(|| Vec::with_capacity(self.config.read_buffer_size))
     }
 
-    /// Gives a buffer back to the pool (bounded; oversized buffers are dropped).
+    /// Gives a buffer back to the pool: at most [`MAX_POOLED_BUFFERS`], each cut back to
+    /// the read buffer size (a buffer a big request or response grew is not kept big).
     pub(crate) fn return_buffer(&self, mut buf: Vec<u8>) {
         let mut pool = self.buffers.borrow_mut();
-        if pool.len() < 1024 && buf.capacity() <= 4 * self.config.read_buffer_size.max(64 * 1024) {
+        if pool.len() < MAX_POOLED_BUFFERS {
             buf.clear();
+            buf.shrink_to(self.config.read_buffer_size);
             pool.push(buf);
         }
     }
@@ -135,18 +151,28 @@ impl<H> WorkerState<H> {
         }
     }
 
-    pub(crate) fn publish_arena_stats(&self) {
+    /// Publishes the arena pool's statistics and the body budget for `/stats`; returns the
+    /// arenas the pool discarded so far.
+    pub(crate) fn publish_arena_stats(&self) -> u64 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.counters;
+        c.body_bytes_held.store(self.body_budget.held(), Relaxed);
+        c.body_bytes_held_peak
+            .store(self.body_budget.peak(), Relaxed);
         let stats = self.pool.stats();
+        let discarded = stats.arenas_discarded;
         *self
             .counters
             .arena
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = stats;
+        discarded
     }
 }
 
 /// Spawns (on the current `LocalSet`) the worker's 50 ms tick: the cached date and coarse
-/// clock, and the arena statistics every other tick.
+/// clock, and every other tick the arena statistics and a check whether to return free
+/// heap memory to the kernel (after a bulk release: see `super::trim`).
 pub(crate) fn spawn_ticker<H: 'static>(state: Rc<WorkerState<H>>) -> tokio::task::JoinHandle<()> {
     tokio::task::spawn_local(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(50));
@@ -158,7 +184,8 @@ pub(crate) fn spawn_ticker<H: 'static>(state: Rc<WorkerState<H>>) -> tokio::task
             // Arena statistics every other tick (100 ms).
             publish = !publish;
             if publish {
-                state.publish_arena_stats();
+                let discarded = state.publish_arena_stats();
+                state.trim.maybe_trim(state.active.get(), discarded);
             }
         }
     })

@@ -47,6 +47,13 @@ pub struct ServerStats {
     pub header_limit_closes: u64,
     /// Arena pool statistics summed over the workers (published every 100 ms).
     pub arena: ArenaStats,
+    /// Request-body bytes held now (received and not released: buffered, or delivered
+    /// to handlers whose requests have not finished), summed over the workers (published
+    /// every 100 ms). Bounded by `ServerLimits::max_body_bytes_per_worker` (see there).
+    pub body_bytes_held: u64,
+    /// The most request-body bytes one worker held at once since start (the largest
+    /// worker's peak).
+    pub body_bytes_held_peak: u64,
 }
 
 impl ServerStats {
@@ -71,6 +78,10 @@ impl ServerStats {
             }
             s.handler_panics += w.handler_panics.load(Relaxed);
             s.timeouts += w.timeouts.load(Relaxed);
+            s.body_bytes_held += w.body_bytes_held.load(Relaxed);
+            s.body_bytes_held_peak = s
+                .body_bytes_held_peak
+                .max(w.body_bytes_held_peak.load(Relaxed));
             s.connections_handshaking += w.connections_handshaking.load(Relaxed);
             s.quic_retries += w.quic_retries.load(Relaxed);
             s.reset_limit_closes += w.reset_limit_closes.load(Relaxed);
@@ -128,7 +139,8 @@ impl ServerStats {
                 "\"arena\":{{\"arenas_created\":{},\"arenas_in_use\":{},\"arenas_idle\":{},",
                 "\"arenas_discarded\":{},\"gets\":{},\"resets\":{},\"bytes_allocated\":{},",
                 "\"bytes_freed\":{},\"retained_bytes\":{},\"peak_arena_bytes\":{},",
-                "\"average_bytes_per_arena\":{},\"average_lifetime_ns\":{}}}}}"
+                "\"average_bytes_per_arena\":{},\"average_lifetime_ns\":{}}},",
+                "\"body_bytes\":{{\"held\":{},\"peak\":{}}}}}"
             ),
             self.workers,
             self.connections_accepted,
@@ -161,6 +173,8 @@ impl ServerStats {
             a.peak_arena_bytes,
             a.average_bytes_per_arena(),
             a.average_lifetime().as_nanos(),
+            self.body_bytes_held,
+            self.body_bytes_held_peak,
         )
     }
 }

@@ -36,31 +36,76 @@ pub(crate) struct BoundListener {
 }
 
 /// Binds `addr` with `SO_REUSEADDR` + `SO_REUSEPORT`, non-blocking, with `backlog`.
+///
+/// `first` is the first socket of an address (the one that picks the port for `:0`): it
+/// is bound *without* `SO_REUSEPORT`, so the bind fails with `AddrInUse` if any other
+/// socket — another process's `SO_REUSEPORT` listener included — already holds the
+/// address; only then is `SO_REUSEPORT` turned on (before `listen`), so that the other
+/// workers' sockets (`first == false`) can join this one. Another program can thus never
+/// silently share (and split) a port the server was asked to serve. With one worker
+/// (`shared == false`) `SO_REUSEPORT` is never set.
 pub(crate) fn bind_reuseport(
     addr: SocketAddr,
     backlog: i32,
+    first: bool,
+    shared: bool,
 ) -> std::io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     #[cfg(unix)]
-    socket.set_reuse_port(true)?;
+    if !first {
+        socket.set_reuse_port(true)?;
+    }
     socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
+    socket
+        .bind(&addr.into())
+        .map_err(|e| in_use_error(e, "TCP", addr))?;
+    #[cfg(unix)]
+    if first && shared {
+        socket.set_reuse_port(true)?;
+    }
+    let _ = shared;
     socket.listen(backlog)?;
     Ok(socket.into())
 }
 
+/// Names the address in a bind error (`AddrInUse` keeps its kind).
+pub(crate) fn in_use_error(e: std::io::Error, proto: &str, addr: SocketAddr) -> std::io::Error {
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!("{proto} address {addr} is already in use by another socket ({e})"),
+        )
+    } else {
+        std::io::Error::new(e.kind(), format!("cannot bind {proto} address {addr}: {e}"))
+    }
+}
+
 /// Binds UDP `addr` for a worker's QUIC endpoint (`SO_REUSEPORT` when several workers
 /// share the address: the kernel keeps a client's packets on one socket).
+///
+/// As for TCP, the `first` socket of an address is bound without `SO_REUSEPORT` (so the
+/// bind fails with `AddrInUse` when another socket holds the address) and turns it on
+/// afterwards when `reuse_port` asks for the other workers to join.
 #[cfg(feature = "http3")]
-pub(crate) fn bind_udp(addr: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::UdpSocket> {
+pub(crate) fn bind_udp(
+    addr: SocketAddr,
+    reuse_port: bool,
+    first: bool,
+) -> std::io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     #[cfg(unix)]
-    if reuse_port {
+    if reuse_port && !first {
         socket.set_reuse_port(true)?;
     }
-    let _ = reuse_port;
-    socket.bind(&addr.into())?;
+    socket
+        .bind(&addr.into())
+        .map_err(|e| in_use_error(e, "UDP", addr))?;
+    #[cfg(unix)]
+    if reuse_port && first {
+        socket.set_reuse_port(true)?;
+    }
+    let _ = (reuse_port, first);
     Ok(socket.into())
 }
 
@@ -297,6 +342,7 @@ impl<H> Drop for ActiveGuard<H> {
         let st = &self.0;
         st.active.set(st.active.get().saturating_sub(1));
         dec(&st.counters.connections_active);
+        st.trim.note_close();
         st.closed.notify_waiters();
     }
 }

@@ -11,6 +11,7 @@ use super::{Attack, SERVER_PID};
 use crate::soak::monitor::{get_u64, rss_kib, stats};
 use crate::soak::traffic::h1::H1;
 use crate::soak::traffic::HELLO;
+use crate::soak::PATIENCE;
 
 pub(super) const ATTACKS: &[Attack] = &[
     ("h1 smuggling CL+TE", |a, _| {
@@ -100,7 +101,7 @@ pub(super) const ATTACKS: &[Attack] = &[
         let before = rss_kib(pid).ok_or("no VmRSS")?;
         let mut held = Vec::new();
         for _ in 0..20 {
-            let mut c = H1::connect(a, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+            let mut c = H1::connect(a, PATIENCE).map_err(|e| e.to_string())?;
             c.send(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 16000000\r\n\r\nx")?;
             held.push(c);
         }
@@ -125,18 +126,18 @@ pub(super) const ATTACKS: &[Attack] = &[
         Ok(())
     }),
     ("h1 abrupt disconnect mid-body", |a, _| {
-        let mut c = H1::connect(a, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        let mut c = H1::connect(a, PATIENCE).map_err(|e| e.to_string())?;
         c.send(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n")?;
         c.send(&vec![b'x'; 64 * 1024])?;
         let _ = c.sock.shutdown(Shutdown::Both);
-        let mut c = H1::connect(a, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        let mut c = H1::connect(a, PATIENCE).map_err(|e| e.to_string())?;
         c.send(b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n")?;
         c.send(&[b'y'; 100])?;
         drop(c);
         Ok(())
     }),
     ("h1 abrupt disconnect mid-response", |a, _| {
-        let mut c = H1::connect(a, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        let mut c = H1::connect(a, PATIENCE).map_err(|e| e.to_string())?;
         let body = vec![b'z'; 60 * 1024];
         let mut req = format!(
             "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n",
@@ -181,12 +182,12 @@ pub(super) const ATTACKS: &[Attack] = &[
 
 /// Sends `request`, expects one answer with a status in `statuses`, then the close.
 pub(super) fn reject(addr: SocketAddr, request: &[u8], statuses: &[u16]) -> Result<(), String> {
-    let mut c = H1::connect(addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    let mut c = H1::connect(addr, PATIENCE).map_err(|e| e.to_string())?;
     // The server may answer and close before reading everything: only the answer counts.
     let _ = c.sock.write_all(request);
     let r = c.read_response()?;
     if !statuses.contains(&r.status) {
         return Err(format!("status {} (wanted one of {statuses:?})", r.status));
     }
-    c.closes(Duration::from_secs(5))
+    c.closes(PATIENCE)
 }

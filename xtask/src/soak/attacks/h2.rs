@@ -14,6 +14,7 @@ use crate::soak::traffic::h2::{
     continuation, headers, ping, request_block, rst_stream, settings, window_update, H2Outcome, H2,
 };
 use crate::soak::traffic::{HELLO, JSON};
+use crate::soak::PATIENCE;
 
 pub(super) const ATTACKS: &[Attack] = &[
     ("h2 invalid preface", |a, _| {
@@ -21,7 +22,7 @@ pub(super) const ATTACKS: &[Attack] = &[
         reject(a, b"PRI * HTTP/2.1\r\n\r\nSM\r\n\r\n", &[400, 505])?;
         // The preface, then a frame other than SETTINGS (RFC 9113 §3.4).
         let mut s = TcpStream::connect(a).map_err(|e| e.to_string())?;
-        s.set_read_timeout(Some(Duration::from_secs(5)))
+        s.set_read_timeout(Some(PATIENCE))
             .map_err(|e| e.to_string())?;
         let mut out = PREFACE.to_vec();
         ping(&mut out, false, [0; 8]);
@@ -77,7 +78,7 @@ pub(super) const ATTACKS: &[Attack] = &[
         headers(&mut out, 3, &request_block("GET", "/", None), true, true);
         c.sock.write_all(&out).map_err(|e| e.to_string())?;
         let mut o = H2Outcome::default();
-        c.run_until(&mut o, Instant::now() + Duration::from_secs(5), |o| {
+        c.run_until(&mut o, Instant::now() + PATIENCE, |o| {
             [1, 3]
                 .iter()
                 .all(|id| o.streams.get(id).is_some_and(|s| s.done))
@@ -115,9 +116,7 @@ pub(super) const ATTACKS: &[Attack] = &[
                 .filter(|s| s.reset == Some(ErrorCode::RefusedStream.as_u32()))
                 .count()
         };
-        c.run_until(&mut o, Instant::now() + Duration::from_secs(5), |o| {
-            refused(o) >= 50
-        })?;
+        c.run_until(&mut o, Instant::now() + PATIENCE, |o| refused(o) >= 50)?;
         if refused(&o) != 50 || o.goaway.is_some() {
             return Err(format!(
                 "{} streams refused (wanted 50), GOAWAY {:?}",
@@ -131,7 +130,7 @@ pub(super) const ATTACKS: &[Attack] = &[
     ("h2 zero flow-control window", |a, _| {
         // SETTINGS_INITIAL_WINDOW_SIZE = 0: the response head comes, its body waits.
         let zero = [Setting::new(SettingId::InitialWindowSize, 0)];
-        let mut c = H2::connect(a, &zero, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        let mut c = H2::connect(a, &zero, PATIENCE).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         headers(
             &mut out,
@@ -142,7 +141,7 @@ pub(super) const ATTACKS: &[Attack] = &[
         );
         c.sock.write_all(&out).map_err(|e| e.to_string())?;
         let mut o = H2Outcome::default();
-        c.run_until(&mut o, Instant::now() + Duration::from_secs(5), |o| {
+        c.run_until(&mut o, Instant::now() + PATIENCE, |o| {
             o.streams.get(&1).is_some_and(|s| s.status.is_some())
         })?;
         // Whatever else comes within 300 ms (SETTINGS, ACKs), no DATA.
@@ -155,13 +154,11 @@ pub(super) const ATTACKS: &[Attack] = &[
                 Ok(true) => return Err("DATA sent into a zero window".into()),
             }
         }
-        let _ = c.sock.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = c.sock.set_read_timeout(Some(PATIENCE));
         let mut wu = Vec::new();
         window_update(&mut wu, 1, 1000);
         c.sock.write_all(&wu).map_err(|e| e.to_string())?;
-        c.run_until(&mut o, Instant::now() + Duration::from_secs(5), |o| {
-            o.streams[&1].done
-        })?;
+        c.run_until(&mut o, Instant::now() + PATIENCE, |o| o.streams[&1].done)?;
         if o.streams[&1].body != JSON {
             return Err(format!("body after credit: {:?}", o.streams[&1].body));
         }
@@ -171,7 +168,7 @@ pub(super) const ATTACKS: &[Attack] = &[
 
 /// A connection past the handshake: our SETTINGS acknowledged.
 fn h2_ready(addr: SocketAddr) -> Result<H2, String> {
-    let mut c = H2::connect(addr, &[], Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    let mut c = H2::connect(addr, &[], PATIENCE).map_err(|e| e.to_string())?;
     c.pre_ack().map_err(|e| e.to_string())?;
     Ok(c)
 }
@@ -196,10 +193,8 @@ fn h2_attack(addr: SocketAddr, build: impl Fn(&mut Vec<u8>)) -> Result<(), Strin
 fn expect_goaway(c: &mut H2, code: ErrorCode) -> Result<(), String> {
     let code = code.as_u32();
     let mut o = H2Outcome::default();
-    c.run_until(&mut o, Instant::now() + Duration::from_secs(5), |o| {
-        o.goaway.is_some()
-    })
-    .map_err(|e| format!("{e} waiting for GOAWAY"))?;
+    c.run_until(&mut o, Instant::now() + PATIENCE, |o| o.goaway.is_some())
+        .map_err(|e| format!("{e} waiting for GOAWAY"))?;
     match o.goaway {
         Some((_, got)) if got == code => Ok(()),
         other => Err(format!(

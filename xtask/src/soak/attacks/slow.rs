@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use super::Attack;
 use crate::soak::tally::Tally;
-use crate::soak::SLOW_DEADLINE;
+use crate::soak::{PATIENCE, SLOW_DEADLINE};
 
 pub(super) const ATTACKS: &[Attack] = &[("TLS garbage instead of a ClientHello", |_, t| {
     let mut s = TcpStream::connect(t).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))
+    s.set_read_timeout(Some(PATIENCE))
         .map_err(|e| e.to_string())?;
     s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         .map_err(|e| e.to_string())?;

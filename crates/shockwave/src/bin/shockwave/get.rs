@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use hdrhistogram::Histogram;
 use shockwave::arena::Arena;
-use shockwave::client::{ArenaRequest, Client, RedirectPolicy, TlsOptions, Transport};
+use shockwave::client::{
+    ArenaRequest, Client, NoProxy, Proxy, RedirectPolicy, TlsOptions, Transport,
+};
 use shockwave_http11 as h11;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -69,6 +71,17 @@ pub struct GetArgs {
     /// mode each thread shares one HTTP/2 connection and -c counts concurrent streams.
     #[arg(long)]
     http2: bool,
+    /// Use this proxy (`http://`, `socks5://`, `socks5h://`; `user:pass@` allowed) instead
+    /// of the environment's `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY`.
+    #[arg(short = 'x', long = "proxy", value_name = "URL")]
+    proxy: Option<String>,
+    /// Proxy credentials, `user:password`.
+    #[arg(short = 'U', long = "proxy-user", value_name = "USER:PASSWORD")]
+    proxy_user: Option<String>,
+    /// Hosts that bypass the proxy (comma list as in NO_PROXY; `*` for all); overrides
+    /// the environment's NO_PROXY.
+    #[arg(long = "noproxy", value_name = "LIST")]
+    noproxy: Option<String>,
 }
 
 /// Runs `shockwave get`.
@@ -140,6 +153,25 @@ fn build_client(args: &GetArgs, per_host: usize) -> anyhow::Result<Client> {
     if args.follow {
         b = b.redirect(RedirectPolicy::limited(args.max_redirs));
     }
+    if args.proxy.is_some() || args.noproxy.is_some() || args.proxy_user.is_some() {
+        // Like curl: -x replaces the environment's proxies, --noproxy its NO_PROXY.
+        b = b.no_proxy();
+        let exempt = match &args.noproxy {
+            Some(list) => Some(NoProxy::from_string(list)),
+            None => NoProxy::from_env(),
+        };
+        let mut proxies = match &args.proxy {
+            Some(url) => vec![Proxy::all(url)?],
+            None => Proxy::from_env(),
+        };
+        if let Some(user) = &args.proxy_user {
+            let (u, p) = user.split_once(':').unwrap_or((user, ""));
+            proxies = proxies.into_iter().map(|x| x.basic_auth(u, p)).collect();
+        }
+        for p in proxies {
+            b = b.proxy(p.no_proxy(exempt.clone()));
+        }
+    }
     Ok(b.build()?)
 }
 
@@ -159,7 +191,7 @@ fn fetch(
         for (n, v) in &headers {
             req = req.header(n.as_str(), v.as_str());
         }
-        let mut resp = req.send().await?;
+        let mut resp = req.send().await.map_err(with_hint)?;
         let mut out = std::io::stdout().lock();
         if args.include {
             let reason = resp.status().canonical_reason().unwrap_or("");
@@ -203,6 +235,37 @@ fn fetch(
         out.flush()?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// An error and its causes, each printed once: `a: b: c` (the client's errors do not
+/// repeat their source in their `Display`).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        // An io::Error wrapping another error displays as that error: print it once.
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
+/// A failed request as the CLI reports it: the error with its causes, and for a TLS
+/// failure a hint at the flags that change certificate verification.
+fn with_hint(e: shockwave::client::Error) -> anyhow::Error {
+    if e.is_tls() {
+        anyhow::anyhow!(
+            "{}\nhint: if the server's certificate is signed by a private CA, trust it with \
+             --cacert FILE (PEM); -k (--insecure) skips verification (for testing only)",
+            chain(&e)
+        )
+    } else {
+        anyhow::Error::new(e)
+    }
 }
 
 /// Shared state of a load run.
@@ -408,7 +471,7 @@ async fn sequential(state: &Load, client: &Client, hist: &mut Histogram<u64>) {
                     .fetch_add(resp.body().len() as u64, Ordering::Relaxed);
                 state.done.fetch_add(1, Ordering::Relaxed);
             }
-            Err(e) => state.error(e),
+            Err(e) => state.error(chain(&e)),
         }
         arena.reset();
     }
@@ -474,6 +537,7 @@ async fn pipelined(state: &Load, client: &Client, depth: usize, hist: &mut Histo
                     conn.insert(io)
                 }
                 Err(e) => {
+                    let e = chain(&e);
                     for _ in 0..n {
                         state.error(&e);
                     }
