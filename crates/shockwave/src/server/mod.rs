@@ -51,6 +51,8 @@
 
 #[cfg(feature = "http3")]
 mod alt_svc;
+#[cfg(feature = "compression")]
+pub mod compression;
 pub mod config;
 pub mod files;
 mod h1;
@@ -87,6 +89,9 @@ pub use response::{
     BodyStream, FileBody, Response, ResponseBody, Trailers, RESPONSE_INLINE_HEADERS,
 };
 pub use stats::ServerStats;
+
+#[cfg(feature = "compression")]
+pub use compression::{Compress, Compression};
 
 #[cfg(feature = "http3")]
 pub use alt_svc::AltSvc;

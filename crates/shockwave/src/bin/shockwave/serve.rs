@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use shockwave::server::files::StaticFiles;
 use shockwave::server::routes::DefaultRoutes;
-use shockwave::server::{tls, Alloc, Server};
+use shockwave::server::{tls, Alloc, Compression, Server};
 
 /// `println!` that ignores a closed stdout (a pipe whose reader went away).
 macro_rules! say {
@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// Serve the files below DIR under /static/.
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
+    /// Compress responses (br, zstd, gzip, deflate as the client's Accept-Encoding
+    /// allows; compressible types of at least 860 bytes, streamed bodies included).
+    #[arg(long)]
+    compress: bool,
 }
 
 /// Runs `shockwave serve`.
@@ -84,9 +88,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let slot = routes.stats_slot();
     let server = builder.build();
     let workers = server.config().workers;
-    let handle = server
-        .start(routes)
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let started = if args.compress {
+        server.start(Compression::new().wrap(routes))
+    } else {
+        server.start(routes)
+    };
+    let handle = started.with_context(|| format!("cannot listen on {}", args.addr))?;
     // `/stats` counts every protocol (HTTP/1.1, HTTP/2, HTTP/3).
     let _ = slot.set(handle.stats_source());
     for a in handle.local_addrs() {
