@@ -1046,6 +1046,13 @@ async fn send_body(
     match body {
         ResponseBody::Empty => Ok(()),
         ResponseBody::Slice(s) => send_known(send, out, s, rate).await,
+        ResponseBody::Bytes(b) if b.len() > COALESCE_BODY => {
+            // Large shared bytes go to quinn as they are (no copy).
+            frame::encode_data_header(b.len() as u64, out).map_err(e)?;
+            write_rated(send, out, rate).await?;
+            out.clear();
+            write_bytes_rated(send, b, rate).await
+        }
         ResponseBody::Bytes(b) => send_known(send, out, &b, rate).await,
         ResponseBody::File(mut f) => {
             let total = length.unwrap_or(f.len);
@@ -1076,7 +1083,7 @@ async fn send_body(
                 out.clear();
                 frame::encode_data_header(chunk.len() as u64, out).map_err(e)?;
                 write_rated(send, out, rate).await?;
-                write_rated(send, &chunk, rate).await?;
+                write_bytes_rated(send, chunk, rate).await?;
             }
             out.clear();
             Ok(())
@@ -1103,6 +1110,41 @@ async fn send_known(
     write_rated(send, out, rate).await?;
     out.clear();
     write_rated(send, data, rate).await
+}
+
+/// Hands `data` to quinn without copying it (quinn keeps the `Bytes` until sent), under
+/// the same minimum-rate check as [`write_rated`]: every part quinn accepts counts as
+/// progress, so a large chunk read at a fair rate is never cut.
+async fn write_bytes_rated(
+    send: &mut quinn::SendStream,
+    mut data: bytes::Bytes,
+    rate: &mut RateTimer,
+) -> Result<(), ()> {
+    while !data.is_empty() {
+        let too_slow = poll_fn(|cx| {
+            // `write_chunks` advances `data` past what quinn took; its future holds no
+            // state between polls, so one per poll is fine.
+            let written = std::future::Future::poll(
+                std::pin::pin!(send.write_chunks(std::slice::from_mut(&mut data))),
+                cx,
+            );
+            match written {
+                Poll::Ready(Ok(w)) => {
+                    rate.progress(w.bytes);
+                    Poll::Ready(Ok(false))
+                }
+                Poll::Ready(Err(_)) => Poll::Ready(Err(())),
+                Poll::Pending if rate.poll_too_slow(cx) => Poll::Ready(Ok(true)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await?;
+        if too_slow {
+            let _ = send.reset(varint(ErrorCode::RequestCancelled));
+            return Err(());
+        }
+    }
+    Ok(())
 }
 
 /// Writes all of `data`, cutting the stream (H3_REQUEST_CANCELLED) once the peer reads
