@@ -62,6 +62,10 @@ const PIP_PEERS: &[PipPeer] = &[
         module: "httpx",
         requirement: "httpx[http2]",
     },
+    PipPeer {
+        module: "websockets",
+        requirement: "websockets",
+    },
 ];
 
 fn have_command(cmd: &str) -> bool {

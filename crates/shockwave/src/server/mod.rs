@@ -64,6 +64,7 @@ pub mod stats;
 pub mod tls;
 mod trim;
 mod worker;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,7 +74,7 @@ use tokio::sync::watch;
 
 /// The handler API lives in [`crate::service`]; its modules are re-exported here so
 /// `shockwave::server::response::Response` and friends keep working.
-pub use crate::service::{body, handler, request, response};
+pub use crate::service::{body, handler, request, response, upgrade};
 
 pub use body::{Body, BodyError, BodySource};
 pub use config::{Alloc, MinDataRate, ServerBuilder, ServerConfig, ServerLimits, Timeouts};
@@ -85,6 +86,7 @@ pub use response::{
     BodyStream, FileBody, Response, ResponseBody, Trailers, RESPONSE_INLINE_HEADERS,
 };
 pub use stats::ServerStats;
+pub use upgrade::Upgraded;
 
 #[cfg(feature = "http3")]
 pub use alt_svc::AltSvc;

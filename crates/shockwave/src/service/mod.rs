@@ -20,6 +20,8 @@ pub mod request;
 #[cfg(feature = "server")]
 pub mod response;
 pub mod scheme;
+#[cfg(feature = "server")]
+pub mod upgrade;
 
 #[cfg(feature = "server")]
 pub use body::{Body, BodyError, BodySource};
@@ -34,3 +36,5 @@ pub use response::{
     BodyStream, FileBody, Response, ResponseBody, Trailers, RESPONSE_INLINE_HEADERS,
 };
 pub use scheme::Scheme;
+#[cfg(feature = "server")]
+pub use upgrade::Upgraded;
