@@ -77,6 +77,8 @@ impl<'a> WebSocketUpgrade<'a> {
     /// `Upgrade: websocket`, ...), 426 with `Sec-WebSocket-Version: 13` for another
     /// version (§4.4), 400 on a connection that cannot be upgraded (HTTP/2, HTTP/3,
     /// HTTP/1.0), 503 while the server shuts down.
+    // The refusal is the handler's answer, returned as is (no box on the error path).
+    #[allow(clippy::result_large_err)]
     pub fn from_request(cx: &RequestContext<'a>) -> Result<Self, Response<'a>> {
         let method = cx.method().as_str().as_bytes();
         let headers = cx.headers();
