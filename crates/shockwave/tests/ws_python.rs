@@ -69,6 +69,63 @@ fn python_websockets_client_with_permessage_deflate() {
     stop(h);
 }
 
+const SERVER: &str = r#"
+import asyncio, sys
+from websockets.asyncio.server import serve
+
+async def echo(ws):
+    ext = ws.request.headers.get("Sec-WebSocket-Extensions", "")
+    await ws.send("ext:" + ext)
+    async for m in ws:
+        await ws.send(m)
+
+async def main():
+    async with serve(echo, "127.0.0.1", 0, max_size=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        print(port, flush=True)
+        await asyncio.sleep(30)
+
+asyncio.run(main())
+"#;
+
+#[tokio::test]
+async fn our_client_against_a_python_websockets_server_with_deflate() {
+    use shockwave::websocket::{CloseCode, Message};
+    use std::io::BufRead as _;
+    require_websockets();
+    let mut child = Command::new("python3")
+        .args(["-c", SERVER])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().expect("the server's port");
+    let result = async {
+        let client = shockwave::client::Client::new();
+        let mut ws = client.websocket(&format!("ws://127.0.0.1:{port}/")).await?;
+        assert!(ws.is_compressed(), "websockets accepts permessage-deflate");
+        let Some(Ok(Message::Text(ext))) = ws.recv().await else {
+            panic!("no greeting")
+        };
+        assert!(ext.starts_with("ext:permessage-deflate"), "{ext}");
+        let text = "compressible ".repeat(5000);
+        ws.send(Message::text(text.clone())).await?;
+        assert_eq!(ws.recv().await.unwrap()?, Message::Text(text));
+        let big: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+        ws.send(Message::binary(big.clone())).await?;
+        assert_eq!(ws.recv().await.unwrap()?, Message::binary(big));
+        ws.close(CloseCode::NORMAL, "bye").await?;
+        Ok::<_, shockwave::websocket::WebSocketError>(())
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    result.unwrap();
+}
+
 const BAD_VERSION: &str = r#"
 import asyncio, sys
 from websockets.asyncio.client import connect
