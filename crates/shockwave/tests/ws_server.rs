@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures_util::{SinkExt as _, StreamExt as _};
 use server_util::{builder, connect, read_response, roundtrip, stop};
 use shockwave::server::routes::DefaultRoutes;
-use shockwave::server::ws::WebSocketUpgrade;
+use shockwave::server::ws::{WebSocketConfig, WebSocketUpgrade};
 use shockwave::server::{Handler, RequestContext, Response};
 use shockwave_websocket::{CloseCode, Config, Connection, Message as WsMessage, OpCode, Role};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -35,6 +35,20 @@ impl Handler for Routes {
                             }
                         }
                     }),
+                Err(refusal) => refusal,
+            },
+            "/timers" => match WebSocketUpgrade::from_request(&cx) {
+                Ok(ws) => {
+                    let config = WebSocketConfig {
+                        ping_interval: Some(Duration::from_millis(200)),
+                        idle_timeout: Some(Duration::from_millis(800)),
+                        close_timeout: Duration::from_millis(500),
+                        ..WebSocketConfig::default()
+                    };
+                    ws.config(config).on_upgrade(|mut socket| async move {
+                        while let Some(Ok(_)) = socket.recv().await {}
+                    })
+                }
                 Err(refusal) => refusal,
             },
             "/raw" => {
@@ -320,4 +334,25 @@ fn shutdown_closes_open_sockets_with_1001() {
         .unwrap();
     let _ = s.write_all(&wire);
     stopper.join().unwrap();
+}
+
+#[test]
+fn a_silent_peer_is_pinged_then_closed_with_1001() {
+    let h = start();
+    let (mut s, mut client) = raw_socket(h.local_addr(), "/timers");
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    // The client's codec would queue a pong; it is never written: the peer stays silent.
+    assert_eq!(
+        read_message(&mut s, &mut client, &mut buf),
+        Some((9, Vec::new(), 0))
+    );
+    let (op, reason, code) = read_message(&mut s, &mut client, &mut buf).expect("a close frame");
+    assert_eq!((op, code), (8, 1001));
+    assert_eq!(reason, b"idle timeout");
+    assert!(started.elapsed() >= Duration::from_millis(700));
+    // No answer to the close either: the server ends the connection after its close timeout.
+    let mut rest = [0u8; 16];
+    assert_eq!(s.read(&mut rest).unwrap(), 0);
+    stop(h);
 }
