@@ -163,10 +163,10 @@ const READ_CHUNK: usize = 8 * 1024;
 
 /// An open WebSocket connection, for either role: see the [module docs](self).
 ///
-/// It runs on the task that owns it (the server's connection task for a server socket)
-/// and is not `Send`.
+/// It is `Send`: a server socket runs on the connection's worker task unless the
+/// callback moves it elsewhere; a client socket can be moved into a spawned task.
 pub struct WebSocket {
-    io: Box<dyn Io + 'static>,
+    io: Box<dyn Io + Send + 'static>,
     conn: codec::Connection,
     rbuf: Vec<u8>,
     start: usize,
@@ -197,7 +197,7 @@ impl WebSocket {
     /// A socket over `io` after a successful handshake; `buffered` holds bytes already
     /// read from `io`.
     pub(crate) fn new(
-        io: Box<dyn Io + 'static>,
+        io: Box<dyn Io + Send + 'static>,
         buffered: Vec<u8>,
         role: codec::Role,
         config: WebSocketConfig,
@@ -581,5 +581,16 @@ fn owned(m: codec::Message<'_>) -> Message {
                 reason: reason.to_owned(),
             })
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sockets_can_move_between_tasks() {
+        fn send<T: Send>() {}
+        send::<super::WebSocket>();
+        #[cfg(feature = "server")]
+        send::<crate::server::Upgraded>();
     }
 }

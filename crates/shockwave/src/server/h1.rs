@@ -99,7 +99,7 @@ pub(crate) async fn serve<IO, H>(
     scheme: Scheme,
     remote: Option<SocketAddr>,
 ) where
-    IO: AsyncRead + AsyncWrite + Unpin + 'static,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Handler,
 {
     let mut conn = Conn {

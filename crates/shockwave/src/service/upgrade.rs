@@ -73,9 +73,10 @@ impl UpgradeSlot {
 
 /// A connection after `101 Switching Protocols`: the bytes the peer sent after the
 /// request head first, then the transport (TCP or TLS). Writes go straight to the
-/// transport. Dropping it closes the connection.
+/// transport. Dropping it closes the connection. It is `Send`: the callback may move it
+/// to a task of its own (it then outlives the server's connection accounting).
 pub struct Upgraded {
-    io: Box<dyn Io + 'static>,
+    io: Box<dyn Io + Send + 'static>,
     buffered: Vec<u8>,
     pos: usize,
     /// The server's shutdown signal (true once a graceful shutdown began).
@@ -93,7 +94,7 @@ impl std::fmt::Debug for Upgraded {
 impl Upgraded {
     /// `io` with `buffered` (bytes already read from it) to be read first.
     pub(crate) fn new(
-        io: Box<dyn Io + 'static>,
+        io: Box<dyn Io + Send + 'static>,
         buffered: Vec<u8>,
         shutdown: Option<tokio::sync::watch::Receiver<bool>>,
     ) -> Self {
