@@ -275,6 +275,13 @@ impl WebSocket {
                         let needed = d.needed;
                         let consumed = d.consumed;
                         let message = d.message.map(owned);
+                        // A big message's assembly space is not kept by an idle socket (a
+                        // data message is complete here: nothing in it is still needed).
+                        if matches!(message, Some(Message::Text(_) | Message::Binary(_)))
+                            && self.assembly.capacity() > 8 * READ_CHUNK
+                        {
+                            self.assembly = Vec::new();
+                        }
                         self.start += consumed;
                         if self.start == self.end {
                             self.start = 0;
