@@ -6,12 +6,14 @@
 mod server_util;
 
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use server_util::{builder, connect, read_response, roundtrip, stop};
 use shockwave::server::routes::DefaultRoutes;
-use shockwave::server::ws::{WebSocketConfig, WebSocketUpgrade};
+use shockwave::server::ws::{Message as ServerMessage, WebSocketConfig, WebSocketUpgrade};
 use shockwave::server::{Handler, RequestContext, Response};
 use shockwave_websocket::{CloseCode, Config, Connection, Message as WsMessage, OpCode, Role};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -51,6 +53,31 @@ impl Handler for Routes {
                 }
                 Err(refusal) => refusal,
             },
+            "/flood" => match WebSocketUpgrade::from_request(&cx) {
+                Ok(ws) => {
+                    let config = WebSocketConfig {
+                        write_timeout: Duration::from_millis(500),
+                        deflate: None,
+                        ..WebSocketConfig::default()
+                    };
+                    ws.config(config).on_upgrade(|mut socket| async move {
+                        let chunk = bytes::Bytes::from(vec![7u8; 64 * 1024]);
+                        let outcome = loop {
+                            match socket.send(ServerMessage::Binary(chunk.clone())).await {
+                                Ok(()) => {
+                                    FLOOD_SENT.fetch_add(1, Ordering::SeqCst);
+                                }
+                                Err(e) => break e.to_string(),
+                            }
+                            if FLOOD_SENT.load(Ordering::SeqCst) > 100_000 {
+                                break "never blocked".to_owned();
+                            }
+                        };
+                        *FLOOD_END.lock().unwrap() = Some(outcome);
+                    })
+                }
+                Err(refusal) => refusal,
+            },
             "/raw" => {
                 let accepted = cx.headers().get_str("upgrade") == Some("echo")
                     && cx.on_upgrade(|mut io| async move {
@@ -71,6 +98,9 @@ impl Handler for Routes {
         }
     }
 }
+
+static FLOOD_SENT: AtomicUsize = AtomicUsize::new(0);
+static FLOOD_END: Mutex<Option<String>> = Mutex::new(None);
 
 fn start() -> shockwave::server::ServerHandle {
     builder().start(Routes(DefaultRoutes::new())).unwrap()
@@ -354,5 +384,32 @@ fn a_silent_peer_is_pinged_then_closed_with_1001() {
     // No answer to the close either: the server ends the connection after its close timeout.
     let mut rest = [0u8; 16];
     assert_eq!(s.read(&mut rest).unwrap(), 0);
+    stop(h);
+}
+
+#[test]
+fn send_waits_for_a_peer_that_does_not_read_then_times_out() {
+    let h = start();
+    let (s, _client) = raw_socket(h.local_addr(), "/flood");
+    // The peer reads nothing: sends stop once the socket buffers are full (back-pressure,
+    // no unbounded queue), and the blocked send fails after the write timeout.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while FLOOD_END.lock().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the blocked send never timed out"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = FLOOD_SENT.load(Ordering::SeqCst);
+    let end = FLOOD_END.lock().unwrap().clone().unwrap();
+    eprintln!("sent {sent} messages of 64 KiB before blocking; {end}");
+    assert!(end.contains("timeout"), "{end}");
+    // 64 KiB each: what the kernel's socket buffers hold, far from the 100 000 cap.
+    assert!(
+        sent < 2000,
+        "{sent} messages went out to a peer that reads nothing"
+    );
+    drop(s);
     stop(h);
 }
