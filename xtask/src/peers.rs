@@ -71,6 +71,10 @@ const PIP_PEERS: &[PipPeer] = &[
         module: "zstandard",
         requirement: "zstandard",
     },
+    PipPeer {
+        module: "websockets",
+        requirement: "websockets",
+    },
 ];
 
 fn have_command(cmd: &str) -> bool {

@@ -55,6 +55,8 @@ pub mod service;
 
 #[cfg(any(feature = "server", feature = "client"))]
 pub(crate) mod common;
+#[cfg(any(feature = "server", feature = "client"))]
+pub mod websocket;
 
 #[cfg(feature = "server")]
 pub mod server;

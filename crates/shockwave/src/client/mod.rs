@@ -101,6 +101,7 @@ mod target;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
+mod ws;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;

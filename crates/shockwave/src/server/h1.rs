@@ -26,6 +26,7 @@ use super::request::{Headers, Request, RequestContext, Scheme};
 use super::response::{BodyStream, FileBody, Response, ResponseBody, Trailers};
 use super::state::WorkerState;
 use super::stats::inc;
+use super::upgrade::{UpgradeFn, UpgradeSlot, Upgraded};
 use crate::common::budget::ConnBudget;
 use crate::common::linger::linger_close;
 use crate::common::pipeline::{poll_guarded, poll_trailers, resolve_trailers};
@@ -98,7 +99,7 @@ pub(crate) async fn serve<IO, H>(
     scheme: Scheme,
     remote: Option<SocketAddr>,
 ) where
-    IO: AsyncRead + AsyncWrite + Unpin,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Handler,
 {
     let mut conn = Conn {
@@ -121,7 +122,32 @@ pub(crate) async fn serve<IO, H>(
     // created before `notify_waiters` is woken by it even if not polled yet.
     let stop = st.stop_signal();
     tokio::pin!(stop);
-    match run(&mut conn, st, scheme, remote, sleep.as_mut(), stop.as_mut()).await {
+    let mut upgrade = None;
+    let result = run(
+        &mut conn,
+        st,
+        scheme,
+        remote,
+        sleep.as_mut(),
+        stop.as_mut(),
+        &mut upgrade,
+    )
+    .await;
+    if let (Ok(()), Some((callback, buffered))) = (&result, upgrade) {
+        // After a 101: the connection belongs to the handler's callback (its buffers go
+        // back to the pool first; the bytes after the request head move with it).
+        st.return_buffer(std::mem::take(&mut conn.rbuf));
+        st.return_buffer(std::mem::take(&mut conn.wbuf));
+        let io = conn.io;
+        callback(Upgraded::new(
+            Box::new(io),
+            buffered,
+            Some(st.shutdown.clone()),
+        ))
+        .await;
+        return;
+    }
+    match result {
         Ok(()) => {}
         Err(Close::Timeout) => {
             inc(&st.counters.timeouts);
@@ -182,6 +208,7 @@ async fn run<IO, H>(
     remote: Option<SocketAddr>,
     mut sleep: Pin<&mut Sleep>,
     mut stop: Pin<&mut tokio::sync::futures::Notified<'_>>,
+    upgrade: &mut Option<(UpgradeFn, Vec<u8>)>,
 ) -> Result<(), Close>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
@@ -365,6 +392,11 @@ where
                 let state = BodyState::default();
                 state.done.set(true);
                 let body = Body::empty(arena);
+                // An HTTP/1.1 request with `Upgrade` may be taken over (RFC 9110 §7.8).
+                let slot = UpgradeSlot::default();
+                let may_upgrade = req.version() == Version::HTTP_11
+                    && !shutting_down
+                    && req.headers().get(b"upgrade").is_some();
                 let out = respond(
                     st,
                     req,
@@ -378,11 +410,20 @@ where
                     remote,
                     shutting_down,
                     &mut deferred,
+                    may_upgrade.then_some(&slot),
                 )
                 .await;
                 drop(parsed);
                 c.start += n;
-                out
+                if out.1 {
+                    if let Some(callback) = slot.take() {
+                        flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
+                        let buffered = c.rbuf[c.start..c.end].to_vec();
+                        *upgrade = Some((callback, buffered));
+                        return Ok(());
+                    }
+                }
+                out.0
             }
             _ => {
                 let expect_continue = req.expect_continue();
@@ -456,8 +497,10 @@ where
                     remote,
                     shutting_down,
                     &mut deferred,
+                    None,
                 )
                 .await
+                .0
             }
         };
         let mut keep_alive = keep_alive;
@@ -504,8 +547,9 @@ where
 }
 
 /// Calls the handler for one request and serializes its response head (and in-memory
-/// body) into `wbuf`. Returns whether the connection may stay open; what remains to be
-/// sent once the request's borrows have ended goes to `deferred` (left as is when
+/// body) into `wbuf`. Returns whether the connection may stay open, and whether it is
+/// upgraded (a 101 head was written and the callback is in `upgrade`); what remains to
+/// be sent once the request's borrows have ended goes to `deferred` (left as is when
 /// nothing does).
 #[allow(clippy::too_many_arguments)]
 async fn respond<'r, H: Handler>(
@@ -521,7 +565,8 @@ async fn respond<'r, H: Handler>(
     remote: Option<SocketAddr>,
     shutting_down: bool,
     deferred: &mut Deferred,
-) -> bool {
+    upgrade: Option<&'r UpgradeSlot>,
+) -> (bool, bool) {
     let request = Request::from_h1(
         req.method().clone(),
         req.target(),
@@ -535,7 +580,11 @@ async fn respond<'r, H: Handler>(
     );
     let is_head = req.method() == http::Method::HEAD;
     let mut slot = None;
-    let fut = st.handler.call(RequestContext::new(request, arena, body));
+    let mut cx = RequestContext::new(request, arena, body);
+    if let Some(slot) = upgrade {
+        cx = cx.with_upgrade(slot);
+    }
+    let fut = st.handler.call(cx);
     let panicked = poll_guarded(std::pin::pin!(fut), &mut slot).await;
     // Requests that were in flight when a shutdown began are answered, then the
     // connection closes.
@@ -553,6 +602,20 @@ async fn respond<'r, H: Handler>(
         // The body could not be read (too large, malformed): that is the answer.
         keep_alive = false;
         *response = Response::new(status);
+    }
+    if response.status == StatusCode::SWITCHING_PROTOCOLS
+        && !panicked
+        && !response.overflow
+        && upgrade.is_some_and(UpgradeSlot::is_set)
+        && !st.stopping()
+    {
+        st.counters.response(101);
+        write_switching_protocols(wbuf, response.header_slice());
+        return (false, true);
+    }
+    if let Some(slot) = upgrade {
+        // Not switching: the callback is dropped unrun.
+        drop(slot.take());
     }
     if response.overflow
         || response.status.as_u16() < 200
@@ -624,7 +687,7 @@ async fn respond<'r, H: Handler>(
         .write_to(wbuf);
     }
     if !plan.send_body {
-        return keep_alive;
+        return (keep_alive, false);
     }
     let with_trailers = plan.trailers;
     let chunked = plan.chunked;
@@ -644,7 +707,7 @@ async fn respond<'r, H: Handler>(
             ResponseBody::Stream(s) => DeferredBody::Stream(s),
         };
         if matches!(body, DeferredBody::None) {
-            return keep_alive;
+            return (keep_alive, false);
         }
         let chunked = chunked && matches!(body, DeferredBody::Stream(_));
         *deferred = Deferred {
@@ -652,7 +715,7 @@ async fn respond<'r, H: Handler>(
             chunked,
             trailers: PendingTrailers::None,
         };
-        return keep_alive;
+        return (keep_alive, false);
     }
     // Chunked framing with a trailer section.
     let body = match body {
@@ -676,7 +739,7 @@ async fn respond<'r, H: Handler>(
             wbuf.extend_from_slice(h11::LAST_CHUNK);
             write_trailer_fields(wbuf, || fields.iter().copied());
             wbuf.extend_from_slice(b"\r\n");
-            return keep_alive;
+            return (keep_alive, false);
         }
         Trailers::Fields(fields) => {
             // The fields may borrow the arena, which is gone when the body is sent.
@@ -691,7 +754,32 @@ async fn respond<'r, H: Handler>(
         chunked: true,
         trailers,
     };
-    keep_alive
+    (keep_alive, false)
+}
+
+/// A `101 Switching Protocols` head (RFC 9110 §15.2.2) with the handler's fields (those
+/// that can be written safely: [`h11::is_valid_field`]) and `Connection: upgrade` unless
+/// the handler set `Connection` itself (RFC 9110 §7.8).
+fn write_switching_protocols(wbuf: &mut Vec<u8>, fields: &[(&[u8], &[u8])]) {
+    wbuf.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
+    let mut connection = false;
+    for &(name, value) in fields {
+        if !h11::is_valid_field(name, value)
+            || name.eq_ignore_ascii_case(b"content-length")
+            || name.eq_ignore_ascii_case(b"transfer-encoding")
+        {
+            continue;
+        }
+        connection |= name.eq_ignore_ascii_case(b"connection");
+        wbuf.extend_from_slice(name);
+        wbuf.extend_from_slice(b": ");
+        wbuf.extend_from_slice(value);
+        wbuf.extend_from_slice(b"\r\n");
+    }
+    if !connection {
+        wbuf.extend_from_slice(b"connection: upgrade\r\n");
+    }
+    wbuf.extend_from_slice(b"\r\n");
 }
 
 /// A response's header fields for its head: a preset's as is, a handler's without the

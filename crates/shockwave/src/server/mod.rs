@@ -67,6 +67,7 @@ pub mod stats;
 pub mod tls;
 mod trim;
 mod worker;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -76,7 +77,7 @@ use tokio::sync::watch;
 
 /// The handler API lives in [`crate::service`]; its modules are re-exported here so
 /// `shockwave::server::response::Response` and friends keep working.
-pub use crate::service::{body, handler, request, response};
+pub use crate::service::{body, handler, request, response, upgrade};
 
 pub use crate::service::tower::{
     from_tower, RemoteAddr, TowerBody, TowerHandler, TOWER_COLLECT_EXACT_MAX,
@@ -89,6 +90,7 @@ pub use response::{
     BodyStream, FileBody, Response, ResponseBody, Trailers, RESPONSE_INLINE_HEADERS,
 };
 pub use stats::ServerStats;
+pub use upgrade::Upgraded;
 
 #[cfg(feature = "compression")]
 pub use compression::{Compress, Compression};

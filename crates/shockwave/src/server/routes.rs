@@ -13,7 +13,9 @@ use super::response::Response;
 use super::StatsSource;
 
 /// `GET /` → `Hello, World!`, `GET /json` → `{"message":"Hello, World!"}`,
-/// `POST /echo` → the request body, `GET /stats` → the server's counters as JSON, and
+/// `POST /echo` → the request body, `GET /stats` → the server's counters as JSON,
+/// `GET /ws` → a WebSocket echo (text and binary messages sent back as they came, over
+/// an HTTP/1.1 upgrade), `GET /ws.html` → a page that opens `/ws` in a browser, and
 /// (with [`DefaultRoutes::with_static`]) files under `/static/`.
 #[derive(Debug, Clone, Default)]
 pub struct DefaultRoutes {
@@ -124,14 +126,80 @@ impl DefaultRoutes {
                     .body(Bytes::from(src.to_json())),
                 None => Response::new(StatusCode::SERVICE_UNAVAILABLE),
             },
+            (Method::GET, "/ws") => match super::ws::WebSocketUpgrade::from_request(&cx) {
+                Ok(ws) => ws.on_upgrade(|mut socket| async move {
+                    while let Some(Ok(message)) = socket.recv().await {
+                        // Pings are answered by the socket itself; echo the data.
+                        let echo = matches!(
+                            message,
+                            super::ws::Message::Text(_) | super::ws::Message::Binary(_)
+                        );
+                        if echo && socket.send(message).await.is_err() {
+                            break;
+                        }
+                    }
+                }),
+                Err(refusal) => refusal,
+            },
+            (Method::GET | Method::HEAD, "/ws.html") => Response::ok()
+                .header("content-type", "text/html; charset=utf-8")
+                .header("cache-control", "no-store")
+                .body(WS_PAGE),
             (_, p) if p.starts_with("/static/") => match &self.files {
                 Some(files) => files.serve(cx.request(), cx.arena(), &p["/static/".len()..]),
                 None => Response::new(StatusCode::NOT_FOUND),
             },
-            (_, "/" | "/plaintext" | "/json" | "/stats" | "/echo") => {
+            (_, "/" | "/plaintext" | "/json" | "/stats" | "/echo" | "/ws" | "/ws.html") => {
                 Response::new(StatusCode::METHOD_NOT_ALLOWED)
             }
             _ => Response::new(StatusCode::NOT_FOUND),
         }
     }
 }
+
+/// The page of `GET /ws.html`: opens `ws(s)://<host>/ws`, sends what is typed, shows
+/// the echoes.
+const WS_PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>shockwave WebSocket echo</title>
+<style>
+body { font-family: sans-serif; max-width: 40em; margin: 2em auto; }
+#log { border: 1px solid #ccc; padding: .5em; height: 20em; overflow-y: auto; white-space: pre-wrap; }
+</style>
+</head>
+<body>
+<h1>WebSocket echo</h1>
+<p>Status: <span id="status">connecting</span></p>
+<form id="form"><input id="input" autocomplete="off" size="50" autofocus> <button>Send</button></form>
+<div id="log"></div>
+<script>
+"use strict";
+const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+const log = document.getElementById("log");
+const status = document.getElementById("status");
+function line(text) {
+  const div = document.createElement("div");
+  div.textContent = text;
+  log.appendChild(div);
+  log.scrollTop = log.scrollHeight;
+}
+const socket = new WebSocket(url);
+socket.onopen = () => { status.textContent = "open (" + url + ")"; };
+socket.onmessage = (event) => { line("< " + event.data); };
+socket.onclose = (event) => { status.textContent = "closed (" + event.code + ")"; };
+socket.onerror = () => { status.textContent = "error"; };
+document.getElementById("form").onsubmit = (event) => {
+  event.preventDefault();
+  const input = document.getElementById("input");
+  if (socket.readyState === WebSocket.OPEN && input.value !== "") {
+    socket.send(input.value);
+    line("> " + input.value);
+    input.value = "";
+  }
+};
+</script>
+</body>
+</html>
+"#;

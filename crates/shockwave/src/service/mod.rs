@@ -22,6 +22,8 @@ pub mod response;
 pub mod scheme;
 #[cfg(feature = "server")]
 pub mod tower;
+#[cfg(feature = "server")]
+pub mod upgrade;
 
 #[cfg(feature = "server")]
 pub use body::{Body, BodyError, BodySource};
@@ -36,3 +38,5 @@ pub use response::{
 pub use scheme::Scheme;
 #[cfg(feature = "server")]
 pub use tower::{from_tower, RemoteAddr, TowerBody, TowerHandler, TOWER_COLLECT_EXACT_MAX};
+#[cfg(feature = "server")]
+pub use upgrade::Upgraded;

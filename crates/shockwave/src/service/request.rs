@@ -10,6 +10,7 @@ use http::{Method, Version};
 use shockwave_arena::{Arena, HeaderList};
 
 use super::body::Body;
+use super::upgrade::{UpgradeSlot, Upgraded};
 
 /// The request's URI scheme (defined in [`crate::service::scheme`], shared with the client).
 pub use super::scheme::Scheme;
@@ -287,6 +288,8 @@ pub struct RequestContext<'a> {
     request: Request<'a>,
     arena: &'a Arena,
     body: Body<'a>,
+    /// Set by the HTTP/1.1 driver for requests that may be upgraded.
+    upgrade: Option<&'a UpgradeSlot>,
 }
 
 impl std::fmt::Debug for RequestContext<'_> {
@@ -305,6 +308,45 @@ impl<'a> RequestContext<'a> {
             request,
             arena,
             body,
+            upgrade: None,
+        }
+    }
+
+    /// Lets the handler take the connection over after a 101 (HTTP/1.1 driver).
+    pub(crate) fn with_upgrade(mut self, slot: &'a UpgradeSlot) -> Self {
+        self.upgrade = Some(slot);
+        self
+    }
+
+    /// The driver's upgrade slot, if the connection can be taken over.
+    pub(crate) fn upgrade_slot(&self) -> Option<&'a UpgradeSlot> {
+        self.upgrade
+    }
+
+    /// True when this request's connection can be taken over with
+    /// [`RequestContext::on_upgrade`]: an HTTP/1.1 request without a body carrying an
+    /// `Upgrade` field.
+    pub fn can_upgrade(&self) -> bool {
+        self.upgrade.is_some()
+    }
+
+    /// Registers what runs on the connection after a `101 Switching Protocols` answer
+    /// (RFC 9110 §7.8; see [`super::upgrade`]). Returns `false`, registering nothing,
+    /// when the connection cannot be upgraded (HTTP/2, HTTP/3, HTTP/1.0, a request
+    /// with a body or without an `Upgrade` field). The handler must then return a
+    /// response with status 101 and an `Upgrade` field; any other status drops the
+    /// callback unrun. A later call replaces an earlier one.
+    pub fn on_upgrade<F, Fut>(&self, f: F) -> bool
+    where
+        F: FnOnce(Upgraded) -> Fut + 'static,
+        Fut: std::future::Future<Output = ()> + 'static,
+    {
+        match self.upgrade {
+            Some(slot) => {
+                slot.set(Box::new(move |io| Box::pin(f(io))));
+                true
+            }
+            None => false,
         }
     }
 

@@ -125,7 +125,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_default()
         );
     }
-    say!("shockwave: routes: GET / | GET /json | POST /echo | GET /stats; Ctrl-C stops");
+    say!("shockwave: routes: GET / | GET /json | POST /echo | GET /stats | GET /ws (WebSocket echo) | GET /ws.html; Ctrl-C stops");
     handle.shutdown_on_signals()?;
     handle.wait()?;
     say!("shockwave: stopped");
