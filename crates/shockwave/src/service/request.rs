@@ -250,7 +250,7 @@ impl<'a> Request<'a> {
     pub fn header(&self, name: impl AsRef<[u8]>) -> Option<&'a [u8]> {
         self.headers.get(name)
     }
-    /// The peer's address.
+    /// The peer's address; `None` over a Unix domain socket (which has no peer address).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
     }

@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// Serve the files below DIR under /static/.
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
+    /// Also listen on the Unix domain socket PATH (HTTP/1.1 and h2c; file mode 0660,
+    /// removed on exit; a stale file nothing listens on is replaced).
+    #[arg(long, value_name = "PATH")]
+    unix: Option<PathBuf>,
 }
 
 /// Runs `shockwave serve`.
@@ -53,6 +57,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut builder = Server::builder().bind(args.addr).alloc(alloc);
     if let Some(w) = args.workers {
         builder = builder.workers(w);
+    }
+    if let Some(path) = &args.unix {
+        builder = builder.bind_unix(path);
     }
     let mut cert_note = None;
     if args.self_signed || args.cert.is_some() {
@@ -93,6 +100,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         say!(
             "shockwave: listening on http://{a}/  ({workers} workers, --alloc {})",
             args.alloc
+        );
+    }
+    for p in handle.unix_paths() {
+        say!(
+            "shockwave: listening on unix:{} (curl --unix-socket {} http://localhost/)",
+            p.display(),
+            p.display()
         );
     }
     for a in handle.tls_local_addrs() {
