@@ -177,3 +177,104 @@ fn a_second_server_on_the_same_path_is_refused_and_the_first_keeps_its_file() {
     stop(first);
     assert!(!path.exists());
 }
+
+#[tokio::test]
+async fn our_client_over_a_unix_socket_pools_per_socket_and_speaks_h2c() {
+    use shockwave::client::Client;
+    let path = sock_path("client");
+    let h = start(&path);
+    let client = Client::builder().unix_socket(&path).build().unwrap();
+    for _ in 0..3 {
+        let resp = client.get("http://localhost/json").send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.version(), http::Version::HTTP_11);
+        assert_eq!(
+            resp.text().await.unwrap(),
+            "{\"message\":\"Hello, World!\"}"
+        );
+    }
+    let resp = client
+        .post("http://localhost/echo")
+        .body("over the socket")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "over the socket");
+    // One connection, reused: the pool keys on the socket.
+    let stats = client.stats();
+    assert_eq!(stats.connections_opened, 1, "{stats:?}");
+    assert_eq!(stats.connections_reused, 3, "{stats:?}");
+    assert_eq!(client.idle_connections("http://localhost/"), 1);
+    assert_eq!(h.stats().connections_accepted, 1);
+
+    // h2c with prior knowledge over the socket.
+    let h2 = Client::builder()
+        .unix_socket(&path)
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let resp = h2.get("http://localhost/").send().await.unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    assert_eq!(resp.text().await.unwrap(), "Hello, World!");
+
+    // https cannot go over the socket; a missing socket is a connect error.
+    let err = client.get("https://localhost/").send().await.unwrap_err();
+    assert!(err.to_string().contains("Unix domain socket"), "{err}");
+    stop(h);
+    let err = Client::builder()
+        .unix_socket(&path)
+        .build()
+        .unwrap()
+        .get("http://localhost/")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+}
+
+/// `shockwave serve --unix` and `shockwave get --unix-socket`: the socket file goes away
+/// when SIGTERM stops the server.
+#[cfg(feature = "cli")]
+#[test]
+fn cli_serve_unix_and_get_unix_socket() {
+    use std::io::BufRead as _;
+    let path = sock_path("cli");
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_shockwave"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--workers", "1", "--unix"])
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(serve.stdout.take().unwrap()).lines();
+    let mut said = String::new();
+    while !said.contains("routes:") {
+        said = lines.next().expect("serve printed its addresses").unwrap();
+    }
+    assert!(path.exists());
+    let out = Command::new(env!("CARGO_BIN_EXE_shockwave"))
+        .args(["get", "--unix-socket"])
+        .arg(&path)
+        .arg("http://localhost/json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"{\"message\":\"Hello, World!\"}");
+    assert_eq!(run(curl(&path).arg("http://localhost/")), "Hello, World!");
+    // SIGTERM: graceful stop, the file removed.
+    let killed = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = serve.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!path.exists(), "serve left its socket file behind");
+}

@@ -527,6 +527,28 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every request over the Unix domain socket at `path`, like curl's
+    /// `--unix-socket`: the URL still gives the request's target and `Host`
+    /// (`http://localhost/path`), but no name is resolved and no proxy applies. HTTP/1.1
+    /// and h2c (with [`Self::http2_prior_knowledge`] or a request's `HTTP_2` version)
+    /// work over it; `https://` and HTTP/3 URLs fail. Connections are pooled per socket.
+    ///
+    /// ```no_run
+    /// # async fn f() -> shockwave::client::Result<()> {
+    /// let client = shockwave::client::Client::builder()
+    ///     .unix_socket("/run/app.sock")
+    ///     .build()?;
+    /// let body = client.get("http://localhost/health").send().await?.text().await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(unix)]
+    pub fn unix_socket(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        let path = path.into();
+        let key = format!("unix:{}", path.display());
+        self.config.net.unix = Some(connect::UnixSocket { path, key });
+        self
+    }
+
     /// Ignores the proxy environment variables (`HTTP_PROXY`, `HTTPS_PROXY`,
     /// `ALL_PROXY`, `NO_PROXY` and their lowercase forms), which are otherwise read when
     /// the client is built. Proxies added with [`Self::proxy`] still apply.
@@ -797,6 +819,10 @@ impl Client {
 
     /// The pool key part of `t`'s proxy ("" when it connects directly).
     fn via_key(&self, t: &Target<'_>) -> &str {
+        #[cfg(unix)]
+        if let Some(unix) = &self.inner.config.net.unix {
+            return &unix.key;
+        }
         self.inner.config.net.proxies.key(t)
     }
 
@@ -901,6 +927,13 @@ impl Client {
             return Err(Error::invalid_url(
                 t.authority,
                 "HTTP/3 cannot go through a proxy (exempt the host with NoProxy, or use HTTP/1.1 or HTTP/2)",
+            ));
+        }
+        #[cfg(unix)]
+        if self.inner.config.net.unix.is_some() {
+            return Err(Error::invalid_url(
+                t.authority,
+                "HTTP/3 cannot go over a Unix domain socket",
             ));
         }
         let host = pool.host_pool(t, "");
