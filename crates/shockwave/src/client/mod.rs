@@ -1331,41 +1331,47 @@ async fn h2_exchange(
         .open_stream(fields, no_body)
         .await
         .map_err(|e| fail(e, false))?;
+    // RFC 9113 §8.1: a server may answer before the request body is complete, then
+    // reset the stream with NO_ERROR (e.g. a 413 for an upload over its limit): stop
+    // sending and read that response — it must not be discarded.
+    let sent = |r: Result<()>| -> std::result::Result<bool, H2Fail> {
+        match r {
+            Ok(()) => Ok(true),
+            Err(Error::Http2Reset(ErrorCode::NoError)) => Ok(false),
+            Err(e) => Err(fail(e, true)),
+        }
+    };
     match &mut out.body {
         OutBody::Full([]) => {}
-        OutBody::Full(b) => stream.send_data(b, true).await.map_err(|e| fail(e, true))?,
-        OutBody::Stream { stream: body, len } => {
-            let mut sent: u64 = 0;
+        OutBody::Full(b) => {
+            sent(stream.send_data(b, true).await)?;
+        }
+        OutBody::Stream { stream: body, len } => 'body: {
+            let mut produced: u64 = 0;
             while let Some(piece) = body.next().await {
                 let piece: Bytes = piece.map_err(|e| H2Fail::Fatal(Error::BodyStream(e)))?;
-                sent += piece.len() as u64;
+                produced += piece.len() as u64;
                 if let Some(declared) = *len {
-                    if sent > declared {
+                    if produced > declared {
                         return Err(H2Fail::Fatal(Error::BodyLengthMismatch {
                             declared,
-                            produced: sent,
+                            produced,
                         }));
                     }
                 }
-                if !piece.is_empty() {
-                    stream
-                        .send_data(&piece, false)
-                        .await
-                        .map_err(|e| fail(e, true))?;
+                if !piece.is_empty() && !sent(stream.send_data(&piece, false).await)? {
+                    break 'body;
                 }
             }
             if let Some(declared) = *len {
-                if sent != declared {
+                if produced != declared {
                     return Err(H2Fail::Fatal(Error::BodyLengthMismatch {
                         declared,
-                        produced: sent,
+                        produced,
                     }));
                 }
             }
-            stream
-                .send_data(&[], true)
-                .await
-                .map_err(|e| fail(e, true))?;
+            sent(stream.send_data(&[], true).await)?;
         }
     }
     let head = stream.response().await.map_err(|e| fail(e, true))?;

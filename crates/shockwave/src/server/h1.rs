@@ -27,7 +27,7 @@ use super::response::{BodyStream, FileBody, Response, ResponseBody, Trailers};
 use super::state::WorkerState;
 use super::stats::inc;
 use crate::common::budget::ConnBudget;
-use crate::common::linger::linger_close;
+use crate::common::linger::{linger_close_with, Drain};
 use crate::common::pipeline::{poll_guarded, poll_trailers, resolve_trailers};
 use crate::common::rate::RateMeter;
 
@@ -275,7 +275,7 @@ where
                     c.rbuf.resize(len, 0);
                 } else {
                     let status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-                    return reject(c, st, status, sleep).await;
+                    return reject(c, st, status, sleep, Drain::DEFAULT).await;
                 }
             }
             flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
@@ -288,7 +288,7 @@ where
                 r = c.io.read(&mut c.rbuf[prev..]) => r?,
                 _ = &mut sleep => {
                     inc(&st.counters.timeouts);
-                    return reject(c, st, StatusCode::REQUEST_TIMEOUT, sleep).await;
+                    return reject(c, st, StatusCode::REQUEST_TIMEOUT, sleep, Drain::DEFAULT).await;
                 }
             };
             if n == 0 {
@@ -325,7 +325,7 @@ where
                 inc(&st.counters.requests);
                 tracing::debug!(?remote, error = %e, "bad request");
                 drop(parsed);
-                return reject(c, st, status, sleep).await;
+                return reject(c, st, status, sleep, Drain::DEFAULT).await;
             }
         };
         inc(&st.counters.requests);
@@ -344,7 +344,7 @@ where
         };
         if let Some(status) = refused {
             drop(parsed);
-            return reject(c, st, status, sleep).await;
+            return reject(c, st, status, sleep, Drain::DEFAULT).await;
         }
         let framing = req.framing();
         #[cfg(feature = "http2")]
@@ -360,6 +360,9 @@ where
         // Filled by `respond` only for bodies sent after the request's borrows end: the
         // common in-memory response does not move a `Deferred` around.
         let mut deferred = Deferred::NONE;
+        // A request body left unread (the handler answered without it, or refused it
+        // as too large): what may still come of it, drained before the close.
+        let mut unread_body: Option<Option<u64>> = None;
         let keep_alive = match framing {
             h11::BodyFraming::Empty | h11::BodyFraming::Length(0) => {
                 let state = BodyState::default();
@@ -389,7 +392,16 @@ where
                 drop(parsed);
                 if let h11::BodyFraming::Length(len) = framing {
                     if len > cfg.limits.max_body_size {
-                        return reject(c, st, StatusCode::PAYLOAD_TOO_LARGE, sleep).await;
+                        // Refused before reading: the client may be sending the body
+                        // anyway (no `Expect: 100-continue`); drain it so the 413 is read.
+                        return reject(
+                            c,
+                            st,
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            sleep,
+                            Drain::refused_body(Some(len)),
+                        )
+                        .await;
                     }
                 }
                 // Earlier pipelined responses go out first (and before any 100 Continue).
@@ -412,7 +424,7 @@ where
                         let status = other
                             .err()
                             .map_or(StatusCode::BAD_REQUEST, |e| e.status_code());
-                        return reject(c, st, status, sleep).await;
+                        return reject(c, st, status, sleep, Drain::DEFAULT).await;
                     }
                 };
                 c.start += n;
@@ -443,7 +455,7 @@ where
                     budget: ConnBudget::new(Some(&st.body_budget), u64::MAX),
                 };
                 let body = Body::new(&mut source, arena, cfg.limits.max_body_size);
-                respond(
+                let out = respond(
                     st,
                     &req,
                     arena,
@@ -457,7 +469,17 @@ where
                     shutting_down,
                     &mut deferred,
                 )
-                .await
+                .await;
+                // Unread, or refused as too large (not malformed or too slow: no point).
+                let refused = matches!(
+                    state.error.get(),
+                    None | Some(StatusCode::PAYLOAD_TOO_LARGE)
+                );
+                if !state.done.get() && refused {
+                    let received = source.received;
+                    unread_body = Some(source.content_length.map(|l| l.saturating_sub(received)));
+                }
+                out
             }
         };
         let mut keep_alive = keep_alive;
@@ -481,7 +503,8 @@ where
         }
         if !keep_alive {
             flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
-            linger_close(&mut c.io, &mut c.rbuf, sleep).await;
+            let drain = unread_body.map_or(Drain::DEFAULT, Drain::refused_body);
+            linger_close_with(&mut c.io, &mut c.rbuf, sleep, drain).await;
             return Ok(());
         }
         if c.wbuf.len() >= cfg.limits.write_batch_bytes {
@@ -943,6 +966,7 @@ async fn reject<IO, H>(
     st: &WorkerState<H>,
     status: StatusCode,
     mut sleep: Pin<&mut Sleep>,
+    drain: Drain,
 ) -> Result<(), Close>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
@@ -965,7 +989,7 @@ where
     c.wbuf.extend_from_slice(reason.as_bytes());
     c.wbuf.push(b'\n');
     flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
-    linger_close(&mut c.io, &mut c.rbuf, sleep).await;
+    linger_close_with(&mut c.io, &mut c.rbuf, sleep, drain).await;
     Ok(())
 }
 

@@ -355,6 +355,12 @@ impl<'a> RequestContext<'a> {
     pub fn body(&mut self) -> &mut Body<'a> {
         &mut self.body
     }
+    /// Lowers the body limit of this request (a per-route limit, clamped to the server's
+    /// `max_body_size`): shorthand for [`Body::set_limit`], which says how the 413 that
+    /// follows reaches the client.
+    pub fn set_body_limit(&mut self, limit: u64) {
+        self.body.set_limit(limit);
+    }
     /// Splits the context into its parts.
     pub fn into_parts(self) -> (Request<'a>, &'a Arena, Body<'a>) {
         (self.request, self.arena, self.body)
