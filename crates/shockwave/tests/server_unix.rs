@@ -52,7 +52,7 @@ fn run(cmd: &mut Command) -> String {
 fn curl_over_a_unix_socket_http1_h2c_prior_knowledge_and_upgrade() {
     let path = sock_path("curl");
     let h = start(&path);
-    assert_eq!(h.unix_paths(), [path.clone()]);
+    assert_eq!(h.unix_paths(), std::slice::from_ref(&path));
     assert!(h.local_addrs().is_empty());
     // HTTP/1.1, twice on one connection (keep-alive works over the socket).
     let out = run(curl(&path).args([

@@ -61,6 +61,7 @@ impl Drain {
 /// Shuts down our side of `io`, then reads and discards up to 256 KiB into `scratch`
 /// until the peer closes or 500 ms pass. `sleep` is re-armed for the deadline (a pinned
 /// timer the caller already owns: no allocation).
+#[cfg(feature = "http2")]
 pub(crate) async fn linger_close<IO: AsyncRead + AsyncWrite + Unpin>(
     io: &mut IO,
     scratch: &mut [u8],

@@ -20,6 +20,8 @@ use super::stats::{dec, inc, WorkerCounters};
 
 /// A connected stream whose first bytes can be peeked without consuming them: TCP, or a
 /// Unix domain socket.
+// Only the h2c preface sniff peeks (without `http2`, cleartext is HTTP/1.1 alone).
+#[cfg_attr(not(feature = "http2"), allow(dead_code))]
 pub(crate) trait Peek {
     /// Waits until the stream is readable (or closed for reading).
     fn readable(&self) -> impl std::future::Future<Output = std::io::Result<tokio::io::Ready>>;
