@@ -278,3 +278,16 @@ fn cli_serve_unix_and_get_unix_socket() {
     assert!(status.success(), "{status:?}");
     assert!(!path.exists(), "serve left its socket file behind");
 }
+
+#[test]
+fn a_start_that_fails_after_the_unix_bind_removes_the_socket_file() {
+    let path = sock_path("failed");
+    // A TCP address another socket holds: the start fails after the Unix bind.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = unix_builder(&path)
+        .bind(held.local_addr().unwrap())
+        .start(DefaultRoutes::new())
+        .expect_err("the TCP address is held");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
+    assert!(!path.exists(), "a failed start left its socket file behind");
+}

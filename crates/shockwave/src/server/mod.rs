@@ -13,6 +13,9 @@
 //! }
 //! ```
 //!
+//! [`ServerBuilder::bind_unix`] adds Unix domain sockets, served like the cleartext TCP
+//! addresses (HTTP/1.1 and h2c).
+//!
 //! This module is the `server` feature. HTTP/1.1 over cleartext TCP is always there;
 //! h2c (prior knowledge and `Upgrade: h2c`) and ALPN `h2` need `http2`; TLS listeners
 //! and the `tls` module (certificates, self-signed ones) need `tls`; HTTP/3 listeners
