@@ -72,12 +72,28 @@ pub(crate) const DEFAULT_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 pub(crate) struct Network {
     pub proxies: super::proxy::Proxies,
     pub dialer: Dialer,
+    /// Every connection goes to this Unix domain socket instead (proxies do not apply).
+    #[cfg(unix)]
+    pub unix: Option<UnixSocket>,
+}
+
+/// The Unix domain socket of [`ClientBuilder::unix_socket`](super::ClientBuilder::unix_socket).
+#[cfg(unix)]
+#[derive(Debug, Clone)]
+pub(crate) struct UnixSocket {
+    pub path: std::path::PathBuf,
+    /// The pool key part: `unix:` and the path (connections are pooled per socket).
+    pub key: String,
 }
 
 impl Network {
     /// The HTTP proxy `t` is sent to in absolute form (an `http://` URL through an HTTP
     /// proxy), if any.
     pub fn forward_proxy(&self, t: &super::target::Target<'_>) -> Option<&super::proxy::Via> {
+        #[cfg(unix)]
+        if self.unix.is_some() {
+            return None;
+        }
         self.proxies.find(t).filter(|v| {
             v.kind == super::proxy::ViaKind::Http && t.scheme == super::target::Scheme::Http
         })

@@ -292,7 +292,12 @@ impl Http2Client {
             .open_stream(fields.iter().copied(), body.is_empty())
             .await?;
         if !body.is_empty() {
-            stream.send_data(&body, true).await?;
+            match stream.send_data(&body, true).await {
+                // RFC 9113 §8.1: a complete early response, then RST_STREAM NO_ERROR:
+                // the response stands (read below).
+                Err(Error::Http2Reset(ErrorCode::NoError)) | Ok(()) => {}
+                Err(e) => return Err(e),
+            }
         }
         let head = stream.response().await?;
         let mut builder = http::Response::builder()

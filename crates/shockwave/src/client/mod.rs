@@ -531,6 +531,28 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every request over the Unix domain socket at `path`, like curl's
+    /// `--unix-socket`: the URL still gives the request's target and `Host`
+    /// (`http://localhost/path`), but no name is resolved and no proxy applies. HTTP/1.1
+    /// and h2c (with [`Self::http2_prior_knowledge`] or a request's `HTTP_2` version)
+    /// work over it; `https://` and HTTP/3 URLs fail. Connections are pooled per socket.
+    ///
+    /// ```no_run
+    /// # async fn f() -> shockwave::client::Result<()> {
+    /// let client = shockwave::client::Client::builder()
+    ///     .unix_socket("/run/app.sock")
+    ///     .build()?;
+    /// let body = client.get("http://localhost/health").send().await?.text().await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(unix)]
+    pub fn unix_socket(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        let path = path.into();
+        let key = format!("unix:{}", path.display());
+        self.config.net.unix = Some(connect::UnixSocket { path, key });
+        self
+    }
+
     /// Ignores the proxy environment variables (`HTTP_PROXY`, `HTTPS_PROXY`,
     /// `ALL_PROXY`, `NO_PROXY` and their lowercase forms), which are otherwise read when
     /// the client is built. Proxies added with [`Self::proxy`] still apply.
@@ -801,6 +823,10 @@ impl Client {
 
     /// The pool key part of `t`'s proxy ("" when it connects directly).
     fn via_key(&self, t: &Target<'_>) -> &str {
+        #[cfg(unix)]
+        if let Some(unix) = &self.inner.config.net.unix {
+            return &unix.key;
+        }
         self.inner.config.net.proxies.key(t)
     }
 
@@ -905,6 +931,13 @@ impl Client {
             return Err(Error::invalid_url(
                 t.authority,
                 "HTTP/3 cannot go through a proxy (exempt the host with NoProxy, or use HTTP/1.1 or HTTP/2)",
+            ));
+        }
+        #[cfg(unix)]
+        if self.inner.config.net.unix.is_some() {
+            return Err(Error::invalid_url(
+                t.authority,
+                "HTTP/3 cannot go over a Unix domain socket",
             ));
         }
         let host = pool.host_pool(t, "");
@@ -1302,41 +1335,47 @@ async fn h2_exchange(
         .open_stream(fields, no_body)
         .await
         .map_err(|e| fail(e, false))?;
+    // RFC 9113 §8.1: a server may answer before the request body is complete, then
+    // reset the stream with NO_ERROR (e.g. a 413 for an upload over its limit): stop
+    // sending and read that response — it must not be discarded.
+    let sent = |r: Result<()>| -> std::result::Result<bool, H2Fail> {
+        match r {
+            Ok(()) => Ok(true),
+            Err(Error::Http2Reset(ErrorCode::NoError)) => Ok(false),
+            Err(e) => Err(fail(e, true)),
+        }
+    };
     match &mut out.body {
         OutBody::Full([]) => {}
-        OutBody::Full(b) => stream.send_data(b, true).await.map_err(|e| fail(e, true))?,
-        OutBody::Stream { stream: body, len } => {
-            let mut sent: u64 = 0;
+        OutBody::Full(b) => {
+            sent(stream.send_data(b, true).await)?;
+        }
+        OutBody::Stream { stream: body, len } => 'body: {
+            let mut produced: u64 = 0;
             while let Some(piece) = body.next().await {
                 let piece: Bytes = piece.map_err(|e| H2Fail::Fatal(Error::BodyStream(e)))?;
-                sent += piece.len() as u64;
+                produced += piece.len() as u64;
                 if let Some(declared) = *len {
-                    if sent > declared {
+                    if produced > declared {
                         return Err(H2Fail::Fatal(Error::BodyLengthMismatch {
                             declared,
-                            produced: sent,
+                            produced,
                         }));
                     }
                 }
-                if !piece.is_empty() {
-                    stream
-                        .send_data(&piece, false)
-                        .await
-                        .map_err(|e| fail(e, true))?;
+                if !piece.is_empty() && !sent(stream.send_data(&piece, false).await)? {
+                    break 'body;
                 }
             }
             if let Some(declared) = *len {
-                if sent != declared {
+                if produced != declared {
                     return Err(H2Fail::Fatal(Error::BodyLengthMismatch {
                         declared,
-                        produced: sent,
+                        produced,
                     }));
                 }
             }
-            stream
-                .send_data(&[], true)
-                .await
-                .map_err(|e| fail(e, true))?;
+            sent(stream.send_data(&[], true).await)?;
         }
     }
     let head = stream.response().await.map_err(|e| fail(e, true))?;

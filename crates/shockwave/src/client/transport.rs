@@ -33,18 +33,23 @@ pub(crate) type TlsConfig = ();
 pub enum Transport {
     /// Plain-text TCP.
     Tcp(TcpStream),
+    /// A Unix domain socket ([`ClientBuilder::unix_socket`](super::ClientBuilder::unix_socket)).
+    #[cfg(unix)]
+    Unix(tokio::net::UnixStream),
     /// TLS over TCP (boxed: the TLS state is large).
     #[cfg(feature = "tls")]
     Tls(Box<TlsStream<TcpStream>>),
 }
 
 impl Transport {
-    /// The TCP socket underneath.
-    pub fn tcp(&self) -> &TcpStream {
+    /// The TCP socket underneath (`None` over a Unix domain socket).
+    pub fn tcp(&self) -> Option<&TcpStream> {
         match self {
-            Transport::Tcp(s) => s,
+            Transport::Tcp(s) => Some(s),
+            #[cfg(unix)]
+            Transport::Unix(_) => None,
             #[cfg(feature = "tls")]
-            Transport::Tls(s) => s.get_ref().0,
+            Transport::Tls(s) => Some(s.get_ref().0),
         }
     }
 
@@ -52,6 +57,8 @@ impl Transport {
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
         match self {
             Transport::Tcp(_) => None,
+            #[cfg(unix)]
+            Transport::Unix(_) => None,
             #[cfg(feature = "tls")]
             Transport::Tls(s) => s.get_ref().1.alpn_protocol(),
         }
@@ -61,7 +68,12 @@ impl Transport {
     /// or sent unsolicited bytes (either way it cannot carry a new request). Never blocks.
     pub(crate) fn idle_is_usable(&self) -> bool {
         let mut probe = [0u8; 1];
-        match self.tcp().try_read(&mut probe) {
+        let read = match self {
+            #[cfg(unix)]
+            Transport::Unix(s) => s.try_read(&mut probe),
+            _ => self.tcp().map_or(Ok(0), |s| s.try_read(&mut probe)),
+        };
+        match read {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
             _ => false, // EOF, unexpected data, or an error
         }
@@ -102,6 +114,24 @@ async fn connect_inner(
         return Err(Error::TlsConfig(
             "https:// URLs need the `tls` feature of shockwave".into(),
         ));
+    }
+    #[cfg(unix)]
+    if let Some(unix) = &net.unix {
+        // Like curl --unix-socket: the URL names the request, the socket is where it goes.
+        if target.scheme == Scheme::Https {
+            return Err(Error::invalid_url(
+                target.authority,
+                "https over a Unix domain socket is not supported; use http://",
+            ));
+        }
+        let stream = tokio::net::UnixStream::connect(&unix.path)
+            .await
+            .map_err(|source| Error::Connect {
+                host: unix.key.clone(),
+                port: target.port,
+                source,
+            })?;
+        return Ok(Transport::Unix(stream));
     }
     let tcp = match net.proxies.find(target) {
         Some(via) => {
@@ -146,6 +176,8 @@ impl AsyncRead for Transport {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(unix)]
+            Transport::Unix(s) => Pin::new(s).poll_read(cx, buf),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
@@ -160,6 +192,8 @@ impl AsyncWrite for Transport {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(unix)]
+            Transport::Unix(s) => Pin::new(s).poll_write(cx, buf),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
@@ -172,6 +206,8 @@ impl AsyncWrite for Transport {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            #[cfg(unix)]
+            Transport::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
@@ -180,6 +216,8 @@ impl AsyncWrite for Transport {
     fn is_write_vectored(&self) -> bool {
         match self {
             Transport::Tcp(s) => s.is_write_vectored(),
+            #[cfg(unix)]
+            Transport::Unix(s) => s.is_write_vectored(),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => s.is_write_vectored(),
         }
@@ -188,6 +226,8 @@ impl AsyncWrite for Transport {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(unix)]
+            Transport::Unix(s) => Pin::new(s).poll_flush(cx),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
@@ -196,6 +236,8 @@ impl AsyncWrite for Transport {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(unix)]
+            Transport::Unix(s) => Pin::new(s).poll_shutdown(cx),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }

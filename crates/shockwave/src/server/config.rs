@@ -126,6 +126,14 @@ impl Default for Timeouts {
 pub struct ServerConfig {
     /// Plain-text (HTTP) listening addresses.
     pub addrs: Vec<SocketAddr>,
+    /// Unix domain socket paths, served like the plain-text addresses (HTTP/1.1, h2c with
+    /// prior knowledge or `Upgrade: h2c`). See [`ServerBuilder::bind_unix`].
+    #[cfg(unix)]
+    pub unix_paths: Vec<std::path::PathBuf>,
+    /// The permission bits of the Unix socket files (set before the socket listens).
+    /// Default `0o660`: the owner and the owner's group may connect, nobody else.
+    #[cfg(unix)]
+    pub unix_socket_mode: u32,
     /// TLS (HTTPS) listening addresses; needs [`ServerConfig::tls`].
     #[cfg(feature = "tls")]
     pub tls_addrs: Vec<SocketAddr>,
@@ -173,6 +181,11 @@ impl std::fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("ServerConfig");
         d.field("addrs", &self.addrs);
+        #[cfg(unix)]
+        d.field("unix_paths", &self.unix_paths).field(
+            "unix_socket_mode",
+            &format_args!("{:#o}", self.unix_socket_mode),
+        );
         #[cfg(feature = "tls")]
         d.field("tls_addrs", &self.tls_addrs)
             .field("tls", &self.tls.is_some());
@@ -194,6 +207,10 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             addrs: Vec::new(),
+            #[cfg(unix)]
+            unix_paths: Vec::new(),
+            #[cfg(unix)]
+            unix_socket_mode: 0o660,
             #[cfg(feature = "tls")]
             tls_addrs: Vec::new(),
             #[cfg(feature = "tls")]
@@ -253,6 +270,32 @@ impl ServerBuilder {
     /// Adds a plain-text listening address (`127.0.0.1:0` picks a free port).
     pub fn bind(mut self, addr: SocketAddr) -> Self {
         self.config.addrs.push(addr);
+        self
+    }
+    /// Adds a Unix domain socket to listen on, served like a plain-text address:
+    /// HTTP/1.1 and h2c (prior knowledge, `Upgrade: h2c`), by every worker (they share
+    /// the one listening socket; the kernel spreads the connections).
+    ///
+    /// The socket file gets [`ServerBuilder::unix_socket_mode`] (default `0o660`) before
+    /// it listens, and is removed when the server stops (graceful stop, signal, or the
+    /// [`ServerHandle`](crate::server::ServerHandle) dropped) if it is still the file the
+    /// server created. A socket file left behind by a crashed run (nothing accepts on
+    /// it) is replaced; a path where a live listener answers, or that is not a socket,
+    /// is refused with [`std::io::ErrorKind::AddrInUse`].
+    ///
+    /// Requests over a Unix socket have no peer address:
+    /// [`Request::remote_addr`](crate::server::Request::remote_addr) is
+    /// `None`, and the scheme is `http`.
+    #[cfg(unix)]
+    pub fn bind_unix(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.config.unix_paths.push(path.into());
+        self
+    }
+    /// The permission bits of the Unix socket files ([`ServerBuilder::bind_unix`]);
+    /// connecting needs write permission. Default `0o660` (owner and group).
+    #[cfg(unix)]
+    pub fn unix_socket_mode(mut self, mode: u32) -> Self {
+        self.config.unix_socket_mode = mode & 0o777;
         self
     }
     /// Adds a TLS listening address; also set [`ServerBuilder::tls`].

@@ -28,7 +28,7 @@ use super::state::WorkerState;
 use super::stats::inc;
 use super::upgrade::{UpgradeFn, UpgradeSlot, Upgraded};
 use crate::common::budget::ConnBudget;
-use crate::common::linger::linger_close;
+use crate::common::linger::{linger_close_with, Drain};
 use crate::common::pipeline::{poll_guarded, poll_trailers, resolve_trailers};
 use crate::common::rate::RateMeter;
 
@@ -302,7 +302,7 @@ where
                     c.rbuf.resize(len, 0);
                 } else {
                     let status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-                    return reject(c, st, status, sleep).await;
+                    return reject(c, st, status, sleep, Drain::DEFAULT).await;
                 }
             }
             flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
@@ -315,7 +315,7 @@ where
                 r = c.io.read(&mut c.rbuf[prev..]) => r?,
                 _ = &mut sleep => {
                     inc(&st.counters.timeouts);
-                    return reject(c, st, StatusCode::REQUEST_TIMEOUT, sleep).await;
+                    return reject(c, st, StatusCode::REQUEST_TIMEOUT, sleep, Drain::DEFAULT).await;
                 }
             };
             if n == 0 {
@@ -352,7 +352,7 @@ where
                 inc(&st.counters.requests);
                 tracing::debug!(?remote, error = %e, "bad request");
                 drop(parsed);
-                return reject(c, st, status, sleep).await;
+                return reject(c, st, status, sleep, Drain::DEFAULT).await;
             }
         };
         inc(&st.counters.requests);
@@ -371,7 +371,7 @@ where
         };
         if let Some(status) = refused {
             drop(parsed);
-            return reject(c, st, status, sleep).await;
+            return reject(c, st, status, sleep, Drain::DEFAULT).await;
         }
         let framing = req.framing();
         #[cfg(feature = "http2")]
@@ -387,6 +387,9 @@ where
         // Filled by `respond` only for bodies sent after the request's borrows end: the
         // common in-memory response does not move a `Deferred` around.
         let mut deferred = Deferred::NONE;
+        // A request body left unread (the handler answered without it, or refused it
+        // as too large): what may still come of it, drained before the close.
+        let mut unread_body: Option<Option<u64>> = None;
         let keep_alive = match framing {
             h11::BodyFraming::Empty | h11::BodyFraming::Length(0) => {
                 let state = BodyState::default();
@@ -430,7 +433,16 @@ where
                 drop(parsed);
                 if let h11::BodyFraming::Length(len) = framing {
                     if len > cfg.limits.max_body_size {
-                        return reject(c, st, StatusCode::PAYLOAD_TOO_LARGE, sleep).await;
+                        // Refused before reading: the client may be sending the body
+                        // anyway (no `Expect: 100-continue`); drain it so the 413 is read.
+                        return reject(
+                            c,
+                            st,
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            sleep,
+                            Drain::refused_body(Some(len)),
+                        )
+                        .await;
                     }
                 }
                 // Earlier pipelined responses go out first (and before any 100 Continue).
@@ -453,7 +465,7 @@ where
                         let status = other
                             .err()
                             .map_or(StatusCode::BAD_REQUEST, |e| e.status_code());
-                        return reject(c, st, status, sleep).await;
+                        return reject(c, st, status, sleep, Drain::DEFAULT).await;
                     }
                 };
                 c.start += n;
@@ -484,7 +496,7 @@ where
                     budget: ConnBudget::new(Some(&st.body_budget), u64::MAX),
                 };
                 let body = Body::new(&mut source, arena, cfg.limits.max_body_size);
-                respond(
+                let out = respond(
                     st,
                     &req,
                     arena,
@@ -500,7 +512,17 @@ where
                     None,
                 )
                 .await
-                .0
+                .0;
+                // Unread, or refused as too large (not malformed or too slow: no point).
+                let refused = matches!(
+                    state.error.get(),
+                    None | Some(StatusCode::PAYLOAD_TOO_LARGE)
+                );
+                if !state.done.get() && refused {
+                    let received = source.received;
+                    unread_body = Some(source.content_length.map(|l| l.saturating_sub(received)));
+                }
+                out
             }
         };
         let mut keep_alive = keep_alive;
@@ -524,7 +546,8 @@ where
         }
         if !keep_alive {
             flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
-            linger_close(&mut c.io, &mut c.rbuf, sleep).await;
+            let drain = unread_body.map_or(Drain::DEFAULT, Drain::refused_body);
+            linger_close_with(&mut c.io, &mut c.rbuf, sleep, drain).await;
             return Ok(());
         }
         if c.wbuf.len() >= cfg.limits.write_batch_bytes {
@@ -1031,6 +1054,7 @@ async fn reject<IO, H>(
     st: &WorkerState<H>,
     status: StatusCode,
     mut sleep: Pin<&mut Sleep>,
+    drain: Drain,
 ) -> Result<(), Close>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
@@ -1053,7 +1077,7 @@ where
     c.wbuf.extend_from_slice(reason.as_bytes());
     c.wbuf.push(b'\n');
     flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
-    linger_close(&mut c.io, &mut c.rbuf, sleep).await;
+    linger_close_with(&mut c.io, &mut c.rbuf, sleep, drain).await;
     Ok(())
 }
 

@@ -25,11 +25,12 @@ use futures_util::StreamExt as _;
 use http::{Method, StatusCode, Version};
 use shockwave_arena::{Arena, ArenaPool, HeaderList};
 use shockwave_http11::DateCache;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::watch;
 
 use super::state::WorkerState;
 use super::stats::{inc, WorkerCounters};
+use super::worker::Peek;
 use crate::common::budget::{ConnBudget, WorkerBudget};
 use crate::common::fields::{is_connection_specific, prepare_response, status_bytes};
 use crate::common::h2_io::{self, H2State, Options, Side};
@@ -145,8 +146,8 @@ pub async fn sniff_preface(
 
 /// [`sniff_preface`], counting its wake-ups in `wakeups` (tests check that a stalled
 /// partial preface does not wake the task again and again).
-async fn sniff_counted(
-    stream: &tokio::net::TcpStream,
+async fn sniff_counted<S: Peek>(
+    stream: &S,
     timeout: std::time::Duration,
     wakeups: &mut u32,
 ) -> Sniffed {
@@ -155,12 +156,17 @@ async fn sniff_counted(
         .unwrap_or(Sniffed::TimedOut)
 }
 
-async fn sniff_until_decided(stream: &tokio::net::TcpStream, wakeups: &mut u32) -> Sniffed {
-    use tokio::io::Interest;
+/// [`sniff_preface`] for any peekable cleartext stream (TCP or a Unix domain socket).
+pub(crate) async fn sniff_stream<S: Peek>(stream: &S, timeout: std::time::Duration) -> Sniffed {
+    let mut wakeups = 0;
+    sniff_counted(stream, timeout, &mut wakeups).await
+}
+
+async fn sniff_until_decided<S: Peek>(stream: &S, wakeups: &mut u32) -> Sniffed {
     let mut buf = [0u8; 24];
     let mut seen = 0usize;
     loop {
-        let Ok(ready) = stream.ready(Interest::READABLE).await else {
+        let Ok(ready) = stream.readable().await else {
             return Sniffed::Closed;
         };
         *wakeups += 1;
@@ -170,15 +176,7 @@ async fn sniff_until_decided(stream: &tokio::net::TcpStream, wakeups: &mut u32) 
         // `peek().await` would return at once forever. Peeking inside `try_io` and
         // answering `WouldBlock` when no new byte arrived clears tokio's readiness (only
         // if no newer event came in meanwhile): the next `ready()` waits for new data.
-        let peeked = stream.try_io(Interest::READABLE, || {
-            let mut rb = ReadBuf::new(&mut buf);
-            let mut noop = Context::from_waker(Waker::noop());
-            match stream.poll_peek(&mut noop, &mut rb) {
-                Poll::Ready(Ok(n)) if n > seen || n == 0 || eof => Ok(n),
-                Poll::Ready(Ok(_)) | Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
-                Poll::Ready(Err(e)) => Err(e),
-            }
-        });
+        let peeked = stream.try_peek(&mut buf, &|n| n > seen || n == 0 || eof);
         let n = match peeked {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && !eof => continue,

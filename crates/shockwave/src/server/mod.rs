@@ -13,6 +13,9 @@
 //! }
 //! ```
 //!
+//! [`ServerBuilder::bind_unix`] adds Unix domain sockets, served like the cleartext TCP
+//! addresses (HTTP/1.1 and h2c).
+//!
 //! This module is the `server` feature. HTTP/1.1 over cleartext TCP is always there;
 //! h2c (prior knowledge and `Upgrade: h2c`) and ALPN `h2` need `http2`; TLS listeners
 //! and the `tls` module (certificates, self-signed ones) need `tls`; HTTP/3 listeners
@@ -148,7 +151,15 @@ impl Server {
         let h3_addrs: &[SocketAddr] = &config.h3_addrs;
         #[cfg(not(feature = "http3"))]
         let h3_addrs: &[SocketAddr] = &[];
-        if config.addrs.is_empty() && tls_addrs.is_empty() && h3_addrs.is_empty() {
+        #[cfg(unix)]
+        let unix_paths: &[std::path::PathBuf] = &config.unix_paths;
+        #[cfg(not(unix))]
+        let unix_paths: &[std::path::PathBuf] = &[];
+        if config.addrs.is_empty()
+            && tls_addrs.is_empty()
+            && h3_addrs.is_empty()
+            && unix_paths.is_empty()
+        {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "no listening address: call ServerBuilder::bind",
@@ -172,6 +183,10 @@ impl Server {
         let mut per_worker: Vec<worker::WorkerSockets> = (0..workers)
             .map(|_| worker::WorkerSockets {
                 tcp: Vec::new(),
+                #[cfg(unix)]
+                unix: Vec::new(),
+                #[cfg(unix)]
+                unix_files: Vec::new(),
                 #[cfg(feature = "http3")]
                 udp: Vec::new(),
                 #[cfg(feature = "http3")]
@@ -181,6 +196,20 @@ impl Server {
             })
             .collect();
         let mut addrs = BoundAddrs::default();
+        // Unix sockets: one listening socket per path, shared by every worker (a clone of
+        // the descriptor each); the file goes when the last worker stops (or now, if a
+        // later bind fails).
+        #[cfg(unix)]
+        for path in unix_paths {
+            let (listener, file) =
+                worker::bind_unix(path, config.unix_socket_mode, config.backlog)?;
+            let file = Arc::new(file);
+            for w in per_worker.iter_mut() {
+                w.unix.push(listener.try_clone()?);
+                w.unix_files.push(file.clone());
+            }
+            addrs.unix.push(path.clone());
+        }
         let all = config
             .addrs
             .iter()
@@ -258,6 +287,7 @@ struct BoundAddrs {
     plain: Vec<SocketAddr>,
     tls: Vec<SocketAddr>,
     h3: Vec<SocketAddr>,
+    unix: Vec<std::path::PathBuf>,
 }
 
 /// Starts one thread per worker, each serving its sockets with the same handler.
@@ -295,6 +325,7 @@ fn launch<H: Handler>(
         local_addrs = ?addrs.plain,
         tls_local_addrs = ?addrs.tls,
         h3_local_addrs = ?addrs.h3,
+        unix_paths = ?addrs.unix,
         workers,
         "shockwave server listening"
     );
@@ -302,6 +333,7 @@ fn launch<H: Handler>(
         local_addrs: addrs.plain,
         tls_local_addrs: addrs.tls,
         h3_local_addrs: addrs.h3,
+        unix_paths: addrs.unix,
         shutdown: ShutdownHandle {
             tx: Arc::new(stop_tx),
         },
@@ -337,6 +369,7 @@ pub struct ServerHandle {
     local_addrs: Vec<SocketAddr>,
     tls_local_addrs: Vec<SocketAddr>,
     h3_local_addrs: Vec<SocketAddr>,
+    unix_paths: Vec<std::path::PathBuf>,
     shutdown: ShutdownHandle,
     counters: Vec<Arc<WorkerCounters>>,
     /// The workers' HTTP/3 counters (empty without HTTP/3 addresses).
@@ -360,6 +393,12 @@ impl ServerHandle {
             .or(self.h3_local_addrs.first())
             .copied()
             .expect("the server listens on at least one address")
+    }
+
+    /// The Unix domain socket paths the server listens on
+    /// ([`ServerBuilder::bind_unix`]); their files are removed when the server stops.
+    pub fn unix_paths(&self) -> &[std::path::PathBuf] {
+        &self.unix_paths
     }
 
     /// The TLS addresses actually bound.

@@ -18,6 +18,67 @@ use super::request::Scheme;
 use super::state::{spawn_ticker, WorkerState};
 use super::stats::{dec, inc, WorkerCounters};
 
+/// A connected stream whose first bytes can be peeked without consuming them: TCP, or a
+/// Unix domain socket.
+// Only the h2c preface sniff peeks (without `http2`, cleartext is HTTP/1.1 alone).
+#[cfg_attr(not(feature = "http2"), allow(dead_code))]
+pub(crate) trait Peek {
+    /// Waits until the stream is readable (or closed for reading).
+    fn readable(&self) -> impl std::future::Future<Output = std::io::Result<tokio::io::Ready>>;
+    /// Peeks into `buf` without blocking; a count `accept` refuses is `WouldBlock`, which
+    /// clears the stream's read readiness (unless a newer event came in meanwhile), so the
+    /// next [`Peek::readable`] waits for new bytes.
+    fn try_peek(&self, buf: &mut [u8], accept: &dyn Fn(usize) -> bool) -> std::io::Result<usize>;
+}
+
+impl Peek for tokio::net::TcpStream {
+    fn readable(&self) -> impl std::future::Future<Output = std::io::Result<tokio::io::Ready>> {
+        self.ready(tokio::io::Interest::READABLE)
+    }
+
+    fn try_peek(&self, buf: &mut [u8], accept: &dyn Fn(usize) -> bool) -> std::io::Result<usize> {
+        self.try_io(tokio::io::Interest::READABLE, || {
+            let mut rb = tokio::io::ReadBuf::new(buf);
+            let mut noop = std::task::Context::from_waker(std::task::Waker::noop());
+            match self.poll_peek(&mut noop, &mut rb) {
+                std::task::Poll::Ready(Ok(n)) if accept(n) => Ok(n),
+                std::task::Poll::Ready(Ok(_)) | std::task::Poll::Pending => {
+                    Err(std::io::ErrorKind::WouldBlock.into())
+                }
+                std::task::Poll::Ready(Err(e)) => Err(e),
+            }
+        })
+    }
+}
+
+#[cfg(unix)]
+impl Peek for tokio::net::UnixStream {
+    fn readable(&self) -> impl std::future::Future<Output = std::io::Result<tokio::io::Ready>> {
+        self.ready(tokio::io::Interest::READABLE)
+    }
+
+    fn try_peek(&self, buf: &mut [u8], accept: &dyn Fn(usize) -> bool) -> std::io::Result<usize> {
+        use std::os::fd::AsRawFd as _;
+        self.try_io(tokio::io::Interest::READABLE, || {
+            // SAFETY: `buf` is a valid, writable buffer of `buf.len()` bytes for the whole
+            // call, and the descriptor is owned by `self`, open while it lives.
+            let n = unsafe {
+                libc::recv(
+                    self.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                )
+            };
+            match usize::try_from(n) {
+                Ok(n) if accept(n) => Ok(n),
+                Ok(_) => Err(std::io::ErrorKind::WouldBlock.into()),
+                Err(_) => Err(std::io::Error::last_os_error()),
+            }
+        })
+    }
+}
+
 /// What accepts TLS on a listener: the rustls acceptor, or (without the `tls` feature) a
 /// type with no value, so `Option<Acceptor>` is always `None`.
 #[cfg(feature = "tls")]
@@ -81,6 +142,100 @@ pub(crate) fn in_use_error(e: std::io::Error, proto: &str, addr: SocketAddr) -> 
     }
 }
 
+/// A Unix socket file the server created: removed when dropped (the last worker that
+/// serves it stopped), if the path still names that same file (same device and inode:
+/// a file another process put there since is left alone).
+#[cfg(unix)]
+#[derive(Debug)]
+pub(crate) struct SocketFile {
+    path: std::path::PathBuf,
+    id: (u64, u64),
+}
+
+#[cfg(unix)]
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        use std::os::unix::fs::MetadataExt as _;
+        if let Ok(m) = std::fs::symlink_metadata(&self.path) {
+            if (m.dev(), m.ino()) == self.id {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
+/// Binds and listens on the Unix socket `path` with permission bits `mode` (set between
+/// `bind` and `listen`, so no connection is accepted under the umask's bits).
+///
+/// A path that exists is handled like a TCP address another socket holds: refused with
+/// `AddrInUse` when something accepts connections on it or when it is not a socket; a
+/// socket file nothing listens on (left by a crashed run: connecting is refused) is
+/// removed and the bind retried.
+#[cfg(unix)]
+pub(crate) fn bind_unix(
+    path: &std::path::Path,
+    mode: u32,
+    backlog: i32,
+) -> std::io::Result<(std::os::unix::net::UnixListener, SocketFile)> {
+    use std::io::{Error, ErrorKind};
+    use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _};
+    let shown = path.display();
+    let bind = || -> std::io::Result<Socket> {
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        socket.bind(&socket2::SockAddr::unix(path)?)?;
+        Ok(socket)
+    };
+    let socket = match bind() {
+        Ok(s) => s,
+        Err(e) if e.kind() == ErrorKind::AddrInUse => {
+            let meta = std::fs::symlink_metadata(path)?;
+            if !meta.file_type().is_socket() {
+                return Err(Error::new(
+                    ErrorKind::AddrInUse,
+                    format!("{shown} exists and is not a socket"),
+                ));
+            }
+            match std::os::unix::net::UnixStream::connect(path) {
+                Ok(_) => {
+                    return Err(Error::new(
+                        ErrorKind::AddrInUse,
+                        format!("Unix socket {shown} is already served by another process"),
+                    ))
+                }
+                Err(c) if c.kind() == ErrorKind::ConnectionRefused => {
+                    // A stale socket file: nothing listens on it.
+                    tracing::info!(path = %shown, "removing a stale Unix socket file");
+                    std::fs::remove_file(path)?;
+                    bind().map_err(|e| {
+                        Error::new(e.kind(), format!("cannot bind Unix socket {shown}: {e}"))
+                    })?
+                }
+                Err(c) => {
+                    return Err(Error::new(
+                        ErrorKind::AddrInUse,
+                        format!("Unix socket {shown} exists and cannot be probed ({c})"),
+                    ))
+                }
+            }
+        }
+        Err(e) => {
+            return Err(Error::new(
+                e.kind(),
+                format!("cannot bind Unix socket {shown}: {e}"),
+            ))
+        }
+    };
+    let meta = std::fs::symlink_metadata(path)?;
+    let file = SocketFile {
+        path: path.to_path_buf(),
+        id: (meta.dev(), meta.ino()),
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    socket.set_nonblocking(true)?;
+    socket.listen(backlog)?;
+    Ok((socket.into(), file))
+}
+
 /// Binds UDP `addr` for a worker's QUIC endpoint (`SO_REUSEPORT` when several workers
 /// share the address: the kernel keeps a client's packets on one socket).
 ///
@@ -113,6 +268,12 @@ pub(crate) fn bind_udp(
 /// configuration they share).
 pub(crate) struct WorkerSockets {
     pub tcp: Vec<BoundListener>,
+    /// Unix domain socket listeners (each a clone of the one socket every worker shares).
+    #[cfg(unix)]
+    pub unix: Vec<std::os::unix::net::UnixListener>,
+    /// The socket files, removed once the last worker holding them stops.
+    #[cfg(unix)]
+    pub unix_files: Vec<Arc<SocketFile>>,
     #[cfg(feature = "http3")]
     pub udp: Vec<std::net::UdpSocket>,
     #[cfg(feature = "http3")]
@@ -131,6 +292,9 @@ pub(crate) fn run_worker<H: Handler>(
     counters: Arc<WorkerCounters>,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    // Dropped when this worker returns: the last one out removes the socket files.
+    #[cfg(unix)]
+    let _unix_files = sockets.unix_files;
     // Every event of this worker (and its connections) carries the worker id.
     let _span = tracing::info_span!("shockwave_worker", worker = id).entered();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -151,6 +315,14 @@ pub(crate) fn run_worker<H: Handler>(
             accepts.push(tokio::task::spawn_local(accept_loop(
                 listener,
                 l.tls,
+                state.clone(),
+            )));
+        }
+        #[cfg(unix)]
+        for l in sockets.unix {
+            let listener = tokio::net::UnixListener::from_std(l)?;
+            accepts.push(tokio::task::spawn_local(accept_unix_loop(
+                listener,
                 state.clone(),
             )));
         }
@@ -210,11 +382,6 @@ async fn accept_loop<H: Handler>(
     state: Rc<WorkerState<H>>,
 ) {
     let mut shutdown = state.shutdown.clone();
-    let scheme = if tls.is_some() {
-        Scheme::Https
-    } else {
-        Scheme::Http
-    };
     loop {
         let accepted = tokio::select! {
             biased;
@@ -249,45 +416,90 @@ async fn accept_loop<H: Handler>(
         tokio::task::spawn_local(async move {
             let st = &*guard.0;
             match tls {
-                None => {
-                    // h2c with prior knowledge: the client preface on the cleartext port.
-                    // The first bytes must come within the header-read timeout (once:
-                    // HTTP/1.1 then finds them buffered); a shutdown closes the wait.
-                    #[cfg(feature = "http2")]
-                    {
-                        use super::h2::Sniffed;
-                        let sniffed = if st.stopping() {
-                            Sniffed::Closed
-                        } else {
-                            let wait = st.config.timeouts.header_read;
-                            tokio::select! {
-                                s = super::h2::sniff_preface(&stream, wait) => s,
-                                _ = st.stop_signal() => Sniffed::Closed,
-                            }
-                        };
-                        match sniffed {
-                            Sniffed::Http2 => {
-                                super::h2::serve(stream, st, scheme, Some(remote)).await
-                            }
-                            Sniffed::Http1 => {
-                                super::h1::serve(stream, st, scheme, Some(remote)).await
-                            }
-                            Sniffed::TimedOut => inc(&st.counters.timeouts),
-                            Sniffed::Closed => {}
-                        }
-                    }
-                    #[cfg(not(feature = "http2"))]
-                    super::h1::serve(stream, st, scheme, Some(remote)).await
-                }
+                None => serve_cleartext(stream, st, Some(remote)).await,
                 #[cfg(feature = "tls")]
                 Some(acceptor) => {
                     if let Some(tls_stream) = handshake(acceptor, stream, st).await {
-                        serve_tls(tls_stream, st, scheme, remote).await
+                        serve_tls(tls_stream, st, Scheme::Https, remote).await
                     }
                 }
                 #[cfg(not(feature = "tls"))]
                 Some(never) => match never {},
             }
+            drop(guard);
+        });
+    }
+}
+
+/// Serves a cleartext connection (TCP or a Unix domain socket): h2c with prior knowledge
+/// when its first bytes are the HTTP/2 client preface, else HTTP/1.1 (with its
+/// `Upgrade: h2c`). The first bytes must come within the header-read timeout (once:
+/// HTTP/1.1 then finds them buffered); a shutdown closes the wait.
+async fn serve_cleartext<S, H>(stream: S, st: &WorkerState<H>, remote: Option<SocketAddr>)
+where
+    S: Peek + tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
+    #[cfg(feature = "http2")]
+    {
+        use super::h2::Sniffed;
+        let sniffed = if st.stopping() {
+            Sniffed::Closed
+        } else {
+            let wait = st.config.timeouts.header_read;
+            tokio::select! {
+                s = super::h2::sniff_stream(&stream, wait) => s,
+                _ = st.stop_signal() => Sniffed::Closed,
+            }
+        };
+        match sniffed {
+            Sniffed::Http2 => super::h2::serve(stream, st, Scheme::Http, remote).await,
+            Sniffed::Http1 => super::h1::serve(stream, st, Scheme::Http, remote).await,
+            Sniffed::TimedOut => inc(&st.counters.timeouts),
+            Sniffed::Closed => {}
+        }
+    }
+    #[cfg(not(feature = "http2"))]
+    super::h1::serve(stream, st, Scheme::Http, remote).await
+}
+
+/// Accepts on a Unix domain socket: the cleartext protocols, no peer address, the same
+/// connection cap and counters as TCP.
+#[cfg(unix)]
+async fn accept_unix_loop<H: Handler>(
+    listener: tokio::net::UnixListener,
+    state: Rc<WorkerState<H>>,
+) {
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            r = listener.accept() => r,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed (Unix socket)");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let counters = &state.counters;
+        if state.active.get() >= state.config.limits.max_connections_per_worker {
+            inc(&counters.connections_refused);
+            let _ = stream.try_write(
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+            drop(stream);
+            continue;
+        }
+        inc(&counters.connections_accepted);
+        inc(&counters.connections_active);
+        state.active.set(state.active.get() + 1);
+        let guard = ActiveGuard(state.clone());
+        tokio::task::spawn_local(async move {
+            serve_cleartext(stream, &guard.0, None).await;
             drop(guard);
         });
     }

@@ -79,6 +79,10 @@ pub struct Body<'a> {
     source: Option<&'a mut dyn BodySource>,
     arena: &'a Arena,
     limit: u64,
+    /// The server's limit: [`Body::set_limit`] cannot go above it.
+    cap: u64,
+    /// Bytes handed out by [`Body::read`] so far.
+    taken: u64,
 }
 
 impl std::fmt::Debug for Body<'_> {
@@ -104,6 +108,8 @@ impl<'a> Body<'a> {
             source: Some(source),
             arena,
             limit,
+            cap: limit,
+            taken: 0,
         }
     }
 
@@ -113,12 +119,9 @@ impl<'a> Body<'a> {
             source: None,
             arena,
             limit: 0,
+            cap: 0,
+            taken: 0,
         }
-    }
-
-    /// The most body bytes the server accepts for this request (`max_body_size`).
-    pub fn limit(&self) -> u64 {
-        self.limit
     }
 
     /// The declared length (`Some(0)` for a request without a body).
@@ -134,27 +137,74 @@ impl<'a> Body<'a> {
         self.source.as_ref().is_none_or(|s| s.is_end())
     }
 
-    /// Reads the next bytes into `buf`; `Ok(0)` at the end of the body.
+    /// The most body bytes this request may carry: the server's `max_body_size`, or
+    /// less after [`Body::set_limit`].
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Sets the body limit of this request (a per-route limit): `limit` is clamped to
+    /// the server's `max_body_size`, which stays the hard cap. Call it before reading; a
+    /// declared `Content-Length` above it fails the first read at once, and reading past
+    /// it fails with [`BodyError::TooLarge`], whose [`status`](BodyError::status) is 413.
+    ///
+    /// Answer that 413 without reading on: over HTTP/1.1 the server then sends it with
+    /// `Connection: close` and drains what the client still sends of the body for a
+    /// bounded time (so the client reads the 413 instead of a connection reset); over
+    /// HTTP/2 and HTTP/3 the stream is reset with `NO_ERROR` after the response (RFC 9113
+    /// §8.1), the connection stays.
+    ///
+    /// ```
+    /// use shockwave::server::{handler_fn, Response};
+    ///
+    /// let upload = handler_fn(async |mut cx| {
+    ///     cx.body().set_limit(1 << 20); // this route takes 1 MiB at most
+    ///     match cx.body().to_arena().await {
+    ///         Ok(bytes) => Response::text("stored"),
+    ///         Err(e) => Response::new(e.status()), // 413 when too large
+    ///     }
+    /// });
+    /// ```
+    pub fn set_limit(&mut self, limit: u64) {
+        self.limit = limit.min(self.cap);
+    }
+
+    /// Reads the next bytes into `buf`; `Ok(0)` at the end of the body. More than
+    /// [`Body::limit`] bytes in all (or a declared length above it) is
+    /// [`BodyError::TooLarge`].
     pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize, BodyError> {
-        match self.source.as_mut() {
-            None => Ok(0),
-            Some(src) => poll_fn(|cx| src.poll_read(cx, buf)).await,
+        let limit = self.limit;
+        let Some(src) = self.source.as_mut() else {
+            return Ok(0);
+        };
+        if self.taken == 0 && src.content_length().is_some_and(|len| len > limit) {
+            return Err(BodyError::TooLarge { limit });
         }
+        // At most one byte past the limit: enough to tell that it was exceeded.
+        let room = (limit - self.taken.min(limit)).saturating_add(1);
+        let want = (buf.len() as u64).min(room) as usize;
+        let n = poll_fn(|cx| src.poll_read(cx, &mut buf[..want])).await?;
+        self.taken += n as u64;
+        if self.taken > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        Ok(n)
     }
 
     /// Reads the whole body into one exactly-sized slice of the request arena. Nothing is
     /// allocated ahead of the bytes received: a body that has arrived in full is read
     /// straight into the arena (no heap allocation); a longer one is collected as it
     /// arrives in a heap buffer, copied once into the arena at its end and freed. Bodies
-    /// larger than the server's `max_body_size` (or the arena's limit) fail with
+    /// larger than [`Body::limit`] (or the arena's limit) fail with
     /// [`BodyError::TooLarge`] / [`BodyError::Arena`].
     pub async fn to_arena(&mut self) -> Result<&'a [u8], BodyError> {
         let arena = self.arena;
-        let limit = self.limit;
+        let limit = self.limit.saturating_sub(self.taken);
         let Some(src) = self.source.as_mut() else {
             return Ok(&[]);
         };
-        let declared = src.content_length();
+        // After `read`, the declared length is no longer what remains.
+        let declared = src.content_length().filter(|_| self.taken == 0);
         if declared.is_some_and(|len| len > limit) {
             return Err(BodyError::TooLarge { limit });
         }
@@ -193,7 +243,7 @@ impl<'a> Body<'a> {
     /// Reads the whole body into heap [`Bytes`], read straight into one buffer that grows
     /// with the bytes received (a declared `Content-Length` reserves nothing ahead).
     pub async fn to_bytes(&mut self) -> Result<Bytes, BodyError> {
-        let limit = self.limit;
+        let limit = self.limit.saturating_sub(self.taken);
         let Some(src) = self.source.as_mut() else {
             return Ok(Bytes::new());
         };
@@ -318,6 +368,47 @@ mod tests {
         let mut empty = Body::empty(&arena);
         assert_eq!(block_on(empty.to_arena()).unwrap(), b"");
         assert_eq!(empty.content_length(), Some(0));
+    }
+
+    #[test]
+    fn set_limit_lowers_but_never_raises_and_read_enforces_it() {
+        let arena = Arena::new();
+        // Raising past the server's limit stays at the server's.
+        let mut src = Chunks::new(vec![b"0123456789"], Some(10));
+        let mut body = Body::new(&mut src, &arena, 100);
+        body.set_limit(u64::MAX);
+        assert_eq!(body.limit(), 100);
+        body.set_limit(4);
+        assert_eq!(body.limit(), 4);
+        // A declared length above the limit: the first read fails at once.
+        let mut buf = [0u8; 16];
+        let err = block_on(body.read(&mut buf)).unwrap_err();
+        assert!(matches!(err, BodyError::TooLarge { limit: 4 }), "{err:?}");
+        // Undeclared: reading past the limit fails, reading up to it does not.
+        for (limit, ok) in [(9u64, false), (10, true)] {
+            let mut src = Chunks::new(vec![b"01234", b"56789"], None);
+            let mut body = Body::new(&mut src, &arena, 100);
+            body.set_limit(limit);
+            let mut total = 0;
+            let r = loop {
+                match block_on(body.read(&mut buf)) {
+                    Ok(0) => break Ok(total),
+                    Ok(n) => total += n,
+                    Err(e) => break Err(e),
+                }
+            };
+            assert_eq!(r.is_ok(), ok, "limit {limit}: {r:?}");
+            assert!(total <= limit as usize);
+        }
+        // `to_bytes` after a partial `read` counts what was read.
+        let mut src = Chunks::new(vec![b"01234", b"56789"], None);
+        let mut body = Body::new(&mut src, &arena, 100);
+        body.set_limit(9);
+        assert_eq!(block_on(body.read(&mut buf[..5])).unwrap(), 5);
+        assert!(matches!(
+            block_on(body.to_bytes()),
+            Err(BodyError::TooLarge { .. })
+        ));
     }
 
     #[test]

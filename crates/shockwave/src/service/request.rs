@@ -251,7 +251,7 @@ impl<'a> Request<'a> {
     pub fn header(&self, name: impl AsRef<[u8]>) -> Option<&'a [u8]> {
         self.headers.get(name)
     }
-    /// The peer's address.
+    /// The peer's address; `None` over a Unix domain socket (which has no peer address).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
     }
@@ -396,6 +396,12 @@ impl<'a> RequestContext<'a> {
     /// The request body.
     pub fn body(&mut self) -> &mut Body<'a> {
         &mut self.body
+    }
+    /// Lowers the body limit of this request (a per-route limit, clamped to the server's
+    /// `max_body_size`): shorthand for [`Body::set_limit`], which says how the 413 that
+    /// follows reaches the client.
+    pub fn set_body_limit(&mut self, limit: u64) {
+        self.body.set_limit(limit);
     }
     /// Splits the context into its parts.
     pub fn into_parts(self) -> (Request<'a>, &'a Arena, Body<'a>) {

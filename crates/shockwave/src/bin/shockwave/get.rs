@@ -82,6 +82,10 @@ pub struct GetArgs {
     /// the environment's NO_PROXY.
     #[arg(long = "noproxy", value_name = "LIST")]
     noproxy: Option<String>,
+    /// Connect to this Unix domain socket instead of the URL's host (like curl's
+    /// --unix-socket; `http://` URLs, HTTP/1.1 or --http2).
+    #[arg(long = "unix-socket", value_name = "PATH")]
+    unix_socket: Option<std::path::PathBuf>,
 }
 
 /// Runs `shockwave get`.
@@ -171,6 +175,9 @@ fn build_client(args: &GetArgs, per_host: usize) -> anyhow::Result<Client> {
         for p in proxies {
             b = b.proxy(p.no_proxy(exempt.clone()));
         }
+    }
+    if let Some(path) = &args.unix_socket {
+        b = b.unix_socket(path);
     }
     Ok(b.build()?)
 }

@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// allows; compressible types of at least 860 bytes, streamed bodies included).
     #[arg(long)]
     compress: bool,
+    /// Also listen on the Unix domain socket PATH (HTTP/1.1 and h2c; file mode 0660,
+    /// removed on exit; a stale file nothing listens on is replaced).
+    #[arg(long, value_name = "PATH")]
+    unix: Option<PathBuf>,
 }
 
 /// Runs `shockwave serve`.
@@ -57,6 +61,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut builder = Server::builder().bind(args.addr).alloc(alloc);
     if let Some(w) = args.workers {
         builder = builder.workers(w);
+    }
+    if let Some(path) = &args.unix {
+        builder = builder.bind_unix(path);
     }
     let mut cert_note = None;
     if args.self_signed || args.cert.is_some() {
@@ -100,6 +107,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         say!(
             "shockwave: listening on http://{a}/  ({workers} workers, --alloc {})",
             args.alloc
+        );
+    }
+    for p in handle.unix_paths() {
+        say!(
+            "shockwave: listening on unix:{} (curl --unix-socket {} http://localhost/)",
+            p.display(),
+            p.display()
         );
     }
     for a in handle.tls_local_addrs() {
