@@ -133,11 +133,7 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn build_client(args: &GetArgs, per_host: usize) -> anyhow::Result<Client> {
-    let mut tls = TlsOptions::default().danger_accept_invalid_certs(args.insecure);
-    if let Some(path) = &args.cacert {
-        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        tls = tls.add_root_certificates_pem(&pem)?;
-    }
+    let tls = tls_options(args.insecure, args.cacert.as_deref())?;
     let timeout = Duration::try_from_secs_f64(args.timeout).context("invalid --timeout")?;
     let mut b = Client::builder()
         .tls(tls)
@@ -180,6 +176,19 @@ fn build_client(args: &GetArgs, per_host: usize) -> anyhow::Result<Client> {
         b = b.unix_socket(path);
     }
     Ok(b.build()?)
+}
+
+/// The TLS settings of `-k`/`--insecure` and `--cacert FILE` (shared with `ws`).
+pub(crate) fn tls_options(
+    insecure: bool,
+    cacert: Option<&std::path::Path>,
+) -> anyhow::Result<TlsOptions> {
+    let mut tls = TlsOptions::default().danger_accept_invalid_certs(insecure);
+    if let Some(path) = cacert {
+        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        tls = tls.add_root_certificates_pem(&pem)?;
+    }
+    Ok(tls)
 }
 
 /// curl mode: one request, the body to stdout.
@@ -246,7 +255,7 @@ fn fetch(
 
 /// An error and its causes, each printed once: `a: b: c` (the client's errors do not
 /// repeat their source in their `Display`).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
@@ -377,7 +386,7 @@ fn load(
     })
 }
 
-fn new_histogram() -> Histogram<u64> {
+pub(crate) fn new_histogram() -> Histogram<u64> {
     // Microseconds, 1 µs .. 10 min, 3 significant figures.
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
 }

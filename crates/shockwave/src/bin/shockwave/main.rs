@@ -1,8 +1,9 @@
 //! The `shockwave` command: `serve` runs the server with embedded defaults, `get` is a
-//! curl-like client with a load mode.
+//! curl-like client with a load mode, `ws` a WebSocket client with a load mode.
 
 mod get;
 mod serve;
+mod ws;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Fetch a URL (like curl), or load-test it with -n/-c.
     Get(get::GetArgs),
+    /// Open a WebSocket (like websocat: stdin lines out, messages to stdout), or
+    /// load-test an echo endpoint with -n/-c.
+    Ws(ws::WsArgs),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Get(args) => get::run(args),
+        Command::Ws(args) => ws::run(args),
     };
     match result {
         Ok(code) => code,
