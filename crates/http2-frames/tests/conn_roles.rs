@@ -591,3 +591,58 @@ fn full_output_buffer_blocks_writers_and_openers_until_drained() {
     assert!(client.send_data(id, &body[sent..], true).unwrap() > 0);
     assert!(server.error().is_none());
 }
+
+/// RFC 8441: a server with `enable_connect_protocol` announces
+/// SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 and hands the driver an extended CONNECT with its
+/// `:protocol`; without it the same request is a stream error PROTOCOL_ERROR.
+#[test]
+fn extended_connect_only_when_enabled() {
+    const WS: [(&[u8], &[u8]); 5] = [
+        (b":method", b"CONNECT"),
+        (b":protocol", b"websocket"),
+        (b":scheme", b"https"),
+        (b":path", b"/chat"),
+        (b":authority", b"example.test"),
+    ];
+    let now = Instant::now();
+    let server_cfg = Config {
+        enable_connect_protocol: true,
+        ..Config::default()
+    };
+    let (mut client, mut server) = pair(Config::default(), server_cfg, now);
+    assert!(client.peer_settings().enable_connect_protocol);
+    assert!(!server.peer_settings().enable_connect_protocol);
+    let id = client.open_stream(WS, false).unwrap();
+    settle(&mut client, &mut server, now);
+    let sid = request_id(&mut server);
+    let head = server.take_head(sid).unwrap();
+    assert_eq!(head.method(), Some(&b"CONNECT"[..]));
+    assert_eq!(head.protocol(), Some(&b"websocket"[..]));
+    assert_eq!(head.path(), Some(&b"/chat"[..]));
+    assert!(!head.end_stream());
+    server.recycle_head(head);
+    // The stream stays open both ways after a 200 (a tunnel).
+    server
+        .send_headers(sid, [(&b":status"[..], &b"200"[..])], false)
+        .unwrap();
+    assert_eq!(client.send_data(id, b"ping", false), Ok(4));
+    settle(&mut client, &mut server, now);
+    let mut buf = [0u8; 8];
+    assert_eq!(server.read_data(sid, &mut buf), Ok(4));
+    assert_eq!(&buf[..4], b"ping");
+    assert_eq!(client.take_response(id).unwrap().status(), Some(200));
+
+    // Not enabled (the default): the same request is malformed.
+    let (mut client, mut server) = pair(Config::default(), Config::default(), now);
+    assert!(!client.peer_settings().enable_connect_protocol);
+    let id = client.open_stream(WS, false).unwrap();
+    settle(&mut client, &mut server, now);
+    assert!(events(&mut server)
+        .iter()
+        .all(|e| !matches!(e, Event::Request { .. })));
+    assert!(events(&mut client).contains(&Event::StreamReset {
+        stream_id: id,
+        code: ErrorCode::ProtocolError,
+        remote: true,
+    }));
+}

@@ -89,6 +89,13 @@ pub struct Config {
     /// stream side holds, not only what is buffered here. Default false: credit goes back
     /// as bytes are read.
     pub release_on_demand: bool,
+    /// Server role: announce SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3) and accept
+    /// the extended CONNECT method: a `CONNECT` request with a `:protocol` pseudo-header,
+    /// which then needs `:scheme`, `:path` and `:authority` (RFC 8441 §4); the driver reads
+    /// the protocol with [`FieldBlock::protocol`](super::FieldBlock::protocol). When false
+    /// (the default), `:protocol` is malformed (a stream error of type PROTOCOL_ERROR).
+    /// Ignored in the client role.
+    pub enable_connect_protocol: bool,
 }
 
 /// Once a peer has sent one oversized field list, a later list this many times over
@@ -124,6 +131,7 @@ impl Default for Config {
             header_block_timeout: Some(Duration::from_secs(10)),
             max_oversized_header_lists: 10,
             release_on_demand: false,
+            enable_connect_protocol: false,
         }
     }
 }

@@ -57,6 +57,7 @@ pub struct FieldBlock {
     scheme: Option<usize>,
     authority: Option<usize>,
     path: Option<usize>,
+    protocol: Option<usize>,
     status: Option<usize>,
     content_length: Option<u64>,
     /// The request ended with its HEADERS frame (END_STREAM).
@@ -72,6 +73,7 @@ impl FieldBlock {
         self.scheme = None;
         self.authority = None;
         self.path = None;
+        self.protocol = None;
         self.status = None;
         self.content_length = None;
         self.end_stream = false;
@@ -140,6 +142,11 @@ impl FieldBlock {
     pub fn path(&self) -> Option<&[u8]> {
         self.pseudo_value(self.path)
     }
+    /// `:protocol` of an extended CONNECT request (RFC 8441 §4), e.g. `websocket`; only
+    /// ever set by [`FieldBlock::validate_request_with`] with extended CONNECT enabled.
+    pub fn protocol(&self) -> Option<&[u8]> {
+        self.pseudo_value(self.protocol)
+    }
     /// `:status` of a response, parsed.
     pub fn status(&self) -> Option<u16> {
         let v = self.pseudo_value(self.status)?;
@@ -158,8 +165,16 @@ impl FieldBlock {
     }
 
     /// Checks a request field section (RFC 9113 §8.2, §8.3.1) and records where the
-    /// pseudo-headers are.
+    /// pseudo-headers are. `:protocol` is malformed (extended CONNECT not enabled).
     pub fn validate_request(&mut self) -> Result<(), Malformed> {
+        self.validate_request_with(false)
+    }
+
+    /// [`FieldBlock::validate_request`], with the extended CONNECT method of RFC 8441 §4
+    /// accepted when `connect_protocol` is true (we sent SETTINGS_ENABLE_CONNECT_PROTOCOL
+    /// = 1): `:protocol` only with `CONNECT`, and such a request needs `:scheme`, `:path`
+    /// and `:authority`. Without `connect_protocol`, `:protocol` is [`Malformed::BadPseudo`].
+    pub fn validate_request_with(&mut self, connect_protocol: bool) -> Result<(), Malformed> {
         let mut regular_seen = false;
         for i in 0..self.fields.len() {
             let (name, value) = self.field(i);
@@ -176,6 +191,7 @@ impl FieldBlock {
                     b":scheme" => &mut self.scheme,
                     b":authority" => &mut self.authority,
                     b":path" => &mut self.path,
+                    b":protocol" if connect_protocol => &mut self.protocol,
                     _ => return Err(Malformed::BadPseudo),
                 };
                 if slot.is_some() {
@@ -209,9 +225,29 @@ impl FieldBlock {
         if method.is_empty() {
             return Err(Malformed::MissingPseudo);
         }
+        if self.protocol.is_some() {
+            // RFC 8441 §4: `:protocol` only with CONNECT, which then has `:scheme`,
+            // `:path` and `:authority` like any request.
+            if method != b"CONNECT" {
+                return Err(Malformed::BadPseudo);
+            }
+            return match (
+                self.scheme(),
+                self.path(),
+                self.authority(),
+                self.protocol(),
+            ) {
+                (Some(s), Some(p), Some(a), Some(pr))
+                    if !s.is_empty() && !p.is_empty() && !a.is_empty() && !pr.is_empty() =>
+                {
+                    Ok(())
+                }
+                _ => Err(Malformed::MissingPseudo),
+            };
+        }
         if method == b"CONNECT" {
-            // §8.5: CONNECT has :authority and neither :scheme nor :path (Extended
-            // CONNECT, RFC 8441, is not supported).
+            // §8.5: CONNECT has :authority and neither :scheme nor :path (extended
+            // CONNECT, RFC 8441, is the case above).
             if self.authority().is_none_or(|a| a.is_empty())
                 || self.scheme.is_some()
                 || self.path.is_some()
@@ -292,6 +328,7 @@ impl FieldBlock {
             scheme: pseudo(self.scheme),
             authority: pseudo(self.authority),
             path: pseudo(self.path),
+            protocol: pseudo(self.protocol),
             headers,
         })
     }
@@ -308,6 +345,8 @@ pub struct ArenaHead<'a> {
     pub authority: Option<&'a [u8]>,
     /// `:path`.
     pub path: Option<&'a [u8]>,
+    /// `:protocol` of an extended CONNECT request (RFC 8441), when accepted.
+    pub protocol: Option<&'a [u8]>,
     /// The regular fields.
     pub headers: HeaderList<'a>,
 }
@@ -427,6 +466,71 @@ mod tests {
             fields.push(*field);
             assert_eq!(head(&fields).validate_request(), Err(*want), "{field:?}");
         }
+    }
+
+    #[test]
+    fn extended_connect_needs_the_setting_and_all_pseudo_headers() {
+        const WS: [(&str, &str); 5] = [
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", "https"),
+            (":path", "/chat"),
+            (":authority", "example.com"),
+        ];
+        // RFC 8441 §4: accepted only when enabled.
+        assert_eq!(head(&WS).validate_request(), Err(Malformed::BadPseudo));
+        assert_eq!(
+            head(&WS).validate_request_with(false),
+            Err(Malformed::BadPseudo)
+        );
+        let mut h = head(&WS);
+        h.validate_request_with(true).unwrap();
+        assert_eq!(h.protocol(), Some(&b"websocket"[..]));
+        assert_eq!(h.path(), Some(&b"/chat"[..]));
+        let arena = Arena::new();
+        let a = h.copy_into(&arena).unwrap();
+        assert_eq!(a.method, b"CONNECT");
+        assert_eq!(a.protocol, Some(&b"websocket"[..]));
+        h.clear();
+        assert_eq!(h.protocol(), None);
+        // Each of :scheme, :path and :authority is required (and not empty).
+        for missing in 2..5 {
+            let mut fields = WS.to_vec();
+            fields.remove(missing);
+            assert_eq!(
+                head(&fields).validate_request_with(true),
+                Err(Malformed::MissingPseudo),
+                "{fields:?}"
+            );
+            let mut fields = WS.to_vec();
+            fields[missing].1 = "";
+            assert_eq!(
+                head(&fields).validate_request_with(true),
+                Err(Malformed::MissingPseudo),
+                "{fields:?}"
+            );
+        }
+        // `:protocol` with another method, or twice.
+        let mut fields = WS.to_vec();
+        fields[0].1 = "GET";
+        assert_eq!(
+            head(&fields).validate_request_with(true),
+            Err(Malformed::BadPseudo)
+        );
+        let mut fields = WS.to_vec();
+        fields.insert(2, (":protocol", "websocket"));
+        assert_eq!(
+            head(&fields).validate_request_with(true),
+            Err(Malformed::BadPseudo)
+        );
+        // A plain CONNECT (RFC 9113 §8.5) is unchanged when enabled; a request without
+        // `:protocol` has none.
+        let mut h = head(&[(":method", "CONNECT"), (":authority", "example.com:443")]);
+        h.validate_request_with(true).unwrap();
+        assert_eq!(h.protocol(), None);
+        let mut h = head(&BASE);
+        h.validate_request_with(true).unwrap();
+        assert_eq!(h.protocol(), None);
     }
 
     #[test]

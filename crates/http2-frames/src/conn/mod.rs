@@ -227,7 +227,10 @@ impl Connection {
             Setting::new(SettingId::MaxConcurrentStreams, c.max_concurrent_streams),
             Setting::new(SettingId::InitialWindowSize, c.initial_stream_window),
             Setting::new(SettingId::MaxHeaderListSize, c.max_header_list_size),
+            // RFC 8441 §3: sent only when extended CONNECT is accepted.
+            Setting::new(SettingId::EnableConnectProtocol, 1),
         ];
+        let server_len = if c.enable_connect_protocol { 4 } else { 3 };
         let client = [
             Setting::new(SettingId::EnablePush, 0),
             Setting::new(SettingId::InitialWindowSize, c.initial_stream_window),
@@ -235,10 +238,10 @@ impl Connection {
         ];
         // Values out of range are clamped by `Config::validated`; encoding cannot fail.
         let entries = match self.role {
-            Role::Server => &server,
+            Role::Server => &server[..server_len],
             Role::Client => {
                 self.out.extend_from_slice(crate::PREFACE);
-                &client
+                &client[..]
             }
         };
         let _ = crate::encode_settings(&mut self.out, entries);

@@ -365,7 +365,11 @@ impl Connection {
             // §8.7: REFUSED_STREAM, not processed, safe to retry once memory is released.
             return self.stream_error(id, ErrorCode::RefusedStream, now);
         }
-        if self.scratch.validate_request().is_err() {
+        if self
+            .scratch
+            .validate_request_with(self.config.enable_connect_protocol)
+            .is_err()
+        {
             return self.stream_error(id, ErrorCode::ProtocolError, now);
         }
         let mut s = self.new_stream();
