@@ -944,6 +944,13 @@ async fn serve_stream<H: Handler>(
         );
         return;
     };
+    if ah.protocol.is_some() {
+        // Extended CONNECT (RFC 8441; only ever accepted with
+        // `Http2Config::enable_connect_protocol`): no tunnel is given to handlers over
+        // HTTP/2 yet, so it is answered like a plain CONNECT.
+        let _ = simple_response(engine, id, cx, answered, StatusCode::NOT_IMPLEMENTED);
+        return;
+    }
     let list = ah.headers;
     let method = Method::from_bytes(ah.method).ok();
     let target = ah.path.and_then(|p| std::str::from_utf8(p).ok());

@@ -1,0 +1,91 @@
+//! HTTP/2 extended CONNECT (RFC 8441) through the server driver, with the `h2` crate as
+//! the client: SETTINGS_ENABLE_CONNECT_PROTOCOL is announced only when
+//! `Http2Config::enable_connect_protocol` is set; a `:protocol` request without it is a
+//! stream error PROTOCOL_ERROR (RFC 8441 §4), with it the stream is answered (501: no
+//! tunnel for handlers yet) and the connection goes on.
+
+mod http2_support;
+
+use bytes::Bytes;
+use http2_support::server::{start, start_with};
+use shockwave::http2::Http2Config;
+
+async fn h2_client(addr: std::net::SocketAddr) -> h2::client::SendRequest<Bytes> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+fn get(addr: std::net::SocketAddr) -> http::Request<()> {
+    http::Request::builder()
+        .uri(format!("http://{addr}/"))
+        .body(())
+        .unwrap()
+}
+
+fn websocket_connect(addr: std::net::SocketAddr) -> http::Request<()> {
+    let mut req = http::Request::builder()
+        .method(http::Method::CONNECT)
+        .uri(format!("http://{addr}/ws"))
+        .header("sec-websocket-version", "13")
+        .body(())
+        .unwrap();
+    req.extensions_mut()
+        .insert(h2::ext::Protocol::from_static("websocket"));
+    req
+}
+
+/// One GET (so that the server's SETTINGS have arrived), then whether the server
+/// announced extended CONNECT.
+async fn settings_seen(
+    client: &mut h2::client::SendRequest<Bytes>,
+    addr: std::net::SocketAddr,
+) -> bool {
+    let mut c = client.clone().ready().await.unwrap();
+    let (resp, _) = c.send_request(get(addr), true).unwrap();
+    assert_eq!(resp.await.unwrap().status(), 200);
+    client.is_extended_connect_protocol_enabled()
+}
+
+#[tokio::test]
+async fn protocol_without_the_setting_is_a_stream_error() {
+    let server = start();
+    let mut client = h2_client(server.addr).await;
+    assert!(!settings_seen(&mut client, server.addr).await);
+    let mut c = client.clone().ready().await.unwrap();
+    let (resp, _send) = c
+        .send_request(websocket_connect(server.addr), false)
+        .unwrap();
+    let err = resp.await.expect_err("a reset stream");
+    assert_eq!(err.reason(), Some(h2::Reason::PROTOCOL_ERROR), "{err}");
+    // Only the stream failed: the connection still serves requests.
+    assert!(!settings_seen(&mut client, server.addr).await);
+}
+
+#[tokio::test]
+async fn the_setting_is_announced_when_enabled() {
+    let server = start_with(Http2Config {
+        enable_connect_protocol: true,
+        ..Http2Config::default()
+    });
+    let mut client = h2_client(server.addr).await;
+    assert!(settings_seen(&mut client, server.addr).await);
+    let mut c = client.clone().ready().await.unwrap();
+    let (resp, _send) = c
+        .send_request(websocket_connect(server.addr), false)
+        .unwrap();
+    let resp = resp.await.expect("an answer, not a reset");
+    assert_eq!(resp.status(), 501);
+    // A :protocol with another method is still malformed (RFC 8441 §4).
+    let mut req = get(server.addr);
+    req.extensions_mut()
+        .insert(h2::ext::Protocol::from_static("websocket"));
+    let mut c = client.clone().ready().await.unwrap();
+    let (resp, _send) = c.send_request(req, true).unwrap();
+    let err = resp.await.expect_err("a reset stream");
+    assert_eq!(err.reason(), Some(h2::Reason::PROTOCOL_ERROR), "{err}");
+    assert!(settings_seen(&mut client, server.addr).await);
+}
