@@ -84,36 +84,31 @@ fn init_logging(access_log: bool) -> anyhow::Result<()> {
 struct AccessLog<H>(H);
 
 impl<H: Handler> Handler for AccessLog<H> {
-    fn call<'a>(
-        &'a self,
-        cx: RequestContext<'a>,
-    ) -> impl std::future::Future<Output = Response<'a>> + 'a {
-        async move {
-            if !tracing::enabled!(target: ACCESS_TARGET, tracing::Level::INFO) {
-                return self.0.call(cx).await;
-            }
-            let req = cx.request();
-            let remote = req
-                .remote_addr()
-                .map_or_else(|| "-".to_owned(), |a| a.to_string());
-            let method = req.method().clone();
-            let path = req.target();
-            let t0 = std::time::Instant::now();
-            let resp = self.0.call(cx).await;
-            let micros = t0.elapsed().as_micros() as u64;
-            let bytes = resp
-                .body_ref()
-                .len()
-                .map_or_else(|| "-".to_owned(), |n| n.to_string());
-            tracing::info!(
-                target: ACCESS_TARGET,
-                "{remote} \"{method} {path}\" {} {bytes} {}.{:03}ms",
-                resp.status().as_u16(),
-                micros / 1000,
-                micros % 1000
-            );
-            resp
+    async fn call<'a>(&'a self, cx: RequestContext<'a>) -> Response<'a> {
+        if !tracing::enabled!(target: ACCESS_TARGET, tracing::Level::INFO) {
+            return self.0.call(cx).await;
         }
+        let req = cx.request();
+        let remote = req
+            .remote_addr()
+            .map_or_else(|| "-".to_owned(), |a| a.to_string());
+        let method = req.method().clone();
+        let path = req.target();
+        let t0 = std::time::Instant::now();
+        let resp = self.0.call(cx).await;
+        let micros = t0.elapsed().as_micros() as u64;
+        let bytes = resp
+            .body_ref()
+            .len()
+            .map_or_else(|| "-".to_owned(), |n| n.to_string());
+        tracing::info!(
+            target: ACCESS_TARGET,
+            "{remote} \"{method} {path}\" {} {bytes} {}.{:03}ms",
+            resp.status().as_u16(),
+            micros / 1000,
+            micros % 1000
+        );
+        resp
     }
 }
 
