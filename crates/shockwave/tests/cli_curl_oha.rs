@@ -462,8 +462,13 @@ impl Serve {
 
     /// SIGTERM, then the exit status and stderr.
     fn terminate(&mut self) -> (bool, String) {
+        self.signal("-TERM")
+    }
+
+    /// Sends `signal` (`-TERM`, `-INT`) with kill(1), then the exit status and stderr.
+    fn signal(&mut self, signal: &str) -> (bool, String) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
@@ -524,7 +529,13 @@ fn serve_access_log_is_off_by_default_and_on_with_log() {
 }
 
 #[test]
-fn serve_removes_its_self_signed_pem_on_sigterm() {
+fn serve_removes_its_self_signed_pem_on_sigterm_and_sigint() {
+    for signal in ["-TERM", "-INT"] {
+        serve_removes_its_self_signed_pem_on(signal);
+    }
+}
+
+fn serve_removes_its_self_signed_pem_on(signal: &str) {
     let mut serve = Serve::start(&["--self-signed", "--tls-addr", "127.0.0.1:0"]);
     let tls = serve.line("listening on https://");
     let line = serve.line("self-signed certificate");
@@ -549,9 +560,13 @@ fn serve_removes_its_self_signed_pem_on_sigterm() {
     let (code, out, err) = get(&["--cacert", path.to_str().unwrap(), &https]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "Hello, World!");
-    let (ok, err) = serve.terminate();
-    assert!(ok, "{err}");
-    assert!(!path.exists(), "{} left behind", path.display());
+    let (ok, err) = serve.signal(signal);
+    assert!(ok, "{signal}: {err}");
+    assert!(
+        !path.exists(),
+        "{} left behind after {signal}",
+        path.display()
+    );
     assert!(
         !path.parent().unwrap().exists(),
         "its directory left behind"

@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Arguments of `shockwave get`.
 #[derive(clap::Args, Debug)]
 pub struct GetArgs {
-    /// The URL (`http://` or `https://`).
+    /// The URL (`http://` or `https://`; `http://` when it names no scheme).
     url: String,
     /// Extra request header, `'Name: value'` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
@@ -50,7 +50,8 @@ pub struct GetArgs {
     /// Load mode: total number of requests.
     #[arg(short = 'n', long = "requests")]
     requests: Option<u64>,
-    /// Load mode: concurrent connections.
+    /// Load mode: concurrent connections (HTTP/1.1), or concurrent streams with --http2
+    /// and --http3.
     #[arg(short = 'c', long = "connections", value_name = "N")]
     connections: Option<usize>,
     /// Load mode: requests in flight per connection (HTTP/1.1 pipelining).
