@@ -667,6 +667,13 @@ fn load(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = args.threads.unwrap_or(cores).clamp(1, connections);
     let total = args.requests.unwrap_or(u64::MAX);
+    // One client per thread, connections spread as evenly as possible; built before the
+    // clock starts (loading TLS roots is not part of the run).
+    let mut clients = Vec::new();
+    for t in 0..threads {
+        let conns = connections / threads + usize::from(t < connections % threads);
+        clients.push((build_client(args, conns.max(1))?, conns));
+    }
     let started = Instant::now();
     let deadline = match args.duration {
         Some(secs) => {
@@ -712,10 +719,7 @@ fn load(
         indicatif::ProgressBar::hidden()
     };
     let mut workers = Vec::new();
-    for t in 0..threads {
-        // Spread connections over threads as evenly as possible.
-        let conns = connections / threads + usize::from(t < connections % threads);
-        let client = build_client(args, conns.max(1))?;
+    for (client, conns) in clients {
         let state = state.clone();
         let pipeline = args.pipeline;
         workers.push(std::thread::spawn(move || {
