@@ -15,6 +15,13 @@ use shockwave::client::{
 use shockwave_http11 as h11;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// `println!` that ignores a closed stdout (`shockwave get -n 1000 URL | head`).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 /// Arguments of `shockwave get`.
 #[derive(clap::Args, Debug)]
 pub struct GetArgs {
@@ -743,7 +750,7 @@ fn load(
     bar.finish_and_clear();
     let summary = Summary::new(args, &state, &hist, elapsed, threads);
     if args.json {
-        println!("{}", summary.json(&hist));
+        say!("{}", summary.json(&hist));
     } else {
         summary.print(&hist);
     }
@@ -847,11 +854,12 @@ impl Summary {
     fn print(&self, h: &Histogram<u64>) {
         let secs = self.secs();
         let ms = |us: u64| us as f64 / 1000.0;
-        println!("URL:          {} {}", self.method, self.url);
-        println!("Load:         {}", self.load_line);
-        println!(
+        say!("URL:          {} {}", self.method, self.url);
+        say!("Load:         {}", self.load_line);
+        say!(
             "Completed:    {} ok, {} errors in {secs:.3} s",
-            self.ok, self.errors
+            self.ok,
+            self.errors
         );
         if self.not_ok > 0 {
             let codes: Vec<String> = self
@@ -860,21 +868,21 @@ impl Summary {
                 .filter(|(c, _)| !(200..300).contains(*c))
                 .map(|(c, n)| format!("{c}: {n}"))
                 .collect();
-            println!(
+            say!(
                 "Not ok:       {} non-2xx responses ({})",
                 self.not_ok,
                 codes.join(", ")
             );
         }
-        println!("Throughput:   {:.0} req/s", self.rate());
-        println!(
+        say!("Throughput:   {:.0} req/s", self.rate());
+        say!(
             "Latency:      p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
             ms(h.value_at_quantile(0.50)),
             ms(h.value_at_quantile(0.90)),
             ms(h.value_at_quantile(0.99)),
             ms(h.max())
         );
-        println!(
+        say!(
             "Body bytes:   {} ({:.1} MiB/s)",
             self.bytes,
             self.bytes as f64 / secs / (1024.0 * 1024.0)
@@ -884,15 +892,15 @@ impl Summary {
             .iter()
             .map(|(c, n)| format!("{c}: {n}"))
             .collect();
-        println!("Status codes: {}", codes.join(", "));
+        say!("Status codes: {}", codes.join(", "));
         for (kind, message, n) in &self.error_groups {
-            println!("Error:        {n} x [{kind}] {message}");
+            say!("Error:        {n} x [{kind}] {message}");
         }
         if !h.is_empty() {
-            println!();
-            println!("Latency histogram:");
+            say!();
+            say!("Latency histogram:");
             for line in histogram_lines(h) {
-                println!("  {line}");
+                say!("  {line}");
             }
         }
     }
