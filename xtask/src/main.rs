@@ -110,6 +110,9 @@ const FEATURE_SETS: &[&[&str]] = &[
     &["--no-default-features", "--features", "client"],
     &["--no-default-features", "--features", "server,http2"],
     &["--no-default-features", "--features", "client,http3"],
+    // Compression with one role: the codec module serves both (encoder vs decoder).
+    &["--no-default-features", "--features", "server,compression"],
+    &["--no-default-features", "--features", "client,compression"],
     // The client's serde, JSON and cookie conveniences without the default protocols.
     &["--no-default-features", "--features", "client,json,cookies"],
 ];

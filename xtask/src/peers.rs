@@ -62,6 +62,15 @@ const PIP_PEERS: &[PipPeer] = &[
         module: "httpx",
         requirement: "httpx[http2]",
     },
+    // httpx decodes `br` and `zstd` responses with these (response compression tests).
+    PipPeer {
+        module: "brotli",
+        requirement: "brotli",
+    },
+    PipPeer {
+        module: "zstandard",
+        requirement: "zstandard",
+    },
 ];
 
 fn have_command(cmd: &str) -> bool {

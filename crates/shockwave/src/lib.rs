@@ -15,6 +15,7 @@
 //! | `service` | this crate | the protocol-neutral handler API: `Handler`, `RequestContext`, `Response`, `Body` (re-exported from `server`; with `server` or `client`) |
 //! | `server` | this crate | the server: thread-per-core workers, the arena-first `Handler` API, TLS, static files (feature `server`) |
 //! | `client` | this crate | the HTTP client: connection pool, TLS, owned and arena-backed responses (feature `client`) |
+//! | `codec` | this crate | the content codings (`gzip`, `deflate`, `br`, `zstd`) of response compression and decompression (feature `compression` with a role) |
 //!
 //! ## Cargo features
 //!
@@ -28,7 +29,9 @@
 //! | `serde` | no | the client's [`RequestBuilder::query`](client::RequestBuilder::query) and [`form`](client::RequestBuilder::form) (serde, serde_urlencoded); implies `client` |
 //! | `json` | no | the client's [`RequestBuilder::json`](client::RequestBuilder::json) and [`Response::json`](client::Response::json) (serde_json); implies `serde` |
 //! | `cookies` | no | the client's opt-in RFC 6265 cookie store: [`ClientBuilder::cookie_store`](client::ClientBuilder::cookie_store), [`cookie_provider`](client::ClientBuilder::cookie_provider), [`client::Jar`]; implies `client` |
-//! | `cli` | no | the `shockwave` binary (`serve`, `get`): `server`, `client`, `http2`, `tls` and `http3` plus `clap`, `anyhow`, `hdrhistogram`, `indicatif` |
+//! | `axum` | no | [`server::from_tower`] also puts axum 0.8's `ConnectInfo<SocketAddr>` in request extensions (axum without its default features); implies `server` |
+//! | `compression` | no | response compression in the server (`server::Compression`, precompressed static files) and automatic decompression in the client (`ClientBuilder::decompress`), with `flate2`, `brotli` and `zstd` (the zstd C library: needs a C compiler) |
+//! | `cli` | no | the `shockwave` binary (`serve`, `get`): `server`, `client`, `http2`, `tls`, `http3` and `compression` plus `clap`, `anyhow`, `hdrhistogram`, `indicatif` |
 //!
 //! With no feature at all the crate is the arena ([`arena`]) and the HTTP/1.1 codec
 //! ([`http11`]). `http2`, `http3` and `tls` add a protocol to whichever roles are on;
@@ -55,6 +58,9 @@ pub(crate) mod common;
 
 #[cfg(feature = "server")]
 pub mod server;
+
+#[cfg(all(feature = "compression", any(feature = "server", feature = "client")))]
+pub mod codec;
 
 #[cfg(feature = "client")]
 pub mod client;

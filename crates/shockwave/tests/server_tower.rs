@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
 use server_util::{builder, connect, read_response, stop};
-use shockwave::server::from_tower;
+use shockwave::server::{from_tower, TowerBody};
 use std::io::Write;
 
 #[derive(Clone, Default)]
@@ -20,8 +21,8 @@ struct Counter {
     ready_polls: Arc<AtomicUsize>,
 }
 
-impl tower_service::Service<http::Request<Bytes>> for Counter {
-    type Response = http::Response<Bytes>;
+impl tower_service::Service<http::Request<TowerBody>> for Counter {
+    type Response = http::Response<Full<Bytes>>;
     type Error = String;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, String>> + Send>>;
 
@@ -30,7 +31,7 @@ impl tower_service::Service<http::Request<Bytes>> for Counter {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: http::Request<Bytes>) -> Self::Future {
+    fn call(&mut self, req: http::Request<TowerBody>) -> Self::Future {
         let n = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
         Box::pin(async move {
             match req.uri().path() {
@@ -38,7 +39,9 @@ impl tower_service::Service<http::Request<Bytes>> for Counter {
                 "/echo" => Ok(http::Response::builder()
                     .header("x-calls", n.to_string())
                     .header("content-type", "application/octet-stream")
-                    .body(req.into_body())
+                    .body(Full::new(
+                        req.into_body().collect().await.unwrap().to_bytes(),
+                    ))
                     .unwrap()),
                 path => Ok(http::Response::builder()
                     .status(201)
@@ -46,7 +49,7 @@ impl tower_service::Service<http::Request<Bytes>> for Counter {
                     .header("x-a", "1")
                     .header("x-b", "2")
                     .header("x-c", "3")
-                    .body(Bytes::from(format!("{} {path}", req.method())))
+                    .body(Full::new(Bytes::from(format!("{} {path}", req.method()))))
                     .unwrap()),
             }
         })

@@ -221,6 +221,24 @@ pub enum Error {
     /// The response body could not be decoded (e.g. as JSON by `Response::json`).
     #[error("decoding the response body failed")]
     Decode(#[source] BoxError),
+    /// The decompressed response body is larger than the client's
+    /// `max_decompressed_size` (feature `compression`): a decompression bomb, or a body
+    /// beyond the limit. The connection was closed.
+    #[error("decompressed response body larger than the {limit}-byte limit")]
+    DecompressedTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The response body is not valid for its `Content-Encoding` (feature
+    /// `compression`). The connection was closed.
+    #[error("response body is not valid {encoding} data")]
+    Decompress {
+        /// The content coding (`gzip`, `br`, `zstd`, `deflate`).
+        encoding: &'static str,
+        /// The codec's error.
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// A boxed error of another library (a serializer, a decoder) kept as the source.
@@ -337,7 +355,8 @@ pub enum ErrorKind {
     /// The response has an error status ([`Error::Status`], from
     /// `Response::error_for_status`).
     Status,
-    /// The response body could not be decoded ([`Error::Decode`]).
+    /// The response body could not be decoded ([`Error::Decode`], or
+    /// [`Error::Decompress`] for its `Content-Encoding`).
     Decode,
 }
 
@@ -380,6 +399,8 @@ impl Error {
             Error::Arena(_) => ErrorKind::Arena,
             Error::Status { .. } => ErrorKind::Status,
             Error::Decode(_) => ErrorKind::Decode,
+            Error::DecompressedTooLarge { .. } => ErrorKind::Body,
+            Error::Decompress { .. } => ErrorKind::Decode,
         }
     }
 

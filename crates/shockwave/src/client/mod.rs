@@ -85,6 +85,7 @@ mod body;
 mod connect;
 #[cfg(feature = "cookies")]
 pub mod cookies;
+mod decompress;
 mod error;
 mod h1;
 #[cfg(feature = "http2")]
@@ -192,6 +193,7 @@ pub(crate) struct Config {
     pub(crate) redirect: RedirectPolicy,
     pub(crate) alloc: AllocStrategy,
     pub(crate) user_agent: Option<http::HeaderValue>,
+    pub(crate) decompress: decompress::Settings,
     #[cfg(feature = "http2")]
     pub(crate) h2: H2Options,
     #[cfg(feature = "http3")]
@@ -276,6 +278,7 @@ impl Default for ClientBuilder {
                 redirect: RedirectPolicy::none(),
                 alloc: AllocStrategy::Arena,
                 user_agent: None,
+                decompress: Default::default(),
                 #[cfg(feature = "http2")]
                 h2: H2Options {
                     alpn: true,

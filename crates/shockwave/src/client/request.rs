@@ -386,13 +386,14 @@ async fn send_owned(
             Some(store) if !headers.contains_key(http::header::COOKIE) => store.0.cookies(&url),
             _ => None,
         };
-        let response = {
-            #[cfg_attr(not(feature = "cookies"), allow(unused_mut))]
+        let decode;
+        let mut response = {
             let mut pairs = header_pairs(&headers, client.config().user_agent.as_ref());
             #[cfg(feature = "cookies")]
             if let Some(c) = &cookie {
                 pairs.push((b"cookie".as_slice(), c.as_bytes()));
             }
+            decode = super::decompress::offer(&mut pairs, &headers, &client.config().decompress);
             let mut out = Outgoing {
                 method: &method,
                 target: Target::parse(url.as_str())?,
@@ -442,6 +443,9 @@ async fn send_owned(
                 }
             }
         };
+        if decode {
+            response.decode_content(&client.config().decompress);
+        }
         #[cfg(feature = "cookies")]
         if let Some(store) = &client.config().cookies {
             let mut set = response.headers().get_all(http::header::SET_COOKIE).iter();

@@ -7,6 +7,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 use shockwave_http11::{BodyDecoder, BodyFraming};
 
+use super::decompress::Decoding;
 use super::error::{ClosedDuring, Error, Result, TimeoutKind};
 use super::h1::Http1Conn;
 #[cfg(feature = "http2")]
@@ -119,6 +120,8 @@ struct BodyReader {
     received: u64,
     max_body: u64,
     trailers: Option<HeaderMap>,
+    /// The content decoder (automatic decompression), if any.
+    decoding: Decoding,
 }
 
 /// HTTP/2 body pieces are read into buffers of this size.
@@ -173,6 +176,7 @@ impl Response {
                 received: 0,
                 max_body: client.config().max_body,
                 trailers: None,
+                decoding: Decoding::default(),
             },
         }
     }
@@ -215,6 +219,7 @@ impl Response {
                 received: 0,
                 max_body: client.config().max_body,
                 trailers: None,
+                decoding: Decoding::default(),
             },
         }
     }
@@ -237,7 +242,17 @@ impl Response {
                 received: 0,
                 max_body: client.config().max_body,
                 trailers: resp.trailers,
+                decoding: Decoding::default(),
             },
+        }
+    }
+
+    /// Decodes the body as it is read when its `Content-Encoding` is one the client
+    /// offered (see `ClientBuilder::decompress`); bodiless responses are left alone.
+    pub(crate) fn decode_content(&mut self, settings: &super::decompress::Settings) {
+        if self.body.live.is_some() {
+            let max = self.body.max_body;
+            self.body.decoding = Decoding::for_response(&mut self.headers, settings, max);
         }
     }
 
@@ -432,6 +447,7 @@ impl ResponseBody {
                 received: 0,
                 max_body: 0,
                 trailers: None,
+                decoding: Decoding::default(),
             },
         }
     }
@@ -457,7 +473,45 @@ impl fmt::Debug for ResponseBody {
 }
 
 impl BodyReader {
+    /// The next piece of the body, decoded when a content decoder is installed.
     async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
+        if !self.decoding.is_active() {
+            return self.next_wire_chunk().await;
+        }
+        loop {
+            let Some(piece) = self.next_wire_chunk().await? else {
+                let tail = self.decoding.finish()?;
+                return Ok((!tail.is_empty()).then_some(tail));
+            };
+            let mut out = match self.decoding.decode(&piece) {
+                Ok(out) => out,
+                Err(e) => {
+                    self.live = None; // closes the connection
+                    return Err(e);
+                }
+            };
+            if self.live.is_none() {
+                // The body as received has ended: finish now, so that "no source left"
+                // keeps meaning "no more pieces" for the callers.
+                let tail = self.decoding.finish()?;
+                if !tail.is_empty() {
+                    let mut all = BytesMut::with_capacity(out.len() + tail.len());
+                    all.extend_from_slice(&out);
+                    all.extend_from_slice(&tail);
+                    out = all.freeze();
+                }
+            }
+            if !out.is_empty() {
+                return Ok(Some(out));
+            }
+            if self.live.is_none() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// The next piece of the body as received (chunk framing removed).
+    async fn next_wire_chunk(&mut self) -> Result<Option<Bytes>> {
         loop {
             let live = match self.live.as_mut() {
                 None => return Ok(None),

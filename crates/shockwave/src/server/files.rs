@@ -12,9 +12,20 @@ use super::request::Request;
 use super::response::{FileBody, Response};
 
 /// Serves files below a root directory.
+///
+/// With the `compression` feature, a file with a precompressed sibling (`app.js.br`,
+/// `app.js.zst`, `app.js.gz`, made at build time with the best settings) is answered
+/// with the sibling when the request's `Accept-Encoding` accepts its coding (the choice
+/// follows [`Compression::negotiate`](super::Compression::negotiate): `br` > `zstd` >
+/// `gzip` on ties). The answer has the original's `Content-Type`, `Content-Encoding`,
+/// `Vary: Accept-Encoding`, and the sibling's own `ETag` (so the variants validate
+/// separately). Range requests are always answered from the original file, so byte
+/// ranges never mix representations; they still carry `Vary`. Turn this off with
+/// [`StaticFiles::precompressed`].
 #[derive(Debug, Clone)]
 pub struct StaticFiles {
     root: PathBuf,
+    precompressed: bool,
 }
 
 impl StaticFiles {
@@ -22,7 +33,15 @@ impl StaticFiles {
     pub fn new(root: impl AsRef<Path>) -> std::io::Result<StaticFiles> {
         Ok(StaticFiles {
             root: root.as_ref().canonicalize()?,
+            precompressed: true,
         })
+    }
+
+    /// Serve precompressed siblings (`.br`, `.zst`, `.gz`) when the client accepts
+    /// them (default true; only with the `compression` feature).
+    pub fn precompressed(mut self, enabled: bool) -> StaticFiles {
+        self.precompressed = enabled;
+        self
     }
 
     /// The canonical root directory.
@@ -40,7 +59,8 @@ impl StaticFiles {
         let Some(path) = self.resolve(rel) else {
             return Response::new(StatusCode::NOT_FOUND);
         };
-        let Ok(file) = std::fs::File::open(&path) else {
+        let variant = self.variant(req, &path);
+        let Ok(file) = std::fs::File::open(variant.path.as_ref().unwrap_or(&path)) else {
             return Response::new(StatusCode::NOT_FOUND);
         };
         let Ok(meta) = file.metadata() else {
@@ -73,11 +93,15 @@ impl StaticFiles {
                 t == b"*" || t.strip_prefix(b"W/").unwrap_or(t) == etag
             });
             if matches {
-                return Response::new(StatusCode::NOT_MODIFIED).header("etag", etag);
+                return variant
+                    .mark(Response::new(StatusCode::NOT_MODIFIED).with_arena(arena))
+                    .header("etag", etag);
             }
         }
         let base = |r: Response<'a>| {
-            r.header("content-type", ctype)
+            variant
+                .mark(r.with_arena(arena))
+                .header("content-type", ctype)
                 .header("etag", etag)
                 .header("accept-ranges", "bytes")
         };
@@ -115,6 +139,61 @@ impl StaticFiles {
         base(Response::ok()).body(FileBody::range(file, 0, len))
     }
 
+    /// Which file answers `req` for `path`: a precompressed sibling or the file itself.
+    #[cfg(feature = "compression")]
+    fn variant(&self, req: &Request<'_>, path: &Path) -> Variant {
+        use crate::codec::Encoding;
+        let mut v = Variant::default();
+        if !self.precompressed || !path.is_file() {
+            return v;
+        }
+        let mut found: [Option<(Encoding, PathBuf)>; 3] = [None, None, None];
+        let mut order = [Encoding::Brotli; 3];
+        let mut n = 0;
+        for e in [Encoding::Brotli, Encoding::Zstd, Encoding::Gzip] {
+            let Some(suffix) = e.file_suffix() else {
+                continue;
+            };
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let sibling = PathBuf::from(name);
+            // The sibling must be a regular file inside the root (no symlink escape).
+            let ok = sibling
+                .canonicalize()
+                .is_ok_and(|c| c.starts_with(&self.root) && c.is_file());
+            if ok {
+                found[n] = Some((e, sibling));
+                order[n] = e;
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return v;
+        }
+        v.vary = true;
+        if req.header("range").is_some() {
+            return v;
+        }
+        let chosen = super::Compression::new()
+            .encodings(&order[..n])
+            .negotiate_fields(req.headers().get_all(b"accept-encoding"));
+        if let Some(chosen) = chosen {
+            let hit = found.iter_mut().flatten().find(|(e, _)| *e == chosen);
+            if let Some((e, p)) = hit {
+                v.coding = Some(e.as_str());
+                v.path = Some(std::mem::take(p));
+            }
+        }
+        v
+    }
+
+    /// Without the `compression` feature the file itself answers.
+    #[cfg(not(feature = "compression"))]
+    fn variant(&self, _req: &Request<'_>, _path: &Path) -> Variant {
+        let _ = self.precompressed;
+        Variant::default()
+    }
+
     /// Maps a URL path to a file below the root, or `None` if it would leave the root
     /// (`..`, encoded separators, NUL, symlinks pointing outside).
     pub fn resolve(&self, rel: &str) -> Option<PathBuf> {
@@ -131,6 +210,29 @@ impl StaticFiles {
         }
         let canonical = path.canonicalize().ok()?;
         canonical.starts_with(&self.root).then_some(canonical)
+    }
+}
+
+/// The representation [`StaticFiles::serve`] answers with.
+#[derive(Default)]
+struct Variant {
+    /// The precompressed sibling to send instead of the file.
+    path: Option<PathBuf>,
+    /// Its `Content-Encoding`.
+    coding: Option<&'static str>,
+    /// Siblings exist: the answer depends on `Accept-Encoding`.
+    vary: bool,
+}
+
+impl Variant {
+    fn mark<'a>(&self, mut r: Response<'a>) -> Response<'a> {
+        if let Some(coding) = self.coding {
+            r = r.header("content-encoding", coding);
+        }
+        if self.vary {
+            r = r.header("vary", "accept-encoding");
+        }
+        r
     }
 }
 

@@ -46,10 +46,13 @@
 //! them. The same types serve HTTP/2 and HTTP/3 (see [`BodySource`] for how a protocol
 //! driver plugs in a body). [`handler_fn`] makes an async closure a handler;
 //! [`service_fn`] is the owned `http::Request<Bytes>` → `http::Response<Bytes>` API, and
-//! [`from_tower`] serves a `tower::Service` of those types.
+//! [`from_tower`] serves a `tower::Service` (an axum `Router` as it is) over a streamed
+//! [`TowerBody`], answering any `http_body::Body`.
 
 #[cfg(feature = "http3")]
 mod alt_svc;
+#[cfg(feature = "compression")]
+pub mod compression;
 pub mod config;
 pub mod files;
 mod h1;
@@ -75,16 +78,20 @@ use tokio::sync::watch;
 /// `shockwave::server::response::Response` and friends keep working.
 pub use crate::service::{body, handler, request, response};
 
+pub use crate::service::tower::{
+    from_tower, RemoteAddr, TowerBody, TowerHandler, TOWER_COLLECT_EXACT_MAX,
+};
 pub use body::{Body, BodyError, BodySource};
 pub use config::{Alloc, MinDataRate, ServerBuilder, ServerConfig, ServerLimits, Timeouts};
-pub use handler::{
-    from_tower, handler_fn, service_fn, Handler, HandlerFn, ServiceFn, TowerHandler,
-};
+pub use handler::{handler_fn, service_fn, Handler, HandlerFn, ServiceFn};
 pub use request::{Headers, HeadersIter, Request, RequestContext, RequestParts, Scheme};
 pub use response::{
     BodyStream, FileBody, Response, ResponseBody, Trailers, RESPONSE_INLINE_HEADERS,
 };
 pub use stats::ServerStats;
+
+#[cfg(feature = "compression")]
+pub use compression::{Compress, Compression};
 
 #[cfg(feature = "http3")]
 pub use alt_svc::AltSvc;

@@ -116,6 +116,11 @@ impl<'a> Body<'a> {
         }
     }
 
+    /// The most body bytes the server accepts for this request (`max_body_size`).
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
     /// The declared length (`Some(0)` for a request without a body).
     pub fn content_length(&self) -> Option<u64> {
         match &self.source {

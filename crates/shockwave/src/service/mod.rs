@@ -20,13 +20,13 @@ pub mod request;
 #[cfg(feature = "server")]
 pub mod response;
 pub mod scheme;
+#[cfg(feature = "server")]
+pub mod tower;
 
 #[cfg(feature = "server")]
 pub use body::{Body, BodyError, BodySource};
 #[cfg(feature = "server")]
-pub use handler::{
-    from_tower, handler_fn, service_fn, Handler, HandlerFn, ServiceFn, TowerHandler,
-};
+pub use handler::{handler_fn, service_fn, Handler, HandlerFn, ServiceFn};
 #[cfg(feature = "server")]
 pub use request::{Headers, HeadersIter, Request, RequestContext, RequestParts};
 #[cfg(feature = "server")]
@@ -34,3 +34,5 @@ pub use response::{
     BodyStream, FileBody, Response, ResponseBody, Trailers, RESPONSE_INLINE_HEADERS,
 };
 pub use scheme::Scheme;
+#[cfg(feature = "server")]
+pub use tower::{from_tower, RemoteAddr, TowerBody, TowerHandler, TOWER_COLLECT_EXACT_MAX};

@@ -433,6 +433,14 @@ impl<'a> Response<'a> {
         self
     }
 
+    /// Replaces every header field with `fields` (used in place, no copy): for
+    /// wrappers that rewrite fields, e.g. response compression weakening `etag`.
+    #[cfg(feature = "compression")]
+    pub(crate) fn replace_headers(&mut self, fields: &'a [Field<'a>]) {
+        self.preset = 0;
+        self.headers = HeaderStore::Slice(fields);
+    }
+
     /// Sets the body.
     pub fn body(mut self, body: impl Into<ResponseBody<'a>>) -> Self {
         self.body = body.into();

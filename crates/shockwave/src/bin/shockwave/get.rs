@@ -39,6 +39,10 @@ pub struct GetArgs {
     /// Print the status line and response headers before the body.
     #[arg(short = 'i', long = "include")]
     include: bool,
+    /// Ask for a compressed response (Accept-Encoding: gzip, br, zstd, deflate) and
+    /// decompress it (like curl's --compressed).
+    #[arg(long)]
+    compressed: bool,
     /// Follow redirects (up to --max-redirs).
     #[arg(short = 'L', long = "location")]
     follow: bool,
@@ -382,7 +386,8 @@ fn build_client(args: &GetArgs, per_host: usize) -> anyhow::Result<Client> {
         .tls(tls)
         .request_timeout(Some(timeout))
         .max_connections_per_host(per_host)
-        .max_idle_per_host(per_host);
+        .max_idle_per_host(per_host)
+        .decompress(args.compressed);
     if args.http3 {
         b = b.http3();
     } else if args.http2 {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use shockwave::server::files::StaticFiles;
 use shockwave::server::routes::DefaultRoutes;
-use shockwave::server::{tls, Alloc, Handler, RequestContext, Response, Server};
+use shockwave::server::{tls, Alloc, Compression, Handler, RequestContext, Response, Server};
 
 /// `println!` that ignores a closed stdout (a pipe whose reader went away).
 macro_rules! say {
@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// Serve the files below DIR under /static/.
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
+    /// Compress responses (br, zstd, gzip, deflate as the client's Accept-Encoding
+    /// allows; compressible types of at least 860 bytes, streamed bodies included).
+    #[arg(long)]
+    compress: bool,
     /// Write an access log to stderr: one line per request (remote address, method,
     /// target, status, body bytes, handler duration). `RUST_LOG` filters the server's
     /// logs in general (`RUST_LOG=shockwave::access=info` is this log alone).
@@ -169,9 +173,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let slot = routes.stats_slot();
     let server = builder.build();
     let workers = server.config().workers;
-    let handle = server
-        .start(AccessLog(routes))
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let started = if args.compress {
+        server.start(AccessLog(Compression::new().wrap(routes)))
+    } else {
+        server.start(AccessLog(routes))
+    };
+    let handle = started.with_context(|| format!("cannot listen on {}", args.addr))?;
     // `/stats` counts every protocol (HTTP/1.1, HTTP/2, HTTP/3).
     let _ = slot.set(handle.stats_source());
     for a in handle.local_addrs() {
