@@ -242,6 +242,12 @@ async fn pump(
                     s.queue.push_back(Bytes::copy_from_slice(&buf[..n]));
                 }
             }
+            // `Body::read` enforces the limit itself (a declared length over it, or the
+            // byte past it): the same 413 as the count above.
+            Err(e @ BodyError::TooLarge { .. }) => {
+                s.too_large = true;
+                s.end = Some(Err(e));
+            }
             Err(e) => s.end = Some(Err(e)),
         }
         s.wake_reader();
