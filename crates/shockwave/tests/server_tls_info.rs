@@ -100,6 +100,14 @@ async fn tls_connect(
         cert.client_config().unwrap()
     };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    tls_connect_with(h, config, name).await
+}
+
+async fn tls_connect_with(
+    h: &ServerHandle,
+    config: rustls::ClientConfig,
+    name: &str,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(h.tls_local_addrs()[0])
         .await
@@ -159,10 +167,12 @@ where
 
 /// `GET /` over HTTP/3 with the server name `localhost`: the body as text.
 async fn get_h3(h: &ServerHandle, cert: &tls::SelfSigned) -> String {
+    get_h3_with(h, &cert.client_config().unwrap()).await
+}
+
+async fn get_h3_with(h: &ServerHandle, client: &rustls::ClientConfig) -> String {
     let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    ep.set_default_client_config(
-        quic_client_config(&cert.client_config().unwrap(), &Http3Config::default()).unwrap(),
-    );
+    ep.set_default_client_config(quic_client_config(client, &Http3Config::default()).unwrap());
     let conn = ep
         .connect(h.h3_local_addrs()[0], "localhost")
         .unwrap()
@@ -320,5 +330,76 @@ async fn every_request_of_a_connection_shares_one_capture() {
     }
     assert_ne!(seen[0], "0");
     assert_eq!(seen[0], seen[1]);
+    stop(h).await;
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The DER of the first certificate in `pem`.
+fn der(pem: &str) -> rustls::pki_types::CertificateDer<'static> {
+    rustls::pki_types::pem::PemObject::from_pem_slice(pem.as_bytes()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_reaches_the_handler() {
+    // A server that asks for client certificates and trusts one self-signed client
+    // certificate; the handler answers with the DER of the certificate it was shown.
+    let server = tls::self_signed(&["localhost"]).unwrap();
+    let client = tls::self_signed(&["client.example"]).unwrap();
+    let client_der = der(&client.cert_pem);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut client_roots = rustls::RootCertStore::empty();
+    client_roots.add(client_der.clone()).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(client_roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let key = |pem: &str| -> rustls::pki_types::PrivateKeyDer<'static> {
+        rustls::pki_types::pem::PemObject::from_pem_slice(pem.as_bytes()).unwrap()
+    };
+    let mut config = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![der(&server.cert_pem)], key(&server.key_pem))
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let h = Server::builder()
+        .bind_tls("127.0.0.1:0".parse().unwrap())
+        .bind_h3("127.0.0.1:0".parse().unwrap())
+        .tls(Arc::new(config))
+        .workers(1)
+        .handle_signals(false)
+        .build()
+        .start(handler_fn(async |cx| {
+            let der = cx.tls_info().and_then(|t| t.peer_certificate());
+            Response::ok().body(Bytes::from(der.map_or("none".into(), hex)))
+        }))
+        .unwrap();
+    let mut server_roots = rustls::RootCertStore::empty();
+    server_roots.add(der(&server.cert_pem)).unwrap();
+    let client_config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(server_roots)
+        .with_client_auth_cert(vec![client_der.clone()], key(&client.key_pem))
+        .unwrap();
+    let expected = hex(client_der.as_ref());
+
+    let mut h1 = client_config.clone();
+    h1.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let io = tls_connect_with(&h, h1, "localhost").await;
+    assert_eq!(get_h1(io).await, expected);
+
+    let mut h2 = client_config.clone();
+    h2.alpn_protocols = vec![b"h2".to_vec()];
+    let io = tls_connect_with(&h, h2, "localhost").await;
+    assert_eq!(get_h2(io, "https").await, expected);
+
+    assert_eq!(get_h3_with(&h, &client_config).await, expected);
     stop(h).await;
 }
