@@ -2,7 +2,8 @@
 //! services (a `TlsInfo` in the request extensions): the negotiated ALPN protocol, the SNI
 //! name, the TLS version and the cipher suite, over HTTP/1.1 over TLS (ALPN `http/1.1`
 //! and no ALPN at all), HTTP/2 over TLS (ALPN `h2`), TLS 1.2 and HTTP/3; cleartext
-//! HTTP/1.1 and h2c have none.
+//! HTTP/1.1 and h2c have none. axum's `Extension<TlsInfo>` extractor finds it; a client
+//! certificate reaches the handler; an `Upgrade: h2c` over TLS stays on HTTP/1.1.
 //!
 //! The peers are hyper (HTTP/1.1), h2 and h3 clients over tokio-rustls and quinn, as in
 //! `cross_protocol.rs`.
@@ -401,5 +402,53 @@ async fn a_client_certificate_reaches_the_handler() {
     assert_eq!(get_h2(io, "https").await, expected);
 
     assert_eq!(get_h3_with(&h, &client_config).await, expected);
+    stop(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h2c_upgrade_over_tls_stays_on_http1_with_its_tls_details() {
+    // `Upgrade: h2c` names HTTP/2 over cleartext TCP: over TLS the server ignores it and
+    // answers on HTTP/1.1, so the request keeps its TLS details.
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (h, cert) = handler_server();
+    let mut io = tls_connect(&h, &cert, &[b"http/1.1"], false, "localhost").await;
+    io.write_all(
+        b"GET / HTTP/1.1\r\nhost: localhost\r\nconnection: Upgrade, HTTP2-Settings, close\r\n\
+          upgrade: h2c\r\nhttp2-settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    // The server may close without close_notify: keep what arrived.
+    let _ = io.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.contains("alpn=http/1.1 sni=localhost version=TLSv1_3"),
+        "{text}"
+    );
+    stop(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_reads_tls_info_with_the_extension_extractor() {
+    // An axum 0.8 Router as it is: `Extension<TlsInfo>` finds the adapter's extension.
+    use axum::routing::get;
+    use axum::Extension;
+    let app = axum::Router::new().route(
+        "/",
+        get(|Extension(tls): Extension<TlsInfo>| async move { describe(Some(&tls)) }),
+    );
+    let (h, cert) = start(from_tower(app));
+    let io = tls_connect(&h, &cert, &[b"h2"], false, "localhost").await;
+    let (rest, _) = split_cipher(&get_h2(io, "https").await);
+    assert_eq!(
+        rest,
+        "alpn=h2 sni=localhost version=TLSv1_3 cipher=? peer_cert=false"
+    );
+    assert_eq!(
+        get_h3(&h, &cert).await,
+        "alpn=h3 sni=localhost version=TLSv1_3 cipher=- peer_cert=false"
+    );
     stop(h).await;
 }

@@ -287,6 +287,11 @@ where
     IO: AsyncRead + AsyncWrite + Unpin,
     H: Handler,
 {
+    // `h2c` names HTTP/2 over cleartext TCP (RFC 9113 §3.1); over TLS the upgrade is
+    // ignored (RFC 9110 §7.8) and the request stays on HTTP/1.1, with its TLS details.
+    if scheme == Scheme::Https {
+        return false;
+    }
     let Some((settings, head)) = upgrade_request(req) else {
         return false;
     };
