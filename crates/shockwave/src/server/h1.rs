@@ -218,6 +218,7 @@ const HEAD_BYTES_PER_YIELD: usize = 64 * 1024;
 /// the read buffer size are cut back to it.
 const IDLE_SHRINK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
+#[allow(clippy::too_many_arguments)]
 async fn run<IO, H>(
     c: &mut Conn<IO>,
     st: &WorkerState<H>,
