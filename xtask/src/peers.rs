@@ -43,6 +43,12 @@ const APT_PEERS: &[AptPeer] = &[
         command: "microsocks",
         package: "microsocks",
     },
+    // The WebSocket browser-API test needs Node.js 20.10+ (its built-in `WebSocket`); the
+    // package is the fallback where no Node.js is installed at all.
+    AptPeer {
+        command: "node",
+        package: "nodejs",
+    },
 ];
 
 const PIP_PEERS: &[PipPeer] = &[

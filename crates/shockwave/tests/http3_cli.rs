@@ -125,7 +125,10 @@ fn serve_listens_for_http3_and_advertises_it() {
         .args(["get", "-k", &format!("https://{tls_addr}/stats")])
         .output()
         .unwrap();
-    let _ = child.kill();
+    // SIGTERM (not SIGKILL): serve stops gracefully and removes its PEM file.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let _ = child.wait();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));

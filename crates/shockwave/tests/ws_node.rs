@@ -36,7 +36,7 @@ fn node_websocket_echoes_through_the_serve_routes() {
         .unwrap_or(false);
     assert!(
         node_ok,
-        "Node.js 20.10+ missing: run `apt-get install nodejs` or `cargo xtask test`"
+        "Node.js 20.10+ (with its built-in WebSocket) missing: install Node.js 20 or later (`cargo xtask peers` installs Debian's nodejs where there is none)"
     );
     let h = builder().start(DefaultRoutes::new()).unwrap();
     let page = roundtrip(h.local_addr(), b"GET /ws.html HTTP/1.1\r\nHost: a\r\n\r\n");

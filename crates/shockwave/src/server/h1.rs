@@ -31,6 +31,7 @@ use crate::common::budget::ConnBudget;
 use crate::common::linger::{linger_close_with, Drain};
 use crate::common::pipeline::{poll_guarded, poll_trailers, resolve_trailers};
 use crate::common::rate::RateMeter;
+use crate::service::TlsInfo;
 
 use h11::CONTINUE;
 
@@ -102,6 +103,21 @@ pub(crate) async fn serve<IO, H>(
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Handler,
 {
+    serve_with_tls(io, st, scheme, remote, None).await
+}
+
+/// [`serve`] for a connection whose TLS handshake negotiated `tls` (given to every
+/// request's [`RequestContext::tls_info`]).
+pub(crate) async fn serve_with_tls<IO, H>(
+    io: IO,
+    st: &WorkerState<H>,
+    scheme: Scheme,
+    remote: Option<SocketAddr>,
+    tls: Option<&TlsInfo>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
     let mut conn = Conn {
         io,
         rbuf: st.take_buffer(),
@@ -128,6 +144,7 @@ pub(crate) async fn serve<IO, H>(
         st,
         scheme,
         remote,
+        tls,
         sleep.as_mut(),
         stop.as_mut(),
         &mut upgrade,
@@ -201,11 +218,13 @@ const HEAD_BYTES_PER_YIELD: usize = 64 * 1024;
 /// the read buffer size are cut back to it.
 const IDLE_SHRINK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
+#[allow(clippy::too_many_arguments)]
 async fn run<IO, H>(
     c: &mut Conn<IO>,
     st: &WorkerState<H>,
     scheme: Scheme,
     remote: Option<SocketAddr>,
+    tls: Option<&TlsInfo>,
     mut sleep: Pin<&mut Sleep>,
     mut stop: Pin<&mut tokio::sync::futures::Notified<'_>>,
     upgrade: &mut Option<(UpgradeFn, Vec<u8>)>,
@@ -411,6 +430,7 @@ where
                     &mut c.memo,
                     scheme,
                     remote,
+                    tls,
                     shutting_down,
                     &mut deferred,
                     may_upgrade.then_some(&slot),
@@ -507,6 +527,7 @@ where
                     &mut c.memo,
                     scheme,
                     remote,
+                    tls,
                     shutting_down,
                     &mut deferred,
                     None,
@@ -586,6 +607,7 @@ async fn respond<'r, H: Handler>(
     memo: &mut h11::HeadMemo<HeadKey>,
     scheme: Scheme,
     remote: Option<SocketAddr>,
+    tls: Option<&'r TlsInfo>,
     shutting_down: bool,
     deferred: &mut Deferred,
     upgrade: Option<&'r UpgradeSlot>,
@@ -600,7 +622,8 @@ async fn respond<'r, H: Handler>(
         req.version(),
         Headers::from_h1(req.headers()),
         remote,
-    );
+    )
+    .with_tls_info(tls);
     let is_head = req.method() == http::Method::HEAD;
     let mut slot = None;
     let mut cx = RequestContext::new(request, arena, body);

@@ -42,7 +42,7 @@ use crate::common::rate::{MinDataRate, RateTimer};
 use crate::http2::{Connection, ErrorCode, Event, FieldBlock, Http2Config, StreamError, StreamId};
 use crate::service::{
     Body, BodyError, BodySource, Handler, Headers, Request, RequestContext, RequestParts, Response,
-    ResponseBody, Scheme, Trailers,
+    ResponseBody, Scheme, TlsInfo, Trailers,
 };
 
 /// What one HTTP/2 connection needs from its server: the handler, the worker's arena pool
@@ -60,6 +60,9 @@ pub struct ServeContext<'c, H> {
     pub scheme: Scheme,
     /// The peer's address.
     pub remote_addr: Option<SocketAddr>,
+    /// What the connection's TLS handshake negotiated (`None` on cleartext), given to
+    /// every request's [`RequestContext::tls_info`].
+    pub tls_info: Option<&'c TlsInfo>,
     /// Where the `date` field comes from (e.g. the worker's cached value, see
     /// [`cached_date`]); `None` sends no `date` field.
     pub date: Option<&'c dyn Fn() -> [u8; 29]>,
@@ -86,6 +89,7 @@ impl<'c, H> ServeContext<'c, H> {
             max_body_size: 16 * 1024 * 1024,
             scheme: Scheme::Http,
             remote_addr: None,
+            tls_info: None,
             date: None,
             shutdown: None,
             counters: None,
@@ -245,8 +249,23 @@ pub(crate) async fn serve<IO, H>(
     IO: AsyncRead + AsyncWrite + Unpin,
     H: Handler,
 {
+    serve_with_tls(io, st, scheme, remote, None).await
+}
+
+/// [`serve`] for a connection whose TLS handshake negotiated `tls` (ALPN `h2`).
+pub(crate) async fn serve_with_tls<IO, H>(
+    io: IO,
+    st: &WorkerState<H>,
+    scheme: Scheme,
+    remote: Option<SocketAddr>,
+    tls: Option<&TlsInfo>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    H: Handler,
+{
     let date = || st.date();
-    let cx = worker_context(st, &date, scheme, remote);
+    let mut cx = worker_context(st, &date, scheme, remote);
+    cx.tls_info = tls;
     if let Err(e) = serve_connection(io, cx, &[]).await {
         tracing::debug!(?remote, error = %e, "HTTP/2 connection error");
     }
@@ -268,6 +287,11 @@ where
     IO: AsyncRead + AsyncWrite + Unpin,
     H: Handler,
 {
+    // `h2c` names HTTP/2 over cleartext TCP (RFC 9113 §3.1); over TLS the upgrade is
+    // ignored (RFC 9110 §7.8) and the request stays on HTTP/1.1, with its TLS details.
+    if scheme == Scheme::Https {
+        return false;
+    }
     let Some((settings, head)) = upgrade_request(req) else {
         return false;
     };
@@ -979,7 +1003,8 @@ async fn serve_stream<H: Handler>(
         version: Version::HTTP_2,
         headers: Headers::from_list(&list),
         remote_addr: cx.remote_addr,
-    });
+    })
+    .with_tls_info(cx.tls_info);
     let mut source = H2Body {
         engine,
         flow,

@@ -65,7 +65,7 @@ use crate::common::rate::RateTimer;
 use crate::http3::{varint, AddressValidation, Http3Config};
 use crate::service::{
     Body, BodyError, BodySource, Handler, Headers, Request, RequestContext, RequestParts, Response,
-    ResponseBody, Scheme, Trailers,
+    ResponseBody, Scheme, TlsInfo, Trailers,
 };
 
 /// Bodies up to this size are sent in the same write as the HEADERS frame.
@@ -287,6 +287,8 @@ impl<H> H3Driver for Conn<H> {
 struct Conn<H> {
     shared: Rc<Shared<H>>,
     quic: quinn::Connection,
+    /// What the QUIC handshake negotiated, captured once for every request.
+    tls_info: TlsInfo,
     /// The HTTP/3 connection state machine. Never borrowed across an `.await`.
     h3: RefCell<Connection>,
     /// Request streams waiting for QPACK encoder stream data.
@@ -386,6 +388,7 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
     let conn = Rc::new(Conn {
         shared,
         quic: quic.clone(),
+        tls_info: TlsInfo::from_quinn(&quic),
         h3: RefCell::new(h3),
         blocked: RefCell::new(Vec::new()),
         uni_out: Notify::new(),
@@ -633,7 +636,8 @@ async fn serve_request<H: Handler>(
         version: Version::HTTP_3,
         headers: Headers::from_pairs(regular),
         remote_addr: Some(conn.quic.remote_address()),
-    });
+    })
+    .with_tls_info(Some(&conn.tls_info));
     let stream_error: Cell<Option<ErrorCode>> = Cell::new(None);
     let mut source = H3Body {
         conn,

@@ -85,6 +85,7 @@ pub use crate::service::{body, handler, request, response, upgrade};
 pub use crate::service::tower::{
     from_tower, RemoteAddr, TowerBody, TowerHandler, TOWER_COLLECT_EXACT_MAX,
 };
+pub use crate::service::TlsInfo;
 pub use body::{Body, BodyError, BodySource};
 pub use config::{Alloc, MinDataRate, ServerBuilder, ServerConfig, ServerLimits, Timeouts};
 pub use handler::{handler_fn, service_fn, Handler, HandlerFn, ServiceFn};

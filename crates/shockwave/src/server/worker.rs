@@ -514,11 +514,13 @@ async fn serve_tls<H: Handler>(
     scheme: Scheme,
     remote: SocketAddr,
 ) {
+    // Captured once: every request of the connection borrows it.
+    let tls = crate::service::TlsInfo::from_rustls(stream.get_ref().1);
     #[cfg(feature = "http2")]
     if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-        return super::h2::serve(stream, st, scheme, Some(remote)).await;
+        return super::h2::serve_with_tls(stream, st, scheme, Some(remote), Some(&tls)).await;
     }
-    super::h1::serve(stream, st, scheme, Some(remote)).await
+    super::h1::serve_with_tls(stream, st, scheme, Some(remote), Some(&tls)).await
 }
 
 #[cfg(feature = "tls")]

@@ -21,6 +21,8 @@ pub mod request;
 pub mod response;
 pub mod scheme;
 #[cfg(feature = "server")]
+pub mod tls_info;
+#[cfg(feature = "server")]
 pub mod tower;
 #[cfg(feature = "server")]
 pub mod upgrade;
@@ -36,6 +38,8 @@ pub use response::{
     BodyStream, FileBody, Response, ResponseBody, Trailers, RESPONSE_INLINE_HEADERS,
 };
 pub use scheme::Scheme;
+#[cfg(feature = "server")]
+pub use tls_info::TlsInfo;
 #[cfg(feature = "server")]
 pub use tower::{from_tower, RemoteAddr, TowerBody, TowerHandler, TOWER_COLLECT_EXACT_MAX};
 #[cfg(feature = "server")]

@@ -10,6 +10,7 @@ use http::{Method, Version};
 use shockwave_arena::{Arena, HeaderList};
 
 use super::body::Body;
+use super::tls_info::TlsInfo;
 use super::upgrade::{UpgradeSlot, Upgraded};
 
 /// The request's URI scheme (defined in [`crate::service::scheme`], shared with the client).
@@ -149,6 +150,7 @@ pub struct Request<'a> {
     version: Version,
     headers: Headers<'a>,
     remote_addr: Option<SocketAddr>,
+    tls_info: Option<&'a TlsInfo>,
 }
 
 /// The parts of a [`Request`], for protocol drivers building one.
@@ -184,6 +186,7 @@ impl<'a> Request<'a> {
             version: parts.version,
             headers: parts.headers,
             remote_addr: parts.remote_addr,
+            tls_info: None,
         }
     }
 
@@ -233,6 +236,7 @@ impl<'a> Request<'a> {
             version,
             headers,
             remote_addr,
+            tls_info: None,
         }
     }
     /// The scheme.
@@ -254,6 +258,16 @@ impl<'a> Request<'a> {
     /// The peer's address; `None` over a Unix domain socket (which has no peer address).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
+    }
+    /// What the TLS handshake of the connection negotiated; `None` on cleartext.
+    pub fn tls_info(&self) -> Option<&'a TlsInfo> {
+        self.tls_info
+    }
+    /// The request with the TLS details of its connection (set by protocol drivers,
+    /// shared by every request of the connection).
+    pub fn with_tls_info(mut self, tls_info: Option<&'a TlsInfo>) -> Self {
+        self.tls_info = tls_info;
+        self
     }
 }
 
@@ -388,6 +402,13 @@ impl<'a> RequestContext<'a> {
     /// The header fields.
     pub fn headers(&self) -> Headers<'a> {
         self.request.headers
+    }
+    /// What the TLS handshake of the connection negotiated (ALPN protocol, SNI name,
+    /// TLS version, cipher suite, client certificate); `None` on cleartext. Captured
+    /// once per connection: reading it costs no allocation. See [`TlsInfo`] for what
+    /// HTTP/3 provides.
+    pub fn tls_info(&self) -> Option<&'a TlsInfo> {
+        self.request.tls_info
     }
     /// The request's arena, for the handler's own allocations (reset after the response).
     pub fn arena(&self) -> &'a Arena {

@@ -242,6 +242,12 @@ async fn pump(
                     s.queue.push_back(Bytes::copy_from_slice(&buf[..n]));
                 }
             }
+            // `Body::read` enforces the limit itself (a declared length over it, or the
+            // byte past it): the same 413 as the count above.
+            Err(e @ BodyError::TooLarge { .. }) => {
+                s.too_large = true;
+                s.end = Some(Err(e));
+            }
             Err(e) => s.end = Some(Err(e)),
         }
         s.wake_reader();
@@ -321,7 +327,9 @@ fn lock_clone<S: Clone>(service: &Mutex<S>) -> S {
 /// - **Request**: the URI always has a scheme and an authority (from `:authority`, or
 ///   `Host` on HTTP/1.1), HTTP/2 and HTTP/3 requests get a `host` header when they have
 ///   none (as hyper does), and the extensions hold [`RemoteAddr`] (and, with the `axum`
-///   feature, axum's `ConnectInfo<SocketAddr>`). The body is a [`TowerBody`], streamed
+///   feature, axum's `ConnectInfo<SocketAddr>`) and, over TLS and HTTP/3, the
+///   connection's [`TlsInfo`](super::TlsInfo) (`req.extensions().get::<TlsInfo>()`,
+///   or axum's `Extension<TlsInfo>` extractor). The body is a [`TowerBody`], streamed
 ///   from the connection as the service reads it.
 /// - **Response**: the body is sent frame by frame as the service produces it (a
 ///   server-sent-events route delivers each event when it is produced), trailer frames
@@ -453,6 +461,10 @@ where
             request
                 .extensions_mut()
                 .insert(axum::extract::ConnectInfo(addr));
+        }
+        if let Some(tls) = req.tls_info() {
+            // A reference-count increment: the details are shared by the connection.
+            request.extensions_mut().insert(tls.clone());
         }
 
         if let Err(e) = poll_fn(|task| service.poll_ready(task)).await {

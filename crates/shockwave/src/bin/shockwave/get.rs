@@ -15,10 +15,17 @@ use shockwave::client::{
 use shockwave_http11 as h11;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// `println!` that ignores a closed stdout (`shockwave get -n 1000 URL | head`).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 /// Arguments of `shockwave get`.
 #[derive(clap::Args, Debug)]
 pub struct GetArgs {
-    /// The URL (`http://` or `https://`).
+    /// The URL (`http://` or `https://`; `http://` when it names no scheme).
     url: String,
     /// Extra request header, `'Name: value'` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
@@ -54,9 +61,10 @@ pub struct GetArgs {
     /// Load mode: total number of requests.
     #[arg(short = 'n', long = "requests")]
     requests: Option<u64>,
-    /// Load mode: concurrent connections.
-    #[arg(short = 'c', long = "connections", default_value_t = 1)]
-    connections: usize,
+    /// Load mode: concurrent connections (HTTP/1.1), or concurrent streams with --http2
+    /// and --http3.
+    #[arg(short = 'c', long = "connections", value_name = "N")]
+    connections: Option<usize>,
     /// Load mode: requests in flight per connection (HTTP/1.1 pipelining).
     #[arg(long, default_value_t = 1)]
     pipeline: usize,
@@ -86,19 +94,228 @@ pub struct GetArgs {
     /// --unix-socket; `http://` URLs, HTTP/1.1 or --http2).
     #[arg(long = "unix-socket", value_name = "PATH")]
     unix_socket: Option<std::path::PathBuf>,
+    /// Write the body to FILE instead of stdout.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        conflicts_with = "remote_name"
+    )]
+    output: Option<std::path::PathBuf>,
+    /// Write the body to a file named like the URL path's last segment (in the current
+    /// directory).
+    #[arg(short = 'O', long = "remote-name")]
+    remote_name: bool,
+    /// Silent: no error messages, no progress bar (the exit code still tells).
+    #[arg(short = 's', long)]
+    silent: bool,
+    /// Verbose: the request head (`> `) and the response head (`< `) on stderr.
+    #[arg(short = 'v', long)]
+    verbose: bool,
+    /// HEAD request; print the response head.
+    #[arg(short = 'I', long = "head")]
+    head: bool,
+    /// Fail on HTTP errors (status 400 and above): no body, exit code 22 like curl. In
+    /// load mode: exit code 22 when any response had such a status.
+    #[arg(short = 'f', long)]
+    fail: bool,
+    /// TCP connect plus TLS handshake deadline in seconds.
+    #[arg(long, value_name = "SECS")]
+    connect_timeout: Option<f64>,
+    /// Basic authentication, `user:password` (RFC 7617).
+    #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
+    user: Option<String>,
+    /// Multipart form field (RFC 7578), `name=value` or `name=@file` (repeatable); implies
+    /// POST.
+    #[arg(
+        short = 'F',
+        long = "form",
+        value_name = "NAME=VALUE",
+        conflicts_with = "data"
+    )]
+    form: Vec<String>,
+    /// The `User-Agent` (default `shockwave/<version>`).
+    #[arg(short = 'A', long = "user-agent", value_name = "NAME")]
+    user_agent: Option<String>,
+    /// Load mode: run for SECS seconds instead of -n requests.
+    #[arg(long, value_name = "SECS", conflicts_with = "requests")]
+    duration: Option<f64>,
+    /// Load mode: print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+impl GetArgs {
+    fn is_load(&self) -> bool {
+        self.requests.is_some() || self.duration.is_some()
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.unwrap_or(1)
+    }
+
+    /// Flags that would be ignored are refused, each with what to do instead.
+    fn check(&self) -> anyhow::Result<()> {
+        if self.pipeline == 0 || self.connections == Some(0) {
+            bail!("--pipeline and -c must be at least 1");
+        }
+        if self.http3 && self.url.starts_with("http://") {
+            bail!("--http3 needs an https:// URL (QUIC always runs TLS)");
+        }
+        if self.is_load() {
+            let ignored = [
+                (self.include, "-i (--include)"),
+                (self.head, "-I (--head)"),
+                (self.output.is_some(), "-o (--output)"),
+                (self.remote_name, "-O (--remote-name)"),
+                (self.verbose, "-v (--verbose)"),
+                (self.follow, "-L (--location)"),
+            ];
+            if let Some((_, flag)) = ignored.iter().find(|(set, _)| *set) {
+                bail!("{flag} is not supported in load mode (-n/--duration): it prints no bodies or heads");
+            }
+            if matches!(self.duration, Some(d) if !(d > 0.0 && d.is_finite())) {
+                bail!("--duration must be a positive number of seconds");
+            }
+        } else {
+            let ignored = [
+                (self.connections.is_some(), "-c (--connections)"),
+                (self.pipeline != 1, "--pipeline"),
+                (self.threads.is_some(), "--threads"),
+                (self.json, "--json"),
+            ];
+            if let Some((_, flag)) = ignored.iter().find(|(set, _)| *set) {
+                bail!("{flag} only applies to load mode: add -n REQUESTS or --duration SECS");
+            }
+        }
+        if self.head && (self.data.is_some() || !self.form.is_empty()) {
+            bail!("-I (HEAD) sends no body: drop -d/-F");
+        }
+        Ok(())
+    }
+}
+
+/// The URL with `http://` prepended when it names no scheme (`localhost:8080/x`).
+fn with_scheme(url: &str) -> String {
+    if url.contains("://") {
+        url.to_owned()
+    } else {
+        format!("http://{url}")
+    }
+}
+
+/// A `multipart/form-data` body (RFC 7578) from `-F name=value` / `name=@file` fields;
+/// returns the body and its boundary.
+fn multipart(fields: &[String]) -> anyhow::Result<(Vec<u8>, String)> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let boundary = format!(
+        "------------------------shockwave{:016x}{:08x}",
+        nanos as u64,
+        std::process::id()
+    );
+    let mut body = Vec::new();
+    for f in fields {
+        let (name, value) = f
+            .split_once('=')
+            .with_context(|| format!("-F {f:?} is not name=value or name=@file"))?;
+        if name.contains(['"', '\r', '\n']) {
+            bail!("-F field name {name:?} contains a quote or a line break");
+        }
+        write!(body, "--{boundary}\r\n")?;
+        match value.strip_prefix('@') {
+            Some(path) => {
+                let data = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+                let file = std::path::Path::new(path)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().replace(['"', '\r', '\n'], "_"))
+                    .unwrap_or_default();
+                write!(
+                    body,
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\n\
+                     Content-Type: application/octet-stream\r\n\r\n"
+                )?;
+                body.extend_from_slice(&data);
+            }
+            None => {
+                write!(
+                    body,
+                    "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}"
+                )?;
+            }
+        }
+        body.extend_from_slice(b"\r\n");
+    }
+    write!(body, "--{boundary}--\r\n")?;
+    Ok((body, boundary))
+}
+
+/// `Basic base64(user:password)` (RFC 7617 §2).
+fn basic_auth_value(user_pass: &str) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::from("Basic ");
+    for chunk in user_pass.as_bytes().chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The file name `-O` writes: the URL path's last segment.
+fn remote_file_name(url: &str) -> anyhow::Result<std::path::PathBuf> {
+    let parsed = url::Url::parse(url).with_context(|| format!("invalid URL {url:?}"))?;
+    let name = parsed
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .unwrap_or("");
+    if name.is_empty() || name == "." || name == ".." {
+        bail!(
+            "-O: the URL path {:?} names no file; use -o FILE",
+            parsed.path()
+        );
+    }
+    Ok(std::path::PathBuf::from(name))
 }
 
 /// Runs `shockwave get`.
-pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
-    if args.pipeline == 0 || args.connections == 0 {
-        bail!("--pipeline and -c must be at least 1");
+pub fn run(mut args: GetArgs) -> anyhow::Result<ExitCode> {
+    args.url = with_scheme(&args.url);
+    args.check()?;
+    let silent = args.silent;
+    match run_checked(args) {
+        // -s: no message, the exit code tells.
+        Err(_) if silent => Ok(ExitCode::FAILURE),
+        other => other,
     }
+}
+
+fn run_checked(args: GetArgs) -> anyhow::Result<ExitCode> {
     let method = match (&args.method, &args.data) {
         (Some(m), _) => http::Method::from_bytes(m.as_bytes()).context("invalid method")?,
+        _ if args.head => http::Method::HEAD,
         (None, Some(_)) => http::Method::POST,
+        (None, None) if !args.form.is_empty() => http::Method::POST,
         (None, None) => http::Method::GET,
     };
+    let mut form_boundary = None;
     let body: Vec<u8> = match &args.data {
+        None if !args.form.is_empty() => {
+            let (body, boundary) = multipart(&args.form)?;
+            form_boundary = Some(boundary);
+            body
+        }
         None => Vec::new(),
         Some(d) => match d.strip_prefix('@') {
             Some(path) => std::fs::read(path).with_context(|| format!("reading {path}"))?,
@@ -122,14 +339,57 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
             "application/x-www-form-urlencoded".into(),
         ));
     }
+    if let Some(boundary) = form_boundary {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+        headers.push((
+            "content-type".into(),
+            format!("multipart/form-data; boundary={boundary}"),
+        ));
+    }
+    // curl's defaults, each overridable with -H (and -A for the agent).
+    let has = |headers: &[(String, String)], name: &str| {
+        headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+    };
+    if let Some(ua) = &args.user_agent {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("user-agent"));
+        headers.push(("user-agent".into(), ua.clone()));
+    } else if !has(&headers, "user-agent") {
+        headers.push((
+            "user-agent".into(),
+            concat!("shockwave/", env!("CARGO_PKG_VERSION")).into(),
+        ));
+    }
+    if !has(&headers, "accept") {
+        headers.push(("accept".into(), "*/*".into()));
+    }
+    if let (Some(user), true) = (&args.user, args.is_load()) {
+        // Load mode sends through the arena API: the header RequestBuilder::basic_auth
+        // sets in curl mode, made here.
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+        headers.push(("authorization".into(), basic_auth_value(user)));
+    }
     if (args.http2 || args.http3) && args.pipeline > 1 {
         bail!("--pipeline is HTTP/1.1 pipelining; HTTP/2 and HTTP/3 multiplex instead (use -c)");
     }
-    let client = build_client(&args, args.connections)?;
-    match args.requests {
-        None => fetch(&args, &client, method, headers, body),
-        Some(n) => load(&args, method, headers, body, n),
+    let client = build_client(&args, args.connections())?;
+    if args.is_load() {
+        load(&args, method, headers, body)
+    } else {
+        fetch(&args, &client, method, headers, body)
     }
+}
+
+/// The TLS settings of `-k`/`--insecure` and `--cacert FILE` (shared with `ws`).
+pub(crate) fn tls_options(
+    insecure: bool,
+    cacert: Option<&std::path::Path>,
+) -> anyhow::Result<TlsOptions> {
+    let mut tls = TlsOptions::default().danger_accept_invalid_certs(insecure);
+    if let Some(path) = cacert {
+        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        tls = tls.add_root_certificates_pem(&pem)?;
+    }
+    Ok(tls)
 }
 
 fn build_client(args: &GetArgs, per_host: usize) -> anyhow::Result<Client> {
@@ -146,12 +406,17 @@ fn build_client(args: &GetArgs, per_host: usize) -> anyhow::Result<Client> {
     } else if args.http2 {
         // One multiplexed connection per client (per load thread).
         b = b.http2_prior_knowledge().http2_max_connections_per_host(1);
-    } else if args.requests.is_some() {
+    } else if args.is_load() {
         // Load mode without --http2: -c means HTTP/1.1 connections.
         b = b.http2(false);
     }
     if args.follow {
         b = b.redirect(RedirectPolicy::limited(args.max_redirs));
+    }
+    if let Some(secs) = args.connect_timeout {
+        b = b.connect_timeout(
+            Duration::try_from_secs_f64(secs).context("invalid --connect-timeout")?,
+        );
     }
     if args.proxy.is_some() || args.noproxy.is_some() || args.proxy_user.is_some() {
         // Like curl: -x replaces the environment's proxies, --noproxy its NO_PROXY.
@@ -178,20 +443,7 @@ fn build_client(args: &GetArgs, per_host: usize) -> anyhow::Result<Client> {
     Ok(b.build()?)
 }
 
-/// The TLS settings of `-k`/`--insecure` and `--cacert FILE` (shared with `ws`).
-pub(crate) fn tls_options(
-    insecure: bool,
-    cacert: Option<&std::path::Path>,
-) -> anyhow::Result<TlsOptions> {
-    let mut tls = TlsOptions::default().danger_accept_invalid_certs(insecure);
-    if let Some(path) = cacert {
-        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        tls = tls.add_root_certificates_pem(&pem)?;
-    }
-    Ok(tls)
-}
-
-/// curl mode: one request, the body to stdout.
+/// curl mode: one request, the body to stdout (or -o/-O's file).
 fn fetch(
     args: &GetArgs,
     client: &Client,
@@ -203,38 +455,49 @@ fn fetch(
         .enable_all()
         .build()?;
     rt.block_on(async {
+        if args.verbose {
+            verbose_request(args, &method, &headers, body.len());
+        }
         let mut req = client.request(method, &args.url).body(body);
         for (n, v) in &headers {
             req = req.header(n.as_str(), v.as_str());
         }
+        if let Some(user) = &args.user {
+            let (u, p) = user.split_once(':').unwrap_or((user, ""));
+            req = req.basic_auth(u, Some(p));
+        }
         let mut resp = req.send().await.map_err(with_hint)?;
-        let mut out = std::io::stdout().lock();
-        if args.include {
-            let reason = resp.status().canonical_reason().unwrap_or("");
-            let code = resp.status().as_u16();
-            // curl's status lines: HTTP/2 has no reason phrase.
-            let eol: &[u8] = match resp.version() {
-                http::Version::HTTP_2 => {
-                    write!(out, "HTTP/2 {code}")?;
-                    b"\n"
-                }
-                http::Version::HTTP_3 => {
-                    write!(out, "HTTP/3 {code} {reason}")?;
-                    b"\r\n"
-                }
-                v => {
-                    write!(out, "{v:?} {code} {reason}")?;
-                    b"\r\n"
-                }
-            };
-            out.write_all(eol)?;
-            for (n, v) in resp.headers() {
-                out.write_all(n.as_str().as_bytes())?;
-                out.write_all(b": ")?;
-                out.write_all(v.as_bytes())?;
-                out.write_all(eol)?;
+        if args.verbose {
+            let mut err = std::io::stderr().lock();
+            write_head(&mut err, &resp, "< ")?;
+            err.flush()?;
+        }
+        if args.fail && resp.status().as_u16() >= 400 {
+            // curl -f: no body, exit code 22.
+            if !args.silent {
+                eprintln!(
+                    "shockwave: the requested URL returned error: {}",
+                    resp.status().as_u16()
+                );
             }
-            out.write_all(eol)?;
+            return Ok(ExitCode::from(22));
+        }
+        let mut out: Box<dyn Write> = match (&args.output, args.remote_name) {
+            (Some(path), _) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("creating {}", path.display()))?,
+            )),
+            (None, true) => {
+                let path = remote_file_name(&args.url)?;
+                Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(&path)
+                        .with_context(|| format!("creating {}", path.display()))?,
+                ))
+            }
+            (None, false) => Box::new(std::io::stdout().lock()),
+        };
+        if args.include || args.head {
+            write_head(&mut out, &resp, "")?;
         }
         while let Some(piece) = resp.chunk().await? {
             out.write_all(&piece)?;
@@ -251,6 +514,87 @@ fn fetch(
         out.flush()?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `-v`: the request head as sent, curl's `> ` lines on stderr.
+fn verbose_request(
+    args: &GetArgs,
+    method: &http::Method,
+    headers: &[(String, String)],
+    body_len: usize,
+) {
+    let mut err = std::io::stderr().lock();
+    let (authority, path) = match url::Url::parse(&args.url) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or("").to_owned();
+            let authority = match u.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            };
+            let path = match u.query() {
+                Some(q) => format!("{}?{q}", u.path()),
+                None => u.path().to_owned(),
+            };
+            (authority, path)
+        }
+        Err(_) => (String::new(), args.url.clone()),
+    };
+    let version = if args.http3 {
+        "HTTP/3"
+    } else if args.http2 {
+        "HTTP/2"
+    } else {
+        "HTTP/1.1"
+    };
+    let _ = writeln!(err, "> {method} {path} {version}");
+    let _ = writeln!(err, "> host: {authority}");
+    for (n, v) in headers {
+        let _ = writeln!(err, "> {}: {v}", n.to_ascii_lowercase());
+    }
+    if let Some(user) = &args.user {
+        let _ = writeln!(err, "> authorization: {}", basic_auth_value(user));
+    }
+    if body_len > 0 {
+        let _ = writeln!(err, "> content-length: {body_len}");
+    }
+    let _ = writeln!(err, ">");
+}
+
+/// The status line and header fields, each line after `prefix` (curl's `-i` with an
+/// empty prefix, `-v`'s `< `).
+fn write_head(
+    out: &mut dyn Write,
+    resp: &shockwave::client::Response,
+    prefix: &str,
+) -> std::io::Result<()> {
+    let reason = resp.status().canonical_reason().unwrap_or("");
+    let code = resp.status().as_u16();
+    // curl's status lines: HTTP/2 has no reason phrase; -v lines end with \n.
+    let crlf: &[u8] = if prefix.is_empty() { b"\r\n" } else { b"\n" };
+    let eol: &[u8] = match resp.version() {
+        http::Version::HTTP_2 => {
+            write!(out, "{prefix}HTTP/2 {code}")?;
+            b"\n"
+        }
+        http::Version::HTTP_3 => {
+            write!(out, "{prefix}HTTP/3 {code} {reason}")?;
+            crlf
+        }
+        v => {
+            write!(out, "{prefix}{v:?} {code} {reason}")?;
+            crlf
+        }
+    };
+    out.write_all(eol)?;
+    for (n, v) in resp.headers() {
+        out.write_all(prefix.as_bytes())?;
+        out.write_all(n.as_str().as_bytes())?;
+        out.write_all(b": ")?;
+        out.write_all(v.as_bytes())?;
+        out.write_all(eol)?;
+    }
+    out.write_all(prefix.trim_end().as_bytes())?;
+    out.write_all(eol)
 }
 
 /// An error and its causes, each printed once: `a: b: c` (the client's errors do not
@@ -290,12 +634,20 @@ struct Load {
     method: http::Method,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// Requests to send (`u64::MAX` with `--duration`).
     total: u64,
+    /// No request starts after this instant (`--duration`).
+    deadline: Option<Instant>,
+    started: Instant,
+    /// When the last request ended, in nanoseconds after `started`: the run's elapsed
+    /// time (not when the main thread noticed).
+    last_end: AtomicU64,
     next: AtomicU64,
     done: AtomicU64,
     errors: AtomicU64,
     stop: AtomicBool,
-    first_errors: Mutex<Vec<String>>,
+    /// Errors grouped by (kind, message), with counts.
+    error_groups: Mutex<std::collections::BTreeMap<(String, String), u64>>,
     statuses: Mutex<std::collections::BTreeMap<u16, u64>>,
     bytes: AtomicU64,
 }
@@ -303,17 +655,33 @@ struct Load {
 impl Load {
     /// Claims up to `n` of the remaining requests; returns how many were claimed.
     fn claim(&self, n: u64) -> u64 {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return 0;
+        }
         let start = self.next.fetch_add(n, Ordering::Relaxed);
         self.total.saturating_sub(start).min(n)
     }
 
-    fn error(&self, e: impl std::fmt::Display) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
+    /// Marks one request ended now.
+    fn ended(&self) {
+        let at = self.started.elapsed().as_nanos() as u64;
+        self.last_end.fetch_max(at, Ordering::Relaxed);
         self.done.fetch_add(1, Ordering::Relaxed);
-        let mut first = self.first_errors.lock().unwrap_or_else(|e| e.into_inner());
-        if first.len() < 5 {
-            first.push(e.to_string());
-        }
+    }
+
+    fn error(&self, kind: &str, e: impl std::fmt::Display) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        self.ended();
+        let mut groups = self.error_groups.lock().unwrap_or_else(|e| e.into_inner());
+        *groups.entry((kind.to_owned(), e.to_string())).or_default() += 1;
+    }
+
+    fn client_error(&self, e: &shockwave::client::Error) {
+        let kind = match e.kind() {
+            shockwave::client::ErrorKind::Timeout(_) => "timeout".to_owned(),
+            k => format!("{k:?}").to_ascii_lowercase(),
+        };
+        self.error(&kind, chain(e));
     }
 }
 
@@ -322,25 +690,44 @@ fn load(
     method: http::Method,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
-    total: u64,
 ) -> anyhow::Result<ExitCode> {
+    let connections = args.connections();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = args.threads.unwrap_or(cores).clamp(1, args.connections);
+    let threads = args.threads.unwrap_or(cores).clamp(1, connections);
+    let total = args.requests.unwrap_or(u64::MAX);
+    // One client per thread, connections spread as evenly as possible; built before the
+    // clock starts (loading TLS roots is not part of the run).
+    let mut clients = Vec::new();
+    for t in 0..threads {
+        let conns = connections / threads + usize::from(t < connections % threads);
+        clients.push((build_client(args, conns.max(1))?, conns));
+    }
+    let started = Instant::now();
+    let deadline = match args.duration {
+        Some(secs) => {
+            Some(started + Duration::try_from_secs_f64(secs).context("invalid --duration")?)
+        }
+        None => None,
+    };
     let state = Arc::new(Load {
         url: args.url.clone(),
         method,
         headers,
         body,
         total,
+        deadline,
+        started,
+        last_end: AtomicU64::new(0),
         next: AtomicU64::new(0),
         done: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         stop: AtomicBool::new(false),
-        first_errors: Mutex::new(Vec::new()),
+        error_groups: Mutex::new(Default::default()),
         statuses: Mutex::new(Default::default()),
         bytes: AtomicU64::new(0),
     });
-    let bar = if std::io::stderr().is_terminal() && total >= 1000 {
+    let show_bar = std::io::stderr().is_terminal() && !args.silent && !args.json;
+    let bar = if show_bar && args.requests.is_some_and(|n| n >= 1000) {
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
@@ -349,40 +736,51 @@ fn load(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
+    } else if show_bar && deadline.is_some() {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} requests  {per_sec}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let started = Instant::now();
     let mut workers = Vec::new();
-    for t in 0..threads {
-        // Spread connections over threads as evenly as possible.
-        let conns = args.connections / threads + usize::from(t < args.connections % threads);
-        let client = build_client(args, conns.max(1))?;
+    for (client, conns) in clients {
         let state = state.clone();
         let pipeline = args.pipeline;
         workers.push(std::thread::spawn(move || {
             worker(state, client, conns, pipeline)
         }));
     }
-    while state.done.load(Ordering::Relaxed) < total && workers.iter().any(|w| !w.is_finished()) {
+    // The progress bar only: the elapsed time is when the last request ended.
+    while workers.iter().any(|w| !w.is_finished()) {
         bar.set_position(state.done.load(Ordering::Relaxed));
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     }
     let mut hist = new_histogram();
     for w in workers {
         match w.join() {
             Ok(Ok(h)) => hist.add(&h).context("merging histograms")?,
-            Ok(Err(e)) => state.error(e),
+            Ok(Err(e)) => state.error("other", e),
             Err(_) => bail!("a load worker panicked"),
         }
     }
-    let elapsed = started.elapsed();
+    let elapsed = Duration::from_nanos(state.last_end.load(Ordering::Relaxed));
     bar.finish_and_clear();
-    report(args, &state, &hist, elapsed, threads);
-    Ok(if state.errors.load(Ordering::Relaxed) == 0 {
-        ExitCode::SUCCESS
+    let summary = Summary::new(args, &state, &hist, elapsed, threads);
+    if args.json {
+        say!("{}", summary.json(&hist));
     } else {
+        summary.print(&hist);
+    }
+    Ok(if state.errors.load(Ordering::Relaxed) > 0 {
         ExitCode::FAILURE
+    } else if args.fail && summary.statuses.keys().any(|&c| c >= 400) {
+        ExitCode::from(22)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
@@ -391,41 +789,213 @@ pub(crate) fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
 }
 
-fn report(args: &GetArgs, s: &Load, h: &Histogram<u64>, elapsed: Duration, threads: usize) {
-    let ok = h.len();
-    let errors = s.errors.load(Ordering::Relaxed);
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    let ms = |us: u64| us as f64 / 1000.0;
-    println!("URL:          {} {}", s.method, s.url);
-    println!(
-        "Load:         {} requests, {} connections, pipeline {}, {} threads",
-        s.total, args.connections, args.pipeline, threads
-    );
-    println!("Completed:    {ok} ok, {errors} errors in {secs:.3} s");
-    println!("Throughput:   {:.0} req/s", ok as f64 / secs);
-    println!(
-        "Latency:      p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
-        ms(h.value_at_quantile(0.50)),
-        ms(h.value_at_quantile(0.90)),
-        ms(h.value_at_quantile(0.99)),
-        ms(h.max())
-    );
-    println!(
-        "Body bytes:   {} ({:.1} MiB/s)",
-        s.bytes.load(Ordering::Relaxed),
-        s.bytes.load(Ordering::Relaxed) as f64 / secs / (1024.0 * 1024.0)
-    );
-    let statuses = s.statuses.lock().unwrap_or_else(|e| e.into_inner());
-    let codes: Vec<String> = statuses.iter().map(|(c, n)| format!("{c}: {n}")).collect();
-    println!("Status codes: {}", codes.join(", "));
-    for e in s
-        .first_errors
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-    {
-        println!("Error:        {e}");
+/// The figures of a load run, printed as text or JSON.
+struct Summary {
+    url: String,
+    method: String,
+    /// Requests that ended: responses plus errors.
+    requests: u64,
+    /// Responses with a 2xx status.
+    ok: u64,
+    /// Responses with another status.
+    not_ok: u64,
+    errors: u64,
+    error_groups: Vec<(String, String, u64)>,
+    statuses: std::collections::BTreeMap<u16, u64>,
+    elapsed: Duration,
+    bytes: u64,
+    load_line: String,
+}
+
+impl Summary {
+    fn new(
+        args: &GetArgs,
+        s: &Load,
+        h: &Histogram<u64>,
+        elapsed: Duration,
+        threads: usize,
+    ) -> Self {
+        let statuses = s.statuses.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let ok: u64 = statuses
+            .iter()
+            .filter(|(c, _)| (200..300).contains(*c))
+            .map(|(_, n)| n)
+            .sum();
+        let errors = s.errors.load(Ordering::Relaxed);
+        let error_groups = s
+            .error_groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|((k, m), n)| (k.clone(), m.clone(), *n))
+            .collect();
+        let what = match args.requests {
+            Some(n) => format!("{n} requests"),
+            None => format!("{} s", args.duration.unwrap_or_default()),
+        };
+        let c = args.connections();
+        let load_line = if args.http2 || args.http3 {
+            // One multiplexed connection per thread: -c counts streams.
+            let proto = if args.http3 { "HTTP/3" } else { "HTTP/2" };
+            let conns = threads.min(c);
+            format!(
+                "{what}, {c} concurrent streams over {conns} {proto} connection{}, {threads} threads",
+                if conns == 1 { "" } else { "s" }
+            )
+        } else {
+            format!(
+                "{what}, {c} connections, pipeline {}, {threads} threads",
+                args.pipeline
+            )
+        };
+        Summary {
+            url: s.url.clone(),
+            method: s.method.to_string(),
+            requests: h.len() + errors,
+            ok,
+            not_ok: h.len().saturating_sub(ok),
+            errors,
+            error_groups,
+            statuses,
+            elapsed,
+            bytes: s.bytes.load(Ordering::Relaxed),
+            load_line,
+        }
     }
+
+    fn secs(&self) -> f64 {
+        self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Responses (any status) per second.
+    fn rate(&self) -> f64 {
+        (self.ok + self.not_ok) as f64 / self.secs()
+    }
+
+    fn print(&self, h: &Histogram<u64>) {
+        let secs = self.secs();
+        let ms = |us: u64| us as f64 / 1000.0;
+        say!("URL:          {} {}", self.method, self.url);
+        say!("Load:         {}", self.load_line);
+        say!(
+            "Completed:    {} ok, {} errors in {secs:.3} s",
+            self.ok,
+            self.errors
+        );
+        if self.not_ok > 0 {
+            let codes: Vec<String> = self
+                .statuses
+                .iter()
+                .filter(|(c, _)| !(200..300).contains(*c))
+                .map(|(c, n)| format!("{c}: {n}"))
+                .collect();
+            say!(
+                "Not ok:       {} non-2xx responses ({})",
+                self.not_ok,
+                codes.join(", ")
+            );
+        }
+        say!("Throughput:   {:.0} req/s", self.rate());
+        say!(
+            "Latency:      p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
+            ms(h.value_at_quantile(0.50)),
+            ms(h.value_at_quantile(0.90)),
+            ms(h.value_at_quantile(0.99)),
+            ms(h.max())
+        );
+        say!(
+            "Body bytes:   {} ({:.1} MiB/s)",
+            self.bytes,
+            self.bytes as f64 / secs / (1024.0 * 1024.0)
+        );
+        let codes: Vec<String> = self
+            .statuses
+            .iter()
+            .map(|(c, n)| format!("{c}: {n}"))
+            .collect();
+        say!("Status codes: {}", codes.join(", "));
+        for (kind, message, n) in &self.error_groups {
+            say!("Error:        {n} x [{kind}] {message}");
+        }
+        if !h.is_empty() {
+            say!();
+            say!("Latency histogram:");
+            for line in histogram_lines(h) {
+                say!("  {line}");
+            }
+        }
+    }
+
+    fn json(&self, h: &Histogram<u64>) -> serde_json::Value {
+        let ms = |us: u64| us as f64 / 1000.0;
+        let mut by_kind = serde_json::Map::new();
+        for (kind, _, n) in &self.error_groups {
+            let slot = by_kind.entry(kind.clone()).or_insert(serde_json::json!(0));
+            *slot = serde_json::json!(slot.as_u64().unwrap_or(0) + n);
+        }
+        let messages: Vec<_> = self
+            .error_groups
+            .iter()
+            .map(|(kind, message, n)| serde_json::json!({"kind": kind, "message": message, "count": n}))
+            .collect();
+        let statuses: serde_json::Map<String, serde_json::Value> = self
+            .statuses
+            .iter()
+            .map(|(c, n)| (c.to_string(), serde_json::json!(n)))
+            .collect();
+        let latency = if h.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!({
+                "p50": ms(h.value_at_quantile(0.50)),
+                "p90": ms(h.value_at_quantile(0.90)),
+                "p99": ms(h.value_at_quantile(0.99)),
+                "max": ms(h.max()),
+                "mean": h.mean() / 1000.0,
+            })
+        };
+        serde_json::json!({
+            "url": self.url,
+            "method": self.method,
+            "requests": self.requests,
+            "ok": self.ok,
+            "non_2xx": self.not_ok,
+            "errors": {"total": self.errors, "by_kind": by_kind, "messages": messages},
+            "statuses": statuses,
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "req_per_s": self.rate(),
+            "latency_ms": latency,
+            "bytes": self.bytes,
+        })
+    }
+}
+
+/// oha-style latency buckets: ten equal ranges from the fastest to the slowest
+/// response, each with its count and a bar.
+fn histogram_lines(h: &Histogram<u64>) -> Vec<String> {
+    const BUCKETS: u64 = 10;
+    const WIDTH: u64 = 32;
+    let (lo, hi) = (h.min(), h.max());
+    let step = ((hi - lo) / BUCKETS).max(1);
+    let mut counts = [0u64; BUCKETS as usize];
+    for v in h.iter_recorded() {
+        let i = ((v.value_iterated_to().saturating_sub(lo)) / step).min(BUCKETS - 1);
+        counts[i as usize] += v.count_at_value();
+    }
+    let most = counts.iter().copied().max().unwrap_or(1).max(1);
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let upper = if i as u64 == BUCKETS - 1 {
+                hi
+            } else {
+                lo + step * (i as u64 + 1)
+            };
+            let bar = "■".repeat((n * WIDTH).div_ceil(most) as usize);
+            format!("{:>10.3} ms [{n:>8}] |{bar}", upper as f64 / 1000.0)
+        })
+        .collect()
 }
 
 /// One load thread: a current-thread runtime running `conns` connection tasks.
@@ -485,9 +1055,9 @@ async fn sequential(state: &Load, client: &Client, hist: &mut Histogram<u64>) {
                 state
                     .bytes
                     .fetch_add(resp.body().len() as u64, Ordering::Relaxed);
-                state.done.fetch_add(1, Ordering::Relaxed);
+                state.ended();
             }
-            Err(e) => state.error(chain(&e)),
+            Err(e) => state.client_error(&e),
         }
         arena.reset();
     }
@@ -505,7 +1075,7 @@ fn merge_statuses(state: &Load, statuses: std::collections::BTreeMap<u16, u64>) 
 /// order. On an error the connection is replaced.
 async fn pipelined(state: &Load, client: &Client, depth: usize, hist: &mut Histogram<u64>) {
     let Ok(target) = shockwave::client::Target::parse(&state.url) else {
-        state.error("invalid URL");
+        state.error("invalid_request", "invalid URL");
         state.stop.store(true, Ordering::Relaxed);
         return;
     };
@@ -553,9 +1123,8 @@ async fn pipelined(state: &Load, client: &Client, depth: usize, hist: &mut Histo
                     conn.insert(io)
                 }
                 Err(e) => {
-                    let e = chain(&e);
                     for _ in 0..n {
-                        state.error(&e);
+                        state.client_error(&e);
                     }
                     continue;
                 }
@@ -626,7 +1195,7 @@ async fn pipelined(state: &Load, client: &Client, depth: usize, hist: &mut Histo
                 let _ = hist.record((t0.elapsed().as_micros() as u64).max(1));
                 *statuses.entry(status.as_u16()).or_default() += 1;
                 state.bytes.fetch_add(body_len, Ordering::Relaxed);
-                state.done.fetch_add(1, Ordering::Relaxed);
+                state.ended();
                 completed += 1;
                 if !keep_alive {
                     close = true;
@@ -643,7 +1212,7 @@ async fn pipelined(state: &Load, client: &Client, depth: usize, hist: &mut Histo
         if let Err(e) = result {
             // Every request of the batch without a response failed with this error.
             for _ in completed..n.max(completed + 1) {
-                state.error(&e);
+                state.error("io", &e);
             }
             close = true;
         }

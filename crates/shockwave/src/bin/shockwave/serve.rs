@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use shockwave::server::files::StaticFiles;
 use shockwave::server::routes::DefaultRoutes;
-use shockwave::server::{tls, Alloc, Compression, Server};
+use shockwave::server::{tls, Alloc, Compression, Handler, RequestContext, Response, Server};
 
 /// `println!` that ignores a closed stdout (a pipe whose reader went away).
 macro_rules! say {
@@ -53,11 +53,96 @@ pub struct ServeArgs {
     /// removed on exit; a stale file nothing listens on is replaced).
     #[arg(long, value_name = "PATH")]
     unix: Option<PathBuf>,
+    /// Write an access log to stderr: one line per request (remote address, method,
+    /// target, status, body bytes, handler duration). `RUST_LOG` filters the server's
+    /// logs in general (`RUST_LOG=shockwave::access=info` is this log alone).
+    #[arg(long)]
+    log: bool,
+}
+
+/// The tracing target of the access log lines.
+const ACCESS_TARGET: &str = "shockwave::access";
+
+/// Installs a stderr subscriber when `--log` or `RUST_LOG` asks for one.
+fn init_logging(access_log: bool) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    if !access_log && env.is_none() {
+        return Ok(());
+    }
+    let mut filter = match &env {
+        Some(v) => EnvFilter::try_new(v).with_context(|| format!("RUST_LOG={v:?}"))?,
+        None => EnvFilter::new("warn"),
+    };
+    if access_log {
+        filter = filter.add_directive(format!("{ACCESS_TARGET}=info").parse()?);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init()
+        .map_err(anyhow::Error::msg)
+}
+
+/// Wraps a handler with the access log: one `info` event on the `shockwave::access`
+/// target per answered request (free when that target is disabled).
+struct AccessLog<H>(H);
+
+impl<H: Handler> Handler for AccessLog<H> {
+    async fn call<'a>(&'a self, cx: RequestContext<'a>) -> Response<'a> {
+        if !tracing::enabled!(target: ACCESS_TARGET, tracing::Level::INFO) {
+            return self.0.call(cx).await;
+        }
+        let req = cx.request();
+        let remote = req
+            .remote_addr()
+            .map_or_else(|| "-".to_owned(), |a| a.to_string());
+        let method = req.method().clone();
+        let path = req.target();
+        let t0 = std::time::Instant::now();
+        let resp = self.0.call(cx).await;
+        let micros = t0.elapsed().as_micros() as u64;
+        let bytes = resp
+            .body_ref()
+            .len()
+            .map_or_else(|| "-".to_owned(), |n| n.to_string());
+        tracing::info!(
+            target: ACCESS_TARGET,
+            "{remote} \"{method} {path}\" {} {bytes} {}.{:03}ms",
+            resp.status().as_u16(),
+            micros / 1000,
+            micros % 1000
+        );
+        resp
+    }
+}
+
+/// A directory for the self-signed certificate's PEM file, removed when dropped (after
+/// the server stopped, on SIGINT/SIGTERM too, or on an error return).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> anyhow::Result<Self> {
+        let path = std::env::temp_dir().join(format!("shockwave-serve-{}", std::process::id()));
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(TempDir(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Runs `shockwave serve`.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let alloc: Alloc = args.alloc.parse().map_err(anyhow::Error::msg)?;
+    init_logging(args.log)?;
+    let mut pem_dir = None;
     let mut builder = Server::builder().bind(args.addr).alloc(alloc);
     if let Some(w) = args.workers {
         builder = builder.workers(w);
@@ -74,8 +159,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tls::from_pem_files(cert, key)?
         } else {
             let ss = tls::self_signed(&["localhost", "127.0.0.1"])?;
-            let path = std::env::temp_dir()
-                .join(format!("shockwave-self-signed-{}.pem", std::process::id()));
+            let dir = pem_dir.insert(TempDir::new()?);
+            let path = dir.0.join("self-signed.pem");
             std::fs::write(&path, &ss.cert_pem)
                 .with_context(|| format!("writing {}", path.display()))?;
             cert_note = Some(path);
@@ -96,9 +181,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let server = builder.build();
     let workers = server.config().workers;
     let started = if args.compress {
-        server.start(Compression::new().wrap(routes))
+        server.start(AccessLog(Compression::new().wrap(routes)))
     } else {
-        server.start(routes)
+        server.start(AccessLog(routes))
     };
     let handle = started.with_context(|| format!("cannot listen on {}", args.addr))?;
     // `/stats` counts every protocol (HTTP/1.1, HTTP/2, HTTP/3).
@@ -142,6 +227,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     say!("shockwave: routes: GET / | GET /json | POST /echo | GET /stats | GET /ws (WebSocket echo) | GET /ws.html; Ctrl-C stops");
     handle.shutdown_on_signals()?;
     handle.wait()?;
+    drop(pem_dir);
     say!("shockwave: stopped");
     Ok(ExitCode::SUCCESS)
 }
