@@ -180,10 +180,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let slot = routes.stats_slot();
     let server = builder.build();
     let workers = server.config().workers;
-    let started = if args.compress {
-        server.start(AccessLog(Compression::new().wrap(routes)))
-    } else {
-        server.start(AccessLog(routes))
+    // The access-log wrapper only when its target is on (`--log` or `RUST_LOG`): its
+    // larger per-request future costs a copy per request even when it logs nothing
+    // (measured with h2load: ~0.2 µs of CPU per h2c request).
+    let access_log = tracing::enabled!(target: ACCESS_TARGET, tracing::Level::INFO);
+    let started = match (args.compress, access_log) {
+        (true, true) => server.start(AccessLog(Compression::new().wrap(routes))),
+        (true, false) => server.start(Compression::new().wrap(routes)),
+        (false, true) => server.start(AccessLog(routes)),
+        (false, false) => server.start(routes),
     };
     let handle = started.with_context(|| format!("cannot listen on {}", args.addr))?;
     // `/stats` counts every protocol (HTTP/1.1, HTTP/2, HTTP/3).
