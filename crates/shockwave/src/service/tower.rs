@@ -347,7 +347,14 @@ fn lock_clone<S: Clone>(service: &Mutex<S>) -> S {
 /// `Bytes` per body chunk read, the boxed response stream, plus whatever the service
 /// allocates.
 ///
-/// Upgrades (WebSocket through `hyper::upgrade::on`) are not wired through yet.
+/// **Upgrades** (feature `axum`): an HTTP/1.1 request with an `Upgrade` field and no body
+/// carries hyper's `hyper::upgrade::OnUpgrade` in its extensions, so a service that takes
+/// the connection with `hyper::upgrade::on` (axum's `WebSocketUpgrade`, a hyper-style
+/// service) runs unchanged: when it answers `101 Switching Protocols`, the 101 goes out
+/// with its fields and the `OnUpgrade` resolves to the connection (the bytes the client
+/// sent after its request head first). The upgraded connection stays counted by the
+/// server until the service drops it. Over HTTP/2 and HTTP/3 (no `OnUpgrade`), axum
+/// answers its own refusal.
 ///
 /// ```
 /// use std::convert::Infallible;
@@ -405,6 +412,10 @@ where
 {
     async fn call<'a>(&'a self, cx: RequestContext<'a>) -> Response<'a> {
         let mut service = lock_clone(&self.service);
+        // An HTTP/1.1 upgrade request: hyper's `OnUpgrade` for the service (see
+        // `hyper_upgrade`), with the callback that hands it the connection after a 101.
+        #[cfg(feature = "axum")]
+        let on_upgrade = hyper_upgrade::prepare(&cx).await;
         let (req, arena, mut body) = cx.into_parts();
         let failed = |e: S::Error| {
             tracing::error!(error = %e, "tower service failed; answering 500");
@@ -465,6 +476,10 @@ where
         if let Some(tls) = req.tls_info() {
             // A reference-count increment: the details are shared by the connection.
             request.extensions_mut().insert(tls.clone());
+        }
+        #[cfg(feature = "axum")]
+        if let Some(on_upgrade) = on_upgrade {
+            request.extensions_mut().insert(on_upgrade);
         }
 
         if let Err(e) = poll_fn(|task| service.poll_ready(task)).await {
@@ -655,4 +670,226 @@ where
         ResponseBody::Stream(Box::pin(stream)),
         ResponseTrailers::Slot(slot),
     ))
+}
+
+/// HTTP/1.1 upgrades for services that take the connection with `hyper::upgrade::on`
+/// (axum's `WebSocketUpgrade`).
+///
+/// hyper has no public constructor for `hyper::upgrade::OnUpgrade`: only its own
+/// connections make one, for a request with an `Upgrade` field, and fulfil it when the
+/// service answers 101. So each upgrade request gets a hyper HTTP/1.1 server connection of
+/// its own over a [`HandOver`] stream: the stream feeds hyper a fixed upgrade request
+/// head, hyper's service (`capture`) sends the `OnUpgrade` it got out to the real
+/// request's extensions and waits. If the real service answers 101, the server writes that
+/// 101 and runs the upgrade callback, which puts the real connection ([`Upgraded`]) into
+/// the stream and lets hyper's service answer 101 too: hyper writes its own 101 head into
+/// the stream (swallowed there) and fulfils the `OnUpgrade` with the stream, which from
+/// then on reads and writes the real connection. Any other answer drops hyper's
+/// connection: its `OnUpgrade` then resolves to an error.
+#[cfg(feature = "axum")]
+mod hyper_upgrade {
+    use std::future::{poll_fn, Future};
+    use std::io;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+    use tokio::sync::oneshot;
+
+    use super::super::request::RequestContext;
+    use super::super::upgrade::Upgraded;
+
+    /// The request hyper's connection reads: it only needs an `Upgrade` field to hand out
+    /// an `OnUpgrade`. The real request goes to the real service.
+    const HEAD: &[u8] =
+        b"GET / HTTP/1.1\r\nhost: shockwave\r\nconnection: upgrade\r\nupgrade: shockwave\r\n\r\n";
+
+    /// The end of hyper's 101 head.
+    const HEAD_END: &[u8; 4] = b"\r\n\r\n";
+
+    /// hyper's side of the connection: [`HEAD`] to read, hyper's 101 head to swallow, then
+    /// the real connection once the upgrade callback sent it.
+    struct HandOver {
+        /// How much of [`HEAD`] hyper has read.
+        head_read: usize,
+        /// How much of [`HEAD_END`] ends what hyper wrote so far (4: its head is done).
+        head_end: usize,
+        /// The real connection, on its way from the upgrade callback.
+        rx: Option<oneshot::Receiver<Upgraded>>,
+        io: Option<Upgraded>,
+        /// Dropped with the stream: tells the upgrade callback the service is done.
+        _done: oneshot::Sender<()>,
+    }
+
+    impl HandOver {
+        /// The real connection, once sent (`None`: it never will be).
+        fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<Option<&mut Upgraded>> {
+            if let Some(rx) = &mut self.rx {
+                match Pin::new(rx).poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(io) => {
+                        self.io = io.ok();
+                        self.rx = None;
+                    }
+                }
+            }
+            Poll::Ready(self.io.as_mut())
+        }
+    }
+
+    fn gone() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::NotConnected,
+            "the connection was not upgraded",
+        )
+    }
+
+    impl AsyncRead for HandOver {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let this = &mut *self;
+            if this.head_read < HEAD.len() {
+                let n = (HEAD.len() - this.head_read).min(buf.remaining());
+                buf.put_slice(&HEAD[this.head_read..this.head_read + n]);
+                this.head_read += n;
+                return Poll::Ready(Ok(()));
+            }
+            match this.poll_io(cx) {
+                Poll::Ready(Some(io)) => Pin::new(io).poll_read(cx, buf),
+                // End of stream.
+                Poll::Ready(None) => Poll::Ready(Ok(())),
+                Poll::Pending => Poll::Pending,
+            }
+        }
+    }
+
+    impl AsyncWrite for HandOver {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let this = &mut *self;
+            if this.head_end < HEAD_END.len() {
+                // hyper's 101 head: the server already wrote the service's.
+                for (i, &b) in buf.iter().enumerate() {
+                    this.head_end = if b == HEAD_END[this.head_end] {
+                        this.head_end + 1
+                    } else {
+                        usize::from(b == b'\r')
+                    };
+                    if this.head_end == HEAD_END.len() {
+                        return Poll::Ready(Ok(i + 1));
+                    }
+                }
+                return Poll::Ready(Ok(buf.len()));
+            }
+            match this.poll_io(cx) {
+                Poll::Ready(Some(io)) => Pin::new(io).poll_write(cx, buf),
+                Poll::Ready(None) => Poll::Ready(Err(gone())),
+                Poll::Pending => Poll::Pending,
+            }
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            let this = &mut *self;
+            if this.head_end < HEAD_END.len() {
+                return Poll::Ready(Ok(()));
+            }
+            match this.poll_io(cx) {
+                Poll::Ready(Some(io)) => Pin::new(io).poll_flush(cx),
+                Poll::Ready(None) => Poll::Ready(Ok(())),
+                Poll::Pending => Poll::Pending,
+            }
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            match self.poll_io(cx) {
+                Poll::Ready(Some(io)) => Pin::new(io).poll_shutdown(cx),
+                Poll::Ready(None) => Poll::Ready(Ok(())),
+                Poll::Pending => Poll::Pending,
+            }
+        }
+    }
+
+    /// For an HTTP/1.1 request with an `Upgrade` field that the connection can hand over:
+    /// the `OnUpgrade` for the service's request, with the upgrade callback registered.
+    pub(super) async fn prepare(cx: &RequestContext<'_>) -> Option<hyper::upgrade::OnUpgrade> {
+        let req = cx.request();
+        if !cx.can_upgrade()
+            || req.version() != http::Version::HTTP_11
+            || req.method() == http::Method::CONNECT
+            || req.headers().get("upgrade").is_none()
+        {
+            return None;
+        }
+        let (on_tx, on_rx) = oneshot::channel::<hyper::upgrade::OnUpgrade>();
+        let (go_tx, go_rx) = oneshot::channel::<()>();
+        let (io_tx, io_rx) = oneshot::channel::<Upgraded>();
+        let (done_tx, done_rx) = oneshot::channel::<()>();
+        let stream = HandOver {
+            head_read: 0,
+            head_end: 0,
+            rx: Some(io_rx),
+            io: None,
+            _done: done_tx,
+        };
+        // hyper's `service_fn` takes an `Fn`: the one-shot ends sit behind a lock.
+        let once = std::sync::Mutex::new(Some((on_tx, go_rx)));
+        let capture = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            let _: &hyper::body::Incoming = req.body();
+            let taken = once
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            let go = taken.map(|(on_tx, go_rx)| {
+                let _ = on_tx.send(hyper::upgrade::on(&mut req));
+                go_rx
+            });
+            async move {
+                match go {
+                    Some(go) => {
+                        go.await.map_err(|_| gone())?;
+                        let mut res = hyper::Response::new(String::new());
+                        *res.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
+                        Ok(res)
+                    }
+                    None => Err(gone()),
+                }
+            }
+        });
+        let mut conn = Box::pin(
+            hyper::server::conn::http1::Builder::new()
+                .header_read_timeout(None)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), capture)
+                .with_upgrades(),
+        );
+        // hyper reads the head from memory and calls `capture` at once.
+        let mut on_rx = on_rx;
+        let on = poll_fn(|task| {
+            let ended = conn.as_mut().poll(task).is_ready();
+            match Pin::new(&mut on_rx).poll(task) {
+                Poll::Ready(on) => Poll::Ready(on.ok()),
+                Poll::Pending if ended => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await?;
+        let registered = cx.on_upgrade(move |io| async move {
+            // The server wrote the service's 101: hand over the connection.
+            if io_tx.send(io).is_err() || go_tx.send(()).is_err() {
+                return;
+            }
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "hyper upgrade hand-over failed");
+                return;
+            }
+            // Keep the connection counted by the server until the service drops it.
+            let _ = done_rx.await;
+        });
+        registered.then_some(on)
+    }
 }
