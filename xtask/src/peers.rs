@@ -2,6 +2,7 @@
 //!
 //! Tests never skip a missing peer: they fail with the install command printed here.
 
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::run;
@@ -49,7 +50,50 @@ const APT_PEERS: &[AptPeer] = &[
         command: "node",
         package: "nodejs",
     },
+    // Installs the npm peers (NPM_PEERS).
+    AptPeer {
+        command: "npm",
+        package: "npm",
+    },
+    // The headless browser that loads `/ws.html` (ws_browser.rs).
+    AptPeer {
+        command: "chromium",
+        package: "chromium",
+    },
 ];
+
+/// A Node.js package peer from npm, installed under [`npm_prefix`] (the tests run `node`
+/// with `NODE_PATH` set to its `node_modules`).
+struct NpmPeer {
+    package: &'static str,
+    spec: &'static str,
+}
+
+const NPM_PEERS: &[NpmPeer] = &[
+    // WebSocket client and server, with permessage-deflate (ws_node_package.rs).
+    NpmPeer {
+        package: "ws",
+        spec: "ws@8",
+    },
+];
+
+/// Where the npm peers are installed: `$SHOCKWAVE_NPM_PREFIX`, else
+/// `$HOME/.cache/shockwave-peers/node` (the tests look in the same place).
+fn npm_prefix() -> PathBuf {
+    match std::env::var_os("SHOCKWAVE_NPM_PREFIX") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+            .join(".cache/shockwave-peers/node"),
+    }
+}
+
+fn have_npm_package(package: &str) -> bool {
+    npm_prefix()
+        .join("node_modules")
+        .join(package)
+        .join("package.json")
+        .is_file()
+}
 
 const PIP_PEERS: &[PipPeer] = &[
     PipPeer {
@@ -152,6 +196,21 @@ pub fn ensure_all() -> Result<(), String> {
         pip.args(&missing);
         run(&mut pip)?;
     }
+    let missing: Vec<&str> = NPM_PEERS
+        .iter()
+        .filter(|p| !have_npm_package(p.package))
+        .map(|p| p.spec)
+        .collect();
+    if !missing.is_empty() {
+        let prefix = npm_prefix();
+        std::fs::create_dir_all(&prefix)
+            .map_err(|e| format!("cannot create {}: {e}", prefix.display()))?;
+        let mut npm = Command::new("npm");
+        npm.args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .args(&missing);
+        run(&mut npm)?;
+    }
     for p in APT_PEERS {
         eprintln!(
             "xtask: peer {:<8} {}",
@@ -164,6 +223,14 @@ pub fn ensure_all() -> Result<(), String> {
             "xtask: peer {:<8} {}",
             p.module,
             status(have_module(p.module))
+        );
+    }
+    for p in NPM_PEERS {
+        eprintln!(
+            "xtask: peer {:<8} {} (npm, in {})",
+            p.package,
+            status(have_npm_package(p.package)),
+            npm_prefix().display()
         );
     }
     Ok(())
