@@ -158,7 +158,9 @@ impl DefaultRoutes {
 }
 
 /// The page of `GET /ws.html`: opens `ws(s)://<host>/ws`, sends what is typed, shows
-/// the echoes.
+/// the echoes. With `?auto=TEXT` (repeatable) it sends each TEXT and a 64 KiB binary
+/// message on open, closes once all came back, and writes a JSON summary into
+/// `<pre id="result">` (what a headless browser test reads).
 const WS_PAGE: &str = r#"<!doctype html>
 <html lang="en">
 <head>
@@ -185,10 +187,46 @@ function line(text) {
   log.appendChild(div);
   log.scrollTop = log.scrollHeight;
 }
+// `?auto=a&auto=b`: send these (and a binary message) on open, close when all are
+// echoed, and summarise the exchange in #result.
+const auto = new URLSearchParams(location.search).getAll("auto");
+const binary = new Uint8Array(65536).map((_, i) => i % 251);
+const echoes = [];
+let binaryOk = null;
 const socket = new WebSocket(url);
-socket.onopen = () => { status.textContent = "open (" + url + ")"; };
-socket.onmessage = (event) => { line("< " + event.data); };
-socket.onclose = (event) => { status.textContent = "closed (" + event.code + ")"; };
+socket.binaryType = "arraybuffer";
+socket.onopen = () => {
+  status.textContent = "open (" + url + ")";
+  if (auto.length > 0) {
+    for (const text of auto) { socket.send(text); line("> " + text); }
+    socket.send(binary);
+    line("> (" + binary.length + " bytes)");
+  }
+};
+socket.onmessage = (event) => {
+  if (typeof event.data === "string") {
+    echoes.push(event.data);
+    line("< " + event.data);
+  } else {
+    const got = new Uint8Array(event.data);
+    binaryOk = got.length === binary.length && got.every((b, i) => b === binary[i]);
+    line("< (" + got.length + " bytes)");
+  }
+  if (auto.length > 0 && echoes.length === auto.length && binaryOk !== null) {
+    socket.close(1000, "done");
+  }
+};
+socket.onclose = (event) => {
+  status.textContent = "closed (" + event.code + ")";
+  if (auto.length > 0) {
+    const result = document.createElement("pre");
+    result.id = "result";
+    result.textContent = JSON.stringify({
+      url, extensions: socket.extensions, echoes, binaryOk, code: event.code, clean: event.wasClean,
+    });
+    document.body.appendChild(result);
+  }
+};
 socket.onerror = () => { status.textContent = "error"; };
 document.getElementById("form").onsubmit = (event) => {
   event.preventDefault();
