@@ -29,7 +29,7 @@
 //! | `serde` | no | the client's [`RequestBuilder::query`](client::RequestBuilder::query) and [`form`](client::RequestBuilder::form) (serde, serde_urlencoded); implies `client` |
 //! | `json` | no | the client's [`RequestBuilder::json`](client::RequestBuilder::json) and [`Response::json`](client::Response::json) (serde_json); implies `serde` |
 //! | `cookies` | no | the client's opt-in RFC 6265 cookie store: [`ClientBuilder::cookie_store`](client::ClientBuilder::cookie_store), [`cookie_provider`](client::ClientBuilder::cookie_provider), [`client::Jar`]; implies `client` |
-//! | `axum` | no | [`server::from_tower`] also puts axum 0.8's `ConnectInfo<SocketAddr>` in request extensions (axum without its default features); implies `server` |
+//! | `axum` | no | [`server::from_tower`] also puts axum 0.8's `ConnectInfo<SocketAddr>` and, on HTTP/1.1 upgrade requests, hyper's `OnUpgrade` in request extensions (axum's `WebSocketUpgrade` works; axum without its default features, plus hyper's HTTP/1.1 server); implies `server` |
 //! | `compression` | no | response compression in the server (`server::Compression`, precompressed static files) and automatic decompression in the client (`ClientBuilder::decompress`), with `flate2`, `brotli` and `zstd` (the zstd C library: needs a C compiler) |
 //! | `cli` | no | the `shockwave` binary (`serve`, `get`): `server`, `client`, `http2`, `tls`, `http3` and `compression` plus `clap`, `anyhow`, `hdrhistogram`, `indicatif` |
 //!
