@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as AMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::ConnectInfo;
-use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -21,7 +20,6 @@ use server_util::{builder, roundtrip, stop};
 use shockwave::client::Client;
 use shockwave::server::from_tower;
 use shockwave::websocket::{CloseCode, Message};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as TCloseCode;
 use tokio_tungstenite::tungstenite::Message as TMessage;
 
 /// Greets with the peer's address, then echoes data messages; a text message `close
@@ -36,22 +34,21 @@ async fn echo(mut socket: WebSocket, peer: SocketAddr) {
         return;
     }
     while let Some(Ok(msg)) = socket.recv().await {
-        match msg {
-            AMessage::Text(t) if t.as_str().starts_with("close ") => {
-                let reason: String = t.as_str()["close ".len()..].chars().rev().collect();
+        if let AMessage::Text(t) = &msg {
+            if let Some(reason) = t.as_str().strip_prefix("close ") {
+                let reason: String = reason.chars().rev().collect();
                 let _ = socket
                     .send(AMessage::Close(Some(CloseFrame {
                         code: 4001,
                         reason: reason.into(),
                     })))
                     .await;
+                continue;
             }
-            AMessage::Text(_) | AMessage::Binary(_) => {
-                if socket.send(msg).await.is_err() {
-                    return;
-                }
-            }
-            _ => {}
+        }
+        if matches!(msg, AMessage::Text(_) | AMessage::Binary(_)) && socket.send(msg).await.is_err()
+        {
+            return;
         }
     }
 }
