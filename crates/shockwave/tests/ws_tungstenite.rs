@@ -14,11 +14,13 @@ use std::time::Duration;
 use futures_util::{SinkExt as _, StreamExt as _};
 use server_util::{builder, stop};
 use shockwave::client::Client;
-use shockwave::server::ws::WebSocketUpgrade;
 use shockwave::server::handler_fn;
+use shockwave::server::ws::WebSocketUpgrade;
 use shockwave::websocket::{CloseCode, Message};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::handshake::server::{Request, Response as TResponse};
+use tokio_tungstenite::tungstenite::handshake::server::{
+    ErrorResponse, Request, Response as TResponse,
+};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as TCloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame as TCloseFrame;
 use tokio_tungstenite::tungstenite::Message as TMessage;
@@ -101,22 +103,26 @@ async fn tungstenite_client_over_wss_with_a_subprotocol() {
     stop(h);
 }
 
+/// tungstenite's handshake callback: the offer is `v1, v2`, the server picks `v2`.
+// The callback's signature is tungstenite's (its error is a whole HTTP response).
+#[allow(clippy::result_large_err)]
+fn pick_v2(req: &Request, mut res: TResponse) -> Result<TResponse, ErrorResponse> {
+    let offered = req.headers()["sec-websocket-protocol"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(offered, "v1, v2");
+    res.headers_mut()
+        .insert("sec-websocket-protocol", "v2".parse().unwrap());
+    Ok(res)
+}
+
 #[tokio::test]
 async fn our_client_answers_a_tungstenite_server_that_pings_and_closes_first() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
-        let pick_v2 = |req: &Request, mut res: TResponse| {
-            let offered = req.headers()["sec-websocket-protocol"]
-                .to_str()
-                .unwrap()
-                .to_string();
-            assert_eq!(offered, "v1, v2");
-            res.headers_mut()
-                .insert("sec-websocket-protocol", "v2".parse().unwrap());
-            Ok(res)
-        };
         let mut ws = tokio_tungstenite::accept_hdr_async(tcp, pick_v2)
             .await
             .unwrap();
