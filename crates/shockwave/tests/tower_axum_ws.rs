@@ -252,3 +252,31 @@ fn axum_refusals_pass_through() {
     assert_eq!(plain.body, b"plain");
     stop(h);
 }
+
+/// An axum socket still open when the server stops: the stop ends within the shutdown
+/// grace (2 s in these tests) and the connection is closed, not leaked.
+#[tokio::test]
+async fn stopping_the_server_closes_an_open_axum_socket() {
+    let h = start();
+    let addr = h.local_addr();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), tcp)
+        .await
+        .unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        TMessage::text("hello 127.0.0.1")
+    );
+    let stopped = tokio::task::spawn_blocking(move || stop(h));
+    tokio::time::timeout(Duration::from_secs(30), stopped)
+        .await
+        .expect("the server stops within 30 s")
+        .unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(30), ws.next())
+        .await
+        .expect("the connection ends with the server");
+    assert!(
+        !matches!(end, Some(Ok(TMessage::Text(_) | TMessage::Binary(_)))),
+        "{end:?}"
+    );
+}
