@@ -228,3 +228,51 @@ async fn our_client_against_the_ws_package_server() {
     assert_eq!(seen[1]["code"], 4003, "ws saw our close code: {}", seen[1]);
     assert_eq!(seen[1]["reason"], "client bye");
 }
+
+/// The `ws` client against a handler that closes first: a text message `close REASON`
+/// makes it close with 4002 and REASON; ws reports both (RFC 6455 §7.1.5, §7.1.6).
+const CLOSED_BY_SERVER: &str = r#"
+const WebSocket = require("ws");
+const ws = new WebSocket(process.argv[1], { perMessageDeflate: true });
+setTimeout(() => { console.log("timeout"); process.exit(1); }, 60000);
+ws.on("open", () => { ws.send("close done for now ✓"); });
+ws.on("close", (code, reason) => {
+  console.log(JSON.stringify({ code, reason: reason.toString(), extensions: ws.extensions }));
+  process.exit(0);
+});
+ws.on("error", (e) => { console.log("error " + e.message); process.exit(1); });
+"#;
+
+#[test]
+fn ws_package_client_sees_our_close_code_and_reason() {
+    use shockwave::server::handler_fn;
+    use shockwave::server::ws::WebSocketUpgrade;
+
+    let mut node = node();
+    let handler = handler_fn(async |cx| match WebSocketUpgrade::from_request(&cx) {
+        Ok(ws) => ws.on_upgrade(|mut socket| async move {
+            while let Some(Ok(msg)) = socket.recv().await {
+                if let Message::Text(text) = msg {
+                    if let Some(reason) = text.strip_prefix("close ") {
+                        let _ = socket.close(CloseCode(4002), reason).await;
+                        break;
+                    }
+                }
+            }
+        }),
+        Err(refusal) => refusal,
+    });
+    let h = builder().start(handler).unwrap();
+    let out = node
+        .args(["-e", CLOSED_BY_SERVER])
+        .arg(format!("ws://{}/", h.local_addr()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let got: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(got["code"], 4002, "{got}");
+    assert_eq!(got["reason"], "done for now ✓", "{got}");
+    assert_eq!(got["extensions"], "permessage-deflate");
+    stop(h);
+}
