@@ -815,6 +815,24 @@ mod hyper_upgrade {
         }
     }
 
+    /// A stand-in and the sender of its connection, for unit tests.
+    #[cfg(test)]
+    pub(super) fn hand_over_for_tests() -> (
+        impl AsyncRead + AsyncWrite + Unpin,
+        oneshot::Sender<Upgraded>,
+    ) {
+        let (io_tx, io_rx) = oneshot::channel();
+        let (done_tx, _) = oneshot::channel();
+        let stream = HandOver {
+            head_read: 0,
+            head_end: 0,
+            rx: Some(io_rx),
+            io: None,
+            _done: done_tx,
+        };
+        (stream, io_tx)
+    }
+
     /// For an HTTP/1.1 request with an `Upgrade` field that the connection can hand over:
     /// the `OnUpgrade` for the service's request, with the upgrade callback registered.
     pub(super) async fn prepare(cx: &RequestContext<'_>) -> Option<hyper::upgrade::OnUpgrade> {
@@ -891,5 +909,64 @@ mod hyper_upgrade {
             let _ = done_rx.await;
         });
         registered.then_some(on)
+    }
+}
+
+#[cfg(all(test, feature = "axum"))]
+mod hand_over_tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::super::upgrade::Upgraded;
+    use super::hyper_upgrade::hand_over_for_tests;
+
+    /// The stand-in gives hyper the fixed head, swallows hyper's 101 head even when its
+    /// end is split across writes, then reads and writes the real connection (its
+    /// already-read bytes first).
+    #[tokio::test]
+    async fn the_stand_in_swallows_hyper_head_then_is_the_connection() {
+        let (ours, mut peer) = tokio::io::duplex(1024);
+        let (mut stream, tx) = hand_over_for_tests();
+        let mut head = vec![0u8; 256];
+        let n = stream.read(&mut head).await.unwrap();
+        assert!(head[..n].starts_with(b"GET / HTTP/1.1\r\n"));
+        assert!(head[..n].ends_with(b"upgrade: shockwave\r\n\r\n"));
+        // hyper's head, its end split over two writes, the second carrying more bytes.
+        assert_eq!(
+            stream
+                .write(b"HTTP/1.1 101 Switching Protocols\r\n\r")
+                .await
+                .unwrap(),
+            35
+        );
+        tx.send(Upgraded::new(Box::new(ours), b"early".to_vec(), None))
+            .unwrap();
+        assert_eq!(
+            stream.write(b"\nframe").await.unwrap(),
+            1,
+            "up to the head's end"
+        );
+        stream.write_all(b"frame").await.unwrap();
+        stream.flush().await.unwrap();
+        let mut got = [0u8; 5];
+        peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"frame", "nothing of hyper's head reaches the peer");
+        let mut first = [0u8; 5];
+        stream.read_exact(&mut first).await.unwrap();
+        assert_eq!(&first, b"early");
+        peer.write_all(b"later").await.unwrap();
+        stream.read_exact(&mut first).await.unwrap();
+        assert_eq!(&first, b"later");
+    }
+
+    /// Without a connection (the service did not answer 101) the stand-in ends.
+    #[tokio::test]
+    async fn without_a_connection_the_stand_in_ends() {
+        let (mut stream, tx) = hand_over_for_tests();
+        let mut head = vec![0u8; 256];
+        let _ = stream.read(&mut head).await.unwrap();
+        stream.write_all(b"HTTP/1.1 101 OK\r\n\r\n").await.unwrap();
+        drop(tx);
+        assert_eq!(stream.read(&mut head).await.unwrap(), 0);
+        assert!(stream.write(b"x").await.is_err());
     }
 }
