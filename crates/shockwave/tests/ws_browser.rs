@@ -50,6 +50,10 @@ impl Drop for Browser {
 
 static PROFILES: AtomicUsize = AtomicUsize::new(0);
 
+/// One browser at a time: two Chromiums at once on a loaded 2-core machine only slow
+/// each other down.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Opens `url` in headless Chromium and returns the JSON the page writes into
 /// `<pre id="result">`, read over the DevTools protocol (`--dump-dom` alone can print
 /// the DOM before the socket's exchange is over: virtual time does not wait for
@@ -65,6 +69,7 @@ async fn page_result(url: &str) -> serde_json::Value {
         found,
         "chromium missing: `apt-get install chromium` (or `cargo xtask peers`)"
     );
+    let _one = ONE_BROWSER.lock().await;
     let profile = std::env::temp_dir().join(format!(
         "shockwave-chromium-{}-{}",
         std::process::id(),
