@@ -857,43 +857,43 @@ mod hyper_upgrade {
         };
         // hyper's `service_fn` takes an `Fn`: the one-shot ends sit behind a lock.
         let once = std::sync::Mutex::new(Some((on_tx, go_rx)));
-        let capture = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
-            let _: &hyper::body::Incoming = req.body();
-            let taken = once
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take();
-            let go = taken.map(|(on_tx, go_rx)| {
-                let _ = on_tx.send(hyper::upgrade::on(&mut req));
-                go_rx
-            });
-            async move {
-                match go {
-                    Some(go) => {
-                        go.await.map_err(|_| gone())?;
-                        let mut res = hyper::Response::new(String::new());
-                        *res.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
-                        Ok(res)
+        let capture =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                let taken = once
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take();
+                let go = taken.map(|(on_tx, go_rx)| {
+                    let _ = on_tx.send(hyper::upgrade::on(&mut req));
+                    go_rx
+                });
+                async move {
+                    match go {
+                        Some(go) => {
+                            go.await.map_err(|_| gone())?;
+                            let mut res = hyper::Response::new(String::new());
+                            *res.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
+                            Ok(res)
+                        }
+                        None => Err(gone()),
                     }
-                    None => Err(gone()),
                 }
-            }
-        });
+            });
         let mut conn = Box::pin(
             hyper::server::conn::http1::Builder::new()
                 .header_read_timeout(None)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), capture)
                 .with_upgrades(),
         );
-        // hyper reads the head from memory and calls `capture` at once.
+        // hyper reads the head from memory and calls `capture` at once; `capture` then
+        // waits for `go`, so the connection cannot end before (if it does, it failed:
+        // no `OnUpgrade`, and it is not polled again).
         let mut on_rx = on_rx;
         let on = poll_fn(|task| {
-            let ended = conn.as_mut().poll(task).is_ready();
-            match Pin::new(&mut on_rx).poll(task) {
-                Poll::Ready(on) => Poll::Ready(on.ok()),
-                Poll::Pending if ended => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
+            if conn.as_mut().poll(task).is_ready() {
+                return Poll::Ready(None);
             }
+            Pin::new(&mut on_rx).poll(task).map(Result::ok)
         })
         .await?;
         let registered = cx.on_upgrade(move |io| async move {
