@@ -1,7 +1,7 @@
 //! The `/ws.html` page's WebSocket code path with a browser-grade client: Node's built-in
 //! `WebSocket` (undici, the WHATWG API browsers implement) against `serve`'s routes, over
-//! `ws://`. (No headless browser is installed here; the page itself is checked for the
-//! URL it opens.)
+//! `ws://`. (A real browser loads the page itself in `ws_browser.rs`; here the page is
+//! checked for the URL it opens.)
 
 mod server_util;
 
