@@ -280,3 +280,54 @@ async fn stopping_the_server_closes_an_open_axum_socket() {
         "{end:?}"
     );
 }
+
+/// Over TLS: the hand-over gives axum the TLS stream (HTTP/1.1 negotiated by ALPN).
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn axum_websocket_over_wss() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+    let tls = shockwave::server::tls::self_signed(&["127.0.0.1"]).unwrap();
+    let mut client_config = tls.client_config().unwrap();
+    client_config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let h = builder()
+        .bind_tls("127.0.0.1:0".parse().unwrap())
+        .tls(tls.config)
+        .start(from_tower(app()))
+        .unwrap();
+    let addr = h.tls_local_addrs()[0];
+    bounded(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client_config))
+            .connect(
+                rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap(),
+                tcp,
+            )
+            .await
+            .unwrap();
+        let request = format!("wss://127.0.0.1:{}/ws", addr.port())
+            .into_client_request()
+            .unwrap();
+        let (mut ws, response) = tokio_tungstenite::client_async(request, stream)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 101);
+        assert_eq!(
+            ws.next().await.unwrap().unwrap(),
+            TMessage::text("hello 127.0.0.1")
+        );
+        let big: Vec<u8> = (0..256 * 1024).map(|i| (i % 253) as u8).collect();
+        ws.send(TMessage::binary(big.clone())).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), TMessage::binary(big));
+        ws.send(TMessage::text("close tls")).await.unwrap();
+        match ws.next().await {
+            Some(Ok(TMessage::Close(Some(frame)))) => {
+                assert_eq!(u16::from(frame.code), 4001);
+                assert_eq!(frame.reason.as_str(), "slt");
+            }
+            other => panic!("expected axum's close, got {other:?}"),
+        }
+    })
+    .await;
+    stop(h);
+}
