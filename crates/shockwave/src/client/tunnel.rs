@@ -63,6 +63,7 @@ impl Tunnel {
     }
 }
 
+#[cfg(feature = "http2")]
 fn h2_io_error(e: Error) -> io::Error {
     io::Error::new(io::ErrorKind::ConnectionReset, e)
 }
