@@ -358,7 +358,11 @@ async fn client_tunnels_over_http1_and_http2() {
             .connect_tunnel_with(&url, "refuse.test:1", Some(version))
             .await
             .unwrap_err();
-        assert_eq!(err.proxy_status(), Some(http::StatusCode::FORBIDDEN), "{err}");
+        assert_eq!(
+            err.proxy_status(),
+            Some(http::StatusCode::FORBIDDEN),
+            "{err}"
+        );
     }
     // Not host:port: refused before connecting.
     let err = client.connect_tunnel(&url, "/path").await.unwrap_err();
