@@ -31,6 +31,11 @@ impl Handler for Tunnels {
         let target = cx.request().target().to_owned();
         let accepted = match target.as_str() {
             "refuse.test:1" => return Response::status_code(403),
+            "panic.test:1" => cx.on_upgrade(|io| async move {
+                let _held = io;
+                tokio::task::yield_now().await;
+                panic!("the tunnel's callback panics (expected by the test)");
+            }),
             "slow.test:1" => cx.on_upgrade(|mut io| async move {
                 tokio::time::sleep(SLOW_WAIT).await;
                 let mut total = 0usize;
@@ -368,5 +373,42 @@ async fn client_tunnels_over_http1_and_http2() {
     let err = client.connect_tunnel(&url, "/path").await.unwrap_err();
     assert!(err.to_string().contains("host:port"), "{err}");
     drop((t, t2));
+    stop(h);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_http2_tunnel_resets_its_stream_only() {
+    let h = builder().start(Tunnels(DefaultRoutes::new())).unwrap();
+    let client = h2_client(h.local_addr()).await;
+    let (resp, _send) = client
+        .clone()
+        .ready()
+        .await
+        .unwrap()
+        .send_request(connect_request("panic.test:1"), false)
+        .unwrap();
+    let resp = resp.await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let end = tokio::time::timeout(Duration::from_secs(10), body.data())
+        .await
+        .expect("the reset in time");
+    let err = match end {
+        Some(Err(e)) => e,
+        other => panic!("want a reset, got {other:?}"),
+    };
+    assert_eq!(err.reason(), Some(h2::Reason::CANCEL), "{err}");
+    // The connection (and its worker) still serve requests.
+    let get = http::Request::get(format!("http://{}/", h.local_addr()))
+        .body(())
+        .unwrap();
+    let (resp, _) = client
+        .ready()
+        .await
+        .unwrap()
+        .send_request(get, true)
+        .unwrap();
+    assert_eq!(resp.await.unwrap().status(), 200);
+    assert_eq!(h.stats().handler_panics, 1);
     stop(h);
 }
