@@ -1,8 +1,8 @@
 //! HTTP/2 extended CONNECT (RFC 8441) through the server driver, with the `h2` crate as
 //! the client: SETTINGS_ENABLE_CONNECT_PROTOCOL is announced only when
 //! `Http2Config::enable_connect_protocol` is set; a `:protocol` request without it is a
-//! stream error PROTOCOL_ERROR (RFC 8441 §4), with it the stream is answered (501: no
-//! tunnel for handlers yet) and the connection goes on.
+//! stream error PROTOCOL_ERROR (RFC 8441 §4), with it the stream reaches the handler
+//! (which may take it as a tunnel: tests/ws_h2.rs) and the connection goes on.
 
 mod http2_support;
 
@@ -77,8 +77,10 @@ async fn the_setting_is_announced_when_enabled() {
     let (resp, _send) = c
         .send_request(websocket_connect(server.addr), false)
         .unwrap();
+    // The handler answers it (it could take it as a tunnel; this one has no `/ws`
+    // route: 404), and the connection goes on.
     let resp = resp.await.expect("an answer, not a reset");
-    assert_eq!(resp.status(), 501);
+    assert_eq!(resp.status(), 404);
     // A :protocol with another method is still malformed (RFC 8441 §4).
     let mut req = get(server.addr);
     req.extensions_mut()
@@ -88,4 +90,41 @@ async fn the_setting_is_announced_when_enabled() {
     let err = resp.await.expect_err("a reset stream");
     assert_eq!(err.reason(), Some(h2::Reason::PROTOCOL_ERROR), "{err}");
     assert!(settings_seen(&mut client, server.addr).await);
+}
+
+#[tokio::test]
+async fn the_handler_sees_the_protocol_and_the_tunnel_offer() {
+    let server = start_with(Http2Config {
+        enable_connect_protocol: true,
+        ..Http2Config::default()
+    });
+    let mut client = h2_client(server.addr).await;
+    assert!(settings_seen(&mut client, server.addr).await);
+    let mut req = websocket_connect(server.addr);
+    *req.uri_mut() = format!("http://{}/protocol", server.addr).parse().unwrap();
+    req.extensions_mut()
+        .insert(h2::ext::Protocol::from_static("x-custom"));
+    let (resp, _send) = client
+        .clone()
+        .ready()
+        .await
+        .unwrap()
+        .send_request(req, false)
+        .unwrap();
+    let resp = resp.await.unwrap();
+    assert_eq!(resp.status(), 418);
+    assert_eq!(resp.headers()["x-seen"], "Some(\"x-custom\") true");
+    // A GET offers no upgrade over HTTP/2.
+    let get = http::Request::builder()
+        .uri(format!("http://{}/protocol", server.addr))
+        .body(())
+        .unwrap();
+    let (resp, _) = client
+        .ready()
+        .await
+        .unwrap()
+        .send_request(get, true)
+        .unwrap();
+    let resp = resp.await.unwrap();
+    assert_eq!(resp.headers()["x-seen"], "None false");
 }

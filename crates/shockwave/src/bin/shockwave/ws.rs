@@ -42,6 +42,13 @@ pub struct WsArgs {
     /// The largest message accepted, in bytes.
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     max_message_size: usize,
+    /// WebSocket over HTTP/2 (RFC 8441 extended CONNECT): h2c for `ws://` (prior
+    /// knowledge), ALPN `h2` for `wss://`. The server must announce
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL. In load mode the sockets are streams of
+    /// shared HTTP/2 connections (a new one only when the server's stream limit is
+    /// reached).
+    #[arg(long)]
+    http2: bool,
     /// Connect timeout (TCP, TLS and the opening handshake) in seconds.
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
@@ -91,8 +98,17 @@ fn config(args: &WsArgs, deflate: bool) -> WebSocketConfig {
 /// Opens the socket; a TLS failure gets the same hint as `get`.
 async fn open(client: &Client, args: &WsArgs, deflate: bool) -> anyhow::Result<WebSocket> {
     let protocols: Vec<&str> = args.protocols.iter().map(String::as_str).collect();
+    let version = if args.http2 {
+        http::Version::HTTP_2
+    } else {
+        http::Version::HTTP_11
+    };
     match client
-        .websocket_with(&args.url, config(args, deflate), &protocols)
+        .websocket_request(&args.url)
+        .config(config(args, deflate))
+        .protocols(protocols)
+        .version(version)
+        .open()
         .await
     {
         Ok(ws) => Ok(ws),
