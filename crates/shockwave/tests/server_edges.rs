@@ -80,8 +80,11 @@ fn h1_edges_get_the_rfc_status_then_close() {
         ("CL overflow", b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n".to_vec(), 400),
         ("CL negative", b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n".to_vec(), 400),
         ("CL over the body limit", b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n".to_vec(), 413),
-        // RFC 9110 §9.3.6: no tunnel exists behind CONNECT
-        ("CONNECT", b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n".to_vec(), 501),
+        // RFC 9110 §9.3.6: a CONNECT that cannot be a tunnel (content, a target that is
+        // not `host:port`, HTTP/1.0) never reaches the handler
+        ("CONNECT origin-form", b"CONNECT /x HTTP/1.1\r\nHost: example.com:443\r\n\r\n".to_vec(), 400),
+        ("CONNECT without port", b"CONNECT example.com HTTP/1.1\r\nHost: example.com\r\n\r\n".to_vec(), 501),
+        ("CONNECT HTTP/1.0", b"CONNECT example.com:443 HTTP/1.0\r\nHost: example.com:443\r\n\r\n".to_vec(), 501),
         ("CONNECT with body", b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nContent-Length: 3\r\n\r\nabc".to_vec(), 501),
         // RFC 9110 §10.1.1
         ("Expect other", b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 3\r\n\r\nabc".to_vec(), 417),
@@ -106,6 +109,16 @@ fn h1_edges_get_the_rfc_status_then_close() {
     }
     // None of them reached the handler.
     assert_eq!(calls(h.local_addr()), 0);
+    // A tunnelable CONNECT reaches the handler; routes that do not take it as a tunnel
+    // (the default routes) answer 501, and the connection still closes, without a 2xx.
+    let mut s = connect(h.local_addr());
+    s.write_all(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        .unwrap();
+    let all = read_to_close(&mut s);
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.starts_with("HTTP/1.1 501 "), "{text:?}");
+    assert!(text.contains("connection: close"), "{text:?}");
+    assert_eq!(calls(h.local_addr()), 1);
     stop(h);
 }
 

@@ -377,11 +377,19 @@ where
         inc(&st.counters.requests);
         head_deadline = None;
         first_request = false;
-        // Answered here, never by the handler, then closed: CONNECT, because no tunnel
-        // exists behind it (RFC 9110 §9.3.6: a 2xx would turn the connection into one,
-        // and must not carry Content-Length), and an `Expect` other than `100-continue`
-        // (RFC 9110 §10.1.1: 417).
-        let refused = if *req.method() == http::Method::CONNECT {
+        // Answered here, never by the handler, then closed: a CONNECT that cannot become
+        // a tunnel (RFC 9110 §9.3.6: it has no content, its target is `host:port`
+        // (RFC 9112 §3.2.3), and HTTP/1.0 has no tunnels here), and an `Expect` other
+        // than `100-continue` (RFC 9110 §10.1.1: 417). A tunnelable CONNECT goes to the
+        // handler with a CONNECT upgrade slot.
+        let is_connect = *req.method() == http::Method::CONNECT;
+        let refused = if is_connect
+            && (!matches!(
+                req.framing(),
+                h11::BodyFraming::Empty | h11::BodyFraming::Length(0)
+            ) || req.version() != Version::HTTP_11
+                || !is_authority_form(req.target()))
+        {
             Some(StatusCode::NOT_IMPLEMENTED)
         } else if req.unsupported_expectation() {
             Some(StatusCode::EXPECTATION_FAILED)
@@ -414,11 +422,16 @@ where
                 let state = BodyState::default();
                 state.done.set(true);
                 let body = Body::empty(arena);
-                // An HTTP/1.1 request with `Upgrade` may be taken over (RFC 9110 §7.8).
-                let slot = UpgradeSlot::default();
+                // An HTTP/1.1 request with `Upgrade` may be taken over (RFC 9110 §7.8), a
+                // CONNECT may become a tunnel (RFC 9110 §9.3.6).
+                let slot = if is_connect {
+                    UpgradeSlot::connect()
+                } else {
+                    UpgradeSlot::default()
+                };
                 let may_upgrade = req.version() == Version::HTTP_11
                     && !shutting_down
-                    && req.headers().get(b"upgrade").is_some();
+                    && (is_connect || req.headers().get(b"upgrade").is_some());
                 let out = respond(
                     st,
                     req,
@@ -649,19 +662,32 @@ async fn respond<'r, H: Handler>(
         keep_alive = false;
         *response = Response::new(status);
     }
-    if response.status == StatusCode::SWITCHING_PROTOCOLS
-        && !panicked
+    if !panicked
         && !response.overflow
-        && upgrade.is_some_and(UpgradeSlot::is_set)
+        && upgrade.is_some_and(|s| s.is_set() && s.accepts(response.status))
         && !st.stopping()
     {
-        st.counters.response(101);
-        write_switching_protocols(wbuf, response.header_slice());
+        st.counters.response(response.status.as_u16());
+        if req.method() == http::Method::CONNECT {
+            write_connect_established(wbuf, response.status, response.header_slice());
+        } else {
+            write_switching_protocols(wbuf, response.header_slice());
+        }
         return (false, true);
     }
     if let Some(slot) = upgrade {
         // Not switching: the callback is dropped unrun.
         drop(slot.take());
+    }
+    if req.method() == http::Method::CONNECT {
+        // A CONNECT not taken as a tunnel: answered, then the connection closes (the
+        // client may already be sending tunnel bytes). A 2xx without a tunnel would
+        // tell the client one exists (RFC 9110 §9.3.6): a handler error.
+        keep_alive = false;
+        if response.status.is_success() {
+            tracing::error!("a 2xx to CONNECT without on_upgrade; answering 500");
+            *response = Response::new(StatusCode::INTERNAL_SERVER_ERROR);
+        }
     }
     if response.overflow
         || response.status.as_u16() < 200
@@ -826,6 +852,45 @@ fn write_switching_protocols(wbuf: &mut Vec<u8>, fields: &[(&[u8], &[u8])]) {
         wbuf.extend_from_slice(b"connection: upgrade\r\n");
     }
     wbuf.extend_from_slice(b"\r\n");
+}
+
+/// The 2xx that turns a CONNECT into a tunnel (RFC 9110 §9.3.6): the handler's fields
+/// that can be written safely, never `Content-Length` or `Transfer-Encoding` (nor a
+/// `Connection` field: the connection is the tunnel now), and no body.
+fn write_connect_established(wbuf: &mut Vec<u8>, status: StatusCode, fields: &[(&[u8], &[u8])]) {
+    wbuf.extend_from_slice(b"HTTP/1.1 ");
+    wbuf.extend_from_slice(status.as_str().as_bytes());
+    wbuf.push(b' ');
+    wbuf.extend_from_slice(status.canonical_reason().unwrap_or("OK").as_bytes());
+    wbuf.extend_from_slice(b"\r\n");
+    for &(name, value) in fields {
+        if !h11::is_valid_field(name, value)
+            || name.eq_ignore_ascii_case(b"content-length")
+            || name.eq_ignore_ascii_case(b"transfer-encoding")
+            || name.eq_ignore_ascii_case(b"connection")
+        {
+            continue;
+        }
+        wbuf.extend_from_slice(name);
+        wbuf.extend_from_slice(b": ");
+        wbuf.extend_from_slice(value);
+        wbuf.extend_from_slice(b"\r\n");
+    }
+    wbuf.extend_from_slice(b"\r\n");
+}
+
+/// RFC 9112 §3.2.3: `uri-host ":" port`, the only target form of CONNECT.
+fn is_authority_form(target: &str) -> bool {
+    match target.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && !host.contains(['/', '?', '#', '@'])
+                && !port.is_empty()
+                && port.len() <= 5
+                && port.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
 }
 
 /// A response's header fields for its head: a preset's as is, a handler's without the

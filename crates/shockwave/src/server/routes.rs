@@ -126,21 +126,24 @@ impl DefaultRoutes {
                     .body(Bytes::from(src.to_json())),
                 None => Response::new(StatusCode::SERVICE_UNAVAILABLE),
             },
-            (Method::GET, "/ws") => match super::ws::WebSocketUpgrade::from_request(&cx) {
-                Ok(ws) => ws.on_upgrade(|mut socket| async move {
-                    while let Some(Ok(message)) = socket.recv().await {
-                        // Pings are answered by the socket itself; echo the data.
-                        let echo = matches!(
-                            message,
-                            super::ws::Message::Text(_) | super::ws::Message::Binary(_)
-                        );
-                        if echo && socket.send(message).await.is_err() {
-                            break;
+            // RFC 6455 over HTTP/1.1 (GET), RFC 8441 over HTTP/2 (extended CONNECT).
+            (Method::GET | Method::CONNECT, "/ws") => {
+                match super::ws::WebSocketUpgrade::from_request(&cx) {
+                    Ok(ws) => ws.on_upgrade(|mut socket| async move {
+                        while let Some(Ok(message)) = socket.recv().await {
+                            // Pings are answered by the socket itself; echo the data.
+                            let echo = matches!(
+                                message,
+                                super::ws::Message::Text(_) | super::ws::Message::Binary(_)
+                            );
+                            if echo && socket.send(message).await.is_err() {
+                                break;
+                            }
                         }
-                    }
-                }),
-                Err(refusal) => refusal,
-            },
+                    }),
+                    Err(refusal) => refusal,
+                }
+            }
             (Method::GET | Method::HEAD, "/ws.html") => Response::ok()
                 .header("content-type", "text/html; charset=utf-8")
                 .header("cache-control", "no-store")
@@ -149,6 +152,8 @@ impl DefaultRoutes {
                 Some(files) => files.serve(cx.request(), cx.arena(), &p["/static/".len()..]),
                 None => Response::new(StatusCode::NOT_FOUND),
             },
+            // No tunnels here (RFC 9110 §9.3.6): a CONNECT is not implemented.
+            (Method::CONNECT, _) => Response::new(StatusCode::NOT_IMPLEMENTED),
             (_, "/" | "/plaintext" | "/json" | "/stats" | "/echo" | "/ws" | "/ws.html") => {
                 Response::new(StatusCode::METHOD_NOT_ALLOWED)
             }

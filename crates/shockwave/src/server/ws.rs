@@ -1,5 +1,5 @@
-//! WebSocket handlers (RFC 6455 over an HTTP/1.1 upgrade, with permessage-deflate of
-//! RFC 7692), in the style of axum:
+//! WebSocket handlers (RFC 6455 over an HTTP/1.1 upgrade or an HTTP/2 extended CONNECT
+//! of RFC 8441, with permessage-deflate of RFC 7692), in the style of axum:
 //!
 //! ```
 //! use shockwave::server::ws::WebSocketUpgrade;
@@ -22,20 +22,26 @@
 //! # let _ = echo;
 //! ```
 //!
-//! [`WebSocketUpgrade::from_request`] checks the handshake (RFC 6455 §4.2.1): a `GET`
-//! with `Upgrade: websocket`, `Connection: upgrade`, `Sec-WebSocket-Version: 13` and a
-//! valid `Sec-WebSocket-Key`; a refusal is the response to return (400, or 426 with
-//! `Sec-WebSocket-Version: 13` for another version, §4.4). [`WebSocketUpgrade::on_upgrade`]
-//! answers `101 Switching Protocols` with the accept key (and the negotiated
-//! permessage-deflate parameters and subprotocol) and runs the callback with the
-//! [`WebSocket`] once the 101 is written, on the connection's worker task.
+//! [`WebSocketUpgrade::from_request`] checks the handshake. On HTTP/1.1 (RFC 6455
+//! §4.2.1): a `GET` with `Upgrade: websocket`, `Connection: upgrade`,
+//! `Sec-WebSocket-Version: 13` and a valid `Sec-WebSocket-Key`. Over an extended CONNECT
+//! (RFC 8441 §4–§5 on HTTP/2; any driver that offers the CONNECT upgrade): method
+//! `CONNECT`, `:protocol = websocket`, `Sec-WebSocket-Version: 13`, and no key. A refusal
+//! is the response to return (400, or 426 with `Sec-WebSocket-Version: 13` for another
+//! version, §4.4). [`WebSocketUpgrade::on_upgrade`] answers `101 Switching Protocols`
+//! with the accept key on HTTP/1.1, `200` without one over extended CONNECT (RFC 8441
+//! §5), with the negotiated permessage-deflate parameters and subprotocol either way,
+//! and runs the callback with the [`WebSocket`] once the head is written, on the
+//! connection's worker task. The same handler serves both: match on the path and accept
+//! both `GET` and `CONNECT`.
 //!
 //! The socket's limits and timers are in [`WebSocketConfig`] (set per route with
 //! [`WebSocketUpgrade::config`]); when the server shuts down, a socket waiting in
 //! [`WebSocket::recv`] sends Close 1001 ("going away") and ends.
 //!
-//! HTTP/2 (RFC 8441) and HTTP/3 (RFC 9220) extended CONNECT are not supported yet: on
-//! those connections `from_request` refuses with 400.
+//! An HTTP/2 server accepts extended CONNECT only with
+//! `Http2Config::enable_connect_protocol` (on by default); without it a `:protocol`
+//! request is a stream error before any handler runs (RFC 8441 §4).
 
 use std::future::Future;
 
@@ -55,7 +61,8 @@ pub use crate::websocket::{
 pub struct WebSocketUpgrade<'a> {
     slot: &'a UpgradeSlot,
     arena: &'a Arena,
-    accept: handshake::AcceptKey,
+    /// `Sec-WebSocket-Accept` for an HTTP/1.1 handshake; `None` over extended CONNECT.
+    accept: Option<handshake::AcceptKey>,
     protocols: Vec<&'a str>,
     extensions: Vec<handshake::Extension<'a>>,
     supported_protocols: Vec<String>,
@@ -72,17 +79,28 @@ impl std::fmt::Debug for WebSocketUpgrade<'_> {
 }
 
 impl<'a> WebSocketUpgrade<'a> {
-    /// Checks the request's WebSocket handshake (RFC 6455 §4.2.1). `Err` is the refusal
-    /// to answer with: 400 for a malformed handshake (no `Sec-WebSocket-Key`, no
-    /// `Upgrade: websocket`, ...), 426 with `Sec-WebSocket-Version: 13` for another
-    /// version (§4.4), 400 on a connection that cannot be upgraded (HTTP/2, HTTP/3,
-    /// HTTP/1.0), 503 while the server shuts down.
+    /// Checks the request's WebSocket handshake: RFC 6455 §4.2.1 for a `GET`, RFC 8441
+    /// §4 for a `CONNECT` (extended CONNECT with `:protocol = websocket`). `Err` is the
+    /// refusal to answer with: 400 for a malformed handshake (no `Sec-WebSocket-Key` on
+    /// HTTP/1.1, no `Upgrade: websocket`, another `:protocol`, ...), 426 with
+    /// `Sec-WebSocket-Version: 13` for another version (§4.4), 400 when the request cannot
+    /// be taken over (HTTP/1.0, a `GET` over HTTP/2 or HTTP/3, a server shutting down).
     // The refusal is the handler's answer, returned as is (no box on the error path).
     #[allow(clippy::result_large_err)]
     pub fn from_request(cx: &RequestContext<'a>) -> Result<Self, Response<'a>> {
         let method = cx.method().as_str().as_bytes();
         let headers = cx.headers();
-        let request = match handshake::validate_request(method, headers.iter()) {
+        let connect = *cx.method() == http::Method::CONNECT;
+        let checked = if connect {
+            handshake::validate_extended_connect(
+                method,
+                cx.protocol().map(str::as_bytes),
+                headers.iter(),
+            )
+        } else {
+            handshake::validate_request(method, headers.iter())
+        };
+        let request = match checked {
             Ok(r) => r,
             Err(e) => {
                 let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
@@ -94,11 +112,21 @@ impl<'a> WebSocketUpgrade<'a> {
                 return Err(response);
             }
         };
-        let Some(slot) = cx.upgrade_slot() else {
+        // The driver's slot must be the kind this handshake switches with: an HTTP/1.1
+        // `Upgrade` for a `GET`, a CONNECT tunnel for an extended CONNECT.
+        let Some(slot) = cx
+            .upgrade_slot()
+            .filter(|_| cx.is_connect_upgrade() == connect)
+        else {
             return Err(cx.response(StatusCode::BAD_REQUEST));
         };
-        let Some(accept) = request.accept_key() else {
-            return Err(cx.response(StatusCode::BAD_REQUEST));
+        let accept = if connect {
+            None
+        } else {
+            let Some(accept) = request.accept_key() else {
+                return Err(cx.response(StatusCode::BAD_REQUEST));
+            };
+            Some(accept)
         };
         Ok(WebSocketUpgrade {
             slot,
@@ -142,8 +170,15 @@ impl<'a> WebSocketUpgrade<'a> {
         &self.protocols
     }
 
-    /// Accepts the handshake: returns the `101 Switching Protocols` response to return
-    /// from the handler, and runs `callback` with the [`WebSocket`] once it is written.
+    /// True when the handshake is an extended CONNECT (RFC 8441 / RFC 9220), answered
+    /// with 200 instead of 101.
+    pub fn is_extended_connect(&self) -> bool {
+        self.accept.is_none()
+    }
+
+    /// Accepts the handshake: returns the response to return from the handler
+    /// (`101 Switching Protocols` on HTTP/1.1, `200` over extended CONNECT), and runs
+    /// `callback` with the [`WebSocket`] once it is written.
     /// The callback runs on the connection's worker task (its future need not be
     /// `Send`); the connection closes when it returns.
     pub fn on_upgrade<F, Fut>(self, callback: F) -> Response<'a>
@@ -167,14 +202,21 @@ impl<'a> WebSocketUpgrade<'a> {
             .find(|p| supported.contains(p))
             .map(|p| p.to_string());
         let alloc = |s: &str| self.arena.alloc_bytes(s.as_bytes()).ok().map(|b| &*b);
-        let Some(accept) = alloc(self.accept.as_str()) else {
-            return Response::new(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = match &self.accept {
+            Some(accept) => {
+                let Some(accept) = alloc(accept.as_str()) else {
+                    return Response::new(StatusCode::INTERNAL_SERVER_ERROR);
+                };
+                Response::new(StatusCode::SWITCHING_PROTOCOLS)
+                    .with_arena(self.arena)
+                    .header("upgrade", "websocket")
+                    .header("connection", "upgrade")
+                    .header("sec-websocket-accept", accept)
+            }
+            // RFC 8441 §5: a 2xx, no `Upgrade`/`Connection` (connection-specific fields
+            // are malformed in HTTP/2) and no accept key.
+            None => Response::new(StatusCode::OK).with_arena(self.arena),
         };
-        let mut response = Response::new(StatusCode::SWITCHING_PROTOCOLS)
-            .with_arena(self.arena)
-            .header("upgrade", "websocket")
-            .header("connection", "upgrade")
-            .header("sec-websocket-accept", accept);
         if let Some(p) = &params {
             let Some(v) = alloc(&p.response_header()) else {
                 return Response::new(StatusCode::INTERNAL_SERVER_ERROR);

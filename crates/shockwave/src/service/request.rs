@@ -151,6 +151,8 @@ pub struct Request<'a> {
     headers: Headers<'a>,
     remote_addr: Option<SocketAddr>,
     tls_info: Option<&'a TlsInfo>,
+    /// The `:protocol` pseudo-header of an extended CONNECT (RFC 8441 §4, RFC 9220 §3).
+    protocol: Option<&'a str>,
 }
 
 /// The parts of a [`Request`], for protocol drivers building one.
@@ -187,6 +189,7 @@ impl<'a> Request<'a> {
             headers: parts.headers,
             remote_addr: parts.remote_addr,
             tls_info: None,
+            protocol: None,
         }
     }
 
@@ -237,6 +240,7 @@ impl<'a> Request<'a> {
             headers,
             remote_addr,
             tls_info: None,
+            protocol: None,
         }
     }
     /// The scheme.
@@ -267,6 +271,18 @@ impl<'a> Request<'a> {
     /// shared by every request of the connection).
     pub fn with_tls_info(mut self, tls_info: Option<&'a TlsInfo>) -> Self {
         self.tls_info = tls_info;
+        self
+    }
+    /// The `:protocol` pseudo-header of an extended CONNECT request (RFC 8441 §4 on
+    /// HTTP/2, RFC 9220 §3 on HTTP/3), e.g. `websocket`; `None` for every other request
+    /// and always on HTTP/1.1.
+    pub fn protocol(&self) -> Option<&'a str> {
+        self.protocol
+    }
+    /// The request with its `:protocol` pseudo-header (set by the HTTP/2 and HTTP/3
+    /// drivers for an extended CONNECT).
+    pub fn with_protocol(mut self, protocol: Option<&'a str>) -> Self {
+        self.protocol = protocol;
         self
     }
 }
@@ -302,7 +318,8 @@ pub struct RequestContext<'a> {
     request: Request<'a>,
     arena: &'a Arena,
     body: Body<'a>,
-    /// Set by the HTTP/1.1 driver for requests that may be upgraded.
+    /// Set by the driver for requests that may be upgraded (HTTP/1.1 `Upgrade`, CONNECT
+    /// on every protocol).
     upgrade: Option<&'a UpgradeSlot>,
 }
 
@@ -326,7 +343,8 @@ impl<'a> RequestContext<'a> {
         }
     }
 
-    /// Lets the handler take the connection over after a 101 (HTTP/1.1 driver).
+    /// Lets the handler take the connection (or stream) over: after a 101 for an HTTP/1.1
+    /// `Upgrade` slot, after a 2xx for a CONNECT slot ([`UpgradeSlot::connect`]).
     pub(crate) fn with_upgrade(mut self, slot: &'a UpgradeSlot) -> Self {
         self.upgrade = Some(slot);
         self
@@ -337,19 +355,35 @@ impl<'a> RequestContext<'a> {
         self.upgrade
     }
 
-    /// True when this request's connection can be taken over with
+    /// True when this request's connection (or stream) can be taken over with
     /// [`RequestContext::on_upgrade`]: an HTTP/1.1 request without a body carrying an
-    /// `Upgrade` field.
+    /// `Upgrade` field, an HTTP/1.1 `CONNECT host:port`, an HTTP/2 CONNECT or extended
+    /// CONNECT (see [`super::upgrade`]).
     pub fn can_upgrade(&self) -> bool {
         self.upgrade.is_some()
     }
 
-    /// Registers what runs on the connection after a `101 Switching Protocols` answer
-    /// (RFC 9110 §7.8; see [`super::upgrade`]). Returns `false`, registering nothing,
-    /// when the connection cannot be upgraded (HTTP/2, HTTP/3, HTTP/1.0, a request
-    /// with a body or without an `Upgrade` field). The handler must then return a
-    /// response with status 101 and an `Upgrade` field; any other status drops the
-    /// callback unrun. A later call replaces an earlier one.
+    /// True when the upgrade this request offers is a CONNECT tunnel (accepted with a
+    /// 2xx), false for an HTTP/1.1 `Upgrade` (accepted with 101) or no upgrade.
+    pub fn is_connect_upgrade(&self) -> bool {
+        self.upgrade
+            .is_some_and(|s| s.kind() == super::upgrade::UpgradeKind::Connect)
+    }
+
+    /// The `:protocol` pseudo-header of an extended CONNECT (RFC 8441 §4, RFC 9220 §3),
+    /// e.g. `websocket`; `None` otherwise (always on HTTP/1.1).
+    pub fn protocol(&self) -> Option<&'a str> {
+        self.request.protocol
+    }
+
+    /// Registers what runs on the connection after the switching answer (see
+    /// [`super::upgrade`]): `101 Switching Protocols` with an `Upgrade` field for an
+    /// HTTP/1.1 `Upgrade` (RFC 9110 §7.8), any 2xx for a CONNECT or extended CONNECT
+    /// (RFC 9110 §9.3.6, RFC 9113 §8.5, RFC 8441). Returns `false`, registering nothing,
+    /// when the request cannot be upgraded (HTTP/1.0, an HTTP/1.1 request with a body or
+    /// without an `Upgrade` field that is not a CONNECT, an HTTP/2 or HTTP/3 request that
+    /// is not a CONNECT). Any other status drops the callback unrun. A later call
+    /// replaces an earlier one.
     pub fn on_upgrade<F, Fut>(&self, f: F) -> bool
     where
         F: FnOnce(Upgraded) -> Fut + 'static,

@@ -1,17 +1,35 @@
-//! Leaving request/response mode: the HTTP/1.1 `Upgrade` mechanism (RFC 9110 §7.8).
+//! Leaving request/response mode: the HTTP/1.1 `Upgrade` mechanism (RFC 9110 §7.8) and
+//! CONNECT tunnels (RFC 9110 §9.3.6, HTTP/2 CONNECT of RFC 9113 §8.5, extended CONNECT
+//! of RFC 8441 / RFC 9220).
 //!
-//! A handler that wants the connection after its response calls
-//! [`RequestContext::on_upgrade`](super::RequestContext::on_upgrade) with a callback and
-//! answers `101 Switching Protocols` with an `Upgrade` field naming the protocol. The
-//! HTTP/1.1 driver writes the 101 head, then runs the callback with the connection as an
-//! [`Upgraded`] stream: a tokio [`AsyncRead`] + [`AsyncWrite`] that first yields the bytes
-//! the peer sent after the request head (already in the driver's read buffer), then reads
-//! the socket. The callback's future runs on the connection's worker task (it need not
-//! be `Send`); the connection closes when it ends.
+//! A handler that wants the connection (or, on HTTP/2 and HTTP/3, the stream) after its
+//! response calls [`RequestContext::on_upgrade`](super::RequestContext::on_upgrade) with
+//! a callback and answers with the status that switches:
 //!
-//! Only HTTP/1.1 connections can be upgraded: on HTTP/2 and HTTP/3 (and for HTTP/1.0
-//! requests) `on_upgrade` returns `false`. If the handler answers anything other than
-//! 101, the callback is dropped unrun and the connection goes on as usual.
+//! | request | the driver offers an upgrade when | switching answer |
+//! |---|---|---|
+//! | HTTP/1.1 with an `Upgrade` field, no body | always (not while shutting down) | `101 Switching Protocols` with an `Upgrade` field |
+//! | HTTP/1.1 `CONNECT host:port` (authority form, no body) | always | any 2xx (written without `Content-Length`, §9.3.6) |
+//! | HTTP/2 `CONNECT` (no `:path`, RFC 9113 §8.5) | always | any 2xx (HEADERS without END_STREAM) |
+//! | HTTP/2 extended CONNECT (`:protocol`, RFC 8441) | `Http2Config::enable_connect_protocol` | any 2xx |
+//!
+//! The driver writes the head, then runs the callback with an [`Upgraded`] stream: a
+//! tokio [`AsyncRead`] + [`AsyncWrite`]. On HTTP/1.1 it first yields the bytes the peer
+//! sent after the request head (already in the driver's read buffer), then reads the
+//! socket. On HTTP/2 it carries the stream's DATA frames both ways: END_STREAM from the
+//! peer is the end of the reads, [`shutdown`](tokio::io::AsyncWriteExt::shutdown) sends
+//! END_STREAM, dropping it before both directions ended resets the stream (CANCEL).
+//! A tunnel is still flow-controlled: credit goes back to the peer as the callback reads
+//! (an unread tunnel holds at most its window), but it is exempt from the request-body
+//! size limit and the minimum body rate. The callback's future runs on the connection's
+//! worker task (it need not be `Send`); [`RequestContext::protocol`](super::RequestContext::protocol)
+//! is the `:protocol` of an extended CONNECT.
+//!
+//! If the handler answers anything else, the callback is dropped unrun: an `Upgrade`
+//! request goes on as usual; a refused HTTP/1.1 CONNECT closes the connection after the
+//! answer.
+//! [`RequestContext::can_upgrade`](super::RequestContext::can_upgrade) says whether the
+//! driver offers an upgrade for this request.
 //!
 //! ```
 //! use shockwave::server::{handler_fn, Response};
@@ -50,14 +68,55 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
 /// The callback run with the upgraded connection.
 pub(crate) type UpgradeFn = Box<dyn FnOnce(Upgraded) -> Pin<Box<dyn Future<Output = ()>>>>;
 
-/// Where a handler leaves its upgrade callback for the driver (one per HTTP/1.1 request
-/// that may be upgraded).
+/// What kind of switch a driver offers, which decides the status that accepts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum UpgradeKind {
+    /// HTTP/1.1 `Upgrade` (RFC 9110 §7.8): accepted with 101.
+    #[default]
+    Switch,
+    /// CONNECT or extended CONNECT (RFC 9110 §9.3.6, RFC 9113 §8.5, RFC 8441, RFC 9220):
+    /// accepted with any 2xx.
+    Connect,
+}
+
+/// Where a handler leaves its upgrade callback for the driver (one per request that may
+/// be upgraded: the driver creates it and passes it with
+/// [`RequestContext::with_upgrade`](super::RequestContext::with_upgrade)).
 #[derive(Default)]
 pub(crate) struct UpgradeSlot {
     callback: RefCell<Option<UpgradeFn>>,
+    kind: UpgradeKind,
 }
 
 impl UpgradeSlot {
+    /// A slot for a CONNECT request (accepted with a 2xx).
+    pub(crate) fn connect() -> Self {
+        UpgradeSlot {
+            callback: RefCell::new(None),
+            kind: UpgradeKind::Connect,
+        }
+    }
+
+    pub(crate) fn kind(&self) -> UpgradeKind {
+        self.kind
+    }
+
+    /// True when `status` accepts this kind of upgrade: 101 for `Upgrade`, 2xx for
+    /// CONNECT.
+    pub(crate) fn accepts(&self, status: http::StatusCode) -> bool {
+        match self.kind {
+            UpgradeKind::Switch => status == http::StatusCode::SWITCHING_PROTOCOLS,
+            UpgradeKind::Connect => status.is_success(),
+        }
+    }
+
+    /// The callback if `status` accepts the upgrade and one was registered; otherwise
+    /// the callback (if any) is dropped unrun and `None` returned.
+    pub(crate) fn take_if_accepted(&self, status: http::StatusCode) -> Option<UpgradeFn> {
+        let callback = self.take();
+        callback.filter(|_| self.accepts(status))
+    }
+
     pub(crate) fn set(&self, f: UpgradeFn) {
         *self.callback.borrow_mut() = Some(f);
     }
@@ -71,10 +130,12 @@ impl UpgradeSlot {
     }
 }
 
-/// A connection after `101 Switching Protocols`: the bytes the peer sent after the
-/// request head first, then the transport (TCP or TLS). Writes go straight to the
-/// transport. Dropping it closes the connection. It is `Send`: the callback may move it
-/// to a task of its own (it then outlives the server's connection accounting).
+/// A connection after `101 Switching Protocols` or a tunnel after a 2xx to CONNECT: on
+/// HTTP/1.1 the bytes the peer sent after the request head first, then the transport
+/// (TCP or TLS), with writes straight to the transport and the connection closed when
+/// it is dropped; on HTTP/2 (and HTTP/3) the request stream's data both ways (see the
+/// [module docs](self)). It is `Send`: the callback may move it to a task of its own
+/// (it then outlives the server's connection accounting).
 pub struct Upgraded {
     io: Box<dyn Io + Send + 'static>,
     buffered: Vec<u8>,
@@ -92,7 +153,10 @@ impl std::fmt::Debug for Upgraded {
 }
 
 impl Upgraded {
-    /// `io` with `buffered` (bytes already read from it) to be read first.
+    /// `io` with `buffered` (bytes already read from it) to be read first. This is how
+    /// every driver builds one: HTTP/1.1 passes its socket, HTTP/2 and HTTP/3 an adapter
+    /// of the request stream (which must be `Send`: channels or shared state with the
+    /// connection's task, never the connection itself).
     pub(crate) fn new(
         io: Box<dyn Io + Send + 'static>,
         buffered: Vec<u8>,
