@@ -56,11 +56,11 @@ use tokio::sync::Notify;
 use super::error::{ClosedDuring, Error};
 use crate::common::h3_reader::{Ev, MessageReader, ReadFail};
 use crate::common::h3_tunnel::H3Tunnel;
-use crate::websocket::{WebSocket, WebSocketConfig, WebSocketError};
-use shockwave_websocket::{deflate, handshake, Role as WsRole};
 use crate::common::h3_uni::{has_pending, uni_reader, uni_writer, H3Driver};
 use crate::http3::{quic_client_config, varint, Http3Config, SetupError};
+use crate::websocket::{WebSocket, WebSocketConfig, WebSocketError};
 use shockwave_http11::format_decimal as format_u64;
+use shockwave_websocket::{deflate, handshake, Role as WsRole};
 
 impl From<ReadFail> for Error {
     fn from(e: ReadFail) -> Self {

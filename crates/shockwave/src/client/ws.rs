@@ -51,6 +51,23 @@ impl Client {
             _ => url.to_owned(),
         };
         let target = super::target::Target::parse(&http_url).map_err(client_error)?;
+        // A client built with `.http3()` speaks WebSocket over HTTP/3 (RFC 9220) to
+        // `wss://` URLs, on a stream of its pooled QUIC connection.
+        #[cfg(feature = "http3")]
+        if self.inner.config.http3 && target.scheme == super::target::Scheme::Https {
+            let timeout = self.inner.config.connect_timeout.max(config.write_timeout);
+            let (authority, path) = (target.authority, target.path_and_query);
+            let handshake = async {
+                let conn = self
+                    .http3_connection(&http_url)
+                    .await
+                    .map_err(client_error)?;
+                super::h3::websocket(&conn, authority, path, config, protocols).await
+            };
+            return tokio::time::timeout(timeout, handshake)
+                .await
+                .map_err(|_| WebSocketError::Timeout)?;
+        }
         let mut io = self.connect(&http_url).await.map_err(client_error)?;
         let key = handshake::generate_key(random_16());
         let mut request = format!(

@@ -11,7 +11,8 @@
 //! - The peer's FIN is end of file; `shutdown` sends our FIN (RFC 9220 §3: the TCP FIN
 //!   of RFC 6455 maps to the stream's FIN).
 //! - Dropping the tunnel before `shutdown` resets the stream and stops reading it with
-//!   `H3_REQUEST_CANCELLED` (the TCP RST of RFC 6455).
+//!   `H3_REQUEST_CANCELLED` (the TCP RST of RFC 6455); dropping it after `shutdown`
+//!   stops the unread rest of the peer's side with `H3_NO_ERROR`.
 //! - No unbounded buffering: at most one DATA frame of ours waits here (the writer is
 //!   held back until quinn took it, so quinn's stream and connection flow-control
 //!   windows are the back-pressure), and received bytes are read from quinn only as the
@@ -205,11 +206,19 @@ impl AsyncWrite for H3Tunnel {
 
 impl Drop for H3Tunnel {
     fn drop(&mut self) {
-        let code = varint(ErrorCode::RequestCancelled);
+        let cancelled = varint(ErrorCode::RequestCancelled);
         if !self.finished {
-            let _ = self.send.reset(code);
+            let _ = self.send.reset(cancelled);
         }
         if !self.read_done && !self.reader.is_finished() {
+            // After our clean FIN the rest of the peer's side is not wanted: stopped
+            // with H3_NO_ERROR (as an unread request after a complete response,
+            // RFC 9114 §4.1.1); otherwise the tunnel was abandoned.
+            let code = if self.finished && self.out.is_empty() {
+                varint(ErrorCode::NoError)
+            } else {
+                cancelled
+            };
             let _ = self.reader.recv.stop(code);
         }
     }

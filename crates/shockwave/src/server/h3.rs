@@ -710,10 +710,9 @@ async fn serve_request<H: Handler>(
     }
     if is_connect {
         if let Some(callback) = slot.take_if_accepted(response.status()) {
+            let sent = send_tunnel_head(conn, send, &arena, response).await;
             drop(source);
-            return send_tunnel_head(conn, send, &arena, response)
-                .await
-                .then_some((callback, reader));
+            return sent.then_some((callback, reader));
         }
         if response.status().is_success() {
             // A 2xx tells the client a tunnel exists (RFC 9110 §9.3.6): without
