@@ -57,12 +57,19 @@ pub struct WsArgs {
     /// Load mode: worker threads (default: the number of cores, at most -c).
     #[arg(long)]
     threads: Option<usize>,
+    /// WebSocket over HTTP/3 (RFC 9220: extended CONNECT on a QUIC stream); needs a
+    /// `wss://` URL.
+    #[arg(long)]
+    http3: bool,
 }
 
 /// Runs `shockwave ws`.
 pub fn run(args: WsArgs) -> anyhow::Result<ExitCode> {
     if args.connections == 0 {
         bail!("-c must be at least 1");
+    }
+    if args.http3 && !(args.url.starts_with("wss://") || args.url.starts_with("https://")) {
+        bail!("--http3 needs a wss:// URL (QUIC always runs TLS)");
     }
     match args.messages {
         None => interactive(&args),
@@ -72,10 +79,13 @@ pub fn run(args: WsArgs) -> anyhow::Result<ExitCode> {
 
 fn build_client(args: &WsArgs) -> anyhow::Result<Client> {
     let timeout = Duration::try_from_secs_f64(args.timeout).context("invalid --timeout")?;
-    Ok(Client::builder()
+    let mut b = Client::builder()
         .tls(tls_options(args.insecure, args.cacert.as_deref())?)
-        .connect_timeout(timeout)
-        .build()?)
+        .connect_timeout(timeout);
+    if args.http3 {
+        b = b.http3();
+    }
+    Ok(b.build()?)
 }
 
 fn config(args: &WsArgs, deflate: bool) -> WebSocketConfig {
