@@ -18,7 +18,9 @@ use shockwave::http3::qpack::Encoder;
 use shockwave::http3::{quic_client_config, Http3Config};
 use shockwave::server::routes::DefaultRoutes;
 use shockwave::server::ws::{CloseCode, Message, WebSocketConfig, WebSocketUpgrade};
-use shockwave::server::{tls, Handler, RequestContext, Response, Server, ServerHandle};
+use shockwave::server::{
+    tls, Handler, MinDataRate, RequestContext, Response, Server, ServerHandle,
+};
 use shockwave::websocket::WebSocketError;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -34,6 +36,14 @@ struct Routes(DefaultRoutes);
 impl Handler for Routes {
     async fn call<'a>(&'a self, cx: RequestContext<'a>) -> Response<'a> {
         let plain_connect = *cx.method() == http::Method::CONNECT && cx.protocol().is_none();
+        if plain_connect && cx.path() == "sink.example:9" {
+            // Holds the tunnel without reading it.
+            let ok = cx.on_upgrade(|io| async move {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                drop(io);
+            });
+            return Response::status_code(if ok { 200 } else { 500 });
+        }
         if plain_connect {
             if cx.path() != "echo.example:7" {
                 return Response::status_code(403);
@@ -64,12 +74,19 @@ impl Handler for Routes {
     }
 }
 
+/// A server whose request bodies may be 4 KiB at most and must arrive at 1 MB/s after
+/// 200 ms: neither applies to tunnels, which 600 KB messages and idle pauses cross.
 fn start(config: Http3Config) -> (ServerHandle, tls::SelfSigned) {
     let cert = tls::self_signed(&["localhost"]).unwrap();
     let handle = Server::builder()
         .bind_h3("127.0.0.1:0".parse().unwrap())
         .tls(cert.config.clone())
         .http3(config)
+        .max_body_size(4096)
+        .min_request_body_rate(Some(MinDataRate {
+            bytes_per_second: 1_000_000,
+            grace: Duration::from_millis(200),
+        }))
         .workers(1)
         .shutdown_grace(Duration::from_secs(5))
         .handle_signals(false)
@@ -249,7 +266,11 @@ async fn a_plain_connect_is_a_byte_tunnel() {
     let writer = {
         let data = data.clone();
         tokio::spawn(async move {
-            wr.write_all(&data).await.unwrap();
+            let (first, rest) = data.split_at(1000);
+            wr.write_all(first).await.unwrap();
+            // Idle well past the minimum body rate's grace: a tunnel has no such rate.
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            wr.write_all(rest).await.unwrap();
             wr.shutdown().await.unwrap();
         })
     };
@@ -270,6 +291,41 @@ async fn a_plain_connect_is_a_byte_tunnel() {
         .unwrap();
     assert_eq!(refused.status, 403);
     assert!(!refused.is_established());
+    stop(h);
+}
+
+/// A tunnel the server does not read holds at most QUIC's stream window: the writer
+/// blocks (nothing is buffered without bound on either side).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unread_tunnel_blocks_the_writer() {
+    let (h, cert) = start(Http3Config::default());
+    let conn = client(&cert)
+        .http3_connection(&format!("https://localhost:{}/", h.local_addr().port()))
+        .await
+        .unwrap();
+    let mut tunnel = conn
+        .open_tunnel(Http3ConnectRequest {
+            authority: "sink.example:9",
+            protocol: None,
+            path: "",
+            headers: &[],
+        })
+        .await
+        .unwrap();
+    assert!(tunnel.is_established());
+    let data = vec![1u8; 8 * 1024 * 1024];
+    let mut written = 0usize;
+    let write = async {
+        for chunk in data.chunks(64 * 1024) {
+            tunnel.write_all(chunk).await.unwrap();
+            written += chunk.len();
+        }
+    };
+    let blocked = tokio::time::timeout(Duration::from_millis(1500), write).await;
+    assert!(blocked.is_err(), "8 MiB went into a tunnel nobody reads");
+    // The stream window (1.25 MB by default) plus one frame, not the 8 MiB.
+    assert!(written <= 2 * 1024 * 1024, "{written} bytes accepted");
+    drop(tunnel);
     stop(h);
 }
 
