@@ -59,13 +59,16 @@ const WEBSOCKET: [(&[u8], &[u8]); 6] = [
     (b"sec-websocket-version", b"13"),
 ];
 
+/// The method, `:protocol` and `:path` the server's checks returned.
+type Head = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// The client encodes `fields` on request stream 0; the server decodes and validates
 /// them with its connection (the `:protocol` rule needs its SETTINGS).
 fn send_request(
     client: &mut Connection,
     server: &mut Connection,
     fields: &[(&[u8], &[u8])],
-) -> Result<(Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>), Error> {
+) -> Result<Head, Error> {
     let mut wire = Vec::new();
     client
         .encode_headers_frame(STREAM, fields.iter().copied(), &mut wire)
