@@ -29,6 +29,14 @@
 //! beyond [`Http3Config::max_connections`] or [`Http3Config::max_handshakes`], answered
 //! with a stateless Retry as [`Http3Config::address_validation`] says.
 //!
+//! CONNECT (RFC 9114 §4.4) and extended CONNECT (RFC 9220 §3, advertised with
+//! [`Http3Config::enable_connect_protocol`]): the handler gets the request without a
+//! body and a CONNECT upgrade slot; a 2xx with `RequestContext::on_upgrade` sends the
+//! response HEADERS without FIN and hands the stream to the callback as an `Upgraded`
+//! over [`H3Tunnel`] (DATA frames both ways, flow-controlled by quinn, exempt from the
+//! body limits and rates). The tunnel counts as an in-flight request until the
+//! callback ends.
+//!
 //! Graceful shutdown: GOAWAY with the first unprocessed stream ID, later request streams
 //! are rejected with `H3_REQUEST_REJECTED`, in-flight ones finish (up to the server's
 //! shutdown grace), then `CONNECTION_CLOSE` with `H3_NO_ERROR`.
