@@ -161,6 +161,15 @@ pub struct ServerConfig {
     /// (stream limits, windows, reset-rate caps, keep-alive PINGs, stall timeout). Its
     /// `idle_timeout` is replaced by [`Timeouts::idle`] and its `max_header_fields` by
     /// [`ServerLimits::max_headers`] so one setting governs every protocol.
+    ///
+    /// Unlike [`Http2Config::default`](crate::http2::Http2Config), the server's default
+    /// has `enable_connect_protocol` **on**: SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 is
+    /// announced, so WebSocket handlers ([`crate::server::ws`]) also serve clients that
+    /// use HTTP/2 extended CONNECT (RFC 8441), as browsers do once the setting is seen. A
+    /// handler only gets such a stream as a tunnel if it accepts it
+    /// ([`RequestContext::on_upgrade`](crate::service::RequestContext::on_upgrade)); set
+    /// it to `false` to refuse every `:protocol` request as malformed before any handler
+    /// runs (hyper's and the `h2` crate's default).
     #[cfg(feature = "http2")]
     pub http2: crate::http2::Http2Config,
     /// UDP addresses for HTTP/3 over QUIC; needs [`ServerConfig::tls`] (TLS 1.3, its ALPN
@@ -226,7 +235,10 @@ impl Default for ServerConfig {
             backlog: 1024,
             handle_signals: true,
             #[cfg(feature = "http2")]
-            http2: crate::http2::Http2Config::default(),
+            http2: crate::http2::Http2Config {
+                enable_connect_protocol: true,
+                ..crate::http2::Http2Config::default()
+            },
             #[cfg(feature = "http3")]
             h3_addrs: Vec::new(),
             #[cfg(feature = "http3")]
@@ -346,7 +358,9 @@ impl ServerBuilder {
         self
     }
     /// Replaces the HTTP/2 settings (see [`ServerConfig::http2`]), e.g. to turn on
-    /// keep-alive PINGs or lower `max_concurrent_streams`.
+    /// keep-alive PINGs or lower `max_concurrent_streams`. Start from
+    /// `ServerConfig::default().http2` to keep extended CONNECT on: a config built from
+    /// `Http2Config::default()` turns it off.
     #[cfg(feature = "http2")]
     pub fn http2(mut self, config: crate::http2::Http2Config) -> Self {
         self.config.http2 = config;

@@ -39,7 +39,9 @@ use crate::common::pipeline::{
     call_handler, count_response, request_scheme, resolve_trailers, simple_fields, trailer_section,
 };
 use crate::common::rate::{MinDataRate, RateTimer};
+use crate::common::tunnel::{self, TunnelPort};
 use crate::http2::{Connection, ErrorCode, Event, FieldBlock, Http2Config, StreamError, StreamId};
+use crate::service::upgrade::{UpgradeFn, UpgradeSlot, Upgraded};
 use crate::service::{
     Body, BodyError, BodySource, Handler, Headers, Request, RequestContext, RequestParts, Response,
     ResponseBody, Scheme, TlsInfo, Trailers,
@@ -950,9 +952,22 @@ async fn serve_stream<H: Handler>(
     cx: &ServeContext<'_, H>,
     answered: &Cell<bool>,
 ) {
-    let Some(head) = engine.borrow_mut().conn.take_head(id) else {
-        return;
-    };
+    // The request's arena and borrows end with `serve_request`; a tunnel outlives them.
+    if let Some(callback) = serve_request(engine, flow, id, cx, answered).await {
+        run_tunnel(engine, id, cx, callback).await;
+    }
+}
+
+/// Serves one request; `Some` with the handler's upgrade callback when the request was a
+/// CONNECT the handler took as a tunnel (its 2xx head is sent, without END_STREAM).
+async fn serve_request<H: Handler>(
+    engine: &RefCell<H2State>,
+    flow: &RefCell<BodyFlow<'_>>,
+    id: StreamId,
+    cx: &ServeContext<'_, H>,
+    answered: &Cell<bool>,
+) -> Option<UpgradeFn> {
+    let head = engine.borrow_mut().conn.take_head(id)?;
     let arena = cx.pool.get();
     let copied = head.copy_into(&arena);
     let end_stream = head.end_stream();
@@ -966,28 +981,24 @@ async fn serve_stream<H: Handler>(
             answered,
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         );
-        return;
+        return None;
     };
-    if ah.protocol.is_some() {
-        // Extended CONNECT (RFC 8441; only ever accepted with
-        // `Http2Config::enable_connect_protocol`): no tunnel is given to handlers over
-        // HTTP/2 yet, so it is answered like a plain CONNECT.
-        let _ = simple_response(engine, id, cx, answered, StatusCode::NOT_IMPLEMENTED);
-        return;
-    }
     let list = ah.headers;
     let method = Method::from_bytes(ah.method).ok();
-    let target = ah.path.and_then(|p| std::str::from_utf8(p).ok());
+    // CONNECT (RFC 9113 §8.5) has no :path: its target is the authority. An extended
+    // CONNECT (RFC 8441 §4, only ever accepted with
+    // `Http2Config::enable_connect_protocol`) has a :path and a :protocol.
+    let is_connect = method.as_ref() == Some(&Method::CONNECT);
+    let target = match (ah.path, is_connect) {
+        (Some(p), _) => std::str::from_utf8(p).ok(),
+        (None, true) => ah.authority.and_then(|a| std::str::from_utf8(a).ok()),
+        (None, false) => None,
+    };
+    let protocol = ah.protocol.and_then(|p| std::str::from_utf8(p).ok());
     let (Some(method), Some(target)) = (method, target) else {
-        // CONNECT (no :path, RFC 9113 §8.5) has no tunnel behind it: 501, as on HTTP/1.1
-        // and HTTP/3; a non-UTF-8 path or a bad method token is a bad request.
-        let status = if ah.path.is_none() {
-            StatusCode::NOT_IMPLEMENTED
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        let _ = simple_response(engine, id, cx, answered, status);
-        return;
+        // A non-UTF-8 path or authority, or a bad method token, is a bad request.
+        let _ = simple_response(engine, id, cx, answered, StatusCode::BAD_REQUEST);
+        return None;
     };
     let authority = ah
         .authority
@@ -1004,7 +1015,8 @@ async fn serve_stream<H: Handler>(
         headers: Headers::from_list(&list),
         remote_addr: cx.remote_addr,
     })
-    .with_tls_info(cx.tls_info);
+    .with_tls_info(cx.tls_info)
+    .with_protocol(protocol);
     let mut source = H2Body {
         engine,
         flow,
@@ -1017,14 +1029,171 @@ async fn serve_stream<H: Handler>(
         arena: &arena,
         trailers: None,
     };
-    let body = if end_stream {
+    // A CONNECT's DATA frames are the tunnel's bytes, read through the `Upgraded`
+    // stream, not a request body (exempt from the body size limit and minimum rate).
+    let body = if end_stream || is_connect {
         Body::empty(&arena)
     } else {
         Body::new(&mut source, &arena, cx.max_body_size)
     };
-    let rcx = RequestContext::new(request, &arena, body);
-    let response = call_handler(cx.handler, rcx, cx.counters, u64::from(id.value())).await;
+    let slot = UpgradeSlot::connect();
+    let mut rcx = RequestContext::new(request, &arena, body);
+    let tunnelable = is_connect && !end_stream && !stopping(cx);
+    if tunnelable {
+        rcx = rcx.with_upgrade(&slot);
+    }
+    let mut response = call_handler(cx.handler, rcx, cx.counters, u64::from(id.value())).await;
+    if is_connect {
+        match slot.take_if_accepted(response.status()) {
+            Some(callback) if !stopping(cx) => {
+                let date = cx.date.map(|d| d());
+                let prepared =
+                    prepare_response(&arena, response, true, date.as_ref().map(|d| &d[..]))?;
+                if !prepared.status.is_success() {
+                    // The response was invalid (a 500 replaced it): no tunnel.
+                    let _ = simple_response(engine, id, cx, answered, prepared.status);
+                    return None;
+                }
+                // RFC 9110 §9.3.6: no Content-Length in a 2xx to CONNECT; the stream
+                // stays open (no END_STREAM) and carries the tunnel.
+                let sent = engine.borrow_mut().conn.send_headers(
+                    id,
+                    prepared
+                        .fields
+                        .iter()
+                        .copied()
+                        .filter(|(n, _)| *n != b"content-length"),
+                    false,
+                );
+                if sent.is_err() {
+                    return None;
+                }
+                answered_with(cx, answered, prepared.status);
+                return Some(callback);
+            }
+            _ if response.status().is_success() => {
+                // A 2xx without a tunnel would tell the client one exists.
+                tracing::error!("a 2xx to CONNECT without on_upgrade; answering 500");
+                response = Response::new(StatusCode::INTERNAL_SERVER_ERROR);
+            }
+            _ => {}
+        }
+    }
     let _ = send_response(engine, id, cx, answered, &arena, response, is_head).await;
+    None
+}
+
+/// True once the server began a graceful shutdown.
+fn stopping<H>(cx: &ServeContext<'_, H>) -> bool {
+    cx.shutdown.as_ref().is_some_and(|rx| *rx.borrow())
+}
+
+/// Most bytes a tunnel's application may have written and the connection not yet taken
+/// (beyond it, writes wait: back-pressure from the peer's flow-control window).
+const TUNNEL_OUT_CAP: usize = 64 * 1024;
+
+/// A CONNECT stream after its 2xx: runs the handler's callback with the tunnel and pumps
+/// the stream's DATA both ways (see [`crate::common::tunnel`]) until both directions
+/// ended, the callback dropped the tunnel (RST_STREAM CANCEL if unfinished), or the
+/// stream failed. Flow-control credit goes back as the callback reads; the tunnel has no
+/// size limit and no minimum rate.
+async fn run_tunnel<H>(
+    engine: &RefCell<H2State>,
+    id: StreamId,
+    cx: &ServeContext<'_, H>,
+    callback: UpgradeFn,
+) {
+    let (io, port) = tunnel::pair(TUNNEL_OUT_CAP);
+    let app = callback(Upgraded::new(Box::new(io), Vec::new(), cx.shutdown.clone()));
+    let pump = poll_fn(|tcx| pump_tunnel(engine, id, &port, tcx));
+    // The callback may outlive the pump (it may have moved the tunnel elsewhere, or
+    // still be closing it), and the reverse; the stream is released when both ended.
+    futures_util::future::join(app, pump).await;
+    drop(port);
+}
+
+/// One round of a tunnel's pump; `Ready` when the stream is done.
+fn pump_tunnel(
+    engine: &RefCell<H2State>,
+    id: StreamId,
+    port: &TunnelPort,
+    tcx: &mut Context<'_>,
+) -> Poll<()> {
+    let mut t = port.lock(tcx);
+    let mut e = engine.borrow_mut();
+    if t.broken {
+        return Poll::Ready(());
+    }
+    // Credit for what the application read (never for bytes merely received).
+    let consumed = t.take_consumed();
+    if consumed > 0 {
+        e.conn.release_capacity(id, consumed);
+    }
+    // Peer → application, up to the tunnel's inbound cap.
+    let mut chunk = [0u8; 16 * 1024];
+    while !t.in_eof && t.inbound.len() < tunnel::INBOUND_CAP {
+        let room = (tunnel::INBOUND_CAP - t.inbound.len()).min(chunk.len());
+        match e.poll_read(id, tcx, &mut chunk[..room]) {
+            Poll::Ready(Ok(0)) => {
+                t.in_eof = true;
+                t.wake_reader();
+            }
+            Poll::Ready(Ok(n)) => {
+                t.inbound.extend_from_slice(&chunk[..n]);
+                t.wake_reader();
+            }
+            Poll::Ready(Err(_)) => {
+                t.broken = true;
+                t.wake_reader();
+                t.wake_writer();
+                return Poll::Ready(());
+            }
+            Poll::Pending => break,
+        }
+    }
+    // Application → peer, as flow control allows.
+    while !t.outbound.is_empty() {
+        match e.poll_send(id, tcx, &t.outbound, false) {
+            Poll::Ready(Ok(n)) => {
+                bytes::Buf::advance(&mut t.outbound, n);
+                t.wake_writer();
+            }
+            Poll::Ready(Err(_)) => {
+                t.broken = true;
+                t.wake_reader();
+                t.wake_writer();
+                return Poll::Ready(());
+            }
+            Poll::Pending => break,
+        }
+    }
+    if t.outbound.is_empty() && t.out_shutdown && !t.fin_sent {
+        match e.poll_send(id, tcx, &[], true) {
+            Poll::Ready(Ok(_)) => {
+                t.fin_sent = true;
+                t.wake_writer();
+            }
+            Poll::Ready(Err(_)) => {
+                t.broken = true;
+                t.wake_reader();
+                t.wake_writer();
+                return Poll::Ready(());
+            }
+            Poll::Pending => {}
+        }
+    }
+    if t.app_dropped {
+        if !(t.fin_sent && t.in_eof) {
+            e.conn.reset(id, ErrorCode::Cancel);
+        }
+        return Poll::Ready(());
+    }
+    if t.finished() {
+        return Poll::Ready(());
+    }
+    // Woken by the application (the port's waker) or the connection (the stream's).
+    e.park(id, tcx);
+    Poll::Pending
 }
 
 fn simple_response<H>(
