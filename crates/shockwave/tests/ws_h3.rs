@@ -36,6 +36,14 @@ struct Routes(DefaultRoutes);
 impl Handler for Routes {
     async fn call<'a>(&'a self, cx: RequestContext<'a>) -> Response<'a> {
         let plain_connect = *cx.method() == http::Method::CONNECT && cx.protocol().is_none();
+        if plain_connect && cx.path() == "panic.example:1" {
+            let ok = cx.on_upgrade(|mut io| async move {
+                let mut byte = [0u8; 1];
+                let _ = io.read(&mut byte).await;
+                panic!("tunnel callback panic on purpose");
+            });
+            return Response::status_code(if ok { 200 } else { 500 });
+        }
         if plain_connect && cx.path() == "sink.example:9" {
             // Holds the tunnel without reading it.
             let ok = cx.on_upgrade(|io| async move {
@@ -326,6 +334,52 @@ async fn an_unread_tunnel_blocks_the_writer() {
     // The stream window (1.25 MB by default) plus one frame, not the 8 MiB.
     assert!(written <= 2 * 1024 * 1024, "{written} bytes accepted");
     drop(tunnel);
+    stop(h);
+}
+
+/// A panicking tunnel callback resets its stream (`H3_REQUEST_CANCELLED`); the
+/// connection and the worker go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_tunnel_callback_resets_only_its_stream() {
+    let (h, cert) = start(Http3Config::default());
+    let client = client(&cert);
+    let conn = client
+        .http3_connection(&format!("https://localhost:{}/", h.local_addr().port()))
+        .await
+        .unwrap();
+    let mut tunnel = conn
+        .open_tunnel(Http3ConnectRequest {
+            authority: "panic.example:1",
+            protocol: None,
+            path: "",
+            headers: &[],
+        })
+        .await
+        .unwrap();
+    assert!(tunnel.is_established());
+    tunnel.write_all(b"x").await.unwrap();
+    tunnel.flush().await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(5), tunnel.read(&mut buf))
+        .await
+        .unwrap();
+    let e = read.expect_err("the stream is reset");
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
+    assert!(
+        e.to_string().contains("268"),
+        "H3_REQUEST_CANCELLED (0x10c): {e}"
+    );
+    // The same connection serves a WebSocket afterwards.
+    let mut ws = client.websocket(&url(&h, "/ws")).await.unwrap();
+    assert_eq!(
+        echo(&mut ws, Message::text("alive")).await,
+        Message::text("alive")
+    );
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    assert_eq!(
+        client.http3_connections(&url(&h, "/").replace("wss", "https")),
+        1
+    );
     stop(h);
 }
 

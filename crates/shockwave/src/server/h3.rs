@@ -502,7 +502,8 @@ async fn request_task<H: Handler>(
         // with 1001 on the signal). A panic in the callback resets the stream.
         let io = H3Tunnel::new(reader, send, conn.quic.clone());
         let upgraded = Upgraded::new(Box::new(io), Vec::new(), Some(conn.shared.shutdown.clone()));
-        let run = std::panic::AssertUnwindSafe(callback(upgraded)).catch_unwind();
+        let run =
+            std::panic::AssertUnwindSafe(async move { callback(upgraded).await }).catch_unwind();
         if run.await.is_err() {
             tracing::error!(stream = id, "upgrade callback panicked");
         }
