@@ -482,6 +482,46 @@ async fn headers_on_an_open_tunnel_close_the_connection() {
     stop(h);
 }
 
+/// A `content-length` on a CONNECT does not bound the tunnel (a CONNECT has no content,
+/// RFC 9110 §9.3.6): bytes after it still go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_content_length_on_connect_does_not_cut_the_tunnel() {
+    use shockwave::http3::frame;
+    use shockwave::http3::request::{RequestEvent, RequestStream};
+    use shockwave::http3::stream::Role;
+    let (h, cert) = start(Http3Config::default());
+    let raw = Raw::connect(h.local_addr(), &cert).await;
+    let (mut send, mut recv) = raw.conn.open_bi().await.unwrap();
+    let fields: [(&[u8], &[u8]); 3] = [
+        (b":method", b"CONNECT"),
+        (b":authority", b"echo.example:7"),
+        (b"content-length", b"0"),
+    ];
+    let mut wire = Vec::new();
+    Encoder::new()
+        .encode_headers_frame(fields, &mut wire)
+        .unwrap();
+    frame::encode_data(b"through the tunnel", &mut wire).unwrap();
+    send.write_all(&wire).await.unwrap();
+    send.finish().unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), recv.read_to_end(1 << 16))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut stream = RequestStream::new(Role::Client);
+    let mut input = &got[..];
+    let mut data = Vec::new();
+    while let (n, Some(ev)) = stream.recv(input).unwrap() {
+        if let RequestEvent::Data(d) = ev {
+            data.extend_from_slice(d);
+        }
+        input = &input[n..];
+    }
+    assert_eq!(status_of(&got), Some(200));
+    assert_eq!(data, b"through the tunnel");
+    stop(h);
+}
+
 fn websocket_fields() -> Vec<(&'static [u8], &'static [u8])> {
     vec![
         (b":method", b"CONNECT"),

@@ -653,7 +653,12 @@ async fn serve_request<H: Handler>(
             return None;
         }
     };
-    if let Some(len) = head.content_length {
+    // A CONNECT has no content (RFC 9110 §9.3.6): its DATA is the tunnel's, which a
+    // `content-length` does not bound.
+    let length = head
+        .content_length
+        .filter(|_| head.method != Method::CONNECT);
+    if let Some(len) = length {
         if let Err(e) = reader.state.set_content_length(len) {
             fail_stream(conn, send, &mut reader.recv, &ReadFail::H3(e));
             return None;
