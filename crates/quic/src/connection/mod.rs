@@ -45,6 +45,8 @@
 //! | (server) a new request stream | [`accept_request`](Connection::accept_request): `false` → reset it with `H3_REQUEST_REJECTED` |
 //! | (client) before opening a request stream | [`may_open_request`](Connection::may_open_request) |
 //! | a HEADERS frame's field section arrived | [`decode_section`](Connection::decode_section); on `Blocked` keep the bytes and wait for [`Event::StreamUnblocked`] |
+//! | (server) a request's field section was decoded | [`validate_request`](Connection::validate_request) (`H3_MESSAGE_ERROR`: reset that stream) |
+//! | (client) before an extended CONNECT (`:protocol`, RFC 9220) | wait for [`Event::PeerSettings`], then [`check_extended_connect`](Connection::check_extended_connect) |
 //! | a request stream is reset or abandoned before its field sections were decoded | [`cancel_stream`](Connection::cancel_stream) |
 //! | (server) the peer reset, stopped or ended a request stream before its request was complete | [`request_aborted`](Connection::request_aborted) with the time |
 //! | (server) a request's field section was over the limits (answered `431` or refused) | [`oversized_section`](Connection::oversized_section) with its size and the time |
