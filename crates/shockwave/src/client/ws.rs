@@ -17,7 +17,7 @@ impl Client {
     /// accepted too) over HTTP/1.1 with the default [`WebSocketConfig`] (which offers
     /// permessage-deflate). The connection is a new one (never pooled), through the
     /// client's proxy settings and TLS configuration, within its connect timeout.
-    /// A client built with [`ClientBuilder::http3`](super::ClientBuilder::http3) opens
+    /// A client built with `ClientBuilder::http3` (feature `http3`) opens
     /// `wss://` sockets over HTTP/3 instead (RFC 9220: an extended CONNECT on a stream of
     /// its pooled QUIC connection; [`WebSocketError::ExtendedConnectUnsupported`] when
     /// the server's SETTINGS do not enable it).
