@@ -406,7 +406,8 @@ impl Http3Connection {
                 max_fields: config.max_header_fields,
             },
             grease: Some(quic.stable_id() as u64),
-            enable_connect_protocol: config.enable_connect_protocol,
+            // SETTINGS_ENABLE_CONNECT_PROTOCOL is the server's offer (RFC 9220 §3): a
+            // client does not send it.
             ..connection::Config::default()
         };
         let state = Arc::new(ConnState {

@@ -90,8 +90,8 @@ pub struct Http3Config {
     /// extended CONNECT (`:protocol`, e.g. WebSocket over HTTP/3) and hands such a
     /// request to the handler, which may turn the stream into a tunnel with
     /// `RequestContext::on_upgrade`. Without it a `:protocol` request is the stream
-    /// error `H3_MESSAGE_ERROR`. (A client sends it too when set; it changes nothing
-    /// there.) Plain CONNECT (RFC 9114 §4.4) needs no setting. Default `true`.
+    /// error `H3_MESSAGE_ERROR`. Plain CONNECT (RFC 9114 §4.4) needs no setting.
+    /// Server only (a client never sends it). Default `true`.
     pub enable_connect_protocol: bool,
 }
 
