@@ -204,6 +204,50 @@ fn peer_reset_is_a_remote_stream_reset_event() {
 }
 
 #[test]
+fn a_complete_response_survives_rst_stream_no_error() {
+    // RFC 9113 §8.1: a server answers completely while the client still sends, then
+    // asks it to stop with RST_STREAM NO_ERROR: the client keeps the response.
+    let now = Instant::now();
+    let mut fresh = Connection::client(Config::default());
+    assert!(!fresh.peer_settings_received());
+    fresh.advance_output(fresh.pending_output().len());
+    let (mut client, mut server) = pair(Config::default(), Config::default(), now);
+    assert!(client.peer_settings_received() && server.peer_settings_received());
+    for (code, kept) in [(ErrorCode::NoError, true), (ErrorCode::Cancel, false)] {
+        let id = client.open_stream(GET, false).unwrap();
+        settle(&mut client, &mut server, now);
+        let sid = request_id(&mut server);
+        let head = server.take_head(sid).unwrap();
+        server.recycle_head(head);
+        server
+            .send_headers(sid, [(&b":status"[..], &b"200"[..])], false)
+            .unwrap();
+        assert_eq!(server.send_data(sid, b"complete", true), Ok(8));
+        server.reset(sid, code);
+        settle(&mut client, &mut server, now);
+        let head = client.take_response(id).unwrap();
+        assert_eq!(head.status(), Some(200));
+        client.recycle_head(head);
+        let mut buf = [0u8; 16];
+        if kept {
+            assert_eq!(client.read_data(id, &mut buf), Ok(8));
+            assert_eq!(&buf[..8], b"complete");
+            assert_eq!(client.read_data(id, &mut buf), Ok(0));
+        } else {
+            assert_eq!(
+                client.read_data(id, &mut buf),
+                Err(StreamError::Reset(code))
+            );
+        }
+        assert_eq!(client.reset_code(id), Some(code));
+        client.release(id);
+        server.release(sid);
+        let _ = events(&mut client);
+        let _ = events(&mut server);
+    }
+}
+
+#[test]
 fn goaway_refuses_the_client_streams_the_server_never_saw() {
     let now = Instant::now();
     let (mut client, mut server) = pair(Config::default(), Config::default(), now);

@@ -2,8 +2,8 @@
 //! end on loopback: our HTTP/3 server (self-signed certificate) with a WebSocket echo at
 //! `/ws` (the same handler serves HTTP/1.1, HTTP/2 and HTTP/3) and a byte-echo tunnel
 //! behind `CONNECT echo.example:7`; the client opens the socket with
-//! `Client::websocket` (a client built with `.http3()` speaks WebSocket over HTTP/3 to
-//! `wss://` URLs) and the tunnel with `Http3Connection::open_tunnel`.
+//! `Client::websocket_request(..).version(Version::HTTP_3)` and the tunnel with
+//! `Http3Connection::open_tunnel`.
 //!
 //! `cargo run -p shockwave --features http3 --example websocket_h3`
 
@@ -68,8 +68,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     rt.block_on(async {
+        // RFC 9220: an extended CONNECT on a stream of the pooled QUIC connection.
         let mut ws = client
-            .websocket(&format!("wss://localhost:{port}/ws"))
+            .websocket_request(&format!("wss://localhost:{port}/ws"))
+            .version(http::Version::HTTP_3)
+            .open()
             .await?;
         println!(
             "WebSocket over HTTP/3 (permessage-deflate: {})",

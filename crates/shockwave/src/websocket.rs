@@ -119,11 +119,11 @@ pub enum WebSocketError {
     /// The handshake was refused or malformed (client).
     #[error("WebSocket handshake failed: {0}")]
     Handshake(String),
-    /// The server does not accept WebSocket over HTTP/2 or HTTP/3: its SETTINGS did not
-    /// enable extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441 §3,
-    /// RFC 9220 §3), so the handshake was not sent (client).
-    #[error("the server does not enable extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL): no WebSocket over this protocol")]
-    ExtendedConnectUnsupported,
+    /// Client, over HTTP/2 (or HTTP/3): the server did not announce
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3, RFC 9220 §3), so it cannot take a
+    /// WebSocket on that connection (HTTP/1.1 may still work).
+    #[error("the server does not accept WebSocket over {0:?} (no extended CONNECT)")]
+    ExtendedConnectUnsupported(http::Version),
 }
 
 /// Limits and timers of a [`WebSocket`].

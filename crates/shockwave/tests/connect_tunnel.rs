@@ -314,3 +314,59 @@ async fn an_unread_tunnel_holds_one_window_and_a_slow_one_is_not_cut() {
     assert_eq!(String::from_utf8_lossy(&reply), total.to_string());
     stop(h);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_tunnels_over_http1_and_http2() {
+    use shockwave::client::Client;
+    let echo = echo_server().to_string();
+    let h = builder().start(Tunnels(DefaultRoutes::new())).unwrap();
+    let url = format!("http://{}", h.local_addr());
+    let client = Client::new();
+    for version in [http::Version::HTTP_11, http::Version::HTTP_2] {
+        let mut t = client
+            .connect_tunnel_with(&url, &echo, Some(version))
+            .await
+            .unwrap();
+        assert_eq!(t.version(), version);
+        let data: Vec<u8> = (0..150_000).map(|i| (i % 253) as u8).collect();
+        let (mut r, mut w) = tokio::io::split(&mut t);
+        let (sent, got) = tokio::join!(
+            async {
+                w.write_all(&data).await.unwrap();
+                w.shutdown().await.unwrap();
+            },
+            async {
+                let mut got = Vec::new();
+                r.read_to_end(&mut got).await.unwrap();
+                got
+            }
+        );
+        let () = sent;
+        // Our end of input reached the target, which closed: the tunnel's reads end.
+        assert_eq!(got.len(), data.len(), "{version:?}");
+        assert!(got == data, "{version:?}");
+    }
+    // The client's preference: HTTP/1.1 for http:// without prior knowledge, h2c with it.
+    let t = client.connect_tunnel(&url, &echo).await.unwrap();
+    assert_eq!(t.version(), http::Version::HTTP_11);
+    let h2c = Client::builder().http2_prior_knowledge().build().unwrap();
+    let t2 = h2c.connect_tunnel(&url, &echo).await.unwrap();
+    assert_eq!(t2.version(), http::Version::HTTP_2);
+    // A refusal is a proxy error with the status, on both versions.
+    for version in [http::Version::HTTP_11, http::Version::HTTP_2] {
+        let err = client
+            .connect_tunnel_with(&url, "refuse.test:1", Some(version))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.proxy_status(),
+            Some(http::StatusCode::FORBIDDEN),
+            "{err}"
+        );
+    }
+    // Not host:port: refused before connecting.
+    let err = client.connect_tunnel(&url, "/path").await.unwrap_err();
+    assert!(err.to_string().contains("host:port"), "{err}");
+    drop((t, t2));
+    stop(h);
+}

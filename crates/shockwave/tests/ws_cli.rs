@@ -1,6 +1,7 @@
 //! `shockwave ws`: the websocat-like mode (stdin lines out, messages printed, the close
-//! code on stderr) and the echo load mode, through the binary against an in-process
-//! server with the default routes (`/ws` echo) and a route that closes with 4001.
+//! code on stderr) and the echo load mode, over HTTP/1.1 and HTTP/2 (`--http2`, RFC
+//! 8441), through the binary against an in-process server with the default routes
+//! (`/ws` echo), a route that closes with 4001 and one that names the HTTP version.
 
 // Runs the `shockwave` binary, built with the `cli` feature.
 #![cfg(feature = "cli")]
@@ -19,6 +20,21 @@ struct Routes(DefaultRoutes);
 
 impl Handler for Routes {
     async fn call<'a>(&'a self, cx: RequestContext<'a>) -> Response<'a> {
+        if cx.path() == "/version" {
+            // Says which HTTP version carried the handshake, then echoes text.
+            let version = format!("{:?}", cx.request().version());
+            return match WebSocketUpgrade::from_request(&cx) {
+                Ok(ws) => ws.on_upgrade(|mut socket| async move {
+                    let _ = socket.send(Message::Text(version)).await;
+                    while let Some(Ok(Message::Text(t))) = socket.recv().await {
+                        if socket.send(Message::Text(t)).await.is_err() {
+                            break;
+                        }
+                    }
+                }),
+                Err(refusal) => refusal,
+            };
+        }
         if cx.path() != "/bye" {
             return self.0.call(cx).await;
         }
@@ -114,6 +130,26 @@ fn stdin_lines_are_echoed_and_eof_closes_with_1000() {
     assert!(ok, "{err}");
     assert_eq!(out, b"hi");
     assert_eq!(server.stats().connections_accepted, 3);
+    server.stop().unwrap();
+}
+
+#[test]
+fn http2_carries_the_socket_with_the_flag() {
+    let server = start();
+    let url = format!("ws://{}/version", server.local_addr());
+    let (ok, out, err) = ws(&["--http2", &url], b"over h2\n", false);
+    assert!(ok, "{err}");
+    assert_eq!(String::from_utf8_lossy(&out), "HTTP/2.0\nover h2\n");
+    assert_eq!(err.trim(), "closed: 1000", "{err}");
+    let (ok, out, err) = ws(&[&url], b"over h1\n", false);
+    assert!(ok, "{err}");
+    assert_eq!(String::from_utf8_lossy(&out), "HTTP/1.1\nover h1\n");
+    // Load mode over HTTP/2 streams.
+    let url = format!("ws://{}/ws", server.local_addr());
+    let (ok, out, err) = ws(&["--http2", "-n", "200", "-c", "4", &url], b"", false);
+    assert!(ok, "{err}");
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.contains("200 ok, 0 errors"), "{out}");
     server.stop().unwrap();
 }
 

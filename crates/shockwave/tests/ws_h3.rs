@@ -112,6 +112,18 @@ fn client(cert: &tls::SelfSigned) -> Client {
         .unwrap()
 }
 
+/// `Client::websocket_request(url).version(HTTP_3).open()`: RFC 9220.
+async fn ws3(
+    client: &Client,
+    url: &str,
+) -> Result<shockwave::websocket::WebSocket, WebSocketError> {
+    client
+        .websocket_request(url)
+        .version(http::Version::HTTP_3)
+        .open()
+        .await
+}
+
 fn url(h: &ServerHandle, path: &str) -> String {
     format!("wss://localhost:{}{path}", h.local_addr().port())
 }
@@ -139,7 +151,7 @@ fn pattern(n: usize) -> Vec<u8> {
 async fn echo_text_binary_and_large_messages_with_deflate() {
     let (h, cert) = start(Http3Config::default());
     let client = client(&cert);
-    let mut ws = client.websocket(&url(&h, "/ws")).await.unwrap();
+    let mut ws = ws3(&client, &url(&h, "/ws")).await.unwrap();
     assert!(
         ws.is_compressed(),
         "permessage-deflate negotiated over HTTP/3"
@@ -165,7 +177,7 @@ async fn echo_text_binary_and_large_messages_with_deflate() {
         client.http3_connections(&url(&h, "/").replace("wss", "https")),
         1
     );
-    let mut again = client.websocket(&url(&h, "/ws")).await.unwrap();
+    let mut again = ws3(&client, &url(&h, "/ws")).await.unwrap();
     assert_eq!(
         echo(&mut again, Message::text("2")).await,
         Message::text("2")
@@ -182,7 +194,10 @@ async fn echo_without_deflate() {
         ..WebSocketConfig::default()
     };
     let mut ws = client(&cert)
-        .websocket_with(&url(&h, "/ws"), config, &[])
+        .websocket_request(&url(&h, "/ws"))
+        .version(http::Version::HTTP_3)
+        .config(config)
+        .open()
         .await
         .unwrap();
     assert!(!ws.is_compressed());
@@ -197,7 +212,7 @@ async fn close_codes_travel_both_ways() {
     let (h, cert) = start(Http3Config::default());
     let client = client(&cert);
     // The server closes with 4001 "bye".
-    let mut ws = client.websocket(&url(&h, "/bye")).await.unwrap();
+    let mut ws = ws3(&client, &url(&h, "/bye")).await.unwrap();
     ws.send(Message::text("hi")).await.unwrap();
     let close = loop {
         match ws.recv().await {
@@ -213,7 +228,7 @@ async fn close_codes_travel_both_ways() {
     );
     assert!(ws.recv().await.is_none());
     // The client closes with 4002: the echo route answers with the same code.
-    let mut ws = client.websocket(&url(&h, "/ws")).await.unwrap();
+    let mut ws = ws3(&client, &url(&h, "/ws")).await.unwrap();
     ws.close(CloseCode(4002), "client going").await.unwrap();
     assert!(ws.is_closed());
     stop(h);
@@ -228,7 +243,7 @@ fn server_shutdown_closes_sockets_with_1001() {
         .build()
         .unwrap();
     let client = client(&cert);
-    let mut ws = rt.block_on(client.websocket(&url(&h, "/ws"))).unwrap();
+    let mut ws = rt.block_on(ws3(&client, &url(&h, "/ws"))).unwrap();
     rt.block_on(async {
         assert_eq!(echo(&mut ws, Message::text("x")).await, Message::text("x"));
     });
@@ -370,7 +385,7 @@ async fn a_panicking_tunnel_callback_resets_only_its_stream() {
         "H3_REQUEST_CANCELLED (0x10c): {e}"
     );
     // The same connection serves a WebSocket afterwards.
-    let mut ws = client.websocket(&url(&h, "/ws")).await.unwrap();
+    let mut ws = ws3(&client, &url(&h, "/ws")).await.unwrap();
     assert_eq!(
         echo(&mut ws, Message::text("alive")).await,
         Message::text("alive")
@@ -391,8 +406,8 @@ async fn extended_connect_to_a_server_that_did_not_advertise_it() {
     });
     let client = client(&cert);
     // Our client reads the SETTINGS and does not send the request: a typed error.
-    match client.websocket(&url(&h, "/ws")).await {
-        Err(WebSocketError::ExtendedConnectUnsupported) => {}
+    match ws3(&client, &url(&h, "/ws")).await {
+        Err(WebSocketError::ExtendedConnectUnsupported(v)) => assert_eq!(v, http::Version::HTTP_3),
         other => panic!("{:?}", other.map(|_| ())),
     }
     // A client that sends it anyway gets the stream reset with H3_MESSAGE_ERROR

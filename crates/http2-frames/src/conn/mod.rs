@@ -264,6 +264,14 @@ impl Connection {
         &self.peer
     }
 
+    /// True once the peer's first SETTINGS frame arrived: before it,
+    /// [`Connection::peer_settings`] holds the protocol's defaults, which is not yet the
+    /// peer's answer for settings that are off by default (RFC 8441 §3: a client waits
+    /// for SETTINGS_ENABLE_CONNECT_PROTOCOL before an extended CONNECT).
+    pub fn peer_settings_received(&self) -> bool {
+        self.got_settings
+    }
+
     /// Server role: applies the `HTTP2-Settings` of an HTTP/1.1 `Upgrade: h2c` request
     /// (RFC 7540 §3.2.1) and opens stream 1 (half-closed remote) with the upgraded
     /// request's head, which must already be validated. The response goes on stream 1;

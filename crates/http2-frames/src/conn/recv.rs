@@ -498,9 +498,16 @@ impl Connection {
             return Ok(());
         }
         let unfinished = !s.send_closed;
+        // RFC 9113 §8.1: a server may answer completely (END_STREAM), then ask with
+        // RST_STREAM NO_ERROR that the client stop sending; the client must not discard
+        // that response, so its unread bytes stay readable.
+        let complete =
+            self.role == Role::Client && s.recv_closed && r.error_code == ErrorCode::NoError;
         s.set_reset(id, r.error_code, true, &mut self.events);
         s.peer_reset = true;
-        self.discard_stream_data(id);
+        if !complete {
+            self.discard_stream_data(id);
+        }
         // CVE-2023-44487 (Rapid Reset): requests cancelled while being served cost the
         // server work; too many of them in a window end the connection.
         if unfinished && self.peer_resets.hit(now) {
@@ -582,7 +589,14 @@ impl Connection {
             return Err(StreamError::Closed);
         };
         if let Some(code) = s.reset {
-            return Err(StreamError::Reset(code));
+            // Only a complete response survives a reset (see `on_rst`).
+            let complete = self.role == Role::Client
+                && s.peer_reset
+                && s.recv_closed
+                && code == ErrorCode::NoError;
+            if !complete {
+                return Err(StreamError::Reset(code));
+            }
         }
         let avail = s.buffered();
         if avail == 0 {

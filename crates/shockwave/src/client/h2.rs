@@ -255,6 +255,31 @@ impl Http2Client {
         })
     }
 
+    /// Whether the server allows extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL = 1,
+    /// RFC 8441 §3), once its first SETTINGS frame arrived; waits for that frame up to
+    /// `timeout` (checking every few milliseconds: only a fresh connection waits at all).
+    pub(crate) async fn extended_connect_allowed(&self, timeout: Duration) -> Result<bool, Error> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            {
+                let s = self.shared().lock();
+                if s.conn.peer_settings_received() {
+                    return Ok(s.conn.peer_settings().enable_connect_protocol);
+                }
+            }
+            if self.is_closed() {
+                return Err(Error::ConnectionClosed(ClosedDuring::BeforeResponse));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    kind: TimeoutKind::Connect,
+                    after: timeout,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
     /// Sends a request and collects the whole response.
     pub async fn send(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, Error> {
         let (parts, body) = req.into_parts();
@@ -367,6 +392,24 @@ impl H2Stream {
                 return Ok(());
             }
         }
+    }
+
+    /// Queues body bytes as flow control allows: `Ready(Ok(n))` with `n` bytes taken
+    /// (all of them, and END_STREAM, with `end_stream` and nothing left over).
+    pub(crate) fn poll_send_data(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        end_stream: bool,
+    ) -> Poll<Result<usize, Error>> {
+        let shared = &self.handle.shared;
+        let r = {
+            let mut s = shared.lock();
+            let r = s.poll_send(self.id, cx, data, end_stream);
+            s.wake_io();
+            r
+        };
+        r.map_err(|e| shared.error(e, ClosedDuring::Body))
     }
 
     /// Waits for the final response head (1xx responses are skipped). Give the head back

@@ -58,9 +58,8 @@ use crate::common::h3_reader::{Ev, MessageReader, ReadFail};
 use crate::common::h3_tunnel::H3Tunnel;
 use crate::common::h3_uni::{has_pending, uni_reader, uni_writer, H3Driver};
 use crate::http3::{quic_client_config, varint, Http3Config, SetupError};
-use crate::websocket::{WebSocket, WebSocketConfig, WebSocketError};
+use crate::websocket::{WebSocketConfig, WebSocketError};
 use shockwave_http11::format_decimal as format_u64;
-use shockwave_websocket::{deflate, handshake, Role as WsRole};
 
 impl From<ReadFail> for Error {
     fn from(e: ReadFail) -> Self {
@@ -924,18 +923,27 @@ impl Http3Connection {
     }
 }
 
-/// WebSocket over HTTP/3 (RFC 9220): an extended CONNECT with `:protocol = websocket`
-/// on `conn` (a stream of the pooled QUIC connection), the permessage-deflate offer and
-/// the subprotocols, checked as RFC 8441 §5 says (a 2xx, no accept key), then the
-/// client-role [`WebSocket`] over the stream. A server whose SETTINGS do not enable
-/// extended CONNECT is [`WebSocketError::ExtendedConnectUnsupported`].
-pub(crate) async fn websocket(
-    conn: &Http3Connection,
-    authority: &str,
-    path: &str,
-    config: WebSocketConfig,
+/// WebSocket over HTTP/3 (RFC 9220 §3): an extended CONNECT with `:protocol =
+/// websocket` to `http_url` (`https://`) on a stream of the client's pooled QUIC
+/// connection, with the permessage-deflate offer and the subprotocols; the answer is the
+/// caller's to check (a 2xx, no accept key: RFC 8441 §5). A server whose SETTINGS do not
+/// enable extended CONNECT is [`WebSocketError::ExtendedConnectUnsupported`], and
+/// nothing is sent.
+pub(crate) async fn websocket_tunnel(
+    client: &super::Client,
+    http_url: &str,
+    config: &WebSocketConfig,
     protocols: &[&str],
-) -> Result<WebSocket, WebSocketError> {
+) -> Result<Http3Tunnel, WebSocketError> {
+    let error = |e: Error| WebSocketError::Handshake(e.to_string());
+    let target = super::target::Target::parse(http_url).map_err(error)?;
+    let conn = client.http3_connection(http_url).await.map_err(error)?;
+    conn.wait_for_settings().await.map_err(error)?;
+    if !conn.peer_enables_connect_protocol() {
+        return Err(WebSocketError::ExtendedConnectUnsupported(
+            http::Version::HTTP_3,
+        ));
+    }
     let offer = config.deflate.as_ref().map(|d| d.offer());
     let joined = protocols.join(", ");
     let mut fields: Vec<(&[u8], &[u8])> = vec![(b"sec-websocket-version", b"13")];
@@ -946,51 +954,12 @@ pub(crate) async fn websocket(
         fields.push((b"sec-websocket-protocol", joined.as_bytes()));
     }
     let request = Http3ConnectRequest {
-        authority,
+        authority: target.authority,
         protocol: Some("websocket"),
-        path,
+        path: target.path_and_query,
         headers: &fields,
     };
-    let tunnel = match conn.open_tunnel(request).await {
-        Ok(t) => t,
-        Err(_) if conn.peer_settings().is_some() && !conn.peer_enables_connect_protocol() => {
-            return Err(WebSocketError::ExtendedConnectUnsupported)
-        }
-        Err(e) => return Err(WebSocketError::Handshake(e.to_string())),
-    };
-    let answer_fields: Vec<(&[u8], &[u8])> = tunnel
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
-        .collect();
-    let answer = handshake::validate_response(
-        tunnel.status.as_u16(),
-        answer_fields.iter().copied(),
-        None,
-        protocols,
-    )
-    .map_err(|e| WebSocketError::Handshake(e.to_string()))?;
-    let params = match &config.deflate {
-        Some(d) => deflate::negotiate_client(&answer.extensions, d)
-            .map_err(|e| WebSocketError::Handshake(e.to_string()))?,
-        None if answer.extensions.is_empty() => None,
-        None => {
-            return Err(WebSocketError::Handshake(
-                "the server accepted an extension that was not offered".into(),
-            ))
-        }
-    };
-    let protocol = answer.protocol.map(str::to_owned);
-    drop(answer_fields);
-    Ok(WebSocket::new(
-        Box::new(tunnel),
-        Vec::new(),
-        WsRole::Client,
-        config,
-        params,
-        protocol,
-        None,
-    ))
+    conn.open_tunnel(request).await.map_err(error)
 }
 
 /// The regular (non-pseudo) fields as a header map; values keep sharing their buffer.

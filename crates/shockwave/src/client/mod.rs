@@ -101,6 +101,7 @@ mod target;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
+mod tunnel;
 mod ws;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -133,6 +134,8 @@ pub use target::{Scheme, Target};
 #[cfg(feature = "tls")]
 pub use tls::TlsOptions;
 pub use transport::Transport;
+pub use tunnel::Tunnel;
+pub use ws::WebSocketRequest;
 
 use body::BodyKind;
 use h1::Http1Conn;
@@ -1029,6 +1032,21 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// A shared HTTP/2 connection for `t` (pooled, or opened: h2c for `http://`, ALPN
+    /// for `https://`), or `None` when ALPN chose HTTP/1.1. For exchanges that hold a
+    /// stream open (CONNECT tunnels, WebSocket over extended CONNECT).
+    #[cfg(feature = "http2")]
+    pub(crate) async fn h2_connection(&self, t: &Target<'_>) -> Result<Option<Http2Client>> {
+        let pool = &self.inner.pool;
+        pool.maybe_sweep();
+        let host = pool.host_pool(t, self.via_key(t));
+        let alpn = t.scheme == Scheme::Https;
+        Ok(match self.route_shared(&host, t, alpn).await? {
+            Route::H2(c) => Some(c),
+            Route::H1(..) => None,
+        })
     }
 
     /// A shared HTTP/2 connection for `t`, or (ALPN chose HTTP/1.1) an HTTP/1.1 one.

@@ -523,21 +523,42 @@ async fn http_connect(tcp: &mut TcpStream, via: &Via, t: &Target<'_>) -> Result<
     } else {
         format!("{}:{}", t.host, t.port)
     };
+    let auth = via.authorization();
+    let auth = auth.as_ref().and_then(|a| a.to_str().ok());
+    connect_exchange(tcp, &authority, auth, |status, reason| {
+        proxy_error(via, status, reason)
+    })
+    .await
+}
+
+/// The HTTP/1.1 CONNECT exchange on `io` (a proxy, or any server that tunnels):
+/// `CONNECT authority` with an optional `Proxy-Authorization`, then a 2xx head and
+/// nothing after it (RFC 9110 §9.3.6). `fail` builds the error for a refusal or a bad
+/// answer. Shared by the proxy support and
+/// [`Client::connect_tunnel`](super::Client::connect_tunnel).
+pub(crate) async fn connect_exchange<IO>(
+    io: &mut IO,
+    authority: &str,
+    authorization: Option<&str>,
+    fail: impl Fn(Option<http::StatusCode>, String) -> Error,
+) -> Result<()>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut req = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
-    if let Some(a) = via.authorization() {
+    if let Some(a) = authorization {
         req.push_str("Proxy-Authorization: ");
-        req.push_str(a.to_str().unwrap_or_default());
+        req.push_str(a);
         req.push_str("\r\n");
     }
     req.push_str("\r\n");
-    tcp.write_all(req.as_bytes()).await?;
+    io.write_all(req.as_bytes()).await?;
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     let end = loop {
-        let n = tcp.read(&mut chunk).await?;
+        let n = io.read(&mut chunk).await?;
         if n == 0 {
-            return Err(proxy_error(
-                via,
+            return Err(fail(
                 None,
                 "closed the connection before answering CONNECT".into(),
             ));
@@ -547,8 +568,7 @@ async fn http_connect(tcp: &mut TcpStream, via: &Via, t: &Target<'_>) -> Result<
             break end;
         }
         if buf.len() > CONNECT_HEAD_MAX {
-            return Err(proxy_error(
-                via,
+            return Err(fail(
                 None,
                 format!("CONNECT response head larger than {CONNECT_HEAD_MAX} bytes"),
             ));
@@ -571,11 +591,10 @@ async fn http_connect(tcp: &mut TcpStream, via: &Via, t: &Target<'_>) -> Result<
         } else {
             format!("refused CONNECT to {authority} with status {status}")
         };
-        return Err(proxy_error(via, Some(status), reason));
+        return Err(fail(Some(status), reason));
     }
     if buf.len() > end {
-        return Err(proxy_error(
-            via,
+        return Err(fail(
             Some(status),
             "sent data after its CONNECT response".into(),
         ));

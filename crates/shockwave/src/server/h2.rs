@@ -1184,7 +1184,15 @@ fn pump_tunnel(
     }
     if t.app_dropped {
         if !(t.fin_sent && t.in_eof) {
-            e.conn.reset(id, ErrorCode::Cancel);
+            // After our END_STREAM (the application shut its side down: a TCP FIN, RFC
+            // 8441 §5) the peer may stop sending without error (RFC 9113 §8.1), and keeps
+            // what we sent; a tunnel dropped before that is aborted (CANCEL: a TCP RST).
+            let code = if t.fin_sent {
+                ErrorCode::NoError
+            } else {
+                ErrorCode::Cancel
+            };
+            e.conn.reset(id, code);
         }
         return Poll::Ready(());
     }

@@ -152,8 +152,11 @@ impl DefaultRoutes {
                 Some(files) => files.serve(cx.request(), cx.arena(), &p["/static/".len()..]),
                 None => Response::new(StatusCode::NOT_FOUND),
             },
-            // No tunnels here (RFC 9110 §9.3.6): a CONNECT is not implemented.
-            (Method::CONNECT, _) => Response::new(StatusCode::NOT_IMPLEMENTED),
+            // No tunnels here (RFC 9110 §9.3.6): a CONNECT is not implemented (an
+            // extended CONNECT elsewhere than `/ws` is not found).
+            (Method::CONNECT, _) if cx.protocol().is_none() => {
+                Response::new(StatusCode::NOT_IMPLEMENTED)
+            }
             (_, "/" | "/plaintext" | "/json" | "/stats" | "/echo" | "/ws" | "/ws.html") => {
                 Response::new(StatusCode::METHOD_NOT_ALLOWED)
             }

@@ -113,6 +113,7 @@ impl UpgradeSlot {
 
     /// The callback if `status` accepts the upgrade and one was registered; otherwise
     /// the callback (if any) is dropped unrun and `None` returned.
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
     pub(crate) fn take_if_accepted(&self, status: http::StatusCode) -> Option<UpgradeFn> {
         let callback = self.take();
         callback.filter(|_| self.accepts(status))

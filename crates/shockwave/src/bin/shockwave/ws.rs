@@ -42,6 +42,18 @@ pub struct WsArgs {
     /// The largest message accepted, in bytes.
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     max_message_size: usize,
+    /// WebSocket over HTTP/2 (RFC 8441 extended CONNECT): h2c for `ws://` (prior
+    /// knowledge), ALPN `h2` for `wss://`. The server must announce
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL. In load mode the sockets are streams of
+    /// shared HTTP/2 connections (a new one only when the server's stream limit is
+    /// reached).
+    #[arg(long)]
+    http2: bool,
+    /// WebSocket over HTTP/3 (RFC 9220 extended CONNECT on a QUIC stream); `wss://`
+    /// only. The server must announce SETTINGS_ENABLE_CONNECT_PROTOCOL. In load mode
+    /// the sockets are streams of one QUIC connection.
+    #[arg(long, conflicts_with = "http2")]
+    http3: bool,
     /// Connect timeout (TCP, TLS and the opening handshake) in seconds.
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
@@ -57,10 +69,6 @@ pub struct WsArgs {
     /// Load mode: worker threads (default: the number of cores, at most -c).
     #[arg(long)]
     threads: Option<usize>,
-    /// WebSocket over HTTP/3 (RFC 9220: extended CONNECT on a QUIC stream); needs a
-    /// `wss://` URL.
-    #[arg(long)]
-    http3: bool,
 }
 
 /// Runs `shockwave ws`.
@@ -79,13 +87,10 @@ pub fn run(args: WsArgs) -> anyhow::Result<ExitCode> {
 
 fn build_client(args: &WsArgs) -> anyhow::Result<Client> {
     let timeout = Duration::try_from_secs_f64(args.timeout).context("invalid --timeout")?;
-    let mut b = Client::builder()
+    Ok(Client::builder()
         .tls(tls_options(args.insecure, args.cacert.as_deref())?)
-        .connect_timeout(timeout);
-    if args.http3 {
-        b = b.http3();
-    }
-    Ok(b.build()?)
+        .connect_timeout(timeout)
+        .build()?)
 }
 
 fn config(args: &WsArgs, deflate: bool) -> WebSocketConfig {
@@ -101,8 +106,19 @@ fn config(args: &WsArgs, deflate: bool) -> WebSocketConfig {
 /// Opens the socket; a TLS failure gets the same hint as `get`.
 async fn open(client: &Client, args: &WsArgs, deflate: bool) -> anyhow::Result<WebSocket> {
     let protocols: Vec<&str> = args.protocols.iter().map(String::as_str).collect();
+    let version = if args.http3 {
+        http::Version::HTTP_3
+    } else if args.http2 {
+        http::Version::HTTP_2
+    } else {
+        http::Version::HTTP_11
+    };
     match client
-        .websocket_with(&args.url, config(args, deflate), &protocols)
+        .websocket_request(&args.url)
+        .config(config(args, deflate))
+        .protocols(protocols)
+        .version(version)
+        .open()
         .await
     {
         Ok(ws) => Ok(ws),
