@@ -21,7 +21,7 @@ impl Client {
     /// accepted too) over HTTP/1.1 with the default [`WebSocketConfig`] (which offers
     /// permessage-deflate). The connection is a new one (never pooled), through the
     /// client's proxy settings and TLS configuration, within its connect timeout. See
-    /// [`Client::websocket_request`] for HTTP/2.
+    /// [`Client::websocket_request`] for HTTP/2 and HTTP/3.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
