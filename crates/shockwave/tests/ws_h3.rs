@@ -317,6 +317,42 @@ async fn a_plain_connect_is_a_byte_tunnel() {
     stop(h);
 }
 
+/// `Client::connect_tunnel_with(.., Some(HTTP_3))`: the generic tunnel API over an
+/// HTTP/3 request stream; a refusal is `Error::Proxy` with the status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_tunnel_api_speaks_http3() {
+    let (h, cert) = start(Http3Config::default());
+    let client = client(&cert);
+    let origin = format!("https://localhost:{}", h.local_addr().port());
+    let mut tunnel = client
+        .connect_tunnel_with(&origin, "echo.example:7", Some(http::Version::HTTP_3))
+        .await
+        .unwrap();
+    assert_eq!(tunnel.version(), http::Version::HTTP_3);
+    tunnel.write_all(b"generic tunnel").await.unwrap();
+    tunnel.shutdown().await.unwrap();
+    let mut back = Vec::new();
+    tunnel.read_to_end(&mut back).await.unwrap();
+    assert_eq!(back, b"generic tunnel");
+    // The client's preference (`.http3()`) picks HTTP/3 too.
+    let t = client
+        .connect_tunnel(&origin, "echo.example:7")
+        .await
+        .unwrap();
+    assert_eq!(t.version(), http::Version::HTTP_3);
+    drop(t);
+    match client
+        .connect_tunnel_with(&origin, "elsewhere.example:7", Some(http::Version::HTTP_3))
+        .await
+    {
+        Err(shockwave::client::Error::Proxy { status, .. }) => {
+            assert_eq!(status, Some(http::StatusCode::FORBIDDEN))
+        }
+        other => panic!("{other:?}"),
+    }
+    stop(h);
+}
+
 /// A tunnel the server does not read holds at most QUIC's stream window: the writer
 /// blocks (nothing is buffered without bound on either side).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
