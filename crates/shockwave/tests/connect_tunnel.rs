@@ -1,8 +1,14 @@
 //! CONNECT tunnels through the server: HTTP/1.1 `CONNECT host:port` (RFC 9110 §9.3.6)
 //! with curl as the client, HTTP/2 CONNECT (RFC 9113 §8.5) with the `h2` crate, a
-//! handler that refuses, and the tunnel's flow control: an unread tunnel holds no more
-//! than its window, and a slow one is not cut by the minimum request-body rate.
-#![cfg(all(feature = "http2", feature = "server", feature = "client"))]
+//! handler that refuses or panics, the tunnel's flow control (an unread tunnel holds no
+//! more than its window, a slow one is not cut by the minimum request-body rate), and
+//! `Client::connect_tunnel` over HTTP/1.1, h2c and TLS (ALPN).
+#![cfg(all(
+    feature = "http2",
+    feature = "tls",
+    feature = "server",
+    feature = "client"
+))]
 
 mod server_util;
 
@@ -31,6 +37,11 @@ impl Handler for Tunnels {
         let target = cx.request().target().to_owned();
         let accepted = match target.as_str() {
             "refuse.test:1" => return Response::status_code(403),
+            "panic.test:1" => cx.on_upgrade(|io| async move {
+                let _held = io;
+                tokio::task::yield_now().await;
+                panic!("the tunnel's callback panics (expected by the test)");
+            }),
             "slow.test:1" => cx.on_upgrade(|mut io| async move {
                 tokio::time::sleep(SLOW_WAIT).await;
                 let mut total = 0usize;
@@ -368,5 +379,75 @@ async fn client_tunnels_over_http1_and_http2() {
     let err = client.connect_tunnel(&url, "/path").await.unwrap_err();
     assert!(err.to_string().contains("host:port"), "{err}");
     drop((t, t2));
+    stop(h);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_http2_tunnel_resets_its_stream_only() {
+    let h = builder().start(Tunnels(DefaultRoutes::new())).unwrap();
+    let client = h2_client(h.local_addr()).await;
+    let (resp, _send) = client
+        .clone()
+        .ready()
+        .await
+        .unwrap()
+        .send_request(connect_request("panic.test:1"), false)
+        .unwrap();
+    let resp = resp.await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let end = tokio::time::timeout(Duration::from_secs(10), body.data())
+        .await
+        .expect("the reset in time");
+    let err = match end {
+        Some(Err(e)) => e,
+        other => panic!("want a reset, got {other:?}"),
+    };
+    assert_eq!(err.reason(), Some(h2::Reason::CANCEL), "{err}");
+    // The connection (and its worker) still serve requests.
+    let get = http::Request::get(format!("http://{}/", h.local_addr()))
+        .body(())
+        .unwrap();
+    let (resp, _) = client
+        .ready()
+        .await
+        .unwrap()
+        .send_request(get, true)
+        .unwrap();
+    assert_eq!(resp.await.unwrap().status(), 200);
+    assert_eq!(h.stats().handler_panics, 1);
+    stop(h);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_tunnel_over_tls_follows_alpn() {
+    use shockwave::client::Client;
+    let echo = echo_server().to_string();
+    let tls = shockwave::server::tls::self_signed(&["127.0.0.1"]).unwrap();
+    let h = builder()
+        .bind_tls("127.0.0.1:0".parse().unwrap())
+        .tls(tls.config)
+        .start(Tunnels(DefaultRoutes::new()))
+        .unwrap();
+    let url = format!("https://127.0.0.1:{}", h.tls_local_addrs()[0].port());
+    let client = Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    // ALPN picks h2: the tunnel is a stream; with HTTP/1.1 asked for, a connection.
+    for (version, want) in [
+        (None, http::Version::HTTP_2),
+        (Some(http::Version::HTTP_11), http::Version::HTTP_11),
+    ] {
+        let mut t = client
+            .connect_tunnel_with(&url, &echo, version)
+            .await
+            .unwrap();
+        assert_eq!(t.version(), want);
+        t.write_all(b"secure tunnel").await.unwrap();
+        let mut buf = [0u8; 13];
+        t.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"secure tunnel");
+    }
     stop(h);
 }

@@ -91,3 +91,40 @@ async fn the_setting_is_announced_when_enabled() {
     assert_eq!(err.reason(), Some(h2::Reason::PROTOCOL_ERROR), "{err}");
     assert!(settings_seen(&mut client, server.addr).await);
 }
+
+#[tokio::test]
+async fn the_handler_sees_the_protocol_and_the_tunnel_offer() {
+    let server = start_with(Http2Config {
+        enable_connect_protocol: true,
+        ..Http2Config::default()
+    });
+    let mut client = h2_client(server.addr).await;
+    assert!(settings_seen(&mut client, server.addr).await);
+    let mut req = websocket_connect(server.addr);
+    *req.uri_mut() = format!("http://{}/protocol", server.addr).parse().unwrap();
+    req.extensions_mut()
+        .insert(h2::ext::Protocol::from_static("x-custom"));
+    let (resp, _send) = client
+        .clone()
+        .ready()
+        .await
+        .unwrap()
+        .send_request(req, false)
+        .unwrap();
+    let resp = resp.await.unwrap();
+    assert_eq!(resp.status(), 418);
+    assert_eq!(resp.headers()["x-seen"], "Some(\"x-custom\") true");
+    // A GET offers no upgrade over HTTP/2.
+    let get = http::Request::builder()
+        .uri(format!("http://{}/protocol", server.addr))
+        .body(())
+        .unwrap();
+    let (resp, _) = client
+        .ready()
+        .await
+        .unwrap()
+        .send_request(get, true)
+        .unwrap();
+    let resp = resp.await.unwrap();
+    assert_eq!(resp.headers()["x-seen"], "None false");
+}

@@ -14,6 +14,7 @@ use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::io::{self, Read as _, Seek as _};
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -1104,11 +1105,43 @@ async fn run_tunnel<H>(
     callback: UpgradeFn,
 ) {
     let (io, port) = tunnel::pair(TUNNEL_OUT_CAP);
-    let app = callback(Upgraded::new(Box::new(io), Vec::new(), cx.shutdown.clone()));
+    let upgraded = Upgraded::new(Box::new(io), Vec::new(), cx.shutdown.clone());
+    // The callback runs under a panic guard, as handlers do: a panic drops its future
+    // (and so the tunnel: the stream is reset), not the connection's other streams.
+    let panicked = || {
+        if let Some(c) = cx.counters {
+            inc(&c.handler_panics);
+        }
+        tracing::error!(stream = id.value(), "upgrade callback panicked");
+    };
+    let mut app = match std::panic::catch_unwind(AssertUnwindSafe(|| callback(upgraded))) {
+        Ok(fut) => Some(fut),
+        Err(_) => {
+            panicked();
+            None
+        }
+    };
+    let guarded = poll_fn(|tcx| {
+        let Some(fut) = app.as_mut() else {
+            return Poll::Ready(());
+        };
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(tcx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(())) => {
+                app = None;
+                Poll::Ready(())
+            }
+            Err(_) => {
+                app = None;
+                panicked();
+                Poll::Ready(())
+            }
+        }
+    });
     let pump = poll_fn(|tcx| pump_tunnel(engine, id, &port, tcx));
     // The callback may outlive the pump (it may have moved the tunnel elsewhere, or
     // still be closing it), and the reverse; the stream is released when both ended.
-    futures_util::future::join(app, pump).await;
+    futures_util::future::join(guarded, pump).await;
     drop(port);
 }
 

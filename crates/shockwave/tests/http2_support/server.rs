@@ -59,6 +59,15 @@ pub fn routes() -> impl Handler {
                 }
             }
             "/panic" => panic!("handler panic on purpose"),
+            "/protocol" => {
+                // What the handler sees of an extended CONNECT: the `:protocol` and
+                // whether the stream could become a tunnel (answered 418, no tunnel).
+                let text = format!("{:?} {}", cx.protocol(), cx.can_upgrade());
+                match cx.arena().alloc_str(&text) {
+                    Ok(s) => Response::status_code(418).header("x-seen", s),
+                    Err(_) => Response::status_code(500),
+                }
+            }
             "/stream" => Response::ok().stream(futures_util::stream::iter(
                 ["one ", "two ", "three"].map(|s| Ok(bytes::Bytes::from_static(s.as_bytes()))),
             )),
