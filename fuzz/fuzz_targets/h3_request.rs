@@ -9,12 +9,14 @@
 //!
 //! Checked: no panic; whole and split input give the same events (DATA concatenated),
 //! the same error and the same `finish` verdict; content received never passes a
-//! declared content-length.
+//! declared content-length; a server connection's `validate_request` agrees with
+//! `message::validate_request` plus the `:protocol` rules of RFC 9220 §3.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use shockwave_arena::Arena;
 use shockwave_fuzz::Splitter;
+use shockwave_quic::connection::{Config, Connection};
 use shockwave_quic::frame::FrameLimits;
 use shockwave_quic::message;
 use shockwave_quic::qpack::{Decoded, Decoder, DecoderConfig};
@@ -85,6 +87,27 @@ impl Reader {
         let (desc, cl, interim) = match self.role {
             Role::Server => {
                 let r = message::validate_request(&fields).map_err(|e| format!("{e:?}"))?;
+                // The connection's check adds the `:protocol` rules (RFC 9220 §3): only
+                // when SETTINGS_ENABLE_CONNECT_PROTOCOL was advertised, only a token.
+                for enabled in [false, true] {
+                    let config = Config {
+                        enable_connect_protocol: enabled,
+                        ..Config::default()
+                    };
+                    let conn = Connection::new(Role::Server, config);
+                    let checked = conn.validate_request(&fields);
+                    match r.protocol {
+                        None => assert_eq!(checked.ok(), Some(r)),
+                        Some(_) if !enabled => assert!(checked.is_err()),
+                        Some(p) => {
+                            let token = !p.is_empty()
+                                && p.iter().all(|&b| {
+                                    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+                                });
+                            assert_eq!(checked.is_ok(), token);
+                        }
+                    }
+                }
                 (format!("{r:?}"), r.content_length, false)
             }
             Role::Client => {

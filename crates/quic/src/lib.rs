@@ -37,7 +37,9 @@
 //!    [`connection::Connection::decode_section`] into the request's arena (copy the
 //!    section into the arena first if it is in a transient buffer; keep it there while
 //!    [`qpack::Decoded::Blocked`], until [`connection::Event::StreamUnblocked`]), check it with
-//!    [`message::validate_request`], and pass `content_length` to
+//!    [`message::validate_request`] (a server: [`connection::Connection::validate_request`],
+//!    which also refuses `:protocol` unless SETTINGS_ENABLE_CONNECT_PROTOCOL was
+//!    advertised, RFC 9220 §3), and pass `content_length` to
 //!    [`request::RequestStream::set_content_length`]. DATA comes as zero-copy slices.
 //! 4. Respond with [`connection::Connection::encode_headers_frame`] and
 //!    [`frame::encode_data_header`] + the body bytes.

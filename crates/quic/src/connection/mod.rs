@@ -45,6 +45,8 @@
 //! | (server) a new request stream | [`accept_request`](Connection::accept_request): `false` → reset it with `H3_REQUEST_REJECTED` |
 //! | (client) before opening a request stream | [`may_open_request`](Connection::may_open_request) |
 //! | a HEADERS frame's field section arrived | [`decode_section`](Connection::decode_section); on `Blocked` keep the bytes and wait for [`Event::StreamUnblocked`] |
+//! | (server) a request's field section was decoded | [`validate_request`](Connection::validate_request) (`H3_MESSAGE_ERROR`: reset that stream) |
+//! | (client) before an extended CONNECT (`:protocol`, RFC 9220) | wait for [`Event::PeerSettings`], then [`check_extended_connect`](Connection::check_extended_connect) |
 //! | a request stream is reset or abandoned before its field sections were decoded | [`cancel_stream`](Connection::cancel_stream) |
 //! | (server) the peer reset, stopped or ended a request stream before its request was complete | [`request_aborted`](Connection::request_aborted) with the time |
 //! | (server) a request's field section was over the limits (answered `431` or refused) | [`oversized_section`](Connection::oversized_section) with its size and the time |
@@ -94,6 +96,7 @@ use shockwave_arena::{Arena, HeaderList};
 use crate::control::{ControlEvent, ControlStream};
 use crate::error::{Error, Scope};
 use crate::frame::{self, Settings};
+use crate::message::RequestPseudo;
 use crate::qpack::{Decoded, Decoder, Encoder, QpackError};
 use crate::stream::{is_server_initiated, is_uni, Role};
 use crate::varint::VarIntError;
@@ -292,6 +295,60 @@ impl Connection {
             self.peer_settings().and_then(|s| s.max_field_section_size),
             Some(max) if size > max
         )
+    }
+
+    // ---- CONNECT and extended CONNECT (RFC 9114 §4.4, RFC 9220) ---------------------
+
+    /// True once the peer's SETTINGS carried SETTINGS_ENABLE_CONNECT_PROTOCOL = 1
+    /// (RFC 9220 §3): a client may then send extended CONNECT (`:protocol`) requests.
+    /// `false` while the peer's SETTINGS have not arrived (a client must wait for them).
+    pub fn peer_enables_connect_protocol(&self) -> bool {
+        self.peer_settings()
+            .is_some_and(|s| s.enable_connect_protocol)
+    }
+
+    /// (Client) whether an extended CONNECT request (one with `:protocol`) may go out
+    /// now: `Err(H3_MESSAGE_ERROR)` (a local refusal, the connection stays open) until
+    /// the server's SETTINGS enabled it (RFC 9220 §3: "a client MUST NOT send
+    /// `:protocol` ... before receiving SETTINGS_ENABLE_CONNECT_PROTOCOL with a value
+    /// of 1").
+    pub fn check_extended_connect(&self) -> Result<(), Error> {
+        self.check_open()?;
+        if self.peer_enables_connect_protocol() {
+            Ok(())
+        } else {
+            Err(Error::MessageError {
+                reason:
+                    "the peer did not enable extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL)",
+            })
+        }
+    }
+
+    /// (Server) validates a decoded request header section as
+    /// [`message::validate_request`](crate::message::validate_request) does (plain
+    /// CONNECT: `:method` and `:authority` only, RFC 9114 §4.4), and also refuses
+    /// `:protocol` unless we advertised SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220 §3,
+    /// RFC 8441 §4), and an empty or non-token `:protocol`. Every refusal is the stream
+    /// error `H3_MESSAGE_ERROR` (a malformed request, RFC 9114 §4.1.2): reset that
+    /// request stream, the connection goes on.
+    pub fn validate_request<'a, I>(&self, fields: I) -> Result<RequestPseudo<'a>, Error>
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    {
+        let head = crate::message::validate_request(fields)?;
+        if let Some(protocol) = head.protocol {
+            if !self.config.enable_connect_protocol {
+                return Err(Error::MessageError {
+                    reason: ":protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL",
+                });
+            }
+            if protocol.is_empty() || !protocol.iter().all(|&b| is_tchar(b)) {
+                return Err(Error::MessageError {
+                    reason: ":protocol is not a token",
+                });
+            }
+        }
+        Ok(head)
     }
 
     // ---- GOAWAY -------------------------------------------------------------------
@@ -504,4 +561,9 @@ impl Connection {
         }
         result
     }
+}
+
+/// A byte RFC 9110 §5.6.2 allows in a token.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }

@@ -55,8 +55,10 @@ use tokio::sync::Notify;
 
 use super::error::{ClosedDuring, Error};
 use crate::common::h3_reader::{Ev, MessageReader, ReadFail};
+use crate::common::h3_tunnel::H3Tunnel;
 use crate::common::h3_uni::{has_pending, uni_reader, uni_writer, H3Driver};
 use crate::http3::{quic_client_config, varint, Http3Config, SetupError};
+use crate::websocket::{WebSocketConfig, WebSocketError};
 use shockwave_http11::format_decimal as format_u64;
 
 impl From<ReadFail> for Error {
@@ -252,6 +254,8 @@ struct ConnState {
     h3: Mutex<Connection>,
     /// Wakes the writer of our control stream ([`uni_writer`]).
     uni_out: Notify,
+    /// Notified when the server's SETTINGS arrive (extended CONNECT waits for them).
+    settings: Notify,
 }
 
 impl ConnState {
@@ -265,9 +269,14 @@ impl ConnState {
     /// SETTINGS and GOAWAY are read from the connection when needed.)
     fn dispatch(&self, h3: &mut Connection) {
         while let Some(ev) = h3.poll_event() {
-            if let Event::ConnectionError(e) = ev {
-                self.quic
-                    .close(varint(e.code()), e.code().name().as_bytes());
+            match ev {
+                Event::ConnectionError(e) => {
+                    self.quic
+                        .close(varint(e.code()), e.code().name().as_bytes());
+                    self.settings.notify_waiters();
+                }
+                Event::PeerSettings(_) => self.settings.notify_waiters(),
+                _ => {}
             }
         }
         if has_pending(h3) {
@@ -396,12 +405,15 @@ impl Http3Connection {
                 max_fields: config.max_header_fields,
             },
             grease: Some(quic.stable_id() as u64),
+            // SETTINGS_ENABLE_CONNECT_PROTOCOL is the server's offer (RFC 9220 §3): a
+            // client does not send it.
             ..connection::Config::default()
         };
         let state = Arc::new(ConnState {
             quic: quic.clone(),
             h3: Mutex::new(Connection::new(Role::Client, cfg)),
             uni_out: Notify::new(),
+            settings: Notify::new(),
         });
         // Our control stream (type + SETTINGS, RFC 9114 §6.2.1) goes out before any
         // request: open it now, the writer task keeps it.
@@ -691,6 +703,263 @@ impl Http3Connection {
             trailers,
         })
     }
+}
+
+/// A CONNECT (RFC 9114 §4.4) or extended CONNECT (RFC 9220 §3) request, sent with
+/// [`Http3Connection::open_tunnel`].
+#[derive(Debug, Clone, Copy)]
+pub struct Http3ConnectRequest<'r> {
+    /// `:authority`: the tunnel's target (`host:port`) for a plain CONNECT, the origin
+    /// for an extended CONNECT.
+    pub authority: &'r str,
+    /// `:protocol` of an extended CONNECT (e.g. `websocket`), sent with `:scheme`
+    /// `https` and [`path`](Self::path); `None`: a plain CONNECT (`:method` and
+    /// `:authority` only).
+    pub protocol: Option<&'r str>,
+    /// `:path` (extended CONNECT only; ignored for a plain CONNECT).
+    pub path: &'r str,
+    /// Extra header fields (lowercase names; connection-specific ones are not allowed).
+    pub headers: &'r [(&'r [u8], &'r [u8])],
+}
+
+/// The answer to a CONNECT ([`Http3Connection::open_tunnel`]): its status and header
+/// fields, and the request stream as a tokio [`AsyncRead`](tokio::io::AsyncRead) +
+/// [`AsyncWrite`](tokio::io::AsyncWrite) byte stream.
+///
+/// After a 2xx it is the tunnel: bytes travel in DATA frames both ways (at most 16 KiB
+/// per frame written, flow-controlled by QUIC: nothing is buffered beyond one frame);
+/// [`shutdown`](tokio::io::AsyncWriteExt::shutdown) sends our FIN, the server's FIN is
+/// end of file, dropping it before `shutdown` resets the stream with
+/// `H3_REQUEST_CANCELLED`. After another status there is no tunnel: reads return the
+/// response body. It is `Send` (it may move to a task of its own).
+pub struct Http3Tunnel {
+    /// The final status (interim responses are skipped).
+    pub status: StatusCode,
+    /// The response header fields.
+    pub headers: http::HeaderMap,
+    io: H3Tunnel,
+}
+
+impl std::fmt::Debug for Http3Tunnel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http3Tunnel")
+            .field("status", &self.status)
+            .field("io", &self.io)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Http3Tunnel {
+    /// True for a 2xx answer: the stream is a tunnel.
+    pub fn is_established(&self) -> bool {
+        self.status.is_success()
+    }
+}
+
+impl tokio::io::AsyncRead for Http3Tunnel {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Http3Tunnel {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+impl Http3Connection {
+    /// True once the server's SETTINGS enabled extended CONNECT
+    /// (SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 9220 §3); false until they arrived.
+    pub fn peer_enables_connect_protocol(&self) -> bool {
+        self.state.h3().peer_enables_connect_protocol()
+    }
+
+    /// Waits for the server's SETTINGS (they come first on its control stream, within
+    /// a round trip of the handshake). Errors if the connection closes first.
+    pub async fn wait_for_settings(&self) -> Result<Settings, Error> {
+        loop {
+            let arrived = self.state.settings.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if let Some(s) = self.peer_settings() {
+                return Ok(s);
+            }
+            if let Some(reason) = self.quic.close_reason() {
+                return Err(Error::Quic(reason));
+            }
+            if let Some(e) = self.state.h3().error() {
+                return Err(e.clone().into());
+            }
+            tokio::select! {
+                _ = arrived => {}
+                reason = self.quic.closed() => return Err(Error::Quic(reason)),
+            }
+        }
+    }
+
+    /// Sends a CONNECT or extended CONNECT and reads the final response head. An
+    /// extended CONNECT first waits for the server's SETTINGS and fails with
+    /// `H3_MESSAGE_ERROR` ([`Error::Http3Protocol`]) when they do not enable it
+    /// (RFC 9220 §3). See [`Http3Tunnel`] for what the stream then does. The future is
+    /// `Send`.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: shockwave::client::Http3Connection) -> Result<(), shockwave::client::Error> {
+    /// use shockwave::client::Http3ConnectRequest;
+    /// use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    ///
+    /// let mut tunnel = conn
+    ///     .open_tunnel(Http3ConnectRequest {
+    ///         authority: "example.com:443",
+    ///         protocol: None,
+    ///         path: "",
+    ///         headers: &[],
+    ///     })
+    ///     .await?;
+    /// assert!(tunnel.is_established());
+    /// tunnel.write_all(b"ping").await?;
+    /// tunnel.shutdown().await?;
+    /// let mut answer = Vec::new();
+    /// tunnel.read_to_end(&mut answer).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn open_tunnel(&self, req: Http3ConnectRequest<'_>) -> Result<Http3Tunnel, Error> {
+        if req.protocol.is_some() {
+            self.wait_for_settings().await?;
+            self.state.h3().check_extended_connect()?;
+        }
+        let (mut send, mut recv) = self.quic.open_bi().await?;
+        let id = u64::from(send.id());
+        let mut out = Vec::with_capacity(256);
+        let extended: [(&[u8], &[u8]); 5];
+        let plain: [(&[u8], &[u8]); 2];
+        let pseudo: &[(&[u8], &[u8])] = match req.protocol {
+            Some(protocol) => {
+                extended = [
+                    (b":method", b"CONNECT"),
+                    (b":protocol", protocol.as_bytes()),
+                    (b":scheme", b"https"),
+                    (b":authority", req.authority.as_bytes()),
+                    (b":path", req.path.as_bytes()),
+                ];
+                &extended
+            }
+            None => {
+                plain = [
+                    (b":method", b"CONNECT"),
+                    (b":authority", req.authority.as_bytes()),
+                ];
+                &plain
+            }
+        };
+        let fields = pseudo.iter().copied().chain(req.headers.iter().copied());
+        let encoded = {
+            let mut h3 = self.state.h3();
+            h3.may_open_request(id)
+                .then(|| h3.encode_headers_frame(id, fields, &mut out))
+        };
+        match encoded {
+            Some(Ok(_)) => {}
+            Some(Err(_)) => {
+                return Err(Error::invalid_url(
+                    req.authority,
+                    "header section too large",
+                ))
+            }
+            None => {
+                let _ = send.reset(varint(ErrorCode::RequestCancelled));
+                let _ = recv.stop(varint(ErrorCode::RequestCancelled));
+                return Err(Error::ConnectionClosed(ClosedDuring::BeforeResponse));
+            }
+        }
+        // No FIN: the stream stays open for the tunnel.
+        send.write_all(&out).await?;
+        let limits = FrameLimits {
+            max_field_section_len: self.max_field_section_size,
+            ..FrameLimits::default()
+        };
+        let mut reader = MessageReader::new(recv, RequestStream::with_limits(Role::Client, limits));
+        let (status, content_length, fields) = match self.read_head(&mut reader, id).await {
+            Ok(head) => head,
+            Err(e) => {
+                let _ = send.reset(varint(ErrorCode::RequestCancelled));
+                let _ = reader.recv.stop(varint(ErrorCode::RequestCancelled));
+                return Err(e);
+            }
+        };
+        if let (Some(len), false) = (content_length, status.is_success()) {
+            // A refusal's body; a 2xx to CONNECT has no content-length meaning
+            // (RFC 9110 §9.3.6).
+            reader.state.set_content_length(len)?;
+        }
+        Ok(Http3Tunnel {
+            status,
+            headers: header_map(fields),
+            io: H3Tunnel::new(reader, send, self.quic.clone()),
+        })
+    }
+}
+
+/// WebSocket over HTTP/3 (RFC 9220 §3): an extended CONNECT with `:protocol =
+/// websocket` to `http_url` (`https://`) on a stream of the client's pooled QUIC
+/// connection, with the permessage-deflate offer and the subprotocols; the answer is the
+/// caller's to check (a 2xx, no accept key: RFC 8441 §5). A server whose SETTINGS do not
+/// enable extended CONNECT is [`WebSocketError::ExtendedConnectUnsupported`], and
+/// nothing is sent.
+pub(crate) async fn websocket_tunnel(
+    client: &super::Client,
+    http_url: &str,
+    config: &WebSocketConfig,
+    protocols: &[&str],
+) -> Result<Http3Tunnel, WebSocketError> {
+    let error = |e: Error| WebSocketError::Handshake(e.to_string());
+    let target = super::target::Target::parse(http_url).map_err(error)?;
+    let conn = client.http3_connection(http_url).await.map_err(error)?;
+    conn.wait_for_settings().await.map_err(error)?;
+    if !conn.peer_enables_connect_protocol() {
+        return Err(WebSocketError::ExtendedConnectUnsupported(
+            http::Version::HTTP_3,
+        ));
+    }
+    let offer = config.deflate.as_ref().map(|d| d.offer());
+    let joined = protocols.join(", ");
+    let mut fields: Vec<(&[u8], &[u8])> = vec![(b"sec-websocket-version", b"13")];
+    if let Some(offer) = &offer {
+        fields.push((b"sec-websocket-extensions", offer.as_bytes()));
+    }
+    if !protocols.is_empty() {
+        fields.push((b"sec-websocket-protocol", joined.as_bytes()));
+    }
+    let request = Http3ConnectRequest {
+        authority: target.authority,
+        protocol: Some("websocket"),
+        path: target.path_and_query,
+        headers: &fields,
+    };
+    conn.open_tunnel(request).await.map_err(error)
 }
 
 /// The regular (non-pseudo) fields as a header map; values keep sharing their buffer.

@@ -122,7 +122,10 @@ pub use error::{BoxError, ClosedDuring, Error, ErrorKind, Result, TimeoutKind};
 #[cfg(feature = "http2")]
 pub use h2::{H2Stream, Http2Client};
 #[cfg(feature = "http3")]
-pub use h3::{Http3Body, Http3Connection, Http3Request, Http3Response, Http3StreamingResponse};
+pub use h3::{
+    Http3Body, Http3ConnectRequest, Http3Connection, Http3Request, Http3Response,
+    Http3StreamingResponse, Http3Tunnel,
+};
 pub use proxy::{NoProxy, Proxy};
 pub use redirect::RedirectPolicy;
 pub use request::RequestBuilder;

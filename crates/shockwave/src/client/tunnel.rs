@@ -1,4 +1,5 @@
-//! CONNECT tunnels (RFC 9110 §9.3.6 on HTTP/1.1, RFC 9113 §8.5 on HTTP/2):
+//! CONNECT tunnels (RFC 9110 §9.3.6 on HTTP/1.1, RFC 9113 §8.5 on HTTP/2, RFC 9114 §4.4
+//! on HTTP/3):
 //! [`Client::connect_tunnel`] asks a server (usually a proxy) for a byte stream to
 //! `host:port` and returns it as a [`Tunnel`].
 
@@ -21,13 +22,19 @@ use super::{Client, Error, Result, Transport};
 /// Over HTTP/1.1 it is the connection itself (a new one, never pooled: dropping the
 /// tunnel closes it). Over HTTP/2 it is one stream of a shared connection: `shutdown`
 /// sends END_STREAM (the peer's END_STREAM is the end of the reads), dropping it before
-/// both sides ended resets the stream (CANCEL); flow control applies both ways.
+/// both sides ended resets the stream (CANCEL); flow control applies both ways. Over
+/// HTTP/3 it is one request stream of the pooled QUIC connection (RFC 9114 §4.4): DATA
+/// frames both ways, `shutdown` sends FIN, dropping it before resets the stream
+/// (`H3_REQUEST_CANCELLED`).
 pub struct Tunnel {
     inner: Inner,
 }
 
 enum Inner {
     H1(Box<Transport>),
+    /// A request stream of the pooled QUIC connection (RFC 9114 §4.4).
+    #[cfg(feature = "http3")]
+    H3(Box<super::Http3Tunnel>),
     #[cfg(feature = "http2")]
     H2 {
         stream: H2Stream,
@@ -45,10 +52,12 @@ impl std::fmt::Debug for Tunnel {
 }
 
 impl Tunnel {
-    /// The HTTP version that carries the tunnel (`HTTP_11` or `HTTP_2`).
+    /// The HTTP version that carries the tunnel (`HTTP_11`, `HTTP_2` or `HTTP_3`).
     pub fn version(&self) -> Version {
         match &self.inner {
             Inner::H1(_) => Version::HTTP_11,
+            #[cfg(feature = "http3")]
+            Inner::H3(_) => Version::HTTP_3,
             #[cfg(feature = "http2")]
             Inner::H2 { .. } => Version::HTTP_2,
         }
@@ -76,6 +85,8 @@ impl AsyncRead for Tunnel {
     ) -> Poll<io::Result<()>> {
         match &mut self.inner {
             Inner::H1(io) => Pin::new(&mut **io).poll_read(cx, buf),
+            #[cfg(feature = "http3")]
+            Inner::H3(io) => Pin::new(&mut **io).poll_read(cx, buf),
             #[cfg(feature = "http2")]
             Inner::H2 { stream, .. } => {
                 let n = match stream.poll_read(cx, buf.initialize_unfilled()) {
@@ -98,6 +109,8 @@ impl AsyncWrite for Tunnel {
     ) -> Poll<io::Result<usize>> {
         match &mut self.inner {
             Inner::H1(io) => Pin::new(&mut **io).poll_write(cx, data),
+            #[cfg(feature = "http3")]
+            Inner::H3(io) => Pin::new(&mut **io).poll_write(cx, data),
             #[cfg(feature = "http2")]
             Inner::H2 { stream, fin } => {
                 if *fin {
@@ -114,6 +127,8 @@ impl AsyncWrite for Tunnel {
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.inner {
             Inner::H1(io) => Pin::new(&mut **io).poll_flush(cx),
+            #[cfg(feature = "http3")]
+            Inner::H3(io) => Pin::new(&mut **io).poll_flush(cx),
             // Queued DATA is written by the connection's task.
             #[cfg(feature = "http2")]
             Inner::H2 { .. } => Poll::Ready(Ok(())),
@@ -123,6 +138,8 @@ impl AsyncWrite for Tunnel {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.inner {
             Inner::H1(io) => Pin::new(&mut **io).poll_shutdown(cx),
+            #[cfg(feature = "http3")]
+            Inner::H3(io) => Pin::new(&mut **io).poll_shutdown(cx),
             #[cfg(feature = "http2")]
             Inner::H2 { stream, fin } => {
                 if *fin {
@@ -191,8 +208,10 @@ impl Client {
     /// [`Client::connect_tunnel`] over a chosen HTTP version: `Some(Version::HTTP_11)`
     /// (a new connection: `CONNECT authority HTTP/1.1`), `Some(Version::HTTP_2)` (a
     /// stream of a shared HTTP/2 connection, RFC 9113 §8.5; needs the `http2` feature,
-    /// and for `http://` URLs a server that speaks h2c), or `None` (the client's
-    /// preference).
+    /// and for `http://` URLs a server that speaks h2c), `Some(Version::HTTP_3)` (a
+    /// request stream of the pooled QUIC connection, RFC 9114 §4.4; `https://` only,
+    /// needs the `http3` feature), or `None` (the client's preference: HTTP/3 for
+    /// `https://` with `ClientBuilder::http3`).
     pub async fn connect_tunnel_with(
         &self,
         url: &str,
@@ -212,6 +231,51 @@ impl Client {
             status,
             reason,
         };
+        #[cfg(feature = "http3")]
+        {
+            let https = t.scheme == super::Scheme::Https;
+            let wants_h3 = match version {
+                Some(v) => v == Version::HTTP_3,
+                None => https && self.inner.config.http3,
+            };
+            if wants_h3 {
+                if !https {
+                    return Err(Error::invalid_url(url, "HTTP/3 needs an https URL"));
+                }
+                let conn = self.h3_connection(&t).await?;
+                let cfg = &self.inner.config;
+                let timeout = cfg.request_timeout.unwrap_or(cfg.connect_timeout);
+                let request = super::Http3ConnectRequest {
+                    authority,
+                    protocol: None,
+                    path: "",
+                    headers: &[],
+                };
+                let tunnel = tokio::time::timeout(timeout, conn.open_tunnel(request))
+                    .await
+                    .map_err(|_| Error::Timeout {
+                        kind: super::TimeoutKind::Request,
+                        after: timeout,
+                    })??;
+                if !tunnel.is_established() {
+                    let status = tunnel.status;
+                    return Err(refused(
+                        Some(status),
+                        format!("refused CONNECT to {authority} with status {status}"),
+                    ));
+                }
+                return Ok(Tunnel {
+                    inner: Inner::H3(Box::new(tunnel)),
+                });
+            }
+        }
+        #[cfg(not(feature = "http3"))]
+        if version == Some(Version::HTTP_3) {
+            return Err(Error::invalid_url(
+                url,
+                "HTTP/3 needs the `http3` feature of shockwave",
+            ));
+        }
         #[cfg(feature = "http2")]
         {
             let https = t.scheme == super::Scheme::Https;

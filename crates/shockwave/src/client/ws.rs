@@ -21,7 +21,7 @@ impl Client {
     /// accepted too) over HTTP/1.1 with the default [`WebSocketConfig`] (which offers
     /// permessage-deflate). The connection is a new one (never pooled), through the
     /// client's proxy settings and TLS configuration, within its connect timeout. See
-    /// [`Client::websocket_request`] for HTTP/2.
+    /// [`Client::websocket_request`] for HTTP/2 and HTTP/3.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -120,7 +120,10 @@ impl WebSocketRequest<'_> {
     ///   connection to the origin (h2c for `ws://`, TLS with ALPN `h2` for `wss://`),
     ///   answered 200. The server must announce SETTINGS_ENABLE_CONNECT_PROTOCOL, else
     ///   [`WebSocketError::ExtendedConnectUnsupported`]. Needs the `http2` feature.
-    /// - `Version::HTTP_3`: extended CONNECT over HTTP/3 (RFC 9220), not supported yet.
+    /// - `Version::HTTP_3`: extended CONNECT (RFC 9220) on a stream of the client's pooled
+    ///   QUIC connection to the origin (`wss://` only), answered 200; the server must
+    ///   announce SETTINGS_ENABLE_CONNECT_PROTOCOL, else
+    ///   [`WebSocketError::ExtendedConnectUnsupported`]. Needs the `http3` feature.
     pub fn version(mut self, version: Version) -> Self {
         self.version = version;
         self
@@ -155,6 +158,14 @@ impl WebSocketRequest<'_> {
                 tokio::time::timeout(
                     timeout,
                     open_h2(self.client, &http_url, &self.config, &protocols, timeout),
+                )
+                .await
+            }
+            #[cfg(feature = "http3")]
+            Version::HTTP_3 => {
+                tokio::time::timeout(
+                    timeout,
+                    open_h3(self.client, &http_url, &self.config, &protocols),
                 )
                 .await
             }
@@ -209,6 +220,29 @@ struct Opened {
     fields: Vec<(Vec<u8>, Vec<u8>)>,
     /// `Sec-WebSocket-Key` sent (HTTP/1.1 only).
     key: Option<String>,
+}
+
+/// RFC 9220 §3: extended CONNECT on a stream of the pooled HTTP/3 connection.
+#[cfg(feature = "http3")]
+async fn open_h3(
+    client: &Client,
+    http_url: &str,
+    config: &WebSocketConfig,
+    protocols: &[&str],
+) -> Result<Opened, WebSocketError> {
+    let tunnel = super::h3::websocket_tunnel(client, http_url, config, protocols).await?;
+    let fields = tunnel
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str().as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect();
+    Ok(Opened {
+        status: tunnel.status.as_u16(),
+        fields,
+        key: None,
+        buffered: Vec::new(),
+        io: Box::new(tunnel),
+    })
 }
 
 /// RFC 6455 §4.1 on a new HTTP/1.1 connection.

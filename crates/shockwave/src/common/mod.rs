@@ -31,6 +31,9 @@ pub(crate) mod h2_io;
 pub(crate) mod h3_reader;
 #[cfg(feature = "http3")]
 pub(crate) mod h3_uni;
+// A CONNECT stream as a byte stream: the server's upgrades, the client's WebSocket.
+#[cfg(feature = "http3")]
+pub(crate) mod h3_tunnel;
 #[cfg(feature = "server")]
 pub(crate) mod linger;
 #[cfg(feature = "server")]

@@ -86,6 +86,13 @@ pub struct Http3Config {
     /// §8.1.2) before the server keeps any state for it or sends more than the Retry.
     /// Default [`AddressValidation::UnderLoad`].
     pub address_validation: AddressValidation,
+    /// Advertise SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220 §3): a server then accepts
+    /// extended CONNECT (`:protocol`, e.g. WebSocket over HTTP/3) and hands such a
+    /// request to the handler, which may turn the stream into a tunnel with
+    /// `RequestContext::on_upgrade`. Without it a `:protocol` request is the stream
+    /// error `H3_MESSAGE_ERROR`. Plain CONNECT (RFC 9114 §4.4) needs no setting.
+    /// Server only (a client never sends it). Default `true`.
+    pub enable_connect_protocol: bool,
 }
 
 /// When the server answers a connection attempt from an address it has not validated
@@ -126,6 +133,7 @@ impl Default for Http3Config {
             max_connections: 4096,
             max_handshakes: 256,
             address_validation: AddressValidation::UnderLoad,
+            enable_connect_protocol: true,
         }
     }
 }

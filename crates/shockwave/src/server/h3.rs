@@ -29,6 +29,14 @@
 //! beyond [`Http3Config::max_connections`] or [`Http3Config::max_handshakes`], answered
 //! with a stateless Retry as [`Http3Config::address_validation`] says.
 //!
+//! CONNECT (RFC 9114 §4.4) and extended CONNECT (RFC 9220 §3, advertised with
+//! [`Http3Config::enable_connect_protocol`]): the handler gets the request without a
+//! body and a CONNECT upgrade slot; a 2xx with `RequestContext::on_upgrade` sends the
+//! response HEADERS without FIN and hands the stream to the callback as an `Upgraded`
+//! over [`H3Tunnel`] (DATA frames both ways, flow-controlled by quinn, exempt from the
+//! body limits and rates). The tunnel counts as an in-flight request until the
+//! callback ends.
+//!
 //! Graceful shutdown: GOAWAY with the first unprocessed stream ID, later request streams
 //! are rejected with `H3_REQUEST_REJECTED`, in-flight ones finish (up to the server's
 //! shutdown grace), then `CONNECTION_CLOSE` with `H3_NO_ERROR`.
@@ -57,12 +65,14 @@ use super::stats::{dec, inc, WorkerCounters};
 use crate::common::budget::ConnBudget;
 use crate::common::fields::{prepare_response, status_bytes, PreparedResponse};
 use crate::common::h3_reader::{Ev, MessageReader, ReadFail};
+use crate::common::h3_tunnel::H3Tunnel;
 use crate::common::h3_uni::{has_pending, uni_reader, uni_writer, H3Driver};
 use crate::common::pipeline::{
     self, call_handler, request_scheme, resolve_trailers, simple_fields, trailer_section,
 };
 use crate::common::rate::RateTimer;
 use crate::http3::{varint, AddressValidation, Http3Config};
+use crate::service::upgrade::{UpgradeFn, UpgradeSlot, Upgraded};
 use crate::service::{
     Body, BodyError, BodySource, Handler, Headers, Request, RequestContext, RequestParts, Response,
     ResponseBody, Scheme, TlsInfo, Trailers,
@@ -310,6 +320,7 @@ fn connection_config(config: &Http3Config, quic: &quinn::Connection) -> connecti
         qpack: config.decoder_config(),
         encoder_table_capacity: 0,
         grease: Some(quic.stable_id() as u64),
+        enable_connect_protocol: config.enable_connect_protocol,
         ..connection::Config::default()
     }
 }
@@ -482,8 +493,26 @@ async fn request_task<H: Handler>(
         inc(&c.requests);
     }
     let large = Cell::new(false);
-    serve_request(&conn, &mut send, recv, id, &large).await;
+    let tunnel = serve_request(&conn, &mut send, recv, id, &large).await;
     conn.forget_stream(id);
+    if let Some((callback, reader)) = tunnel {
+        // CONNECT / extended CONNECT accepted (RFC 9114 §4.4, RFC 9220 §3): the stream
+        // is the handler's now, counted as an in-flight request until the callback
+        // ends (a graceful shutdown waits for it up to the grace; a WebSocket closes
+        // with 1001 on the signal). A panic in the callback resets the stream.
+        let io = H3Tunnel::new(reader, send, conn.quic.clone());
+        let upgraded = Upgraded::new(Box::new(io), Vec::new(), Some(conn.shared.shutdown.clone()));
+        let run =
+            std::panic::AssertUnwindSafe(async move { callback(upgraded).await }).catch_unwind();
+        if run.await.is_err() {
+            tracing::error!(stream = id, "upgrade callback panicked");
+        }
+        conn.requests.set(conn.requests.get().saturating_sub(1));
+        if conn.draining.get() {
+            conn.request_done.notify_waiters();
+        }
+        return;
+    }
     // Keep a finished stream with a large response (possibly much of it still unacked)
     // counted until the peer has all of it, so a graceful close never discards it;
     // during a shutdown, every response. (A reset stream has nothing to deliver; small
@@ -538,13 +567,19 @@ fn is_too_large(e: &ReadFail) -> bool {
     }
 }
 
+/// A request stream accepted as a tunnel: the handler's callback and the reader, whose
+/// request header section is consumed.
+type Tunnel = (UpgradeFn, MessageReader);
+
+/// Serves one request; `Some` when it was a CONNECT the handler accepted with a 2xx and
+/// [`RequestContext::on_upgrade`] (its response head is sent, without FIN).
 async fn serve_request<H: Handler>(
     conn: &Conn<H>,
     send: &mut quinn::SendStream,
     recv: quinn::RecvStream,
     id: u64,
     large: &Cell<bool>,
-) {
+) -> Option<Tunnel> {
     let shared = &*conn.shared;
     let config = &shared.config;
     let arena = shared.st.pool.get();
@@ -560,7 +595,7 @@ async fn serve_request<H: Handler>(
                 &mut reader.recv,
                 &ReadFail::H3(H3Error::RequestIncomplete),
             );
-            return;
+            return None;
         }
         Err(e) => {
             if is_too_large(&e) {
@@ -578,7 +613,7 @@ async fn serve_request<H: Handler>(
                 }
                 fail_stream(conn, send, &mut reader.recv, &e);
             }
-            return;
+            return None;
         }
     };
     // QPACK-decode into the arena, waiting for the encoder stream if blocked.
@@ -588,12 +623,12 @@ async fn serve_request<H: Handler>(
         match r {
             // The list (a few hundred bytes inline) is consumed right here, so it does
             // not take room in this future's state across the awaits below.
-            Ok(Decoded::Done(list)) => break check_request(list, &arena),
+            Ok(Decoded::Done(list)) => break check_request(&conn.h3.borrow(), list, &arena),
             Ok(Decoded::Blocked) => {
                 let closed = conn.quic.closed();
                 tokio::select! {
                     _ = poll_fn(|cx| conn.poll_unblocked(id, cx)) => {}
-                    _ = closed => return,
+                    _ = closed => return None,
                 }
             }
             Err(e) => break Err(Refused::Fail(ReadFail::H3(e))),
@@ -606,18 +641,27 @@ async fn serve_request<H: Handler>(
             if conn.oversized_section(&e) {
                 simple_response(conn, send, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await;
             }
-            return;
+            return None;
         }
-        Err(Refused::Fail(e)) => return fail_stream(conn, send, &mut reader.recv, &e),
+        Err(Refused::Fail(e)) => {
+            fail_stream(conn, send, &mut reader.recv, &e);
+            return None;
+        }
         Err(Refused::Status(status)) => {
             let _ = reader.recv.stop(varint(ErrorCode::NoError));
             simple_response(conn, send, status).await;
-            return;
+            return None;
         }
     };
-    if let Some(len) = head.content_length {
+    // A CONNECT has no content (RFC 9110 §9.3.6): its DATA is the tunnel's, which a
+    // `content-length` does not bound.
+    let length = head
+        .content_length
+        .filter(|_| head.method != Method::CONNECT);
+    if let Some(len) = length {
         if let Err(e) = reader.state.set_content_length(len) {
-            return fail_stream(conn, send, &mut reader.recv, &ReadFail::H3(e));
+            fail_stream(conn, send, &mut reader.recv, &ReadFail::H3(e));
+            return None;
         }
     }
     let RequestHead {
@@ -625,9 +669,11 @@ async fn serve_request<H: Handler>(
         target,
         authority,
         scheme,
+        protocol,
         ..
     } = head;
     let is_head = method == Method::HEAD;
+    let is_connect = method == Method::CONNECT;
     let request = Request::from_parts(RequestParts {
         method,
         target,
@@ -637,7 +683,8 @@ async fn serve_request<H: Handler>(
         headers: Headers::from_pairs(regular),
         remote_addr: Some(conn.quic.remote_address()),
     })
-    .with_tls_info(Some(&conn.tls_info));
+    .with_tls_info(Some(&conn.tls_info))
+    .with_protocol(protocol);
     let stream_error: Cell<Option<ErrorCode>> = Cell::new(None);
     let mut source = H3Body {
         conn,
@@ -653,9 +700,19 @@ async fn serve_request<H: Handler>(
         budget: ConnBudget::new(Some(&shared.st.body_budget), u64::MAX),
         token: shared.st.body_budget.token(),
     };
-    let body = Body::new(&mut source, &arena, config.max_body_size);
-    let rcx = RequestContext::new(request, &arena, body);
-    let response = call_handler(&*shared.handler, rcx, shared.counters.as_deref(), id).await;
+    // A CONNECT's content is the tunnel's (RFC 9114 §4.4): the handler sees no body, and
+    // the stream is its own after a 2xx with `on_upgrade` (not once a shutdown began).
+    let slot = UpgradeSlot::connect();
+    let (body, offer) = if is_connect {
+        (Body::empty(&arena), !*shared.shutdown.borrow())
+    } else {
+        (Body::new(&mut source, &arena, config.max_body_size), false)
+    };
+    let mut rcx = RequestContext::new(request, &arena, body);
+    if offer {
+        rcx = rcx.with_upgrade(&slot);
+    }
+    let mut response = call_handler(&*shared.handler, rcx, shared.counters.as_deref(), id).await;
     if let Some(code) = stream_error.get() {
         if code == ErrorCode::RequestCancelled {
             // The peer reset the request stream while its body was being read.
@@ -663,7 +720,20 @@ async fn serve_request<H: Handler>(
         }
         drop(response);
         let _ = send.reset(varint(code));
-        return;
+        return None;
+    }
+    if is_connect {
+        if let Some(callback) = slot.take_if_accepted(response.status()) {
+            let sent = send_tunnel_head(conn, send, &arena, response).await;
+            drop(source);
+            return sent.then_some((callback, reader));
+        }
+        if response.status().is_success() {
+            // A 2xx tells the client a tunnel exists (RFC 9110 §9.3.6): without
+            // `on_upgrade` that is a handler error.
+            tracing::error!("a 2xx to CONNECT without on_upgrade; answering 500");
+            response = Response::status_code(500);
+        }
     }
     send_response(conn, send, &arena, response, is_head, large).await;
     drop(source);
@@ -680,14 +750,15 @@ async fn serve_request<H: Handler>(
             None => conn.request_aborted(),
         }
     }
+    None
 }
 
 /// Why a decoded request is not handed to the handler.
 enum Refused {
     /// A stream or connection error (or a full arena: `431`).
     Fail(ReadFail),
-    /// Answered with this status: `501` for CONNECT (no `:path`), `400` for a
-    /// non-UTF-8 path or an unknown method token.
+    /// Answered with this status: `400` for a non-UTF-8 path or authority, or an
+    /// unknown method token.
     Status(StatusCode),
 }
 
@@ -697,6 +768,8 @@ struct RequestHead<'a> {
     target: &'a str,
     authority: Option<&'a str>,
     scheme: Scheme,
+    /// `:protocol` of an extended CONNECT.
+    protocol: Option<&'a str>,
     content_length: Option<u64>,
 }
 
@@ -704,21 +777,28 @@ struct RequestHead<'a> {
 /// the handler sees) into an arena slice.
 #[allow(clippy::type_complexity)]
 fn check_request<'a>(
+    h3: &Connection,
     list: HeaderList<'a>,
     arena: &'a Arena,
 ) -> Result<(RequestHead<'a>, &'a [(&'a [u8], &'a [u8])]), Refused> {
-    let head =
-        message::validate_request(list.iter()).map_err(|e| Refused::Fail(ReadFail::H3(e)))?;
+    // Plain CONNECT has `:authority` only; `:protocol` needs our
+    // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9114 §4.4, RFC 9220 §3): H3_MESSAGE_ERROR.
+    let head = h3
+        .validate_request(list.iter())
+        .map_err(|e| Refused::Fail(ReadFail::H3(e)))?;
     let method = Method::from_bytes(head.method).ok();
-    let target = head.path.and_then(|p| std::str::from_utf8(p).ok());
+    // A plain CONNECT's target is its authority (`host:port`, as in HTTP/1.1's
+    // authority form).
+    let target = head
+        .path
+        .or(head.authority)
+        .and_then(|p| std::str::from_utf8(p).ok());
     let (Some(method), Some(target)) = (method, target) else {
-        // CONNECT (no :path) is not supported; a non-UTF-8 path is a bad request.
-        return Err(Refused::Status(if head.path.is_none() {
-            StatusCode::NOT_IMPLEMENTED
-        } else {
-            StatusCode::BAD_REQUEST
-        }));
+        // A non-UTF-8 path (or authority) is a bad request.
+        return Err(Refused::Status(StatusCode::BAD_REQUEST));
     };
+    // A token (checked by the connection): ASCII.
+    let protocol = head.protocol.and_then(|p| std::str::from_utf8(p).ok());
     let authority = head
         .authority
         .or(head.host)
@@ -739,6 +819,7 @@ fn check_request<'a>(
         target,
         authority,
         scheme,
+        protocol,
         content_length: head.content_length,
     };
     Ok((head, regular.into_bump_slice()))
@@ -958,6 +1039,45 @@ async fn send_response<'a, H>(
     if result.is_err() {
         let _ = send.reset(varint(ErrorCode::InternalError));
     }
+}
+
+/// The 2xx that turns a CONNECT stream into a tunnel (RFC 9114 §4.4, RFC 9220 §3): a
+/// HEADERS frame with `:status`, the handler's fields minus connection-specific ones and
+/// `content-length` (RFC 9110 §9.3.6), and `date`; no body and no FIN. False (the stream
+/// is reset) if it cannot be sent.
+async fn send_tunnel_head<'a, H>(
+    conn: &Conn<H>,
+    send: &mut quinn::SendStream,
+    arena: &'a Arena,
+    mut response: Response<'a>,
+) -> bool {
+    let date = conn.shared.st.date();
+    let _ = response.take_body();
+    let Some(prepared) = prepare_response(arena, response, true, Some(&date)) else {
+        let _ = send.reset(varint(ErrorCode::InternalError));
+        return false;
+    };
+    if !prepared.status.is_success() {
+        // The handler's fields were invalid: `prepare_response` made it a 500.
+        simple_response(conn, send, prepared.status).await;
+        return false;
+    }
+    count_response(conn, prepared.status);
+    let fields = prepared
+        .fields
+        .iter()
+        .filter(|(name, _)| *name != b"content-length")
+        .copied();
+    let mut out = conn.shared.take_buffer();
+    let id = u64::from(send.id());
+    let encoded = conn.encode(id, fields, &mut out);
+    let ok = encoded.is_ok_and(|size| conn.h3.borrow().peer_accepts_section(size))
+        && send.write_all(&out).await.is_ok();
+    conn.shared.return_buffer(out);
+    if !ok {
+        let _ = send.reset(varint(ErrorCode::InternalError));
+    }
+    ok
 }
 
 impl<H> Conn<H> {

@@ -12,6 +12,7 @@
 //! | HTTP/1.1 `CONNECT host:port` (authority form, no body) | always | any 2xx (written without `Content-Length`, §9.3.6) |
 //! | HTTP/2 `CONNECT` (no `:path`, RFC 9113 §8.5) | always | any 2xx (HEADERS without END_STREAM) |
 //! | HTTP/2 extended CONNECT (`:protocol`, RFC 8441) | `Http2Config::enable_connect_protocol` | any 2xx |
+//! | HTTP/3 CONNECT (`:authority` only, RFC 9114 §4.4) or extended CONNECT (RFC 9220) | always (extended CONNECT: `Http3Config::enable_connect_protocol`); not once a shutdown began | any 2xx (HEADERS without FIN; the stream's DATA frames both ways, FIN = end of file, dropped = reset `H3_REQUEST_CANCELLED`) |
 //!
 //! The driver writes the head, then runs the callback with an [`Upgraded`] stream: a
 //! tokio [`AsyncRead`] + [`AsyncWrite`]. On HTTP/1.1 it first yields the bytes the peer

@@ -49,6 +49,11 @@ pub struct WsArgs {
     /// reached).
     #[arg(long)]
     http2: bool,
+    /// WebSocket over HTTP/3 (RFC 9220 extended CONNECT on a QUIC stream); `wss://`
+    /// only. The server must announce SETTINGS_ENABLE_CONNECT_PROTOCOL. In load mode
+    /// the sockets are streams of one QUIC connection.
+    #[arg(long, conflicts_with = "http2")]
+    http3: bool,
     /// Connect timeout (TCP, TLS and the opening handshake) in seconds.
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
@@ -70,6 +75,9 @@ pub struct WsArgs {
 pub fn run(args: WsArgs) -> anyhow::Result<ExitCode> {
     if args.connections == 0 {
         bail!("-c must be at least 1");
+    }
+    if args.http3 && !(args.url.starts_with("wss://") || args.url.starts_with("https://")) {
+        bail!("--http3 needs a wss:// URL (QUIC always runs TLS)");
     }
     match args.messages {
         None => interactive(&args),
@@ -98,7 +106,9 @@ fn config(args: &WsArgs, deflate: bool) -> WebSocketConfig {
 /// Opens the socket; a TLS failure gets the same hint as `get`.
 async fn open(client: &Client, args: &WsArgs, deflate: bool) -> anyhow::Result<WebSocket> {
     let protocols: Vec<&str> = args.protocols.iter().map(String::as_str).collect();
-    let version = if args.http2 {
+    let version = if args.http3 {
+        http::Version::HTTP_3
+    } else if args.http2 {
         http::Version::HTTP_2
     } else {
         http::Version::HTTP_11
