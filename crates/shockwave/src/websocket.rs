@@ -134,8 +134,9 @@ pub struct WebSocketConfig {
     pub max_message_size: usize,
     /// The largest frame payload accepted (1 MiB by default; 1009 as well).
     pub max_frame_size: usize,
-    /// Send a ping after this long without a frame from the peer (30 s by default;
-    /// `None`: never).
+    /// Send a ping after this long without a frame from the peer (20 s by default, below
+    /// the 30 s idle timeouts of QUIC connections and common proxies, so a silent socket
+    /// keeps its HTTP/3 connection; `None`: never).
     pub ping_interval: Option<Duration>,
     /// Close (1001) after this long without any frame from the peer (60 s by default;
     /// `None`: never). Checked while [`WebSocket::recv`] waits.
@@ -154,7 +155,7 @@ impl Default for WebSocketConfig {
         WebSocketConfig {
             max_message_size: 1 << 20,
             max_frame_size: 1 << 20,
-            ping_interval: Some(Duration::from_secs(30)),
+            ping_interval: Some(Duration::from_secs(20)),
             idle_timeout: Some(Duration::from_secs(60)),
             write_timeout: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
