@@ -19,12 +19,15 @@
 //! from the peer, checked while [`WebSocket::recv`] waits. A server socket closes with
 //! 1001 ("going away") when the server shuts down.
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
 use shockwave_websocket as codec;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -230,6 +233,10 @@ const READ_CHUNK: usize = 8 * 1024;
 /// no allocation per message; larger ones are released once the message is through.
 const RETAIN: usize = 128 * 1024 + 64;
 
+/// `recv_and_reply` holds answers back (to write several with one system call) while
+/// they take less than this and the next message is already buffered.
+const HOLD_BACK: usize = 64 * 1024;
+
 /// An open WebSocket connection, for either role: see the [module docs](self).
 ///
 /// It is `Send`: a server socket runs on the connection's worker task unless the
@@ -243,7 +250,11 @@ pub struct WebSocket {
     assembly: Vec<u8>,
     wbuf: Vec<u8>,
     config: WebSocketConfig,
-    shutdown: Option<watch::Receiver<bool>>,
+    /// Resolves when the server shuts down (kept across reads: registered once).
+    shutdown: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// The ping, idle and close timer, kept across reads and re-armed only when it must
+    /// fire earlier or has fired (a late wake-up re-checks the deadlines).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
     last_rx: Instant,
     ping_sent: bool,
     /// When our Close went out: the peer's must come within the close timeout.
@@ -298,7 +309,9 @@ impl WebSocket {
             assembly: Vec::new(),
             wbuf: Vec::new(),
             config,
-            shutdown,
+            shutdown: shutdown
+                .map(|rx| Box::pin(stopped(rx)) as Pin<Box<dyn Future<Output = ()> + Send>>),
+            timer: None,
             last_rx: Instant::now(),
             ping_sent: false,
             close_deadline: None,
@@ -476,6 +489,13 @@ impl WebSocket {
             } else {
                 self.make_room(0);
             }
+            // Answers held back by `recv_and_reply` go out before waiting for the peer.
+            if !self.wbuf.is_empty() {
+                if let Err(e) = self.write_out().await {
+                    self.abort();
+                    return Some(Err(e));
+                }
+            }
             match self.read_more().await {
                 Ok(true) => {}
                 Ok(false) => {
@@ -520,7 +540,13 @@ impl WebSocket {
     /// is encoded straight from the read buffer into the output buffer, so an echo this
     /// way copies each payload once and makes no allocation once warm.
     ///
-    /// Returns `Some(Ok(true))` when an answer was sent, `Some(Ok(false))` when `reply`
+    /// When the next message has already arrived, the answer is held back and written
+    /// with the next ones (one system call for a batch of answers to pipelined
+    /// messages); it goes out at the latest before the socket waits for the peer, on the
+    /// next send or close, or once 64 KiB of answers are waiting. Dropping the socket
+    /// right after this call may drop such an answer: end with [`WebSocket::close`].
+    ///
+    /// Returns `Some(Ok(true))` when an answer was sent (or queued), `Some(Ok(false))` when `reply`
     /// returned `None`, `Some(Err(..))` when receiving or sending failed and `None` once
     /// the connection is closed (as [`WebSocket::recv`]).
     ///
@@ -545,7 +571,20 @@ impl WebSocket {
             return Some(Err(WebSocketError::Closed));
         }
         let encoded = encode(&mut self.conn, &mut self.wbuf, answer);
+        if matches!(encoded, Ok(false)) && self.wbuf.len() < HOLD_BACK && self.frame_buffered() {
+            // The next message is already here: its answer goes out with this one.
+            return Some(Ok(true));
+        }
         Some(self.sent(encoded).await.map(|()| true))
+    }
+
+    /// True when the read buffer holds a whole frame (header and payload).
+    fn frame_buffered(&self) -> bool {
+        let rest = &self.rbuf[self.start..self.end];
+        match codec::frame::FrameHeader::parse(rest) {
+            Ok(Some((h, hlen))) => ((rest.len() - hlen) as u64) >= h.payload_len,
+            _ => false,
+        }
     }
 
     /// Writes what [`encode`] put in the output buffer (or clears it after an error).
@@ -653,18 +692,43 @@ impl WebSocket {
                 .into_iter()
                 .flatten()
                 .min();
-            let sleep = tokio::time::sleep_until(wake.unwrap_or(now + Duration::from_secs(86400)));
+            if let Some(w) = wake {
+                match &mut self.timer {
+                    Some(t) => {
+                        let armed = t.deadline();
+                        if armed > w || armed <= now {
+                            t.as_mut().reset(w);
+                        }
+                    }
+                    None => self.timer = Some(Box::pin(tokio::time::sleep_until(w))),
+                }
+            }
             let stopping = self.shutdown.is_some() && !self.conn.sent_close();
             let end = self.end;
             let event = {
                 let io = &mut self.io;
                 let buf = &mut self.rbuf[end..];
-                let shutdown = &mut self.shutdown;
-                tokio::select! {
-                    biased;
-                    r = io.read(buf) => Event::Read(r),
-                    _ = stopped(shutdown), if stopping => Event::Stop,
-                    _ = sleep, if wake.is_some() => Event::Timer,
+                // Data already waiting needs neither the timer nor the shutdown signal.
+                let ready = std::future::poll_fn(|cx| {
+                    let mut rb = ReadBuf::new(buf);
+                    match Pin::new(&mut **io).poll_read(cx, &mut rb) {
+                        Poll::Ready(r) => Poll::Ready(Some(r.map(|()| rb.filled().len()))),
+                        Poll::Pending => Poll::Ready(None),
+                    }
+                })
+                .await;
+                match ready {
+                    Some(r) => Event::Read(r),
+                    None => {
+                        let shutdown = &mut self.shutdown;
+                        let timer = &mut self.timer;
+                        tokio::select! {
+                            biased;
+                            r = io.read(buf) => Event::Read(r),
+                            _ = async { shutdown.as_mut().expect("checked").await }, if stopping => Event::Stop,
+                            _ = async { timer.as_mut().expect("armed").await }, if wake.is_some() => Event::Timer,
+                        }
+                    }
                 }
             };
             match event {
@@ -730,11 +794,41 @@ impl WebSocket {
         if self.wbuf.is_empty() {
             return Ok(());
         }
-        let write = async {
-            self.io.write_all(&self.wbuf).await?;
-            self.io.flush().await
+        // Fast path: the transport usually takes the whole frame at once, and then no
+        // write timer is needed.
+        let mut done = 0;
+        let fast = {
+            let io = &mut self.io;
+            let wbuf = &self.wbuf;
+            std::future::poll_fn(|cx| {
+                while done < wbuf.len() {
+                    match Pin::new(&mut **io).poll_write(cx, &wbuf[done..]) {
+                        Poll::Ready(Ok(0)) => {
+                            return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero)))
+                        }
+                        Poll::Ready(Ok(n)) => done += n,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => return Poll::Ready(Ok(false)),
+                    }
+                }
+                match Pin::new(&mut **io).poll_flush(cx) {
+                    Poll::Ready(r) => Poll::Ready(r.map(|()| true)),
+                    Poll::Pending => Poll::Ready(Ok(false)),
+                }
+            })
+            .await
         };
-        let r = tokio::time::timeout(self.config.write_timeout, write).await;
+        let r = match fast {
+            Ok(true) => Ok(Ok(())),
+            Err(e) => Ok(Err(e)),
+            Ok(false) => {
+                let write = async {
+                    self.io.write_all(&self.wbuf[done..]).await?;
+                    self.io.flush().await
+                };
+                tokio::time::timeout(self.config.write_timeout, write).await
+            }
+        };
         self.wbuf.clear();
         if self.wbuf.capacity() > RETAIN {
             self.wbuf.shrink_to(READ_CHUNK);
@@ -766,15 +860,10 @@ enum Event {
     Timer,
 }
 
-/// Resolves once the shutdown signal is true (never without a signal).
-async fn stopped(rx: &mut Option<watch::Receiver<bool>>) {
-    match rx {
-        Some(rx) => {
-            if rx.wait_for(|s| *s).await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-        None => std::future::pending::<()>().await,
+/// Resolves once the shutdown signal is true (never if the sender is gone).
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    if rx.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -102,6 +102,26 @@ async fn echo(ws: &mut WebSocket, payload: &[u8], text: bool, owned: bool, round
     }
 }
 
+/// Sends `rounds` batches of 16 numbered 64-byte binary messages back to back, then
+/// reads the 16 echoes of each batch, checking their order and content: the server's
+/// `recv_and_reply` finds the batch buffered and writes its answers together.
+async fn pipelined(ws: &mut WebSocket, rounds: usize) {
+    let mut msg = [b'p'; 64];
+    for _ in 0..rounds {
+        for i in 0..16u8 {
+            msg[0] = i;
+            ws.send_bytes(&msg).await.unwrap();
+        }
+        for i in 0..16u8 {
+            msg[0] = i;
+            match ws.recv_ref().await.unwrap().unwrap() {
+                MessageRef::Binary(b) => assert!(b == msg, "echo {i} out of order or changed"),
+                other => panic!("unexpected {:?}", other.to_owned()),
+            }
+        }
+    }
+}
+
 /// Allocations (process-wide, and on the client's thread) per message over `rounds`
 /// echoes after a warm-up.
 async fn measure(
@@ -167,6 +187,15 @@ fn warmed_websocket_echo_makes_zero_allocations_per_message() {
                             failures.push(what);
                         }
                     }
+                }
+                pipelined(&mut ws, 20).await;
+                let before = alloc_count::global_counts();
+                pipelined(&mut ws, 100).await;
+                let all = alloc_count::global_counts().since(&before).total_requests();
+                let what = format!("{route} deflate={deflate} pipelined x16: {all} allocations");
+                eprintln!("{what}");
+                if all != 0 {
+                    failures.push(what);
                 }
                 ws.close(shockwave::websocket::CloseCode::NORMAL, "")
                     .await
