@@ -308,14 +308,10 @@ async fn connection(
         .await
         .map_err(|e| e.to_string())?;
     let mut start = 0;
-    // The payload bytes of the frame being received that are still to come.
     while !shared.stop.load(Ordering::Relaxed) {
         // Whole echoes in the buffer.
         let mut done = 0;
-        loop {
-            let Some((opcode, hlen, len)) = server_frame(&buf[start..filled]) else {
-                break;
-            };
+        while let Some((opcode, hlen, len)) = server_frame(&buf[start..filled]) {
             if filled - start < hlen + len {
                 break;
             }

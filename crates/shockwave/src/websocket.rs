@@ -237,6 +237,10 @@ const RETAIN: usize = 128 * 1024 + 64;
 /// they take less than this and the next message is already buffered.
 const HOLD_BACK: usize = 64 * 1024;
 
+/// `recv_and_reply` sends an echoed payload of at least this size from the read buffer
+/// (vectored write) instead of copying it into the output buffer.
+const VECTORED_MIN: usize = 16 * 1024;
+
 /// An open WebSocket connection, for either role: see the [module docs](self).
 ///
 /// It is `Send`: a server socket runs on the connection's worker task unless the
@@ -570,6 +574,36 @@ impl WebSocket {
         if self.done {
             return Some(Err(WebSocketError::Closed));
         }
+        // A large answer that is the received payload itself (an echo) goes out from the
+        // read buffer with a vectored write instead of being copied (server: unmasked).
+        if let (Place::Read(a, b), codec::Role::Server) = (slot.place, self.conn.role()) {
+            let bytes = answer.as_bytes();
+            if b - a >= VECTORED_MIN
+                && answer.is_data()
+                && bytes.len() == b - a
+                && std::ptr::eq(bytes.as_ptr(), self.rbuf[a..].as_ptr())
+            {
+                let mut sink = HeaderSink {
+                    buf: &mut self.wbuf,
+                    skip: (bytes.as_ptr() as usize, bytes.len()),
+                    skipped: false,
+                };
+                let encoded = encode_into(&mut self.conn, &mut sink, answer);
+                let skipped = sink.skipped;
+                if let Err(e) = encoded {
+                    return Some(self.sent(Err(e)).await.map(|()| true));
+                }
+                let extra = skipped.then_some((a, b));
+                if let Err(e) = self.write_parts(extra).await {
+                    self.abort();
+                    return Some(Err(e));
+                }
+                if self.conn.is_closed() {
+                    self.finish().await;
+                }
+                return Some(Ok(true));
+            }
+        }
         let encoded = encode(&mut self.conn, &mut self.wbuf, answer);
         if matches!(encoded, Ok(false)) && self.wbuf.len() < HOLD_BACK && self.frame_buffered() {
             // The next message is already here: its answer goes out with this one.
@@ -791,42 +825,34 @@ impl WebSocket {
 
     /// Writes `wbuf` within the write timeout.
     async fn write_out(&mut self) -> Result<(), WebSocketError> {
-        if self.wbuf.is_empty() {
+        self.write_parts(None).await
+    }
+
+    /// Writes `wbuf` and then `rbuf[a..b]` (an answer's payload sent from the read
+    /// buffer, when given) within the write timeout.
+    async fn write_parts(&mut self, extra: Option<(usize, usize)>) -> Result<(), WebSocketError> {
+        if self.wbuf.is_empty() && extra.is_none() {
             return Ok(());
         }
-        // Fast path: the transport usually takes the whole frame at once, and then no
-        // write timer is needed.
         let mut done = 0;
-        let fast = {
+        let r = {
             let io = &mut self.io;
-            let wbuf = &self.wbuf;
-            std::future::poll_fn(|cx| {
-                while done < wbuf.len() {
-                    match Pin::new(&mut **io).poll_write(cx, &wbuf[done..]) {
-                        Poll::Ready(Ok(0)) => {
-                            return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero)))
-                        }
-                        Poll::Ready(Ok(n)) => done += n,
-                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                        Poll::Pending => return Poll::Ready(Ok(false)),
-                    }
+            let parts: [&[u8]; 2] = [&self.wbuf, extra.map_or(&[][..], |(a, b)| &self.rbuf[a..b])];
+            // Fast path: the transport usually takes everything at once, and then no
+            // write timer is needed.
+            let fast =
+                std::future::poll_fn(|cx| match poll_write_parts(io, cx, parts, &mut done) {
+                    Poll::Ready(r) => Poll::Ready(Some(r)),
+                    Poll::Pending => Poll::Ready(None),
+                })
+                .await;
+            match fast {
+                Some(r) => Ok(r),
+                None => {
+                    let rest =
+                        std::future::poll_fn(|cx| poll_write_parts(io, cx, parts, &mut done));
+                    tokio::time::timeout(self.config.write_timeout, rest).await
                 }
-                match Pin::new(&mut **io).poll_flush(cx) {
-                    Poll::Ready(r) => Poll::Ready(r.map(|()| true)),
-                    Poll::Pending => Poll::Ready(Ok(false)),
-                }
-            })
-            .await
-        };
-        let r = match fast {
-            Ok(true) => Ok(Ok(())),
-            Err(e) => Ok(Err(e)),
-            Ok(false) => {
-                let write = async {
-                    self.io.write_all(&self.wbuf[done..]).await?;
-                    self.io.flush().await
-                };
-                tokio::time::timeout(self.config.write_timeout, write).await
             }
         };
         self.wbuf.clear();
@@ -867,11 +893,75 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     }
 }
 
+/// Writes `parts[0]` then `parts[1]` from byte `done` on (vectored while both are left),
+/// then flushes.
+fn poll_write_parts(
+    io: &mut Box<dyn Io + Send + 'static>,
+    cx: &mut std::task::Context<'_>,
+    parts: [&[u8]; 2],
+    done: &mut usize,
+) -> Poll<io::Result<()>> {
+    let [head, tail] = parts;
+    while *done < head.len() + tail.len() {
+        let r = if *done < head.len() && !tail.is_empty() {
+            let bufs = [io::IoSlice::new(&head[*done..]), io::IoSlice::new(tail)];
+            Pin::new(&mut **io).poll_write_vectored(cx, &bufs)
+        } else if *done < head.len() {
+            Pin::new(&mut **io).poll_write(cx, &head[*done..])
+        } else {
+            Pin::new(&mut **io).poll_write(cx, &tail[*done - head.len()..])
+        };
+        match r {
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Poll::Ready(Ok(n)) => *done += n,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    Pin::new(&mut **io).poll_flush(cx)
+}
+
+/// An output sink that leaves out one payload the caller writes itself from where it
+/// lies (recognised by its address and length): a server's unmasked, uncompressed answer
+/// sent straight from the read buffer. Never used where frames are masked.
+struct HeaderSink<'w> {
+    buf: &'w mut Vec<u8>,
+    skip: (usize, usize),
+    skipped: bool,
+}
+
+impl codec::frame::FrameSink for HeaderSink<'_> {
+    fn len(&self) -> usize {
+        self.buf.len() + if self.skipped { self.skip.1 } else { 0 }
+    }
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        if !self.skipped && (bytes.as_ptr() as usize, bytes.len()) == self.skip {
+            self.skipped = true;
+        } else {
+            self.buf.extend_from_slice(bytes);
+        }
+    }
+    fn tail_mut(&mut self, start: usize) -> &mut [u8] {
+        // Only for masking, which a server never does.
+        let start = start.min(self.buf.len());
+        &mut self.buf[start..]
+    }
+}
+
 /// Encodes `message` into `wbuf`: `Ok(true)` when it was our Close (the close timer
 /// starts), `Ok(false)` for anything else, including a Close once one was sent (a no-op).
 fn encode(
     conn: &mut codec::Connection,
     wbuf: &mut Vec<u8>,
+    message: MessageRef<'_>,
+) -> Result<bool, codec::Error> {
+    encode_into(conn, wbuf, message)
+}
+
+/// [`encode`] into any frame sink.
+fn encode_into<S: codec::frame::FrameSink + ?Sized>(
+    conn: &mut codec::Connection,
+    wbuf: &mut S,
     message: MessageRef<'_>,
 ) -> Result<bool, codec::Error> {
     match message {
