@@ -94,6 +94,19 @@ impl ServerSpec {
         }
     }
 
+    /// `ws_echo serve SERVER {addr}`: a WebSocket echo server (`shockwave`,
+    /// `shockwave-owned`, `tungstenite`, `fastwebsockets`).
+    pub fn ws_echo(bin_dir: &Path, label: &str, server: &str) -> ServerSpec {
+        ServerSpec {
+            label: label.into(),
+            program: bin_dir.join("ws_echo"),
+            args: vec!["serve".into(), server.into(), "{addr}".into()],
+            has_stats: false,
+            udp: false,
+            ready_marker: "",
+        }
+    }
+
     fn start(&self) -> Result<Running, String> {
         let addr = if self.udp {
             free_udp_addr()?
@@ -371,6 +384,19 @@ pub enum Tool {
         /// `h3` or `shockwave`: whose client drives the servers.
         client: &'static str,
     },
+    /// `ws_echo load ADDR CONNECTIONS IN_FLIGHT SIZE WARMUP SECONDS PID`: WebSocket echo
+    /// messages/s (a "request" is one echoed message) over the settings' warm-up and
+    /// duration; the load generator reads the server tree's CPU time itself.
+    Ws {
+        /// The ws_echo binary.
+        program: PathBuf,
+        /// Connections.
+        connections: u32,
+        /// Messages in flight per connection.
+        in_flight: u32,
+        /// Message size, bytes.
+        size: u32,
+    },
 }
 
 /// A scenario: one protocol, one load generator, several servers.
@@ -446,6 +472,38 @@ fn sample(
                 client_busy_download: h.client_busy_download,
             });
         }
+        Tool::Ws {
+            program,
+            connections,
+            in_flight,
+            size,
+        } => {
+            let args: Vec<String> = vec![
+                "load".into(),
+                server.addr.clone(),
+                connections.to_string(),
+                in_flight.to_string(),
+                size.to_string(),
+                s.warmup.to_string(),
+                s.duration.to_string(),
+                pid.to_string(),
+            ];
+            let timeout = Duration::from_secs(30 + s.warmup + s.duration);
+            let text = run_captured(program, &args, timeout)?;
+            let w = parse_ws_load(&text)?;
+            let mem = server.mem()?;
+            drop(server);
+            return Ok(LoadSample {
+                requests: w.messages,
+                rps: w.mps,
+                cpu_us_per_req: w.cpu_us_per_msg,
+                peak_rss_kib: mem.hwm_kib,
+                errors: w.errors,
+                download_mbps: None,
+                client_busy: Some(w.client_busy).filter(|b| b.is_finite()),
+                client_busy_download: None,
+            });
+        }
     };
     let mem = server.mem()?;
     drop(server);
@@ -458,6 +516,44 @@ fn sample(
         download_mbps: None,
         client_busy: None,
         client_busy_download: None,
+    })
+}
+
+/// What one `ws_echo load` run measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WsLoadOutput {
+    /// Echoes received in the measured window.
+    pub messages: u64,
+    /// Wrong echoes plus failed connections.
+    pub errors: u64,
+    /// Echoed messages per second.
+    pub mps: f64,
+    /// Server CPU (the process tree's utime + stime) µs per message.
+    pub cpu_us_per_msg: f64,
+    /// The load generator's CPU time over wall time.
+    pub client_busy: f64,
+}
+
+/// Parses the `ws_echo: messages=N errors=N mps=X server_cpu_us_per_msg=X
+/// client_busy=X` line.
+pub fn parse_ws_load(text: &str) -> Result<WsLoadOutput, String> {
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("ws_echo: messages="))
+        .ok_or_else(|| format!("cannot read ws_echo output: {}", snippet(text)))?;
+    let get = |key: &str| -> Result<f64, String> {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| format!("no {key} in ws_echo output: {line}"))
+    };
+    Ok(WsLoadOutput {
+        messages: get("messages")? as u64,
+        errors: get("errors")? as u64,
+        mps: get("mps")?,
+        cpu_us_per_msg: get("server_cpu_us_per_msg")?,
+        client_busy: get("client_busy")?,
     })
 }
 
@@ -866,6 +962,34 @@ Transfer/sec:     18.00MB
         let spec = ServerSpec::h3_baseline(Path::new("/b"), "h3", "h3");
         assert!(spec.udp);
         assert_eq!(spec.args, ["serve", "h3", "{addr}"]);
+    }
+
+    #[test]
+    fn ws_load_output_parses() {
+        let text = "ws_echo: 1 connection(s) failed, first: x\n\
+                    ws_echo: messages=900000 errors=1 mps=300000.5 server_cpu_us_per_msg=1.537 \
+                    client_busy=0.22\n";
+        let o = parse_ws_load(text).unwrap();
+        assert_eq!(
+            o,
+            WsLoadOutput {
+                messages: 900000,
+                errors: 1,
+                mps: 300000.5,
+                cpu_us_per_msg: 1.537,
+                client_busy: 0.22,
+            }
+        );
+        let nan = parse_ws_load(
+            "ws_echo: messages=0 errors=0 mps=0.0 server_cpu_us_per_msg=NaN client_busy=0.00",
+        )
+        .unwrap();
+        assert!(nan.cpu_us_per_msg.is_nan());
+        assert!(parse_ws_load("ws_echo: connect refused").is_err());
+        let spec = ServerSpec::ws_echo(Path::new("/b"), "fastwebsockets", "fastwebsockets");
+        assert_eq!(spec.program, Path::new("/b/ws_echo"));
+        assert_eq!(spec.args, ["serve", "fastwebsockets", "{addr}"]);
+        assert!(!spec.udp);
     }
 
     #[test]

@@ -33,6 +33,7 @@ use crate::load;
 
 const USAGE: &str = "usage: cargo xtask bench [--quick] [--save NAME] [--no-build] \
 [--skip-micro] [--skip-load] [--bench NAME]... [--out DIR]\n       \
+cargo xtask bench --websocket-only [--quick] [--no-build] [--save NAME] [--out DIR]\n       \
 cargo xtask bench --compare A B      (A, B: names given to --save, or JSON paths)\n       \
 cargo xtask bench --baseline-bin OLD [--new-bin NEW] [--quick] [--no-build] \
 [--baseline-h3-args ARGS] [--new-h3-args ARGS]\n                    \
@@ -152,6 +153,9 @@ struct Options {
     out: Option<PathBuf>,
     /// `--baseline-bin` and friends: compare two `shockwave` binaries instead.
     oldnew: oldnew::Flags,
+    /// `--websocket-only`: only the WebSocket echo comparison (no micro-benches, no HTTP
+    /// load), reported to `target/xtask-bench/websocket-docs/` unless `--out` is given.
+    websocket_only: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
@@ -165,6 +169,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         benches: Vec::new(),
         out: None,
         oldnew: oldnew::Flags::default(),
+        websocket_only: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -188,6 +193,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--no-build" => o.build = false,
             "--skip-micro" => o.micro = false,
             "--skip-load" => o.load = false,
+            "--websocket-only" => o.websocket_only = true,
             "--bench" => {
                 let b = value("--bench")?;
                 if !micro::BENCHES.iter().any(|(n, _)| *n == b) {
@@ -375,6 +381,12 @@ fn settings_text(mode: Mode, o: &Options) -> Vec<String> {
             l.h3_requests, l.h3_mib, l.h3_requests, l.h3_mib
         ));
         v.push(format!(
+            "WebSocket: `ws_echo load ADDR C N SIZE {} {} PID` (one thread, C connections with \
+             N binary messages in flight each, a {} s warm-up then {} s measured; a request is \
+             one echoed message); server CPU is utime + stime of the server's process tree",
+            l.warmup, l.duration, l.warmup, l.duration
+        ));
+        v.push(format!(
             "long run: {} warm-up + {} requests with `h2load --h1 -c {} -m 1`",
             l.long_warmup, l.long_requests, l.h2_clients
         ));
@@ -418,6 +430,53 @@ fn http3_scenarios(bin_dir: &Path, settings: &LoadSettings) -> Vec<Scenario> {
     .collect()
 }
 
+/// The WebSocket echo scenarios: `benches/src/bin/ws_echo.rs` serves an echo with
+/// Shockwave (borrowed messages, `recv_and_reply`; and owned ones, `recv`/`send`),
+/// fastwebsockets (over a hyper 1 upgrade) and tokio-tungstenite, each in its own
+/// process with one worker per core, and drives them with its own load generator (one
+/// thread, binary messages, permessage-deflate off). Ratios divide by fastwebsockets.
+fn websocket_scenarios(bin_dir: &Path, settings: &LoadSettings) -> Vec<Scenario> {
+    let program = bin_dir.join("ws_echo");
+    let servers = vec![
+        ServerSpec::ws_echo(bin_dir, "shockwave (recv_and_reply: borrowed)", "shockwave"),
+        ServerSpec::ws_echo(bin_dir, "shockwave (recv/send: owned)", "shockwave-owned"),
+        ServerSpec::ws_echo(
+            bin_dir,
+            "fastwebsockets 0.10 (hyper 1 upgrade)",
+            "fastwebsockets",
+        ),
+        ServerSpec::ws_echo(bin_dir, "tokio-tungstenite 0.28", "tungstenite"),
+    ];
+    [
+        ("echo 64 B, 32 connections x 16 in flight", 32, 16, 64),
+        // One at a time: no batching of answers possible, a system call per message.
+        ("echo 64 B, 64 connections x 1 in flight", 64, 1, 64),
+        (
+            "echo 64 KiB, 16 connections x 2 in flight",
+            16,
+            2,
+            64 * 1024,
+        ),
+    ]
+    .into_iter()
+    .map(|(name, connections, in_flight, size)| Scenario {
+        protocol: "WebSocket",
+        name,
+        tool_text: format!(
+            "ws_echo load ADDR {connections} {in_flight} {size} {} {} PID",
+            settings.warmup, settings.duration
+        ),
+        tool: Tool::Ws {
+            program: program.clone(),
+            connections,
+            in_flight,
+            size,
+        },
+        servers: servers.clone(),
+    })
+    .collect()
+}
+
 /// Runs `cargo xtask bench`.
 pub fn bench(args: &[String]) -> Result<(), String> {
     let o = parse_args(args)?;
@@ -434,7 +493,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     if let Some(old) = &o.oldnew.old {
         return old_vs_new(&o, old);
     }
-    if o.load {
+    if o.load && !o.websocket_only {
         check_peers()?;
     }
     let started = SystemTime::now();
@@ -454,6 +513,9 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         settings: settings_text(mode, &o),
         ..Results::default()
     };
+    if o.websocket_only {
+        return websocket_only(&o, results);
+    }
     let benches: Vec<&'static str> = micro::BENCHES
         .iter()
         .map(|(b, _)| *b)
@@ -470,6 +532,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     let mut h2_baseline = None;
     let mut h2_example = None;
     let mut h3_built = Ok(());
+    let mut ws_built = Ok(());
     if o.load {
         match load::build_servers(mode.server_profile(), o.build) {
             Ok(dir) => bin_dir = Some(dir),
@@ -512,6 +575,10 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             cmd.args(["build", "--profile", mode.server_profile(), "-p"])
                 .args(["shockwave-benches", "--bin", "h3_baseline"]);
             h3_built = crate::run(&mut cmd).map_err(|e| format!("h3_baseline did not build: {e}"));
+            let mut cmd = crate::cargo();
+            cmd.args(["build", "--profile", mode.server_profile(), "-p"])
+                .args(["shockwave-benches", "--bin", "ws_echo"]);
+            ws_built = crate::run(&mut cmd).map_err(|e| format!("ws_echo did not build: {e}"));
         }
     }
     eprintln!(
@@ -606,6 +673,12 @@ pub fn bench(args: &[String]) -> Result<(), String> {
                 .load_notes
                 .push(format!("HTTP/3 comparison unavailable: {e}")),
         }
+        match &ws_built {
+            Ok(()) => scenarios.extend(websocket_scenarios(bin_dir, &settings)),
+            Err(e) => results
+                .load_notes
+                .push(format!("WebSocket comparison unavailable: {e}")),
+        }
         for sc in &scenarios {
             let mut r = loadrun::run_scenario(sc, &settings, &mut results.load_notes);
             results.load.append(&mut r);
@@ -651,6 +724,43 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     });
     write_report(&results, &out)?;
     for n in results.micro_notes.iter().chain(&results.load_notes) {
+        eprintln!("xtask bench: note: {n}");
+    }
+    Ok(())
+}
+
+/// `cargo xtask bench --websocket-only`: builds `ws_echo`, runs the WebSocket scenarios
+/// alone and writes their report (by default to `target/xtask-bench/websocket-docs/`:
+/// the published docs/BENCHMARKS.md comes from a full run).
+fn websocket_only(o: &Options, mut results: Results) -> Result<(), String> {
+    let mode = o.mode;
+    if o.build {
+        let mut cmd = crate::cargo();
+        cmd.args(["build", "--profile", mode.server_profile(), "-p"])
+            .args(["shockwave-benches", "--bin", "ws_echo"]);
+        crate::run(&mut cmd).map_err(|e| format!("ws_echo did not build: {e}"))?;
+    }
+    let bin_dir = load::profile_dir(mode.server_profile());
+    let settings = mode.load();
+    results.settings.retain(|s| s.starts_with("WebSocket"));
+    for sc in websocket_scenarios(&bin_dir, &settings) {
+        let mut r = loadrun::run_scenario(&sc, &settings, &mut results.load_notes);
+        results.load.append(&mut r);
+    }
+    let json = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
+    let dir = results_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let mut saved = vec![dir.join(format!("websocket-{}.json", mode.name()))];
+    if let Some(name) = &o.save {
+        saved.push(dir.join(format!("{name}.json")));
+    }
+    for path in &saved {
+        std::fs::write(path, &json).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        eprintln!("xtask bench: results saved to {}", path.display());
+    }
+    let out = o.out.clone().unwrap_or_else(|| dir.join("websocket-docs"));
+    write_report(&results, &out)?;
+    for n in &results.load_notes {
         eprintln!("xtask bench: note: {n}");
     }
     Ok(())
@@ -811,6 +921,11 @@ mod tests {
         assert!(parse_args(&args("--bench nope")).is_err());
         assert!(parse_args(&args("--save ../x")).is_err());
         assert!(parse_args(&args("--fast")).is_err());
+        assert!(
+            parse_args(&args("--websocket-only --quick"))
+                .unwrap()
+                .websocket_only
+        );
         assert_eq!(parse_args(&[]).unwrap().mode, Mode::Full);
     }
 
@@ -846,6 +961,11 @@ mod tests {
         let h3 = (2 * 2 * l.rounds) as f64
             * (l.h3_requests as f64 / 10_000.0 + l.h3_mib as f64 * 1.05 / 50.0 + 1.0);
         assert!(h3 < 60.0, "{h3}");
+        // WebSocket: 3 scenarios x 4 servers x rounds, warm-up + duration + ~1 s of start-up.
+        let ws = websocket_scenarios(Path::new("/b"), &l);
+        let servers: usize = ws.iter().map(|sc| sc.servers.len()).sum();
+        let ws = (servers * l.rounds) as f64 * (l.warmup + l.duration + 1) as f64;
+        assert!(ws < 150.0, "{ws}");
         assert!(l.rounds >= 3);
     }
 }

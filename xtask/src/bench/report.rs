@@ -303,8 +303,10 @@ pub fn render(r: &Results, charts: &[String]) -> String {
          (min–max). Server CPU is user + system time from `/proc/PID/stat` divided by the \
          requests served (HTTP/3: from `/proc/PID/task/*/schedstat` around the measured \
          phases); peak RSS is the server's `VmHWM`. Ratios divide by the peer named in the \
-         column (hyper for HTTP/1.1 and HTTP/2, h3 for HTTP/3): above 1 is better for req/s \
-         and MB/s, below 1 is better for CPU. HTTP/3 client busy: the client thread's CPU \
+         column (hyper for HTTP/1.1 and HTTP/2, h3 for HTTP/3, fastwebsockets for WebSocket): \
+         above 1 is better for req/s and MB/s, below 1 is better for CPU. WebSocket: a \
+         request is one echoed message (req/s = messages/s, CPU µs/req = server CPU per \
+         message, over the server's process tree). HTTP/3 client busy: the client thread's CPU \
          time over wall time in the request phase and in the download (near 100%: the \
          client, not the server, sets the pace).\n"
     );
