@@ -54,7 +54,20 @@ fn ud(kind: u64, idx: usize) -> u64 {
 
 /// Checks that io_uring can serve here: the `SHOCKWAVE_IO_URING=off` switch, a kernel of
 /// 6.0 or later (multishot receive), a ring, the opcodes, a provided-buffer ring.
+///
+/// Runs on a short-lived thread of its own: closing a ring queues exit work to the
+/// threads that used it, which would interrupt a blocking system call of the caller's
+/// thread (`EINTR` on a socket read with a timeout).
 pub(crate) fn probe() -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("shockwave-io-uring-probe".into())
+        .spawn(probe_here)
+        .map_err(|e| format!("cannot start the probe thread: {e}"))?
+        .join()
+        .unwrap_or_else(|_| Err("the io_uring probe panicked".into()))
+}
+
+fn probe_here() -> Result<(), String> {
     if std::env::var_os("SHOCKWAVE_IO_URING").is_some_and(|v| v == "off") {
         return Err("disabled by SHOCKWAVE_IO_URING=off".into());
     }
