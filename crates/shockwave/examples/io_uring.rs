@@ -8,9 +8,15 @@ fn main() -> std::io::Result<()> {
     let handle = Server::builder()
         .bind("127.0.0.1:8080".parse().unwrap())
         .io(Io::Uring)
-        .start(handler_fn(async |_cx| Response::text("Hello from io_uring!")))?;
+        .start(handler_fn(async |_cx| {
+            Response::text("Hello from io_uring!")
+        }))?;
     // `Io::Epoll` here means io_uring was unavailable (the reason is logged as a warning).
-    println!("listening on http://{}/ with {:?}", handle.local_addr(), handle.io());
+    println!(
+        "listening on http://{}/ with {:?}",
+        handle.local_addr(),
+        handle.io()
+    );
     handle.shutdown_on_signals()?;
     handle.wait()
 }

@@ -51,7 +51,11 @@ fn uring() -> ServerBuilder {
 
 fn start_with(b: ServerBuilder) -> ServerHandle {
     let h = b.start(Routes(DefaultRoutes::new())).unwrap();
-    assert_eq!(h.io(), Io::Uring, "io_uring must be available in CI (kernel 6.0+)");
+    assert_eq!(
+        h.io(),
+        Io::Uring,
+        "io_uring must be available in CI (kernel 6.0+)"
+    );
     h
 }
 
@@ -160,7 +164,9 @@ fn large_responses_survive_short_writes_and_a_slow_reader() {
     let h = start();
     let mut s = connect(h.local_addr());
     // A small receive buffer: the server's sends come back short and wait on the socket.
-    socket2::SockRef::from(&s).set_recv_buffer_size(32 * 1024).unwrap();
+    socket2::SockRef::from(&s)
+        .set_recv_buffer_size(32 * 1024)
+        .unwrap();
     let mut pending = Vec::new();
     for _ in 0..2 {
         s.write_all(&get("/big")).unwrap();
@@ -170,7 +176,10 @@ fn large_responses_survive_short_writes_and_a_slow_reader() {
         assert_eq!(r.status, 200);
         assert_eq!(r.body.len(), BIG);
         assert!(
-            r.body.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8),
+            r.body
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| b == (i % 251) as u8),
             "response bytes out of order"
         );
     }
@@ -215,7 +224,11 @@ fn connection_cap_refuses_with_503() {
     }
     let mut c = connect(addr);
     let out = read_to_close(&mut c);
-    assert!(out.starts_with(b"HTTP/1.1 503"), "{:?}", String::from_utf8_lossy(&out));
+    assert!(
+        out.starts_with(b"HTTP/1.1 503"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
     assert_eq!(h.stats().connections_refused, 1);
     drop((a, b));
     stop(h);
@@ -243,7 +256,10 @@ fn limits_431_413_400_as_on_epoll() {
     let mut too_big = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n".to_vec();
     too_big.extend(std::iter::repeat_n(b'x', 5000));
     assert_eq!(status_of(addr, &too_big), 413);
-    assert_eq!(status_of(addr, b"GET / HTTP/1.1\r\nHost: t\r\nbad header\r\n\r\n"), 400);
+    assert_eq!(
+        status_of(addr, b"GET / HTTP/1.1\r\nHost: t\r\nbad header\r\n\r\n"),
+        400
+    );
     assert_eq!(status_of(addr, b"GET / HTTP/9.9\r\nHost: t\r\n\r\n"), 505);
     stop(h);
 }
@@ -263,12 +279,19 @@ fn idle_and_header_read_timeouts_close_connections() {
     assert_eq!(read_response(&mut s, &mut pending).status, 200);
     let t = std::time::Instant::now();
     assert!(read_to_close(&mut s).is_empty());
-    assert!(t.elapsed() < Duration::from_secs(4), "idle connection kept open");
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "idle connection kept open"
+    );
     // A request head that never completes: 408.
     let mut s = connect(addr);
     s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
     let out = read_to_close(&mut s);
-    assert!(out.starts_with(b"HTTP/1.1 408"), "{:?}", String::from_utf8_lossy(&out));
+    assert!(
+        out.starts_with(b"HTTP/1.1 408"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
     // A connection that never sends anything: closed by the header-read timeout.
     let mut s = connect(addr);
     assert!(read_to_close(&mut s).is_empty());
@@ -310,7 +333,10 @@ fn h2c_prior_knowledge_over_io_uring() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("200 succeeded, 0 failed, 0 errored"), "{text}");
+    assert!(
+        text.contains("200 succeeded, 0 failed, 0 errored"),
+        "{text}"
+    );
     assert!(text.contains("200 2xx"), "{text}");
     assert_eq!(h.stats().connections_accepted, 1);
     stop(h);
@@ -332,10 +358,19 @@ fn curl_keep_alive_and_chunked_upload() {
         String::from_utf8_lossy(&out.stdout),
         r#"Hello, World!{"message":"Hello, World!"}"#
     );
-    assert!(err.contains("Re-using existing connection") || err.contains("Reusing existing"), "{err}");
+    assert!(
+        err.contains("Re-using existing connection") || err.contains("Reusing existing"),
+        "{err}"
+    );
     let body = "q".repeat(200_000);
     let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10", "-H", "Transfer-Encoding: chunked"])
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "-H",
+            "Transfer-Encoding: chunked",
+        ])
         .args(["--data-binary", "@-", &format!("{base}/echo")])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -346,7 +381,11 @@ fn curl_keep_alive_and_chunked_upload() {
         })
         .unwrap();
     assert!(out.status.success());
-    assert!(out.stdout == body.as_bytes(), "echo differs: {} bytes", out.stdout.len());
+    assert!(
+        out.stdout == body.as_bytes(),
+        "echo differs: {} bytes",
+        out.stdout.len()
+    );
     stop(h);
 }
 
@@ -410,8 +449,15 @@ fn falls_back_to_epoll_when_io_uring_is_unavailable() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("fallback child: served with epoll"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("fallback child: served with epoll"),
+        "{stdout}"
+    );
     // Without the switch the same builder gets io_uring.
     let h = start();
     stop(h);
@@ -422,9 +468,17 @@ fn the_cli_serves_with_io_uring_and_falls_back() {
     let bin = env!("CARGO_BIN_EXE_shockwave");
     for (off, want) in [(false, "--io uring"), (true, "--io epoll")] {
         let mut cmd = Command::new(bin);
-        cmd.args(["serve", "--addr", "127.0.0.1:0", "--workers", "1", "--io", "uring"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
+        cmd.args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--io",
+            "uring",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
         if off {
             cmd.env("SHOCKWAVE_IO_URING", "off");
         }
@@ -444,4 +498,25 @@ fn the_cli_serves_with_io_uring_and_falls_back() {
             assert!(err.contains("io_uring is unavailable"), "{err}");
         }
     }
+}
+
+/// An upgraded connection (WebSocket, the `/ws` echo) runs on the ring's stream too.
+#[tokio::test]
+async fn websocket_upgrade_over_io_uring() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let h = start();
+    let url = format!("ws://{}/ws", h.local_addr());
+    let tcp = tokio::net::TcpStream::connect(h.local_addr())
+        .await
+        .unwrap();
+    let (mut ws, response) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
+    assert_eq!(response.status(), 101);
+    ws.send(Message::text("hello")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("hello"));
+    let big: Vec<u8> = (0..600 * 1024).map(|i| (i % 251) as u8).collect();
+    ws.send(Message::binary(big.clone())).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::binary(big));
+    ws.close(None).await.unwrap();
+    tokio::task::spawn_blocking(move || stop(h)).await.unwrap();
 }

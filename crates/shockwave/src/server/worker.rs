@@ -466,8 +466,11 @@ async fn accept_loop<H: Handler>(
 /// when its first bytes are the HTTP/2 client preface, else HTTP/1.1 (with its
 /// `Upgrade: h2c`). The first bytes must come within the header-read timeout (once:
 /// HTTP/1.1 then finds them buffered); a shutdown closes the wait.
-pub(crate) async fn serve_cleartext<S, H>(stream: S, st: &WorkerState<H>, remote: Option<SocketAddr>)
-where
+pub(crate) async fn serve_cleartext<S, H>(
+    stream: S,
+    st: &WorkerState<H>,
+    remote: Option<SocketAddr>,
+) where
     S: Peek + tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     H: Handler,
 {

@@ -147,7 +147,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let alloc: Alloc = args.alloc.parse().map_err(anyhow::Error::msg)?;
     init_logging(args.log)?;
     let mut pem_dir = None;
-    let io = if args.io == "uring" { Io::Uring } else { Io::Epoll };
+    let io = if args.io == "uring" {
+        Io::Uring
+    } else {
+        Io::Epoll
+    };
     let mut builder = Server::builder().bind(args.addr).alloc(alloc).io(io);
     if let Some(w) = args.workers {
         builder = builder.workers(w);

@@ -367,8 +367,7 @@ impl Driver {
             }
             // The queue is full: submit what it holds now.
             if let Err(e) = ring.submit() {
-                if e.raw_os_error() != Some(libc::EINTR) && e.raw_os_error() != Some(libc::EBUSY)
-                {
+                if e.raw_os_error() != Some(libc::EINTR) && e.raw_os_error() != Some(libc::EBUSY) {
                     tracing::warn!(error = %e, "io_uring submit failed");
                 }
             }
@@ -479,7 +478,9 @@ impl Driver {
     /// Runs `f` on connection `idx` (which must exist).
     pub(crate) fn with_conn<R>(&self, idx: usize, f: impl FnOnce(&mut ConnState) -> R) -> R {
         let mut conns = self.conns.borrow_mut();
-        f(conns[idx].as_mut().expect("a live io_uring connection slot"))
+        f(conns[idx]
+            .as_mut()
+            .expect("a live io_uring connection slot"))
     }
 
     /// Arms the multishot receive of `c` if it is idle and may receive.
@@ -531,7 +532,9 @@ impl Driver {
     /// socket once nothing runs.
     pub(crate) fn release(&self, idx: usize) {
         let mut conns = self.conns.borrow_mut();
-        let c = conns[idx].as_mut().expect("a live io_uring connection slot");
+        let c = conns[idx]
+            .as_mut()
+            .expect("a live io_uring connection slot");
         c.dropped = true;
         c.reader = None;
         c.writer = None;
@@ -721,7 +724,9 @@ impl Driver {
             }
             K_RECV => {
                 let mut conns = self.conns.borrow_mut();
-                let c = conns[idx].as_mut().expect("a recv completion for a live slot");
+                let c = conns[idx]
+                    .as_mut()
+                    .expect("a recv completion for a live slot");
                 if !more {
                     c.inflight -= 1;
                     c.recv = Recv::Idle;
@@ -757,7 +762,9 @@ impl Driver {
             }
             K_SEND => {
                 let mut conns = self.conns.borrow_mut();
-                let c = conns[idx].as_mut().expect("a send completion for a live slot");
+                let c = conns[idx]
+                    .as_mut()
+                    .expect("a send completion for a live slot");
                 c.inflight -= 1;
                 if res > 0 && !(c.dropped && c.err.is_some()) {
                     c.sent += res as usize;

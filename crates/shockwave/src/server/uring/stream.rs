@@ -257,3 +257,122 @@ impl Drop for UringStream {
         // Elsewhere: the `Rc` is forgotten (see the `Send` impl).
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read as _, Write as _};
+    use std::task::Waker;
+    use std::time::Duration;
+
+    fn pair() -> (std::net::TcpStream, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (client, server)
+    }
+
+    /// The `Send` impl: moved to another thread (as an upgraded connection could be),
+    /// the stream fails every operation and its drop leaks instead of touching the
+    /// worker's `Rc`.
+    #[test]
+    fn off_its_thread_a_stream_fails_and_its_drop_leaks() {
+        let (_client, server) = pair();
+        let driver = Rc::new(Driver::new(Duration::from_secs(1)).unwrap());
+        let stream = UringStream::new(driver.clone(), server.into());
+        assert_eq!(Rc::strong_count(&driver), 2);
+        std::thread::spawn(move || {
+            let mut s = stream;
+            let mut cx = Context::from_waker(Waker::noop());
+            let mut buf = [0u8; 8];
+            let mut rb = ReadBuf::new(&mut buf);
+            let r = Pin::new(&mut s).poll_read(&mut cx, &mut rb);
+            assert!(
+                matches!(r, Poll::Ready(Err(ref e)) if e.to_string().contains("off its worker"))
+            );
+            let w = Pin::new(&mut s).poll_write(&mut cx, b"x");
+            assert!(matches!(w, Poll::Ready(Err(_))));
+            let p = crate::server::worker::Peek::try_peek(&s, &mut buf, &|_| true);
+            assert!(p.is_err());
+            drop(s);
+        })
+        .join()
+        .unwrap();
+        // The count the moved stream held is leaked; its slot is still live.
+        assert_eq!(Rc::strong_count(&driver), 2);
+        assert_eq!(driver.live_conns(), 1);
+    }
+
+    /// On its thread, with a reactor: bytes both ways through the ring, a write larger
+    /// than the send cap (short sends), the peer's EOF, and the slot freed after the
+    /// drop once its operations completed; dropping the driver then finds nothing to
+    /// cancel.
+    #[test]
+    fn on_its_thread_bytes_flow_through_the_ring() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (mut client, server) = pair();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async move {
+            let driver = Rc::new(Driver::new(Duration::from_secs(1)).unwrap());
+            // SAFETY: as in `uring::start`: the `RingFd` keeps the ring (and its
+            // descriptor) alive for as long as the `AsyncFd`.
+            let afd = unsafe {
+                tokio::io::unix::AsyncFd::register_with_interest(
+                    super::super::ring::RingFd(driver.clone()),
+                    tokio::io::Interest::READABLE,
+                )
+            }
+            .unwrap();
+            let reactor = {
+                let driver = driver.clone();
+                tokio::task::spawn_local(async move {
+                    let mut turn = super::super::ring::Turn::default();
+                    loop {
+                        let _ =
+                            std::future::poll_fn(|cx| driver.poll_turn(cx, &afd, &mut turn)).await;
+                    }
+                })
+            };
+            let mut s = UringStream::new(driver.clone(), server.into());
+            let big: Vec<u8> = (0..3 * WRITE_CAP).map(|i| (i % 253) as u8).collect();
+            let expected = big.clone();
+            let peer = std::thread::spawn(move || {
+                client.write_all(b"ping").unwrap();
+                let mut got = vec![0u8; expected.len()];
+                client.read_exact(&mut got).unwrap();
+                assert!(got == expected);
+                client.shutdown(std::net::Shutdown::Write).unwrap();
+                let mut rest = Vec::new();
+                client.read_to_end(&mut rest).unwrap();
+                rest
+            });
+            let mut buf = [0u8; 4];
+            s.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"ping");
+            s.write_all(&big).await.unwrap();
+            let mut rest = Vec::new();
+            s.read_to_end(&mut rest).await.unwrap();
+            assert!(rest.is_empty());
+            s.write_all(b"bye").await.unwrap();
+            s.shutdown().await.unwrap();
+            drop(s);
+            let tail = tokio::task::spawn_blocking(move || peer.join().unwrap())
+                .await
+                .unwrap();
+            assert_eq!(tail, b"bye");
+            // The receive ended with the EOF and the sends completed: the slot is gone.
+            for _ in 0..100 {
+                if driver.live_conns() == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(driver.live_conns(), 0);
+            reactor.abort();
+        });
+    }
+}
