@@ -3,11 +3,14 @@
 //! Thread-per-core like the epoll driver: each worker owns one ring (`ring.rs`) with a
 //! multishot accept on the worker's own `SO_REUSEPORT` listener and a multishot receive
 //! per connection into a provided-buffer ring. The ring runs inside the worker's
-//! current-thread tokio runtime: its descriptor is registered with tokio's reactor
-//! (readable when completions wait), so handler futures, timers and the shutdown signal
-//! work as on the epoll path. A reactor task submits everything the connections queued
-//! (receives, sends, cancellations) with one `io_uring_enter` per turn and dispatches the
-//! completions.
+//! current-thread tokio runtime: an eventfd registered with the ring is watched by
+//! tokio's reactor (readable when completions or deferred work wait), so handler futures,
+//! timers and the shutdown signal work as on the epoll path. The ring is set up with
+//! `SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG` where the kernel has them (6.1+):
+//! completions are processed in batches when the worker enters the ring, never by
+//! interrupting it. A reactor task submits everything the connections queued (receives,
+//! sends, cancellations) with one `io_uring_enter` per turn (which also runs the deferred
+//! completions) and dispatches the completions.
 //!
 //! Each connection is a [`UringStream`] (`AsyncRead + AsyncWrite`), served by the same
 //! `serve_cleartext` as an epoll connection: the h2c preface sniff, then the HTTP/1.1
@@ -43,8 +46,8 @@ pub(crate) fn start<H: Handler>(
         Ok(d) => Rc::new(d),
         Err(e) => return Err((e, listeners)),
     };
-    // SAFETY: `RingFd` holds the driver, which owns the ring: its descriptor stays open
-    // and the same for as long as the `AsyncFd` (which owns the `RingFd`) lives.
+    // SAFETY: `RingFd` holds the driver, which owns the ring's eventfd: the descriptor
+    // stays open and the same for as long as the `AsyncFd` (which owns the `RingFd`) lives.
     let afd = match unsafe {
         AsyncFd::register_with_interest(RingFd(driver.clone()), Interest::READABLE)
     } {

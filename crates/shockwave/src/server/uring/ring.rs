@@ -305,6 +305,8 @@ pub(crate) struct Turn {
 /// One worker's ring and everything the kernel may touch through it.
 pub(crate) struct Driver {
     ring: RefCell<IoUring>,
+    /// The eventfd registered with the ring (see [`RingFd`]).
+    efd: OwnedFd,
     bufs: RefCell<Option<BufRing>>,
     conns: RefCell<Vec<Option<ConnState>>>,
     free: RefCell<Vec<usize>>,
@@ -325,13 +327,44 @@ pub(crate) struct Driver {
 
 impl Driver {
     pub(crate) fn new(linger_for: Duration) -> io::Result<Driver> {
+        // Completions run as deferred task work (only when this thread enters the ring
+        // with GETEVENTS: in batches, never interrupting the thread), submitted by this
+        // thread alone; the kernel flags pending work in the submission ring. Older
+        // kernels get cooperative task work, then the defaults.
         let ring = IoUring::builder()
             .setup_cqsize(RING_ENTRIES * 4)
-            .build(RING_ENTRIES)?;
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .setup_taskrun_flag()
+            .build(RING_ENTRIES)
+            .or_else(|_| {
+                IoUring::builder()
+                    .setup_cqsize(RING_ENTRIES * 4)
+                    .setup_coop_taskrun()
+                    .setup_taskrun_flag()
+                    .build(RING_ENTRIES)
+            })
+            .or_else(|_| {
+                IoUring::builder()
+                    .setup_cqsize(RING_ENTRIES * 4)
+                    .build(RING_ENTRIES)
+            })?;
+        // The wake-up descriptor: the kernel signals it when completions (or deferred
+        // work) arrive; tokio's reactor watches it.
+        // SAFETY: `eventfd` takes no pointers; a non-negative result is a new descriptor
+        // that we own.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if efd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: just created above, owned by nothing else.
+        let efd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(efd) };
+        ring.submitter().register_eventfd(efd.as_raw_fd())?;
         let bufs = BufRing::new(&ring, BUF_COUNT, BUF_SIZE)?;
         // (On an error below `bufs` would be leaked; nothing fails after this point.)
         Ok(Driver {
             ring: RefCell::new(ring),
+            efd,
             bufs: RefCell::new(Some(bufs)),
             conns: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
@@ -347,8 +380,16 @@ impl Driver {
         })
     }
 
-    pub(crate) fn ring_fd(&self) -> RawFd {
-        self.ring.borrow().as_raw_fd()
+    /// The descriptor that becomes readable when the ring has completions or deferred
+    /// work: the registered eventfd.
+    pub(crate) fn wake_fd(&self) -> RawFd {
+        self.efd.as_raw_fd()
+    }
+
+    /// Completions or deferred task work wait.
+    fn has_work(&self) -> bool {
+        let mut ring = self.ring.borrow_mut();
+        ring.submission().taskrun() || !ring.completion().is_empty()
     }
 
     /// Queues `sqe` (submitted at the reactor's next turn, with everything else queued
@@ -602,8 +643,8 @@ impl Driver {
 
     // ---- the reactor ----
 
-    /// One turn of the reactor: submit what is queued, dispatch completions, and wait for
-    /// the ring (via the ring descriptor's readiness). Ready when `turn` holds work for
+    /// One turn of the reactor: submit what is queued (running deferred completions),
+    /// dispatch completions, and wait for the ring (via its eventfd's readiness). Ready when `turn` holds work for
     /// the accept side or a lingering close was added.
     pub(crate) fn poll_turn(
         &self,
@@ -617,7 +658,15 @@ impl Driver {
                 *r = Some(cx.waker().clone());
             }
         }
+        let mut rounds = 0;
         loop {
+            rounds += 1;
+            if rounds > 64 {
+                // Fairness (and no spinning on a ring that keeps reporting work): let the
+                // connections run, then come back.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             self.dirty.set(false);
             self.submit();
             let reaped = self.reap(turn);
@@ -629,8 +678,10 @@ impl Driver {
             }
             match afd.poll_read_ready(cx) {
                 Poll::Ready(Ok(mut guard)) => {
-                    let empty = self.ring.borrow_mut().completion().is_empty();
-                    if empty {
+                    // The eventfd's count is never read: edge-triggered, each signal is
+                    // a new event. Readiness is cleared only once no work is left (a
+                    // signal after this check is a newer event for tokio).
+                    if !self.has_work() {
                         guard.clear_ready();
                     }
                 }
@@ -641,11 +692,16 @@ impl Driver {
     }
 
     fn submit(&self) {
-        let ring = self.ring.borrow();
-        // SAFETY: reading the queue length only.
-        if unsafe { ring.submission_shared().is_empty() } {
+        let mut ring = self.ring.borrow_mut();
+        let (empty, taskrun) = {
+            let sq = ring.submission();
+            (sq.is_empty(), sq.taskrun())
+        };
+        // Nothing to submit and no deferred work to run: no system call.
+        if empty && !taskrun {
             return;
         }
+        // (With pending task work `submit` adds GETEVENTS, which runs it.)
         if let Err(e) = ring.submit() {
             match e.raw_os_error() {
                 // Busy (completions to reap first) or interrupted: retried next turn.
@@ -855,13 +911,13 @@ impl Drop for Driver {
     }
 }
 
-/// The ring's descriptor, registered with tokio's reactor: readable when completions
-/// wait.
-/// (It holds the driver, so the ring outlives its registration.)
+/// The ring's wake-up eventfd, registered with tokio's reactor: readable when completions
+/// or deferred work wait. (It holds the driver, so the descriptor outlives its
+/// registration.)
 pub(crate) struct RingFd(pub std::rc::Rc<Driver>);
 
 impl std::os::fd::AsRawFd for RingFd {
     fn as_raw_fd(&self) -> RawFd {
-        self.0.ring_fd()
+        self.0.wake_fd()
     }
 }

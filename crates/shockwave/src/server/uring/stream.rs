@@ -318,8 +318,8 @@ mod tests {
         let local = tokio::task::LocalSet::new();
         local.block_on(&rt, async move {
             let driver = Rc::new(Driver::new(Duration::from_secs(1)).unwrap());
-            // SAFETY: as in `uring::start`: the `RingFd` keeps the ring (and its
-            // descriptor) alive for as long as the `AsyncFd`.
+            // SAFETY: as in `uring::start`: the `RingFd` keeps the driver (and its
+            // eventfd) alive for as long as the `AsyncFd`.
             let afd = unsafe {
                 tokio::io::unix::AsyncFd::register_with_interest(
                     super::super::ring::RingFd(driver.clone()),
