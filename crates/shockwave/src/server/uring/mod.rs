@@ -6,11 +6,11 @@
 //! current-thread tokio runtime: an eventfd registered with the ring is watched by
 //! tokio's reactor (readable when completions or deferred work wait), so handler futures,
 //! timers and the shutdown signal work as on the epoll path. The ring is set up with
-//! `SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG` where the kernel has them (6.1+):
-//! completions are processed in batches when the worker enters the ring, never by
-//! interrupting it. A reactor task submits everything the connections queued (receives,
-//! sends, cancellations) with one `io_uring_enter` per turn (which also runs the deferred
-//! completions) and dispatches the completions.
+//! `SINGLE_ISSUER | COOP_TASKRUN | TASKRUN_FLAG` where the kernel has them: completions
+//! never interrupt the running worker (they run at its next system call). A reactor task
+//! submits everything the connections queued (receives, sends, cancellations) with one
+//! `io_uring_enter` per turn (which also runs pending completion work) and dispatches the
+//! completions.
 //!
 //! Each connection is a [`UringStream`] (`AsyncRead + AsyncWrite`), served by the same
 //! `serve_cleartext` as an epoll connection: the h2c preface sniff, then the HTTP/1.1

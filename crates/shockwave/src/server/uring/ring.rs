@@ -327,23 +327,18 @@ pub(crate) struct Driver {
 
 impl Driver {
     pub(crate) fn new(linger_for: Duration) -> io::Result<Driver> {
-        // Completions run as deferred task work (only when this thread enters the ring
-        // with GETEVENTS: in batches, never interrupting the thread), submitted by this
-        // thread alone; the kernel flags pending work in the submission ring. Older
-        // kernels get cooperative task work, then the defaults.
+        // Cooperative task work: completions are not pushed to this thread with an
+        // interrupt while it runs; they run at its next system call (a sleeping thread
+        // is woken). The kernel flags pending work in the submission ring; this thread
+        // alone submits. (Not DEFER_TASKRUN: its work wakes only a thread waiting inside
+        // io_uring_enter, never the eventfd tokio's epoll watches.) Older kernels get
+        // the defaults.
         let ring = IoUring::builder()
             .setup_cqsize(RING_ENTRIES * 4)
             .setup_single_issuer()
-            .setup_defer_taskrun()
+            .setup_coop_taskrun()
             .setup_taskrun_flag()
             .build(RING_ENTRIES)
-            .or_else(|_| {
-                IoUring::builder()
-                    .setup_cqsize(RING_ENTRIES * 4)
-                    .setup_coop_taskrun()
-                    .setup_taskrun_flag()
-                    .build(RING_ENTRIES)
-            })
             .or_else(|_| {
                 IoUring::builder()
                     .setup_cqsize(RING_ENTRIES * 4)
@@ -659,6 +654,10 @@ impl Driver {
             }
         }
         let mut rounds = 0;
+        // The eventfd fired: enter the ring with GETEVENTS once (runs deferred
+        // completions even where the kernel does not flag them), then look again.
+        let mut kick = false;
+        let mut kicked = false;
         loop {
             rounds += 1;
             if rounds > 64 {
@@ -668,7 +667,7 @@ impl Driver {
                 return Poll::Pending;
             }
             self.dirty.set(false);
-            self.submit();
+            self.submit(std::mem::take(&mut kick));
             let reaped = self.reap(turn);
             if !turn.accepted.is_empty() || !turn.failed.is_empty() || self.linger_added.take() {
                 return Poll::Ready(Ok(()));
@@ -679,10 +678,15 @@ impl Driver {
             match afd.poll_read_ready(cx) {
                 Poll::Ready(Ok(mut guard)) => {
                     // The eventfd's count is never read: edge-triggered, each signal is
-                    // a new event. Readiness is cleared only once no work is left (a
-                    // signal after this check is a newer event for tokio).
-                    if !self.has_work() {
+                    // a new event. Readiness is cleared only after an enter that ran the
+                    // deferred work and once no work is left (a signal after this check
+                    // is a newer event for tokio).
+                    if !kicked {
+                        kicked = true;
+                        kick = true;
+                    } else if !self.has_work() {
                         guard.clear_ready();
+                        kicked = false;
                     }
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -691,18 +695,32 @@ impl Driver {
         }
     }
 
-    fn submit(&self) {
+    /// Submits the queued entries; with `getevents` (or work the kernel flags as
+    /// pending), the same system call runs the deferred completions.
+    fn submit(&self, getevents: bool) {
         let mut ring = self.ring.borrow_mut();
-        let (empty, taskrun) = {
+        let (len, taskrun) = {
             let sq = ring.submission();
-            (sq.is_empty(), sq.taskrun())
+            (sq.len(), sq.taskrun())
         };
         // Nothing to submit and no deferred work to run: no system call.
-        if empty && !taskrun {
+        if len == 0 && !taskrun && !getevents {
             return;
         }
-        // (With pending task work `submit` adds GETEVENTS, which runs it.)
-        if let Err(e) = ring.submit() {
+        const IORING_ENTER_GETEVENTS: u32 = 1;
+        let flags = if getevents || taskrun {
+            IORING_ENTER_GETEVENTS
+        } else {
+            0
+        };
+        // SAFETY: `len` entries are queued (pushed by `push`, whose callers keep their
+        // buffers valid); no argument pointer is passed; waiting for 0 completions
+        // never blocks.
+        let r = unsafe {
+            ring.submitter()
+                .enter::<libc::sigset_t>(len as u32, 0, flags, None)
+        };
+        if let Err(e) = r {
             match e.raw_os_error() {
                 // Busy (completions to reap first) or interrupted: retried next turn.
                 Some(libc::EBUSY | libc::EAGAIN | libc::EINTR) => self.dirty.set(true),
