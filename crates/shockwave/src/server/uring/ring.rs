@@ -330,8 +330,9 @@ impl Driver {
         // Cooperative task work: completions are not pushed to this thread with an
         // interrupt while it runs; they run at its next system call (a sleeping thread
         // is woken). The kernel flags pending work in the submission ring; this thread
-        // alone submits. (Not DEFER_TASKRUN: its work wakes only a thread waiting inside
-        // io_uring_enter, never the eventfd tokio's epoll watches.) Older kernels get
+        // alone submits. (Not DEFER_TASKRUN: with it, on Linux 6.18, pending work did not
+        // signal the eventfd tokio's epoll watches, and requests waited for unrelated
+        // wake-ups.) Older kernels get
         // the defaults.
         let ring = IoUring::builder()
             .setup_cqsize(RING_ENTRIES * 4)
