@@ -32,6 +32,9 @@ const RING_ENTRIES: u32 = 1024;
 /// Provided receive buffers per worker, and their size.
 const BUF_COUNT: u16 = 256;
 const BUF_SIZE: usize = 8 * 1024;
+/// Reactor turns (each after the woken connections ran) without completions before the
+/// reactor parks on its eventfd; reset by every turn that had completions.
+const SPINS: u32 = 2;
 /// The provided-buffer group id.
 const BGID: u16 = 0;
 /// Unread received bytes above which a connection's multishot receive is cancelled (the
@@ -322,6 +325,8 @@ pub(crate) struct Driver {
     linger_for: Duration,
     /// A lingering close was added since the reactor last looked.
     linger_added: Cell<bool>,
+    /// Turns left before the reactor parks (see [`SPINS`]).
+    spins: Cell<u32>,
     scratch: RefCell<Vec<cqueue::Entry>>,
 }
 
@@ -372,6 +377,7 @@ impl Driver {
             lingering: RefCell::new(std::collections::VecDeque::new()),
             linger_for,
             linger_added: Cell::new(false),
+            spins: Cell::new(0),
             scratch: RefCell::new(Vec::with_capacity(256)),
         })
     }
@@ -670,6 +676,9 @@ impl Driver {
             self.dirty.set(false);
             self.submit(std::mem::take(&mut kick));
             let reaped = self.reap(turn);
+            if reaped > 0 {
+                self.spins.set(SPINS);
+            }
             if !turn.accepted.is_empty() || !turn.failed.is_empty() || self.linger_added.take() {
                 return Poll::Ready(Ok(()));
             }
@@ -691,7 +700,18 @@ impl Driver {
                     }
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    // Busy: come back after the woken connections ran (their sends go
+                    // out with the next turn's enter, which also collects completions
+                    // the kernel flagged) instead of parking in epoll and being woken
+                    // through the eventfd. A few empty turns and it parks.
+                    let spins = self.spins.get();
+                    if spins > 0 {
+                        self.spins.set(spins - 1);
+                        cx.waker().wake_by_ref();
+                    }
+                    return Poll::Pending;
+                }
             }
         }
     }
