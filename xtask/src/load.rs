@@ -1,4 +1,5 @@
-//! `cargo xtask load`: the HTTP/1.1 load comparison. Builds `shockwave serve`, the hyper
+//! `cargo xtask load`: the HTTP/1.1 load comparison. Builds `shockwave serve` (run with
+//! the epoll driver and, as its own row, `--io uring`), the hyper
 //! HTTP/1.1 baseline and the no-parse ceiling server in release mode, runs each in turn
 //! under the same `wrk` settings (plain and 16-deep pipelined), and reports requests/s and
 //! server CPU time per request (utime+stime from /proc/PID/stat), with ratios.
@@ -177,6 +178,11 @@ pub fn load(args: &[String]) -> Result<(), String> {
             args: vec![addr.clone()],
         },
     ];
+    let mut targets = targets;
+    targets.insert(
+        2,
+        io_uring_target(bin("shockwave"), shockwave_args("arena")),
+    );
     let lua = std::env::temp_dir().join(format!("shockwave-pipeline-{}.lua", std::process::id()));
     std::fs::File::create(&lua)
         .and_then(|mut f| f.write_all(PIPELINE_LUA.as_bytes()))
@@ -209,6 +215,17 @@ pub fn load(args: &[String]) -> Result<(), String> {
     let _ = std::fs::remove_file(&lua);
     report(&results, duration, connections);
     Ok(())
+}
+
+/// The io_uring row: `shockwave serve --io uring` (the arena strategy). Where io_uring is
+/// unavailable the server falls back to epoll and says so on stderr.
+fn io_uring_target(program: PathBuf, mut args: Vec<String>) -> Target {
+    args.extend(["--io".to_string(), "uring".to_string()]);
+    Target {
+        name: "shockwave (arena, io_uring)",
+        program,
+        args,
+    }
 }
 
 /// Builds the `shockwave` command (it needs the crate's `cli` feature) with cargo profile

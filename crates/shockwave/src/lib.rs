@@ -31,7 +31,8 @@
 //! | `cookies` | no | the client's opt-in RFC 6265 cookie store: [`ClientBuilder::cookie_store`](client::ClientBuilder::cookie_store), [`cookie_provider`](client::ClientBuilder::cookie_provider), [`client::Jar`]; implies `client` |
 //! | `axum` | no | [`server::from_tower`] also puts axum 0.8's `ConnectInfo<SocketAddr>` and, on HTTP/1.1 upgrade requests, hyper's `OnUpgrade` in request extensions (axum's `WebSocketUpgrade` works; axum without its default features, plus hyper's HTTP/1.1 server); implies `server` |
 //! | `compression` | no | response compression in the server (`server::Compression`, precompressed static files) and automatic decompression in the client (`ClientBuilder::decompress`), with `flate2`, `brotli` and `zstd` (the zstd C library: needs a C compiler) |
-//! | `cli` | no | the `shockwave` binary (`serve`, `get`): `server`, `client`, `http2`, `tls`, `http3` and `compression` plus `clap`, `anyhow`, `hdrhistogram`, `indicatif` |
+//! | `io-uring` | no | [`server::Io::Uring`]: the io_uring driver of the cleartext TCP listeners, chosen at run time with [`server::ServerBuilder::io`] (Linux 6.0+; falls back to epoll elsewhere, with a logged reason); implies `server` |
+//! | `cli` | no | the `shockwave` binary (`serve`, `get`): `server`, `client`, `http2`, `tls`, `http3`, `compression` and `io-uring` plus `clap`, `anyhow`, `hdrhistogram`, `indicatif` |
 //!
 //! With no feature at all the crate is the arena ([`arena`]) and the HTTP/1.1 codec
 //! ([`http11`]). `http2`, `http3` and `tls` add a protocol to whichever roles are on;

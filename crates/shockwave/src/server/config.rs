@@ -121,6 +121,31 @@ impl Default for Timeouts {
     }
 }
 
+/// The I/O driver of the cleartext TCP listeners ([`ServerBuilder::io`]).
+///
+/// Both drivers run the same HTTP/1.1 and h2c engines, limits, timeouts and response
+/// pipeline; they differ only in how bytes move between the sockets and the worker.
+/// TLS, HTTP/3 and Unix-socket listeners always use the epoll driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Io {
+    /// Readiness-based I/O (epoll through tokio): one `recv`/`send` system call per read
+    /// and write. The default, on every platform.
+    #[default]
+    Epoll,
+    /// Completion-based I/O with io_uring (Linux 6.0 or later, the `io-uring` feature):
+    /// each worker thread owns a ring with a multishot accept on its `SO_REUSEPORT`
+    /// listener, multishot receives into a provided-buffer ring, and one submission per
+    /// turn of the worker for every connection's sends.
+    ///
+    /// Where io_uring is unavailable (another OS, the feature off, an old kernel,
+    /// `io_uring_disabled`, a seccomp filter, locked-memory limits) or the environment
+    /// variable `SHOCKWAVE_IO_URING` is `off`, the server logs the reason (a tracing
+    /// warning) and serves with [`Io::Epoll`]; [`ServerHandle::io`](crate::server::ServerHandle::io)
+    /// tells which driver runs.
+    Uring,
+}
+
 /// The whole server configuration. Build it with [`ServerConfig::builder`].
 #[derive(Clone)]
 pub struct ServerConfig {
@@ -155,6 +180,8 @@ pub struct ServerConfig {
     pub read_buffer_size: usize,
     /// Listen backlog. Default 1024.
     pub backlog: i32,
+    /// The I/O driver of the cleartext TCP listeners. Default [`Io::Epoll`].
+    pub io: Io,
     /// Whether [`crate::server::Server::run`] installs SIGINT/SIGTERM handlers. Default true.
     pub handle_signals: bool,
     /// HTTP/2 settings and defences for h2c, `Upgrade: h2c` and ALPN `h2` connections
@@ -202,7 +229,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("alloc", &self.alloc)
             .field("limits", &self.limits)
             .field("timeouts", &self.timeouts)
-            .field("arena", &self.arena);
+            .field("arena", &self.arena)
+            .field("io", &self.io);
         #[cfg(feature = "http2")]
         d.field("http2", &self.http2);
         #[cfg(feature = "http3")]
@@ -233,6 +261,7 @@ impl Default for ServerConfig {
             arena: PoolConfig::default(),
             read_buffer_size: 16 * 1024,
             backlog: 1024,
+            io: Io::Epoll,
             handle_signals: true,
             #[cfg(feature = "http2")]
             http2: crate::http2::Http2Config {
@@ -441,6 +470,13 @@ impl ServerBuilder {
     /// Per-request arena allocation limit (`None`: unlimited).
     pub fn arena_allocation_limit(mut self, bytes: Option<usize>) -> Self {
         self.config.arena.allocation_limit = bytes;
+        self
+    }
+    /// The I/O driver of the cleartext TCP listeners: [`Io::Epoll`] (the default) or
+    /// [`Io::Uring`] (falls back to epoll, with a logged reason, where io_uring is
+    /// unavailable).
+    pub fn io(mut self, io: Io) -> Self {
+        self.config.io = io;
         self
     }
     /// Whether [`crate::server::Server::run`] handles SIGINT/SIGTERM.

@@ -69,6 +69,8 @@ pub mod stats;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod trim;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+mod uring;
 mod worker;
 pub mod ws;
 
@@ -87,7 +89,7 @@ pub use crate::service::tower::{
 };
 pub use crate::service::TlsInfo;
 pub use body::{Body, BodyError, BodySource};
-pub use config::{Alloc, MinDataRate, ServerBuilder, ServerConfig, ServerLimits, Timeouts};
+pub use config::{Alloc, Io, MinDataRate, ServerBuilder, ServerConfig, ServerLimits, Timeouts};
 pub use handler::{handler_fn, service_fn, Handler, HandlerFn, ServiceFn};
 pub use request::{Headers, HeadersIter, Request, RequestContext, RequestParts, Scheme};
 pub use response::{
@@ -300,6 +302,8 @@ fn launch<H: Handler>(
 ) -> std::io::Result<ServerHandle> {
     let workers = per_worker.len();
     let (stop_tx, stop_rx) = watch::channel(false);
+    let mut config = config;
+    config.io = effective_io(config.io, !addrs.plain.is_empty());
     let config = Arc::new(config);
     let counters: Vec<Arc<WorkerCounters>> = (0..workers)
         .map(|_| Arc::new(WorkerCounters::default()))
@@ -342,7 +346,31 @@ fn launch<H: Handler>(
         h3_counters,
         threads,
         handle_signals: config.handle_signals,
+        io: config.io,
     })
+}
+
+/// The driver the cleartext TCP listeners get: [`Io::Uring`] only where io_uring works
+/// (else a warning with the reason, and [`Io::Epoll`]).
+fn effective_io(wanted: Io, has_plain: bool) -> Io {
+    if wanted != Io::Uring || !has_plain {
+        return wanted;
+    }
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    let available = uring::probe();
+    #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
+    let available: Result<(), String> = Err(if cfg!(target_os = "linux") {
+        "the `io-uring` feature of shockwave is off".to_string()
+    } else {
+        "io_uring exists on Linux only".to_string()
+    });
+    match available {
+        Ok(()) => Io::Uring,
+        Err(reason) => {
+            tracing::warn!(%reason, "io_uring is unavailable; serving with epoll");
+            Io::Epoll
+        }
+    }
 }
 
 /// Stops a running server gracefully; cheap to clone and `Send`.
@@ -377,6 +405,7 @@ pub struct ServerHandle {
     h3_counters: Vec<Arc<WorkerCounters>>,
     threads: Vec<JoinHandle<std::io::Result<()>>>,
     handle_signals: bool,
+    io: Io,
 }
 
 impl ServerHandle {
@@ -400,6 +429,13 @@ impl ServerHandle {
     /// ([`ServerBuilder::bind_unix`]); their files are removed when the server stops.
     pub fn unix_paths(&self) -> &[std::path::PathBuf] {
         &self.unix_paths
+    }
+
+    /// The I/O driver serving the cleartext TCP listeners: [`Io::Uring`] when it was
+    /// asked for ([`ServerBuilder::io`]) and io_uring works here, else [`Io::Epoll`] (a
+    /// fallback is logged with its reason).
+    pub fn io(&self) -> Io {
+        self.io
     }
 
     /// The TLS addresses actually bound.

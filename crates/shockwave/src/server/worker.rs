@@ -310,7 +310,38 @@ pub(crate) fn run_worker<H: Handler>(
     local.block_on(&rt, async move {
         state.tick();
         let mut accepts = Vec::new();
-        for l in sockets.tcp {
+        #[allow(unused_mut)]
+        let mut tcp = sockets.tcp;
+        // The io_uring driver takes the cleartext TCP listeners (or gives them back, and
+        // the epoll accept loops below serve them).
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        let _uring = if config.io == super::config::Io::Uring {
+            let (plain, rest): (Vec<_>, Vec<_>) = tcp.into_iter().partition(|l| l.tls.is_none());
+            tcp = rest;
+            let plain = plain.into_iter().map(|l| l.listener).collect::<Vec<_>>();
+            if plain.is_empty() {
+                None
+            } else {
+                match super::uring::start(plain, state.clone()) {
+                    Ok(reactor) => Some(reactor),
+                    Err((e, listeners)) => {
+                        tracing::warn!(
+                            worker = id,
+                            error = %e,
+                            "io_uring setup failed; this worker serves with epoll"
+                        );
+                        tcp.extend(listeners.into_iter().map(|listener| BoundListener {
+                            listener,
+                            tls: None,
+                        }));
+                        None
+                    }
+                }
+            }
+        } else {
+            None
+        };
+        for l in tcp {
             let listener = TcpListener::from_std(l.listener)?;
             accepts.push(tokio::task::spawn_local(accept_loop(
                 listener,
@@ -435,8 +466,11 @@ async fn accept_loop<H: Handler>(
 /// when its first bytes are the HTTP/2 client preface, else HTTP/1.1 (with its
 /// `Upgrade: h2c`). The first bytes must come within the header-read timeout (once:
 /// HTTP/1.1 then finds them buffered); a shutdown closes the wait.
-async fn serve_cleartext<S, H>(stream: S, st: &WorkerState<H>, remote: Option<SocketAddr>)
-where
+pub(crate) async fn serve_cleartext<S, H>(
+    stream: S,
+    st: &WorkerState<H>,
+    remote: Option<SocketAddr>,
+) where
     S: Peek + tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     H: Handler,
 {
@@ -549,7 +583,7 @@ async fn handshake<H>(
 }
 
 /// Counts a connection as active until dropped (even if its task is cancelled).
-struct ActiveGuard<H>(Rc<WorkerState<H>>);
+pub(crate) struct ActiveGuard<H>(pub(crate) Rc<WorkerState<H>>);
 
 impl<H> Drop for ActiveGuard<H> {
     fn drop(&mut self) {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use shockwave::server::files::StaticFiles;
 use shockwave::server::routes::DefaultRoutes;
-use shockwave::server::{tls, Alloc, Compression, Handler, RequestContext, Response, Server};
+use shockwave::server::{tls, Alloc, Compression, Handler, Io, RequestContext, Response, Server};
 
 /// `println!` that ignores a closed stdout (a pipe whose reader went away).
 macro_rules! say {
@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// Allocation strategy for parsed requests.
     #[arg(long, default_value = "arena", value_parser = ["arena", "heap"])]
     alloc: String,
+    /// I/O driver of the plain-text TCP listener: epoll, or io_uring (Linux; falls back
+    /// to epoll, with a warning, where io_uring is unavailable or SHOCKWAVE_IO_URING=off).
+    #[arg(long, default_value = "epoll", value_parser = ["epoll", "uring"])]
+    io: String,
     /// HTTPS address (needs --cert and --key, or --self-signed).
     #[arg(long)]
     tls_addr: Option<SocketAddr>,
@@ -143,7 +147,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let alloc: Alloc = args.alloc.parse().map_err(anyhow::Error::msg)?;
     init_logging(args.log)?;
     let mut pem_dir = None;
-    let mut builder = Server::builder().bind(args.addr).alloc(alloc);
+    let io = if args.io == "uring" {
+        Io::Uring
+    } else {
+        Io::Epoll
+    };
+    let mut builder = Server::builder().bind(args.addr).alloc(alloc).io(io);
     if let Some(w) = args.workers {
         builder = builder.workers(w);
     }
@@ -193,9 +202,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let handle = started.with_context(|| format!("cannot listen on {}", args.addr))?;
     // `/stats` counts every protocol (HTTP/1.1, HTTP/2, HTTP/3).
     let _ = slot.set(handle.stats_source());
+    let io_name = match handle.io() {
+        Io::Uring => "uring",
+        _ => "epoll",
+    };
+    if io == Io::Uring && handle.io() != Io::Uring {
+        eprintln!(
+            "shockwave: io_uring is unavailable here; serving with epoll \
+             (RUST_LOG=warn shows the reason)"
+        );
+    }
     for a in handle.local_addrs() {
         say!(
-            "shockwave: listening on http://{a}/  ({workers} workers, --alloc {})",
+            "shockwave: listening on http://{a}/  ({workers} workers, --alloc {}, --io {io_name})",
             args.alloc
         );
     }
