@@ -3,18 +3,49 @@
 //! and reset ids.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::limits::RecentIds;
 use super::stream::Stream;
 use super::{FieldBlock, StreamId};
 
-/// How many spare heads and body buffers are kept.
+/// How many spare body buffers are kept (and spare heads at least).
 const SPARES: usize = 32;
+
+/// A spare head whose buffers grew past this many bytes is dropped instead of kept.
+const SPARE_HEAD_BYTES: usize = 16 * 1024;
+
+/// Hashes a stream id with one multiplication (Fibonacci hashing: ids are distinct
+/// integers, the product spreads them over the high bits the map's tags use). Ids are
+/// the peer's choice, but a connection holds at most `max_concurrent_streams` of them,
+/// which bounds what colliding ids could cost; SipHash cost more per request than that.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+        self.0 = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct Store {
-    streams: HashMap<StreamId, Stream>,
+    streams: HashMap<StreamId, Stream, BuildHasherDefault<IdHasher>>,
+    /// Heads kept for reuse: as many as streams may be open at once, since a burst of
+    /// requests takes one each before any is handed to the stream side.
     spare_heads: Vec<FieldBlock>,
+    spare_head_limit: usize,
     spare_bufs: Vec<Vec<u8>>,
     /// Recently reset or refused ids (§5.4.2, §6.4).
     pub(crate) recent: RecentIds,
@@ -25,8 +56,9 @@ pub(crate) struct Store {
 impl Store {
     pub(crate) fn with_capacity(n: usize) -> Self {
         Store {
-            streams: HashMap::with_capacity(n),
+            streams: HashMap::with_capacity_and_hasher(n, Default::default()),
             spare_heads: Vec::new(),
+            spare_head_limit: n.max(SPARES),
             spare_bufs: Vec::new(),
             recent: RecentIds::new(),
             closed: RecentIds::new(),
@@ -62,7 +94,9 @@ impl Store {
 
     /// Keeps a head's buffers for reuse.
     pub(crate) fn recycle_head(&mut self, mut head: FieldBlock) {
-        if self.spare_heads.len() < SPARES {
+        if self.spare_heads.len() < self.spare_head_limit
+            && head.capacity_bytes() <= SPARE_HEAD_BYTES
+        {
             head.clear();
             self.spare_heads.push(head);
         }

@@ -284,15 +284,33 @@ impl Options {
     }
 }
 
+/// The read window a connection starts with (see [`read_buffer`]).
+pub(crate) const INITIAL_READ_WINDOW: usize = 4 * 1024;
+
+/// A connection's read buffer: `already_read` first, the rest zeroed up to
+/// [`INITIAL_READ_WINDOW`], with room reserved for `limit` bytes. Only the window (its
+/// length) is initialized, so an idle connection keeps one page resident, not the whole
+/// read buffer; [`run`] widens the window up to `limit` while reads fill it.
+pub(crate) fn read_buffer(already_read: &[u8], limit: usize) -> Vec<u8> {
+    let limit = limit.max(already_read.len()).max(1);
+    let mut rbuf = Vec::with_capacity(limit);
+    rbuf.extend_from_slice(already_read);
+    rbuf.resize(INITIAL_READ_WINDOW.min(limit).max(already_read.len()), 0);
+    rbuf
+}
+
 /// Drives the connection of `side` over `io` until it is done (GOAWAY sent or received and
 /// every stream released, or a connection error), the peer closed, or the socket failed.
 /// `rbuf[..filled]` holds bytes read before (e.g. the preface the server sniffed); they
-/// are processed first. Each round: input → events → tasks → timers → output → input.
+/// are processed first. `rbuf`'s length is the read window: it doubles (up to `limit`
+/// bytes) when a read fills it or an unfinished frame does (see [`read_buffer`]).
+/// Each round: input → events → tasks → timers → output → input.
 pub(crate) async fn run<IO, S>(
     io: &mut IO,
     side: &mut S,
-    rbuf: &mut [u8],
+    rbuf: &mut Vec<u8>,
     filled: usize,
+    limit: usize,
     opts: Options,
 ) -> io::Result<()>
 where
@@ -435,12 +453,18 @@ where
             return Poll::Ready(Ok(()));
         }
         if !read_closed && side.state(|s| s.conn.wants_read()) {
-            if end == rbuf.len() && start > 0 {
-                rbuf.copy_within(start..end, 0);
-                end -= start;
-                start = 0;
+            if end == rbuf.len() {
+                if start > 0 {
+                    rbuf.copy_within(start..end, 0);
+                    end -= start;
+                    start = 0;
+                } else if rbuf.len() < limit {
+                    // An unfinished frame fills the window.
+                    rbuf.resize((rbuf.len() * 2).min(limit), 0);
+                }
             }
             if end < rbuf.len() {
+                let window = rbuf.len() - end;
                 let mut rb = ReadBuf::new(&mut rbuf[end..]);
                 match Pin::new(&mut *io).poll_read(tcx, &mut rb) {
                     Poll::Ready(Ok(())) => {
@@ -455,6 +479,10 @@ where
                             }
                         } else {
                             end += n;
+                            if n == window && rbuf.len() < limit {
+                                // More is likely waiting: read more at once next time.
+                                rbuf.resize((rbuf.len() * 2).min(limit), 0);
+                            }
                         }
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
