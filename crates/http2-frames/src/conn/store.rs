@@ -12,6 +12,11 @@ use super::{FieldBlock, StreamId};
 /// How many spare body buffers are kept (and spare heads at least).
 const SPARES: usize = 32;
 
+/// Streams the map has room for at first: it grows with the streams a connection really
+/// has open at once (and keeps that capacity), so an idle connection does not hold a map
+/// sized for `max_concurrent_streams`.
+const INITIAL_STREAMS: usize = 0;
+
 /// A spare head whose buffers grew past this many bytes is dropped instead of kept.
 const SPARE_HEAD_BYTES: usize = 16 * 1024;
 
@@ -56,7 +61,7 @@ pub(crate) struct Store {
 impl Store {
     pub(crate) fn with_capacity(n: usize) -> Self {
         Store {
-            streams: HashMap::with_capacity_and_hasher(n, Default::default()),
+            streams: HashMap::with_capacity_and_hasher(n.min(INITIAL_STREAMS), Default::default()),
             spare_heads: Vec::new(),
             spare_head_limit: n.max(SPARES),
             spare_bufs: Vec::new(),
@@ -124,5 +129,53 @@ impl Store {
             self.spare_bufs.push(std::mem::take(&mut s.buf));
         }
         Some(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A burst of as many requests as may be open at once takes that many heads before
+    /// any goes back: all of them are kept for the next burst (not only 32), and a head
+    /// that grew large is not.
+    #[test]
+    fn spare_heads_cover_every_concurrent_stream() {
+        let mut store = Store::with_capacity(100);
+        let heads: Vec<FieldBlock> = (0..100)
+            .map(|i| {
+                let mut h = store.spare_head();
+                h.push(b"x-field", format!("value {i}").as_bytes());
+                h
+            })
+            .collect();
+        for h in heads {
+            store.recycle_head(h);
+        }
+        assert_eq!(store.spare_heads.len(), 100);
+        assert!(store.spare_heads.iter().all(|h| h.capacity_bytes() > 0));
+        let mut big = FieldBlock::default();
+        big.push(b"x-big", &vec![b'a'; SPARE_HEAD_BYTES + 1]);
+        let mut store = Store::with_capacity(100);
+        store.recycle_head(big);
+        assert!(
+            store.spare_heads.is_empty(),
+            "a head past the size cap is dropped"
+        );
+        // At least `SPARES` are kept whatever the concurrency.
+        assert_eq!(Store::with_capacity(1).spare_head_limit, SPARES);
+    }
+
+    #[test]
+    fn ids_hash_apart() {
+        let hash = |n: u32| {
+            let mut h = IdHasher::default();
+            h.write_u32(n);
+            h.finish()
+        };
+        // Consecutive client ids differ in the top 7 bits (hashbrown's tags).
+        let tags: std::collections::HashSet<u64> =
+            (0..64u32).map(|i| hash(2 * i + 1) >> 57).collect();
+        assert!(tags.len() > 32, "{} distinct tags", tags.len());
     }
 }
