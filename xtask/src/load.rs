@@ -321,7 +321,7 @@ pub(crate) fn raise_nofile_limit() -> Result<u64, String> {
             ));
         }
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }
 
 /// `pid` and all its descendants, from `/proc/P/task/*/children` (h2o and nginx fork

@@ -621,8 +621,8 @@ pub fn render(r: &Results, charts: &[String]) -> String {
     }
     let _ = writeln!(
         md,
-        "## Reproduce\n\n```sh\ncargo xtask peers                 # installs wrk and h2load if missing\n\
-         cargo xtask bench --quick         # about 5 minutes on 2 cores, after the first release build\n\
+        "## Reproduce\n\n```sh\ncargo xtask peers                 # installs wrk, h2load, h2o, nginx if missing\n\
+         cargo xtask bench --quick         # about 8 minutes on 2 cores, after the first release build\n\
          cargo xtask bench                 # the full run\n\
          cargo xtask bench --save before   # keep a run as target/xtask-bench/before.json ...\n\
          cargo xtask bench --compare before after   # ... and compare two saved runs\n```"

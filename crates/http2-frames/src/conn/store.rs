@@ -12,11 +12,6 @@ use super::{FieldBlock, StreamId};
 /// How many spare body buffers are kept (and spare heads at least).
 const SPARES: usize = 32;
 
-/// Streams the map has room for at first: it grows with the streams a connection really
-/// has open at once (and keeps that capacity), so an idle connection does not hold a map
-/// sized for `max_concurrent_streams`.
-const INITIAL_STREAMS: usize = 0;
-
 /// A spare head whose buffers grew past this many bytes is dropped instead of kept.
 const SPARE_HEAD_BYTES: usize = 16 * 1024;
 
@@ -61,7 +56,10 @@ pub(crate) struct Store {
 impl Store {
     pub(crate) fn with_capacity(n: usize) -> Self {
         Store {
-            streams: HashMap::with_capacity_and_hasher(n.min(INITIAL_STREAMS), Default::default()),
+            // No room reserved: the map grows with the streams the connection really has
+            // open at once (and keeps that capacity), so an idle connection does not hold
+            // a map sized for `max_concurrent_streams`.
+            streams: HashMap::default(),
             spare_heads: Vec::new(),
             spare_head_limit: n.max(SPARES),
             spare_bufs: Vec::new(),
