@@ -313,6 +313,74 @@ pub(crate) fn cpu_ticks(pid: u32) -> Result<u64, String> {
     parse_cpu_ticks(&stat)
 }
 
+/// Raises this process's soft limit on open files to its hard limit (inherited by the
+/// servers and load generators it starts) and returns the new soft limit.
+pub(crate) fn raise_nofile_limit() -> Result<u64, String> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable `rlimit` for the call's duration.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(format!(
+            "getrlimit(RLIMIT_NOFILE): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: `lim` is a valid `rlimit` read above, soft limit = hard limit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+            return Err(format!(
+                "setrlimit(RLIMIT_NOFILE, {}): {}",
+                lim.rlim_max,
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(lim.rlim_cur)
+}
+
+/// `pid` and all its descendants, from `/proc/P/task/*/children` (h2o and nginx fork
+/// worker processes; their CPU time is the server's too). Processes that exit while the
+/// tree is walked are left out.
+pub(crate) fn process_tree(pid: u32) -> Vec<u32> {
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        i += 1;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let Ok(text) = std::fs::read_to_string(t.path().join("children")) else {
+                continue;
+            };
+            for c in text
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
+                if !tree.contains(&c) {
+                    tree.push(c);
+                }
+            }
+        }
+    }
+    tree
+}
+
+/// Server CPU ticks over its whole process tree: utime + stime of every process (each
+/// process's figure covers all its threads), see [`process_tree`].
+pub(crate) fn tree_cpu_ticks(pid: u32) -> Result<u64, String> {
+    let mut total = cpu_ticks(pid)?;
+    for p in process_tree(pid).into_iter().skip(1) {
+        // A worker that exited meanwhile took its ticks with it.
+        total += cpu_ticks(p).unwrap_or(0);
+    }
+    Ok(total)
+}
+
 /// utime + stime from the text of a /proc/PID/stat file.
 pub(crate) fn parse_cpu_ticks(stat: &str) -> Result<u64, String> {
     // The command name is parenthesized and may contain spaces: split after the last ')'.
@@ -338,9 +406,9 @@ fn measure(
     tck: f64,
     f: impl FnOnce() -> Result<(u64, f64), String>,
 ) -> Result<Figures, String> {
-    let before = cpu_ticks(child.id())?;
+    let before = tree_cpu_ticks(child.id())?;
     let (requests, rps) = f()?;
-    let after = cpu_ticks(child.id())?;
+    let after = tree_cpu_ticks(child.id())?;
     let cpu_us = (after - before) as f64 * 1e6 / tck;
     Ok(Figures {
         rps,
@@ -483,4 +551,47 @@ fn report(results: &[(&str, Figures, Figures)], duration: u64, connections: u32)
             .map(|r| r.1.requests + r.2.requests)
             .sum::<u64>()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nofile_limit_is_raised_to_the_hard_limit() {
+        let soft = raise_nofile_limit().unwrap();
+        let text = std::fs::read_to_string("/proc/self/limits").unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .unwrap();
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // "Max open files  SOFT  HARD  files"
+        assert_eq!(fields[3], soft.to_string(), "{line}");
+        assert_eq!(fields[3], fields[4], "soft = hard: {line}");
+    }
+
+    #[test]
+    fn the_process_tree_holds_forked_children() {
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 5 & sleep 5 & wait"])
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut tree = Vec::new();
+        while Instant::now() < deadline {
+            tree = process_tree(child.id());
+            if tree.len() == 3 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for p in tree.iter().skip(1) {
+            let _ = Command::new("kill").arg(p.to_string()).status();
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(tree.len(), 3, "sh and its two sleeps: {tree:?}");
+        assert_eq!(tree[0], child.id());
+    }
 }

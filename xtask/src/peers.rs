@@ -44,6 +44,20 @@ const APT_PEERS: &[AptPeer] = &[
         command: "microsocks",
         package: "microsocks",
     },
+    // HTTP/1.1 and HTTP/2 (h2c, TLS) peers of `cargo xtask bench`, and the certificate
+    // the bench makes for the TLS rows.
+    AptPeer {
+        command: "h2o",
+        package: "h2o",
+    },
+    AptPeer {
+        command: "nginx",
+        package: "nginx",
+    },
+    AptPeer {
+        command: "openssl",
+        package: "openssl",
+    },
     // The WebSocket browser-API test needs Node.js 20.10+ (its built-in `WebSocket`); the
     // package is the fallback where no Node.js is installed at all.
     AptPeer {
@@ -129,7 +143,11 @@ const PIP_PEERS: &[PipPeer] = &[
 
 fn have_command(cmd: &str) -> bool {
     Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
+        // nginx lives in /usr/sbin, which a non-root PATH may lack.
+        .args([
+            "-c",
+            &format!("command -v {cmd} || test -x /usr/sbin/{cmd}"),
+        ])
         .stdout(Stdio::null())
         .status()
         .map(|s| s.success())

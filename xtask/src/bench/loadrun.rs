@@ -53,6 +53,12 @@ pub struct ServerSpec {
     pub udp: bool,
     /// A UDP server is ready once it prints a stdout line containing this.
     pub ready_marker: &'static str,
+    /// Served over TLS (`https://` URLs; h2load negotiates `h2` by ALPN).
+    pub tls: bool,
+    /// A configuration file written before each start (h2o, nginx): its name and text.
+    /// In it and in `args`, `{addr}`, `{host}`, `{port}` name the listen address and
+    /// `{dir}` a fresh directory of this start (pid file, logs, temporary files).
+    pub config: Option<(&'static str, String)>,
 }
 
 impl ServerSpec {
@@ -67,6 +73,8 @@ impl ServerSpec {
             has_stats: true,
             udp: false,
             ready_marker: "",
+            tls: false,
+            config: None,
         }
     }
 
@@ -79,6 +87,8 @@ impl ServerSpec {
             has_stats: false,
             udp: false,
             ready_marker: "",
+            tls: false,
+            config: None,
         }
     }
 
@@ -91,6 +101,8 @@ impl ServerSpec {
             has_stats: false,
             udp: true,
             ready_marker: "listening on udp",
+            tls: false,
+            config: None,
         }
     }
 
@@ -104,10 +116,12 @@ impl ServerSpec {
             has_stats: false,
             udp: false,
             ready_marker: "",
+            tls: false,
+            config: None,
         }
     }
 
-    fn start(&self) -> Result<Running, String> {
+    pub(crate) fn start(&self) -> Result<Running, String> {
         let addr = if self.udp {
             free_udp_addr()?
         } else {
@@ -118,11 +132,21 @@ impl ServerSpec {
         } else {
             Stdio::null()
         };
-        let args: Vec<String> = self
-            .args
-            .iter()
-            .map(|a| a.replace("{addr}", &addr))
-            .collect();
+        let (host, port) = addr.rsplit_once(':').unwrap_or((&addr, ""));
+        let dir =
+            std::env::temp_dir().join(format!("shockwave-bench-{}-{}", std::process::id(), port));
+        let fill = |t: &str| {
+            t.replace("{addr}", &addr)
+                .replace("{host}", host)
+                .replace("{port}", port)
+                .replace("{dir}", &dir.display().to_string())
+        };
+        if let Some((name, text)) = &self.config {
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| std::fs::write(dir.join(name), fill(text)))
+                .map_err(|e| format!("{}: writing its configuration: {e}", self.label))?;
+        }
+        let args: Vec<String> = self.args.iter().map(|a| fill(a)).collect();
         let mut child = Command::new(&self.program)
             .args(&args)
             .stdin(Stdio::null())
@@ -135,37 +159,62 @@ impl ServerSpec {
         } else {
             load::wait_listening(&addr, &mut child)
         };
+        let running = Running {
+            child,
+            addr,
+            tls: self.tls,
+            dir: self.config.as_ref().map(|_| dir),
+        };
         if let Err(e) = ready {
-            stop(&mut child);
             return Err(format!("{}: {e}", self.label));
         }
-        Ok(Running { child, addr })
+        Ok(running)
     }
 }
 
-/// A started server; stopped on drop.
-struct Running {
+/// A started server; stopped (and its configuration directory removed) on drop.
+pub(crate) struct Running {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
+    tls: bool,
+    dir: Option<PathBuf>,
 }
 
 impl Running {
-    fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+    pub(crate) fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/", self.addr)
     }
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
-    fn mem(&self) -> Result<ProcMem, String> {
-        let path = format!("/proc/{}/status", self.pid());
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-        parse_proc_status(&text)
+    /// Memory of the whole process tree (h2o and nginx fork their workers): the sums of
+    /// every process's VmHWM and VmRSS.
+    pub(crate) fn mem(&self) -> Result<ProcMem, String> {
+        let mut total = ProcMem {
+            hwm_kib: 0,
+            rss_kib: 0,
+        };
+        for pid in load::process_tree(self.pid()) {
+            let path = format!("/proc/{pid}/status");
+            // A process of the tree may exit between the listing and the read.
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let m = parse_proc_status(&text)?;
+            total.hwm_kib += m.hwm_kib;
+            total.rss_kib += m.rss_kib;
+        }
+        Ok(total)
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
         stop(&mut self.child);
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -429,20 +478,20 @@ fn sample(
             if s.warmup > 0 {
                 load::wrk_run(&url, s.warmup, s.connections, script.as_ref())?;
             }
-            let before = load::cpu_ticks(pid)?;
+            let before = load::tree_cpu_ticks(pid)?;
             let w = load::wrk_run(&url, s.duration, s.connections, script.as_ref())?;
-            let after = load::cpu_ticks(pid)?;
+            let after = load::tree_cpu_ticks(pid)?;
             (w.requests, w.rps, w.errors, after.saturating_sub(before))
         }
         Tool::H2load => {
             let warm = (s.h2_requests / 10).max(100);
             h2load(&h2load_args(s, warm, false, &url), h2load_timeout(warm))?;
-            let before = load::cpu_ticks(pid)?;
+            let before = load::tree_cpu_ticks(pid)?;
             let h = h2load(
                 &h2load_args(s, s.h2_requests, false, &url),
                 h2load_timeout(s.h2_requests),
             )?;
-            let after = load::cpu_ticks(pid)?;
+            let after = load::tree_cpu_ticks(pid)?;
             (h.succeeded, h.rps, h.errors, after.saturating_sub(before))
         }
         Tool::H3 { program, client } => {

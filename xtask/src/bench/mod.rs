@@ -15,11 +15,13 @@
 
 mod charts;
 mod compare;
+mod idle;
 pub(crate) mod loadrun;
 mod micro;
 pub(crate) mod model;
 pub(crate) mod oldnew;
 mod report;
+mod servers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -69,6 +71,13 @@ impl Mode {
         match self {
             Mode::Smoke => "dev",
             _ => "release",
+        }
+    }
+    /// Idle keep-alive connections held open for the memory figures.
+    fn idle_connections(self) -> usize {
+        match self {
+            Mode::Smoke => 200,
+            _ => 10_000,
         }
     }
     fn criterion(self) -> CriterionArgs {
@@ -257,16 +266,22 @@ fn have_command(cmd: &str) -> bool {
 
 /// The load generators must be there: a missing one is an error, never a silent skip.
 fn check_peers() -> Result<(), String> {
-    let missing: Vec<&str> = [("wrk", "wrk"), ("h2load", "nghttp2-client")]
-        .into_iter()
-        .filter(|(cmd, _)| !have_command(cmd))
-        .map(|(_, pkg)| pkg)
-        .collect();
+    let missing: Vec<&str> = [
+        ("wrk", "wrk"),
+        ("h2load", "nghttp2-client"),
+        ("h2o", "h2o"),
+        ("nginx", "nginx"),
+        ("openssl", "openssl"),
+    ]
+    .into_iter()
+    .filter(|(cmd, _)| !have_command(cmd) && servers::find_command(cmd).is_none())
+    .map(|(_, pkg)| pkg)
+    .collect();
     if missing.is_empty() {
         Ok(())
     } else {
         Err(format!(
-            "missing load generator(s): run `cargo xtask peers` (or `sudo apt-get install -y {}`), \
+            "missing load generator(s) or peer server(s): run `cargo xtask peers` (or `sudo apt-get install -y {}`), \
              then rerun `cargo xtask bench`",
             missing.join(" ")
         ))
@@ -364,7 +379,8 @@ fn settings_text(mode: Mode, o: &Options) -> Vec<String> {
         v.push(format!(
             "load: {} rounds; wrk `-t1 -c{} -d{}s` after a {} s warm-up per sample; h2load \
              `-n {} -c {} -m {} -t 1` after a 10% warm-up; servers built with cargo profile `{}`, \
-             default worker count (one per core)",
+             default worker count (one per core); peers h2o, nginx and may_minihttp with {} \
+             workers each",
             l.rounds,
             l.connections,
             l.duration,
@@ -372,7 +388,12 @@ fn settings_text(mode: Mode, o: &Options) -> Vec<String> {
             l.h2_requests,
             l.h2_clients,
             l.h2_streams,
-            mode.server_profile()
+            mode.server_profile(),
+            servers::PEER_WORKERS
+        ));
+        v.push(format!(
+            "idle connections: {} per server and protocol, one run each",
+            mode.idle_connections()
         ));
         v.push(format!(
             "HTTP/3: `h3_baseline client CLIENT ADDR {} {}`: {} GET / over one connection with \
@@ -495,6 +516,16 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     }
     if o.load && !o.websocket_only {
         check_peers()?;
+        // The idle-memory run holds 10k sockets in this process, and the servers it
+        // starts inherit the limit.
+        let limit = load::raise_nofile_limit()?;
+        if limit < mode.idle_connections() as u64 + 256 {
+            eprintln!(
+                "xtask bench: warning: only {limit} open files allowed (hard limit); the \
+                 idle-connection run needs {}",
+                mode.idle_connections() + 256
+            );
+        }
     }
     let started = SystemTime::now();
     let mut results = Results {
@@ -533,6 +564,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     let mut h2_example = None;
     let mut h3_built = Ok(());
     let mut ws_built = Ok(());
+    let mut may_built = Ok(());
     if o.load {
         match load::build_servers(mode.server_profile(), o.build) {
             Ok(dir) => bin_dir = Some(dir),
@@ -569,6 +601,10 @@ pub fn bench(args: &[String]) -> Result<(), String> {
                 Some(crate::run(&mut cmd).map_err(|e| format!("http2_server did not build: {e}")));
         } else {
             h2_example = Some(Ok(()));
+        }
+        if o.build {
+            may_built = servers::build_may_minihttp(mode.server_profile())
+                .map_err(|e| format!("benches/may_minihttp did not build: {e}"));
         }
         if o.build {
             let mut cmd = crate::cargo();
@@ -628,12 +664,36 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         ));
         std::fs::write(&lua, load::PIPELINE_LUA)
             .map_err(|e| format!("writing {}: {e}", lua.display()))?;
-        let h1_servers = vec![
+        let files = servers::PeerFiles::create()?;
+        let mut h1_servers = vec![
             ServerSpec::shockwave(bin_dir, "arena"),
             ServerSpec::shockwave(bin_dir, "heap"),
             ServerSpec::baseline(bin_dir, "hyper 1.x", "hyper_h1_baseline"),
             ServerSpec::baseline(bin_dir, "ceiling (no HTTP parsing)", "ceiling_server"),
         ];
+        let may = match &may_built {
+            Ok(()) if servers::may_minihttp_program(bin_dir).is_file() => {
+                Some(servers::may_minihttp(bin_dir))
+            }
+            Ok(()) => {
+                results.load_notes.push(format!(
+                    "HTTP/1.1: no may_minihttp peer: {} was not built (rerun without --no-build)",
+                    servers::may_minihttp_program(bin_dir).display()
+                ));
+                None
+            }
+            Err(e) => {
+                results
+                    .load_notes
+                    .push(format!("HTTP/1.1: no may_minihttp peer: {e}"));
+                None
+            }
+        };
+        h1_servers.extend(may.clone());
+        let h2o_plain = servers::h2o(&files, servers::Listen::Plain)?;
+        let nginx_plain = servers::nginx(&files, servers::Listen::Plain)?;
+        h1_servers.push(h2o_plain.clone());
+        h1_servers.push(nginx_plain.clone());
         let wrk_text = |extra: &str| {
             format!(
                 "wrk -t1 -c{} -d{}s{extra} http://127.0.0.1:PORT/",
@@ -658,10 +718,15 @@ pub fn bench(args: &[String]) -> Result<(), String> {
                 servers: h1_servers,
             },
         ];
+        let h2_baseline_ok = matches!(h2_baseline, None | Some(Ok(())));
         match h2_scenario(bin_dir, &settings, h2_baseline.take(), h2_example.take()) {
-            Ok((sc, notes)) => {
+            Ok((mut sc, notes)) => {
+                sc.servers.push(h2o_plain.clone());
+                sc.servers
+                    .push(servers::nginx(&files, servers::Listen::H2c)?);
                 scenarios.push(sc);
                 results.load_notes.extend(notes);
+                scenarios.push(tls_h2_scenario(bin_dir, &settings, &files, h2_baseline_ok)?);
             }
             Err(reason) => results
                 .load_notes
@@ -692,6 +757,51 @@ pub fn bench(args: &[String]) -> Result<(), String> {
                 Err(e) => results
                     .load_notes
                     .push(format!("Long run of {} failed: {e}", spec.label)),
+            }
+        }
+        let n = mode.idle_connections();
+        let mut idle_runs = vec![
+            (idle::Proto::H1, ServerSpec::shockwave(bin_dir, "arena")),
+            (
+                idle::Proto::H1,
+                ServerSpec::baseline(bin_dir, "hyper 1.x", "hyper_h1_baseline"),
+            ),
+        ];
+        idle_runs.extend(may.map(|m| (idle::Proto::H1, m)));
+        idle_runs.push((idle::Proto::H1, h2o_plain.clone()));
+        idle_runs.push((idle::Proto::H1, nginx_plain));
+        idle_runs.push((idle::Proto::H2c, ServerSpec::shockwave(bin_dir, "arena")));
+        if h2_baseline_ok {
+            idle_runs.push((
+                idle::Proto::H2c,
+                ServerSpec::baseline(bin_dir, "hyper 1.x (h2)", "hyper_h2_baseline"),
+            ));
+        }
+        idle_runs.push((idle::Proto::H2c, h2o_plain));
+        idle_runs.push((
+            idle::Proto::H2c,
+            servers::nginx(&files, servers::Listen::H2c)?,
+        ));
+        for (proto, spec) in &idle_runs {
+            eprintln!(
+                "xtask bench: {n} idle {} connections, {} ...",
+                proto.name(),
+                spec.label
+            );
+            match idle::measure(spec, *proto, n) {
+                Ok(m) => {
+                    eprintln!(
+                        "xtask bench:   {} open, {:.1} KiB per connection",
+                        m.open,
+                        m.bytes_per_connection() / 1024.0
+                    );
+                    results.idle_memory.push(m);
+                }
+                Err(e) => results.load_notes.push(format!(
+                    "Idle {} connections of {} failed: {e}",
+                    proto.name(),
+                    spec.label
+                )),
             }
         }
         eprintln!(
@@ -814,6 +924,8 @@ fn h2_scenario(
                 has_stats: false,
                 udp: false,
                 ready_marker: "",
+                tls: false,
+                config: None,
             };
             match example_built
                 .unwrap_or(Err("not built".into()))
@@ -866,6 +978,55 @@ fn h2_scenario(
         },
         notes,
     ))
+}
+
+/// HTTP/2 over TLS (ALPN `h2`) with h2load: `shockwave serve` on its TLS port with the
+/// run's certificate, h2o and nginx with the same certificate.
+fn tls_h2_scenario(
+    bin_dir: &Path,
+    settings: &LoadSettings,
+    files: &servers::PeerFiles,
+    with_hyper: bool,
+) -> Result<Scenario, String> {
+    let mut ours = ServerSpec::shockwave(bin_dir, "arena");
+    // The cleartext listener on an ephemeral port; `{addr}` (measured) is the TLS one.
+    ours.args = vec![
+        "serve".into(),
+        "--addr".into(),
+        "127.0.0.1:0".into(),
+        "--tls-addr".into(),
+        "{addr}".into(),
+        "--cert".into(),
+        files.cert.display().to_string(),
+        "--key".into(),
+        files.key.display().to_string(),
+        "--alloc".into(),
+        "arena".into(),
+    ];
+    ours.tls = true;
+    let mut servers = vec![
+        ours,
+        servers::h2o(files, servers::Listen::Tls)?,
+        servers::nginx(files, servers::Listen::Tls)?,
+    ];
+    if with_hyper {
+        let mut hyper =
+            ServerSpec::baseline(bin_dir, "hyper 1.x (h2, rustls)", "hyper_h2_baseline");
+        hyper.args.push(files.cert.display().to_string());
+        hyper.args.push(files.key.display().to_string());
+        hyper.tls = true;
+        servers.push(hyper);
+    }
+    Ok(Scenario {
+        protocol: "HTTP/2",
+        name: "TLS h2, 16 clients x 100 streams",
+        tool_text: format!(
+            "h2load -n {} -c {} -m {} -t 1 https://127.0.0.1:PORT/",
+            settings.h2_requests, settings.h2_clients, settings.h2_streams
+        ),
+        tool: Tool::H2load,
+        servers,
+    })
 }
 
 /// Writes OUT/BENCHMARKS.md and OUT/bench/*.svg.
@@ -950,11 +1111,12 @@ mod tests {
 
     #[test]
     fn quick_mode_is_sized_for_five_minutes() {
-        // ~50 criterion benchmarks and 2 wrk scenarios x 4 servers x rounds x (warm-up + run).
+        // ~50 criterion benchmarks and 2 wrk scenarios x 7 servers (ours twice, hyper, the
+        // ceiling, may_minihttp, h2o, nginx) x rounds x (warm-up + run).
         let c = Mode::Quick.criterion();
         let l = Mode::Quick.load();
         let micro = 50.0 * (c.warm_up + c.measurement + 0.5) + 4.0 * 4.5;
-        let load = (2 * 4 * l.rounds) as f64 * (l.warmup + l.duration) as f64 + 30.0;
+        let load = (2 * 7 * l.rounds) as f64 * (l.warmup + l.duration) as f64 + 30.0;
         assert!(micro + load < 280.0, "{micro} + {load}");
         // HTTP/3: 2 clients x 2 servers x rounds, each at >= 10k req/s and >= 50 MB/s
         // plus ~1 s of start-up and handshake.

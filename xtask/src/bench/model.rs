@@ -30,6 +30,40 @@ pub struct Results {
     pub load_notes: Vec<String>,
     /// Memory after a long run.
     pub long_run: Vec<LongRun>,
+    /// Memory per idle keep-alive connection.
+    #[serde(default)]
+    pub idle_memory: Vec<IdleMemory>,
+}
+
+/// A server holding many idle keep-alive connections (see `bench::idle`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IdleMemory {
+    /// `HTTP/1.1` or `HTTP/2 (h2c)`.
+    pub protocol: String,
+    /// The server's label.
+    pub server: String,
+    /// Connections the harness opened (each served one request, then stayed idle).
+    pub connections: u64,
+    /// Connections still open when the memory was read.
+    pub open: u64,
+    /// RSS of the server's process tree after one warm-up connection, KiB.
+    pub rss_before_kib: u64,
+    /// RSS of the server's process tree with the connections open, KiB.
+    pub rss_after_kib: u64,
+    /// Time to open all connections, milliseconds.
+    pub opening_ms: u64,
+    /// Connections that failed to open or to get their response.
+    pub errors: u64,
+}
+
+impl IdleMemory {
+    /// RSS growth per connection still open, bytes (NaN when none is open).
+    pub fn bytes_per_connection(&self) -> f64 {
+        if self.open == 0 {
+            return f64::NAN;
+        }
+        (self.rss_after_kib as f64 - self.rss_before_kib as f64) * 1024.0 / self.open as f64
+    }
 }
 
 /// The machine a run was taken on.

@@ -177,6 +177,8 @@ fn h3_spec(
         has_stats: true,
         udp: true,
         ready_marker: "HTTP/3",
+        tls: false,
+        config: None,
     }
 }
 

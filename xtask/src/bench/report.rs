@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::charts::{Bar, Panel};
 use super::micro::{self, Case};
-use super::model::{LoadResult, MicroResult, Results, Spread};
+use super::model::{IdleMemory, LoadResult, MicroResult, Results, Spread};
 
 /// A chart to draw: file name under docs/bench/, title, panels.
 pub type ChartSpec = (String, String, Vec<Panel>);
@@ -123,12 +123,17 @@ fn is_ours(label: &str) -> bool {
     label.starts_with("shockwave")
 }
 
-/// The peer a scenario's ratios divide by: the first server that is neither ours nor the
-/// no-parsing ceiling (hyper for HTTP/1.1 and HTTP/2, h3 for HTTP/3).
+/// The peer a scenario's ratios divide by: the fastest (highest median requests/s) of
+/// the servers that are neither ours nor the no-parsing ceiling; the first such on a tie.
 fn reference<'r>(rows: &[&'r LoadResult]) -> Option<&'r LoadResult> {
+    let rps = |l: &LoadResult| l.rps().map_or(f64::NEG_INFINITY, |s| s.median);
     rows.iter()
         .copied()
-        .find(|l| !is_ours(&l.server) && !l.server.starts_with("ceiling"))
+        .filter(|l| !is_ours(&l.server) && !l.server.starts_with("ceiling"))
+        .fold(None, |best: Option<&LoadResult>, l| match best {
+            Some(b) if rps(b) >= rps(l) => Some(b),
+            _ => Some(l),
+        })
 }
 
 /// The peer's short name for column headers: its label's first word.
@@ -302,9 +307,10 @@ pub fn render(r: &Results, charts: &[String]) -> String {
          (A B C A B C ...); the tables give the median over the rounds and the spread \
          (min–max). Server CPU is user + system time from `/proc/PID/stat` divided by the \
          requests served (HTTP/3: from `/proc/PID/task/*/schedstat` around the measured \
-         phases); peak RSS is the server's `VmHWM`. Ratios divide by the peer named in the \
-         column (hyper for HTTP/1.1 and HTTP/2, h3 for HTTP/3, fastwebsockets for WebSocket): \
-         above 1 is better for req/s and MB/s, below 1 is better for CPU. WebSocket: a \
+         phases), summed over the server's whole process tree (h2o and nginx fork their \
+         workers); peak RSS is the sum of the tree's `VmHWM`. Ratios divide by the fastest \
+         peer of the scenario (highest median req/s), named in the column: above 1 is better \
+         for req/s and MB/s, below 1 is better for CPU. WebSocket: a \
          request is one echoed message (req/s = messages/s, CPU µs/req = server CPU per \
          message, over the server's process tree). HTTP/3 client busy: the client thread's CPU \
          time over wall time in the request phase and in the download (near 100%: the \
@@ -454,6 +460,62 @@ pub fn render(r: &Results, charts: &[String]) -> String {
         md.push('\n');
     }
 
+    // ---- idle connections -------------------------------------------------------------
+    let _ = writeln!(
+        md,
+        "## Memory per idle keep-alive connection
+"
+    );
+    if r.idle_memory.is_empty() {
+        let _ = writeln!(
+            md,
+            "Not measured in this run.
+"
+        );
+    } else {
+        let _ = writeln!(
+            md,
+            "The harness opens the connections one after the other, sends `GET /` on each \
+             and reads the response (HTTP/2: prior-knowledge h2c, SETTINGS acknowledged), then \
+             leaves them all open and idle. Per connection: the growth of the RSS summed over \
+             the server's process tree, from after one warm-up connection to 0.5 s after the \
+             last one opened, divided by the connections still open then. Ratios divide by \
+             hyper's figure for the same protocol (below 1 = less memory).\n"
+        );
+        let _ = writeln!(
+            md,
+            "| protocol | server | connections | still open | RSS before | RSS with them | per connection | ÷ hyper | opening took | errors |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for m in &r.idle_memory {
+            let hyper = r
+                .idle_memory
+                .iter()
+                .find(|h| h.protocol == m.protocol && h.server.starts_with("hyper"))
+                .map_or(f64::NAN, IdleMemory::bytes_per_connection);
+            let per = m.bytes_per_connection();
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} s | {} |",
+                m.protocol,
+                m.server,
+                fmt_num(m.connections as f64),
+                fmt_num(m.open as f64),
+                mib(m.rss_before_kib as f64),
+                mib(m.rss_after_kib as f64),
+                if per.is_finite() {
+                    format!("{:.1} KiB", per / 1024.0)
+                } else {
+                    "–".into()
+                },
+                fmt_ratio(per / hyper),
+                m.opening_ms as f64 / 1000.0,
+                m.errors
+            );
+        }
+        md.push('\n');
+    }
+
     // ---- micro -----------------------------------------------------------------------
     let _ = writeln!(md, "## Micro-benchmarks (criterion)\n");
     let _ = writeln!(
@@ -561,8 +623,8 @@ pub fn render(r: &Results, charts: &[String]) -> String {
     }
     let _ = writeln!(
         md,
-        "## Reproduce\n\n```sh\ncargo xtask peers                 # installs wrk and h2load if missing\n\
-         cargo xtask bench --quick         # about 5 minutes on 2 cores, after the first release build\n\
+        "## Reproduce\n\n```sh\ncargo xtask peers                 # installs wrk, h2load, h2o, nginx if missing\n\
+         cargo xtask bench --quick         # about 8 minutes on 2 cores, after the first release build\n\
          cargo xtask bench                 # the full run\n\
          cargo xtask bench --save before   # keep a run as target/xtask-bench/before.json ...\n\
          cargo xtask bench --compare before after   # ... and compare two saved runs\n```"
@@ -660,7 +722,73 @@ mod tests {
                 retained_bytes: Some(1 << 20),
                 ..LongRun::default()
             }],
+            idle_memory: vec![
+                IdleMemory {
+                    protocol: "HTTP/1.1".into(),
+                    server: "shockwave (--alloc arena)".into(),
+                    connections: 10_000,
+                    open: 10_000,
+                    rss_before_kib: 6 * 1024,
+                    rss_after_kib: 6 * 1024 + 40_000,
+                    opening_ms: 2500,
+                    errors: 0,
+                },
+                IdleMemory {
+                    protocol: "HTTP/1.1".into(),
+                    server: "hyper 1.x".into(),
+                    connections: 10_000,
+                    open: 8_000,
+                    rss_before_kib: 4 * 1024,
+                    rss_after_kib: 4 * 1024 + 80_000,
+                    opening_ms: 2000,
+                    errors: 0,
+                },
+            ],
         }
+    }
+
+    #[test]
+    fn idle_memory_rows_divide_by_hyper_per_open_connection() {
+        let md = render(&sample(), &[]);
+        assert!(
+            md.contains("## Memory per idle keep-alive connection"),
+            "{md}"
+        );
+        // shockwave: 40000 KiB / 10000 = 4.0 KiB; hyper: 80000 KiB / 8000 = 10.0 KiB.
+        assert!(
+            md.contains("| HTTP/1.1 | shockwave (--alloc arena) | 10,000 | 10,000 |"),
+            "{md}"
+        );
+        assert!(md.contains("| 4.0 KiB | 0.40× | 2.5 s | 0 |"), "{md}");
+        assert!(md.contains("| 10.0 KiB | 1.00× |"), "{md}");
+        let mut none = sample();
+        none.idle_memory.clear();
+        assert!(render(&none, &[])
+            .contains("## Memory per idle keep-alive connection\n\nNot measured in this run."));
+    }
+
+    #[test]
+    fn ratios_divide_by_the_fastest_peer() {
+        let mut r = sample();
+        r.load.push(load(
+            "HTTP/1.1",
+            "plain",
+            "may_minihttp 0.1",
+            400_000.0,
+            2.0,
+        ));
+        r.load.push(load(
+            "HTTP/1.1",
+            "plain",
+            "ceiling (no HTTP parsing)",
+            900_000.0,
+            1.0,
+        ));
+        let md = render(&r, &[]);
+        assert!(md.contains("| req/s ÷ may_minihttp |"), "{md}");
+        // shockwave arena: 200k req/s = 0.50× may_minihttp, CPU 5 = 2.50×.
+        assert!(md.contains("| 0.50× |"), "{md}");
+        assert!(md.contains("| 2.50× |"), "{md}");
     }
 
     #[test]

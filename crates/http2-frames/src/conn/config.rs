@@ -44,7 +44,8 @@ pub struct Config {
     /// is idle).
     pub max_output_buffer: usize,
     /// Read buffer size of the driver (the connection does not read; drivers size their
-    /// buffer with it). Default 64 KiB.
+    /// buffer with it: Shockwave's start with a 4 KiB window of it and widen it while
+    /// reads fill it). Default 64 KiB.
     pub read_buffer_size: usize,
     /// An idle connection (no open stream, nothing received) gets GOAWAY after this long
     /// (fired by [`Connection::handle_timeout`](super::Connection::handle_timeout)).

@@ -65,6 +65,11 @@ pub struct FieldBlock {
 }
 
 impl FieldBlock {
+    /// Heap bytes the block's buffers hold (what keeping it for reuse costs).
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        self.bytes.capacity() + self.fields.capacity() * std::mem::size_of::<Span>()
+    }
+
     /// Empties the head, keeping its capacity.
     pub fn clear(&mut self) {
         self.bytes.clear();

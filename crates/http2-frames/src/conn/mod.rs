@@ -100,6 +100,9 @@ struct OpenBlock {
     started: Instant,
 }
 
+/// The output buffer's first capacity (the preface's SETTINGS and a few responses).
+const INITIAL_OUTPUT: usize = 1024;
+
 /// One HTTP/2 connection without I/O: the server side ([`Connection::new`]) or the client
 /// side ([`Connection::client`]). See the [module docs](self) for the driving contract.
 #[derive(Debug)]
@@ -198,7 +201,9 @@ impl Connection {
             block_buf: Vec::new(),
             scratch: FieldBlock::default(),
             hblock: Vec::with_capacity(1024),
-            out: Vec::with_capacity(16 * 1024),
+            // Grows with what the connection sends (and keeps that): an idle connection
+            // does not hold a 16 KiB buffer.
+            out: Vec::with_capacity(INITIAL_OUTPUT),
             flushed: 0,
             control_queued: 0,
             events: VecDeque::with_capacity(64),
@@ -307,7 +312,7 @@ impl Connection {
             self.out.clear();
             if self.out.capacity() > 256 * 1024 && self.store.is_empty() {
                 // A large transfer grew the buffer: do not keep it on an idle connection.
-                self.out = Vec::with_capacity(16 * 1024);
+                self.out = Vec::with_capacity(INITIAL_OUTPUT);
             }
             self.flushed = 0;
             self.control_queued = 0;

@@ -3,18 +3,49 @@
 //! and reset ids.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::limits::RecentIds;
 use super::stream::Stream;
 use super::{FieldBlock, StreamId};
 
-/// How many spare heads and body buffers are kept.
+/// How many spare body buffers are kept (and spare heads at least).
 const SPARES: usize = 32;
+
+/// A spare head whose buffers grew past this many bytes is dropped instead of kept.
+const SPARE_HEAD_BYTES: usize = 16 * 1024;
+
+/// Hashes a stream id with one multiplication (Fibonacci hashing: ids are distinct
+/// integers, the product spreads them over the high bits the map's tags use). Ids are
+/// the peer's choice, but a connection holds at most `max_concurrent_streams` of them,
+/// which bounds what colliding ids could cost; SipHash cost more per request than that.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+        self.0 = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct Store {
-    streams: HashMap<StreamId, Stream>,
+    streams: HashMap<StreamId, Stream, BuildHasherDefault<IdHasher>>,
+    /// Heads kept for reuse: as many as streams may be open at once, since a burst of
+    /// requests takes one each before any is handed to the stream side.
     spare_heads: Vec<FieldBlock>,
+    spare_head_limit: usize,
     spare_bufs: Vec<Vec<u8>>,
     /// Recently reset or refused ids (§5.4.2, §6.4).
     pub(crate) recent: RecentIds,
@@ -25,8 +56,12 @@ pub(crate) struct Store {
 impl Store {
     pub(crate) fn with_capacity(n: usize) -> Self {
         Store {
-            streams: HashMap::with_capacity(n),
+            // No room reserved: the map grows with the streams the connection really has
+            // open at once (and keeps that capacity), so an idle connection does not hold
+            // a map sized for `max_concurrent_streams`.
+            streams: HashMap::default(),
             spare_heads: Vec::new(),
+            spare_head_limit: n.max(SPARES),
             spare_bufs: Vec::new(),
             recent: RecentIds::new(),
             closed: RecentIds::new(),
@@ -62,7 +97,9 @@ impl Store {
 
     /// Keeps a head's buffers for reuse.
     pub(crate) fn recycle_head(&mut self, mut head: FieldBlock) {
-        if self.spare_heads.len() < SPARES {
+        if self.spare_heads.len() < self.spare_head_limit
+            && head.capacity_bytes() <= SPARE_HEAD_BYTES
+        {
             head.clear();
             self.spare_heads.push(head);
         }
@@ -90,5 +127,53 @@ impl Store {
             self.spare_bufs.push(std::mem::take(&mut s.buf));
         }
         Some(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A burst of as many requests as may be open at once takes that many heads before
+    /// any goes back: all of them are kept for the next burst (not only 32), and a head
+    /// that grew large is not.
+    #[test]
+    fn spare_heads_cover_every_concurrent_stream() {
+        let mut store = Store::with_capacity(100);
+        let heads: Vec<FieldBlock> = (0..100)
+            .map(|i| {
+                let mut h = store.spare_head();
+                h.push(b"x-field", format!("value {i}").as_bytes());
+                h
+            })
+            .collect();
+        for h in heads {
+            store.recycle_head(h);
+        }
+        assert_eq!(store.spare_heads.len(), 100);
+        assert!(store.spare_heads.iter().all(|h| h.capacity_bytes() > 0));
+        let mut big = FieldBlock::default();
+        big.push(b"x-big", &vec![b'a'; SPARE_HEAD_BYTES + 1]);
+        let mut store = Store::with_capacity(100);
+        store.recycle_head(big);
+        assert!(
+            store.spare_heads.is_empty(),
+            "a head past the size cap is dropped"
+        );
+        // At least `SPARES` are kept whatever the concurrency.
+        assert_eq!(Store::with_capacity(1).spare_head_limit, SPARES);
+    }
+
+    #[test]
+    fn ids_hash_apart() {
+        let hash = |n: u32| {
+            let mut h = IdHasher::default();
+            h.write_u32(n);
+            h.finish()
+        };
+        // Consecutive client ids differ in the top 7 bits (hashbrown's tags).
+        let tags: std::collections::HashSet<u64> =
+            (0..64u32).map(|i| hash(2 * i + 1) >> 57).collect();
+        assert!(tags.len() > 32, "{} distinct tags", tags.len());
     }
 }

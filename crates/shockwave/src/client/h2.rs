@@ -480,13 +480,21 @@ where
         let c = s.conn.config();
         (c.read_buffer_size, c.keep_alive_timeout, c.settings_timeout)
     };
-    let mut rbuf = vec![0u8; read_size];
+    let mut rbuf = h2_io::read_buffer(&[], read_size);
     let mut side = ClientSide {
         shared: &shared,
         keep_alive_timeout,
         settings_timeout,
     };
-    let result = h2_io::run(&mut io, &mut side, &mut rbuf, 0, Options::client()).await;
+    let result = h2_io::run(
+        &mut io,
+        &mut side,
+        &mut rbuf,
+        0,
+        read_size,
+        Options::client(),
+    )
+    .await;
     shared.closed.store(true, Ordering::Relaxed);
     let mut s = shared.lock();
     s.conn.peer_closed();

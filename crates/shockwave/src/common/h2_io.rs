@@ -55,8 +55,8 @@ pub(crate) struct H2State {
     /// The sans-I/O connection.
     pub(crate) conn: Connection,
     /// One waker per stream: the task serving it (server) or using it (client) waits on
-    /// one thing at a time. Capacity for every concurrent stream is reserved, so a warm
-    /// connection does not allocate here.
+    /// one thing at a time. The map grows with the streams open at once and keeps that
+    /// capacity, so a warm connection does not allocate here.
     wakers: HashMap<StreamId, Waker, BuildHasherDefault<IdHasher>>,
     /// Tasks waiting in `open_stream` for the peer's concurrency limit (client).
     open_waiters: Vec<Waker>,
@@ -65,12 +65,12 @@ pub(crate) struct H2State {
 }
 
 impl H2State {
-    /// `conn` with room for the wakers of `max_concurrent_streams` streams.
+    /// `conn` with room for the wakers of a few streams (the map grows as needed).
     pub(crate) fn new(conn: Connection) -> Self {
         let streams = conn.config().max_concurrent_streams as usize + 1;
         H2State {
             conn,
-            wakers: HashMap::with_capacity_and_hasher(streams.min(1024), Default::default()),
+            wakers: HashMap::with_capacity_and_hasher(streams.min(8), Default::default()),
             open_waiters: Vec::new(),
             io: None,
         }
@@ -284,15 +284,35 @@ impl Options {
     }
 }
 
+/// The read window a connection starts with (see [`read_buffer`]).
+pub(crate) const INITIAL_READ_WINDOW: usize = 4 * 1024;
+
+/// A connection's read buffer: `already_read` first, the rest zeroed up to
+/// [`INITIAL_READ_WINDOW`] (or `limit` if smaller). An idle connection keeps this window
+/// resident, not the whole read buffer; [`run`] widens it up to `limit` while reads fill
+/// it.
+pub(crate) fn read_buffer(already_read: &[u8], limit: usize) -> Vec<u8> {
+    let len = INITIAL_READ_WINDOW
+        .min(limit.max(1))
+        .max(already_read.len());
+    let mut rbuf = Vec::with_capacity(len);
+    rbuf.extend_from_slice(already_read);
+    rbuf.resize(len, 0);
+    rbuf
+}
+
 /// Drives the connection of `side` over `io` until it is done (GOAWAY sent or received and
 /// every stream released, or a connection error), the peer closed, or the socket failed.
 /// `rbuf[..filled]` holds bytes read before (e.g. the preface the server sniffed); they
-/// are processed first. Each round: input → events → tasks → timers → output → input.
+/// are processed first. `rbuf`'s length is the read window: it doubles (up to `limit`
+/// bytes) when a read fills it or an unfinished frame does (see [`read_buffer`]).
+/// Each round: input → events → tasks → timers → output → input.
 pub(crate) async fn run<IO, S>(
     io: &mut IO,
     side: &mut S,
-    rbuf: &mut [u8],
+    rbuf: &mut Vec<u8>,
     filled: usize,
+    limit: usize,
     opts: Options,
 ) -> io::Result<()>
 where
@@ -435,12 +455,18 @@ where
             return Poll::Ready(Ok(()));
         }
         if !read_closed && side.state(|s| s.conn.wants_read()) {
-            if end == rbuf.len() && start > 0 {
-                rbuf.copy_within(start..end, 0);
-                end -= start;
-                start = 0;
+            if end == rbuf.len() {
+                if start > 0 {
+                    rbuf.copy_within(start..end, 0);
+                    end -= start;
+                    start = 0;
+                } else if rbuf.len() < limit {
+                    // An unfinished frame fills the window.
+                    rbuf.resize((rbuf.len() * 2).min(limit), 0);
+                }
             }
             if end < rbuf.len() {
+                let window = rbuf.len() - end;
                 let mut rb = ReadBuf::new(&mut rbuf[end..]);
                 match Pin::new(&mut *io).poll_read(tcx, &mut rb) {
                     Poll::Ready(Ok(())) => {
@@ -455,6 +481,10 @@ where
                             }
                         } else {
                             end += n;
+                            if n == window && rbuf.len() < limit {
+                                // More is likely waiting: read more at once next time.
+                                rbuf.resize((rbuf.len() * 2).min(limit), 0);
+                            }
                         }
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -585,6 +615,19 @@ mod tests {
         );
         client.wake_all();
         assert_eq!(count.0.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn read_buffers_start_with_a_small_window() {
+        let idle = read_buffer(&[], 64 * 1024);
+        assert_eq!(idle.len(), INITIAL_READ_WINDOW);
+        assert!(idle.capacity() < 64 * 1024, "{}", idle.capacity());
+        // Bytes read before come first; a small limit caps the window.
+        let sniffed = read_buffer(b"PRI * HTTP/2.0", 64 * 1024);
+        assert_eq!(&sniffed[..14], b"PRI * HTTP/2.0");
+        assert_eq!(sniffed.len(), INITIAL_READ_WINDOW);
+        assert_eq!(read_buffer(&[], 1000).len(), 1000);
+        assert_eq!(read_buffer(&[7; 5000], 1000).len(), 5000);
     }
 
     #[test]

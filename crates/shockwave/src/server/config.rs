@@ -176,7 +176,10 @@ pub struct ServerConfig {
     pub timeouts: Timeouts,
     /// The per-worker arena pool: retained capacity, allocation limit, idle arenas.
     pub arena: PoolConfig,
-    /// Initial size of a connection's read buffer. Default 16 KiB.
+    /// Size of a connection's read buffer: the most one read takes in the steady state
+    /// (a request head larger than this grows it). A connection starts with a 4 KiB
+    /// window of it and widens the window while reads fill it, so idle keep-alive
+    /// connections keep little of it resident. Default 16 KiB.
     pub read_buffer_size: usize,
     /// Listen backlog. Default 1024.
     pub backlog: i32,

@@ -130,7 +130,9 @@ pub(crate) async fn serve_with_tls<IO, H>(
         end: 0,
     };
     let read_size = st.config.read_buffer_size.max(1024);
-    conn.rbuf.resize(read_size, 0);
+    // Only a window of the read buffer is initialized (an idle connection keeps one page
+    // resident); it widens up to `read_size` while reads fill it.
+    conn.rbuf.resize(read_size.min(INITIAL_READ_WINDOW), 0);
     let sleep = tokio::time::sleep(std::time::Duration::ZERO);
     tokio::pin!(sleep);
     // One shutdown waiter for the whole connection: a fresh `Notified` per idle wait
@@ -214,6 +216,10 @@ struct HeadKey {
 const REQUESTS_PER_YIELD: u32 = 32;
 /// Request-head bytes parsed one after the other before the task yields.
 const HEAD_BYTES_PER_YIELD: usize = 64 * 1024;
+/// The read window a connection starts with: an idle keep-alive connection keeps this
+/// much of its read buffer resident, not `read_buffer_size`.
+const INITIAL_READ_WINDOW: usize = 4 * 1024;
+
 /// How long a keep-alive connection waits for its next request before buffers grown past
 /// the read buffer size are cut back to it.
 const IDLE_SHRINK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
@@ -298,6 +304,10 @@ where
                 return Ok(());
             }
             c.end = n;
+            if n == c.rbuf.len() && n < read_size {
+                // The read filled the window: more is likely waiting.
+                c.rbuf.resize((n * 2).min(read_size), 0);
+            }
             must_parse = true;
             head_deadline = None;
         }
@@ -505,6 +515,7 @@ where
                 let state = BodyState::default();
                 let mut source = H1Body {
                     io: &mut c.io,
+                    window: read_size,
                     rbuf: &mut c.rbuf,
                     start: &mut c.start,
                     end: &mut c.end,
@@ -1173,6 +1184,8 @@ where
 /// read buffer, refilled from the socket as the handler reads.
 struct H1Body<'c, IO> {
     io: &'c mut IO,
+    /// The read window a body is read with (`rbuf` is widened to it when empty).
+    window: usize,
     rbuf: &'c mut Vec<u8>,
     start: &'c mut usize,
     end: &'c mut usize,
@@ -1321,6 +1334,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> BodySource for H1Body<'_, IO> {
             if *self.start == *self.end {
                 *self.start = 0;
                 *self.end = 0;
+                if self.rbuf.len() < self.window {
+                    self.rbuf.resize(self.window, 0);
+                }
             } else if *self.end == self.rbuf.len() {
                 let (s, e) = (*self.start, *self.end);
                 self.rbuf.copy_within(s..e, 0);

@@ -16,6 +16,7 @@ use std::io::{self, Read as _, Seek as _};
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
@@ -411,8 +412,7 @@ where
     H: Handler,
 {
     let cfg = engine.borrow().conn.config().clone();
-    let mut rbuf = vec![0u8; cfg.read_buffer_size.max(already_read.len())];
-    rbuf[..already_read.len()].copy_from_slice(already_read);
+    let mut rbuf = h2_io::read_buffer(already_read, cfg.read_buffer_size);
     let mut shutdown = cx.shutdown.clone();
     let shutdown_fut = pin!(async move {
         match shutdown.as_mut() {
@@ -430,8 +430,10 @@ where
     let mut side = ServerSide {
         engine,
         flow,
-        futs: StreamSlots::new(cfg.max_concurrent_streams as usize + 1),
-        start: |id: StreamId| run_stream(engine, flow, id, cx),
+        futs: StreamSlots::new(
+            cfg.max_concurrent_streams as usize + 1,
+            |inbox: Rc<SlotInbox>| slot_loop(inbox, engine, flow, cx),
+        ),
         counters: cx.counters,
         shutdown: shutdown_fut,
         shutdown_seen: false,
@@ -441,6 +443,7 @@ where
         &mut side,
         &mut rbuf,
         already_read.len(),
+        cfg.read_buffer_size,
         Options::server(&cfg),
     )
     .await;
@@ -458,9 +461,7 @@ where
 struct ServerSide<'a, 'w, F, M, S> {
     engine: &'a RefCell<H2State>,
     flow: &'a RefCell<BodyFlow<'w>>,
-    futs: StreamSlots<F>,
-    /// Makes the future serving a new stream.
-    start: M,
+    futs: StreamSlots<F, M>,
     counters: Option<&'a WorkerCounters>,
     shutdown: Pin<&'a mut S>,
     shutdown_seen: bool,
@@ -469,7 +470,7 @@ struct ServerSide<'a, 'w, F, M, S> {
 impl<F, M, S> Side for ServerSide<'_, '_, F, M, S>
 where
     F: Future<Output = ()>,
-    M: FnMut(StreamId) -> F,
+    M: FnMut(Rc<SlotInbox>) -> F,
     S: Future<Output = ()>,
 {
     fn state<R>(&mut self, f: impl FnOnce(&mut H2State) -> R) -> R {
@@ -490,7 +491,7 @@ where
             if let Some(c) = self.counters {
                 inc(&c.requests);
             }
-            if !self.futs.push((self.start)(stream_id)) {
+            if !self.futs.push(stream_id) {
                 let mut e = self.engine.borrow_mut();
                 e.conn.reset(stream_id, ErrorCode::RefusedStream);
                 e.release(stream_id);
@@ -517,11 +518,37 @@ where
     }
 }
 
+/// What a slot's long-lived future is told: the stream to serve next (set by
+/// [`StreamSlots::push`]) and, back, that it finished serving it.
+#[derive(Default)]
+struct SlotInbox {
+    next: Cell<Option<StreamId>>,
+    finished: Cell<bool>,
+}
+
+/// A slot's future: serves the streams given to its slot one after the other, forever.
+/// Each stream's future is built inside this one's pinned state, never moved: a stream
+/// future is several KiB, and moving one into a slot per request cost more than the rest
+/// of the slot bookkeeping.
+async fn slot_loop<H: Handler>(
+    inbox: Rc<SlotInbox>,
+    engine: &RefCell<H2State>,
+    flow: &RefCell<BodyFlow<'_>>,
+    cx: &ServeContext<'_, H>,
+) {
+    loop {
+        let id = poll_fn(|_| inbox.next.take().map_or(Poll::Pending, Poll::Ready)).await;
+        run_stream(engine, flow, id, cx).await;
+        inbox.finished.set(true);
+    }
+}
+
 /// The connection's stream futures, each in a pinned slot that is reused by later streams
 /// (a warmed connection allocates nothing per request), polled only when woken: every slot
 /// has its own [`Waker`] that queues the slot's index and wakes the connection's task.
-/// Safe code only: a slot is a `Pin<Box<Option<F>>>`, refilled with `Pin::set`.
-struct StreamSlots<F> {
+/// A slot holds one long-lived future (made by `make` when the slot is created, see
+/// [`slot_loop`]) that serves the streams handed to the slot. Safe code only.
+struct StreamSlots<F, M> {
     slots: Vec<Slot<F>>,
     free: Vec<usize>,
     /// Occupied slots.
@@ -531,10 +558,13 @@ struct StreamSlots<F> {
     ready: Arc<ReadyQueue>,
     /// The indices being polled (swapped with the ready queue; both keep their capacity).
     polling: Vec<usize>,
+    /// Makes a new slot's future.
+    make: M,
 }
 
 struct Slot<F> {
-    fut: Pin<Box<Option<F>>>,
+    fut: Pin<Box<F>>,
+    inbox: Rc<SlotInbox>,
     wake: Arc<SlotWaker>,
     waker: Waker,
 }
@@ -572,8 +602,8 @@ impl Wake for SlotWaker {
     }
 }
 
-impl<F: Future<Output = ()>> StreamSlots<F> {
-    fn new(max: usize) -> Self {
+impl<F: Future<Output = ()>, M: FnMut(Rc<SlotInbox>) -> F> StreamSlots<F, M> {
+    fn new(max: usize, make: M) -> Self {
         StreamSlots {
             slots: Vec::new(),
             free: Vec::new(),
@@ -581,6 +611,7 @@ impl<F: Future<Output = ()>> StreamSlots<F> {
             max,
             ready: Arc::new(ReadyQueue::default()),
             polling: Vec::new(),
+            make,
         }
     }
 
@@ -588,10 +619,9 @@ impl<F: Future<Output = ()>> StreamSlots<F> {
         self.len == 0
     }
 
-    /// Starts `fut` in a free slot (a new one while fewer than `max` exist). `false` when
-    /// every slot is taken (the engine's stream limit prevents it): `fut` is dropped
-    /// unpolled.
-    fn push(&mut self, fut: F) -> bool {
+    /// Hands stream `id` to a free slot (a new one while fewer than `max` exist).
+    /// `false` when every slot is taken (the engine's stream limit prevents it).
+    fn push(&mut self, id: StreamId) -> bool {
         let index = match self.free.pop() {
             Some(i) => i,
             None if self.slots.len() < self.max => {
@@ -601,8 +631,10 @@ impl<F: Future<Output = ()>> StreamSlots<F> {
                     queued: AtomicBool::new(false),
                     ready: self.ready.clone(),
                 });
+                let inbox = Rc::new(SlotInbox::default());
                 self.slots.push(Slot {
-                    fut: Box::pin(None),
+                    fut: Box::pin((self.make)(inbox.clone())),
+                    inbox,
                     waker: Waker::from(wake.clone()),
                     wake,
                 });
@@ -617,7 +649,7 @@ impl<F: Future<Output = ()>> StreamSlots<F> {
             None => return false,
         };
         let slot = &mut self.slots[index];
-        slot.fut.as_mut().set(Some(fut));
+        slot.inbox.next.set(Some(id));
         self.len += 1;
         slot.waker.wake_by_ref();
         true
@@ -630,8 +662,8 @@ impl<F: Future<Output = ()>> StreamSlots<F> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Polls the woken futures once each; true if any finished. Futures woken while
-    /// being polled wait for the next call (the connection task is woken for them).
+    /// Polls the woken slots once each; true if one finished its stream. Futures woken
+    /// while being polled wait for the next call (the connection task is woken for them).
     fn poll(&mut self, cx: &mut Context<'_>) -> bool {
         self.ready.parent.register(cx.waker());
         let mut polling = std::mem::take(&mut self.polling);
@@ -642,11 +674,13 @@ impl<F: Future<Output = ()>> StreamSlots<F> {
                 continue;
             };
             slot.wake.queued.store(false, Ordering::Release);
-            let Some(fut) = slot.fut.as_mut().as_pin_mut() else {
-                continue; // a stale wake-up of a free slot
-            };
-            if fut.poll(&mut Context::from_waker(&slot.waker)).is_ready() {
-                slot.fut.as_mut().set(None);
+            // A slot's future never ends (a free slot waits for its next stream: a stale
+            // wake-up polls it for nothing).
+            let _ = slot
+                .fut
+                .as_mut()
+                .poll(&mut Context::from_waker(&slot.waker));
+            if slot.inbox.finished.take() {
                 self.free.push(i);
                 self.len -= 1;
                 finished = true;
@@ -1524,25 +1558,42 @@ mod tests {
 
     #[test]
     fn stream_slots_are_reused_and_bounded() {
-        use futures_util::future::{pending, ready, Either, Pending, Ready};
-        type Fut = Either<Ready<()>, Pending<()>>;
-        let mut slots: StreamSlots<Fut> = StreamSlots::new(2);
+        // Odd ids finish at once, even ids never: a slot's future serves its streams one
+        // after the other.
+        let served = Rc::new(RefCell::new(Vec::new()));
+        let log = served.clone();
+        let make = move |inbox: Rc<SlotInbox>| {
+            let log = log.clone();
+            async move {
+                loop {
+                    let id =
+                        poll_fn(|_| inbox.next.take().map_or(Poll::Pending, Poll::Ready)).await;
+                    log.borrow_mut().push(id.value());
+                    if id.value() % 2 == 0 {
+                        std::future::pending::<()>().await;
+                    }
+                    inbox.finished.set(true);
+                }
+            }
+        };
+        let mut slots = StreamSlots::new(2, make);
         let mut cx = Context::from_waker(Waker::noop());
-        assert!(slots.push(Either::Right(pending())));
-        assert!(slots.push(Either::Left(ready(()))));
-        assert!(!slots.push(Either::Left(ready(()))), "both slots are taken");
-        assert!(slots.poll(&mut cx), "the ready future finished");
+        assert!(slots.push(StreamId::new(2)));
+        assert!(slots.push(StreamId::new(1)));
+        assert!(!slots.push(StreamId::new(3)), "both slots are taken");
+        assert!(slots.poll(&mut cx), "stream 1 finished");
         assert!(!slots.is_empty());
         // Nothing woken: nothing polled, nothing finished.
         assert!(!slots.poll(&mut cx));
         // The freed slot is reused, no new one is made.
-        assert!(slots.push(Either::Left(ready(()))));
+        assert!(slots.push(StreamId::new(5)));
         assert_eq!(slots.slots.len(), 2);
         assert!(slots.poll(&mut cx));
         // A stale wake-up of a free slot is harmless.
         slots.slots[1].waker.wake_by_ref();
         assert!(!slots.poll(&mut cx));
         assert_eq!(slots.len, 1);
+        assert_eq!(*served.borrow(), [2, 1, 5]);
     }
 
     #[test]

@@ -94,7 +94,9 @@ impl<H> WorkerState<H> {
         self.buffers
             .borrow_mut()
             .pop()
-            .unwrap_or_else(|| Vec::with_capacity(self.config.read_buffer_size))
+            // A new buffer starts small (an idle connection holds two): it grows to what
+            // the connection needs, and the pool keeps up to the read buffer size.
+            .unwrap_or_else(|| Vec::with_capacity(self.config.read_buffer_size.min(4096)))
     }
 
     /// Gives a buffer back to the pool: at most [`MAX_POOLED_BUFFERS`], each cut back to
