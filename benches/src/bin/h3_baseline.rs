@@ -354,6 +354,22 @@ where
     let n = get(path).await;
     let download_secs = start.elapsed().as_secs_f64();
     let client_download = client_cpu() - client0;
+    if std::env::var_os("H3_STATS").is_some() {
+        // Where a download's time goes when neither side is busy: loss and congestion
+        // (the client's socket buffer), or flow control (the client's stream window).
+        let s = quic.stats();
+        eprintln!(
+            "client path after the download: rtt {:?}, cwnd {}, congestion events {}, lost packets {} ({} bytes), {} datagrams received ({} bytes), max MTU {}",
+            s.path.rtt,
+            s.path.cwnd,
+            s.path.congestion_events,
+            s.path.lost_packets,
+            s.path.lost_bytes,
+            s.udp_rx.datagrams - stats.udp_rx.datagrams,
+            s.udp_rx.bytes - stats.udp_rx.bytes,
+            s.path.current_mtu,
+        );
+    }
     let mbps = match n {
         Some(n) if n == mib * CHUNK => n as f64 / 1e6 / download_secs,
         _ => f64::NAN,
