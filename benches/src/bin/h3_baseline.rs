@@ -42,9 +42,11 @@ use shockwave::server::{handler_fn, tls, Response, Server, ServerHandle};
 const HELLO: &[u8] = b"Hello, World!";
 const CONCURRENCY: u64 = 100;
 const WARMUP: usize = 200;
-/// Thread names: in `compare`, the CPU time of each server is read by thread name.
+/// Thread names: in `compare`, the CPU time of each server is read by thread name
+/// (Linux keeps the first 15 bytes of a thread's name in `comm`: our workers are
+/// `shockwave-worker-N`, seen as `shockwave-worke`).
 const H3_THREAD: &str = "h3-baseline-srv";
-const OUR_THREAD: &str = "shockwave-worker-";
+const OUR_THREAD: &str = "shockwave-worke";
 const CHUNK: usize = 1024 * 1024;
 
 /// Where a server's CPU time is read from.
@@ -352,6 +354,22 @@ where
     let n = get(path).await;
     let download_secs = start.elapsed().as_secs_f64();
     let client_download = client_cpu() - client0;
+    if std::env::var_os("H3_STATS").is_some() {
+        // Where a download's time goes when neither side is busy: loss and congestion
+        // (the client's socket buffer), or flow control (the client's stream window).
+        let s = quic.stats();
+        eprintln!(
+            "client path after the download: rtt {:?}, cwnd {}, congestion events {}, lost packets {} ({} bytes), {} datagrams received ({} bytes), max MTU {}",
+            s.path.rtt,
+            s.path.cwnd,
+            s.path.congestion_events,
+            s.path.lost_packets,
+            s.path.lost_bytes,
+            s.udp_rx.datagrams - stats.udp_rx.datagrams,
+            s.udp_rx.bytes - stats.udp_rx.bytes,
+            s.path.current_mtu,
+        );
+    }
     let mbps = match n {
         Some(n) if n == mib * CHUNK => n as f64 / 1e6 / download_secs,
         _ => f64::NAN,
