@@ -430,15 +430,15 @@ async fn send_owned(
                     };
                     let mut lowered = Vec::new();
                     let fields = super::multiplexed_fields(out.headers, &mut lowered);
-                    let resp = conn
-                        .send(super::h3::Http3Request {
-                            method: out.method,
-                            authority: out.target.authority,
-                            path: out.target.path_and_query,
-                            headers: &fields,
-                            body,
-                        })
-                        .await?;
+                    // Boxed: kept out of the (HTTP/1.1 and HTTP/2) request future.
+                    let resp = Box::pin(conn.send(super::h3::Http3Request {
+                        method: out.method,
+                        authority: out.target.authority,
+                        path: out.target.path_and_query,
+                        headers: &fields,
+                        body,
+                    }))
+                    .await?;
                     Response::buffered(&client, resp, url.clone())
                 }
             }
