@@ -303,9 +303,11 @@ impl RequestBuilder {
         }
         let url = url?;
         let deadline = client.deadline(timeout);
+        // Boxed once here: the exchange's future is several KiB, and unboxed it would be
+        // copied at every await above it (the caller's `join_all`, `spawn`, ...).
         with_deadline(
             deadline,
-            send_owned(
+            Box::pin(send_owned(
                 client.clone(),
                 method,
                 url,
@@ -313,7 +315,7 @@ impl RequestBuilder {
                 body,
                 deadline,
                 version,
-            ),
+            )),
         )
         .await
     }
