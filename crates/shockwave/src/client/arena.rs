@@ -399,18 +399,18 @@ impl Client {
                 Exchange::H3(conn) => {
                     let mut lowered = Vec::new();
                     let fields = super::multiplexed_fields(out.headers, &mut lowered);
-                    let r = conn
-                        .send_in(
-                            arena,
-                            super::h3::Http3Request {
-                                method: out.method,
-                                authority: out.target.authority,
-                                path: out.target.path_and_query,
-                                headers: &fields,
-                                body,
-                            },
-                        )
-                        .await?;
+                    // Boxed: kept out of the (HTTP/1.1 and HTTP/2) request future.
+                    let r = Box::pin(conn.send_in(
+                        arena,
+                        super::h3::Http3Request {
+                            method: out.method,
+                            authority: out.target.authority,
+                            path: out.target.path_and_query,
+                            headers: &fields,
+                            body,
+                        },
+                    ))
+                    .await?;
                     ArenaResponse {
                         status: r.status,
                         reason: r.status.canonical_reason().unwrap_or(""),

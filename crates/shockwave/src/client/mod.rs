@@ -842,8 +842,16 @@ impl Client {
 
     async fn connect_new(&self, t: &Target<'_>) -> Result<Box<Http1Conn>> {
         let cfg = &self.inner.config;
-        let io =
-            transport::connect(t, &self.inner.tls_h1, &cfg.net, true, cfg.connect_timeout).await?;
+        // Boxed: the connect (and TLS handshake) future is large, and inline it would be
+        // part of every request's future, copied at each await on the hot path.
+        let io = Box::pin(transport::connect(
+            t,
+            &self.inner.tls_h1,
+            &cfg.net,
+            true,
+            cfg.connect_timeout,
+        ))
+        .await?;
         self.inner.pool.counters.opened.fetch_add(1, Relaxed);
         let mut conn = Http1Conn::new(io);
         conn.forward = cfg.net.forward_proxy(t).map(|via| h1::Forward {
@@ -920,7 +928,11 @@ impl Client {
         match self.protocol(out)? {
             Proto::H1 => self.begin_h1(out, None).await,
             #[cfg(feature = "http3")]
-            Proto::H3 => Ok(Exchange::H3(self.h3_connection(&out.target).await?)),
+            // Boxed: the QUIC connect future is large and would otherwise be part of
+            // every request's future (copied at each await).
+            Proto::H3 => Ok(Exchange::H3(
+                Box::pin(self.h3_connection(&out.target)).await?,
+            )),
             #[cfg(feature = "http2")]
             proto => self.begin_shared(out, proto == Proto::Alpn).await,
         }
@@ -1085,8 +1097,15 @@ impl Client {
             return self.route_h1(host).await;
         }
         let cfg = &self.inner.config;
-        let io =
-            transport::connect(t, &self.inner.tls, &cfg.net, false, cfg.connect_timeout).await?;
+        // Boxed, as in `connect_new`: kept out of the request future.
+        let io = Box::pin(transport::connect(
+            t,
+            &self.inner.tls,
+            &cfg.net,
+            false,
+            cfg.connect_timeout,
+        ))
+        .await?;
         pool.counters.opened.fetch_add(1, Relaxed);
         if !alpn || io.alpn_protocol() == Some(b"h2") {
             let conn = Http2Client::connect(io, self.inner.config.h2.config.clone());

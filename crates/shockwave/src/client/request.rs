@@ -303,9 +303,11 @@ impl RequestBuilder {
         }
         let url = url?;
         let deadline = client.deadline(timeout);
+        // Boxed once here: the exchange's future is several KiB, and unboxed it would be
+        // copied at every await above it (the caller's `join_all`, `spawn`, ...).
         with_deadline(
             deadline,
-            send_owned(
+            Box::pin(send_owned(
                 client.clone(),
                 method,
                 url,
@@ -313,7 +315,7 @@ impl RequestBuilder {
                 body,
                 deadline,
                 version,
-            ),
+            )),
         )
         .await
     }
@@ -430,15 +432,15 @@ async fn send_owned(
                     };
                     let mut lowered = Vec::new();
                     let fields = super::multiplexed_fields(out.headers, &mut lowered);
-                    let resp = conn
-                        .send(super::h3::Http3Request {
-                            method: out.method,
-                            authority: out.target.authority,
-                            path: out.target.path_and_query,
-                            headers: &fields,
-                            body,
-                        })
-                        .await?;
+                    // Boxed: kept out of the (HTTP/1.1 and HTTP/2) request future.
+                    let resp = Box::pin(conn.send(super::h3::Http3Request {
+                        method: out.method,
+                        authority: out.target.authority,
+                        path: out.target.path_and_query,
+                        headers: &fields,
+                        body,
+                    }))
+                    .await?;
                     Response::buffered(&client, resp, url.clone())
                 }
             }
