@@ -696,8 +696,8 @@ mod hyper_upgrade {
     use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
     use tokio::sync::oneshot;
 
-    use super::super::request::RequestContext;
-    use super::super::upgrade::Upgraded;
+    use crate::service::request::RequestContext;
+    use crate::service::upgrade::Upgraded;
 
     /// The request hyper's connection reads: it only needs an `Upgrade` field to hand out
     /// an `OnUpgrade`. The real request goes to the real service.
