@@ -44,6 +44,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::io::{Read as _, Seek as _};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -80,6 +81,9 @@ use crate::service::{
 
 /// Bodies up to this size are sent in the same write as the HEADERS frame.
 const COALESCE_BODY: usize = 16 * 1024;
+
+/// The size of a connection's send slab ([`Conn::slab`]).
+const SLAB: usize = 4 * 1024;
 
 /// What a worker's HTTP/3 connections share: the worker's state and the endpoint's
 /// connection count (for its graceful shutdown).
@@ -310,6 +314,10 @@ struct Conn<H> {
     /// connection can close after the last one.
     request_done: Notify,
     draining: Cell<bool>,
+    /// Where small responses are copied to become `Bytes` that quinn keeps as they are
+    /// until acknowledged ([`write_out`]): one allocation per [`SLAB`] bytes of
+    /// responses instead of quinn's one per write. Allocated on the first response.
+    slab: RefCell<Option<bytes::BytesMut>>,
 }
 
 /// The connection's configuration from the server's HTTP/3 settings: the same SETTINGS
@@ -406,6 +414,7 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
         requests: Cell::new(0),
         request_done: Notify::new(),
         draining: Cell::new(false),
+        slab: RefCell::new(None),
     });
     // Our control stream (type, then SETTINGS, RFC 9114 §6.2.1) and, with a dynamic
     // table, our QPACK decoder stream go out first: the writer opens them at once.
@@ -415,6 +424,7 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
 
     let mut shutdown = conn.shared.shutdown.clone();
     let mut goaway = false;
+    let mut spare = None;
     loop {
         if goaway && conn.requests.get() == 0 {
             break;
@@ -452,12 +462,17 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
         // in as few packets as possible) and needs no task of its own. Only a request
         // that has to wait becomes a task. A handler panic is caught inside
         // `serve_request`, so none unwinds through this loop.
-        let mut task = Box::pin(request_task(conn.clone(), send, recv, id));
+        // The box of the last request that completed inline is reused (`Pin::set`
+        // drops its finished future in place): no allocation per such request.
+        let mut task = reuse_box(&mut spare, request_task(conn.clone(), send, recv, id));
         let done = poll_fn(|cx| Poll::Ready(task.poll_unpin(cx).is_ready())).await;
-        if !done {
+        if done {
+            spare = Some(task);
+        } else {
             tokio::task::spawn_local(task);
         }
     }
+    drop(spare);
     if goaway {
         let deadline = tokio::time::Instant::now() + config.shutdown_grace;
         while conn.requests.get() > 0 {
@@ -471,6 +486,18 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
         let linger = (quic.rtt() * 3).clamp(Duration::from_millis(5), Duration::from_millis(100));
         tokio::time::sleep(linger).await;
         quic.close(varint(ErrorCode::NoError), b"");
+    }
+}
+
+/// `future` in the `spare` box if there is one (its finished future is dropped in
+/// place), else in a new one.
+fn reuse_box<F>(spare: &mut Option<Pin<Box<F>>>, future: F) -> Pin<Box<F>> {
+    match spare.take() {
+        Some(mut task) => {
+            task.set(future);
+            task
+        }
+        None => Box::pin(future),
     }
 }
 
@@ -1028,7 +1055,7 @@ async fn send_response<'a, H>(
     // Slow read: the response must move at the minimum rate while it waits on the peer.
     let rate = &mut RateTimer::new(conn.shared.st.config.timeouts.min_response_rate);
     let result = if head_only {
-        write_rated(send, &out, rate).await
+        write_out(conn, send, &out, rate).await
     } else {
         match send_body(send, arena, &mut out, body, length, rate).await {
             Ok(()) => send_trailers(conn, send, arena, &mut out, trailers, rate).await,
@@ -1130,7 +1157,27 @@ async fn send_trailers<'a, H>(
     if out.is_empty() {
         return Ok(());
     }
-    write_rated(send, out, rate).await
+    write_out(conn, send, out, rate).await
+}
+
+/// Writes `out` (the rest of a response: usually all of a small one) as `Bytes` cut
+/// from the connection's slab, which quinn queues without copying or allocating; under
+/// the minimum-rate check of [`write_bytes_rated`].
+async fn write_out<H>(
+    conn: &Conn<H>,
+    send: &mut quinn::SendStream,
+    out: &[u8],
+    rate: &mut RateTimer,
+) -> Result<(), ()> {
+    let bytes = {
+        let mut slab = conn.slab.borrow_mut();
+        let slab = slab.get_or_insert_with(|| bytes::BytesMut::with_capacity(SLAB));
+        // Reuses the slab's buffer once quinn dropped every earlier piece of it (all
+        // acknowledged), else starts a new one of at least `SLAB` bytes.
+        slab.extend_from_slice(out);
+        slab.split().freeze()
+    };
+    write_bytes_rated(send, bytes, rate).await
 }
 
 fn encode_trailers<'f, H>(
