@@ -600,6 +600,8 @@ type Tunnel = (UpgradeFn, MessageReader);
 
 /// Serves one request; `Some` when it was a CONNECT the handler accepted with a 2xx and
 /// [`RequestContext::on_upgrade`] (its response head is sent, without FIN).
+// `source = None` drops the body source in place; the lint takes it for a dead store.
+#[allow(unused_assignments)]
 async fn serve_request<H: Handler>(
     conn: &Conn<H>,
     send: &mut quinn::SendStream,
@@ -645,20 +647,29 @@ async fn serve_request<H: Handler>(
     };
     // QPACK-decode into the arena, waiting for the encoder stream if blocked.
     let checked = loop {
-        let r = conn.h3.borrow_mut().decode_section(id, section, &arena);
-        conn.after();
-        match r {
-            // The list (a few hundred bytes inline) is consumed right here, so it does
-            // not take room in this future's state across the awaits below.
-            Ok(Decoded::Done(list)) => break check_request(&conn.h3.borrow(), list, &arena),
-            Ok(Decoded::Blocked) => {
-                let closed = conn.quic.closed();
-                tokio::select! {
-                    _ = poll_fn(|cx| conn.poll_unblocked(id, cx)) => {}
-                    _ = closed => return None,
-                }
+        // The list (a few hundred bytes inline) is decoded into where it stays and is
+        // consumed within this block, so it is never copied and takes no room in this
+        // future's state across the awaits below.
+        let step = {
+            let mut list = HeaderList::new_in(&arena);
+            let r = conn
+                .h3
+                .borrow_mut()
+                .decode_section_into(id, section, &mut list);
+            conn.after();
+            match r {
+                Ok(Decoded::Done(())) => Some(check_request(&conn.h3.borrow(), &list, &arena)),
+                Ok(Decoded::Blocked) => None,
+                Err(e) => Some(Err(Refused::Fail(ReadFail::H3(e)))),
             }
-            Err(e) => break Err(Refused::Fail(ReadFail::H3(e))),
+        };
+        if let Some(checked) = step {
+            break checked;
+        }
+        let closed = conn.quic.closed();
+        tokio::select! {
+            _ = poll_fn(|cx| conn.poll_unblocked(id, cx)) => {}
+            _ = closed => return None,
         }
     };
     let (head, regular) = match checked {
@@ -713,7 +724,9 @@ async fn serve_request<H: Handler>(
     .with_tls_info(Some(&conn.tls_info))
     .with_protocol(protocol);
     let stream_error: Cell<Option<ErrorCode>> = Cell::new(None);
-    let mut source = H3Body {
+    // In an `Option` so that it is dropped in place (`source = None`) before the
+    // reader is used again: `drop(source)` would copy it first.
+    let mut source = Some(H3Body {
         conn,
         reader: &mut reader,
         arena: &arena,
@@ -726,14 +739,17 @@ async fn serve_request<H: Handler>(
         rate: RateTimer::new(shared.st.config.timeouts.min_request_body_rate),
         budget: ConnBudget::new(Some(&shared.st.body_budget), u64::MAX),
         token: shared.st.body_budget.token(),
-    };
+    });
     // A CONNECT's content is the tunnel's (RFC 9114 §4.4): the handler sees no body, and
     // the stream is its own after a 2xx with `on_upgrade` (not once a shutdown began).
     let slot = UpgradeSlot::connect();
     let (body, offer) = if is_connect {
         (Body::empty(&arena), !*shared.shutdown.borrow())
     } else {
-        (Body::new(&mut source, &arena, config.max_body_size), false)
+        (
+            Body::new(source.as_mut()?, &arena, config.max_body_size),
+            false,
+        )
     };
     let mut rcx = RequestContext::new(request, &arena, body);
     if offer {
@@ -752,7 +768,7 @@ async fn serve_request<H: Handler>(
     if is_connect {
         if let Some(callback) = slot.take_if_accepted(response.status()) {
             let sent = send_tunnel_head(conn, send, &arena, response).await;
-            drop(source);
+            source = None;
             return sent.then_some((callback, reader));
         }
         if response.status().is_success() {
@@ -763,7 +779,7 @@ async fn serve_request<H: Handler>(
         }
     }
     send_response(conn, send, &arena, response, is_head, large).await;
-    drop(source);
+    source = None;
     // Consume what already arrived of an unread request (typically just the FIN of a
     // GET), so the stream closes cleanly; otherwise (RFC 9114 §4.1.1) a complete
     // response was sent: stop the unread rest of the request with H3_NO_ERROR.
@@ -805,7 +821,7 @@ struct RequestHead<'a> {
 #[allow(clippy::type_complexity)]
 fn check_request<'a>(
     h3: &Connection,
-    list: HeaderList<'a>,
+    list: &HeaderList<'a>,
     arena: &'a Arena,
 ) -> Result<(RequestHead<'a>, &'a [(&'a [u8], &'a [u8])]), Refused> {
     // Plain CONNECT has `:authority` only; `:protocol` needs our
