@@ -522,7 +522,8 @@ async fn request_task<H: Handler>(
     let large = Cell::new(false);
     let tunnel = serve_request(&conn, &mut send, recv, id, &large).await;
     conn.forget_stream(id);
-    if let Some((callback, reader)) = tunnel {
+    if let Some(tunnel) = tunnel {
+        let (callback, reader) = *tunnel;
         // CONNECT / extended CONNECT accepted (RFC 9114 §4.4, RFC 9220 §3): the stream
         // is the handler's now, counted as an in-flight request until the callback
         // ends (a graceful shutdown waits for it up to the grace; a WebSocket closes
@@ -595,8 +596,9 @@ fn is_too_large(e: &ReadFail) -> bool {
 }
 
 /// A request stream accepted as a tunnel: the handler's callback and the reader, whose
-/// request header section is consumed.
-type Tunnel = (UpgradeFn, MessageReader);
+/// request header section is consumed. Boxed: the rare CONNECT allocates, so that every
+/// other request's result is one word (a `MessageReader` in it was copied out twice).
+type Tunnel = Box<(UpgradeFn, MessageReader)>;
 
 /// Serves one request; `Some` when it was a CONNECT the handler accepted with a 2xx and
 /// [`RequestContext::on_upgrade`] (its response head is sent, without FIN).
@@ -769,7 +771,7 @@ async fn serve_request<H: Handler>(
         if let Some(callback) = slot.take_if_accepted(response.status()) {
             let sent = send_tunnel_head(conn, send, &arena, response).await;
             source = None;
-            return sent.then_some((callback, reader));
+            return sent.then(|| Box::new((callback, reader)));
         }
         if response.status().is_success() {
             // A 2xx tells the client a tunnel exists (RFC 9110 §9.3.6): without
