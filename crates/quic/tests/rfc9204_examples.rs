@@ -178,6 +178,35 @@ fn b4_blocked_stream_resumes() {
     assert_eq!(decoder_stream(&mut d), hex("88 88"));
 }
 
+/// B.4 with `decode_section_into`: a blocked section appends nothing to the caller's
+/// list; once unblocked, its fields are appended after what the list held.
+#[test]
+fn b4_decode_section_into_a_held_list() {
+    let mut d = decoder();
+    d.feed_encoder_stream(&hex(B2_ENCODER)).unwrap();
+    d.feed_encoder_stream(&hex(B3_ENCODER)).unwrap();
+    let stream8 = hex(B4_STREAM8);
+    let arena = Arena::new();
+    let mut list = shockwave_arena::HeaderList::new_in(&arena);
+    list.push(b"x-before", b"1").unwrap();
+    let r = d.decode_section_into(8, &stream8, &mut list).unwrap();
+    assert!(matches!(r, Decoded::Blocked));
+    assert_eq!(list.len(), 1, "nothing appended while blocked");
+    d.feed_encoder_stream(&hex(B4_ENCODER)).unwrap();
+    let r = d.decode_section_into(8, &stream8, &mut list).unwrap();
+    assert!(matches!(r, Decoded::Done(())));
+    let got: Fields = list.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+    assert_eq!(
+        got,
+        f(&[
+            ("x-before", "1"),
+            (":authority", "www.example.com"),
+            (":path", "/"),
+            ("custom-key", "custom-value"),
+        ])
+    );
+}
+
 /// The encoder stream split at every byte boundary gives the same table.
 #[test]
 fn encoder_stream_in_pieces() {

@@ -422,6 +422,20 @@ impl Connection {
         self.after_decode(result)
     }
 
+    /// As [`decode_section`](Self::decode_section), appending the fields to `list` (in
+    /// its arena; nothing is appended while the section is blocked): a list the caller
+    /// holds is not copied on its way out, as a returned one is.
+    pub fn decode_section_into<'a>(
+        &mut self,
+        stream_id: u64,
+        block: &'a [u8],
+        list: &mut HeaderList<'a>,
+    ) -> Result<Decoded<()>, Error> {
+        self.check_open()?;
+        let result = self.decoder.decode_section_into(stream_id, block, list);
+        self.after_decode(result)
+    }
+
     /// As [`decode_section`](Self::decode_section), passing each field line to
     /// `emit(name, value)`.
     pub fn decode_section_with(

@@ -110,12 +110,12 @@ trait Sink<'b> {
 
 /// Materialises into an arena `HeaderList`; literals borrow the block (which lives in or
 /// outlives the arena), Huffman strings are decoded into the arena, table entries copied.
-struct ArenaSink<'a> {
+struct ArenaSink<'a, 'l> {
     arena: &'a Arena,
-    list: HeaderList<'a>,
+    list: &'l mut HeaderList<'a>,
 }
 
-impl<'a> ArenaSink<'a> {
+impl<'a> ArenaSink<'a, '_> {
     fn resolve(&self, s: Str<'a, '_>) -> Result<&'a [u8], QpackError> {
         Ok(match s {
             Str::Plain(b) => b,
@@ -125,7 +125,7 @@ impl<'a> ArenaSink<'a> {
     }
 }
 
-impl<'a> Sink<'a> for ArenaSink<'a> {
+impl<'a> Sink<'a> for ArenaSink<'a, '_> {
     fn field(&mut self, name: Str<'a, '_>, value: Str<'a, '_>) -> Result<u64, QpackError> {
         let name = self.resolve(name)?;
         let value = self.resolve(value)?;
@@ -455,12 +455,29 @@ impl Decoder {
         block: &'a [u8],
         arena: &'a Arena,
     ) -> Result<Decoded<HeaderList<'a>>, QpackError> {
+        let mut list = HeaderList::new_in(arena);
+        match self.decode_section_into(stream_id, block, &mut list)? {
+            Decoded::Done(()) => Ok(Decoded::Done(list)),
+            Decoded::Blocked => Ok(Decoded::Blocked),
+        }
+    }
+
+    /// As [`decode_section`](Self::decode_section), appending the fields to `list` (in
+    /// its arena) instead of returning a new list: nothing is appended while the section
+    /// is blocked, or after an error of the section prefix. A list held by the caller is
+    /// not copied on its way out, as a returned one is (a few hundred bytes inline).
+    pub fn decode_section_into<'a>(
+        &mut self,
+        stream_id: u64,
+        block: &'a [u8],
+        list: &mut HeaderList<'a>,
+    ) -> Result<Decoded<()>, QpackError> {
         let mut sink = ArenaSink {
-            arena,
-            list: HeaderList::new_in(arena),
+            arena: list.arena(),
+            list,
         };
         match self.decode_into(stream_id, block, &mut sink)? {
-            true => Ok(Decoded::Done(sink.list)),
+            true => Ok(Decoded::Done(())),
             false => Ok(Decoded::Blocked),
         }
     }

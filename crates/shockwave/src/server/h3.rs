@@ -44,6 +44,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::io::{Read as _, Seek as _};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -80,6 +81,9 @@ use crate::service::{
 
 /// Bodies up to this size are sent in the same write as the HEADERS frame.
 const COALESCE_BODY: usize = 16 * 1024;
+
+/// The size of a connection's send slab ([`Conn::slab`]).
+const SLAB: usize = 4 * 1024;
 
 /// What a worker's HTTP/3 connections share: the worker's state and the endpoint's
 /// connection count (for its graceful shutdown).
@@ -310,6 +314,10 @@ struct Conn<H> {
     /// connection can close after the last one.
     request_done: Notify,
     draining: Cell<bool>,
+    /// Where small responses are copied to become `Bytes` that quinn keeps as they are
+    /// until acknowledged ([`write_out`]): one allocation per [`SLAB`] bytes of
+    /// responses instead of quinn's one per write. Allocated on the first response.
+    slab: RefCell<Option<bytes::BytesMut>>,
 }
 
 /// The connection's configuration from the server's HTTP/3 settings: the same SETTINGS
@@ -406,6 +414,7 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
         requests: Cell::new(0),
         request_done: Notify::new(),
         draining: Cell::new(false),
+        slab: RefCell::new(None),
     });
     // Our control stream (type, then SETTINGS, RFC 9114 §6.2.1) and, with a dynamic
     // table, our QPACK decoder stream go out first: the writer opens them at once.
@@ -415,6 +424,7 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
 
     let mut shutdown = conn.shared.shutdown.clone();
     let mut goaway = false;
+    let mut spare = None;
     loop {
         if goaway && conn.requests.get() == 0 {
             break;
@@ -452,12 +462,17 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
         // in as few packets as possible) and needs no task of its own. Only a request
         // that has to wait becomes a task. A handler panic is caught inside
         // `serve_request`, so none unwinds through this loop.
-        let mut task = Box::pin(request_task(conn.clone(), send, recv, id));
+        // The box of the last request that completed inline is reused (`Pin::set`
+        // drops its finished future in place): no allocation per such request.
+        let mut task = reuse_box(&mut spare, request_task(conn.clone(), send, recv, id));
         let done = poll_fn(|cx| Poll::Ready(task.poll_unpin(cx).is_ready())).await;
-        if !done {
+        if done {
+            spare = Some(task);
+        } else {
             tokio::task::spawn_local(task);
         }
     }
+    drop(spare);
     if goaway {
         let deadline = tokio::time::Instant::now() + config.shutdown_grace;
         while conn.requests.get() > 0 {
@@ -471,6 +486,18 @@ async fn serve_connection<H: Handler>(quic: quinn::Connection, shared: Rc<Shared
         let linger = (quic.rtt() * 3).clamp(Duration::from_millis(5), Duration::from_millis(100));
         tokio::time::sleep(linger).await;
         quic.close(varint(ErrorCode::NoError), b"");
+    }
+}
+
+/// `future` in the `spare` box if there is one (its finished future is dropped in
+/// place), else in a new one.
+fn reuse_box<F>(spare: &mut Option<Pin<Box<F>>>, future: F) -> Pin<Box<F>> {
+    match spare.take() {
+        Some(mut task) => {
+            task.set(future);
+            task
+        }
+        None => Box::pin(future),
     }
 }
 
@@ -495,7 +522,8 @@ async fn request_task<H: Handler>(
     let large = Cell::new(false);
     let tunnel = serve_request(&conn, &mut send, recv, id, &large).await;
     conn.forget_stream(id);
-    if let Some((callback, reader)) = tunnel {
+    if let Some(tunnel) = tunnel {
+        let (callback, reader) = *tunnel;
         // CONNECT / extended CONNECT accepted (RFC 9114 §4.4, RFC 9220 §3): the stream
         // is the handler's now, counted as an in-flight request until the callback
         // ends (a graceful shutdown waits for it up to the grace; a WebSocket closes
@@ -568,11 +596,14 @@ fn is_too_large(e: &ReadFail) -> bool {
 }
 
 /// A request stream accepted as a tunnel: the handler's callback and the reader, whose
-/// request header section is consumed.
-type Tunnel = (UpgradeFn, MessageReader);
+/// request header section is consumed. Boxed: the rare CONNECT allocates, so that every
+/// other request's result is one word (a `MessageReader` in it was copied out twice).
+type Tunnel = Box<(UpgradeFn, MessageReader)>;
 
 /// Serves one request; `Some` when it was a CONNECT the handler accepted with a 2xx and
 /// [`RequestContext::on_upgrade`] (its response head is sent, without FIN).
+// `source = None` drops the body source in place; the lint takes it for a dead store.
+#[allow(unused_assignments)]
 async fn serve_request<H: Handler>(
     conn: &Conn<H>,
     send: &mut quinn::SendStream,
@@ -618,20 +649,29 @@ async fn serve_request<H: Handler>(
     };
     // QPACK-decode into the arena, waiting for the encoder stream if blocked.
     let checked = loop {
-        let r = conn.h3.borrow_mut().decode_section(id, section, &arena);
-        conn.after();
-        match r {
-            // The list (a few hundred bytes inline) is consumed right here, so it does
-            // not take room in this future's state across the awaits below.
-            Ok(Decoded::Done(list)) => break check_request(&conn.h3.borrow(), list, &arena),
-            Ok(Decoded::Blocked) => {
-                let closed = conn.quic.closed();
-                tokio::select! {
-                    _ = poll_fn(|cx| conn.poll_unblocked(id, cx)) => {}
-                    _ = closed => return None,
-                }
+        // The list (a few hundred bytes inline) is decoded into where it stays and is
+        // consumed within this block, so it is never copied and takes no room in this
+        // future's state across the awaits below.
+        let step = {
+            let mut list = HeaderList::new_in(&arena);
+            let r = conn
+                .h3
+                .borrow_mut()
+                .decode_section_into(id, section, &mut list);
+            conn.after();
+            match r {
+                Ok(Decoded::Done(())) => Some(check_request(&conn.h3.borrow(), &list, &arena)),
+                Ok(Decoded::Blocked) => None,
+                Err(e) => Some(Err(Refused::Fail(ReadFail::H3(e)))),
             }
-            Err(e) => break Err(Refused::Fail(ReadFail::H3(e))),
+        };
+        if let Some(checked) = step {
+            break checked;
+        }
+        let closed = conn.quic.closed();
+        tokio::select! {
+            _ = poll_fn(|cx| conn.poll_unblocked(id, cx)) => {}
+            _ = closed => return None,
         }
     };
     let (head, regular) = match checked {
@@ -686,7 +726,9 @@ async fn serve_request<H: Handler>(
     .with_tls_info(Some(&conn.tls_info))
     .with_protocol(protocol);
     let stream_error: Cell<Option<ErrorCode>> = Cell::new(None);
-    let mut source = H3Body {
+    // In an `Option` so that it is dropped in place (`source = None`) before the
+    // reader is used again: `drop(source)` would copy it first.
+    let mut source = Some(H3Body {
         conn,
         reader: &mut reader,
         arena: &arena,
@@ -699,14 +741,17 @@ async fn serve_request<H: Handler>(
         rate: RateTimer::new(shared.st.config.timeouts.min_request_body_rate),
         budget: ConnBudget::new(Some(&shared.st.body_budget), u64::MAX),
         token: shared.st.body_budget.token(),
-    };
+    });
     // A CONNECT's content is the tunnel's (RFC 9114 §4.4): the handler sees no body, and
     // the stream is its own after a 2xx with `on_upgrade` (not once a shutdown began).
     let slot = UpgradeSlot::connect();
     let (body, offer) = if is_connect {
         (Body::empty(&arena), !*shared.shutdown.borrow())
     } else {
-        (Body::new(&mut source, &arena, config.max_body_size), false)
+        (
+            Body::new(source.as_mut()?, &arena, config.max_body_size),
+            false,
+        )
     };
     let mut rcx = RequestContext::new(request, &arena, body);
     if offer {
@@ -725,8 +770,8 @@ async fn serve_request<H: Handler>(
     if is_connect {
         if let Some(callback) = slot.take_if_accepted(response.status()) {
             let sent = send_tunnel_head(conn, send, &arena, response).await;
-            drop(source);
-            return sent.then_some((callback, reader));
+            source = None;
+            return sent.then(|| Box::new((callback, reader)));
         }
         if response.status().is_success() {
             // A 2xx tells the client a tunnel exists (RFC 9110 §9.3.6): without
@@ -736,7 +781,7 @@ async fn serve_request<H: Handler>(
         }
     }
     send_response(conn, send, &arena, response, is_head, large).await;
-    drop(source);
+    source = None;
     // Consume what already arrived of an unread request (typically just the FIN of a
     // GET), so the stream closes cleanly; otherwise (RFC 9114 §4.1.1) a complete
     // response was sent: stop the unread rest of the request with H3_NO_ERROR.
@@ -778,7 +823,7 @@ struct RequestHead<'a> {
 #[allow(clippy::type_complexity)]
 fn check_request<'a>(
     h3: &Connection,
-    list: HeaderList<'a>,
+    list: &HeaderList<'a>,
     arena: &'a Arena,
 ) -> Result<(RequestHead<'a>, &'a [(&'a [u8], &'a [u8])]), Refused> {
     // Plain CONNECT has `:authority` only; `:protocol` needs our
@@ -1028,7 +1073,7 @@ async fn send_response<'a, H>(
     // Slow read: the response must move at the minimum rate while it waits on the peer.
     let rate = &mut RateTimer::new(conn.shared.st.config.timeouts.min_response_rate);
     let result = if head_only {
-        write_rated(send, &out, rate).await
+        write_out(conn, send, &out, rate).await
     } else {
         match send_body(send, arena, &mut out, body, length, rate).await {
             Ok(()) => send_trailers(conn, send, arena, &mut out, trailers, rate).await,
@@ -1130,7 +1175,27 @@ async fn send_trailers<'a, H>(
     if out.is_empty() {
         return Ok(());
     }
-    write_rated(send, out, rate).await
+    write_out(conn, send, out, rate).await
+}
+
+/// Writes `out` (the rest of a response: usually all of a small one) as `Bytes` cut
+/// from the connection's slab, which quinn queues without copying or allocating; under
+/// the minimum-rate check of [`write_bytes_rated`].
+async fn write_out<H>(
+    conn: &Conn<H>,
+    send: &mut quinn::SendStream,
+    out: &[u8],
+    rate: &mut RateTimer,
+) -> Result<(), ()> {
+    let bytes = {
+        let mut slab = conn.slab.borrow_mut();
+        let slab = slab.get_or_insert_with(|| bytes::BytesMut::with_capacity(SLAB));
+        // Reuses the slab's buffer once quinn dropped every earlier piece of it (all
+        // acknowledged), else starts a new one of at least `SLAB` bytes.
+        slab.extend_from_slice(out);
+        slab.split().freeze()
+    };
+    write_bytes_rated(send, bytes, rate).await
 }
 
 fn encode_trailers<'f, H>(
