@@ -109,7 +109,8 @@ impl Decoder {
             table: DynamicTable::new(DEFAULT_TABLE_SIZE),
             max_allowed: DEFAULT_TABLE_SIZE,
             limits,
-            scratch: Vec::with_capacity(256),
+            // Allocated by the first Huffman-coded string, then reused.
+            scratch: Vec::new(),
         }
     }
 

@@ -203,11 +203,10 @@ impl Encoder {
     /// update (the RFC 7541 Appendix C.5/C.6 setting, or a peer whose setting was known
     /// before the first block). Also our own limit on the table size.
     pub fn with_table_size(size: usize) -> Encoder {
-        let entries = size / ENTRY_OVERHEAD + 1;
-        let mut pairs = HashIndex::default();
-        pairs.reserve(entries);
-        let mut names = HashIndex::default();
-        names.reserve(entries);
+        // The table and both indexes start empty and grow with the entries actually
+        // inserted (an idle connection keeps a few hundred bytes, not a full-size table).
+        let pairs = HashIndex::default();
+        let names = HashIndex::default();
         Encoder {
             table: DynamicTable::new(size),
             size_limit: size.max(DEFAULT_TABLE_SIZE),

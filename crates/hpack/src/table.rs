@@ -135,7 +135,8 @@ impl DynamicTable {
         DynamicTable {
             ring: Vec::new(),
             ring_limit: capacity.saturating_mul(2),
-            slots: VecDeque::with_capacity(capacity / ENTRY_OVERHEAD + 1),
+            // Grows (doubling) with the entries inserted, like the ring.
+            slots: VecDeque::new(),
             size: 0,
             capacity,
             inserted: 0,

@@ -124,3 +124,32 @@ fn size_updates_do_not_allocate_the_table_eagerly() {
     assert_eq!(decoder.table_capacity(), 1 << 30);
     assert!(counts.bytes_allocated < 1 << 20, "{counts:?}");
 }
+
+/// An idle HTTP/2 connection holds an encoder and a decoder: both start with nothing on
+/// the heap and grow their tables with the entries inserted, not to the full 4096-byte
+/// table (and its indexes) up front.
+#[test]
+fn tables_grow_with_use_not_up_front() {
+    let ((enc, dec), counts) = alloc_count::measure(|| (Encoder::new(), Decoder::new()));
+    assert_eq!(counts.total_requests(), 0, "{counts:?}");
+    let (mut enc, mut dec) = (enc, dec);
+    // One small request: a literal `:authority` with incremental indexing both sides.
+    let ((), counts) = alloc_count::measure(|| {
+        let mut block = Vec::with_capacity(256);
+        enc.encode(
+            [
+                (&b":method"[..], &b"GET"[..]),
+                (b":scheme", b"http"),
+                (b":path", b"/"),
+                (b":authority", b"127.0.0.1:8080"),
+            ],
+            &mut block,
+        );
+        dec.decode(&block, |_, _| {}).unwrap();
+    });
+    assert_eq!(enc.table_size(), dec.table_size());
+    assert!(enc.table_size() > 0);
+    // Block buffer + ring + slot list + two index maps + the decoder's ring and slots:
+    // well under what one pre-sized 4096-byte table with its indexes took (~15 KB).
+    assert!(counts.bytes_allocated < 2048, "{counts:?}");
+}

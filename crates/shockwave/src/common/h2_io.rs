@@ -246,6 +246,10 @@ pub(crate) trait Side {
 
     /// One of the connection's timers closed it (SETTINGS or PING ACK timeout).
     fn timed_out(&mut self, _error: ConnectionError) {}
+
+    /// The connection received nothing for [`IDLE_RELEASE_AFTER`]: memory kept only to
+    /// serve the next stream faster may go.
+    fn idle(&mut self) {}
 }
 
 /// How [`run`] behaves for a role.
@@ -301,6 +305,10 @@ pub(crate) fn read_buffer(already_read: &[u8], limit: usize) -> Vec<u8> {
     rbuf
 }
 
+/// How long a connection with nothing buffered waits for input before it frees its read
+/// buffer (an idle connection then holds none; the next read allocates a new window).
+pub(crate) const IDLE_RELEASE_AFTER: Duration = Duration::from_millis(250);
+
 /// Drives the connection of `side` over `io` until it is done (GOAWAY sent or received and
 /// every stream released, or a connection error), the peer closed, or the socket failed.
 /// `rbuf[..filled]` holds bytes read before (e.g. the preface the server sniffed); they
@@ -330,6 +338,12 @@ where
     let mut timer = pin!(tokio::time::sleep(Duration::ZERO));
     let mut timer_at: Option<std::time::Instant> = None;
     let mut seen_activity = 0u64;
+    // Frees the read buffer of a connection idle for `IDLE_RELEASE_AFTER`: armed by a read
+    // that found nothing (at most once per period: a read since arming re-arms it when it
+    // fires instead of resetting it on every read).
+    let mut release = pin!(tokio::time::sleep(Duration::ZERO));
+    let mut release_armed = false;
+    let mut read_since_arming = false;
 
     // Input bytes and frames consumed since this task last returned Pending (see
     // [`INPUT_BYTES_PER_POLL`]).
@@ -454,7 +468,23 @@ where
         if flushed && !need_flush && !side.has_tasks() && (done || read_closed) {
             return Poll::Ready(Ok(()));
         }
+        if release_armed && release.is_elapsed() {
+            release_armed = false;
+            if start == end && !std::mem::take(&mut read_since_arming) {
+                // Idle for the whole period: give the buffer back to the allocator.
+                *rbuf = Vec::new();
+                start = 0;
+                end = 0;
+                side.idle();
+            }
+        }
         if !read_closed && side.state(|s| s.conn.wants_read()) {
+            // A released buffer: a new window for this read, freed again if it finds
+            // nothing (only a wake-up of an idle connection gets here).
+            let lent = rbuf.is_empty();
+            if lent {
+                *rbuf = read_buffer(&[], limit);
+            }
             if end == rbuf.len() {
                 if start > 0 {
                     rbuf.copy_within(start..end, 0);
@@ -481,6 +511,7 @@ where
                             }
                         } else {
                             end += n;
+                            read_since_arming = true;
                             if n == window && rbuf.len() < limit {
                                 // More is likely waiting: read more at once next time.
                                 rbuf.resize((rbuf.len() * 2).min(limit), 0);
@@ -488,7 +519,16 @@ where
                         }
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => {}
+                    Poll::Pending if lent => *rbuf = Vec::new(),
+                    Poll::Pending => {
+                        if start == end && !release_armed {
+                            release_armed = true;
+                            read_since_arming = false;
+                            release.as_mut().reset(now + IDLE_RELEASE_AFTER);
+                            // Registers the timer's waker.
+                            let _ = release.as_mut().poll(tcx);
+                        }
+                    }
                 }
             }
         }

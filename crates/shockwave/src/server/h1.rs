@@ -220,9 +220,43 @@ const HEAD_BYTES_PER_YIELD: usize = 64 * 1024;
 /// much of its read buffer resident, not `read_buffer_size`.
 const INITIAL_READ_WINDOW: usize = 4 * 1024;
 
-/// How long a keep-alive connection waits for its next request before buffers grown past
-/// the read buffer size are cut back to it.
-const IDLE_SHRINK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a keep-alive connection waits for its next request before it gives its read
+/// and write buffers back to the worker's pool (an idle connection then holds no buffer;
+/// the next request's read borrows one from the pool).
+const IDLE_RELEASE_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Reads into `rbuf`; when the idle connection gave its buffers back (`rbuf` empty), into
+/// a pool buffer (`INITIAL_READ_WINDOW` wide) that goes back to the pool while nothing is
+/// readable, so an idle connection holds no buffer between wake-ups.
+fn read_idle<'a, IO, H>(
+    io: &'a mut IO,
+    rbuf: &'a mut Vec<u8>,
+    st: &'a WorkerState<H>,
+    read_size: usize,
+) -> impl std::future::Future<Output = io::Result<usize>> + 'a
+where
+    IO: AsyncRead + Unpin,
+{
+    std::future::poll_fn(move |cx| {
+        let lent = rbuf.is_empty();
+        if lent {
+            let mut buf = st.take_buffer();
+            buf.resize(read_size.min(INITIAL_READ_WINDOW), 0);
+            *rbuf = buf;
+        }
+        let mut rb = ReadBuf::new(&mut rbuf[..]);
+        match Pin::new(&mut *io).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(rb.filled().len())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                if lent {
+                    st.return_buffer(std::mem::take(rbuf));
+                }
+                Poll::Pending
+            }
+        }
+    })
+}
 
 #[allow(clippy::too_many_arguments)]
 async fn run<IO, H>(
@@ -272,34 +306,34 @@ where
                 cfg.timeouts.idle
             };
             let idle_deadline = st.now() + wait;
-            // A connection whose buffers a big request or response grew gives the excess
-            // back once it has been idle for `IDLE_SHRINK_AFTER` (`read` is cancel-safe).
-            let mut shrink = c.rbuf.len() > read_size || c.wbuf.capacity() > read_size;
+            // A connection idle for `IDLE_RELEASE_AFTER` gives both buffers back to the
+            // pool; its reads then borrow a pool buffer per poll (`read_idle`, cancel-safe).
+            let mut release = c.rbuf.capacity() > 0;
             let n = loop {
-                let wake = if shrink {
-                    idle_deadline.min(st.now() + IDLE_SHRINK_AFTER)
+                let wake = if release {
+                    idle_deadline.min(st.now() + IDLE_RELEASE_AFTER)
                 } else {
                     idle_deadline
                 };
                 sleep.as_mut().reset(wake);
                 tokio::select! {
                     biased;
-                    r = c.io.read(&mut c.rbuf[..]) => break r?,
+                    r = read_idle(&mut c.io, &mut c.rbuf, st, read_size) => break r?,
                     _ = &mut sleep => {
-                        if !shrink || wake >= idle_deadline {
+                        if !release || wake >= idle_deadline {
                             return Err(Close::Timeout);
                         }
-                        shrink = false;
-                        let before = c.rbuf.capacity() + c.wbuf.capacity();
-                        c.rbuf.truncate(read_size);
-                        c.rbuf.shrink_to_fit();
-                        c.wbuf.shrink_to(read_size);
-                        let after = c.rbuf.capacity() + c.wbuf.capacity();
-                        st.trim.note_freed(before.saturating_sub(after));
+                        release = false;
+                        st.trim.note_freed(c.rbuf.capacity() + c.wbuf.capacity());
+                        st.return_buffer(std::mem::take(&mut c.rbuf));
+                        st.return_buffer(std::mem::take(&mut c.wbuf));
                     }
                     _ = stop.as_mut() => return Ok(()),
                 }
             };
+            if c.wbuf.capacity() == 0 {
+                c.wbuf = st.take_buffer();
+            }
             if n == 0 {
                 return Ok(());
             }

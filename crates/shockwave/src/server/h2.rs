@@ -449,6 +449,10 @@ where
     .await;
     drop(side);
     if result.is_ok() {
+        if rbuf.is_empty() {
+            // An idle connection freed its read buffer: lingering needs one.
+            rbuf = h2_io::read_buffer(&[], cfg.read_buffer_size);
+        }
         let sleep = pin!(tokio::time::sleep(std::time::Duration::ZERO));
         linger_close(io, &mut rbuf, sleep).await;
     }
@@ -475,6 +479,10 @@ where
 {
     fn state<R>(&mut self, f: impl FnOnce(&mut H2State) -> R) -> R {
         f(&mut self.engine.borrow_mut())
+    }
+
+    fn idle(&mut self) {
+        self.futs.release_free();
     }
 
     fn begin(&mut self, cx: &mut Context<'_>) -> bool {
@@ -617,6 +625,16 @@ impl<F: Future<Output = ()>, M: FnMut(Rc<SlotInbox>) -> F> StreamSlots<F, M> {
 
     fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Drops every slot while none is occupied (an idle connection keeps no stream
+    /// future; the next stream makes a new slot). A wake-up still queued for a dropped
+    /// slot finds no slot, or a new one that it polls for nothing.
+    fn release_free(&mut self) {
+        if self.len == 0 {
+            self.slots = Vec::new();
+            self.free = Vec::new();
+        }
     }
 
     /// Hands stream `id` to a free slot (a new one while fewer than `max` exist).

@@ -103,7 +103,8 @@ impl<H> WorkerState<H> {
     /// the read buffer size (a buffer a big request or response grew is not kept big).
     pub(crate) fn return_buffer(&self, mut buf: Vec<u8>) {
         let mut pool = self.buffers.borrow_mut();
-        if pool.len() < MAX_POOLED_BUFFERS {
+        // An empty `Vec` is what a connection holds after giving its buffer back.
+        if pool.len() < MAX_POOLED_BUFFERS && buf.capacity() > 0 {
             buf.clear();
             buf.shrink_to(self.config.read_buffer_size);
             pool.push(buf);

@@ -448,11 +448,17 @@ async fn accept_loop<H: Handler>(
             let st = &*guard.0;
             match tls {
                 None => serve_cleartext(stream, st, Some(remote)).await,
+                // Boxed: the TLS stream and handshake make this future several KiB larger
+                // than the cleartext one, and the task's future is as large as its largest
+                // branch (every idle cleartext connection would hold that room).
                 #[cfg(feature = "tls")]
                 Some(acceptor) => {
-                    if let Some(tls_stream) = handshake(acceptor, stream, st).await {
-                        serve_tls(tls_stream, st, Scheme::Https, remote).await
-                    }
+                    Box::pin(async move {
+                        if let Some(tls_stream) = handshake(acceptor, stream, st).await {
+                            serve_tls(tls_stream, st, Scheme::Https, remote).await
+                        }
+                    })
+                    .await
                 }
                 #[cfg(not(feature = "tls"))]
                 Some(never) => match never {},
@@ -486,9 +492,11 @@ pub(crate) async fn serve_cleartext<S, H>(
                 _ = st.stop_signal() => Sniffed::Closed,
             }
         };
+        // Each protocol's future is boxed once the first bytes decided it: a connection
+        // holds the state of its own protocol only, not room for the larger of the two.
         match sniffed {
-            Sniffed::Http2 => super::h2::serve(stream, st, Scheme::Http, remote).await,
-            Sniffed::Http1 => super::h1::serve(stream, st, Scheme::Http, remote).await,
+            Sniffed::Http2 => Box::pin(super::h2::serve(stream, st, Scheme::Http, remote)).await,
+            Sniffed::Http1 => Box::pin(super::h1::serve(stream, st, Scheme::Http, remote)).await,
             Sniffed::TimedOut => inc(&st.counters.timeouts),
             Sniffed::Closed => {}
         }
