@@ -441,7 +441,7 @@ where
                 };
                 let may_upgrade = req.version() == Version::HTTP_11
                     && !shutting_down
-                    && (is_connect || req.headers().get(b"upgrade").is_some());
+                    && (is_connect || req.has_upgrade_field());
                 let out = respond(
                     st,
                     req,
