@@ -588,6 +588,10 @@ where
             if !sent {
                 keep_alive = false;
             }
+        } else {
+            // Nothing to drop (no body, no trailers: `is_none`): skips the out-of-line
+            // drop glue a pending body would need, once per request.
+            std::mem::forget(deferred);
         }
         if !keep_alive {
             flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
