@@ -252,6 +252,7 @@ pub struct Request<'a> {
     pub(crate) h2c: bool,
     pub(crate) host: Option<&'a [u8]>,
     pub(crate) upgrade: Option<&'a [u8]>,
+    pub(crate) upgrade_field: bool,
     pub(crate) http2_settings: Option<&'a [u8]>,
 }
 
@@ -327,6 +328,12 @@ impl<'a> Request<'a> {
     /// `upgrade` Connection option (RFC 9110 §7.8).
     pub fn upgrade(&self) -> Option<&'a [u8]> {
         self.upgrade
+    }
+
+    /// True if the head has an `Upgrade` field at all, whatever its `Connection` field
+    /// says and whatever the version (noted while parsing: no search of the fields).
+    pub fn has_upgrade_field(&self) -> bool {
+        self.upgrade_field
     }
 
     /// True for an h2c upgrade request: `Upgrade` lists `h2c`, `Connection` has the

@@ -5,7 +5,8 @@ use shockwave_arena::{Arena, ArenaError, Vec as BumpVec};
 
 use crate::message::{BodyFraming, HeaderRange, HeaderStore, HeapHeaders, Pair, Request, Response};
 use crate::tables::{
-    find_byte, skip_target_bytes, skip_token_bytes, skip_value_bytes, HOST, TOKEN,
+    find_byte, skip_reg_name_bytes, skip_target_bytes, skip_token_bytes, skip_value_bytes, HOST,
+    TOKEN,
 };
 use crate::{Error, Limits};
 
@@ -446,9 +447,17 @@ fn skip_empty_lines(buf: &[u8], limits: &Limits) -> Result<Option<usize>, Error>
 /// Parses `HTTP/x.y` (case-sensitive, RFC 9112 §2.3).
 #[inline(always)]
 fn parse_version(v: &[u8]) -> Result<Version, Error> {
+    // The two versions as whole words: one compare each instead of a byte-wise match.
+    const V11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
+    const V10: u64 = u64::from_le_bytes(*b"HTTP/1.0");
+    if let Ok(w) = <[u8; 8]>::try_from(v) {
+        match u64::from_le_bytes(w) {
+            V11 => return Ok(Version::HTTP_11),
+            V10 => return Ok(Version::HTTP_10),
+            _ => {}
+        }
+    }
     match v {
-        b"HTTP/1.1" => Ok(Version::HTTP_11),
-        b"HTTP/1.0" => Ok(Version::HTTP_10),
         [b'H', b'T', b'T', b'P', b'/', a, b'.', b] if a.is_ascii_digit() && b.is_ascii_digit() => {
             Err(Error::UnsupportedVersion)
         }
@@ -685,6 +694,17 @@ pub const MAX_METHOD_LEN: usize = 64;
 /// port of digits. An empty value is invalid: every `http`/`https` target has a host
 /// (RFC 9110 §4.2.1, §4.2.2), and RFC 9112 §3.2 answers an invalid Host with 400.
 fn valid_host(host: &[u8]) -> bool {
+    // reg-name or IPv4 (nearly every request): one table-driven pass over the name,
+    // then the port digits.
+    if host.first() != Some(&b'[') {
+        let i = skip_reg_name_bytes(host, 0, host.len());
+        return i > 0
+            && match &host[i..] {
+                [] => true,
+                [b':', port @ ..] => port.iter().all(u8::is_ascii_digit),
+                _ => false,
+            };
+    }
     let (name, rest) = if host.first() == Some(&b'[') {
         match host.iter().position(|&b| b == b']') {
             Some(close) => (&host[..=close], &host[close + 1..]),
@@ -919,6 +939,7 @@ fn finish_request<'a>(
         h2c,
         host: facts.host,
         upgrade,
+        upgrade_field: facts.upgrade.is_some(),
         http2_settings,
         headers,
         framing,
@@ -1142,7 +1163,94 @@ pub fn parse_response_heap<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::eq_lower;
+    use super::{eq_lower, parse_version, valid_host};
+    use crate::tables::HOST;
+    use crate::Error;
+    use http::Version;
+
+    /// The byte-by-byte Host grammar check the table-driven fast path replaced.
+    fn valid_host_reference(host: &[u8]) -> bool {
+        let (name, rest) = if host.first() == Some(&b'[') {
+            match host.iter().position(|&b| b == b']') {
+                Some(close) => (&host[..=close], &host[close + 1..]),
+                None => return false,
+            }
+        } else {
+            match host.iter().position(|&b| b == b':') {
+                Some(colon) => (&host[..colon], &host[colon..]),
+                None => (host, &host[host.len()..]),
+            }
+        };
+        let name_ok = if name.first() == Some(&b'[') {
+            name.len() > 2
+                && name[1..name.len() - 1]
+                    .iter()
+                    .all(|&b| HOST[b as usize] && b != b'[' && b != b']')
+        } else {
+            !name.is_empty()
+                && name
+                    .iter()
+                    .all(|&b| HOST[b as usize] && !matches!(b, b':' | b'[' | b']'))
+        };
+        let port_ok = match rest {
+            [] => true,
+            [b':', port @ ..] => port.iter().all(u8::is_ascii_digit),
+            _ => false,
+        };
+        name_ok && port_ok
+    }
+
+    /// The fast `valid_host` agrees with the reference on every byte at every position
+    /// of names shorter than, as long as, and longer than one 8-byte block, with and
+    /// without a port.
+    #[test]
+    fn valid_host_matches_the_reference() {
+        let bases: [&[u8]; 10] = [
+            b"h",
+            b"127.0.0.1",
+            b"127.0.0.1:8080",
+            b"example.com",
+            b"a.b.c.d.e.f.g.h.example.org:443",
+            b"[::1]",
+            b"[::1]:80",
+            b"host:",
+            b"abcdefgh",
+            b"abcdefgh:1",
+        ];
+        for base in bases {
+            assert_eq!(valid_host(base), valid_host_reference(base), "{base:?}");
+            for at in 0..base.len() {
+                for b in 0..=255u8 {
+                    let mut s = base.to_vec();
+                    s[at] = b;
+                    assert_eq!(valid_host(&s), valid_host_reference(&s), "{s:?}");
+                }
+            }
+            for cut in 0..base.len() {
+                let s = &base[..cut];
+                assert_eq!(valid_host(s), valid_host_reference(s), "{s:?}");
+            }
+        }
+        assert!(valid_host(b"127.0.0.1:18181"));
+        assert!(!valid_host(b"127.0.0.1:18x81"));
+        assert!(!valid_host(b":80"));
+        assert!(!valid_host(b"a]:80"));
+    }
+
+    /// The word compare accepts exactly `HTTP/1.1` and `HTTP/1.0`.
+    #[test]
+    fn versions_as_words() {
+        assert_eq!(parse_version(b"HTTP/1.1"), Ok(Version::HTTP_11));
+        assert_eq!(parse_version(b"HTTP/1.0"), Ok(Version::HTTP_10));
+        assert_eq!(parse_version(b"HTTP/2.0"), Err(Error::UnsupportedVersion));
+        assert_eq!(parse_version(b"http/1.1"), Err(Error::InvalidVersion));
+        assert_eq!(parse_version(b"HTTP/1.1 "), Err(Error::InvalidVersion));
+        for at in 0..8 {
+            let mut v = *b"HTTP/1.1";
+            v[at] ^= 0x20;
+            assert!(parse_version(&v).is_err(), "{v:?}");
+        }
+    }
 
     /// `eq_lower` agrees with `eq_ignore_ascii_case` on every byte a field name or
     /// value can hold (no controls but HTAB), at every position of every literal used.

@@ -75,6 +75,41 @@ pub(crate) static HOST: [bool; 256] = {
     t
 };
 
+/// `reg-name` / IPv4 bytes of a Host value (RFC 3986 §3.2.2): [`HOST`] without the
+/// port separator `:` and the IP-literal brackets `[` `]`.
+pub(crate) static REG_NAME: [bool; 256] = {
+    let mut t = HOST;
+    t[b':' as usize] = false;
+    t[b'[' as usize] = false;
+    t[b']' as usize] = false;
+    t
+};
+
+/// Advances from `i` over [`REG_NAME`] bytes up to `end`, 8 lookups per branch (as
+/// [`skip_token_bytes`]); returns the index of the first other byte, or `end`.
+#[inline(always)]
+pub(crate) fn skip_reg_name_bytes(buf: &[u8], mut i: usize, end: usize) -> usize {
+    while i + 8 <= end {
+        let w = &buf[i..i + 8];
+        let all = REG_NAME[w[0] as usize]
+            & REG_NAME[w[1] as usize]
+            & REG_NAME[w[2] as usize]
+            & REG_NAME[w[3] as usize]
+            & REG_NAME[w[4] as usize]
+            & REG_NAME[w[5] as usize]
+            & REG_NAME[w[6] as usize]
+            & REG_NAME[w[7] as usize];
+        if !all {
+            break;
+        }
+        i += 8;
+    }
+    while i < end && REG_NAME[buf[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 

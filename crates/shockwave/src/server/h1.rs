@@ -475,7 +475,7 @@ where
                 };
                 let may_upgrade = req.version() == Version::HTTP_11
                     && !shutting_down
-                    && (is_connect || req.headers().get(b"upgrade").is_some());
+                    && (is_connect || req.has_upgrade_field());
                 let out = respond(
                     st,
                     req,
@@ -622,6 +622,10 @@ where
             if !sent {
                 keep_alive = false;
             }
+        } else {
+            // Nothing to drop (no body, no trailers: `is_none`): skips the out-of-line
+            // drop glue a pending body would need, once per request.
+            std::mem::forget(deferred);
         }
         if !keep_alive {
             flush(&mut c.io, &mut c.wbuf, st, sleep.as_mut()).await?;
