@@ -17,6 +17,11 @@ static ALLOC: CountingAllocator = CountingAllocator::new();
 /// Streams per batch (all in flight at once).
 const BATCH: usize = 32;
 
+/// Requests whose distinct response fields fill the server's HPACK table (each entry
+/// is 32 + 6 + 10 bytes: about 85 fit a 4096-byte table; 320 cycle it a few times, so
+/// its indexes also reach the size that evictions keep).
+const FILL: usize = 320;
+
 /// Reads server frames looking only at frame headers (no allocation); bytes of a frame
 /// not complete yet stay buffered for the next call.
 struct Reader {
@@ -77,12 +82,36 @@ fn warmed_connection_serves_requests_without_allocating() {
         start: 0,
         end: 0,
     };
+    // The server's HPACK encoder grows its dynamic table and indexes with the entries it
+    // inserts, up to the table's size (RFC 7541 §4.2: 4096 bytes by default). On a long
+    // connection the table fills (one `date` value a second alone fills it within about a
+    // minute); here distinct `x-fill` values fill it at once, so that a new `date` entry
+    // during the measured rounds evicts old entries instead of growing the table.
+    let fill: Vec<Vec<u8>> = (0..FILL / BATCH)
+        .map(|chunk| {
+            for i in chunk * BATCH..(chunk + 1) * BATCH {
+                let path = format!("/fill/{i:04}");
+                c.headers(
+                    1 + 2 * i as u32,
+                    &[
+                        (":method", "GET"),
+                        (":scheme", "http"),
+                        (":path", path.as_str()),
+                        (":authority", "localhost"),
+                        ("user-agent", "alloc-test"),
+                    ],
+                    true,
+                );
+            }
+            c.take()
+        })
+        .collect();
     // Pre-encode every batch (the client's HPACK state makes the blocks tiny).
     let rounds = 120;
     let batches: Vec<Vec<u8>> = (0..rounds)
         .map(|r| {
             for i in 0..BATCH {
-                let id = 1 + 2 * (r * BATCH + i) as u32;
+                let id = 1 + 2 * (FILL + r * BATCH + i) as u32;
                 c.headers(
                     id,
                     &[
@@ -98,7 +127,12 @@ fn warmed_connection_serves_requests_without_allocating() {
             c.take()
         })
         .collect();
-    // Warm-up: buffers, arena pool, stream slots and HPACK tables reach their size.
+    // Warm-up: the server's HPACK table filled, then buffers, arena pool and stream
+    // slots reach their size.
+    for b in &fill {
+        sock.write_all(b).unwrap();
+        reader.read_ends(&mut sock, BATCH);
+    }
     let warm = 40;
     for b in &batches[..warm] {
         sock.write_all(b).unwrap();

@@ -42,6 +42,9 @@ pub fn routes() -> impl Handler {
         let path = cx.path();
         match path {
             "/" => Response::text("Hello, World!"),
+            // A response field whose value is the path: distinct paths make the server's
+            // HPACK encoder insert distinct entries (fills its dynamic table).
+            p if p.starts_with("/fill/") => Response::text("filled").header("x-fill", p),
             "/echo" => match cx.body().to_arena().await {
                 Ok(body) => Response::ok().body(body),
                 Err(e) => Response::new(e.status()),
