@@ -104,12 +104,42 @@ pub fn package(cargo: impl Fn() -> std::process::Command) -> Result<(), String> 
     let root = root();
     check_licenses(&root)?;
     check_readme_examples(&root)?;
+    forget_stale_packages();
     let mut cmd = cargo();
     cmd.args(["package", "--workspace", "--allow-dirty"]);
     for name in UNPUBLISHED {
         cmd.args(["--exclude", name]);
     }
     crate::run(&mut cmd)
+}
+
+/// Removes the sources cargo extracted from earlier runs' packages of our own crates.
+/// `cargo package --workspace` verifies each crate against the others' new tarballs
+/// through a temporary local registry (`$CARGO_HOME/registry/src/-HASH/`), but it does
+/// not extract a crate again when a directory of the same name and version is already
+/// there: a machine that packaged an older commit would verify against that old code.
+fn forget_stale_packages() {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(home) = home else { return };
+    let Ok(registries) = std::fs::read_dir(home.join("registry").join("src")) else {
+        return;
+    };
+    for registry in registries.flatten() {
+        // Only the temporary local registries (named `-HASH`), never crates.io's.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        let Ok(crates) = std::fs::read_dir(registry.path()) else {
+            continue;
+        };
+        for krate in crates.flatten() {
+            if krate.file_name().to_string_lossy().starts_with("shockwave") {
+                let _ = std::fs::remove_dir_all(krate.path());
+            }
+        }
+    }
 }
 
 #[cfg(test)]
