@@ -77,26 +77,13 @@ pub struct DeflateParams {
 impl DeflateParams {
     /// The `Sec-WebSocket-Extensions` value a server answers with.
     pub fn response_header(&self) -> String {
-        let mut s = String::from(EXTENSION_NAME);
-        if self.server_no_context_takeover {
-            s.push_str("; server_no_context_takeover");
-        }
-        if self.client_no_context_takeover {
-            s.push_str("; client_no_context_takeover");
-        }
-        if self.server_max_window_bits < 15 {
-            s.push_str(&format!(
-                "; server_max_window_bits={}",
-                self.server_max_window_bits
-            ));
-        }
-        if self.client_max_window_bits < 15 {
-            s.push_str(&format!(
-                "; client_max_window_bits={}",
-                self.client_max_window_bits
-            ));
-        }
-        s
+        extension_value(
+            self.server_no_context_takeover,
+            self.client_no_context_takeover,
+            self.server_max_window_bits,
+            self.client_max_window_bits,
+            false,
+        )
     }
 }
 
@@ -104,29 +91,44 @@ impl DeflateConfig {
     /// The `Sec-WebSocket-Extensions` value a client offers. It always carries
     /// `client_max_window_bits` (we can honour any limit the server sets).
     pub fn offer(&self) -> String {
-        let mut s = String::from(EXTENSION_NAME);
-        if self.server_no_context_takeover {
-            s.push_str("; server_no_context_takeover");
-        }
-        if self.client_no_context_takeover {
-            s.push_str("; client_no_context_takeover");
-        }
-        if self.server_max_window_bits < 15 {
-            s.push_str(&format!(
-                "; server_max_window_bits={}",
-                self.server_max_window_bits
-            ));
-        }
-        if self.client_max_window_bits < 15 {
-            s.push_str(&format!(
-                "; client_max_window_bits={}",
-                self.client_max_window_bits
-            ));
-        } else {
-            s.push_str("; client_max_window_bits");
-        }
-        s
+        extension_value(
+            self.server_no_context_takeover,
+            self.client_no_context_takeover,
+            self.server_max_window_bits,
+            self.client_max_window_bits,
+            true,
+        )
     }
+}
+
+/// `permessage-deflate` with its parameters (RFC 7692 §7.1), in one order for offers and
+/// responses: a window of 15 bits is the default and left out, except that an offer
+/// (`offer_client_bits`) always names `client_max_window_bits`, without a value when it
+/// sets no limit (§7.1.2.2).
+fn extension_value(
+    server_no_context_takeover: bool,
+    client_no_context_takeover: bool,
+    server_max_window_bits: u8,
+    client_max_window_bits: u8,
+    offer_client_bits: bool,
+) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::from(EXTENSION_NAME);
+    if server_no_context_takeover {
+        s.push_str("; server_no_context_takeover");
+    }
+    if client_no_context_takeover {
+        s.push_str("; client_no_context_takeover");
+    }
+    if server_max_window_bits < 15 {
+        let _ = write!(s, "; server_max_window_bits={server_max_window_bits}");
+    }
+    if client_max_window_bits < 15 {
+        let _ = write!(s, "; client_max_window_bits={client_max_window_bits}");
+    } else if offer_client_bits {
+        s.push_str("; client_max_window_bits");
+    }
+    s
 }
 
 /// One offer's or response's parameters, each at most once (§7.1).

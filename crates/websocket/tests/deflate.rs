@@ -133,6 +133,28 @@ fn the_client_checks_the_answer_against_its_offer() {
     );
 }
 
+#[test]
+fn offers_and_responses_write_the_parameters_alike() {
+    let config = DeflateConfig {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        server_max_window_bits: 10,
+        client_max_window_bits: 9,
+        ..DeflateConfig::default()
+    };
+    let all = "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+               server_max_window_bits=10; client_max_window_bits=9";
+    assert_eq!(config.offer(), all);
+    let p = server_side(&config.offer(), &DeflateConfig::default()).unwrap();
+    assert_eq!(p.response_header(), all);
+    // A window of 15 is left out of a response, named without a value in an offer.
+    assert_eq!(params(15, 15).response_header(), "permessage-deflate");
+    assert_eq!(
+        DeflateConfig::default().offer(),
+        "permessage-deflate; client_max_window_bits"
+    );
+}
+
 fn params(server_bits: u8, client_bits: u8) -> DeflateParams {
     DeflateParams {
         server_no_context_takeover: false,
