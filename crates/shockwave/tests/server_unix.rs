@@ -97,6 +97,48 @@ fn a_unix_request_has_no_remote_address() {
     stop(h);
 }
 
+/// The per-worker connection cap holds on a Unix socket as on TCP: a connection over it
+/// gets a 503 (or nothing) and is closed, counted as refused; the served one goes on.
+#[test]
+fn a_unix_connection_over_the_cap_is_refused_with_503() {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::net::UnixStream;
+    fn get(s: &mut UnixStream) {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.ends_with(b"Hello, World!") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "closed: {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200 "), "{got:?}");
+    }
+    let path = sock_path("cap");
+    let h = unix_builder(&path)
+        .workers(1)
+        .max_connections_per_worker(1)
+        .start(DefaultRoutes::new())
+        .unwrap();
+    let mut served = UnixStream::connect(&path).unwrap();
+    served
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    get(&mut served);
+    for _ in 0..3 {
+        let mut over = UnixStream::connect(&path).unwrap();
+        over.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut all = Vec::new();
+        over.read_to_end(&mut all).unwrap();
+        let all = String::from_utf8(all).unwrap();
+        assert!(all.is_empty() || all.starts_with("HTTP/1.1 503"), "{all:?}");
+    }
+    get(&mut served);
+    assert_eq!(h.stats().connections_refused, 3);
+    assert_eq!(h.stats().connections_active, 1);
+    stop(h);
+}
+
 #[test]
 fn the_socket_file_gets_its_mode_and_is_removed_on_stop_and_on_drop() {
     let path = sock_path("mode");

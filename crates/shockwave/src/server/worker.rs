@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::TcpListener;
-#[cfg(feature = "tls")]
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::config::ServerConfig;
@@ -343,18 +341,24 @@ pub(crate) fn run_worker<H: Handler>(
         };
         for l in tcp {
             let listener = TcpListener::from_std(l.listener)?;
+            let tls = l.tls;
             accepts.push(tokio::task::spawn_local(accept_loop(
                 listener,
-                l.tls,
                 state.clone(),
+                move |stream, remote, guard| serve_tcp(stream, remote, tls.clone(), guard),
             )));
         }
         #[cfg(unix)]
         for l in sockets.unix {
             let listener = tokio::net::UnixListener::from_std(l)?;
-            accepts.push(tokio::task::spawn_local(accept_unix_loop(
+            // The cleartext protocols, no peer address, the same cap and counters as TCP.
+            accepts.push(tokio::task::spawn_local(accept_loop(
                 listener,
                 state.clone(),
+                |stream, _, guard: ActiveGuard<H>| async move {
+                    serve_cleartext(stream, &guard.0, None).await;
+                    drop(guard);
+                },
             )));
         }
         // HTTP/3: a quinn endpoint per UDP socket, serving with the same state. Its task
@@ -407,11 +411,73 @@ pub(crate) fn run_worker<H: Handler>(
     })
 }
 
-async fn accept_loop<H: Handler>(
-    listener: TcpListener,
-    tls: Option<Acceptor>,
-    state: Rc<WorkerState<H>>,
-) {
+/// A listener one accept loop serves: TCP, or a Unix domain socket.
+trait Listen {
+    /// The accepted connection.
+    type Stream: 'static;
+    /// What the accept tells of the peer.
+    type Peer: 'static;
+    /// Appended to "accept failed" in the log (which listener failed).
+    const KIND: &'static str;
+    /// Accepts the next connection.
+    fn accept(
+        &self,
+    ) -> impl std::future::Future<Output = std::io::Result<(Self::Stream, Self::Peer)>>;
+    /// Writes what it can of `bytes` without blocking (the refusal of a connection over
+    /// the cap).
+    fn try_write(stream: &Self::Stream, bytes: &[u8]);
+    /// Prepares a connection that will be served.
+    fn configure(_stream: &Self::Stream) {}
+}
+
+impl Listen for TcpListener {
+    type Stream = tokio::net::TcpStream;
+    type Peer = SocketAddr;
+    const KIND: &'static str = "";
+
+    fn accept(
+        &self,
+    ) -> impl std::future::Future<Output = std::io::Result<(Self::Stream, Self::Peer)>> {
+        TcpListener::accept(self)
+    }
+
+    fn try_write(stream: &Self::Stream, bytes: &[u8]) {
+        let _ = stream.try_write(bytes);
+    }
+
+    fn configure(stream: &Self::Stream) {
+        let _ = stream.set_nodelay(true);
+    }
+}
+
+#[cfg(unix)]
+impl Listen for tokio::net::UnixListener {
+    type Stream = tokio::net::UnixStream;
+    type Peer = tokio::net::unix::SocketAddr;
+    const KIND: &'static str = " (Unix socket)";
+
+    fn accept(
+        &self,
+    ) -> impl std::future::Future<Output = std::io::Result<(Self::Stream, Self::Peer)>> {
+        tokio::net::UnixListener::accept(self)
+    }
+
+    fn try_write(stream: &Self::Stream, bytes: &[u8]) {
+        let _ = stream.try_write(bytes);
+    }
+}
+
+/// Accepts on `listener` until the shutdown signal: a failed accept (EMFILE and friends)
+/// backs off briefly instead of spinning; a connection over the worker's cap gets a
+/// best-effort 503 and is closed; every other one is counted as active (until its
+/// [`ActiveGuard`] drops) and served by `serve` on a task of its own.
+async fn accept_loop<L, H, F, Fut>(listener: L, state: Rc<WorkerState<H>>, serve: F)
+where
+    L: Listen,
+    H: Handler,
+    F: Fn(L::Stream, L::Peer, ActiveGuard<H>) -> Fut,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
     let mut shutdown = state.shutdown.clone();
     loop {
         let accepted = tokio::select! {
@@ -419,11 +485,10 @@ async fn accept_loop<H: Handler>(
             _ = shutdown.wait_for(|stop| *stop) => return,
             r = listener.accept() => r,
         };
-        let (stream, remote) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(x) => x,
             Err(e) => {
-                // EMFILE and friends: back off briefly instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
+                tracing::warn!(error = %e, "accept failed{}", L::KIND);
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -432,40 +497,48 @@ async fn accept_loop<H: Handler>(
         if state.active.get() >= state.config.limits.max_connections_per_worker {
             inc(&counters.connections_refused);
             // Best effort, never blocking the accept loop.
-            let _ = stream.try_write(
+            L::try_write(
+                &stream,
                 b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
             );
             drop(stream);
             continue;
         }
-        let _ = stream.set_nodelay(true);
+        L::configure(&stream);
         inc(&counters.connections_accepted);
         inc(&counters.connections_active);
         state.active.set(state.active.get() + 1);
         let guard = ActiveGuard(state.clone());
-        let tls = tls.clone();
-        tokio::task::spawn_local(async move {
-            let st = &*guard.0;
-            match tls {
-                None => serve_cleartext(stream, st, Some(remote)).await,
-                // Boxed: the TLS stream and handshake make this future several KiB larger
-                // than the cleartext one, and the task's future is as large as its largest
-                // branch (every idle cleartext connection would hold that room).
-                #[cfg(feature = "tls")]
-                Some(acceptor) => {
-                    Box::pin(async move {
-                        if let Some(tls_stream) = handshake(acceptor, stream, st).await {
-                            serve_tls(tls_stream, st, Scheme::Https, remote).await
-                        }
-                    })
-                    .await
-                }
-                #[cfg(not(feature = "tls"))]
-                Some(never) => match never {},
-            }
-            drop(guard);
-        });
+        tokio::task::spawn_local(serve(stream, peer, guard));
     }
+}
+
+/// Serves a TCP connection: cleartext, or TLS when the listener has an acceptor.
+async fn serve_tcp<H: Handler>(
+    stream: TcpStream,
+    remote: SocketAddr,
+    tls: Option<Acceptor>,
+    guard: ActiveGuard<H>,
+) {
+    let st = &*guard.0;
+    match tls {
+        None => serve_cleartext(stream, st, Some(remote)).await,
+        // Boxed: the TLS stream and handshake make this future several KiB larger
+        // than the cleartext one, and the task's future is as large as its largest
+        // branch (every idle cleartext connection would hold that room).
+        #[cfg(feature = "tls")]
+        Some(acceptor) => {
+            Box::pin(async move {
+                if let Some(tls_stream) = handshake(acceptor, stream, st).await {
+                    serve_tls(tls_stream, st, Scheme::Https, remote).await
+                }
+            })
+            .await
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match never {},
+    }
+    drop(guard);
 }
 
 /// Serves a cleartext connection (TCP or a Unix domain socket): h2c with prior knowledge
@@ -503,48 +576,6 @@ pub(crate) async fn serve_cleartext<S, H>(
     }
     #[cfg(not(feature = "http2"))]
     super::h1::serve(stream, st, Scheme::Http, remote).await
-}
-
-/// Accepts on a Unix domain socket: the cleartext protocols, no peer address, the same
-/// connection cap and counters as TCP.
-#[cfg(unix)]
-async fn accept_unix_loop<H: Handler>(
-    listener: tokio::net::UnixListener,
-    state: Rc<WorkerState<H>>,
-) {
-    let mut shutdown = state.shutdown.clone();
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            _ = shutdown.wait_for(|stop| *stop) => return,
-            r = listener.accept() => r,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed (Unix socket)");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let counters = &state.counters;
-        if state.active.get() >= state.config.limits.max_connections_per_worker {
-            inc(&counters.connections_refused);
-            let _ = stream.try_write(
-                b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            );
-            drop(stream);
-            continue;
-        }
-        inc(&counters.connections_accepted);
-        inc(&counters.connections_active);
-        state.active.set(state.active.get() + 1);
-        let guard = ActiveGuard(state.clone());
-        tokio::task::spawn_local(async move {
-            serve_cleartext(stream, &guard.0, None).await;
-            drop(guard);
-        });
-    }
 }
 
 /// Serves a TLS connection with the protocol ALPN selected: HTTP/2 for `h2` (with the
