@@ -11,6 +11,7 @@
 ))]
 
 mod server_util;
+mod ws_support;
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -21,6 +22,7 @@ use shockwave::http2::Http2Config;
 use shockwave::server::routes::DefaultRoutes;
 use shockwave::server::{Handler, MinDataRate, RequestContext, Response};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use ws_support::{h2_client, h2_data_within, h2_get_status, h2_send, insecure_client, with_tls};
 
 /// CONNECT `host:port` opens a TCP tunnel to it; `slow.test:1` waits before reading the
 /// tunnel, then answers with how many bytes it read; `refuse.test:1` is refused (403).
@@ -146,15 +148,6 @@ fn a_refused_http1_connect_is_answered_then_closed() {
     stop(h);
 }
 
-async fn h2_client(addr: std::net::SocketAddr) -> h2::client::SendRequest<Bytes> {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    client
-}
-
 fn connect_request(authority: &str) -> http::Request<()> {
     http::Request::builder()
         .method(http::Method::CONNECT)
@@ -167,12 +160,10 @@ fn connect_request(authority: &str) -> http::Request<()> {
 async fn read_exactly(body: &mut h2::RecvStream, want: usize) -> Vec<u8> {
     let mut got = Vec::new();
     while got.len() < want {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), body.data())
+        let chunk = h2_data_within(body, 10, "tunnel data in time")
             .await
-            .expect("tunnel data in time")
             .expect("more data")
             .unwrap();
-        body.flow_control().release_capacity(chunk.len()).unwrap();
         got.extend_from_slice(&chunk);
     }
     got
@@ -183,13 +174,7 @@ async fn http2_connect_is_a_tunnel_both_ways_and_end_stream_is_eof() {
     let echo = echo_server();
     let h = builder().start(Tunnels(DefaultRoutes::new())).unwrap();
     let client = h2_client(h.local_addr()).await;
-    let (resp, mut send) = client
-        .clone()
-        .ready()
-        .await
-        .unwrap()
-        .send_request(connect_request(&echo.to_string()), false)
-        .unwrap();
+    let (resp, mut send) = h2_send(client.clone(), connect_request(&echo.to_string()), false).await;
     let resp = resp.await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["x-tunnel"], "yes");
@@ -203,26 +188,14 @@ async fn http2_connect_is_a_tunnel_both_ways_and_end_stream_is_eof() {
     send.send_data(Bytes::new(), true).unwrap();
     // (An empty DATA frame may carry the END_STREAM.)
     loop {
-        let end = tokio::time::timeout(Duration::from_secs(10), body.data())
-            .await
-            .expect("END_STREAM in time");
-        match end {
+        match h2_data_within(&mut body, 10, "END_STREAM in time").await {
             None => break,
             Some(Ok(b)) if b.is_empty() => {}
             other => panic!("more data after the target closed: {other:?}"),
         }
     }
     // The connection serves requests afterwards.
-    let get = http::Request::get(format!("http://{}/", h.local_addr()))
-        .body(())
-        .unwrap();
-    let (resp, _) = client
-        .ready()
-        .await
-        .unwrap()
-        .send_request(get, true)
-        .unwrap();
-    assert_eq!(resp.await.unwrap().status(), 200);
+    assert_eq!(h2_get_status(client, h.local_addr()).await, 200);
     stop(h);
 }
 
@@ -231,23 +204,12 @@ async fn http2_connect_refusals() {
     let h = builder().start(Tunnels(DefaultRoutes::new())).unwrap();
     let client = h2_client(h.local_addr()).await;
     // The handler refuses: its status, and the stream ends.
-    let (resp, _send) = client
-        .clone()
-        .ready()
-        .await
-        .unwrap()
-        .send_request(connect_request("refuse.test:1"), false)
-        .unwrap();
+    let (resp, _send) = h2_send(client.clone(), connect_request("refuse.test:1"), false).await;
     assert_eq!(resp.await.unwrap().status(), 403);
     // The default routes do not tunnel: 501.
     let h2 = builder().start(DefaultRoutes::new()).unwrap();
     let client2 = h2_client(h2.local_addr()).await;
-    let (resp, _send) = client2
-        .ready()
-        .await
-        .unwrap()
-        .send_request(connect_request("example.com:443"), false)
-        .unwrap();
+    let (resp, _send) = h2_send(client2, connect_request("example.com:443"), false).await;
     assert_eq!(resp.await.unwrap().status(), 501);
     stop(h);
     stop(h2);
@@ -272,12 +234,7 @@ async fn an_unread_tunnel_holds_one_window_and_a_slow_one_is_not_cut() {
         .start(Tunnels(DefaultRoutes::new()))
         .unwrap();
     let client = h2_client(h.local_addr()).await;
-    let (resp, mut send) = client
-        .ready()
-        .await
-        .unwrap()
-        .send_request(connect_request("slow.test:1"), false)
-        .unwrap();
+    let (resp, mut send) = h2_send(client, connect_request("slow.test:1"), false).await;
     let resp = resp.await.unwrap();
     assert_eq!(resp.status(), 200);
     let total = 1024 * 1024;
@@ -314,13 +271,8 @@ async fn an_unread_tunnel_holds_one_window_and_a_slow_one_is_not_cut() {
     // Then everything went through, past the minimum-rate grace: the reply is the count.
     let mut body = resp.into_body();
     let mut reply = Vec::new();
-    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(20), body.data())
-        .await
-        .expect("the reply in time")
-    {
-        let chunk = chunk.unwrap();
-        body.flow_control().release_capacity(chunk.len()).unwrap();
-        reply.extend_from_slice(&chunk);
+    while let Some(chunk) = h2_data_within(&mut body, 20, "the reply in time").await {
+        reply.extend_from_slice(&chunk.unwrap());
     }
     assert_eq!(String::from_utf8_lossy(&reply), total.to_string());
     stop(h);
@@ -386,54 +338,29 @@ async fn client_tunnels_over_http1_and_http2() {
 async fn a_panicking_http2_tunnel_resets_its_stream_only() {
     let h = builder().start(Tunnels(DefaultRoutes::new())).unwrap();
     let client = h2_client(h.local_addr()).await;
-    let (resp, _send) = client
-        .clone()
-        .ready()
-        .await
-        .unwrap()
-        .send_request(connect_request("panic.test:1"), false)
-        .unwrap();
+    let (resp, _send) = h2_send(client.clone(), connect_request("panic.test:1"), false).await;
     let resp = resp.await.unwrap();
     assert_eq!(resp.status(), 200);
     let mut body = resp.into_body();
-    let end = tokio::time::timeout(Duration::from_secs(10), body.data())
-        .await
-        .expect("the reset in time");
-    let err = match end {
+    let err = match h2_data_within(&mut body, 10, "the reset in time").await {
         Some(Err(e)) => e,
         other => panic!("want a reset, got {other:?}"),
     };
     assert_eq!(err.reason(), Some(h2::Reason::CANCEL), "{err}");
     // The connection (and its worker) still serve requests.
-    let get = http::Request::get(format!("http://{}/", h.local_addr()))
-        .body(())
-        .unwrap();
-    let (resp, _) = client
-        .ready()
-        .await
-        .unwrap()
-        .send_request(get, true)
-        .unwrap();
-    assert_eq!(resp.await.unwrap().status(), 200);
+    assert_eq!(h2_get_status(client, h.local_addr()).await, 200);
     assert_eq!(h.stats().handler_panics, 1);
     stop(h);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_tunnel_over_tls_follows_alpn() {
-    use shockwave::client::Client;
     let echo = echo_server().to_string();
-    let tls = shockwave::server::tls::self_signed(&["127.0.0.1"]).unwrap();
-    let h = builder()
-        .bind_tls("127.0.0.1:0".parse().unwrap())
-        .tls(tls.config)
+    let h = with_tls(builder())
         .start(Tunnels(DefaultRoutes::new()))
         .unwrap();
     let url = format!("https://127.0.0.1:{}", h.tls_local_addrs()[0].port());
-    let client = Client::builder()
-        .danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
+    let client = insecure_client();
     // ALPN picks h2: the tunnel is a stream; with HTTP/1.1 asked for, a connection.
     for (version, want) in [
         (None, http::Version::HTTP_2),

@@ -5,19 +5,12 @@
 //! (which may take it as a tunnel: tests/ws_h2.rs) and the connection goes on.
 
 mod http2_support;
+mod ws_support;
 
 use bytes::Bytes;
 use http2_support::server::{start, start_with};
 use shockwave::http2::Http2Config;
-
-async fn h2_client(addr: std::net::SocketAddr) -> h2::client::SendRequest<Bytes> {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    client
-}
+use ws_support::{h2_client, h2_get_status, h2_send};
 
 fn get(addr: std::net::SocketAddr) -> http::Request<()> {
     http::Request::builder()
@@ -44,9 +37,7 @@ async fn settings_seen(
     client: &mut h2::client::SendRequest<Bytes>,
     addr: std::net::SocketAddr,
 ) -> bool {
-    let mut c = client.clone().ready().await.unwrap();
-    let (resp, _) = c.send_request(get(addr), true).unwrap();
-    assert_eq!(resp.await.unwrap().status(), 200);
+    assert_eq!(h2_get_status(client.clone(), addr).await, 200);
     client.is_extended_connect_protocol_enabled()
 }
 
@@ -55,10 +46,7 @@ async fn protocol_without_the_setting_is_a_stream_error() {
     let server = start();
     let mut client = h2_client(server.addr).await;
     assert!(!settings_seen(&mut client, server.addr).await);
-    let mut c = client.clone().ready().await.unwrap();
-    let (resp, _send) = c
-        .send_request(websocket_connect(server.addr), false)
-        .unwrap();
+    let (resp, _send) = h2_send(client.clone(), websocket_connect(server.addr), false).await;
     let err = resp.await.expect_err("a reset stream");
     assert_eq!(err.reason(), Some(h2::Reason::PROTOCOL_ERROR), "{err}");
     // Only the stream failed: the connection still serves requests.
@@ -73,10 +61,7 @@ async fn the_setting_is_announced_when_enabled() {
     });
     let mut client = h2_client(server.addr).await;
     assert!(settings_seen(&mut client, server.addr).await);
-    let mut c = client.clone().ready().await.unwrap();
-    let (resp, _send) = c
-        .send_request(websocket_connect(server.addr), false)
-        .unwrap();
+    let (resp, _send) = h2_send(client.clone(), websocket_connect(server.addr), false).await;
     // The handler answers it (it could take it as a tunnel; this one has no `/ws`
     // route: 404), and the connection goes on.
     let resp = resp.await.expect("an answer, not a reset");
@@ -85,8 +70,7 @@ async fn the_setting_is_announced_when_enabled() {
     let mut req = get(server.addr);
     req.extensions_mut()
         .insert(h2::ext::Protocol::from_static("websocket"));
-    let mut c = client.clone().ready().await.unwrap();
-    let (resp, _send) = c.send_request(req, true).unwrap();
+    let (resp, _send) = h2_send(client.clone(), req, true).await;
     let err = resp.await.expect_err("a reset stream");
     assert_eq!(err.reason(), Some(h2::Reason::PROTOCOL_ERROR), "{err}");
     assert!(settings_seen(&mut client, server.addr).await);
@@ -104,13 +88,7 @@ async fn the_handler_sees_the_protocol_and_the_tunnel_offer() {
     *req.uri_mut() = format!("http://{}/protocol", server.addr).parse().unwrap();
     req.extensions_mut()
         .insert(h2::ext::Protocol::from_static("x-custom"));
-    let (resp, _send) = client
-        .clone()
-        .ready()
-        .await
-        .unwrap()
-        .send_request(req, false)
-        .unwrap();
+    let (resp, _send) = h2_send(client.clone(), req, false).await;
     let resp = resp.await.unwrap();
     assert_eq!(resp.status(), 418);
     assert_eq!(resp.headers()["x-seen"], "Some(\"x-custom\") true");
@@ -119,12 +97,7 @@ async fn the_handler_sees_the_protocol_and_the_tunnel_offer() {
         .uri(format!("http://{}/protocol", server.addr))
         .body(())
         .unwrap();
-    let (resp, _) = client
-        .ready()
-        .await
-        .unwrap()
-        .send_request(get, true)
-        .unwrap();
+    let (resp, _) = h2_send(client, get, true).await;
     let resp = resp.await.unwrap();
     assert_eq!(resp.headers()["x-seen"], "None false");
 }

@@ -11,6 +11,7 @@
 ))]
 
 mod server_util;
+mod ws_support;
 
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use shockwave::server::ws::WebSocketUpgrade;
 use shockwave::server::{Handler, RequestContext, Response};
 use shockwave::websocket::{CloseCode, CloseFrame, Message, WebSocketError};
 use shockwave_websocket::{Config, Connection, Message as WsMessage, Role};
+use ws_support::{h2_data_within, h2_get_status, h2_send, insecure_client, with_tls};
 
 /// The default routes (`/ws` echoes, for `GET` and extended CONNECT alike), `/close`
 /// (closes with 4000 "custom" after the first message) and `/proto` (speaks `chat`).
@@ -146,16 +148,10 @@ async fn close_codes_and_subprotocols_over_h2c() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_client_and_server_over_tls_h2() {
-    let tls = shockwave::server::tls::self_signed(&["127.0.0.1"]).unwrap();
-    let h = builder()
-        .bind_tls("127.0.0.1:0".parse().unwrap())
-        .tls(tls.config)
+    let h = with_tls(builder())
         .start(Routes(DefaultRoutes::new()))
         .unwrap();
-    let client = Client::builder()
-        .danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
+    let client = insecure_client();
     let port = h.tls_local_addrs()[0].port();
     let mut ws = open_h2(&client, &format!("wss://127.0.0.1:{port}/ws")).await;
     ws.send(Message::text("secure")).await.unwrap();
@@ -211,24 +207,11 @@ async fn a_server_without_the_setting_is_a_typed_error() {
     stop(h);
 }
 
+/// The `h2` crate's client, after one exchange (so that the server's SETTINGS have
+/// arrived) that found extended CONNECT enabled.
 async fn h2_client(addr: std::net::SocketAddr) -> h2::client::SendRequest<Bytes> {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    // One exchange, so that the server's SETTINGS have arrived.
-    let get = http::Request::get(format!("http://{addr}/"))
-        .body(())
-        .unwrap();
-    let (resp, _) = client
-        .clone()
-        .ready()
-        .await
-        .unwrap()
-        .send_request(get, true)
-        .unwrap();
-    assert_eq!(resp.await.unwrap().status(), 200);
+    let client = ws_support::h2_client(addr).await;
+    assert_eq!(h2_get_status(client.clone(), addr).await, 200);
     assert!(client.is_extended_connect_protocol_enabled());
     client
 }
@@ -272,12 +255,10 @@ async fn next_message(
                 return out;
             }
         }
-        let chunk = tokio::time::timeout(Duration::from_secs(10), body.data())
+        let chunk = h2_data_within(body, 10, "data in time")
             .await
-            .expect("data in time")
             .expect("the stream is open")
             .unwrap();
-        body.flow_control().release_capacity(chunk.len()).unwrap();
         buf.extend_from_slice(&chunk);
     }
 }
@@ -286,13 +267,12 @@ async fn next_message(
 async fn the_h2_crate_as_client_against_our_server() {
     let h = start();
     let client = h2_client(h.local_addr()).await;
-    let (resp, mut send) = client
-        .clone()
-        .ready()
-        .await
-        .unwrap()
-        .send_request(extended_connect(h.local_addr(), "websocket", "13"), false)
-        .unwrap();
+    let (resp, mut send) = h2_send(
+        client.clone(),
+        extended_connect(h.local_addr(), "websocket", "13"),
+        false,
+    )
+    .await;
     let resp = resp.await.unwrap();
     // RFC 8441 §5: 200, no accept key, no Upgrade/Connection.
     assert_eq!(resp.status(), 200);
@@ -328,25 +308,20 @@ async fn extended_connect_refusals_from_our_server() {
     let h = start();
     let client = h2_client(h.local_addr()).await;
     // Another :protocol on the WebSocket route: 400.
-    let (resp, _send) = client
-        .clone()
-        .ready()
-        .await
-        .unwrap()
-        .send_request(
-            extended_connect(h.local_addr(), "webtransport", "13"),
-            false,
-        )
-        .unwrap();
+    let (resp, _send) = h2_send(
+        client.clone(),
+        extended_connect(h.local_addr(), "webtransport", "13"),
+        false,
+    )
+    .await;
     assert_eq!(resp.await.unwrap().status(), 400);
     // Another WebSocket version: 426 with the version we speak (RFC 6455 §4.4).
-    let (resp, _send) = client
-        .clone()
-        .ready()
-        .await
-        .unwrap()
-        .send_request(extended_connect(h.local_addr(), "websocket", "8"), false)
-        .unwrap();
+    let (resp, _send) = h2_send(
+        client.clone(),
+        extended_connect(h.local_addr(), "websocket", "8"),
+        false,
+    )
+    .await;
     let resp = resp.await.unwrap();
     assert_eq!(resp.status(), 426);
     assert_eq!(resp.headers()["sec-websocket-version"], "13");
@@ -355,21 +330,15 @@ async fn extended_connect_refusals_from_our_server() {
     *req.uri_mut() = format!("http://{}/nowhere", h.local_addr())
         .parse()
         .unwrap();
-    let (resp, _send) = client
-        .clone()
-        .ready()
-        .await
-        .unwrap()
-        .send_request(req, false)
-        .unwrap();
+    let (resp, _send) = h2_send(client.clone(), req, false).await;
     assert_eq!(resp.await.unwrap().status(), 404);
     // The connection still serves WebSockets.
-    let (resp, _send) = client
-        .ready()
-        .await
-        .unwrap()
-        .send_request(extended_connect(h.local_addr(), "websocket", "13"), false)
-        .unwrap();
+    let (resp, _send) = h2_send(
+        client,
+        extended_connect(h.local_addr(), "websocket", "13"),
+        false,
+    )
+    .await;
     assert_eq!(resp.await.unwrap().status(), 200);
     stop(h);
 }

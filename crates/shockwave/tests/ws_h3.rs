@@ -9,10 +9,14 @@
 // HTTP/3 needs the `http3` feature.
 #![cfg(feature = "http3")]
 
+mod server_util;
+mod ws_support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use server_util::stop;
 use shockwave::client::{Client, Http3ConnectRequest};
 use shockwave::http3::qpack::Encoder;
 use shockwave::http3::{quic_client_config, Http3Config};
@@ -23,6 +27,7 @@ use shockwave::server::{
 };
 use shockwave::websocket::WebSocketError;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use ws_support::{close_frame, echo};
 
 /// H3_MESSAGE_ERROR (RFC 9114 §8.1).
 const H3_MESSAGE_ERROR: u64 = 0x10e;
@@ -128,18 +133,18 @@ fn url(h: &ServerHandle, path: &str) -> String {
     format!("wss://localhost:{}{path}", h.local_addr().port())
 }
 
-fn stop(h: ServerHandle) {
-    h.stop().expect("server stops cleanly");
+/// The server's `https://` origin (with a trailing `/`).
+fn origin(h: &ServerHandle) -> String {
+    format!("https://localhost:{}/", h.local_addr().port())
 }
 
-async fn echo(ws: &mut shockwave::websocket::WebSocket, m: Message) -> Message {
-    ws.send(m).await.unwrap();
-    loop {
-        match ws.recv().await {
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(m)) => return m,
-            other => panic!("{other:?}"),
-        }
+/// A plain CONNECT (RFC 9114 §4.4) to `authority`.
+fn plain_connect(authority: &str) -> Http3ConnectRequest<'_> {
+    Http3ConnectRequest {
+        authority,
+        protocol: None,
+        path: "",
+        headers: &[],
     }
 }
 
@@ -173,10 +178,7 @@ async fn echo_text_binary_and_large_messages_with_deflate() {
     ws.close(CloseCode::NORMAL, "done").await.unwrap();
     assert!(ws.is_closed());
     // The stream was the pooled connection's: it serves further WebSockets.
-    assert_eq!(
-        client.http3_connections(&url(&h, "/").replace("wss", "https")),
-        1
-    );
+    assert_eq!(client.http3_connections(&origin(&h)), 1);
     let mut again = ws3(&client, &url(&h, "/ws")).await.unwrap();
     assert_eq!(
         echo(&mut again, Message::text("2")).await,
@@ -214,14 +216,9 @@ async fn close_codes_travel_both_ways() {
     // The server closes with 4001 "bye".
     let mut ws = ws3(&client, &url(&h, "/bye")).await.unwrap();
     ws.send(Message::text("hi")).await.unwrap();
-    let close = loop {
-        match ws.recv().await {
-            Some(Ok(Message::Close(c))) => break c,
-            Some(Ok(_)) => continue,
-            other => panic!("{other:?}"),
-        }
-    };
-    let close = close.expect("a close frame with a code");
+    let close = close_frame(&mut ws)
+        .await
+        .expect("a close frame with a code");
     assert_eq!(
         (close.code, close.reason.as_str()),
         (CloseCode(4001), "bye")
@@ -249,17 +246,9 @@ fn server_shutdown_closes_sockets_with_1001() {
     });
     let stopper = std::thread::spawn(move || stop(h));
     let close = rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(5), async {
-            loop {
-                match ws.recv().await {
-                    Some(Ok(Message::Close(c))) => break c,
-                    Some(Ok(_)) => continue,
-                    other => panic!("{other:?}"),
-                }
-            }
-        })
-        .await
-        .expect("a Close before the timeout")
+        tokio::time::timeout(Duration::from_secs(5), close_frame(&mut ws))
+            .await
+            .expect("a Close before the timeout")
     });
     assert_eq!(close.map(|c| c.code), Some(CloseCode::GOING_AWAY));
     stopper.join().unwrap();
@@ -269,17 +258,9 @@ fn server_shutdown_closes_sockets_with_1001() {
 async fn a_plain_connect_is_a_byte_tunnel() {
     let (h, cert) = start(Http3Config::default());
     let client = client(&cert);
-    let conn = client
-        .http3_connection(&format!("https://localhost:{}/", h.local_addr().port()))
-        .await
-        .unwrap();
+    let conn = client.http3_connection(&origin(&h)).await.unwrap();
     let tunnel = conn
-        .open_tunnel(Http3ConnectRequest {
-            authority: "echo.example:7",
-            protocol: None,
-            path: "",
-            headers: &[],
-        })
+        .open_tunnel(plain_connect("echo.example:7"))
         .await
         .unwrap();
     assert!(tunnel.is_established(), "{}", tunnel.status);
@@ -304,12 +285,7 @@ async fn a_plain_connect_is_a_byte_tunnel() {
     assert!(back == data);
     // Another authority: the handler refuses, no tunnel.
     let refused = conn
-        .open_tunnel(Http3ConnectRequest {
-            authority: "elsewhere.example:7",
-            protocol: None,
-            path: "",
-            headers: &[],
-        })
+        .open_tunnel(plain_connect("elsewhere.example:7"))
         .await
         .unwrap();
     assert_eq!(refused.status, 403);
@@ -358,17 +334,9 @@ async fn the_client_tunnel_api_speaks_http3() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unread_tunnel_blocks_the_writer() {
     let (h, cert) = start(Http3Config::default());
-    let conn = client(&cert)
-        .http3_connection(&format!("https://localhost:{}/", h.local_addr().port()))
-        .await
-        .unwrap();
+    let conn = client(&cert).http3_connection(&origin(&h)).await.unwrap();
     let mut tunnel = conn
-        .open_tunnel(Http3ConnectRequest {
-            authority: "sink.example:9",
-            protocol: None,
-            path: "",
-            headers: &[],
-        })
+        .open_tunnel(plain_connect("sink.example:9"))
         .await
         .unwrap();
     assert!(tunnel.is_established());
@@ -394,17 +362,9 @@ async fn an_unread_tunnel_blocks_the_writer() {
 async fn a_panicking_tunnel_callback_resets_only_its_stream() {
     let (h, cert) = start(Http3Config::default());
     let client = client(&cert);
-    let conn = client
-        .http3_connection(&format!("https://localhost:{}/", h.local_addr().port()))
-        .await
-        .unwrap();
+    let conn = client.http3_connection(&origin(&h)).await.unwrap();
     let mut tunnel = conn
-        .open_tunnel(Http3ConnectRequest {
-            authority: "panic.example:1",
-            protocol: None,
-            path: "",
-            headers: &[],
-        })
+        .open_tunnel(plain_connect("panic.example:1"))
         .await
         .unwrap();
     assert!(tunnel.is_established());
@@ -427,10 +387,7 @@ async fn a_panicking_tunnel_callback_resets_only_its_stream() {
         Message::text("alive")
     );
     ws.close(CloseCode::NORMAL, "").await.unwrap();
-    assert_eq!(
-        client.http3_connections(&url(&h, "/").replace("wss", "https")),
-        1
-    );
+    assert_eq!(client.http3_connections(&origin(&h)), 1);
     stop(h);
 }
 
