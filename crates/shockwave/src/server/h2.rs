@@ -359,28 +359,18 @@ pub(crate) fn upgrade_request(
     Some((settings, head))
 }
 
-/// Decodes base64url without padding (RFC 4648 §5), as `HTTP2-Settings` uses.
+/// Decodes `HTTP2-Settings`: base64url (RFC 4648 §5; RFC 7540 §3.2.1), trailing `=`
+/// tolerated though the field omits them.
 fn base64url_decode(input: &[u8], out: &mut Vec<u8>) -> Option<()> {
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for &c in input {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(())
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine as _;
+    const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    URL_SAFE_LENIENT.decode_vec(input, out).ok()
 }
 
 /// Serves one HTTP/2 connection until it closes. `already_read` holds bytes read from the
@@ -1634,5 +1624,9 @@ mod tests {
         let mut out = Vec::new();
         base64url_decode(b"AAQAAAPo", &mut out).unwrap();
         assert_eq!(out, [0, 4, 0, 0, 3, 0xe8]);
+        // The URL-safe alphabet's `-` and `_`; trailing padding tolerated.
+        out.clear();
+        base64url_decode(b"-_8=", &mut out).unwrap();
+        assert_eq!(out, [0xfb, 0xff]);
     }
 }
