@@ -264,14 +264,9 @@ fn curl_sees_no_coding_where_none_belongs() {
 
 #[test]
 fn python_httpx_decodes_every_coding() {
-    let has = Command::new("python3")
-        .args(["-c", "import httpx, h2, brotli, zstandard"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        has,
-        "python3 modules httpx/h2/brotli/zstandard missing: run \
-         `pip install 'httpx[http2]' brotli zstandard` or `cargo xtask test`"
+    server_util::require_python_modules(
+        "httpx, h2, brotli, zstandard",
+        "pip install 'httpx[http2]' brotli zstandard",
     );
     let srv = start();
     let script = format!(

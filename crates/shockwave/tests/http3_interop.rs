@@ -5,10 +5,13 @@
 // HTTP/3 needs the `http3` feature.
 #![cfg(feature = "http3")]
 
+mod server_util;
+
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use bytes::{Buf as _, Bytes};
+use server_util::require_python_modules;
 use shockwave::http3::{quic_client_config, Http3Config};
 use shockwave::server::{handler_fn, tls, Response, Server, ServerHandle};
 
@@ -215,15 +218,7 @@ async fn h3_client_get_post_stream_and_errors() {
 
 #[test]
 fn aioquic_client_get_and_post() {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import aioquic"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "python3 module aioquic missing: run `pip install aioquic` or `cargo xtask test`"
-    );
+    require_python_modules("aioquic", "pip install aioquic");
     let (server, cert) = start_server();
     let dir = std::env::temp_dir().join(format!("shockwave-h3-aioquic-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

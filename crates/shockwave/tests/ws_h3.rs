@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use server_util::stop;
+use server_util::{require_python_modules, stop};
 use shockwave::client::{Client, Http3ConnectRequest};
 use shockwave::http3::qpack::Encoder;
 use shockwave::http3::{quic_client_config, Http3Config};
@@ -614,15 +614,7 @@ fn status_of(wire: &[u8]) -> Option<u16> {
 
 #[test]
 fn aioquic_speaks_the_rfc9220_handshake() {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import aioquic"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "python3 module aioquic missing: run `pip install aioquic` or `cargo xtask test`"
-    );
+    require_python_modules("aioquic", "pip install aioquic");
     let (h, cert) = start(Http3Config::default());
     let dir = std::env::temp_dir().join(format!("shockwave-ws-h3-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -180,6 +180,22 @@ pub fn require_tool(tool: &str, install: &str) {
     assert!(ok, "{tool} missing: run `{install}` or `cargo xtask test`");
 }
 
+/// Fails (never skips) when python3 cannot `import {modules}` (comma-separated), naming
+/// the command that installs them.
+pub fn require_python_modules(modules: &str, install: &str) {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let names = modules.split(", ").collect::<Vec<_>>();
+    let plural = if names.len() > 1 { "s" } else { "" };
+    assert!(
+        ok,
+        "python3 module{plural} {} missing: run `{install}` or `cargo xtask test`",
+        names.join("/")
+    );
+}
+
 /// Stops the server and checks it exited cleanly.
 pub fn stop(handle: ServerHandle) {
     handle.stop().expect("server stops cleanly");
