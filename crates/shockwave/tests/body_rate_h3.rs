@@ -8,11 +8,14 @@
 // HTTP/3 needs the `http3` feature.
 #![cfg(feature = "http3")]
 
+mod h3_support;
+
 use std::time::{Duration, Instant};
 
+use h3_support::{control, quic_connect, stop};
 use shockwave::http3::frame;
 use shockwave::http3::qpack::Encoder;
-use shockwave::http3::{quic_client_config, Http3Config};
+use shockwave::http3::Http3Config;
 use shockwave::server::{handler_fn, tls, MinDataRate, Response, Server, ServerHandle};
 
 const REQUEST_CANCELLED: u64 = 0x10c;
@@ -63,35 +66,12 @@ fn start_with(
     (h, cert)
 }
 
-async fn stop(h: ServerHandle) {
-    tokio::task::spawn_blocking(move || h.stop())
-        .await
-        .unwrap()
-        .unwrap();
-}
-
 async fn connect(
     h: &ServerHandle,
     cert: &tls::SelfSigned,
     config: &Http3Config,
 ) -> (quinn::Endpoint, quinn::Connection) {
-    let tls = cert.client_config().unwrap();
-    let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    ep.set_default_client_config(quic_client_config(&tls, config).unwrap());
-    let conn = ep
-        .connect(h.local_addr(), "localhost")
-        .unwrap()
-        .await
-        .unwrap();
-    (ep, conn)
-}
-
-async fn control(conn: &quinn::Connection) -> quinn::SendStream {
-    let mut s = conn.open_uni().await.unwrap();
-    let mut buf = vec![0x00];
-    frame::Settings::default().encode(None, &mut buf).unwrap();
-    s.write_all(&buf).await.unwrap();
-    s
+    quic_connect(h.local_addr(), cert, config).await
 }
 
 fn head(method: &str, path: &str, len: Option<usize>) -> Vec<u8> {

@@ -5,11 +5,14 @@
 // HTTP/3 needs the `http3` feature.
 #![cfg(feature = "http3")]
 
+mod h3_support;
+
 use std::time::Duration;
 
+use h3_support::{control, quic_connect, request, stop};
 use shockwave::http3::frame;
 use shockwave::http3::qpack::Encoder;
-use shockwave::http3::{quic_client_config, Http3Config};
+use shockwave::http3::Http3Config;
 use shockwave::server::{handler_fn, tls, Response, Server, ServerHandle};
 
 fn start() -> (ServerHandle, tls::SelfSigned) {
@@ -37,50 +40,8 @@ fn start() -> (ServerHandle, tls::SelfSigned) {
     (h, cert)
 }
 
-/// Stops the server off the runtime thread, so our client keeps acknowledging.
-async fn stop(h: ServerHandle) {
-    tokio::task::spawn_blocking(move || h.stop())
-        .await
-        .unwrap()
-        .unwrap();
-}
-
 async fn connect(h: &ServerHandle, cert: &tls::SelfSigned) -> (quinn::Endpoint, quinn::Connection) {
-    let tls = cert.client_config().unwrap();
-    let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    ep.set_default_client_config(quic_client_config(&tls, &Http3Config::default()).unwrap());
-    let conn = ep
-        .connect(h.local_addr(), "localhost")
-        .unwrap()
-        .await
-        .unwrap();
-    (ep, conn)
-}
-
-/// Opens a control stream with SETTINGS.
-async fn control(conn: &quinn::Connection) -> quinn::SendStream {
-    let mut s = conn.open_uni().await.unwrap();
-    let mut buf = vec![0x00];
-    frame::Settings::default().encode(None, &mut buf).unwrap();
-    s.write_all(&buf).await.unwrap();
-    s
-}
-
-fn request(path: &str, extra: &[(&[u8], &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let fields: Vec<(&[u8], &[u8])> = [
-        (&b":method"[..], &b"GET"[..]),
-        (b":scheme", b"https"),
-        (b":authority", b"localhost"),
-        (b":path", path.as_bytes()),
-    ]
-    .into_iter()
-    .chain(extra.iter().copied())
-    .collect();
-    Encoder::new()
-        .encode_headers_frame(fields, &mut out)
-        .unwrap();
-    out
+    quic_connect(h.local_addr(), cert, &Http3Config::default()).await
 }
 
 async fn close_code(conn: &quinn::Connection) -> u64 {

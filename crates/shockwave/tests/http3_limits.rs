@@ -8,11 +8,13 @@
 // HTTP/3 needs the `http3` feature.
 #![cfg(feature = "http3")]
 
+mod h3_support;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use shockwave::http3::qpack::Encoder;
-use shockwave::http3::{frame, quic_client_config, AddressValidation, Http3Config};
+use h3_support::{control, quic_client, request, stop};
+use shockwave::http3::{AddressValidation, Http3Config};
 use shockwave::server::{handler_fn, tls, Response, Server, ServerHandle};
 
 /// H3_EXCESSIVE_LOAD (RFC 9114 §8.1).
@@ -40,51 +42,14 @@ fn addr(h: &ServerHandle) -> SocketAddr {
     h.h3_local_addrs()[0]
 }
 
-/// Stops the server off the runtime thread, so our clients keep acknowledging.
-async fn stop(h: ServerHandle) {
-    tokio::task::spawn_blocking(move || h.stop())
-        .await
-        .unwrap()
-        .unwrap();
-}
-
 fn client(cert: &tls::SelfSigned) -> quinn::Endpoint {
-    let tls = cert.client_config().unwrap();
-    let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    ep.set_default_client_config(quic_client_config(&tls, &Http3Config::default()).unwrap());
-    ep
+    quic_client(cert, &Http3Config::default())
 }
 
 async fn connect(h: &ServerHandle, cert: &tls::SelfSigned) -> (quinn::Endpoint, quinn::Connection) {
     let ep = client(cert);
     let conn = ep.connect(addr(h), "localhost").unwrap().await.unwrap();
     (ep, conn)
-}
-
-/// Opens our control stream with SETTINGS.
-async fn control(conn: &quinn::Connection) -> quinn::SendStream {
-    let mut s = conn.open_uni().await.unwrap();
-    let mut buf = vec![0x00];
-    frame::Settings::default().encode(None, &mut buf).unwrap();
-    s.write_all(&buf).await.unwrap();
-    s
-}
-
-fn request(path: &str, extra: &[(&[u8], &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let fields: Vec<(&[u8], &[u8])> = [
-        (&b":method"[..], &b"GET"[..]),
-        (b":scheme", b"https"),
-        (b":authority", b"localhost"),
-        (b":path", path.as_bytes()),
-    ]
-    .into_iter()
-    .chain(extra.iter().copied())
-    .collect();
-    Encoder::new()
-        .encode_headers_frame(fields, &mut out)
-        .unwrap();
-    out
 }
 
 /// Sends a whole request and reads the whole response: its `:status` (the server's

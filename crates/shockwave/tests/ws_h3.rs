@@ -9,6 +9,7 @@
 // HTTP/3 needs the `http3` feature.
 #![cfg(feature = "http3")]
 
+mod h3_support;
 mod server_util;
 mod ws_support;
 
@@ -19,7 +20,7 @@ use std::time::Duration;
 use server_util::{require_python_modules, stop};
 use shockwave::client::{Client, Http3ConnectRequest};
 use shockwave::http3::qpack::Encoder;
-use shockwave::http3::{quic_client_config, Http3Config};
+use shockwave::http3::Http3Config;
 use shockwave::server::routes::DefaultRoutes;
 use shockwave::server::ws::{CloseCode, Message, WebSocketConfig, WebSocketUpgrade};
 use shockwave::server::{
@@ -550,11 +551,7 @@ struct Raw {
 
 impl Raw {
     async fn connect(addr: SocketAddr, cert: &tls::SelfSigned) -> Raw {
-        let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-        ep.set_default_client_config(
-            quic_client_config(&cert.client_config().unwrap(), &Http3Config::default()).unwrap(),
-        );
-        let conn = ep.connect(addr, "localhost").unwrap().await.unwrap();
+        let (ep, conn) = h3_support::quic_connect(addr, cert, &Http3Config::default()).await;
         Raw { _ep: ep, conn }
     }
 
