@@ -1,14 +1,41 @@
 //! A client on io_uring: starts a local server, then sends HTTP/1.1 and h2c requests
 //! through the client's ring (falling back to epoll, with a logged reason, where io_uring
 //! is unavailable): `cargo run --example io_uring_client --features io-uring,client,http2`.
-//! Give a URL to fetch it instead: `... -- http://127.0.0.1:8080/`.
 //! `SHOCKWAVE_IO_URING=off` forces the fallback.
+//!
+//! With arguments it measures instead: `io_uring_client URL REQUESTS uring|epoll` sends
+//! `REQUESTS` keep-alive GETs to `URL` one after another on a current-thread runtime
+//! (what the instructions-per-request figure of the changelog runs under callgrind).
 
 use shockwave::client::{Client, Io};
 use shockwave::server::{handler_fn, Response, Server};
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [url, n, io] = args.as_slice() {
+        let io = if io == "epoll" { Io::Epoll } else { Io::Uring };
+        let n: usize = n.parse()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        return rt.block_on(measure(url, n, io));
+    }
+    tokio::runtime::Runtime::new()?.block_on(demo())
+}
+
+/// `n` sequential keep-alive GETs on one connection.
+async fn measure(url: &str, n: usize, io: Io) -> Result<(), Box<dyn std::error::Error>> {
+    let client = Client::builder().io(io).no_proxy().build()?;
+    let mut bytes = 0;
+    for _ in 0..n {
+        let resp = client.get(url).send().await?;
+        bytes += resp.bytes().await?.len();
+    }
+    println!("{n} requests with {:?}: {bytes} body bytes", client.io());
+    Ok(())
+}
+
+async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::builder()
         .bind("127.0.0.1:0".parse()?)
         .workers(1)
@@ -16,9 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .start(handler_fn(async |_cx| {
             Response::text("hello from shockwave")
         }))?;
-    let url = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| format!("http://{}/", server.local_addr()));
+    let url = format!("http://{}/", server.local_addr());
 
     // HTTP/1.1 with keep-alive: every request reuses the one ring connection.
     let client = Client::builder().io(Io::Uring).build()?;
