@@ -3,35 +3,57 @@
 //! is unavailable): `cargo run --example io_uring_client --features io-uring,client,http2`.
 //! `SHOCKWAVE_IO_URING=off` forces the fallback.
 //!
-//! With arguments it measures instead: `io_uring_client URL REQUESTS uring|epoll` sends
-//! `REQUESTS` keep-alive GETs to `URL` one after another on a current-thread runtime
-//! (what the instructions-per-request figure of the changelog runs under callgrind).
+//! With arguments it measures instead: `io_uring_client URL REQUESTS uring|epoll [TASKS]`
+//! sends `REQUESTS` keep-alive GETs to `URL` from `TASKS` concurrent tasks (default 1),
+//! each request after the previous one of its task, on a current-thread runtime (what
+//! the instructions-per-request figure of the changelog runs under callgrind).
 
 use shockwave::client::{Client, Io};
 use shockwave::server::{handler_fn, Response, Server};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [url, n, io] = args.as_slice() {
+    if let [url, n, io, rest @ ..] = args.as_slice() {
         let io = if io == "epoll" { Io::Epoll } else { Io::Uring };
         let n: usize = n.parse()?;
+        let tasks: usize = rest.first().map_or(Ok(1), |t| t.parse())?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        return rt.block_on(measure(url, n, io));
+        return rt.block_on(measure(url.clone(), n, io, tasks.max(1)));
     }
     tokio::runtime::Runtime::new()?.block_on(demo())
 }
 
-/// `n` sequential keep-alive GETs on one connection.
-async fn measure(url: &str, n: usize, io: Io) -> Result<(), Box<dyn std::error::Error>> {
+/// `n` keep-alive GETs from `tasks` tasks (one connection each).
+async fn measure(
+    url: String,
+    n: usize,
+    io: Io,
+    tasks: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::builder().io(io).no_proxy().build()?;
-    let mut bytes = 0;
-    for _ in 0..n {
-        let resp = client.get(url).send().await?;
-        bytes += resp.bytes().await?.len();
+    let mut running = Vec::new();
+    for t in 0..tasks {
+        let (client, url) = (client.clone(), url.clone());
+        let share = n / tasks + usize::from(t < n % tasks);
+        running.push(tokio::spawn(async move {
+            let mut bytes = 0;
+            for _ in 0..share {
+                let resp = client.get(&url).send().await?;
+                bytes += resp.bytes().await?.len();
+            }
+            Ok::<usize, shockwave::client::Error>(bytes)
+        }));
     }
-    println!("{n} requests with {:?}: {bytes} body bytes", client.io());
+    let mut bytes = 0;
+    for r in running {
+        bytes += r.await??;
+    }
+    println!(
+        "{n} requests from {tasks} tasks with {:?}: {bytes} body bytes",
+        client.io()
+    );
     Ok(())
 }
 
