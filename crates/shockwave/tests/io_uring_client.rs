@@ -337,3 +337,37 @@ fn falls_back_to_epoll_when_io_uring_is_unavailable() {
     // Without the switch the same builder gets io_uring.
     assert_eq!(uring_builder().build().unwrap().io(), Io::Uring);
 }
+
+/// The ring's reactor task ends once the client and its connections are dropped (and
+/// not before: a live pooled connection keeps it).
+#[test]
+fn the_reactor_ends_with_the_client_and_its_connections() {
+    let server = start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let before = metrics.num_alive_tasks();
+        let client = uring_client(uring_builder());
+        let resp = client.get(url(&server, "/")).send().await.unwrap();
+        assert_eq!(resp.text().await.unwrap(), "Hello, World!");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            metrics.num_alive_tasks() > before,
+            "the reactor runs while the client lives"
+        );
+        drop(client);
+        let mut alive = usize::MAX;
+        for _ in 0..100 {
+            alive = metrics.num_alive_tasks();
+            if alive == before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(alive, before, "the reactor task ended");
+    });
+    server.stop().unwrap();
+}

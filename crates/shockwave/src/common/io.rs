@@ -1,6 +1,6 @@
 //! [`Io`]: the I/O driver of cleartext TCP connections, shared by the server
-//! ([`ServerBuilder::io`](crate::server::ServerBuilder::io)) and the client
-//! (`ClientBuilder::io`), and whether io_uring can serve here.
+//! (`ServerBuilder::io`) and the client (`ClientBuilder::io`), and whether io_uring can
+//! serve here.
 
 /// The I/O driver of cleartext TCP connections: the server's cleartext TCP listeners
 /// (`ServerBuilder::io`) and the client's cleartext TCP connections (`ClientBuilder::io`,
