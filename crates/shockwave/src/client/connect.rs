@@ -67,7 +67,7 @@ impl Resolve for GaiResolver {
 /// 250 ms).
 pub(crate) const DEFAULT_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 
-/// How the client reaches a host: its proxies and its dialer.
+/// How the client reaches a host: its proxies, its dialer and its I/O driver.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Network {
     pub proxies: super::proxy::Proxies,
@@ -75,6 +75,53 @@ pub(crate) struct Network {
     /// Every connection goes to this Unix domain socket instead (proxies do not apply).
     #[cfg(unix)]
     pub unix: Option<UnixSocket>,
+    /// The I/O driver of cleartext TCP connections: asked for by
+    /// [`ClientBuilder::io`](super::ClientBuilder::io), then (at build) the one in use.
+    pub io: crate::common::io::Io,
+    /// The io_uring ring of [`Io::Uring`](crate::common::io::Io::Uring), shared by the
+    /// client's clones (set at build where io_uring works).
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    pub uring: Option<Arc<super::uring::Rings>>,
+}
+
+impl Network {
+    /// Settles the I/O driver at build time: [`Io::Uring`](crate::common::io::Io::Uring)
+    /// only where io_uring works here (else a warning with the reason, and epoll).
+    pub fn settle_io(&mut self) {
+        use crate::common::io::Io;
+        if self.io != Io::Uring {
+            return;
+        }
+        match crate::common::io::uring_available() {
+            Ok(()) => {
+                #[cfg(all(feature = "io-uring", target_os = "linux"))]
+                {
+                    self.uring = Some(Arc::default());
+                }
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, "io_uring is unavailable; the client uses epoll");
+                self.io = Io::Epoll;
+            }
+        }
+    }
+
+    /// Moves a connected cleartext TCP socket onto the io_uring ring when the client
+    /// uses [`Io::Uring`](crate::common::io::Io::Uring); else (or where the ring cannot
+    /// be set up, with a logged reason) keeps it on epoll.
+    pub fn plain(&self, tcp: TcpStream) -> io::Result<super::Transport> {
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if let Some(rings) = &self.uring {
+            return Ok(match rings.adopt(tcp)? {
+                Ok(s) => super::Transport::Uring(s),
+                Err((reason, tcp)) => {
+                    tracing::warn!(%reason, "io_uring connection unavailable; using epoll");
+                    super::Transport::Tcp(tcp)
+                }
+            });
+        }
+        Ok(super::Transport::Tcp(tcp))
+    }
 }
 
 /// The Unix domain socket of [`ClientBuilder::unix_socket`](super::ClientBuilder::unix_socket).

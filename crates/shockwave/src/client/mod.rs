@@ -102,6 +102,8 @@ mod target;
 mod tls;
 mod transport;
 mod tunnel;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+mod uring;
 mod ws;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -113,6 +115,7 @@ use futures_util::StreamExt;
 use http::{Method, Version};
 use shockwave_http11::{BodyLength, Limits, RequestHead};
 
+pub use crate::common::io::Io;
 pub use arena::{ArenaFields, ArenaRequest, ArenaResponse};
 pub use body::{Body, BodyStream};
 pub use connect::{GaiResolver, Resolve, Resolving};
@@ -135,6 +138,8 @@ pub use target::{Scheme, Target};
 pub use tls::TlsOptions;
 pub use transport::Transport;
 pub use tunnel::Tunnel;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+pub use uring::UringStream;
 pub use ws::WebSocketRequest;
 
 use body::BodyKind;
@@ -601,6 +606,26 @@ impl ClientBuilder {
         self
     }
 
+    /// The I/O driver of cleartext TCP connections (HTTP/1.1 and h2c; TLS, HTTP/3 and
+    /// Unix-socket connections always use epoll): [`Io::Epoll`] (the default) or
+    /// [`Io::Uring`] (the `io-uring` feature, Linux 6.0 or later). Where io_uring is
+    /// unavailable, or `SHOCKWAVE_IO_URING=off`, [`Self::build`] logs the reason and the
+    /// client uses epoll; [`Client::io`] tells which driver runs.
+    ///
+    /// ```no_run
+    /// # async fn f() -> shockwave::client::Result<()> {
+    /// use shockwave::client::{Client, Io};
+    ///
+    /// let client = Client::builder().io(Io::Uring).build()?;
+    /// println!("driver: {:?}", client.io());
+    /// let body = client.get("http://127.0.0.1:8080/").send().await?.text().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn io(mut self, io: Io) -> Self {
+        self.config.net.io = io;
+        self
+    }
+
     /// Builds the client (fails only on an invalid TLS configuration).
     pub fn build(self) -> Result<Client> {
         #[cfg(feature = "tls")]
@@ -627,6 +652,7 @@ impl ClientBuilder {
         let tls = ();
         let mut config = self.config;
         config.net.proxies = proxy::Proxies::new(self.proxies, self.env_proxies);
+        config.net.settle_io();
         #[cfg(feature = "http2")]
         {
             config.h2.config = config.h2.config.validated();
@@ -748,6 +774,13 @@ impl Client {
     /// A builder to configure pool limits, timeouts, TLS and parsing limits.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
+    }
+
+    /// The I/O driver of this client's cleartext TCP connections: [`Io::Uring`] when
+    /// it was asked for ([`ClientBuilder::io`]) and io_uring works here, else
+    /// [`Io::Epoll`].
+    pub fn io(&self) -> Io {
+        self.inner.config.net.io
     }
 
     /// A `GET` request to `url`.

@@ -39,10 +39,14 @@ pub enum Transport {
     /// TLS over TCP (boxed: the TLS state is large).
     #[cfg(feature = "tls")]
     Tls(Box<TlsStream<TcpStream>>),
+    /// Plain-text TCP through the client's io_uring ring
+    /// ([`ClientBuilder::io`](super::ClientBuilder::io) with [`Io::Uring`](super::Io::Uring)).
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    Uring(super::uring::UringStream),
 }
 
 impl Transport {
-    /// The TCP socket underneath (`None` over a Unix domain socket).
+    /// The tokio TCP socket underneath (`None` over a Unix domain socket or io_uring).
     pub fn tcp(&self) -> Option<&TcpStream> {
         match self {
             Transport::Tcp(s) => Some(s),
@@ -50,6 +54,8 @@ impl Transport {
             Transport::Unix(_) => None,
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Some(s.get_ref().0),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Transport::Uring(_) => None,
         }
     }
 
@@ -61,6 +67,8 @@ impl Transport {
             Transport::Unix(_) => None,
             #[cfg(feature = "tls")]
             Transport::Tls(s) => s.get_ref().1.alpn_protocol(),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Transport::Uring(_) => None,
         }
     }
 
@@ -71,6 +79,8 @@ impl Transport {
         let read = match self {
             #[cfg(unix)]
             Transport::Unix(s) => s.try_read(&mut probe),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Transport::Uring(s) => return s.idle_is_usable(),
             _ => self.tcp().map_or(Ok(0), |s| s.try_read(&mut probe)),
         };
         match read {
@@ -163,8 +173,13 @@ async fn connect_inner(
                 })?;
             Ok(Transport::Tls(Box::new(stream)))
         }
-        // `Http` (and, without the `tls` feature, nothing else gets here).
-        _ => Ok(Transport::Tcp(tcp)),
+        // `Http` (and, without the `tls` feature, nothing else gets here): epoll, or
+        // the io_uring ring.
+        _ => net.plain(tcp).map_err(|source| Error::Connect {
+            host: target.host.to_owned(),
+            port: target.port,
+            source,
+        }),
     }
 }
 
@@ -180,6 +195,8 @@ impl AsyncRead for Transport {
             Transport::Unix(s) => Pin::new(s).poll_read(cx, buf),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Transport::Uring(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -196,6 +213,8 @@ impl AsyncWrite for Transport {
             Transport::Unix(s) => Pin::new(s).poll_write(cx, buf),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Transport::Uring(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -210,6 +229,8 @@ impl AsyncWrite for Transport {
             Transport::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Transport::Uring(s) => Pin::new(s).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -220,6 +241,8 @@ impl AsyncWrite for Transport {
             Transport::Unix(s) => s.is_write_vectored(),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => s.is_write_vectored(),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Transport::Uring(s) => s.is_write_vectored(),
         }
     }
 
@@ -230,6 +253,8 @@ impl AsyncWrite for Transport {
             Transport::Unix(s) => Pin::new(s).poll_flush(cx),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Transport::Uring(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -240,6 +265,8 @@ impl AsyncWrite for Transport {
             Transport::Unix(s) => Pin::new(s).poll_shutdown(cx),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Transport::Uring(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

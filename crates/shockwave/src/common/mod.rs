@@ -36,9 +36,14 @@ pub(crate) mod h3_uni;
 pub(crate) mod h3_tunnel;
 #[cfg(feature = "server")]
 pub(crate) mod linger;
+// The I/O driver choice (`Io`), shared by the server's listeners and the client.
+pub(crate) mod io;
+// The io_uring ring both roles' `Io::Uring` drivers run on.
 #[cfg(feature = "server")]
 #[cfg_attr(not(any(feature = "http2", feature = "http3")), allow(dead_code))]
 pub(crate) mod pipeline;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+pub(crate) mod uring;
 // CONNECT tunnels over a multiplexed connection (the server's HTTP/2 driver; made to
 // serve HTTP/3's too).
 #[cfg(all(feature = "server", any(feature = "http2", feature = "http3")))]

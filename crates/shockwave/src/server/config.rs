@@ -121,30 +121,7 @@ impl Default for Timeouts {
     }
 }
 
-/// The I/O driver of the cleartext TCP listeners ([`ServerBuilder::io`]).
-///
-/// Both drivers run the same HTTP/1.1 and h2c engines, limits, timeouts and response
-/// pipeline; they differ only in how bytes move between the sockets and the worker.
-/// TLS, HTTP/3 and Unix-socket listeners always use the epoll driver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Io {
-    /// Readiness-based I/O (epoll through tokio): one `recv`/`send` system call per read
-    /// and write. The default, on every platform.
-    #[default]
-    Epoll,
-    /// Completion-based I/O with io_uring (Linux 6.0 or later, the `io-uring` feature):
-    /// each worker thread owns a ring with a multishot accept on its `SO_REUSEPORT`
-    /// listener, multishot receives into a provided-buffer ring, and one submission per
-    /// turn of the worker for every connection's sends.
-    ///
-    /// Where io_uring is unavailable (another OS, the feature off, an old kernel,
-    /// `io_uring_disabled`, a seccomp filter, locked-memory limits) or the environment
-    /// variable `SHOCKWAVE_IO_URING` is `off`, the server logs the reason (a tracing
-    /// warning) and serves with [`Io::Epoll`]; [`ServerHandle::io`](crate::server::ServerHandle::io)
-    /// tells which driver runs.
-    Uring,
-}
+pub use crate::common::io::Io;
 
 /// The whole server configuration. Build it with [`ServerConfig::builder`].
 #[derive(Clone)]

@@ -1,6 +1,7 @@
 //! The io_uring driver of the cleartext TCP listeners ([`Io::Uring`](super::Io::Uring)).
 //!
-//! Thread-per-core like the epoll driver: each worker owns one ring (`ring.rs`) with a
+//! Thread-per-core like the epoll driver: each worker owns one ring (`common/uring`,
+//! shared with the client's io_uring connections) with a
 //! multishot accept on the worker's own `SO_REUSEPORT` listener and a multishot receive
 //! per connection into a provided-buffer ring. The ring runs inside the worker's
 //! current-thread tokio runtime: an eventfd registered with the ring is watched by
@@ -17,7 +18,6 @@
 //! driver (pipelining, keep-alive, every limit and timeout, the shared response pipeline)
 //! or the h2c driver. No second parser or response writer exists.
 
-mod ring;
 mod stream;
 
 use std::os::fd::OwnedFd;
@@ -31,8 +31,8 @@ use super::handler::Handler;
 use super::state::WorkerState;
 use super::stats::inc;
 use super::worker::{serve_cleartext, ActiveGuard};
-pub(crate) use ring::probe;
-use ring::{Driver, RingFd, Turn};
+pub(crate) use crate::common::uring::ring::probe;
+use crate::common::uring::ring::{Driver, RingFd, Turn};
 pub(crate) use stream::UringStream;
 
 /// Starts the worker's io_uring reactor over `listeners`. On failure (the ring cannot be

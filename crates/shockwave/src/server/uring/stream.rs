@@ -4,7 +4,7 @@
 //!
 //! Reads copy from the connection's inbox (filled by the multishot receive); writes copy
 //! into its outbox and return at once (the reactor sends the outbox with the next batched
-//! submission, like a kernel send buffer), waiting only once [`WRITE_CAP`] bytes are
+//! submission, like a kernel send buffer), waiting only once `WRITE_CAP` bytes are
 //! unsent. `poll_flush` is that of a socket (nothing of ours to flush); `poll_shutdown`
 //! waits until every queued byte is sent, then shuts the write side.
 
@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::ring::{ConnState, Driver, Recv, INBOX_HIGH, WRITE_CAP};
+use crate::common::uring::ring::{os_error, register, ConnState, Driver};
 
 thread_local! {
     /// This thread's id for [`UringStream`]'s home check (unique for the process's
@@ -80,81 +80,25 @@ impl UringStream {
     }
 }
 
-fn register(slot: &mut Option<std::task::Waker>, cx: &Context<'_>) {
-    if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-        *slot = Some(cx.waker().clone());
-    }
-}
-
-fn os_error(errno: i32) -> io::Error {
-    io::Error::from_raw_os_error(errno)
-}
-
 impl AsyncRead for UringStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let idx = self.idx;
-        let r = self.with(|d, c| {
-            let unread = c.unread();
-            if unread > 0 {
-                let n = unread.min(buf.remaining());
-                buf.put_slice(&c.inbox[c.pos..c.pos + n]);
-                c.pos += n;
-                c.peek_mark = 0;
-                if c.pos == c.inbox.len() {
-                    c.inbox.clear();
-                    c.pos = 0;
-                } else if c.pos >= 64 * 1024 {
-                    c.inbox.drain(..c.pos);
-                    c.pos = 0;
-                }
-                if c.recv == Recv::Idle && c.unread() < INBOX_HIGH {
-                    d.arm_recv(idx, c);
-                }
-                return Poll::Ready(Ok(()));
-            }
-            if let Some(e) = c.err {
-                return Poll::Ready(Err(os_error(e)));
-            }
-            if c.eof {
-                return Poll::Ready(Ok(()));
-            }
-            d.arm_recv(idx, c);
-            register(&mut c.reader, cx);
-            Poll::Pending
-        });
-        r.unwrap_or_else(|e| Poll::Ready(Err(e)))
+        match self.driver() {
+            Ok(d) => d.poll_read(self.idx, cx, buf),
+            Err(e) => Poll::Ready(Err(e)),
+        }
     }
 }
 
 impl UringStream {
     fn queue(&self, cx: &Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
-        let idx = self.idx;
-        let r = self.with(|d, c| {
-            if let Some(e) = c.err {
-                return Poll::Ready(Err(os_error(e)));
-            }
-            let room = WRITE_CAP.saturating_sub(c.unsent());
-            if room == 0 {
-                register(&mut c.writer, cx);
-                return Poll::Pending;
-            }
-            let mut n = 0;
-            for b in bufs {
-                let take = b.len().min(room - n);
-                c.outbox.extend_from_slice(&b[..take]);
-                n += take;
-                if n == room {
-                    break;
-                }
-            }
-            d.start_send(idx, c);
-            Poll::Ready(Ok(n))
-        });
-        r.unwrap_or_else(|e| Poll::Ready(Err(e)))
+        match self.driver() {
+            Ok(d) => d.poll_write(self.idx, cx, bufs),
+            Err(e) => Poll::Ready(Err(e)),
+        }
     }
 }
 
@@ -180,32 +124,17 @@ impl AsyncWrite for UringStream {
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // As for a socket: queued bytes belong to the connection's send path already.
-        match self.with(|_, c| c.err) {
-            Ok(Some(e)) => Poll::Ready(Err(os_error(e))),
-            Ok(None) => Poll::Ready(Ok(())),
+        match self.driver() {
+            Ok(d) => d.poll_flush(self.idx),
             Err(e) => Poll::Ready(Err(e)),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let r = self.with(|_, c| {
-            if let Some(e) = c.err {
-                return Poll::Ready(Err(os_error(e)));
-            }
-            if c.unsent() > 0 {
-                register(&mut c.writer, cx);
-                return Poll::Pending;
-            }
-            // SAFETY: `shutdown` on the connection's open descriptor (no memory passed).
-            let rc = unsafe { libc::shutdown(c.raw_fd(), libc::SHUT_WR) };
-            if rc == 0 {
-                Poll::Ready(Ok(()))
-            } else {
-                Poll::Ready(Err(io::Error::last_os_error()))
-            }
-        });
-        r.unwrap_or_else(|e| Poll::Ready(Err(e)))
+        match self.driver() {
+            Ok(d) => d.poll_shutdown(self.idx, cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
     }
 }
 
@@ -261,6 +190,7 @@ impl Drop for UringStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::uring::ring::WRITE_CAP;
     use std::io::{Read as _, Write as _};
     use std::task::Waker;
     use std::time::Duration;
@@ -322,7 +252,7 @@ mod tests {
             // eventfd) alive for as long as the `AsyncFd`.
             let afd = unsafe {
                 tokio::io::unix::AsyncFd::register_with_interest(
-                    super::super::ring::RingFd(driver.clone()),
+                    crate::common::uring::ring::RingFd(driver.clone()),
                     tokio::io::Interest::READABLE,
                 )
             }
@@ -330,7 +260,7 @@ mod tests {
             let reactor = {
                 let driver = driver.clone();
                 tokio::task::spawn_local(async move {
-                    let mut turn = super::super::ring::Turn::default();
+                    let mut turn = crate::common::uring::ring::Turn::default();
                     loop {
                         let _ =
                             std::future::poll_fn(|cx| driver.poll_turn(cx, &afd, &mut turn)).await;

@@ -1,5 +1,12 @@
-//! The per-worker ring: submission batching, completion dispatch, the provided-buffer
-//! ring, and the connection slots whose buffers the kernel uses while an operation runs.
+//! An io_uring ring (one per server worker, one per client and runtime): submission
+//! batching, completion dispatch, the provided-buffer ring, the connection slots whose
+//! buffers the kernel uses while an operation runs, and the byte-stream operations
+//! (`poll_read`, `poll_write`, `poll_shutdown`) the server's and the client's streams
+//! share.
+//!
+//! The [`Driver`] is single-threaded (`RefCell`s): the server keeps it in an `Rc` on its
+//! worker thread; the client keeps it behind a `Mutex`, so a connection may be polled
+//! from any thread of a multi-thread runtime.
 //!
 //! # Ownership of the memory the kernel touches
 //!
@@ -131,6 +138,13 @@ struct BufRing {
     tail: u16,
     registered: bool,
 }
+
+// SAFETY: the two pointers are allocations this value owns (no thread affinity: any
+// thread may write the entries or read the buffers); every access goes through `&mut
+// self`/`&self` of the one `Driver` that owns the ring, which its owner synchronises
+// (an `Rc` on one thread in the server, a `Mutex` in the client). Exercised by the client
+// tests on a multi-thread runtime (tests/io_uring_client.rs).
+unsafe impl Send for BufRing {}
 
 impl BufRing {
     fn new(ring: &IoUring, count: u16, size: usize) -> io::Result<BufRing> {
@@ -284,6 +298,17 @@ impl ConnState {
     }
 }
 
+/// Stores the waker of `cx` in `slot` unless it would wake the same task.
+pub(crate) fn register(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+        *slot = Some(cx.waker().clone());
+    }
+}
+
+pub(crate) fn os_error(errno: i32) -> io::Error {
+    io::Error::from_raw_os_error(errno)
+}
+
 fn wake(w: &mut Option<Waker>) {
     if let Some(w) = w.take() {
         w.wake();
@@ -331,7 +356,20 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
+    /// A ring polled by one thread only (a server worker).
     pub(crate) fn new(linger_for: Duration) -> io::Result<Driver> {
+        Driver::build(linger_for, true)
+    }
+
+    /// A ring whose operations may be submitted from any thread (under the owner's
+    /// lock): the client's, on a multi-thread runtime. Without `SINGLE_ISSUER` and
+    /// cooperative task work (which bind the ring to the thread that set it up).
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn new_shared(linger_for: Duration) -> io::Result<Driver> {
+        Driver::build(linger_for, false)
+    }
+
+    fn build(linger_for: Duration, one_thread: bool) -> io::Result<Driver> {
         // Cooperative task work: completions are not pushed to this thread with an
         // interrupt while it runs; they run at its next system call (a sleeping thread
         // is woken). The kernel flags pending work in the submission ring; this thread
@@ -339,17 +377,21 @@ impl Driver {
         // signal the eventfd tokio's epoll watches, and requests waited for unrelated
         // wake-ups.) Older kernels get
         // the defaults.
-        let ring = IoUring::builder()
-            .setup_cqsize(RING_ENTRIES * 4)
-            .setup_single_issuer()
-            .setup_coop_taskrun()
-            .setup_taskrun_flag()
-            .build(RING_ENTRIES)
-            .or_else(|_| {
-                IoUring::builder()
-                    .setup_cqsize(RING_ENTRIES * 4)
-                    .build(RING_ENTRIES)
-            })?;
+        let exclusive = if one_thread {
+            IoUring::builder()
+                .setup_cqsize(RING_ENTRIES * 4)
+                .setup_single_issuer()
+                .setup_coop_taskrun()
+                .setup_taskrun_flag()
+                .build(RING_ENTRIES)
+        } else {
+            Err(io::ErrorKind::Unsupported.into())
+        };
+        let ring = exclusive.or_else(|_| {
+            IoUring::builder()
+                .setup_cqsize(RING_ENTRIES * 4)
+                .build(RING_ENTRIES)
+        })?;
         // The wake-up descriptor: the kernel signals it when completions (or deferred
         // work) arrive; tokio's reactor watches it.
         // SAFETY: `eventfd` takes no pointers; a non-negative result is a new descriptor
@@ -648,10 +690,10 @@ impl Driver {
     /// One turn of the reactor: submit what is queued (running deferred completions),
     /// dispatch completions, and wait for the ring (via its eventfd's readiness). Ready when `turn` holds work for
     /// the accept side or a lingering close was added.
-    pub(crate) fn poll_turn(
+    pub(crate) fn poll_turn<F: std::os::fd::AsRawFd>(
         &self,
         cx: &mut Context<'_>,
-        afd: &AsyncFd<RingFd>,
+        afd: &AsyncFd<F>,
         turn: &mut Turn,
     ) -> Poll<io::Result<()>> {
         {
@@ -897,8 +939,137 @@ impl Driver {
         recycled
     }
 
+    // ---- the byte-stream operations of a connection (the server's and the client's
+    // streams are thin wrappers) ----
+
+    /// `AsyncRead::poll_read` of connection `idx`: copies from its inbox (filled by the
+    /// multishot receive), re-arming the receive below the backpressure mark.
+    pub(crate) fn poll_read(
+        &self,
+        idx: usize,
+        cx: &Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.with_conn(idx, |c| {
+            let unread = c.unread();
+            if unread > 0 {
+                let n = unread.min(buf.remaining());
+                buf.put_slice(&c.inbox[c.pos..c.pos + n]);
+                c.pos += n;
+                c.peek_mark = 0;
+                if c.pos == c.inbox.len() {
+                    c.inbox.clear();
+                    c.pos = 0;
+                } else if c.pos >= 64 * 1024 {
+                    c.inbox.drain(..c.pos);
+                    c.pos = 0;
+                }
+                if c.recv == Recv::Idle && c.unread() < INBOX_HIGH {
+                    self.arm_recv(idx, c);
+                }
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(e) = c.err {
+                return Poll::Ready(Err(os_error(e)));
+            }
+            if c.eof {
+                return Poll::Ready(Ok(()));
+            }
+            self.arm_recv(idx, c);
+            register(&mut c.reader, cx);
+            Poll::Pending
+        })
+    }
+
+    /// `AsyncWrite::poll_write_vectored` of connection `idx`: copies into its outbox
+    /// (sent with the next batched submission) up to [`WRITE_CAP`] unsent bytes.
+    pub(crate) fn poll_write(
+        &self,
+        idx: usize,
+        cx: &Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.with_conn(idx, |c| {
+            if let Some(e) = c.err {
+                return Poll::Ready(Err(os_error(e)));
+            }
+            let room = WRITE_CAP.saturating_sub(c.unsent());
+            if room == 0 {
+                register(&mut c.writer, cx);
+                return Poll::Pending;
+            }
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(room - n);
+                c.outbox.extend_from_slice(&b[..take]);
+                n += take;
+                if n == room {
+                    break;
+                }
+            }
+            self.start_send(idx, c);
+            Poll::Ready(Ok(n))
+        })
+    }
+
+    /// `AsyncWrite::poll_flush` of connection `idx`: as for a socket, queued bytes
+    /// already belong to the connection's send path; reports a failed send.
+    pub(crate) fn poll_flush(&self, idx: usize) -> Poll<io::Result<()>> {
+        match self.with_conn(idx, |c| c.err) {
+            Some(e) => Poll::Ready(Err(os_error(e))),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    /// `AsyncWrite::poll_shutdown` of connection `idx`: waits until every queued byte is
+    /// sent, then shuts the write side.
+    pub(crate) fn poll_shutdown(&self, idx: usize, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        self.with_conn(idx, |c| {
+            if let Some(e) = c.err {
+                return Poll::Ready(Err(os_error(e)));
+            }
+            if c.unsent() > 0 {
+                register(&mut c.writer, cx);
+                return Poll::Pending;
+            }
+            // SAFETY: `shutdown` on the connection's open descriptor (no memory passed).
+            let rc = unsafe { libc::shutdown(c.raw_fd(), libc::SHUT_WR) };
+            if rc == 0 {
+                Poll::Ready(Ok(()))
+            } else {
+                Poll::Ready(Err(io::Error::last_os_error()))
+            }
+        })
+    }
+
+    /// An idle connection may carry a new request: no unread bytes, no end of stream,
+    /// no error (the pool's liveness check).
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn idle_is_usable(&self, idx: usize) -> bool {
+        self.with_conn(idx, |c| c.unread() == 0 && !c.eof && c.err.is_none())
+    }
+
+    /// Wakes every connection's reader and writer (the ring's reactor ended: their
+    /// next poll fails instead of waiting).
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn wake_all(&self) {
+        for c in self.conns.borrow_mut().iter_mut().flatten() {
+            wake(&mut c.reader);
+            wake(&mut c.writer);
+        }
+    }
+
+    /// Wakes the reactor task (its owner has something to look at).
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn wake_reactor(&self) {
+        if let Some(w) = &*self.reactor.borrow() {
+            w.wake_by_ref();
+        }
+    }
+
     /// Unsent bytes and receive state, for tests.
     #[cfg(test)]
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) fn live_conns(&self) -> usize {
         self.conns.borrow().iter().filter(|c| c.is_some()).count()
     }
