@@ -110,7 +110,11 @@ pub struct Http3Config {
     /// [`MAX_MTU_UPPER_BOUND`] (6550) are lowered to it: quinn hands the kernel up to 10
     /// datagrams per segmentation-offload (GSO) send, which must fit one 64 KiB UDP
     /// datagram (RFC 768, IPv4 total length), and a larger batch fails the send and turns
-    /// segmentation offload off for the whole endpoint.
+    /// segmentation offload off for the whole endpoint. Measured on loopback
+    /// (`h3_baseline`, 6550 on both ends): a 64 MiB download arrives in 10,306
+    /// datagrams instead of 47,365 and costs the server about 45% less CPU, but bursts of
+    /// small concurrent requests were sometimes several times slower (the client mostly
+    /// idle, waiting): keep the default unless bulk transfers dominate.
     pub mtu_discovery_upper_bound: u16,
     /// The `max_udp_payload_size` transport parameter (RFC 9000 §18.2): the largest UDP
     /// payload this endpoint accepts, which also bounds what the peer's MTU discovery
