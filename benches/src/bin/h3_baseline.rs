@@ -6,7 +6,7 @@
 //! 100 MiB), each on one current-thread runtime.
 //!
 //! Fairness: both servers get the same quinn `ServerConfig` ([`quic_server_config`] with
-//! `Http3Config::default()`: same `TransportConfig`, default `EndpointConfig`), the same
+//! `Http3Config::default()`, or `H3_MTU` below: same `TransportConfig` and `EndpointConfig`), the same
 //! rustls configuration (ring provider, one self-signed certificate) and the same
 //! runtime shape, each as it runs by default: our `Server` (HTTP/3 only) with a single
 //! worker (one thread, a current-thread tokio runtime with a `LocalSet`), the h3 server
@@ -28,6 +28,13 @@
 //! - `h3_baseline compare [REQUESTS] [MIB]`: both servers in this process, each client
 //!   in turn against each server (CPU time per server thread).
 //!
+//! `H3_MTU=N` (any mode): both servers and both clients use `Http3Config`'s
+//! `mtu_discovery_upper_bound` and `max_udp_payload_size` = N (default: the config's
+//! defaults, 1452 / 1472), so MTU discovery may grow datagrams up to N bytes on loopback
+//! (at most `MAX_MTU_UPPER_BOUND`, 6550).
+//! `H3_STATS=1` prints the client's frame counts and, after the download, its path
+//! (RTT, congestion window, losses, datagrams, MTU).
+//!
 //! `cargo run --release -p shockwave-benches --bin h3_baseline -- compare`
 
 use std::net::SocketAddr;
@@ -48,6 +55,29 @@ const WARMUP: usize = 200;
 const H3_THREAD: &str = "h3-baseline-srv";
 const OUR_THREAD: &str = "shockwave-worke";
 const CHUNK: usize = 1024 * 1024;
+
+/// The configuration every server and client here uses: the defaults, with `H3_MTU`
+/// as both the MTU discovery upper bound and the accepted UDP payload size.
+fn bench_config() -> Http3Config {
+    let mut c = Http3Config::default();
+    if let Some(n) = std::env::var("H3_MTU").ok().and_then(|v| v.parse().ok()) {
+        c.mtu_discovery_upper_bound = n;
+        c.max_udp_payload_size = n;
+    }
+    c
+}
+
+/// A quinn endpoint on `addr` with [`bench_config`]'s endpoint configuration.
+fn endpoint(addr: SocketAddr, server: Option<quinn::ServerConfig>) -> quinn::Endpoint {
+    let socket = std::net::UdpSocket::bind(addr).expect("bind");
+    quinn::Endpoint::new(
+        bench_config().endpoint_config(),
+        server,
+        socket,
+        Arc::new(quinn::TokioRuntime),
+    )
+    .expect("endpoint")
+}
 
 /// Where a server's CPU time is read from.
 #[derive(Clone)]
@@ -129,7 +159,7 @@ fn chunk() -> Bytes {
 
 /// Runs the h3 baseline server on a current-thread runtime in a new thread.
 fn start_h3(addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> SocketAddr {
-    let config = quic_server_config(&tls, &Http3Config::default()).expect("QUIC config");
+    let config = quic_server_config(&tls, &bench_config()).expect("QUIC config");
     let chunk = chunk();
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new().name(H3_THREAD.into());
@@ -139,7 +169,7 @@ fn start_h3(addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> SocketAddr {
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let ep = quinn::Endpoint::server(config, addr).expect("bind");
+            let ep = endpoint(addr, Some(config));
             let _ = tx.send(ep.local_addr().expect("addr"));
             while let Some(incoming) = ep.accept().await {
                 let chunk = chunk.clone();
@@ -200,6 +230,7 @@ fn start_ours(addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> ServerHandle 
         .bind_h3(addr)
         .tls(tls)
         .workers(1)
+        .http3(bench_config())
         .handle_signals(false)
         .start(handler_fn(async move |cx| match big_mib(cx.path()) {
             Some(mib) => {
@@ -412,9 +443,9 @@ fn measure_h3(addr: SocketAddr, requests: u64, mib: usize, cpu: &CpuSource) -> F
         .expect("runtime");
     let tls = client_tls();
     rt.block_on(async move {
-        let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let mut ep = endpoint("127.0.0.1:0".parse().expect("addr"), None);
         ep.set_default_client_config(
-            quic_client_config(&tls, &Http3Config::default()).expect("client config"),
+            quic_client_config(&tls, &bench_config()).expect("client config"),
         );
         let conn = ep
             .connect(addr, "localhost")
@@ -450,9 +481,9 @@ fn measure_ours(addr: SocketAddr, requests: u64, mib: usize, cpu: &CpuSource) ->
     rt.block_on(async move {
         let config = Http3Config {
             max_body_size: (mib as u64 + 1) << 20,
-            ..Http3Config::default()
+            ..bench_config()
         };
-        let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let mut ep = endpoint("127.0.0.1:0".parse().expect("addr"), None);
         ep.set_default_client_config(quic_client_config(&tls, &config).expect("client config"));
         let conn = Http3Connection::connect(&ep, addr, "localhost", &config)
             .await

@@ -999,9 +999,28 @@ pub(crate) fn client_endpoint(
     tls: &rustls::ClientConfig,
     config: &Http3Config,
 ) -> Result<quinn::Endpoint, Error> {
-    let mut endpoint = quinn::Endpoint::client((std::net::Ipv6Addr::UNSPECIFIED, 0).into())
-        .or_else(|_| quinn::Endpoint::client((std::net::Ipv4Addr::UNSPECIFIED, 0).into()))
+    // As `quinn::Endpoint::client` binds, but with `config`'s endpoint configuration
+    // (its `max_udp_payload_size`).
+    let bind = |addr: std::net::SocketAddr| -> std::io::Result<std::net::UdpSocket> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+        if addr.is_ipv6() {
+            // Dual-stack where the platform allows it; IPv6-only otherwise.
+            let _ = socket.set_only_v6(false);
+        }
+        socket.bind(&addr.into())?;
+        Ok(socket.into())
+    };
+    let socket = bind((std::net::Ipv6Addr::UNSPECIFIED, 0).into())
+        .or_else(|_| bind((std::net::Ipv4Addr::UNSPECIFIED, 0).into()))
         .map_err(SetupError::Io)?;
+    let mut endpoint = quinn::Endpoint::new(
+        config.endpoint_config(),
+        None,
+        socket,
+        Arc::new(quinn::TokioRuntime),
+    )
+    .map_err(SetupError::Io)?;
     endpoint.set_default_client_config(quic_client_config(tls, config)?);
     Ok(endpoint)
 }

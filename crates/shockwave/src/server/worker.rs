@@ -366,7 +366,7 @@ pub(crate) fn run_worker<H: Handler>(
         #[cfg(feature = "http3")]
         for udp in sockets.udp {
             let endpoint = quinn::Endpoint::new(
-                quinn::EndpointConfig::default(),
+                config.http3.endpoint_config(),
                 sockets.quic.clone(),
                 udp,
                 Arc::new(quinn::TokioRuntime),
