@@ -189,21 +189,14 @@ fn canonical_host(host: &[u8]) -> bool {
                     .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
         });
     }
-    let mut parts = 0;
-    for part in host.split(|&c| c == b'.') {
-        parts += 1;
-        let ok = match part {
+    host.split(|&c| c == b'.').count() == 4
+        && host.split(|&c| c == b'.').all(|part| match part {
             [b'0'] => true,
             [b'1'..=b'9', rest @ ..] if rest.len() <= 2 && rest.iter().all(u8::is_ascii_digit) => {
                 part.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')) <= 255
             }
             _ => false,
-        };
-        if !ok {
-            return false;
-        }
-    }
-    parts == 4
+        })
 }
 
 #[cfg(test)]
