@@ -15,54 +15,19 @@
 //! Run: `cargo bench -p shockwave-benches --bench client`
 
 use std::hint::black_box;
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use shockwave::arena::alloc_count::{self, CountingAllocator};
 use shockwave::arena::Arena;
 use shockwave::client::{ArenaRequest, Client};
+use shockwave_benches::client_peers::{
+    h1_server, h2_server, hyper_h1_client, hyper_h2_connect, hyper_h2_get,
+};
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator::new();
-
-const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\nDate: Wed, 25 Nov 2026 17:00:00 GMT\r\nServer: bench\r\n\r\nHello, World!";
-
-/// Starts the responder; it lives until the process exits.
-fn server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}/plaintext", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { return };
-            std::thread::spawn(move || {
-                let _ = s.set_nodelay(true);
-                let mut buf = vec![0u8; 16 * 1024];
-                let mut have = 0;
-                loop {
-                    let n = match s.read(&mut buf[have..]) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => n,
-                    };
-                    have += n;
-                    let mut out = Vec::new();
-                    while let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.copy_within(end + 4..have, 0);
-                        have -= end + 4;
-                        out.extend_from_slice(RESPONSE);
-                    }
-                    if s.write_all(&out).is_err() || have == buf.len() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    url
-}
 
 /// Runs `requests` requests of `one` inside a single task and returns the heap
 /// allocations and bytes per request on this thread (after a warm-up).
@@ -148,7 +113,7 @@ fn report(name: &str, (allocs, bytes): (f64, f64)) {
 }
 
 fn bench_clients(c: &mut Criterion) {
-    let url = server();
+    let url = h1_server();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -161,11 +126,7 @@ fn bench_clients(c: &mut Criterion) {
     run_shockwave(&mut group, &rt, &sw, &url, "shockwave");
 
     // hyper-util's legacy client (its connection task runs on the same runtime).
-    let hyper = {
-        let _guard = rt.enter();
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http::<Empty<Bytes>>()
-    };
+    let hyper = hyper_h1_client(&rt);
     let uri: hyper::Uri = url.parse().expect("uri");
     run(&mut group, &rt, "hyper_util_legacy", async || {
         let resp = hyper.get(uri.clone()).await.expect("hyper request");
@@ -195,21 +156,6 @@ fn bench_clients(c: &mut Criterion) {
     group.finish();
 }
 
-/// The shockwave server with HTTP/2 prior knowledge on its cleartext port; lives until
-/// the process exits. Returns the URL of its route.
-fn h2_server() -> String {
-    use shockwave::server::{handler_fn, Response, Server};
-    let handle = Server::builder()
-        .bind("127.0.0.1:0".parse().expect("addr"))
-        .workers(1)
-        .handle_signals(false)
-        .start(handler_fn(async |_cx| Response::text("Hello, World!")))
-        .expect("start the HTTP/2 server");
-    let url = format!("http://{}/plaintext", handle.local_addr());
-    std::mem::forget(handle);
-    url
-}
-
 fn bench_h2_clients(c: &mut Criterion) {
     use futures_util::future::join_all;
     let url = h2_server();
@@ -221,47 +167,14 @@ fn bench_h2_clients(c: &mut Criterion) {
         .http2_prior_knowledge()
         .build()
         .expect("client");
-    let hyper_h2 = rt.block_on(async {
-        let addr = url
-            .trim_start_matches("http://")
-            .split('/')
-            .next()
-            .expect("authority")
-            .to_owned();
-        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let _ = tcp.set_nodelay(true);
-        let (send, conn) = hyper::client::conn::http2::handshake(
-            hyper_util::rt::TokioExecutor::new(),
-            hyper_util::rt::TokioIo::new(tcp),
-        )
-        .await
-        .expect("hyper h2 handshake");
-        tokio::spawn(conn);
-        send
-    });
+    let hyper_h2 = hyper_h2_connect(&rt, &url);
     let uri: hyper::Uri = url.parse().expect("uri");
-    let hyper_get = |send: &hyper::client::conn::http2::SendRequest<Empty<Bytes>>| {
-        let mut send = send.clone();
-        let req = http::Request::get(uri.clone())
-            .body(Empty::<Bytes>::new())
-            .expect("request");
-        async move {
-            let resp = send.send_request(req).await.expect("hyper h2 request");
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .expect("hyper h2 body")
-                .to_bytes();
-            assert_eq!(body.len(), 13);
-        }
-    };
 
     let mut group = c.benchmark_group("client_h2_sequential_get");
     group.measurement_time(Duration::from_secs(4));
     run_shockwave(&mut group, &rt, &sw, &url, "shockwave_h2");
     run(&mut group, &rt, "hyper_h2", async || {
-        hyper_get(&hyper_h2).await
+        hyper_h2_get(&hyper_h2, &uri).await
     });
     group.finish();
 
@@ -294,7 +207,7 @@ fn bench_h2_clients(c: &mut Criterion) {
         .await;
     });
     run(&mut group, &rt, "hyper_h2_x50", async || {
-        join_all((0..50).map(|_| hyper_get(&hyper_h2))).await;
+        join_all((0..50).map(|_| hyper_h2_get(&hyper_h2, &uri))).await;
     });
     group.finish();
     assert_eq!(sw.stats().http2_connections_opened, 1);

@@ -2,6 +2,8 @@
 
 use shockwave_arena::alloc_count::{self, AllocCounts};
 
+pub mod client_peers;
+
 /// Warms `f` up (so pools and arenas reach their steady state), then runs it
 /// `iterations` times and returns the heap allocations (plus reallocations) and bytes per
 /// iteration on this thread. The counting allocator must be the bench binary's global

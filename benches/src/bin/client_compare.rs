@@ -15,17 +15,15 @@
 //! cargo run --release -p shockwave-benches --bin client_compare -- h2 2000 5
 //! ```
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::time::Instant;
 
-use bytes::Bytes;
 use futures_util::future::join_all;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use shockwave::arena::Arena;
 use shockwave::client::{ArenaRequest, Client};
-
-const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\nDate: Wed, 25 Nov 2026 17:00:00 GMT\r\nServer: bench\r\n\r\nHello, World!";
+use shockwave_benches::client_peers::{
+    h1_server, h2_server, hyper_h1_client, hyper_h2_connect, hyper_h2_get,
+};
 
 /// CPU time of the calling thread, in nanoseconds.
 fn thread_cpu_ns() -> u64 {
@@ -34,51 +32,6 @@ fn thread_cpu_ns() -> u64 {
         .next()
         .and_then(|n| n.parse().ok())
         .expect("schedstat field")
-}
-
-fn h1_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}/plaintext", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { return };
-            std::thread::spawn(move || {
-                let _ = s.set_nodelay(true);
-                let mut buf = vec![0u8; 16 * 1024];
-                let mut have = 0;
-                loop {
-                    let n = match s.read(&mut buf[have..]) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => n,
-                    };
-                    have += n;
-                    let mut out = Vec::new();
-                    while let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.copy_within(end + 4..have, 0);
-                        have -= end + 4;
-                        out.extend_from_slice(RESPONSE);
-                    }
-                    if s.write_all(&out).is_err() || have == buf.len() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    url
-}
-
-fn h2_server() -> String {
-    use shockwave::server::{handler_fn, Response, Server};
-    let handle = Server::builder()
-        .bind("127.0.0.1:0".parse().expect("addr"))
-        .workers(1)
-        .handle_signals(false)
-        .start(handler_fn(async |_cx| Response::text("Hello, World!")))
-        .expect("start the HTTP/2 server");
-    let url = format!("http://{}/plaintext", handle.local_addr());
-    std::mem::forget(handle);
-    url
 }
 
 /// One measurement: `(requests/s, client CPU µs per request)`.
@@ -168,11 +121,7 @@ fn main() {
         "h1" => {
             let url = h1_server();
             let sw = Client::new();
-            let hyper = {
-                let _guard = rt.enter();
-                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                    .build_http::<Empty<Bytes>>()
-            };
+            let hyper = hyper_h1_client(&rt);
             let uri: hyper::Uri = url.parse().expect("uri");
             let mut arena = Arena::with_capacity(16 * 1024);
             let mut arena_case = async || {
@@ -218,36 +167,8 @@ fn main() {
                 .http2_prior_knowledge()
                 .build()
                 .expect("client");
-            let addr = url
-                .trim_start_matches("http://")
-                .split('/')
-                .next()
-                .expect("authority")
-                .to_owned();
-            let hyper_h2 = rt.block_on(async {
-                let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-                let _ = tcp.set_nodelay(true);
-                let (send, conn) = hyper::client::conn::http2::handshake(
-                    hyper_util::rt::TokioExecutor::new(),
-                    hyper_util::rt::TokioIo::new(tcp),
-                )
-                .await
-                .expect("hyper h2 handshake");
-                tokio::spawn(conn);
-                send
-            });
+            let hyper_h2 = hyper_h2_connect(&rt, &url);
             let uri: hyper::Uri = url.parse().expect("uri");
-            let hyper_get = |send: &hyper::client::conn::http2::SendRequest<Empty<Bytes>>| {
-                let mut send = send.clone();
-                let req = http::Request::get(uri.clone())
-                    .body(Empty::<Bytes>::new())
-                    .expect("request");
-                async move {
-                    let resp = send.send_request(req).await.expect("hyper h2 request");
-                    let body = resp.into_body().collect().await.expect("body").to_bytes();
-                    assert_eq!(body.len(), 13);
-                }
-            };
             let mut owned_case = async || {
                 join_all((0..50).map(|_| async {
                     let body = sw
@@ -274,7 +195,7 @@ fn main() {
                 .await;
             };
             let mut hyper_case = async || {
-                join_all((0..50).map(|_| hyper_get(&hyper_h2))).await;
+                join_all((0..50).map(|_| hyper_h2_get(&hyper_h2, &uri))).await;
             };
             println!("h2: {n} bursts of 50 concurrent GETs per round, {rounds} rounds");
             report(

@@ -521,6 +521,37 @@ impl Http3Connection {
         }
     }
 
+    /// Encodes the HEADERS frame of the request on stream `id` (`send`/`recv`) into
+    /// `out`, under one lock of the connection. RFC 9114 §5.2: no request on a stream
+    /// the server's GOAWAY excluded (or after a connection error); the stream is then
+    /// reset and stopped, and the request, never sent, may go on a new connection
+    /// ([`ClosedDuring::BeforeResponse`]). The encoder is static-only (the connection's
+    /// default): it queues no encoder stream bytes.
+    fn encode_request_head<'f>(
+        &self,
+        id: u64,
+        fields: impl Iterator<Item = (&'f [u8], &'f [u8])>,
+        out: &mut Vec<u8>,
+        authority: &str,
+        send: &mut quinn::SendStream,
+        recv: &mut quinn::RecvStream,
+    ) -> Result<(), Error> {
+        let encoded = {
+            let mut h3 = self.state.h3();
+            h3.may_open_request(id)
+                .then(|| h3.encode_headers_frame(id, fields, out))
+        };
+        match encoded {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(_)) => Err(Error::invalid_url(authority, "header section too large")),
+            None => {
+                let _ = send.reset(varint(ErrorCode::RequestCancelled));
+                let _ = recv.stop(varint(ErrorCode::RequestCancelled));
+                Err(Error::ConnectionClosed(ClosedDuring::BeforeResponse))
+            }
+        }
+    }
+
     /// Opens a request stream and writes the request.
     async fn start(&self, req: Http3Request<'_>) -> Result<(MessageReader, u64), Error> {
         let (mut send, mut recv) = self.quic.open_bi().await?;
@@ -545,29 +576,7 @@ impl Http3Connection {
             .copied()
             .chain(req.headers.iter().copied())
             .chain(cl.iter().copied());
-        // One lock of the connection for both. RFC 9114 §5.2: no request on a stream the
-        // server's GOAWAY excluded (or after a connection error); it was not sent and may
-        // go on a new connection. The encoder is static-only (the connection's default):
-        // it queues no encoder stream bytes.
-        let encoded = {
-            let mut h3 = self.state.h3();
-            h3.may_open_request(id)
-                .then(|| h3.encode_headers_frame(id, fields, &mut out))
-        };
-        match encoded {
-            Some(Ok(_)) => {}
-            Some(Err(_)) => {
-                return Err(Error::invalid_url(
-                    req.authority,
-                    "header section too large",
-                ))
-            }
-            None => {
-                let _ = send.reset(varint(ErrorCode::RequestCancelled));
-                let _ = recv.stop(varint(ErrorCode::RequestCancelled));
-                return Err(Error::ConnectionClosed(ClosedDuring::BeforeResponse));
-            }
-        }
+        self.encode_request_head(id, fields, &mut out, req.authority, &mut send, &mut recv)?;
         if !req.body.is_empty() {
             let _ = frame::encode_data_header(req.body.len() as u64, &mut out);
             if req.body.len() <= 16 * 1024 {
@@ -876,25 +885,7 @@ impl Http3Connection {
             }
         };
         let fields = pseudo.iter().copied().chain(req.headers.iter().copied());
-        let encoded = {
-            let mut h3 = self.state.h3();
-            h3.may_open_request(id)
-                .then(|| h3.encode_headers_frame(id, fields, &mut out))
-        };
-        match encoded {
-            Some(Ok(_)) => {}
-            Some(Err(_)) => {
-                return Err(Error::invalid_url(
-                    req.authority,
-                    "header section too large",
-                ))
-            }
-            None => {
-                let _ = send.reset(varint(ErrorCode::RequestCancelled));
-                let _ = recv.stop(varint(ErrorCode::RequestCancelled));
-                return Err(Error::ConnectionClosed(ClosedDuring::BeforeResponse));
-            }
-        }
+        self.encode_request_head(id, fields, &mut out, req.authority, &mut send, &mut recv)?;
         // No FIN: the stream stays open for the tunnel.
         send.write_all(&out).await?;
         let limits = FrameLimits {

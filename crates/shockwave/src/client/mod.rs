@@ -96,6 +96,7 @@ mod pool;
 mod proxy;
 mod redirect;
 mod request;
+mod request_url;
 mod response;
 mod target;
 #[cfg(feature = "tls")]

@@ -315,8 +315,20 @@ impl Pool {
         via.hash(&mut h);
         t.scheme.hash(&mut h);
         t.port.hash(&mut h);
-        for b in t.host.bytes() {
-            h.write_u8(b.to_ascii_lowercase());
+        // The host lowercased, hashed in one write when it is short (one `write_u8` per
+        // byte costs a SipHash round trip each).
+        let mut buf = [0u8; 64];
+        match buf.get_mut(..t.host.len()) {
+            Some(lower) => {
+                lower.copy_from_slice(t.host.as_bytes());
+                lower.make_ascii_lowercase();
+                h.write(lower);
+            }
+            None => {
+                for b in t.host.bytes() {
+                    h.write_u8(b.to_ascii_lowercase());
+                }
+            }
         }
         h.finish()
     }

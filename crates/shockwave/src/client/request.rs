@@ -7,6 +7,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
 
 use super::error::{Error, Result};
 use super::redirect::{self, Follow};
+use super::request_url::RequestUrl;
 use super::response::{parse_owned_head, Response};
 use super::target::Target;
 use super::{with_deadline, Body, Client, Exchange, OutBody, Outgoing};
@@ -17,7 +18,7 @@ use super::{with_deadline, Body, Client, Exchange, OutBody, Outgoing};
 pub struct RequestBuilder {
     client: Client,
     method: Method,
-    url: Result<url::Url>,
+    url: Result<RequestUrl>,
     headers: HeaderMap,
     body: Body,
     timeout: Option<Duration>,
@@ -28,30 +29,12 @@ pub struct RequestBuilder {
 /// Drains at most this much of a redirect response's body to keep its connection.
 const REDIRECT_DRAIN: u64 = 64 * 1024;
 
-pub(crate) fn parse_url(s: &str) -> Result<url::Url> {
-    let url = url::Url::parse(s).map_err(|_| Error::invalid_url(s, "cannot be parsed"))?;
-    match url.scheme() {
-        "http" | "https" => {}
-        other => return Err(Error::UnsupportedScheme(other.to_owned())),
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::invalid_url(s, "no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::invalid_url(
-            s,
-            "user info in URLs is not supported (use an Authorization header)",
-        ));
-    }
-    Ok(url)
-}
-
 impl RequestBuilder {
     pub(crate) fn new(client: Client, method: Method, url: &str) -> RequestBuilder {
         RequestBuilder {
             client,
             method,
-            url: parse_url(url),
+            url: RequestUrl::parse(url),
             headers: HeaderMap::new(),
             body: Body::empty(),
             timeout: None,
@@ -187,6 +170,7 @@ impl RequestBuilder {
     #[cfg(feature = "serde")]
     pub fn query<T: serde::Serialize + ?Sized>(mut self, query: &T) -> Self {
         if let Ok(url) = &mut self.url {
+            let url = url.url_mut();
             let result = {
                 let mut pairs = url.query_pairs_mut();
                 query
@@ -373,7 +357,7 @@ fn header_pairs<'h>(
 async fn send_owned(
     client: Client,
     mut method: Method,
-    mut url: url::Url,
+    url: RequestUrl,
     mut headers: HeaderMap,
     mut body: Body,
     deadline: Option<(std::time::Instant, Duration)>,
@@ -381,11 +365,15 @@ async fn send_owned(
 ) -> Result<Response> {
     let max_hops = client.config().redirect.max();
     let mut hops = 0;
+    let mut next_url = url;
     loop {
+        let url = next_url;
         // The cookie store's `Cookie` field, unless the caller set one.
         #[cfg(feature = "cookies")]
         let cookie = match &client.config().cookies {
-            Some(store) if !headers.contains_key(http::header::COOKIE) => store.0.cookies(&url),
+            Some(store) if !headers.contains_key(http::header::COOKIE) => {
+                store.0.cookies(url.url())
+            }
             _ => None,
         };
         let decode;
@@ -417,11 +405,11 @@ async fn send_owned(
                         &config.limits,
                         config.alloc,
                     )?;
-                    Response::new(&client, slot, conn, head, url.clone(), deadline)
+                    Response::new(&client, slot, conn, head, url, deadline)
                 }
                 #[cfg(feature = "http2")]
                 Exchange::H2 { stream, head } => {
-                    Response::h2(&client, stream, head, &method, url.clone(), deadline)
+                    Response::h2(&client, stream, head, &method, url, deadline)
                 }
                 #[cfg(feature = "http3")]
                 Exchange::H3(conn) => {
@@ -441,7 +429,7 @@ async fn send_owned(
                         body,
                     }))
                     .await?;
-                    Response::buffered(&client, resp, url.clone())
+                    Response::buffered(&client, resp, url)
                 }
             }
         };
@@ -451,7 +439,7 @@ async fn send_owned(
         #[cfg(feature = "cookies")]
         if let Some(store) = &client.config().cookies {
             let mut set = response.headers().get_all(http::header::SET_COOKIE).iter();
-            store.0.set_cookies(&mut set, &url);
+            store.0.set_cookies(&mut set, response.url());
         }
         let follow = if max_hops > 0 {
             redirect::follow(response.status(), &method)
@@ -473,7 +461,9 @@ async fn send_owned(
             // A streamed body cannot be resent: hand the redirect to the caller.
             return Ok(response);
         };
-        drain(response).await;
+        // The response owns the URL it answers (moved there, not cloned); the
+        // connection is drained and the URL taken back.
+        let url = drain(response).await;
         if hops >= max_hops {
             return Err(Error::TooManyRedirects { max: max_hops });
         }
@@ -500,21 +490,22 @@ async fn send_owned(
             }
         }
         body = next_body;
-        url = next;
+        next_url = RequestUrl::from(next);
         hops += 1;
     }
 }
 
 /// Reads and discards a small redirect body so its connection can be reused; a large
-/// one is abandoned (the connection closes).
-async fn drain(mut response: Response) {
+/// one is abandoned (the connection closes). Returns the response's URL.
+async fn drain(mut response: Response) -> RequestUrl {
     let mut total = 0u64;
     while let Ok(Some(piece)) = response.chunk().await {
         total += piece.len() as u64;
         if total > REDIRECT_DRAIN {
-            return;
+            break;
         }
     }
+    response.into_url()
 }
 
 /// Standard base64 with padding (RFC 4648 §4), for `Authorization: Basic`.

@@ -13,6 +13,7 @@ use super::h1::Http1Conn;
 #[cfg(feature = "http2")]
 use super::h2::H2Stream;
 use super::pool::Checkout;
+use super::request_url::RequestUrl;
 use super::{AllocStrategy, Client};
 #[cfg(feature = "http2")]
 use crate::http2::RequestHead as H2Head;
@@ -83,7 +84,7 @@ pub struct Response {
     status: StatusCode,
     version: Version,
     headers: HeaderMap,
-    url: url::Url,
+    url: RequestUrl,
     body: BodyReader,
 }
 
@@ -146,7 +147,7 @@ impl Response {
         slot: Checkout,
         conn: Box<Http1Conn>,
         head: OwnedHead,
-        url: url::Url,
+        url: RequestUrl,
         deadline: Option<(Instant, Duration)>,
     ) -> Response {
         let limits = &client.config().limits;
@@ -188,7 +189,7 @@ impl Response {
         stream: H2Stream,
         head: H2Head,
         method: &Method,
-        url: url::Url,
+        url: RequestUrl,
         deadline: Option<(Instant, Duration)>,
     ) -> Response {
         let status = head
@@ -229,7 +230,7 @@ impl Response {
     pub(crate) fn buffered(
         client: &Client,
         resp: super::h3::Http3Response,
-        url: url::Url,
+        url: RequestUrl,
     ) -> Response {
         Response {
             status: resp.status,
@@ -286,7 +287,12 @@ impl Response {
 
     /// The final URL (after redirects).
     pub fn url(&self) -> &url::Url {
-        &self.url
+        self.url.url()
+    }
+
+    /// The URL, the rest dropped (the body, if unread, closes its connection).
+    pub(crate) fn into_url(self) -> RequestUrl {
+        self.url
     }
 
     /// The `Content-Length`, if the response declared one.
@@ -415,7 +421,7 @@ impl Response {
     fn status_error(&self) -> Option<Error> {
         (self.status.is_client_error() || self.status.is_server_error()).then(|| Error::Status {
             status: self.status,
-            url: Box::new(self.url.clone()),
+            url: Box::new(self.url.url().clone()),
         })
     }
 

@@ -28,9 +28,11 @@ impl<'u> Target<'u> {
     /// character, space or non-ASCII byte (which would allow request splitting; RFC 9112
     /// section 3.2 requires the request target to be plain visible ASCII).
     pub fn parse(url: &'u str) -> Result<Target<'u>> {
-        let (scheme_str, rest) = url
-            .split_once("://")
+        // Byte searches throughout: the `str` pattern searchers (a two-way searcher for
+        // "://", a char-set scan) cost more than the whole rest of the parse.
+        let sep = find_scheme_separator(url.as_bytes())
             .ok_or_else(|| Error::invalid_url(url, "not an absolute URL (missing \"://\")"))?;
+        let (scheme_str, rest) = (&url[..sep], &url[sep + 3..]);
         let scheme = if scheme_str.eq_ignore_ascii_case("http") {
             Scheme::Http
         } else if scheme_str.eq_ignore_ascii_case("https") {
@@ -38,17 +40,20 @@ impl<'u> Target<'u> {
         } else {
             return Err(Error::UnsupportedScheme(scheme_str.to_owned()));
         };
-        if let Some(b) = url.bytes().find(|&b| b <= b' ' || b >= 0x7f) {
-            let _ = b;
+        if url.bytes().any(|b| b <= b' ' || b >= 0x7f) {
             return Err(Error::invalid_url(
                 url,
                 "contains a space, control or non-ASCII character",
             ));
         }
-        let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        // Only ASCII from here on: every byte offset is a char boundary.
+        let auth_end = rest
+            .bytes()
+            .position(|b| matches!(b, b'/' | b'?' | b'#'))
+            .unwrap_or(rest.len());
         let authority = &rest[..auth_end];
         let mut path_and_query = &rest[auth_end..];
-        if let Some(hash) = path_and_query.find('#') {
+        if let Some(hash) = path_and_query.bytes().position(|b| b == b'#') {
             path_and_query = &path_and_query[..hash];
         }
         if path_and_query.is_empty() {
@@ -61,7 +66,7 @@ impl<'u> Target<'u> {
                 "query without a path (write \"/?...\")",
             ));
         }
-        if authority.contains('@') {
+        if authority.bytes().any(|b| b == b'@') {
             return Err(Error::invalid_url(
                 url,
                 "user info in URLs is not supported (use an Authorization header)",
@@ -88,6 +93,19 @@ impl<'u> Target<'u> {
             && self.port == other.port
             && self.host.eq_ignore_ascii_case(other.host)
     }
+}
+
+/// Where the first `://` of `url` starts.
+fn find_scheme_separator(url: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = url[from..].iter().position(|&b| b == b':') {
+        let at = from + i;
+        if url[at..].starts_with(b"://") {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Splits `host[:port]` / `[v6][:port]`; `None` if malformed.
@@ -181,6 +199,23 @@ mod tests {
             Target::parse("ftp://x/"),
             Err(Error::UnsupportedScheme(_))
         ));
+    }
+
+    #[test]
+    fn scheme_separator_is_the_first_one() {
+        assert_eq!(find_scheme_separator(b"http://h/"), Some(4));
+        assert_eq!(find_scheme_separator(b"a:b://h/"), Some(3));
+        assert_eq!(find_scheme_separator(b"http:/h/"), None);
+        assert_eq!(find_scheme_separator(b"http:"), None);
+        assert_eq!(find_scheme_separator(b"x://a://b"), Some(1));
+        // Same split as `str::split_once("://")`.
+        for s in ["http://h/", "a:b://h", "::://", ":/:/", "h://://", "no"] {
+            assert_eq!(
+                find_scheme_separator(s.as_bytes()).map(|i| (&s[..i], &s[i + 3..])),
+                s.split_once("://"),
+                "{s}"
+            );
+        }
     }
 
     #[test]
