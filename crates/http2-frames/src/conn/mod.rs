@@ -73,6 +73,7 @@ pub use config::{Config, HEADER_LIST_ABORT_FACTOR};
 pub use error::{ConnectionError, StreamError};
 pub use event::Event;
 pub use fields::{ArenaHead, FieldBlock, Malformed};
+pub use store::IdHasher;
 pub use stream_id::StreamId;
 
 use crate::{ErrorCode, FrameDecoder, GoAway, RstStream, Setting, SettingId, Settings};

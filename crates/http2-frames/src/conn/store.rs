@@ -15,12 +15,15 @@ const SPARES: usize = 32;
 /// A spare head whose buffers grew past this many bytes is dropped instead of kept.
 const SPARE_HEAD_BYTES: usize = 16 * 1024;
 
-/// Hashes a stream id with one multiplication (Fibonacci hashing: ids are distinct
-/// integers, the product spreads them over the high bits the map's tags use). Ids are
-/// the peer's choice, but a connection holds at most `max_concurrent_streams` of them,
-/// which bounds what colliding ids could cost; SipHash cost more per request than that.
-#[derive(Default)]
-pub(crate) struct IdHasher(u64);
+/// A [`Hasher`] for maps keyed by [`StreamId`] (use it as
+/// `HashMap<StreamId, V, BuildHasherDefault<IdHasher>>`): one multiplication per id
+/// (Fibonacci hashing: ids are distinct integers, the product spreads them over the high
+/// bits the map's tags use). Ids are the peer's choice, but a connection holds at most
+/// `max_concurrent_streams` of them, which bounds what colliding ids could cost; SipHash
+/// cost more per request than that. Not for keys an attacker can pick without such a
+/// bound.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -175,5 +178,7 @@ mod tests {
         let tags: std::collections::HashSet<u64> =
             (0..64u32).map(|i| hash(2 * i + 1) >> 57).collect();
         assert!(tags.len() > 32, "{} distinct tags", tags.len());
+        assert_ne!(hash(1) >> 57, hash(3) >> 57);
+        assert_ne!(hash(3) >> 57, hash(5) >> 57);
     }
 }
