@@ -32,7 +32,7 @@ pub(crate) struct HeaderRange {
 
 impl HeaderRange {
     #[inline]
-    fn resolve<'a>(&self, buf: &'a [u8]) -> (&'a [u8], &'a [u8]) {
+    pub(crate) fn resolve<'a>(&self, buf: &'a [u8]) -> (&'a [u8], &'a [u8]) {
         (
             &buf[self.name_start as usize..self.name_end as usize],
             &buf[self.value_start as usize..self.value_end as usize],

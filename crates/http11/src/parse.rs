@@ -1,12 +1,12 @@
 //! The message-head parser (RFC 9112 §2-§6), shared by the arena and heap strategies.
 
 use http::{Method, StatusCode, Version};
-use shockwave_arena::{Arena, ArenaError, Vec as BumpVec};
+use shockwave_arena::{Arena, ArenaError};
 
 use crate::message::{BodyFraming, HeaderRange, HeaderStore, HeapHeaders, Pair, Request, Response};
 use crate::tables::{
     find_byte, skip_reg_name_bytes, skip_target_bytes, skip_token_bytes, skip_value_bytes, HOST,
-    TOKEN,
+    TARGET, TOKEN,
 };
 use crate::{Error, Limits};
 
@@ -54,26 +54,38 @@ pub(crate) trait Sink<'a> {
 /// parsed a second time into an exact-size arena slice.
 const INLINE_FIELDS: usize = 16;
 
-/// The arena strategy's first pass: up to [`INLINE_FIELDS`] pairs in an arena vector
-/// (the arena's most recent allocation, so dropping it on `Partial` or error gives the
-/// bytes back: a client trickling a head byte by byte cannot grow the arena), and a
-/// count of all fields.
-struct Inline<'a> {
-    pairs: BumpVec<'a, Pair<'a>>,
+/// The arena strategy's first pass: the offsets of up to [`INLINE_FIELDS`] fields on
+/// the stack, and a count of all fields. The arena is touched only once the head is
+/// complete (one exact-size slice), so a client trickling a head byte by byte cannot
+/// grow it, and no growable vector is set up per request.
+struct Inline {
+    ranges: [HeaderRange; INLINE_FIELDS],
+    /// How many `ranges` may be used: 0 when offsets do not fit `u32` (a buffer past
+    /// 4 GiB), which sends every head to the second pass.
+    cap: usize,
+    len: usize,
     total: usize,
 }
 
-impl<'a> Sink<'a> for Inline<'a> {
+impl<'a> Sink<'a> for Inline {
     #[inline(always)]
     fn push(
         &mut self,
-        buf: &'a [u8],
+        _buf: &'a [u8],
         name: (usize, usize),
         value: (usize, usize),
     ) -> Result<(), Error> {
-        if self.pairs.len() < self.pairs.capacity() {
-            self.pairs
-                .push((&buf[name.0..name.1], &buf[value.0..value.1]));
+        if self.len < self.cap {
+            if let Some(slot) = self.ranges.get_mut(self.len) {
+                // `cap` is non-zero only when every offset fits `u32`.
+                *slot = HeaderRange {
+                    name_start: name.0 as u32,
+                    name_end: name.1 as u32,
+                    value_start: value.0 as u32,
+                    value_end: value.1 as u32,
+                };
+                self.len += 1;
+            }
         }
         self.total += 1;
         Ok(())
@@ -120,22 +132,29 @@ fn fields_in_arena<'a>(
     facts: &mut Facts<'a>,
 ) -> Result<Status<(&'a [Pair<'a>], usize)>, Error> {
     let bounds = FieldBounds::head(limits);
-    let mut pairs = BumpVec::new_in(arena.bump());
-    let want = INLINE_FIELDS.min(limits.max_headers);
-    pairs
-        .try_reserve_exact(want)
-        .map_err(|_| arena_error(arena, want * std::mem::size_of::<Pair<'a>>()))?;
-    let mut inline = Inline { pairs, total: 0 };
+    let mut inline = Inline {
+        ranges: [HeaderRange::default(); INLINE_FIELDS],
+        cap: if u32::try_from(buf.len()).is_ok() {
+            INLINE_FIELDS
+        } else {
+            0
+        },
+        len: 0,
+        total: 0,
+    };
     let end = match parse_fields(buf, pos, bounds, &mut inline, Some(facts))? {
         Status::Complete(end) => end,
         Status::Partial => return Ok(Status::Partial),
     };
-    if inline.total == inline.pairs.len() {
-        return Ok(Status::Complete((inline.pairs.into_bump_slice(), end)));
+    // Borrowed, not moved: the offsets array is 256 bytes.
+    let (ranges, len, total) = (&inline.ranges, inline.len, inline.total);
+    if total == len {
+        let pairs = arena
+            .bump()
+            .try_alloc_slice_fill_with(len, |i| ranges[i].resolve(buf))
+            .map_err(|_| arena_error(arena, len * std::mem::size_of::<Pair<'a>>()))?;
+        return Ok(Status::Complete((pairs, end)));
     }
-    // Give the first pass's vector back before allocating the exact slice.
-    let Inline { pairs, total } = inline;
-    drop(pairs);
     let empty: Pair<'a> = (&[], &[]);
     let slots = arena
         .bump()
@@ -577,11 +596,9 @@ pub(crate) fn parse_fields<'a, S: Sink<'a>>(
         if count > max_fields {
             return Err(Error::TooManyHeaders);
         }
+        // The value is scanned from just after the colon (OWS is SP / HTAB, which the
+        // scan passes like any value byte), then trimmed on both sides.
         let mut j = i + 1;
-        while j < end && (buf[j] == b' ' || buf[j] == b'\t') {
-            j += 1;
-        }
-        let value_start = j;
         let (value_end, next) = loop {
             j = skip_value_bytes(buf, j, end);
             if j >= end {
@@ -603,11 +620,15 @@ pub(crate) fn parse_fields<'a, S: Sink<'a>>(
                 _ => return Err(Error::InvalidHeaderValue),
             }
         };
-        let mut value_end = value_end;
-        while value_end > value_start && (buf[value_end - 1] == b' ' || buf[value_end - 1] == b'\t')
-        {
-            value_end -= 1;
+        let mut value = &buf[i + 1..value_end];
+        while let [rest @ .., b' ' | b'\t'] = value {
+            value = rest;
         }
+        let value_end = i + 1 + value.len();
+        while let [b' ' | b'\t', rest @ ..] = value {
+            value = rest;
+        }
+        let value_start = value_end - value.len();
         if let Some(facts) = facts.as_deref_mut() {
             facts.observe(&buf[name_start..i], &buf[value_start..value_end])?;
         }
@@ -800,18 +821,26 @@ fn parse_request_line<'a>(
     let len = buf.len();
     let line_limit = start.saturating_add(limits.max_request_line);
     let end = len.min(line_limit);
-    // The method is bounded on its own: a long method is not a long target (414).
-    let m_limit = end.min(start.saturating_add(MAX_METHOD_LEN + 1));
-    let m_end = skip_token_bytes(buf, start, m_limit);
-    if m_end >= m_limit {
-        if m_end - start > MAX_METHOD_LEN || m_end >= line_limit {
-            return Err(Error::MethodTooLong);
+    // `GET ` (nearly every request) in one word compare; the token scan below would
+    // stop at the same space, with the same (no) error.
+    let get = buf.get(start..start + 4) == Some(b"GET ".as_slice()) && start + 4 <= end;
+    let m_end = if get {
+        start + 3
+    } else {
+        // The method is bounded on its own: a long method is not a long target (414).
+        let m_limit = end.min(start.saturating_add(MAX_METHOD_LEN + 1));
+        let m_end = skip_token_bytes(buf, start, m_limit);
+        if m_end >= m_limit {
+            if m_end - start > MAX_METHOD_LEN || m_end >= line_limit {
+                return Err(Error::MethodTooLong);
+            }
+            return Ok(Status::Partial);
         }
-        return Ok(Status::Partial);
-    }
-    if buf[m_end] != b' ' || m_end == start {
-        return Err(Error::InvalidMethod);
-    }
+        if buf[m_end] != b' ' || m_end == start {
+            return Err(Error::InvalidMethod);
+        }
+        m_end
+    };
     let t_start = m_end + 1;
     let t_end = skip_target_bytes(buf, t_start, end);
     if t_end >= end {
@@ -846,8 +875,17 @@ fn parse_request_line<'a>(
     let Some(next) = line_end(buf, v_end, limits.allow_bare_lf, Error::InvalidVersion)? else {
         return Ok(Status::Partial);
     };
-    let method = parse_method(&buf[start..m_end])?;
-    let target = std::str::from_utf8(&buf[t_start..t_end]).map_err(|_| Error::InvalidTarget)?;
+    let method = if get {
+        Method::GET
+    } else {
+        parse_method(&buf[start..m_end])?
+    };
+    let target = &buf[t_start..t_end];
+    debug_assert!(target.iter().all(|&b| TARGET[b as usize]));
+    // SAFETY: `skip_target_bytes` stopped at the first byte outside `TARGET` (visible
+    // ASCII, 0x21..=0x7E), so every byte of `target` is ASCII, which is valid UTF-8.
+    // Tested by `target_bytes_outside_visible_ascii_are_refused` and every parse test.
+    let target = unsafe { std::str::from_utf8_unchecked(target) };
     Ok(Status::Complete((
         RequestLine {
             method,
@@ -858,13 +896,15 @@ fn parse_request_line<'a>(
     )))
 }
 
-/// Checks the request's framing and connection fields (RFC 9112 §3.2, §6, §9.3).
+/// Checks the request's framing and connection fields (RFC 9112 §3.2, §6, §9.3) and
+/// builds the complete result (the head took `end` bytes).
 #[inline(always)]
 fn finish_request<'a>(
     line: RequestLine<'a>,
     facts: Facts<'a>,
     headers: HeaderStore<'a>,
-) -> Result<Request<'a>, Error> {
+    end: usize,
+) -> Result<Status<(Request<'a>, usize)>, Error> {
     let RequestLine {
         method,
         target,
@@ -927,23 +967,28 @@ fn finish_request<'a>(
         None
     };
     let h2c = http2_settings.is_some() && upgrade.is_some_and(|u| list_contains(u, b"h2c"));
-    Ok(Request {
-        method,
-        target,
-        path,
-        query,
-        version,
-        keep_alive: facts.keep_alive(version),
-        expect_continue: is_11 && facts.expect_continue,
-        unsupported_expectation: facts.expect_other,
-        h2c,
-        host: facts.host,
-        upgrade,
-        upgrade_field: facts.upgrade.is_some(),
-        http2_settings,
-        headers,
-        framing,
-    })
+    // Built in the caller's result (the request is ~200 bytes): no move through an
+    // intermediate `Result<Request>`.
+    Ok(Status::Complete((
+        Request {
+            method,
+            target,
+            path,
+            query,
+            version,
+            keep_alive: facts.keep_alive(version),
+            expect_continue: is_11 && facts.expect_continue,
+            unsupported_expectation: facts.expect_other,
+            h2c,
+            host: facts.host,
+            upgrade,
+            upgrade_field: facts.upgrade.is_some(),
+            http2_settings,
+            headers,
+            framing,
+        },
+        end,
+    )))
 }
 
 /// Parses a request head from `buf` into `arena` (RFC 9112 §2-§6).
@@ -972,8 +1017,7 @@ pub fn parse_request<'a>(
         Status::Complete(x) => x,
         Status::Partial => return Ok(Status::Partial),
     };
-    let req = finish_request(line, facts, HeaderStore::Arena(pairs))?;
-    Ok(Status::Complete((req, end)))
+    finish_request(line, facts, HeaderStore::Arena(pairs), end)
 }
 
 /// [`parse_request`] with the heap strategy: header offsets go into the reusable
@@ -1005,8 +1049,7 @@ pub fn parse_request_heap<'a>(
         buf,
         ranges: &headers.ranges,
     };
-    let req = finish_request(line, facts, store)?;
-    Ok(Status::Complete((req, end)))
+    finish_request(line, facts, store, end)
 }
 
 struct StatusLine<'a> {
@@ -1235,6 +1278,76 @@ mod tests {
         assert!(!valid_host(b"127.0.0.1:18x81"));
         assert!(!valid_host(b":80"));
         assert!(!valid_host(b"a]:80"));
+    }
+
+    /// The target is taken as `str` without a UTF-8 check: every byte value at every
+    /// position of a target either is refused or parses to exactly the bytes sent, and
+    /// a refused one is refused whatever the method (the `GET ` word compare included).
+    #[test]
+    fn target_bytes_outside_visible_ascii_are_refused() {
+        let arena = shockwave_arena::Arena::new();
+        let limits = crate::Limits::default();
+        for method in ["GET", "POST", "GETX", "G"] {
+            for at in 1..4 {
+                for b in 0..=255u8 {
+                    let mut target = b"/abc".to_vec();
+                    target[at] = b;
+                    let mut req = format!("{method} ").into_bytes();
+                    req.extend_from_slice(&target);
+                    req.extend_from_slice(b" HTTP/1.1\r\nHost: h\r\n\r\n");
+                    let visible = (0x21..=0x7e).contains(&b) && b != b'#' && b != b'\\';
+                    match super::parse_request(&req, &arena, &limits) {
+                        Ok(super::Status::Complete((r, n))) => {
+                            assert!(visible, "{b:#x} accepted");
+                            assert_eq!(n, req.len());
+                            assert_eq!(r.target().as_bytes(), &target[..]);
+                            assert_eq!(r.method().as_str(), method);
+                        }
+                        other => assert!(!visible, "{b:#x} refused: {other:?}"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The `GET ` word compare: the method is GET only for exactly those bytes, and a
+    /// line limit shorter than `GET ` still refuses the line.
+    #[test]
+    fn get_word_compare() {
+        let arena = shockwave_arena::Arena::new();
+        let limits = crate::Limits::default();
+        let ok = |req: &[u8]| match super::parse_request(req, &arena, &limits) {
+            Ok(super::Status::Complete((r, _))) => Some(r.method().as_str().to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            ok(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").as_deref(),
+            Some("GET")
+        );
+        assert_eq!(
+            ok(b"\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n").as_deref(),
+            Some("GET")
+        );
+        assert_eq!(
+            ok(b"GETS / HTTP/1.1\r\nHost: h\r\n\r\n").as_deref(),
+            Some("GETS")
+        );
+        assert_eq!(
+            ok(b"get / HTTP/1.1\r\nHost: h\r\n\r\n").as_deref(),
+            Some("get")
+        );
+        assert_eq!(ok(b"GET  / HTTP/1.1\r\nHost: h\r\n\r\n"), None);
+        assert!(matches!(
+            super::parse_request(b"GET", &arena, &limits),
+            Ok(super::Status::Partial)
+        ));
+        let short = crate::Limits {
+            max_request_line: 3,
+            ..crate::Limits::default()
+        };
+        assert!(
+            super::parse_request(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", &arena, &short).is_err()
+        );
     }
 
     /// The word compare accepts exactly `HTTP/1.1` and `HTTP/1.0`.

@@ -55,16 +55,37 @@ pub(crate) fn request_scheme(pseudo: Option<&[u8]>, transport: Scheme) -> Scheme
 /// is written straight from the future's output into `slot`: a `Response` is ~150 bytes,
 /// and `FutureExt::catch_unwind` plus the `Result` and `Poll` wrappers would copy it
 /// several times per request.
-pub(crate) async fn poll_guarded<'a, F>(
-    mut fut: std::pin::Pin<&mut F>,
-    slot: &mut Option<Response<'a>>,
-) -> bool
+///
+/// A plain future (no `async fn` state machine around it): awaiting it costs one poll
+/// call per wake-up.
+pub(crate) fn poll_guarded<'s, 'a, F>(
+    fut: Pin<&'s mut F>,
+    slot: &'s mut Option<Response<'a>>,
+) -> Guarded<'s, 'a, F>
 where
     F: Future<Output = Response<'a>>,
 {
-    std::future::poll_fn(move |task| {
-        let fut = fut.as_mut();
-        let slot = &mut *slot;
+    Guarded { fut, slot }
+}
+
+/// The future of [`poll_guarded`]: `true` when the handler panicked.
+pub(crate) struct Guarded<'s, 'a, F> {
+    fut: Pin<&'s mut F>,
+    slot: &'s mut Option<Response<'a>>,
+}
+
+impl<'a, F> Future for Guarded<'_, 'a, F>
+where
+    F: Future<Output = Response<'a>>,
+{
+    type Output = bool;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<bool> {
+        // `Guarded` is `Unpin`: it holds only references.
+        let this = self.get_mut();
+        let fut = this.fut.as_mut();
+        let slot = &mut *this.slot;
         // AssertUnwindSafe: after a panic the future is dropped unpolled and the slot
         // stays empty, so no broken state is observed.
         match std::panic::catch_unwind(AssertUnwindSafe(move || match fut.poll(task) {
@@ -78,8 +99,7 @@ where
             Ok(false) => Poll::Pending,
             Err(_) => Poll::Ready(true),
         }
-    })
-    .await
+    }
 }
 
 /// Counts and logs a handler panic (the caller answers `500`).
