@@ -78,6 +78,16 @@ impl ServerSpec {
         }
     }
 
+    /// `shockwave serve --alloc arena --io uring`: the io_uring driver (the binary is built
+    /// with the `cli` feature, which has `io-uring`). Where io_uring is unavailable the
+    /// server falls back to epoll and says so on stderr.
+    pub fn shockwave_uring(bin_dir: &Path) -> ServerSpec {
+        let mut spec = ServerSpec::shockwave(bin_dir, "arena");
+        spec.label = "shockwave (--alloc arena, --io uring)".into();
+        spec.args.extend(["--io".to_string(), "uring".to_string()]);
+        spec
+    }
+
     /// A baseline binary from `shockwave-benches` that takes the address as its argument.
     pub fn baseline(bin_dir: &Path, label: &str, bin: &str) -> ServerSpec {
         ServerSpec {
