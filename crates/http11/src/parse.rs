@@ -726,34 +726,20 @@ fn valid_host(host: &[u8]) -> bool {
                 _ => false,
             };
     }
-    let (name, rest) = if host.first() == Some(&b'[') {
-        match host.iter().position(|&b| b == b']') {
-            Some(close) => (&host[..=close], &host[close + 1..]),
-            None => return false,
+    // IP-literal: `[` ... `]` with at least one byte inside, then the optional port.
+    let Some(close) = host.iter().position(|&b| b == b']') else {
+        return false;
+    };
+    let literal_ok = close > 1
+        && host[1..close]
+            .iter()
+            .all(|&b| HOST[b as usize] && b != b'[' && b != b']');
+    literal_ok
+        && match &host[close + 1..] {
+            [] => true,
+            [b':', port @ ..] => port.iter().all(u8::is_ascii_digit),
+            _ => false,
         }
-    } else {
-        match host.iter().position(|&b| b == b':') {
-            Some(colon) => (&host[..colon], &host[colon..]),
-            None => (host, &host[host.len()..]),
-        }
-    };
-    let name_ok = if name.first() == Some(&b'[') {
-        name.len() > 2
-            && name[1..name.len() - 1]
-                .iter()
-                .all(|&b| HOST[b as usize] && b != b'[' && b != b']')
-    } else {
-        !name.is_empty()
-            && name
-                .iter()
-                .all(|&b| HOST[b as usize] && !matches!(b, b':' | b'[' | b']'))
-    };
-    let port_ok = match rest {
-        [] => true,
-        [b':', port @ ..] => port.iter().all(u8::is_ascii_digit),
-        _ => false,
-    };
-    name_ok && port_ok
 }
 
 /// An absolute-form target's authority must agree with the `Host` field (RFC 9112
