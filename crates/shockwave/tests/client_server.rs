@@ -1,51 +1,17 @@
 //! The client against the Shockwave server (both in-process, 127.0.0.1).
 
+mod client_support;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
+use client_support::{big_body, start_shockwave, url};
 use shockwave::arena::Arena;
 use shockwave::client::{ArenaRequest, Body, Client, Error};
-use shockwave::server::{handler_fn, Response, Server, ServerHandle};
-
-fn big() -> &'static [u8] {
-    static BIG: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    BIG.get_or_init(|| {
-        (0..8 * 1024 * 1024u32)
-            .map(|i| (i.wrapping_mul(7) ^ (i >> 9)) as u8)
-            .collect()
-    })
-}
-
-fn start() -> ServerHandle {
-    Server::builder()
-        .bind("127.0.0.1:0".parse().unwrap())
-        .workers(1)
-        .handle_signals(false)
-        .max_body_size(16 << 20)
-        .start(handler_fn(async |mut cx| match cx.path() {
-            "/" => Response::text("Hello, World!"),
-            "/big" => Response::ok().body(Bytes::from_static(big())),
-            "/chunked" => Response::ok().stream(futures_util::stream::iter(
-                ["alpha ", "beta ", "gamma"]
-                    .into_iter()
-                    .map(|s| Ok(Bytes::from_static(s.as_bytes()))),
-            )),
-            "/echo" => match cx.body().to_arena().await {
-                Ok(body) => Response::ok().body(body),
-                Err(e) => Response::new(e.status()),
-            },
-            _ => Response::status_code(404),
-        }))
-        .unwrap()
-}
-
-fn url(h: &ServerHandle, path: &str) -> String {
-    format!("http://{}{}", h.local_addr(), path)
-}
 
 #[tokio::test]
 async fn keep_alive_reuse_against_shockwave_server() {
-    let server = start();
+    let server = start_shockwave();
     let client = Client::new();
     for _ in 0..50 {
         let resp = client.get(url(&server, "/")).send().await.unwrap();
@@ -73,7 +39,7 @@ async fn keep_alive_reuse_against_shockwave_server() {
 
 #[tokio::test]
 async fn bodies_against_shockwave_server() {
-    let server = start();
+    let server = start_shockwave();
     let client = Client::new();
     // 8 MiB, byte for byte, both APIs.
     let got = client
@@ -84,7 +50,7 @@ async fn bodies_against_shockwave_server() {
         .bytes()
         .await
         .unwrap();
-    assert!(got == big());
+    assert!(got == big_body());
     let arena = Arena::new();
     let u = url(&server, "/big");
     assert!(
@@ -93,7 +59,7 @@ async fn bodies_against_shockwave_server() {
             .await
             .unwrap()
             .body()
-            == big()
+            == big_body()
     );
     // Chunked response.
     let u = url(&server, "/chunked");
@@ -136,7 +102,7 @@ async fn bodies_against_shockwave_server() {
 
 #[test]
 fn pool_limit_against_shockwave_server_on_a_multi_thread_runtime() {
-    let server = start();
+    let server = start_shockwave();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

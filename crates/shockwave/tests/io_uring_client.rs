@@ -12,50 +12,9 @@ mod client_support;
 use std::process::Command;
 use std::time::Duration;
 
-use bytes::Bytes;
+use client_support::{big_body, start_shockwave, url};
 use shockwave::client::{Client, ClientBuilder, Io, Transport};
-use shockwave::server::{handler_fn, Response, Server, ServerHandle};
-
-fn big() -> &'static [u8] {
-    static BIG: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    BIG.get_or_init(|| {
-        (0..8 * 1024 * 1024u32)
-            .map(|i| (i.wrapping_mul(7) ^ (i >> 9)) as u8)
-            .collect()
-    })
-}
-
-/// Our server on epoll (so only the client side runs on io_uring).
-fn start() -> ServerHandle {
-    Server::builder()
-        .bind("127.0.0.1:0".parse().unwrap())
-        .workers(1)
-        .handle_signals(false)
-        .max_body_size(16 << 20)
-        .start(handler_fn(async |mut cx| match cx.path() {
-            "/" => Response::text("Hello, World!"),
-            "/big" => Response::ok().body(Bytes::from_static(big())),
-            "/chunked" => Response::ok().stream(futures_util::stream::iter(
-                ["alpha ", "beta ", "gamma"]
-                    .into_iter()
-                    .map(|s| Ok(Bytes::from_static(s.as_bytes()))),
-            )),
-            "/echo" => match cx.body().to_arena().await {
-                Ok(body) => Response::ok().body(body),
-                Err(e) => Response::new(e.status()),
-            },
-            "/slow" => {
-                tokio::time::sleep(Duration::from_secs(3)).await;
-                Response::text("too late")
-            }
-            _ => Response::status_code(404),
-        }))
-        .unwrap()
-}
-
-fn url(h: &ServerHandle, path: &str) -> String {
-    format!("http://{}{}", h.local_addr(), path)
-}
+use shockwave::server::ServerHandle;
 
 fn uring_builder() -> ClientBuilder {
     Client::builder().io(Io::Uring).no_proxy()
@@ -87,7 +46,11 @@ async fn h1_exchanges(server: &ServerHandle, client: &Client) {
     }
     let resp = client.get(url(server, "/big")).send().await.unwrap();
     let body = resp.bytes().await.unwrap();
-    assert!(body == big(), "8 MiB body mismatch ({} bytes)", body.len());
+    assert!(
+        body == big_body(),
+        "8 MiB body mismatch ({} bytes)",
+        body.len()
+    );
     let chunked = client.get(url(server, "/chunked")).send().await.unwrap();
     assert_eq!(chunked.text().await.unwrap(), "alpha beta gamma");
     let up: Vec<u8> = (0..1 << 20).map(|i| (i % 241) as u8).collect();
@@ -110,7 +73,7 @@ async fn h1_exchanges(server: &ServerHandle, client: &Client) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h1_keep_alive_and_bodies_against_shockwave_multi_thread() {
-    let server = start();
+    let server = start_shockwave();
     let client = uring_client(uring_builder());
     h1_exchanges(&server, &client).await;
     assert_uring_transport(&client, &url(&server, "/")).await;
@@ -124,7 +87,7 @@ fn h1_keep_alive_and_bodies_against_shockwave_current_thread() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let server = start();
+        let server = start_shockwave();
         let client = uring_client(uring_builder());
         h1_exchanges(&server, &client).await;
         assert_uring_transport(&client, &url(&server, "/")).await;
@@ -155,7 +118,7 @@ async fn concurrent(server: &ServerHandle, client: &Client) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_multi_thread() {
-    let server = start();
+    let server = start_shockwave();
     let client = uring_client(uring_builder().max_connections_per_host(8));
     concurrent(&server, &client).await;
     assert_eq!(server.stats().requests, 640);
@@ -164,7 +127,7 @@ async fn concurrent_requests_multi_thread() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn concurrent_requests_current_thread() {
-    let server = start();
+    let server = start_shockwave();
     let client = uring_client(uring_builder().max_connections_per_host(8));
     concurrent(&server, &client).await;
     assert_eq!(server.stats().requests, 640);
@@ -205,7 +168,7 @@ async fn h1_against_hyper() {
 /// h2c with prior knowledge over the ring: concurrent streams on one connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h2c_against_shockwave() {
-    let server = start();
+    let server = start_shockwave();
     let client = uring_client(uring_builder().http2_prior_knowledge());
     let mut tasks = Vec::new();
     for t in 0..16u32 {
@@ -224,7 +187,7 @@ async fn h2c_against_shockwave() {
         t.await.unwrap();
     }
     let resp = client.get(url(&server, "/big")).send().await.unwrap();
-    assert!(resp.bytes().await.unwrap() == big());
+    assert!(resp.bytes().await.unwrap() == big_body());
     assert_eq!(server.stats().connections_accepted, 1);
     server.stop().unwrap();
 }
@@ -234,7 +197,7 @@ async fn h2c_against_shockwave() {
 /// each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_and_timeouts() {
-    let server = start();
+    let server = start_shockwave();
     let client = uring_client(uring_builder().request_timeout(Some(Duration::from_millis(300))));
     // Refused: a port nobody listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -271,7 +234,7 @@ async fn errors_and_timeouts() {
 /// gets a new ring.
 #[test]
 fn a_client_outlives_its_first_runtime() {
-    let server = start();
+    let server = start_shockwave();
     let client = uring_client(uring_builder());
     for round in 0..2 {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -300,7 +263,7 @@ fn falls_back_to_epoll_when_io_uring_is_unavailable() {
     if std::env::var_os("SHOCKWAVE_IO_URING_CHILD").is_some() {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
-            let server = start();
+            let server = start_shockwave();
             let client = uring_builder().build().unwrap();
             assert_eq!(client.io(), Io::Epoll);
             let resp = client.get(url(&server, "/")).send().await.unwrap();
@@ -342,7 +305,7 @@ fn falls_back_to_epoll_when_io_uring_is_unavailable() {
 /// not before: a live pooled connection keeps it).
 #[test]
 fn the_reactor_ends_with_the_client_and_its_connections() {
-    let server = start();
+    let server = start_shockwave();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -26,6 +26,43 @@ pub fn big_body() -> &'static [u8] {
     })
 }
 
+/// Our server for the client tests, on epoll (so only the client side varies): one
+/// worker, bodies up to 16 MiB. Routes: `/` "Hello, World!", `/big` [`big_body`],
+/// `/chunked` "alpha beta gamma" in three pieces, `/echo` the request body, `/slow` an
+/// answer after 3 s, anything else 404.
+pub fn start_shockwave() -> shockwave::server::ServerHandle {
+    use shockwave::server::{handler_fn, Response, Server};
+    Server::builder()
+        .bind("127.0.0.1:0".parse().unwrap())
+        .workers(1)
+        .handle_signals(false)
+        .max_body_size(16 << 20)
+        .start(handler_fn(async |mut cx| match cx.path() {
+            "/" => Response::text("Hello, World!"),
+            "/big" => Response::ok().body(Bytes::from_static(big_body())),
+            "/chunked" => Response::ok().stream(futures_util::stream::iter(
+                ["alpha ", "beta ", "gamma"]
+                    .into_iter()
+                    .map(|s| Ok(Bytes::from_static(s.as_bytes()))),
+            )),
+            "/echo" => match cx.body().to_arena().await {
+                Ok(body) => Response::ok().body(body),
+                Err(e) => Response::new(e.status()),
+            },
+            "/slow" => {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                Response::text("too late")
+            }
+            _ => Response::status_code(404),
+        }))
+        .unwrap()
+}
+
+/// `http://ADDR/PATH` of a server from [`start_shockwave`].
+pub fn url(h: &shockwave::server::ServerHandle, path: &str) -> String {
+    format!("http://{}{}", h.local_addr(), path)
+}
+
 type BoxBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 fn full(b: impl Into<Bytes>) -> BoxBody {
