@@ -23,7 +23,7 @@ use shockwave::arena::alloc_count::{self, CountingAllocator};
 use shockwave::arena::Arena;
 use shockwave::client::{ArenaRequest, Client};
 use shockwave_benches::client_peers::{
-    h1_server, h2_server, hyper_h1_client, hyper_h2_connect, hyper_h2_get,
+    h1_server, h2_server, hyper_h1_client, hyper_h2_connect, hyper_h2_get, shockwave_get,
 };
 
 #[global_allocator]
@@ -96,15 +96,7 @@ fn run_shockwave(
         arena.reset();
     });
     run(group, rt, &format!("{prefix}_owned"), async || {
-        let body = sw
-            .get(url)
-            .send()
-            .await
-            .expect("shockwave request")
-            .bytes()
-            .await
-            .expect("shockwave body");
-        assert_eq!(body.len(), 13);
+        shockwave_get(sw, url).await;
     });
 }
 
@@ -183,15 +175,7 @@ fn bench_h2_clients(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(4));
     run(&mut group, &rt, "shockwave_h2_owned_x50", async || {
         join_all((0..50).map(|_| async {
-            let body = sw
-                .get(&url)
-                .send()
-                .await
-                .expect("shockwave request")
-                .bytes()
-                .await
-                .expect("shockwave body");
-            assert_eq!(body.len(), 13);
+            shockwave_get(&sw, &url).await;
         }))
         .await;
     });

@@ -122,3 +122,16 @@ pub fn hyper_h2_get(
         assert_eq!(body.len(), 13);
     }
 }
+
+/// A GET of `url` with Shockwave's owned API, checking the 13-byte body.
+pub async fn shockwave_get(client: &shockwave::client::Client, url: &str) {
+    let body = client
+        .get(url)
+        .send()
+        .await
+        .expect("shockwave request")
+        .bytes()
+        .await
+        .expect("shockwave body");
+    assert_eq!(body.len(), 13);
+}

@@ -22,7 +22,7 @@ use http_body_util::BodyExt;
 use shockwave::arena::Arena;
 use shockwave::client::{ArenaRequest, Client};
 use shockwave_benches::client_peers::{
-    h1_server, h2_server, hyper_h1_client, hyper_h2_connect, hyper_h2_get,
+    h1_server, h2_server, hyper_h1_client, hyper_h2_connect, hyper_h2_get, shockwave_get,
 };
 
 /// CPU time of the calling thread, in nanoseconds.
@@ -135,15 +135,7 @@ fn main() {
                 arena.reset();
             };
             let mut owned_case = async || {
-                let body = sw
-                    .get(&url)
-                    .send()
-                    .await
-                    .expect("shockwave request")
-                    .bytes()
-                    .await
-                    .expect("shockwave body");
-                assert_eq!(body.len(), 13);
+                shockwave_get(&sw, &url).await;
             };
             let mut hyper_case = async || {
                 let resp = hyper.get(uri.clone()).await.expect("hyper request");
@@ -171,15 +163,7 @@ fn main() {
             let uri: hyper::Uri = url.parse().expect("uri");
             let mut owned_case = async || {
                 join_all((0..50).map(|_| async {
-                    let body = sw
-                        .get(&url)
-                        .send()
-                        .await
-                        .expect("shockwave request")
-                        .bytes()
-                        .await
-                        .expect("shockwave body");
-                    assert_eq!(body.len(), 13);
+                    shockwave_get(&sw, &url).await;
                 }))
                 .await;
             };
