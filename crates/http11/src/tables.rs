@@ -85,29 +85,11 @@ pub(crate) static REG_NAME: [bool; 256] = {
     t
 };
 
-/// Advances from `i` over [`REG_NAME`] bytes up to `end`, 8 lookups per branch (as
-/// [`skip_token_bytes`]); returns the index of the first other byte, or `end`.
+/// Advances from `i` over [`REG_NAME`] bytes up to `end` (as [`skip_token_bytes`]);
+/// returns the index of the first other byte, or `end`.
 #[inline(always)]
-pub(crate) fn skip_reg_name_bytes(buf: &[u8], mut i: usize, end: usize) -> usize {
-    while i + 8 <= end {
-        let w = &buf[i..i + 8];
-        let all = REG_NAME[w[0] as usize]
-            & REG_NAME[w[1] as usize]
-            & REG_NAME[w[2] as usize]
-            & REG_NAME[w[3] as usize]
-            & REG_NAME[w[4] as usize]
-            & REG_NAME[w[5] as usize]
-            & REG_NAME[w[6] as usize]
-            & REG_NAME[w[7] as usize];
-        if !all {
-            break;
-        }
-        i += 8;
-    }
-    while i < end && REG_NAME[buf[i] as usize] {
-        i += 1;
-    }
-    i
+pub(crate) fn skip_reg_name_bytes(buf: &[u8], i: usize, end: usize) -> usize {
+    skip_table_bytes(&REG_NAME, buf, i, end)
 }
 
 const LO: u64 = 0x0101_0101_0101_0101;
@@ -216,28 +198,36 @@ pub(crate) fn skip_target_bytes(buf: &[u8], mut i: usize, end: usize) -> usize {
     i
 }
 
-/// Advances from `i` over token bytes up to `end`: 8 table lookups combined with one
-/// branch per block, then byte by byte. (Building a per-word mask of non-token bytes
-/// to avoid the byte loop measured slower, and so did a branch-free 8-lookup bit mask
-/// counted with `trailing_ones`.)
+/// Advances from `i` over token bytes up to `end`; returns the index of the first
+/// other byte, or `end`.
 #[inline(always)]
-pub(crate) fn skip_token_bytes(buf: &[u8], mut i: usize, end: usize) -> usize {
+pub(crate) fn skip_token_bytes(buf: &[u8], i: usize, end: usize) -> usize {
+    skip_table_bytes(&TOKEN, buf, i, end)
+}
+
+/// Advances from `i` over bytes `table` accepts, up to `end`: 8 table lookups combined
+/// with one branch per block, then byte by byte. (Building a per-word mask of rejected
+/// bytes to avoid the byte loop measured slower, and so did a branch-free 8-lookup bit
+/// mask counted with `trailing_ones`.) Always inlined, so each caller's loop indexes
+/// its own static table.
+#[inline(always)]
+fn skip_table_bytes(table: &[bool; 256], buf: &[u8], mut i: usize, end: usize) -> usize {
     while i + 8 <= end {
         let w = &buf[i..i + 8];
-        let all = TOKEN[w[0] as usize]
-            & TOKEN[w[1] as usize]
-            & TOKEN[w[2] as usize]
-            & TOKEN[w[3] as usize]
-            & TOKEN[w[4] as usize]
-            & TOKEN[w[5] as usize]
-            & TOKEN[w[6] as usize]
-            & TOKEN[w[7] as usize];
+        let all = table[w[0] as usize]
+            & table[w[1] as usize]
+            & table[w[2] as usize]
+            & table[w[3] as usize]
+            & table[w[4] as usize]
+            & table[w[5] as usize]
+            & table[w[6] as usize]
+            & table[w[7] as usize];
         if !all {
             break;
         }
         i += 8;
     }
-    while i < end && TOKEN[buf[i] as usize] {
+    while i < end && table[buf[i] as usize] {
         i += 1;
     }
     i
